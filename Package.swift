@@ -1,0 +1,134 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "dynokeeper",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dynokeeper", targets: ["dynokeeper"]),
+        .library(name: "AWSSigV4", targets: ["AWSSigV4"]),
+        .library(name: "ObjectStorage", targets: ["ObjectStorage"]),
+        .library(name: "ObjectStorageS3", targets: ["ObjectStorageS3"]),
+        .library(name: "DynokeeperConfiguration", targets: ["DynokeeperConfiguration"]),
+        .library(name: "DynokeeperEngine", targets: ["DynokeeperEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // MARK: Lowest layer: signing and storage
+        .target(
+            name: "AWSSigV4",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ObjectStorage",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ObjectStorageS3",
+            dependencies: [
+                "AWSSigV4",
+                "ObjectStorage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Configuration
+        .target(
+            name: "DynokeeperConfiguration",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Engine: wires configuration to stores (and, later, Redis and node control)
+        .target(
+            name: "DynokeeperEngine",
+            dependencies: [
+                "DynokeeperConfiguration",
+                "ObjectStorage",
+                "ObjectStorageS3",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The command-line tool
+        .executableTarget(
+            name: "dynokeeper",
+            dependencies: [
+                "DynokeeperConfiguration",
+                "DynokeeperEngine",
+                "ObjectStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Test support: real redis-server and SeaweedFS processes on loopback
+        .target(
+            name: "DynokeeperTestSupport",
+            dependencies: [],
+            path: "Tests/DynokeeperTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AWSSigV4Tests",
+            dependencies: ["AWSSigV4", "DynokeeperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ObjectStorageTests",
+            dependencies: [
+                "ObjectStorage",
+                "ObjectStorageS3",
+                "DynokeeperTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ObjectStorageS3Tests",
+            dependencies: [
+                "ObjectStorageS3",
+                "AWSSigV4",
+                "DynokeeperTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DynokeeperConfigurationTests",
+            dependencies: ["DynokeeperConfiguration"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "dynokeeperTests",
+            dependencies: ["DynokeeperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,251 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import NIOCore
+import Foundation
+
+/// An object store in a local folder: each key is a file under the root, `/` making sub-folders.
+///
+/// Writes are atomic: the bytes go to a hidden temporary file in the destination folder, which is flushed
+/// to disk (`fsync`), renamed over the destination, and the folder flushed in turn. A crash leaves either
+/// the old object or the new one, plus at worst a hidden temporary file that listings ignore.
+/// Keys are checked by ``ObjectKey/validate(_:)``, so no key leads outside the root.
+public struct LocalDirectoryStore: ObjectStore {
+    /// The absolute path of the root folder.
+    public let root: String
+    /// The size of the chunks a download yields.
+    public var readChunkSize: Int
+
+    static let temporaryPrefix = ".dynokeeper-tmp-"
+
+    /// - Parameters:
+    ///   - root: The root folder; a relative path is resolved against the current directory. It is
+    ///     created on the first write.
+    ///   - readChunkSize: The size of the chunks a download yields.
+    public init(root: String, readChunkSize: Int = 1 << 20) {
+        let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        self.root = URL(fileURLWithPath: absolute).standardizedFileURL.path
+        self.readChunkSize = readChunkSize
+    }
+
+    public var location: String { "file://\(root)" }
+
+    func path(for key: String) throws -> String {
+        try ObjectKey.validate(key)
+        if key.split(separator: "/").contains(where: { $0.hasPrefix(Self.temporaryPrefix) }) {
+            throw ObjectStoreError(.invalidKey, "invalid object key: names starting with \(Self.temporaryPrefix) are reserved", key: key)
+        }
+        return root + "/" + key
+    }
+
+    // MARK: put
+
+    public func put<Body: AsyncSequence & Sendable>(
+        _ key: String, body: Body, options: PutOptions
+    ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+        let destination = try path(for: key)
+        let folder = (destination as NSString).deletingLastPathComponent
+        let temporary = folder + "/" + Self.temporaryPrefix + UUID().uuidString
+        let file = try await BlockingIO.run { () throws -> FileDescriptor in
+            try Self.makeFolders(folder, key: key)
+            return try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
+        }
+        do {
+            var size: Int64 = 0
+            for try await chunk in body {
+                try Task.checkCancellation()
+                size += Int64(chunk.readableBytes)
+                try await BlockingIO.run { try file.writeAll(chunk) }
+            }
+            let info = try await BlockingIO.run { () throws -> stat in
+                try file.sync()
+                let info = try file.status()
+                if rename(temporary, destination) != 0 {
+                    let code = errno
+                    if code == EISDIR || code == ENOTEMPTY || code == EEXIST {
+                        throw ObjectStoreError(.invalidRequest, "a folder exists where the object should go", key: key)
+                    }
+                    throw POSIXCallError(call: "rename", path: destination, errno: code)
+                }
+                try Self.syncFolder(folder)
+                return info
+            }
+            return ObjectInfo(key: key, size: size, etag: Self.etag(info), lastModified: Self.date(info))
+        } catch {
+            _ = try? await BlockingIO.run { unlink(temporary) }
+            throw Self.storeError(error, key: key)
+        }
+    }
+
+    static func makeFolders(_ folder: String, key: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ObjectStoreError(
+                .invalidRequest, "cannot create folder \(folder) (is a part of the key an existing file?): \(error)",
+                key: key)
+        }
+    }
+
+    static func syncFolder(_ folder: String) throws {
+        let directory = try FileDescriptor.open(folder, flags: O_RDONLY | O_DIRECTORY)
+        try directory.sync()
+    }
+
+    // MARK: get
+
+    public func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
+        let path = try path(for: key)
+        let (file, info) = try await BlockingIO.run { () throws -> (FileDescriptor, stat) in
+            let file: FileDescriptor
+            do {
+                file = try FileDescriptor.open(path, flags: O_RDONLY)
+            } catch let error as POSIXCallError where error.errno == ENOENT || error.errno == ENOTDIR {
+                throw ObjectStoreError(.notFound, "no such object in \(location)", key: key)
+            }
+            let info = try file.status()
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw ObjectStoreError(.notFound, "no such object in \(location) (a folder has that name)", key: key)
+            }
+            return (file, info)
+        }
+        let object = ObjectInfo(key: key, size: Int64(info.st_size), etag: Self.etag(info), lastModified: Self.date(info))
+        let bytes = try Self.clip(range, size: object.size, key: key)
+        let chunkSize = Int64(readChunkSize)
+        let body = ParallelRangeReader(range: bytes, partSize: chunkSize, concurrency: 2) { part in
+            try await BlockingIO.run { try file.read(at: part.lowerBound, length: part.count) }
+        }
+        return ObjectDownload(info: object, range: bytes, body: ByteStream(body))
+    }
+
+    /// The range to read, with its upper bound clipped to the size; an empty or out-of-bounds start is an error.
+    static func clip(_ range: Range<Int64>?, size: Int64, key: String) throws -> Range<Int64> {
+        guard let range else { return 0..<size }
+        guard range.lowerBound >= 0, range.lowerBound < size || (size == 0 && range.lowerBound == 0) else {
+            throw ObjectStoreError(.invalidRequest, "range starts at \(range.lowerBound), past the end of the \(size)-byte object", key: key)
+        }
+        return range.lowerBound..<min(range.upperBound, size)
+    }
+
+    // MARK: head
+
+    public func head(_ key: String) async throws -> ObjectInfo? {
+        let path = try path(for: key)
+        return try await BlockingIO.run { () throws -> ObjectInfo? in
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                if errno == ENOENT || errno == ENOTDIR { return nil }
+                throw POSIXCallError(call: "stat", path: path, errno: errno)
+            }
+            guard info.st_mode & S_IFMT == S_IFREG else { return nil }
+            return ObjectInfo(key: key, size: Int64(info.st_size), etag: Self.etag(info), lastModified: Self.date(info))
+        }
+    }
+
+    // MARK: list
+
+    public func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+        let root = root
+        return try await BlockingIO.run {
+            // Only the folder holding the prefix's last complete segment can contain matches.
+            let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+            var keys: [(key: String, info: stat)] = []
+            Self.walk(root: root, relative: folderPart, into: &keys)
+            keys.removeAll { !$0.key.hasPrefix(prefix) }
+            keys.sort { ObjectKey.precedes($0.key, $1.key) }
+
+            var objects: [ObjectInfo] = []
+            var prefixes: [String] = []
+            var lastEntry: String?
+            var count = 0
+            for (key, info) in keys {
+                var entry = key
+                var isPrefix = false
+                if let delimiter, !delimiter.isEmpty,
+                    let found = key.range(of: delimiter, range: key.index(key.startIndex, offsetBy: prefix.count)..<key.endIndex)
+                {
+                    entry = String(key[..<found.upperBound])
+                    isPrefix = true
+                }
+                if let continuation, !ObjectKey.precedes(continuation, entry) { continue }
+                if isPrefix && prefixes.last == entry { continue }
+                if count == maxKeys {
+                    return ObjectListing(objects: objects, commonPrefixes: prefixes, continuation: lastEntry)
+                }
+                if isPrefix {
+                    prefixes.append(entry)
+                } else {
+                    objects.append(ObjectInfo(key: key, size: Int64(info.st_size), etag: Self.etag(info), lastModified: Self.date(info)))
+                }
+                lastEntry = entry
+                count += 1
+            }
+            return ObjectListing(objects: objects, commonPrefixes: prefixes, continuation: nil)
+        }
+    }
+
+    /// Collects the regular files under `root/relative`, skipping temporary files.
+    static func walk(root: String, relative: String, into keys: inout [(key: String, info: stat)]) {
+        let folder = relative.isEmpty ? root : root + "/" + relative
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for name in names where !name.hasPrefix(temporaryPrefix) {
+            let key = relative.isEmpty ? name : relative + "/" + name
+            var info = stat()
+            guard lstat(folder + "/" + name, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: walk(root: root, relative: key, into: &keys)
+            case S_IFREG: keys.append((key, info))
+            default: continue
+            }
+        }
+    }
+
+    // MARK: delete
+
+    public func delete(_ keys: [String]) async throws {
+        let paths = try keys.map { try path(for: $0) }
+        let root = root
+        let failures = try await BlockingIO.run { () -> [String] in
+            var failures: [String] = []
+            for (key, path) in zip(keys, paths) {
+                if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
+                    failures.append("\(key): \(String(cString: strerror(errno)))")
+                    continue
+                }
+                // Remove the folders the object leaves empty, up to the root.
+                var folder = (path as NSString).deletingLastPathComponent
+                while folder.count > root.count && folder.hasPrefix(root + "/") && rmdir(folder) == 0 {
+                    folder = (folder as NSString).deletingLastPathComponent
+                }
+            }
+            return failures
+        }
+        if !failures.isEmpty {
+            throw ObjectStoreError(.other, "could not delete \(failures.count) object(s): \(failures.joined(separator: "; "))")
+        }
+    }
+
+    // MARK: helpers
+
+    /// Size, modification time and inode: changes whenever the file is replaced.
+    static func etag(_ info: stat) -> String {
+        let parts = [UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec), UInt64(info.st_ino)]
+        return parts.map { String($0, radix: 16) }.joined(separator: "-")
+    }
+
+    static func date(_ info: stat) -> Date {
+        Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+    }
+
+    static func storeError(_ error: any Error, key: String) -> any Error {
+        switch error {
+        case let error as POSIXCallError:
+            if error.errno == ENOSPC { return ObjectStoreError(.other, "no space left on the device: \(error)", key: key) }
+            return ObjectStoreError(.other, "\(error)", key: key)
+        default:
+            return error
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/// Rules for keys that every store accepts, so that a snapshot written to one store can be copied to another.
+public enum ObjectKey {
+    /// The longest key S3 accepts, in UTF-8 bytes.
+    public static let maximumLength = 1024
+
+    /// Checks a key: non-empty, at most 1024 UTF-8 bytes, no leading or trailing `/`, no empty, `.` or `..`
+    /// segment, no control characters.
+    /// - Throws: ``ObjectStoreError`` with ``ObjectStoreError/Code/invalidKey``.
+    public static func validate(_ key: String) throws {
+        func invalid(_ why: String) -> ObjectStoreError {
+            ObjectStoreError(.invalidKey, "invalid object key: \(why)", key: key)
+        }
+        guard !key.isEmpty else { throw invalid("it is empty") }
+        guard key.utf8.count <= maximumLength else { throw invalid("longer than \(maximumLength) bytes") }
+        guard !key.hasPrefix("/") else { throw invalid("it starts with /") }
+        guard !key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw invalid("it contains a control character")
+        }
+        for segment in key.split(separator: "/", omittingEmptySubsequences: false) {
+            if segment.isEmpty { throw invalid("it has an empty path segment (// or a trailing /)") }
+            if segment == "." || segment == ".." { throw invalid("it has a . or .. segment") }
+        }
+    }
+
+    /// Whether `a` sorts before `b` in the byte order of their UTF-8 encodings, which is S3's listing order.
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+}

@@ -1,0 +1,43 @@
+/// A failure of a store operation, with a message meant for the operator.
+public struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// No object under the key (or no bucket).
+        case notFound
+        /// The credentials were refused: wrong secret, expired token, missing permission.
+        case accessDenied
+        /// The key cannot be stored (empty, `..`, too long, …).
+        case invalidKey
+        /// The bytes read or written do not match their checksum, length or version.
+        case integrity
+        /// The store could not be reached or answered with a server error; worth retrying.
+        case unavailable
+        /// The store asks to slow down; worth retrying.
+        case throttled
+        /// The request was refused as malformed or impossible (such as a range past the end).
+        case invalidRequest
+        /// Anything else.
+        case other
+    }
+
+    public var code: Code
+    public var message: String
+    public var key: String?
+
+    /// - Parameters:
+    ///   - code: The kind of failure.
+    ///   - message: What happened, for the operator.
+    ///   - key: The object concerned, if one.
+    public init(_ code: Code, _ message: String, key: String? = nil) {
+        self.code = code
+        self.message = message
+        self.key = key
+    }
+
+    /// Whether trying again may succeed.
+    public var isRetryable: Bool { code == .unavailable || code == .throttled }
+
+    public var description: String {
+        if let key { return "\(message) (key \(key))" }
+        return message
+    }
+}

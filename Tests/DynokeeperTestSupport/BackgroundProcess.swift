@@ -1,0 +1,111 @@
+import Foundation
+
+/// A long-running child process (a server) that a test starts and stops by PID.
+///
+/// Every started process is also remembered in a registry that kills it when the test process exits,
+/// so a failing test does not leave servers behind.
+public final class BackgroundProcess: @unchecked Sendable {
+    public let pid: Int32
+    public let logPath: String
+    private let process: Process
+
+    /// Starts a program with its output appended to `logPath`.
+    /// - Parameters:
+    ///   - executable: The program, looked up on `PATH` unless absolute.
+    ///   - arguments: Its arguments.
+    ///   - logPath: Where its standard output and error go.
+    ///   - environment: Extra variables.
+    ///   - currentDirectory: Where it runs.
+    public init(
+        _ executable: String, _ arguments: [String], logPath: String,
+        environment: [String: String?] = [:], currentDirectory: String? = nil
+    ) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.resolve(executable))
+        process.arguments = arguments
+        process.environment = ProcessRunner.mergedEnvironment(environment)
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try? log.close()
+        self.process = process
+        self.pid = process.processIdentifier
+        self.logPath = logPath
+        ProcessRegistry.shared.add(pid)
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// The last lines the process wrote, for error messages.
+    public func logTail(lines: Int = 30) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// Sends SIGTERM, waits up to `grace`, then SIGKILL.
+    public func stop(grace: Duration = .seconds(10)) async {
+        defer { ProcessRegistry.shared.remove(pid) }
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Waits until a condition holds, failing with the process's log after `timeout`.
+    public func waitUntil(
+        _ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await condition() { return }
+            if !process.isRunning {
+                throw TestSupportError("process \(pid) exited before \(what):\n\(logTail())")
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw TestSupportError("timed out after \(timeout) waiting for \(what):\n\(logTail())")
+    }
+
+    static func resolve(_ executable: String) throws -> String {
+        if executable.hasPrefix("/") { return executable }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(executable)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw TestSupportError("\(executable) is not installed (not found on PATH); run `make test`, which installs it")
+    }
+}
+
+/// PIDs of the servers tests started, killed at exit if a test did not stop them.
+final class ProcessRegistry: @unchecked Sendable {
+    static let shared = ProcessRegistry()
+    private let lock = NSLock()
+    private var pids: Set<Int32> = []
+    private var cleanups: [@Sendable () -> Void] = []
+
+    private init() {
+        atexit {
+            let registry = ProcessRegistry.shared
+            for pid in registry.snapshot() { kill(pid, SIGKILL) }
+            for cleanup in registry.lock.withLock({ registry.cleanups }) { cleanup() }
+        }
+    }
+
+    /// Work to do at exit after the processes are killed, such as removing their folders.
+    func addCleanup(_ cleanup: @escaping @Sendable () -> Void) { lock.withLock { cleanups.append(cleanup) } }
+
+    func add(_ pid: Int32) { lock.withLock { _ = pids.insert(pid) } }
+    func remove(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
+    func snapshot() -> Set<Int32> { lock.withLock { pids } }
+}

@@ -1,0 +1,110 @@
+public import Foundation
+
+/// What a finished child process left behind.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: Data
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// Errors of the test helpers; their messages say what to look at.
+public struct TestSupportError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs commands to completion, with a timeout, capturing their output in temporary files
+/// (pipes would block a child that writes more than a pipe holds while nobody reads).
+public enum ProcessRunner {
+    /// Runs a program found on `PATH` (or given by absolute path) and waits for it.
+    /// - Parameters:
+    ///   - executable: The program, such as `aws` or `/usr/bin/redis-cli`.
+    ///   - arguments: Its arguments.
+    ///   - input: What to give it on standard input.
+    ///   - environment: Variables to set on top of the current environment (`nil` values remove one).
+    ///   - currentDirectory: Where to run it.
+    ///   - timeout: How long to wait before killing it; the run then fails.
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        input: Data? = nil,
+        environment: [String: String?] = [:],
+        currentDirectory: String? = nil,
+        timeout: Duration = .seconds(120)
+    ) async throws -> ProcessResult {
+        let scratch = try TemporaryDirectory(prefix: "run")
+        defer { scratch.remove() }
+        let outPath = scratch.path + "/stdout"
+        let errPath = scratch.path + "/stderr"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable] + arguments
+        process.environment = mergedEnvironment(environment)
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer {
+            try? out.close()
+            try? err.close()
+        }
+        process.standardOutput = out
+        process.standardError = err
+        if let input {
+            let inPath = scratch.path + "/stdin"
+            _ = FileManager.default.createFile(atPath: inPath, contents: input)
+            process.standardInput = FileHandle(forReadingAtPath: inPath)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                process.waitUntilExit()
+                throw TestSupportError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return ProcessResult(
+            status: process.terminationStatus,
+            stdout: FileManager.default.contents(atPath: outPath) ?? Data(),
+            stderr: FileManager.default.contents(atPath: errPath) ?? Data()
+        )
+    }
+
+    /// Runs a command and fails unless it exits with status 0.
+    @discardableResult
+    public static func check(
+        _ executable: String,
+        _ arguments: [String],
+        input: Data? = nil,
+        environment: [String: String?] = [:],
+        currentDirectory: String? = nil,
+        timeout: Duration = .seconds(120)
+    ) async throws -> ProcessResult {
+        let result = try await run(
+            executable, arguments, input: input, environment: environment,
+            currentDirectory: currentDirectory, timeout: timeout)
+        guard result.status == 0 else {
+            throw TestSupportError(
+                "\(executable) \(arguments.joined(separator: " ")) exited with \(result.status): \(result.stderrText)\(result.stdoutText)"
+            )
+        }
+        return result
+    }
+
+    static func mergedEnvironment(_ overrides: [String: String?]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        for (name, value) in overrides {
+            environment[name] = value
+        }
+        return environment
+    }
+}
