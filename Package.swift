@@ -88,7 +88,10 @@ let package = Package(
         // MARK: Test support: real redis-server and SeaweedFS processes on loopback
         .target(
             name: "DynokeeperTestSupport",
-            dependencies: [],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/DynokeeperTestSupport",
             swiftSettings: swiftSettings
         ),

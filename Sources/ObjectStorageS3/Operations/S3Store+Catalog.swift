@@ -1,0 +1,82 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+public import ObjectStorage
+
+extension S3Store {
+    public func head(_ key: String) async throws -> ObjectInfo? {
+        try ObjectKey.validate(key)
+        let fullKey = configuration.location.fullKey(key)
+        let request = S3Request(method: .HEAD, key: fullKey, action: "lookup of \(fullKey)")
+        let response: S3Response
+        do {
+            response = try await send(request)
+        } catch let error as ObjectStoreError where error.code == .notFound {
+            return nil
+        }
+        guard let size = response.headers.first(name: "content-length").flatMap({ Int64($0) }) else {
+            throw ObjectStoreError(.integrity, "lookup of \(fullKey): answer without Content-Length")
+        }
+        return ObjectInfo(
+            key: key, size: size, etag: response.etag,
+            lastModified: response.headers.first(name: "last-modified").flatMap(HTTPDate.parse))
+    }
+
+    public func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+        let location = configuration.location
+        let fullPrefix = location.prefix.isEmpty ? prefix : location.prefix + "/" + prefix
+        var query: [(name: String, value: String)] = [
+            ("list-type", "2"), ("prefix", fullPrefix), ("max-keys", String(max(1, min(maxKeys, 1000)))),
+        ]
+        if let delimiter { query.append(("delimiter", delimiter)) }
+        if let continuation { query.append(("continuation-token", continuation)) }
+        let request = S3Request(method: .GET, key: nil, query: query, action: "listing of \(fullPrefix)")
+        let response = try await send(request)
+        let tree: XMLTree
+        do {
+            tree = try XMLTree.parse(Data(response.body.readableBytesView))
+        } catch {
+            throw ObjectStoreError(.other, "listing of \(fullPrefix) at \(self.location): unreadable answer: \(error)")
+        }
+        let objects = tree.children("Contents").compactMap { entry -> ObjectInfo? in
+            guard let fullKey = entry.value("Key"), let key = location.storeKey(fullKey) else { return nil }
+            return ObjectInfo(
+                key: key, size: entry.value("Size").flatMap { Int64($0) } ?? 0,
+                etag: entry.value("ETag").map(S3Response.unquote),
+                lastModified: entry.value("LastModified").flatMap(HTTPDate.parseISO8601))
+        }
+        let prefixes = tree.children("CommonPrefixes").compactMap { $0.value("Prefix").flatMap(location.storeKey) }
+        let truncated = tree.value("IsTruncated") == "true"
+        let next = tree.value("NextContinuationToken")
+        if truncated && next == nil {
+            throw ObjectStoreError(.other, "listing of \(fullPrefix) at \(self.location): truncated without a continuation token")
+        }
+        return ObjectListing(objects: objects, commonPrefixes: prefixes, continuation: truncated ? next : nil)
+    }
+
+    public func delete(_ keys: [String]) async throws {
+        for key in keys { try ObjectKey.validate(key) }
+        var failures: [String] = []
+        for start in stride(from: 0, to: keys.count, by: 1000) {
+            let batch = keys[start..<min(start + 1000, keys.count)]
+            var xml = "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+            for key in batch { xml += "<Object><Key>\(xmlEscape(configuration.location.fullKey(key)))</Key></Object>" }
+            xml += "</Delete>"
+            let body = ByteBuffer(string: xml)
+            let md5 = Data(Insecure.MD5.hash(data: Array(xml.utf8))).base64EncodedString()
+            let request = S3Request(
+                method: .POST, key: nil, query: [("delete", "")],
+                headers: [("content-md5", md5), ("content-type", "application/xml")], body: body,
+                action: "deletion of \(batch.count) object(s)")
+            let response = try await send(request)
+            let tree = try? XMLTree.parse(Data(response.body.readableBytesView))
+            for error in tree?.children("Error") ?? [] {
+                failures.append("\(error.value("Key") ?? "?"): \(error.value("Code") ?? "?") \(error.value("Message") ?? "")")
+            }
+        }
+        if !failures.isEmpty {
+            throw ObjectStoreError(.other, "could not delete \(failures.count) object(s) at \(location): \(failures.joined(separator: "; "))")
+        }
+    }
+}

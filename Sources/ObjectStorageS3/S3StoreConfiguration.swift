@@ -1,0 +1,94 @@
+public import ObjectStorage
+public import NIOCore
+
+/// Everything the S3 store needs to know, apart from credentials.
+public struct S3StoreConfiguration: Sendable {
+    /// Server-side encryption that S3 applies to what it stores.
+    public enum ServerSideEncryption: Sendable, Equatable {
+        /// `AES256`: keys managed by S3 (SSE-S3).
+        case s3
+        /// `aws:kms`, with a key id or the account's default key (SSE-KMS).
+        case kms(keyID: String?)
+    }
+
+    /// S3 refuses parts smaller than 5 MiB (but the last).
+    public static let minimumPartSize = 5 << 20
+    /// S3 accepts at most 10,000 parts in an upload.
+    public static let maximumParts = 10_000
+
+    public var location: S3Location
+    public var region: String
+    /// A custom endpoint (`http://127.0.0.1:8333`), or `nil` for AWS.
+    public var endpoint: String?
+    /// Forces path-style or virtual-hosted addressing; `nil` chooses (see ``S3Endpoint``).
+    public var pathStyle: Bool?
+    /// The size of upload parts and download ranges, at least 5 MiB.
+    public var partSize: Int
+    /// How many parts or ranges move at once; memory stays below about `partSize × (concurrency + 1)`.
+    public var concurrency: Int
+    public var serverSideEncryption: ServerSideEncryption?
+    public var retry: RetryPolicy
+    /// The longest a single request may take, a whole part included.
+    public var requestTimeout: TimeAmount
+    /// A PEM file of certificate authorities to trust instead of the system's (`AWS_CA_BUNDLE`).
+    public var caBundle: String?
+
+    /// - Parameters:
+    ///   - location: The bucket and prefix.
+    ///   - region: The region; it signs every request.
+    ///   - endpoint: A custom endpoint, or `nil` for AWS.
+    ///   - pathStyle: Forces the addressing style.
+    ///   - partSize: Bytes per part; 16 MiB by default.
+    ///   - concurrency: Parts in flight; 8 by default.
+    ///   - serverSideEncryption: SSE-S3 or SSE-KMS.
+    ///   - retry: Backoff for transient failures.
+    ///   - requestTimeout: The deadline of one request.
+    ///   - caBundle: Certificate authorities to trust.
+    public init(
+        location: S3Location,
+        region: String = "us-east-1",
+        endpoint: String? = nil,
+        pathStyle: Bool? = nil,
+        partSize: Int = 16 << 20,
+        concurrency: Int = 8,
+        serverSideEncryption: ServerSideEncryption? = nil,
+        retry: RetryPolicy = RetryPolicy(),
+        requestTimeout: TimeAmount = .minutes(15),
+        caBundle: String? = nil
+    ) {
+        self.location = location
+        self.region = region
+        self.endpoint = endpoint
+        self.pathStyle = pathStyle
+        self.partSize = partSize
+        self.concurrency = concurrency
+        self.serverSideEncryption = serverSideEncryption
+        self.retry = retry
+        self.requestTimeout = requestTimeout
+        self.caBundle = caBundle
+    }
+
+    /// Checks the limits S3 imposes.
+    public func validate() throws {
+        guard partSize >= Self.minimumPartSize else {
+            throw S3ConfigurationError("part size \(partSize) is below S3's minimum of 5 MiB")
+        }
+        guard partSize <= 5 << 30 else { throw S3ConfigurationError("part size \(partSize) is above S3's maximum of 5 GiB") }
+        guard (1...64).contains(concurrency) else {
+            throw S3ConfigurationError("concurrency \(concurrency) must be between 1 and 64")
+        }
+        guard !region.isEmpty else { throw S3ConfigurationError("the region is empty") }
+    }
+
+    /// The headers that ask for server-side encryption, on single uploads and multipart creation.
+    var encryptionHeaders: [(name: String, value: String)] {
+        switch serverSideEncryption {
+        case nil: return []
+        case .s3: return [("x-amz-server-side-encryption", "AES256")]
+        case .kms(let keyID):
+            var headers = [(name: "x-amz-server-side-encryption", value: "aws:kms")]
+            if let keyID { headers.append(("x-amz-server-side-encryption-aws-kms-key-id", keyID)) }
+            return headers
+        }
+    }
+}

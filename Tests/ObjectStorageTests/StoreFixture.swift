@@ -1,0 +1,63 @@
+import DynokeeperTestSupport
+import Foundation
+import ObjectStorage
+import ObjectStorageS3
+
+/// The two stores that must behave alike.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case local
+    case s3
+
+    var testDescription: String { rawValue }
+}
+
+import Testing
+
+/// A fresh, empty store of a kind: a temporary folder, or a unique prefix in a bucket of the shared
+/// SeaweedFS server.
+struct StoreFixture {
+    let store: any ObjectStore
+    let cleanup: @Sendable () async -> Void
+
+    static func make(_ kind: StoreKind, partSize: Int = 5 << 20, concurrency: Int = 4) async throws -> StoreFixture {
+        switch kind {
+        case .local:
+            let folder = try TemporaryDirectory(prefix: "local-store")
+            let store = LocalDirectoryStore(root: folder.path + "/store")
+            return StoreFixture(store: store) { folder.remove() }
+        case .s3:
+            let store = try await makeS3Store(partSize: partSize, concurrency: concurrency)
+            return StoreFixture(store: store) { try? await store.shutdown() }
+        }
+    }
+
+    static func makeS3Store(
+        partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil, prefix: String? = nil
+    ) async throws -> S3Store {
+        let server = try await SeaweedFS.shared()
+        let bucket = try await SharedBucket.shared.name(server)
+        let configuration = S3StoreConfiguration(
+            location: S3Location(bucket: bucket, prefix: prefix ?? "conformance/\(UUID().uuidString.prefix(8))"),
+            region: server.region, endpoint: server.endpoint, partSize: partSize, concurrency: concurrency,
+            retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(50)))
+        let credentials = StaticCredentialProvider(
+            .init(accessKeyID: server.accessKey, secretAccessKey: secret ?? server.secretKey))
+        return try S3Store(configuration: configuration, credentials: credentials)
+    }
+
+    /// The local store's root folder, to look for leftovers.
+    var localRoot: String? { (store as? LocalDirectoryStore)?.root }
+}
+
+/// One bucket for all the tests of the run; each test works under its own prefix.
+actor SharedBucket {
+    static let shared = SharedBucket()
+    private var bucket: String?
+
+    func name(_ server: SeaweedFS) async throws -> String {
+        if let bucket { return bucket }
+        let name = try await server.makeBucket("dynokeeper")
+        bucket = name
+        return name
+    }
+}
