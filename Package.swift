@@ -90,6 +90,9 @@ let package = Package(
             name: "DynokeeperTestSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/DynokeeperTestSupport",
@@ -114,12 +117,15 @@ let package = Package(
         .testTarget(
             name: "ObjectStorageS3Tests",
             dependencies: [
+                "ObjectStorage",
                 "ObjectStorageS3",
                 "AWSSigV4",
                 "DynokeeperTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -43,6 +43,7 @@ public final class S3Store: ObjectStore {
         httpConfiguration.connectionPool = .init(
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.concurrency * 2))
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false  // our RetryPolicy backs off instead
         httpConfiguration.httpVersion = .http1Only
         httpConfiguration.decompression = .disabled
         httpConfiguration.redirectConfiguration = .disallow

@@ -25,7 +25,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         process.arguments = arguments
         process.environment = ProcessRunner.mergedEnvironment(environment)
         if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        try Data().write(to: URL(fileURLWithPath: logPath))
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
         process.standardError = log
@@ -96,8 +96,12 @@ final class ProcessRegistry: @unchecked Sendable {
 
     private init() {
         atexit {
+            // Politely first, so that servers remove their sockets; then for sure.
             let registry = ProcessRegistry.shared
-            for pid in registry.snapshot() { kill(pid, SIGKILL) }
+            let pids = registry.snapshot()
+            for pid in pids { kill(pid, SIGTERM) }
+            for _ in 0..<100 where pids.contains(where: { kill($0, 0) == 0 && !isZombie($0) }) { usleep(50_000) }
+            for pid in pids { kill(pid, SIGKILL) }
             for cleanup in registry.lock.withLock({ registry.cleanups }) { cleanup() }
         }
     }
@@ -108,4 +112,10 @@ final class ProcessRegistry: @unchecked Sendable {
     func add(_ pid: Int32) { lock.withLock { _ = pids.insert(pid) } }
     func remove(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
     func snapshot() -> Set<Int32> { lock.withLock { pids } }
+}
+
+/// Whether a child has exited but not been reaped (it then still answers `kill(pid, 0)`).
+private func isZombie(_ pid: Int32) -> Bool {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    return status.split(separator: ")").last?.split(separator: " ").first == "Z"
 }

@@ -39,8 +39,8 @@ public enum ProcessRunner {
         defer { scratch.remove() }
         let outPath = scratch.path + "/stdout"
         let errPath = scratch.path + "/stderr"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        try Data().write(to: URL(fileURLWithPath: outPath))
+        try Data().write(to: URL(fileURLWithPath: errPath))
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -57,7 +57,7 @@ public enum ProcessRunner {
         process.standardError = err
         if let input {
             let inPath = scratch.path + "/stdin"
-            _ = FileManager.default.createFile(atPath: inPath, contents: input)
+            try input.write(to: URL(fileURLWithPath: inPath))
             process.standardInput = FileHandle(forReadingAtPath: inPath)
         } else {
             process.standardInput = FileHandle.nullDevice

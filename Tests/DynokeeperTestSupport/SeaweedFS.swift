@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A SeaweedFS server (`weed mini`) on loopback with SigV4 authentication on, standing in for S3.
 ///
@@ -68,7 +68,15 @@ public final class SeaweedFS: Sendable {
             currentDirectory: directory.path
         )
         let server = SeaweedFS(process: process, port: ports[0], directory: directory)
-        ProcessRegistry.shared.addCleanup { directory.remove() }
+        ProcessRegistry.shared.addCleanup {
+            directory.remove()
+            // weed puts its local sockets in /tmp whatever -dir says; they are named after the ports.
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+            let suffixes = ports.flatMap { ["-\($0).sock", "-\($0 + 10_000).sock"] }
+            for name in names where name.hasPrefix("seaweedfs-") && suffixes.contains(where: name.hasSuffix) {
+                try? FileManager.default.removeItem(atPath: "/tmp/" + name)
+            }
+        }
         do {
             try await process.waitUntil("SeaweedFS S3 on port \(ports[0])", timeout: .seconds(60)) {
                 // Ready once an authenticated call succeeds, not merely when the port is open.
@@ -99,15 +107,16 @@ public final class SeaweedFS: Sendable {
     }
 
     /// Runs awscli against this server: an independent S3 client to check what dynokeeper writes.
-    public func aws(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+    public func aws(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
         try await ProcessRunner.run(
-            "aws", ["--endpoint-url", endpoint] + arguments, environment: clientEnvironment, timeout: timeout)
+            "aws", ["--endpoint-url", endpoint] + arguments, input: input, environment: clientEnvironment,
+            timeout: timeout)
     }
 
     /// Runs awscli and fails unless it succeeds.
     @discardableResult
-    public func awsCheck(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> ProcessResult {
-        let result = try await aws(arguments, timeout: timeout)
+    public func awsCheck(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+        let result = try await aws(arguments, input: input, timeout: timeout)
         guard result.status == 0 else {
             throw TestSupportError("aws \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderrText)")
         }

@@ -1,0 +1,59 @@
+import DynokeeperTestSupport
+import Foundation
+import NIOCore
+import ObjectStorage
+import Testing
+
+/// What only the local store has: files on disk.
+@Suite struct LocalDirectoryStoreTests {
+    @Test func objectsAreFilesUnderTheRoot() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = LocalDirectoryStore(root: folder.path)
+        try await store.put("cluster/dc1/rack1/0/dump.rdb.zst", bytes: ByteBuffer(string: "bytes"))
+        let onDisk = try String(contentsOfFile: folder.path + "/cluster/dc1/rack1/0/dump.rdb.zst", encoding: .utf8)
+        #expect(onDisk == "bytes")
+        #expect(store.location == "file://\(folder.path)")
+    }
+
+    @Test func relativeRootsResolveAgainstTheWorkingDirectory() {
+        let store = LocalDirectoryStore(root: "var/backups")
+        #expect(store.root == FileManager.default.currentDirectoryPath + "/var/backups")
+    }
+
+    @Test func leftoverTemporaryFilesAreNotObjects() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = LocalDirectoryStore(root: folder.path)
+        try await store.put("a/real", bytes: ByteBuffer(string: "x"))
+        // What a crash during a write leaves behind.
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: folder.path + "/a/.dynokeeper-tmp-1234"))
+        #expect(try await store.listAll(prefix: "").map(\.key) == ["a/real"])
+        let error = await #expect(throws: ObjectStoreError.self) {
+            try await store.put("a/.dynokeeper-tmp-1234", bytes: ByteBuffer(string: "y"))
+        }
+        #expect(error?.code == .invalidKey)
+    }
+
+    @Test func aKeyUnderAnExistingObjectIsAClearError() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = LocalDirectoryStore(root: folder.path)
+        try await store.put("a", bytes: ByteBuffer(string: "x"))
+        let error = await #expect(throws: ObjectStoreError.self) {
+            try await store.put("a/b", bytes: ByteBuffer(string: "y"))
+        }
+        #expect(error?.message.contains("cannot create folder") == true)
+        #expect(String(buffer: try await store.getBytes("a")) == "x")
+    }
+
+    @Test func etagChangesWhenTheObjectIsReplaced() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = LocalDirectoryStore(root: folder.path)
+        let first = try await store.put("k", bytes: ByteBuffer(string: "one"))
+        let second = try await store.put("k", bytes: ByteBuffer(string: "two"))
+        #expect(first.etag != second.etag)
+        #expect(try await store.head("k")?.etag == second.etag)
+    }
+}
