@@ -1,0 +1,61 @@
+@testable import ObjectStorageS3
+import Testing
+
+@Suite struct S3EndpointTests {
+    @Test func awsUsesVirtualHostedStyle() throws {
+        let endpoint = try S3Endpoint(endpoint: nil, region: "eu-west-1", bucket: "my-backups", pathStyle: nil)
+        #expect(endpoint.hostHeader == "my-backups.s3.eu-west-1.amazonaws.com")
+        #expect(endpoint.path(key: "a b/c") == "/a b/c")
+        #expect(endpoint.url(path: endpoint.path(key: "a b/c"), query: [("x", "1 2")]) == "https://my-backups.s3.eu-west-1.amazonaws.com/a%20b/c?x=1%202")
+    }
+
+    @Test func bucketsWithDotsUsePathStyleOnAWS() throws {
+        let endpoint = try S3Endpoint(endpoint: nil, region: "us-east-1", bucket: "backups.example.com", pathStyle: nil)
+        #expect(endpoint.hostHeader == "s3.us-east-1.amazonaws.com")
+        #expect(endpoint.path(key: "k") == "/backups.example.com/k")
+    }
+
+    @Test func customEndpointsDefaultToPathStyle() throws {
+        let endpoint = try S3Endpoint(endpoint: "http://127.0.0.1:8333", region: "us-east-1", bucket: "b-1", pathStyle: nil)
+        #expect(endpoint.hostHeader == "127.0.0.1:8333")
+        #expect(endpoint.path(key: nil) == "/b-1")
+        #expect(endpoint.path(key: "x") == "/b-1/x")
+        let virtual = try S3Endpoint(endpoint: "https://minio.internal:443/", region: "us-east-1", bucket: "b-1", pathStyle: false)
+        #expect(virtual.hostHeader == "b-1.minio.internal")
+        #expect(virtual.path(key: "x") == "/x")
+    }
+
+    @Test(arguments: ["ftp://host", "127.0.0.1:8333", "http://host:99999", "http://host/path", "http://"])
+    func badEndpointsAreRefused(endpoint: String) {
+        #expect(throws: S3ConfigurationError.self) {
+            _ = try S3Endpoint(endpoint: endpoint, region: "us-east-1", bucket: "bucket", pathStyle: nil)
+        }
+    }
+
+    @Test func locationsParse() throws {
+        let location = try S3Location(url: "s3://my-bucket/some/prefix/")
+        #expect(location.bucket == "my-bucket")
+        #expect(location.prefix == "some/prefix")
+        #expect(location.description == "s3://my-bucket/some/prefix")
+        #expect(location.fullKey("x") == "some/prefix/x")
+        #expect(location.storeKey("some/prefix/x") == "x")
+        #expect(location.storeKey("other/x") == nil)
+        #expect(try S3Location(url: "s3://bucket").prefix == "")
+        for bad in ["s3://", "s3://ab", "s3://Upper", "http://bucket", "s3://-bucket"] {
+            #expect(throws: S3ConfigurationError.self, "\(bad)") { _ = try S3Location(url: bad) }
+        }
+    }
+
+    @Test func errorDocumentsAreRead() {
+        let body = NIOCore.ByteBuffer(string: """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key></Error>
+            """)
+        let document = S3ErrorMapping.ErrorDocument(body)
+        #expect(document?.code == "NoSuchKey")
+        #expect(document?.message == "The specified key does not exist.")
+        #expect(xmlEscape("a&b<c>\"'") == "a&amp;b&lt;c&gt;&quot;&apos;")
+    }
+}
+
+import NIOCore
