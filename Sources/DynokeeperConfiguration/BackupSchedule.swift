@@ -1,0 +1,41 @@
+/// When scheduled backups run, in UTC: every day at a time, or as a five-field cron expression.
+public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
+    case daily(hour: Int, minute: Int)
+    case cron(CronExpression)
+
+    /// Parses `daily HH:MM` or a cron expression.
+    public init(parsing text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.lowercased().hasPrefix("daily") {
+            let time = trimmed.dropFirst(5).trimmingCharacters(in: .whitespaces)
+            let parts = time.split(separator: ":")
+            guard parts.count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]), (0...23).contains(hour),
+                (0...59).contains(minute), parts[1].count == 2
+            else {
+                throw ConfigurationError("\"\(text)\" is not \"daily HH:MM\" with HH from 00 to 23 and MM from 00 to 59")
+            }
+            self = .daily(hour: hour, minute: minute)
+        } else {
+            self = .cron(try CronExpression(parsing: trimmed))
+        }
+    }
+
+    /// Dynomite-manager's schedule: at HH:01 every day, or every Monday for `week`.
+    static func dynomiteManager(hour: Int, schedule: String) -> BackupSchedule? {
+        switch schedule.lowercased() {
+        case "day": return .daily(hour: hour, minute: 1)
+        case "week": return try? .cron(CronExpression(parsing: "1 \(hour) * * 1"))
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .daily(let hour, let minute):
+            return "daily \(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
+        case .cron(let expression): return expression.description
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,107 @@
+/// Every key the configuration file accepts, with what it expects; anything else is an error.
+public enum ConfigurationKeys {
+    public struct Key: Sendable {
+        /// The dotted path, such as `storage.url`.
+        public var path: String
+        /// What the value must be, as shown in error messages.
+        public var expected: String
+        /// Whether `config check` hides the value.
+        public var secret: Bool
+
+        init(_ path: String, _ expected: String, secret: Bool = false) {
+            self.path = path
+            self.expected = expected
+            self.secret = secret
+        }
+
+        /// The environment variable that overrides it: `DYNOKEEPER_STORAGE_URL` for `storage.url`.
+        public var environmentVariable: String {
+            "DYNOKEEPER_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
+        }
+    }
+
+    static let name = "a name of letters, digits, '.', '_' or '-'"
+
+    /// dynokeeper's own keys, in the order `config check` prints them.
+    public static let native: [Key] = [
+        Key("cluster", name),
+        Key("node.dynomite_yaml", "the path of the node's dynomite.yml"),
+        Key("node.datacenter", name),
+        Key("node.rack", name),
+        Key("node.tokens", "the node's token(s): unsigned 32-bit integers, comma-separated"),
+        Key("redis.host", "a host name or IP address"),
+        Key("redis.port", "a port number (1-65535)"),
+        Key("redis.user", "an ACL user name"),
+        Key("redis.password_file", "the path of a file holding the Redis password"),
+        Key("redis.conf", "the path of redis.conf"),
+        Key("redis.data_dir", "the path of Redis's data folder"),
+        Key("storage.url", "s3://bucket[/prefix], file:///absolute/path, or a local path"),
+        Key("storage.endpoint", "http(s)://host[:port] of an S3-compatible service"),
+        Key("storage.region", "an AWS region such as us-east-1"),
+        Key("storage.path_style", "true or false"),
+        Key("storage.part_size_mb", "an integer from 5 to 5120 (MiB)"),
+        Key("storage.concurrency", "an integer from 1 to 64"),
+        Key("storage.server_side_encryption", "AES256 or aws:kms"),
+        Key("storage.kms_key_id", "a KMS key id or ARN (with server_side_encryption: aws:kms)"),
+        Key("storage.profile", "an AWS profile name from ~/.aws/credentials or ~/.aws/config"),
+        Key("backup.enabled", "true or false"),
+        Key("backup.schedule", "\"daily HH:MM\" (UTC) or a five-field cron expression"),
+        Key("restore.enabled", "true or false"),
+        Key("restore.date", "a date (2026-11-20), date and time (2026-11-20T14:00, 2026-11-20T14:00:00Z) or yyyyMMdd"),
+        Key("log.level", "trace, debug, info, notice, warning, error or critical"),
+        Key("log.format", "text or json"),
+    ]
+
+    /// Netflix Dynomite-manager's property names, accepted with its meaning and defaults.
+    public static let dynomiteManager: [Key] = [
+        Key(DynomiteManagerKeys.bucket, "an S3 bucket name (default dynomite-backup)"),
+        Key(DynomiteManagerKeys.baseDir, "an S3 key prefix (default backup)"),
+        Key(DynomiteManagerKeys.snapshotEnabled, "true or false"),
+        Key(DynomiteManagerKeys.restoreEnabled, "true or false"),
+        Key(DynomiteManagerKeys.hour, "an hour from 0 to 23 (default 12)"),
+        Key(DynomiteManagerKeys.schedule, "day or week"),
+        Key(DynomiteManagerKeys.restoreDate, "a date as yyyyMMdd"),
+    ]
+
+    public static let all: [Key] = native + dynomiteManager
+
+    static func key(_ path: String) -> Key? { all.first { $0.path == path } }
+
+    /// The known key closest to a mistyped one, for "did you mean".
+    static func suggestion(for path: String) -> String? {
+        let scored = all.map { ($0.path, editDistance($0.path, path)) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= max(2, path.count / 4) else { return nil }
+        return best
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
+/// Dynomite-manager's property names.
+public enum DynomiteManagerKeys {
+    public static let bucket = "dynomitemanager.dyno.backup.bucket.name"
+    public static let baseDir = "dynomitemanager.dyno.backup.s3.base_dir"
+    public static let snapshotEnabled = "dynomitemanager.dyno.backup.snapshot.enabled"
+    public static let restoreEnabled = "dynomitemanager.dyno.backup.restore.enabled"
+    public static let hour = "dynomitemanager.dyno.backup.hour"
+    public static let schedule = "dynomitemanager.dyno.backup.schedule"
+    public static let restoreDate = "dynomitemanager.dyno.backup.restore.date"
+
+    /// The environment variable forms: the property name as is, or upper-cased with `_` for `.`.
+    static func environmentVariables(_ key: String) -> [String] {
+        [key, key.uppercased().replacingOccurrences(of: ".", with: "_")]
+    }
+}

@@ -1,0 +1,74 @@
+/// dynokeeper's configuration: one YAML file, overridden by environment variables, checked as a whole.
+public struct DynokeeperConfiguration: Sendable, Equatable {
+    /// The cluster's name; the first level of the snapshot layout.
+    public var cluster: String
+    public var node: Node
+    public var redis: Redis
+    public var storage: Storage
+    public var backup: Backup
+    public var restore: Restore
+    public var log: Log
+
+    /// The node's identity, when it is not (all) read from dynomite.yml.
+    public struct Node: Sendable, Equatable {
+        public var dynomiteYAML: String?
+        public var datacenter: String?
+        public var rack: String?
+        public var tokens: String?
+    }
+
+    public struct Redis: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var user: String?
+        public var passwordFile: String?
+        public var conf: String?
+        public var dataDir: String?
+    }
+
+    public struct Storage: Sendable, Equatable {
+        public enum ServerSideEncryption: String, Sendable, Equatable {
+            case aes256 = "AES256"
+            case kms = "aws:kms"
+        }
+
+        public var url: StorageURL
+        public var endpoint: String?
+        public var region: String
+        public var pathStyle: Bool?
+        public var partSizeMB: Int
+        public var concurrency: Int
+        public var serverSideEncryption: ServerSideEncryption?
+        public var kmsKeyID: String?
+        public var profile: String?
+    }
+
+    public struct Backup: Sendable, Equatable {
+        /// Whether scheduled backups run; backups asked for by hand run regardless.
+        public var enabled: Bool
+        public var schedule: BackupSchedule
+    }
+
+    public struct Restore: Sendable, Equatable {
+        /// Whether restores are allowed at all.
+        public var enabled: Bool
+        /// The default moment to restore to.
+        public var date: Foundation.Date?
+    }
+
+    public struct Log: Sendable, Equatable {
+        public enum Format: String, Sendable, Equatable { case text, json }
+        public var level: String
+        public var format: Format
+    }
+
+    /// Every key's effective value (secrets hidden) and where it came from, in `config check`'s order.
+    public var effective: [(key: String, value: String, origin: ValueOrigin)] = []
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.cluster == rhs.cluster && lhs.node == rhs.node && lhs.redis == rhs.redis && lhs.storage == rhs.storage
+            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.log == rhs.log
+    }
+}
+
+public import Foundation

@@ -1,0 +1,117 @@
+import Foundation
+import Yams
+
+/// A configuration value before it is typed: its text (scalars only) and where it came from.
+struct RawValue: Sendable {
+    enum Shape: Sendable { case scalar, list, mapping, null }
+
+    var text: String
+    var shape: Shape
+    var origin: ValueOrigin
+    /// Whether the YAML scalar was quoted (so `"yes"` stays a string).
+    var quoted: Bool = false
+}
+
+/// The raw values of a configuration: from the file, overridden by the environment.
+struct RawValues: Sendable {
+    private(set) var values: [String: RawValue] = [:]
+
+    subscript(path: String) -> RawValue? {
+        guard let value = values[path], value.shape != .null else { return nil }
+        return value
+    }
+
+    /// Reads a YAML file; nested mappings become dotted paths, so `storage: {url: …}` and a flat
+    /// `dynomitemanager.dyno.backup.hour: 3` are both understood.
+    static func parse(yaml: String, path: String) throws -> RawValues {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigurationError("\(path) is not valid YAML: \(error)")
+        }
+        var raw = RawValues()
+        guard let root else { return raw }  // an empty file
+        guard case .mapping(let mapping) = root else {
+            throw ConfigurationError("\(path) must be a mapping of keys to values (line \(root.mark?.line ?? 1))")
+        }
+        try raw.flatten(mapping, prefix: "", path: path)
+        return raw
+    }
+
+    private mutating func flatten(_ mapping: Node.Mapping, prefix: String, path file: String) throws {
+        for (keyNode, valueNode) in mapping {
+            let line = keyNode.mark?.line ?? 0
+            guard let key = keyNode.string, !key.isEmpty else {
+                throw ConfigurationError("\(file) line \(line): keys must be text")
+            }
+            let path = prefix.isEmpty ? key : prefix + "." + key
+            let origin = ValueOrigin.file(path: file, line: line)
+            switch valueNode {
+            case .mapping(let nested) where ConfigurationKeys.key(path) == nil:
+                guard ConfigurationKeys.all.contains(where: { $0.path.hasPrefix(path + ".") }) else {
+                    throw Self.unknown(path, origin: origin)
+                }
+                try flatten(nested, prefix: path, path: file)
+            case .mapping:
+                try set(path, RawValue(text: "", shape: .mapping, origin: origin))
+            case .sequence:
+                try set(path, RawValue(text: "", shape: .list, origin: origin))
+            case .scalar(let scalar):
+                let isNull = scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+                try set(
+                    path,
+                    RawValue(
+                        text: scalar.string, shape: isNull ? .null : .scalar, origin: origin,
+                        quoted: scalar.style == .singleQuoted || scalar.style == .doubleQuoted))
+            case .alias:
+                throw ConfigurationError("\(file) line \(line): YAML aliases are not supported (\(path))")
+            }
+        }
+    }
+
+    private mutating func set(_ path: String, _ value: RawValue) throws {
+        guard ConfigurationKeys.key(path) != nil else { throw Self.unknown(path, origin: value.origin) }
+        if let existing = values[path] {
+            throw ConfigurationError("\(path) is set twice: at \(existing.origin) and at \(value.origin)")
+        }
+        values[path] = value
+    }
+
+    static func unknown(_ path: String, origin: ValueOrigin) -> ConfigurationError {
+        var message = "unknown configuration key \(path) (\(origin))"
+        if let suggestion = ConfigurationKeys.suggestion(for: path) { message += "; did you mean \(suggestion)?" }
+        return ConfigurationError(message)
+    }
+
+    /// Applies environment variables: `DYNOKEEPER_<KEY>` for dynokeeper's keys, the property name (or its
+    /// upper-case form) for Dynomite-manager's. Unknown `DYNOKEEPER_` variables are errors.
+    mutating func applyEnvironment(_ environment: [String: String]) throws {
+        for key in ConfigurationKeys.native {
+            if let value = environment[key.environmentVariable] {
+                values[key.path] = RawValue(
+                    text: value, shape: value.isEmpty ? .null : .scalar,
+                    origin: .environment(variable: key.environmentVariable))
+            }
+        }
+        for key in ConfigurationKeys.dynomiteManager {
+            for variable in DynomiteManagerKeys.environmentVariables(key.path) {
+                if let value = environment[variable] {
+                    values[key.path] = RawValue(
+                        text: value, shape: value.isEmpty ? .null : .scalar, origin: .environment(variable: variable))
+                }
+            }
+        }
+        let known = Set(ConfigurationKeys.native.map(\.environmentVariable) + ["DYNOKEEPER_CONFIG"])
+        for variable in environment.keys.sorted() where variable.hasPrefix("DYNOKEEPER_") && !known.contains(variable) {
+            var message = "unknown environment variable \(variable)"
+            let path = variable.dropFirst("DYNOKEEPER_".count).lowercased()
+            if let suggestion = ConfigurationKeys.suggestion(for: path.replacingOccurrences(of: "_", with: ".")),
+                let key = ConfigurationKeys.key(suggestion), key.environmentVariable != variable
+            {
+                message += "; did you mean \(key.environmentVariable)?"
+            }
+            throw ConfigurationError(message)
+        }
+    }
+}

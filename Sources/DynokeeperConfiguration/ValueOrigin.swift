@@ -1,0 +1,17 @@
+/// Where a configuration value came from, for messages and `config check`.
+public enum ValueOrigin: Sendable, Equatable, CustomStringConvertible {
+    case file(path: String, line: Int)
+    case environment(variable: String)
+    case defaultValue
+    /// Derived from Dynomite-manager properties.
+    case alias(of: [String])
+
+    public var description: String {
+        switch self {
+        case .file(let path, let line): return "\(path) line \(line)"
+        case .environment(let variable): return "environment variable \(variable)"
+        case .defaultValue: return "default"
+        case .alias(let keys): return "from \(keys.joined(separator: ", "))"
+        }
+    }
+}

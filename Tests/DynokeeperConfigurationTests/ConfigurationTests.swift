@@ -1,0 +1,213 @@
+import DynokeeperConfiguration
+import Foundation
+import Testing
+
+@Suite struct ConfigurationTests {
+    static func parse(_ yaml: String, environment: [String: String] = [:]) throws -> DynokeeperConfiguration {
+        try DynokeeperConfiguration.parse(yaml: yaml, path: "test.yml", environment: environment)
+    }
+
+    static func error(_ yaml: String, environment: [String: String] = [:]) -> String {
+        do {
+            _ = try parse(yaml, environment: environment)
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func theDocumentedExampleParses() throws {
+        let configuration = try Self.parse("""
+            cluster: prod-users            # the cluster's name, used in the snapshot layout
+            node:
+              dynomite_yaml: /etc/dynomite/dynomite.yml
+              datacenter: dc1
+              rack: rack1
+              tokens: "0"
+            redis:
+              host: 127.0.0.1
+              port: 6379
+              password_file: /etc/redis/password
+              conf: /etc/redis/redis.conf
+              data_dir: /var/lib/redis
+            storage:
+              url: s3://my-bucket/some/prefix
+              endpoint: http://127.0.0.1:8333
+              region: us-east-1
+              path_style: true
+              part_size_mb: 16
+              concurrency: 8
+              server_side_encryption: aws:kms
+              kms_key_id: alias/backups
+            backup:
+              enabled: false
+            restore:
+              enabled: false
+            """)
+        #expect(configuration.cluster == "prod-users")
+        #expect(configuration.node.dynomiteYAML == "/etc/dynomite/dynomite.yml")
+        #expect(configuration.node.tokens == "0")
+        #expect(configuration.redis.port == 6379)
+        #expect(configuration.redis.passwordFile == "/etc/redis/password")
+        #expect(configuration.storage.url == .s3(bucket: "my-bucket", prefix: "some/prefix"))
+        #expect(configuration.storage.endpoint == "http://127.0.0.1:8333")
+        #expect(configuration.storage.pathStyle == true)
+        #expect(configuration.storage.serverSideEncryption == .kms)
+        #expect(configuration.storage.kmsKeyID == "alias/backups")
+        #expect(configuration.backup.enabled == false)
+        #expect(configuration.restore.enabled == false)
+    }
+
+    @Test func anEmptyFileMeansDefaults() throws {
+        let configuration = try Self.parse("")
+        #expect(configuration.cluster == "dynomite")
+        #expect(configuration.redis.host == "127.0.0.1")
+        #expect(configuration.redis.port == 6379)
+        #expect(configuration.storage.url == .file(path: "var/backups"))
+        #expect(configuration.storage.region == "us-east-1")
+        #expect(configuration.storage.partSizeMB == 16)
+        #expect(configuration.storage.concurrency == 8)
+        #expect(configuration.backup.enabled == false)
+        #expect(configuration.backup.schedule == .daily(hour: 12, minute: 0))
+        #expect(configuration.restore.enabled == false)
+        #expect(configuration.restore.date == nil)
+        #expect(configuration.log.format == .text)
+        #expect(configuration.effective.first { $0.key == "storage.url" }?.origin == .defaultValue)
+    }
+
+    @Test func unknownKeysAreErrorsWithSuggestions() {
+        #expect(Self.error("storage:\n  urll: s3://bucket-x\n") == "unknown configuration key storage.urll (test.yml line 2); did you mean storage.url?")
+        #expect(Self.error("clster: x\n").contains("did you mean cluster?"))
+        #expect(Self.error("nothing_like_it:\n  at_all: 1\n").hasPrefix("unknown configuration key nothing_like_it (test.yml line 1)"))
+        #expect(Self.error("", environment: ["DYNOKEEPER_STORAGE_ULR": "x"]).hasPrefix("unknown environment variable DYNOKEEPER_STORAGE_ULR"))
+    }
+
+    @Test func wrongTypesAndImpossibleValuesNameTheKey() {
+        #expect(Self.error("redis:\n  port: abc\n") == "redis.port (test.yml line 2): expected a port number (1-65535), got \"abc\"")
+        #expect(Self.error("redis:\n  port: 70000\n").hasPrefix("redis.port (test.yml line 2): expected a port number"))
+        #expect(Self.error("storage:\n  path_style: maybe\n").hasPrefix("storage.path_style (test.yml line 2): expected true or false"))
+        #expect(Self.error("storage:\n  part_size_mb: 2\n").contains("expected an integer from 5 to 5120"))
+        #expect(Self.error("storage:\n  url: [a, b]\n").contains("got a list"))
+        #expect(Self.error("cluster: prod/users\n").contains("cluster (test.yml line 1): expected a name"))
+        #expect(Self.error("node:\n  tokens: abc\n").contains("tokens are unsigned 32-bit integers"))
+        #expect(Self.error("storage:\n  url: ftp://x\n").contains("unsupported storage scheme"))
+        #expect(Self.error("storage:\n  url: s3://My_Bucket\n").contains("bucket names have 3 to 63"))
+        #expect(Self.error("storage:\n  endpoint: 127.0.0.1:8333\n").contains("must start with http://"))
+        #expect(Self.error("storage:\n  server_side_encryption: rot13\n").contains("expected AES256 or aws:kms"))
+        #expect(Self.error("storage:\n  kms_key_id: k\n").contains("server_side_encryption is not aws:kms"))
+        #expect(Self.error("backup:\n  schedule: daily 25:00\n").contains("HH from 00 to 23"))
+        #expect(Self.error("backup:\n  schedule: 0 */6 * *\n").contains("it needs five fields"))
+        #expect(Self.error("backup:\n  schedule: 61 * * * *\n").contains("minute field \"61\" has 61 outside 0-59"))
+        #expect(Self.error("restore:\n  date: 2026-02-30\n").contains("is not a date"))
+        #expect(Self.error("storage: [\n").hasPrefix("test.yml is not valid YAML"))
+        #expect(Self.error("- a\n- b\n").hasPrefix("test.yml must be a mapping"))
+        #expect(Self.error("storage:\n  url: /a\nstorage.url: /b\n").contains("storage.url is set twice"))
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let configuration = try Self.parse(
+            "storage:\n  url: /from/file\nredis:\n  port: 7000\n",
+            environment: ["DYNOKEEPER_STORAGE_URL": "s3://env-bucket/p", "DYNOKEEPER_REDIS_PORT": "7001", "AWS_REGION": "eu-west-3"])
+        #expect(configuration.storage.url == .s3(bucket: "env-bucket", prefix: "p"))
+        #expect(configuration.redis.port == 7001)
+        #expect(configuration.storage.region == "eu-west-3")
+        #expect(configuration.effective.first { $0.key == "redis.port" }?.origin == .environment(variable: "DYNOKEEPER_REDIS_PORT"))
+        let bad = Self.error("", environment: ["DYNOKEEPER_REDIS_PORT": "x"])
+        #expect(bad == "redis.port (environment variable DYNOKEEPER_REDIS_PORT): expected a port number (1-65535), got \"x\"")
+    }
+
+    @Test func dynomiteManagerPropertiesInTheFile() throws {
+        let flat = try Self.parse("""
+            dynomitemanager.dyno.backup.bucket.name: legacy-backups
+            dynomitemanager.dyno.backup.snapshot.enabled: true
+            dynomitemanager.dyno.backup.restore.enabled: "true"
+            dynomitemanager.dyno.backup.hour: 3
+            dynomitemanager.dyno.backup.schedule: week
+            dynomitemanager.dyno.backup.restore.date: 20261120
+            """)
+        #expect(flat.storage.url == .s3(bucket: "legacy-backups", prefix: "backup"))
+        #expect(flat.backup.enabled)
+        #expect(flat.restore.enabled)
+        #expect(flat.backup.schedule.description == "1 3 * * 1")
+        #expect(flat.restore.date == ISO8601DateFormatter().date(from: "2026-11-20T23:59:59Z"))
+        #expect(flat.effective.first { $0.key == "storage.url" }?.origin == .alias(of: [
+            "dynomitemanager.dyno.backup.bucket.name", "dynomitemanager.dyno.backup.s3.base_dir",
+        ]))
+
+        let nested = try Self.parse("""
+            dynomitemanager:
+              dyno:
+                backup:
+                  s3:
+                    base_dir: nightly
+                  hour: 5
+            """)
+        #expect(nested.storage.url == .s3(bucket: "dynomite-backup", prefix: "nightly"))
+        #expect(nested.backup.schedule == .daily(hour: 5, minute: 1))
+    }
+
+    @Test func dynomiteManagerPropertiesFromTheEnvironment() throws {
+        let configuration = try Self.parse("", environment: [
+            "dynomitemanager.dyno.backup.bucket.name": "from-env-dotted",
+            "DYNOMITEMANAGER_DYNO_BACKUP_SNAPSHOT_ENABLED": "true",
+        ])
+        #expect(configuration.storage.url == .s3(bucket: "from-env-dotted", prefix: "backup"))
+        #expect(configuration.backup.enabled)
+    }
+
+    @Test func conflictingSettingsAreRefused() {
+        #expect(Self.error("storage:\n  url: /x\ndynomitemanager.dyno.backup.bucket.name: b-b-b\n").contains("both say where backups go"))
+        #expect(Self.error("backup:\n  enabled: true\ndynomitemanager.dyno.backup.snapshot.enabled: false\n").contains("disagree"))
+        #expect(Self.error("backup:\n  schedule: daily 01:00\ndynomitemanager.dyno.backup.hour: 3\n").contains("both set the schedule"))
+        #expect(Self.error("dynomitemanager.dyno.backup.schedule: month\n").contains("not day or week"))
+        #expect(Self.error("dynomitemanager.dyno.backup.restore.date: 2026-11-20\n").contains("yyyyMMdd"))
+    }
+
+    @Test func loadingAFileThatIsNotThere() throws {
+        let missing = "/nonexistent/dynokeeper.yml"
+        #expect(throws: ConfigurationError("configuration file \(missing) does not exist")) {
+            _ = try DynokeeperConfiguration.load(path: missing, environment: [:])
+        }
+        // Without --config, a missing ./dynokeeper.yml means defaults.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("given.yml").path
+        try "cluster: from-env-path\n".write(toFile: file, atomically: false, encoding: .utf8)
+        #expect(try DynokeeperConfiguration.load(path: nil, environment: ["DYNOKEEPER_CONFIG": file]).cluster == "from-env-path")
+    }
+}
+
+@Suite struct ScheduleAndDateTests {
+    @Test func cronFieldsExpand() throws {
+        let cron = try CronExpression(parsing: "0 */6 1,15 jan-mar mon-fri")
+        #expect(cron.minutes == [0])
+        #expect(cron.hours == [0, 6, 12, 18])
+        #expect(cron.daysOfMonth == [1, 15])
+        #expect(cron.months == [1, 2, 3])
+        #expect(cron.daysOfWeek == [1, 2, 3, 4, 5])
+        #expect(!cron.anyDayOfMonth)
+        #expect(try CronExpression(parsing: "30 2 * * 7").daysOfWeek == [0])
+        #expect(try CronExpression(parsing: "5-20/5 * * * *").minutes == [5, 10, 15, 20])
+        #expect(throws: ConfigurationError.self) { _ = try CronExpression(parsing: "* * * * * *") }
+        #expect(throws: ConfigurationError.self) { _ = try CronExpression(parsing: "10-5 * * * *") }
+        #expect(throws: ConfigurationError.self) { _ = try CronExpression(parsing: "*/0 * * * *") }
+    }
+
+    @Test(arguments: [
+        ("2026-11-20", "2026-11-20T23:59:59Z"),
+        ("20261120", "2026-11-20T23:59:59Z"),
+        ("2026-11-20T14:00", "2026-11-20T14:00:00Z"),
+        ("2026-11-20T14:00:30Z", "2026-11-20T14:00:30Z"),
+        ("2026-11-20T14:00:00+02:00", "2026-11-20T12:00:00Z"),
+        ("2024-02-29", "2024-02-29T23:59:59Z"),
+    ])
+    func restorePoints(text: String, expected: String) throws {
+        #expect(try RestorePoint.parse(text) == ISO8601DateFormatter().date(from: expected))
+    }
+
+    @Test(arguments: ["2026-13-01", "2025-02-29", "2026-11-20T25:00", "yesterday", "2026/11/20", "2026-11-20T14:00X"])
+    func invalidRestorePoints(text: String) {
+        #expect(throws: ConfigurationError.self) { _ = try RestorePoint.parse(text) }
+    }
+}
