@@ -67,6 +67,7 @@ let package = Package(
                 "DynokeeperConfiguration",
                 "ObjectStorage",
                 "ObjectStorageS3",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

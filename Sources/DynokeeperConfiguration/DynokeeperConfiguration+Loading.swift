@@ -147,7 +147,8 @@ struct TypedReader {
                 rawValue: try string("log.format", default: "text", check: { ["text", "json"].contains($0) ? nil : "unknown format" })!)!)
         var configuration = DynokeeperConfiguration(
             cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore, log: log)
-        configuration.effective = effective
+        // Dynomite-manager's names show only when used; their effect shows on the native keys.
+        configuration.effective = effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
         return configuration
     }
 

@@ -47,9 +47,14 @@ public protocol ObjectStore: Sendable {
     /// Deletes objects; keys that do not exist are not an error.
     /// - Throws: ``ObjectStoreError`` naming the keys that could not be deleted.
     func delete(_ keys: [String]) async throws
+
+    /// Releases what the store holds (connections); the store is not used afterwards.
+    func shutdown() async throws
 }
 
 extension ObjectStore {
+    public func shutdown() async throws {}
+
     public func download(_ key: String) async throws -> ObjectDownload {
         try await get(key, range: nil)
     }

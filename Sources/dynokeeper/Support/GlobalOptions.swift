@@ -1,0 +1,39 @@
+import ArgumentParser
+import DynokeeperConfiguration
+import Foundation
+import Logging
+
+/// The options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "The configuration file (default: $DYNOKEEPER_CONFIG or ./dynokeeper.yml).")
+    var config: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (overrides log.level).")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Log format: text or json (overrides log.format).")
+    var logFormat: String?
+
+    /// Loads the configuration and sets up logging from it and the flags.
+    func load() throws -> (DynokeeperConfiguration, Logger) {
+        var environment = ProcessInfo.processInfo.environment
+        if let logLevel { environment["DYNOKEEPER_LOG_LEVEL"] = logLevel }
+        if let logFormat { environment["DYNOKEEPER_LOG_FORMAT"] = logFormat }
+        let configuration = try DynokeeperConfiguration.load(path: config, environment: environment)
+        LoggingSetup.bootstrap(configuration.log)
+        return (configuration, Logger(label: "dynokeeper"))
+    }
+}
+
+/// Runs a command's body and turns its errors into one clear line on standard error and exit status 1,
+/// rather than a stack of types.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}

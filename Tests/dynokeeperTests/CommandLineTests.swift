@@ -1,0 +1,83 @@
+import DynokeeperTestSupport
+import Foundation
+import Testing
+
+/// The command line as an operator uses it: the built binary, its output and exit status.
+@Suite struct CommandLineTests {
+    @Test func helpListsTheCommandsAndVersionPrints() async throws {
+        let help = try await DynokeeperBinary.run(["--help"])
+        #expect(help.status == 0)
+        for command in ["config", "storage"] { #expect(help.stdoutText.contains(command)) }
+        let version = try await DynokeeperBinary.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+    }
+
+    @Test func configCheckPrintsTheEffectiveSettings() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try """
+            cluster: prod-users
+            storage:
+              url: s3://my-bucket/prefix
+              endpoint: http://127.0.0.1:1
+            dynomitemanager.dyno.backup.snapshot.enabled: true
+            """.write(toFile: folder.file("dynokeeper.yml"), atomically: false, encoding: .utf8)
+        let result = try await DynokeeperBinary.run(
+            ["config", "check"], environment: ["DYNOKEEPER_REDIS_PORT": "7000", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "very-secret"],
+            in: folder.path)
+        #expect(result.status == 0, "\(result.stderrText)")
+        let out = result.stdoutText
+        #expect(out.contains("configuration is valid"))
+        #expect(out.contains("cluster                         prod-users  # dynokeeper.yml line 1"))
+        #expect(out.contains("redis.port                      7000  # environment variable DYNOKEEPER_REDIS_PORT"))
+        #expect(out.contains("backup.enabled                  true  # from dynomitemanager.dyno.backup.snapshot.enabled"))
+        #expect(out.contains("credentials: environment variables (AKIA…MPLE, secret <redacted>)"))
+        #expect(!out.contains("very-secret"))
+    }
+
+    @Test func aBadConfigurationFailsWithOneClearLine() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try "redis:\n  prot: 6379\n".write(toFile: folder.file("bad.yml"), atomically: false, encoding: .utf8)
+        let result = try await DynokeeperBinary.run(["config", "check", "--config", folder.file("bad.yml")])
+        #expect(result.status == 1)
+        #expect(result.stderrText == "error: unknown configuration key redis.prot (\(folder.file("bad.yml")) line 2); did you mean redis.port?\n")
+        let missing = try await DynokeeperBinary.run(["config", "check", "--config", folder.file("absent.yml")])
+        #expect(missing.status == 1)
+        #expect(missing.stderrText.contains("does not exist"))
+    }
+
+    @Test func storageCheckRoundTripsThroughS3() async throws {
+        let server = try await SeaweedFS.shared()
+        let bucket = try await server.makeBucket("cli")
+        let result = try await DynokeeperBinary.run(
+            ["storage", "check", "--size-mb", "12"],
+            environment: [
+                "DYNOKEEPER_STORAGE_URL": "s3://\(bucket)/some/prefix", "DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint,
+                "DYNOKEEPER_STORAGE_PART_SIZE_MB": "5", "AWS_ACCESS_KEY_ID": server.accessKey,
+                "AWS_SECRET_ACCESS_KEY": server.secretKey, "AWS_EC2_METADATA_DISABLED": "true",
+            ])
+        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.stdoutText.contains("store: s3://\(bucket)/some/prefix"))
+        #expect(result.stdoutText.contains("write _dynokeeper-probe/"))
+        #expect(result.stdoutText.contains("storage check passed"))
+        let left = try await server.awsCheck(["s3api", "list-objects-v2", "--bucket", bucket])
+        #expect(!left.stdoutText.contains("_dynokeeper-probe"))
+    }
+
+    @Test func storageCheckWithAWrongSecretSaysSo() async throws {
+        let server = try await SeaweedFS.shared()
+        let bucket = try await server.makeBucket("cli")
+        let result = try await DynokeeperBinary.run(
+            ["storage", "check"],
+            environment: [
+                "DYNOKEEPER_STORAGE_URL": "s3://\(bucket)", "DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint,
+                "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": "wrong",
+                "AWS_EC2_METADATA_DISABLED": "true",
+            ])
+        #expect(result.status == 1)
+        #expect(result.stderrText.contains("SignatureDoesNotMatch"))
+        #expect(result.stderrText.contains("check the secret access key"))
+    }
+}
