@@ -1,0 +1,208 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+
+/// Where a Redis server listens.
+public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// How to authenticate: a password alone (`requirepass`), or an ACL user and its password.
+public struct RedisCredentials: Sendable {
+    public var user: String?
+    public var password: String
+
+    public init(user: String? = nil, password: String) {
+        self.user = user
+        self.password = password
+    }
+}
+
+/// One connection to Redis, speaking RESP2 over SwiftNIO.
+///
+/// Commands may be sent from several tasks; answers come back in order. A command that does not get its answer
+/// within its timeout fails and closes the connection (a late answer would be taken for the next one's).
+public final class RedisConnection: Sendable {
+    public let address: RedisAddress
+    public let commandTimeout: TimeAmount
+    let channel: any Channel
+    let logger: Logger
+
+    private init(address: RedisAddress, channel: any Channel, commandTimeout: TimeAmount, logger: Logger) {
+        self.address = address
+        self.channel = channel
+        self.commandTimeout = commandTimeout
+        self.logger = logger
+    }
+
+    /// Connects, and authenticates when credentials are given.
+    /// - Parameters:
+    ///   - address: The server.
+    ///   - credentials: The password (and ACL user), if Redis needs one.
+    ///   - connectTimeout: How long the TCP connection may take.
+    ///   - commandTimeout: How long each answer may take, unless a command says otherwise.
+    ///   - logger: For debugging.
+    public static func connect(
+        to address: RedisAddress,
+        credentials: RedisCredentials? = nil,
+        connectTimeout: TimeAmount = .seconds(5),
+        commandTimeout: TimeAmount = .seconds(30),
+        logger: Logger = Logger(label: "dynokeeper.redis")
+    ) async throws -> RedisConnection {
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(connectTimeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RESPChannelHandler())
+                    }
+                }
+                .connect(host: address.host, port: address.port)
+                .get()
+        } catch {
+            throw RedisError.connectionFailed(address: address.description, reason: Self.describe(error))
+        }
+        let connection = RedisConnection(address: address, channel: channel, commandTimeout: commandTimeout, logger: logger)
+        if let credentials {
+            do {
+                var command = ["AUTH"]
+                if let user = credentials.user { command.append(user) }
+                command.append(credentials.password)
+                _ = try await connection.send(command, redacted: "AUTH")
+            } catch {
+                await connection.close()
+                throw error
+            }
+        }
+        return connection
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return describe(first.error)
+        }
+        if let error = error as? IOError { return error.description }
+        if error is ChannelError { return "\(error)" }
+        return "\(error)"
+    }
+
+    /// Sends a command and waits for its answer.
+    /// - Parameters:
+    ///   - command: The command and its arguments, such as `["CONFIG", "GET", "dir"]`.
+    ///   - timeout: Overrides the connection's command timeout.
+    ///   - redacted: What to call the command in messages (so that `AUTH` never shows the password).
+    /// - Throws: ``RedisError/server(command:message:)`` for an error reply, or a connection failure.
+    @discardableResult
+    public func send(_ command: [String], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> RESPValue {
+        try await sendPipelined([command], timeout: timeout, redacted: redacted)[0]
+    }
+
+    /// Sends several commands in one write, so that Redis runs them back to back, and returns their answers.
+    /// An error reply to any of them is thrown.
+    public func sendPipelined(_ commands: [[String]], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> [RESPValue] {
+        let name = redacted ?? commands.map { $0.prefix(2).joined(separator: " ") }.joined(separator: " + ")
+        let loop = channel.eventLoop
+        let promises = commands.map { _ in loop.makePromise(of: RESPValue.self) }
+        let request = RESPRequest(commands: commands, promises: promises)
+        let limit = timeout ?? commandTimeout
+        let channel = channel
+        let timer = loop.scheduleTask(in: limit) {
+            let error = RedisError.timeout(command: name, seconds: Double(limit.nanoseconds) / 1e9)
+            for promise in promises { promise.fail(error) }
+            channel.close(promise: nil)
+        }
+        channel.writeAndFlush(request).whenFailure { error in
+            for promise in promises { promise.fail(error) }
+        }
+        var answers: [RESPValue] = []
+        defer { timer.cancel() }
+        for promise in promises {
+            let answer: RESPValue
+            do {
+                answer = try await promise.futureResult.get()
+            } catch let error as RedisError {
+                throw error
+            } catch let error as RESPError {
+                throw RedisError.protocolError(error.description)
+            } catch {
+                throw RedisError.connectionClosed(command: name)
+            }
+            if case .error(let message) = answer { throw RedisError.server(command: name, message: message) }
+            answers.append(answer)
+        }
+        return answers
+    }
+
+    /// Whether the connection is still open.
+    public var isActive: Bool { channel.isActive }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Commands with the promises of their answers.
+struct RESPRequest {
+    var commands: [[String]]
+    var promises: [EventLoopPromise<RESPValue>]
+}
+
+/// Encodes requests, parses answers and hands them to the waiting promises in order.
+final class RESPChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = RESPRequest
+    typealias OutboundOut = ByteBuffer
+
+    private var buffer = ByteBuffer()
+    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
+    private let parser = RESPParser()
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        var out = context.channel.allocator.buffer(capacity: 64)
+        for command in request.commands { RESPEncoder.encode(command, into: &out) }
+        waiting.append(contentsOf: request.promises)
+        context.write(wrapOutboundOut(out), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        do {
+            while let value = try parser.parse(&buffer) {
+                guard let promise = waiting.popFirst() else {
+                    throw RESPError.malformed("an answer came that no command asked for")
+                }
+                promise.succeed(value)
+            }
+            buffer.discardReadBytes()
+        } catch {
+            failAll(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: any Error) {
+        while let promise = waiting.popFirst() { promise.fail(error) }
+    }
+}

@@ -1,0 +1,94 @@
+import DynokeeperTestSupport
+import NIOCore
+import RedisClient
+import Testing
+
+/// The client against a real redis-server.
+@Suite struct RedisConnectionTests {
+    @Test func commandsAgainstARealServer() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stopAndRemove() } }
+        let redis = try await RedisConnection.connect(to: RedisAddress(host: "127.0.0.1", port: server.port))
+        defer { Task { await redis.close() } }
+
+        try await redis.ping()
+        try await redis.send(["SET", "greeting", "héllo\r\nworld"])
+        #expect(try await redis.send(["GET", "greeting"]).string == "héllo\r\nworld")
+        #expect(try await redis.send(["GET", "missing"]) == .bulkString(nil))
+        #expect(try await redis.configGet("dir") == server.directory.path)
+        #expect(try await redis.configGet("no-such-parameter") == nil)
+        #expect(try await redis.dbSize() == 1)
+        let info = try await redis.info("keyspace")
+        #expect(info.keyspace[0]?.keys == 1)
+        #expect(try await redis.info("server").version?.hasPrefix("7.") == true)
+
+        let error = await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]) }
+        #expect(error?.description.contains("unknown command") == true)
+
+        // Pipelined answers come back in order.
+        let answers = try await redis.sendPipelined((0..<100).map { _ in ["INCR", "counter"] })
+        #expect(answers.map(\.integer) == (1...100).map { Int64($0) })
+
+        // Large values cross many reads.
+        let big = String(repeating: "x", count: 8 << 20)
+        try await redis.send(["SET", "big", big])
+        #expect(try await redis.send(["STRLEN", "big"]).integer == 8 << 20)
+        #expect(try await redis.send(["GET", "big"]).string?.count == 8 << 20)
+    }
+
+    @Test func passwordsAndACLUsers() async throws {
+        let server = try await RedisServer.start(password: "s3cret")
+        defer { Task { await server.stopAndRemove() } }
+        let address = RedisAddress(host: "127.0.0.1", port: server.port)
+
+        let good = try await RedisConnection.connect(to: address, credentials: RedisCredentials(password: "s3cret"))
+        try await good.ping()
+        try await good.send(["ACL", "SETUSER", "backup", "on", ">backup-pass", "~*", "+@all"])
+        await good.close()
+
+        let wrong = await #expect(throws: RedisError.self) {
+            _ = try await RedisConnection.connect(to: address, credentials: RedisCredentials(password: "nope"))
+        }
+        #expect(wrong?.isAuthenticationFailure == true)
+        #expect(wrong?.description.contains("nope") == false)
+        #expect(wrong?.description.hasPrefix("Redis refused AUTH") == true)
+
+        let none = try await RedisConnection.connect(to: address)
+        let unauthenticated = await #expect(throws: RedisError.self) { try await none.ping() }
+        #expect(unauthenticated?.isAuthenticationFailure == true)
+        await none.close()
+
+        let user = try await RedisConnection.connect(
+            to: address, credentials: RedisCredentials(user: "backup", password: "backup-pass"))
+        try await user.ping()
+        await user.close()
+    }
+
+    @Test func unreachableServerIsAClearError() async throws {
+        let port = try FreePort.next()
+        let error = await #expect(throws: RedisError.self) {
+            _ = try await RedisConnection.connect(to: RedisAddress(host: "127.0.0.1", port: port))
+        }
+        #expect(error?.description.hasPrefix("cannot connect to Redis at 127.0.0.1:\(port)") == true)
+    }
+
+    @Test func slowAnswersTimeOutAndCloseTheConnection() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stopAndRemove() } }
+        let redis = try await RedisConnection.connect(
+            to: RedisAddress(host: "127.0.0.1", port: server.port), commandTimeout: .milliseconds(200))
+        let error = await #expect(throws: RedisError.self) { try await redis.send(["DEBUG", "SLEEP", "1"]) }
+        #expect(error?.description == "Redis did not answer DEBUG SLEEP within 0.2 s")
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!redis.isActive)
+    }
+
+    @Test func shutdownStopsTheServer() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stopAndRemove() } }
+        let redis = try await RedisConnection.connect(to: RedisAddress(host: "127.0.0.1", port: server.port))
+        try await redis.shutdown(save: false)
+        try await server.process.waitUntil("redis-server to exit", timeout: .seconds(10)) { !server.process.isRunning }
+        #expect(!FreePort.isListening(server.port))
+    }
+}
