@@ -65,6 +65,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // MARK: Compression
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(
+            name: "Zstd",
+            dependencies: ["CZstd", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         // MARK: Configuration
         .target(
             name: "DynokeeperConfiguration",
@@ -148,6 +155,11 @@ let package = Package(
                 "DynokeeperTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ZstdTests",
+            dependencies: ["Zstd", "DynokeeperTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,4 @@
+#ifndef DYNOKEEPER_CZSTD_SHIM_H
+#define DYNOKEEPER_CZSTD_SHIM_H
+#include <zstd.h>
+#endif

@@ -1,0 +1,86 @@
+public import NIOCore
+
+/// Compresses a stream of buffers on the fly.
+public struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    public typealias Element = ByteBuffer
+    let base: Base
+    let level: Int32
+    let workers: Int32
+    /// Output is handed on in buffers of at least this size (the last may be smaller).
+    let minimumOutput: Int
+
+    public init(_ base: Base, level: Int32, workers: Int32 = 0, minimumOutput: Int = 1 << 20) {
+        self.base = base
+        self.level = level
+        self.workers = workers
+        self.minimumOutput = minimumOutput
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        var compressor: ZstdCompressor?
+        let minimumOutput: Int
+        var finished = false
+
+        public mutating func next() async throws -> ByteBuffer? {
+            guard !finished, let compressor else { return nil }
+            var output = ByteBuffer()
+            while output.readableBytes < minimumOutput {
+                guard let chunk = try await base.next() else {
+                    try compressor.finish(into: &output)
+                    finished = true
+                    return output
+                }
+                try compressor.compress(chunk, into: &output)
+            }
+            return output
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(
+            base: base.makeAsyncIterator(), compressor: try? ZstdCompressor(level: level, workers: workers),
+            minimumOutput: minimumOutput)
+    }
+}
+
+/// Decompresses a stream of buffers on the fly, failing on corrupt or truncated data.
+public struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    public typealias Element = ByteBuffer
+    let base: Base
+    let limit: Int
+
+    /// - Parameters:
+    ///   - base: The compressed bytes.
+    ///   - limit: The most bytes the output may have in all.
+    public init(_ base: Base, limit: Int = .max) {
+        self.base = base
+        self.limit = limit
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let decompressor: ZstdDecompressor?
+        var finished = false
+
+        public mutating func next() async throws -> ByteBuffer? {
+            guard !finished else { return nil }
+            guard let decompressor else { throw ZstdError("cannot create a zstd decompression context") }
+            var output = ByteBuffer()
+            // Gather at least a megabyte per element, so small input chunks do not mean small buffers.
+            while output.readableBytes < 1 << 20 {
+                guard let chunk = try await base.next() else {
+                    finished = true
+                    try decompressor.finish()
+                    return output.readableBytes > 0 ? output : nil
+                }
+                try decompressor.decompress(chunk, into: &output)
+            }
+            return output
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), decompressor: try? ZstdDecompressor(limit: limit))
+    }
+}
