@@ -85,6 +85,8 @@ let package = Package(
                 "DynokeeperConfiguration",
                 "ObjectStorage",
                 "ObjectStorageS3",
+                "RedisClient",
+                "Zstd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -130,8 +130,8 @@ struct TypedReader {
             rack: try string("node.rack", check: Self.checkName),
             tokens: try string("node.tokens", check: Self.checkTokens))
         let redis = DynokeeperConfiguration.Redis(
-            host: try string("redis.host", default: "127.0.0.1", check: { $0.isEmpty ? "empty" : nil })!,
-            port: try int("redis.port", default: 6379, range: 1...65535)!,
+            host: try string("redis.host", check: { $0.isEmpty ? "empty" : nil }),
+            port: try int("redis.port", range: 1...65535),
             user: try string("redis.user"),
             passwordFile: try string("redis.password_file"),
             conf: try string("redis.conf"),
@@ -251,7 +251,14 @@ struct TypedReader {
             schedule = .daily(hour: 12, minute: 0)
             record("backup.schedule", schedule.description, .defaultValue)
         }
-        return .init(enabled: enabled, schedule: schedule)
+        let type = try string("backup.type", default: "rdb", check: {
+            DynokeeperConfiguration.Backup.PersistenceType(rawValue: $0) == nil ? "unknown type" : nil
+        }).flatMap(DynokeeperConfiguration.Backup.PersistenceType.init(rawValue:))!
+        let compression = try string("backup.compression", default: "zstd", check: {
+            DynokeeperConfiguration.Backup.Compression(rawValue: $0) == nil ? "unknown compression" : nil
+        }).flatMap(DynokeeperConfiguration.Backup.Compression.init(rawValue:))!
+        let level = try int("backup.compression_level", default: 3, range: 1...19)!
+        return .init(enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level)
     }
 
     private mutating func buildRestore() throws -> DynokeeperConfiguration.Restore {

@@ -18,8 +18,10 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
     }
 
     public struct Redis: Sendable, Equatable {
-        public var host: String
-        public var port: Int
+        /// `nil`: the first of dynomite.yml's `servers`, else 127.0.0.1.
+        public var host: String?
+        /// `nil`: the first of dynomite.yml's `servers`, else 6379.
+        public var port: Int?
         public var user: String?
         public var passwordFile: String?
         public var conf: String?
@@ -44,9 +46,25 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
     }
 
     public struct Backup: Sendable, Equatable {
+        /// Which Redis persistence a backup takes.
+        public enum PersistenceType: String, Sendable, Equatable, Codable, CaseIterable {
+            /// A point-in-time RDB file made by BGSAVE.
+            case rdb
+            /// The append-only file (set) rewritten by BGREWRITEAOF.
+            case aof
+        }
+
+        public enum Compression: String, Sendable, Equatable, Codable {
+            case zstd
+            case none
+        }
+
         /// Whether scheduled backups run; backups asked for by hand run regardless.
         public var enabled: Bool
         public var schedule: BackupSchedule
+        public var type: PersistenceType
+        public var compression: Compression
+        public var compressionLevel: Int
     }
 
     public struct Restore: Sendable, Equatable {

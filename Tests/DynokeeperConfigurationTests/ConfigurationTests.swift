@@ -61,8 +61,11 @@ import Testing
     @Test func anEmptyFileMeansDefaults() throws {
         let configuration = try Self.parse("")
         #expect(configuration.cluster == "dynomite")
-        #expect(configuration.redis.host == "127.0.0.1")
-        #expect(configuration.redis.port == 6379)
+        #expect(configuration.redis.host == nil)  // dynomite.yml's servers, else 127.0.0.1:6379
+        #expect(configuration.redis.port == nil)
+        #expect(configuration.backup.type == .rdb)
+        #expect(configuration.backup.compression == .zstd)
+        #expect(configuration.backup.compressionLevel == 3)
         #expect(configuration.storage.url == .file(path: "var/backups"))
         #expect(configuration.storage.region == "us-east-1")
         #expect(configuration.storage.partSizeMB == 16)

@@ -1,0 +1,65 @@
+/// Who a node is in its ring: what the snapshot layout and ring restores go by.
+public struct NodeIdentity: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var cluster: String
+    public var datacenter: String
+    public var rack: String
+    /// The node's token(s), as dynomite.yml writes them.
+    public var tokens: String
+
+    public init(cluster: String, datacenter: String, rack: String, tokens: String) {
+        self.cluster = cluster
+        self.datacenter = datacenter
+        self.rack = rack
+        self.tokens = tokens
+    }
+
+    /// `dc/rack/tokens`, the node's place within its cluster.
+    public var description: String { "\(datacenter)/\(rack)/\(tokens)" }
+
+    /// The defaults for a plain Redis without Dynomite.
+    public static let defaultDatacenter = "dc1"
+    public static let defaultRack = "rack1"
+    public static let defaultTokens = "0"
+}
+
+/// The node as dynokeeper sees it: identity, where its Redis listens, and its Dynomite settings if any.
+public struct NodeSettings: Sendable {
+    public var identity: NodeIdentity
+    public var redisHost: String
+    public var redisPort: Int
+    /// The parsed dynomite.yml, when the node runs Dynomite.
+    public var dynomite: DynomiteYAML?
+
+    /// Combines the configuration with the node's dynomite.yml: explicit `node.*` and `redis.*` settings win,
+    /// then dynomite.yml, then the defaults for a plain Redis.
+    public static func resolve(_ configuration: DynokeeperConfiguration) throws -> NodeSettings {
+        let dynomite = try configuration.node.dynomiteYAML.map(DynomiteYAML.load)
+        if let dynomite, let store = dynomite.dataStore, store != 0 {
+            throw ConfigurationError("dynomite.yml \(dynomite.path): data_store is \(store) (memcached); dynokeeper backs up Redis (data_store: 0)")
+        }
+        func name(_ value: String?, _ field: String) throws -> String? {
+            guard let value else { return nil }
+            if let problem = TypedReader.checkName(value) {
+                throw ConfigurationError("dynomite.yml \(dynomite?.path ?? ""): \(field) \"\(value)\": \(problem)")
+            }
+            return value
+        }
+        let tokens = configuration.node.tokens ?? dynomite?.tokens ?? NodeIdentity.defaultTokens
+        if let problem = TypedReader.checkTokens(tokens) {
+            throw ConfigurationError("dynomite.yml \(dynomite?.path ?? ""): tokens \"\(tokens)\": \(problem)")
+        }
+        let identity = NodeIdentity(
+            cluster: configuration.cluster,
+            datacenter: try configuration.node.datacenter ?? name(dynomite?.datacenter, "datacenter") ?? NodeIdentity.defaultDatacenter,
+            rack: try configuration.node.rack ?? name(dynomite?.rack, "rack") ?? NodeIdentity.defaultRack,
+            tokens: tokens.replacingOccurrences(of: " ", with: ""))
+        let server = dynomite?.servers.first
+        return NodeSettings(
+            identity: identity,
+            redisHost: configuration.redis.host ?? server?.host ?? "127.0.0.1",
+            redisPort: configuration.redis.port ?? server?.port ?? 6379,
+            dynomite: dynomite)
+    }
+}
+
+import Foundation

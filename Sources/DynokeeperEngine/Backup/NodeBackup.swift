@@ -1,0 +1,192 @@
+public import DynokeeperConfiguration
+public import Foundation
+public import Logging
+public import ObjectStorage
+import NIOCore
+import RedisClient
+import Zstd
+
+/// Takes one node's backup: makes Redis persist, streams the files through zstd and SHA-256 into the
+/// store under the node's snapshot folder, and writes the manifest last.
+///
+/// A failure leaves no manifest, and the objects already uploaded are deleted (best effort): an incomplete
+/// snapshot is never offered for restore.
+public struct NodeBackup: Sendable {
+    public struct Options: Sendable {
+        public var type: DynokeeperConfiguration.Backup.PersistenceType
+        public var compression: DynokeeperConfiguration.Backup.Compression
+        public var compressionLevel: Int
+        /// The snapshot id to use (a ring backup gives every node the same); the start time by default.
+        public var snapshotID: SnapshotID?
+
+        public init(
+            type: DynokeeperConfiguration.Backup.PersistenceType, compression: DynokeeperConfiguration.Backup.Compression = .zstd,
+            compressionLevel: Int = 3, snapshotID: SnapshotID? = nil
+        ) {
+            self.type = type
+            self.compression = compression
+            self.compressionLevel = compressionLevel
+            self.snapshotID = snapshotID
+        }
+
+        public init(_ backup: DynokeeperConfiguration.Backup, type: DynokeeperConfiguration.Backup.PersistenceType? = nil) {
+            self.init(type: type ?? backup.type, compression: backup.compression, compressionLevel: backup.compressionLevel)
+        }
+    }
+
+    /// What a backup did.
+    public struct Report: Sendable {
+        public var manifest: SnapshotManifest
+        /// Where the snapshot is, such as `s3://bucket/prefix/cluster/dc1/rack1/0/20261124T020000Z/`.
+        public var location: String
+        public var saveDuration: Duration
+        public var uploadDuration: Duration
+    }
+
+    public let node: NodeSettings
+    public let connector: RedisConnector
+    public let store: any ObjectStore
+    public let dataDirectory: String?
+    public let logger: Logger
+    public let progress: (any ProgressReporter)?
+    let now: @Sendable () -> Date
+
+    /// - Parameters:
+    ///   - node: The node's identity and Redis address.
+    ///   - connector: Connects to its Redis.
+    ///   - store: Where snapshots go.
+    ///   - dataDirectory: Overrides Redis's `dir` (`redis.data_dir`).
+    ///   - logger: Where steps are logged.
+    ///   - progress: Receives transfer progress.
+    ///   - now: The clock.
+    public init(
+        node: NodeSettings, connector: RedisConnector, store: any ObjectStore, dataDirectory: String?, logger: Logger,
+        progress: (any ProgressReporter)? = nil, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.node = node
+        self.connector = connector
+        self.store = store
+        self.dataDirectory = dataDirectory
+        self.logger = logger
+        self.progress = progress
+        self.now = now
+    }
+
+    public func run(_ options: Options) async throws -> Report {
+        let startedAt = now()
+        let id = options.snapshotID ?? SnapshotID(date: startedAt)
+        let prefix = SnapshotLayout.snapshotPrefix(node.identity, id)
+        if try await store.head(prefix + SnapshotLayout.manifestName) != nil {
+            throw SnapshotError("snapshot \(id) of node \(node.identity) already exists in \(store.location)")
+        }
+        let leftovers = try await store.listAll(prefix: prefix).map(\.key)
+        if !leftovers.isEmpty {
+            logger.info("removing \(leftovers.count) object(s) of an earlier incomplete snapshot \(id)")
+            try await store.delete(leftovers)
+        }
+
+        let redis = try await connector.connect()
+        var uploaded: [String] = []
+        do {
+            let report = try await take(options, id: id, prefix: prefix, startedAt: startedAt, redis: redis, uploaded: &uploaded)
+            await redis.close()
+            return report
+        } catch {
+            await redis.close()
+            if !uploaded.isEmpty {
+                logger.warning("backup failed; removing the \(uploaded.count) object(s) it uploaded")
+                do { try await store.delete(uploaded) } catch {
+                    logger.error("could not remove the incomplete snapshot's objects under \(prefix): \(error); without a manifest they are never restored")
+                }
+            }
+            throw error
+        }
+    }
+
+    private func take(
+        _ options: Options, id: SnapshotID, prefix: String, startedAt: Date, redis: RedisConnection, uploaded: inout [String]
+    ) async throws -> Report {
+        let clock = ContinuousClock()
+        let version = try await redis.info("server").version ?? "unknown"
+        let persistence = RedisPersistence(redis: redis, dataDirectory: dataDirectory, logger: logger)
+
+        logger.info("asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")")
+        let saveStart = clock.now
+        let trigger: RedisPersistence.Trigger
+        var files: [RedisPersistence.DataFile]
+        var aofManifest: (directory: String, name: String, content: String)?
+        switch options.type {
+        case .rdb:
+            trigger = try await persistence.save()
+            files = [try await persistence.rdbFile()]
+        case .aof:
+            trigger = try await persistence.rewrite()
+            (files, aofManifest) = try await persistence.aofFiles()
+        }
+        let saveDuration = clock.now - saveStart
+
+        let uploadStart = clock.now
+        var stored: [SnapshotManifest.File] = []
+        for file in files {
+            let entry = try await upload(
+                name: file.name, size: file.file.size, body: file.file.chunks(), prefix: prefix, options: options)
+            uploaded.append(prefix + entry.object)
+            stored.append(entry)
+        }
+        if let aofManifest {
+            let content = ByteBuffer(string: aofManifest.content)
+            let entry = try await upload(
+                name: "\(aofManifest.directory)/\(aofManifest.name)", size: Int64(content.readableBytes),
+                body: ByteStream(buffers: [content]), prefix: prefix, options: options)
+            uploaded.append(prefix + entry.object)
+            stored.append(entry)
+        }
+        let uploadDuration = clock.now - uploadStart
+
+        let manifest = SnapshotManifest(
+            format: SnapshotManifest.currentFormat, snapshotID: id,
+            tool: .init(name: "dynokeeper", version: DynokeeperVersion.current), node: node.identity,
+            hostname: ProcessInfo.processInfo.hostName,
+            redis: .init(
+                version: version, address: connector.address.description, aofDirectory: aofManifest?.directory,
+                aofManifest: aofManifest?.name),
+            type: options.type,
+            compression: .init(
+                algorithm: options.compression.rawValue,
+                level: options.compression == .zstd ? options.compressionLevel : nil),
+            files: stored,
+            keyspace: Dictionary(uniqueKeysWithValues: trigger.keyspace.map { ("db\($0.key)", $0.value) }),
+            keyspaceExact: trigger.exact, startedAt: startedAt, finishedAt: now())
+        let json = try SnapshotManifest.encoder.encode(manifest)
+        try await store.put(
+            prefix + SnapshotLayout.manifestName, bytes: ByteBuffer(bytes: json),
+            options: PutOptions(contentType: "application/json"))
+        logger.info(
+            "snapshot \(id) complete: \(stored.count) file(s), \(manifest.size) bytes, \(manifest.storedSize) stored, in \(store.location)/\(prefix)")
+        return Report(
+            manifest: manifest, location: "\(store.location)/\(prefix)", saveDuration: saveDuration,
+            uploadDuration: uploadDuration)
+    }
+
+    /// Streams one file: counted for progress, hashed, compressed, stored.
+    private func upload(
+        name: String, size: Int64, body: ByteStream, prefix: String, options: Options
+    ) async throws -> SnapshotManifest.File {
+        let object = options.compression == .zstd ? name + ".zst" : name
+        let digesting = DigestingSequence(ProgressSequence(body, label: name, total: size, reporter: progress))
+        let stream: ByteStream
+        switch options.compression {
+        case .zstd: stream = ByteStream(ZstdCompressingSequence(digesting, level: Int32(options.compressionLevel)))
+        case .none: stream = ByteStream(digesting)
+        }
+        let info = try await store.put(prefix + object, body: stream, options: PutOptions(sizeHint: size))
+        guard let (sha256, count) = digesting.digest.result else {
+            throw SnapshotError("\(name): the upload ended before the whole file was read")
+        }
+        guard count == size else {
+            throw SnapshotError("\(name) changed size while it was read (\(count) of \(size) bytes)")
+        }
+        logger.info("stored \(name): \(size) bytes as \(info.size)")
+        return SnapshotManifest.File(name: name, object: object, size: size, storedSize: info.size, sha256: sha256)
+    }
+}

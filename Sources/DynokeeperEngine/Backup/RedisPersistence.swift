@@ -1,0 +1,246 @@
+import DynokeeperConfiguration
+import Foundation
+import Logging
+import ObjectStorage
+import RedisClient
+
+/// Makes Redis write its persistence files and finds them: BGSAVE for RDB, BGREWRITEAOF for AOF
+/// (single file before Redis 7, the multi-part set of `appenddirname` since).
+struct RedisPersistence {
+    let redis: RedisConnection
+    /// Overrides Redis's `dir`, for when dynokeeper sees the data folder at another path.
+    let dataDirectory: String?
+    let logger: Logger
+    /// How long a save or rewrite may take in all.
+    var timeout: Duration = .seconds(3600)
+    var pollInterval: Duration = .milliseconds(50)
+
+    /// The key counts taken right before the save, and whether they match the saved data exactly.
+    struct Trigger {
+        var keyspace: [Int: RedisInfo.Keyspace]
+        var exact: Bool
+    }
+
+    /// A file to back up, opened so that it reads as it was even if Redis replaces it meanwhile.
+    struct DataFile {
+        /// The path under the data folder, such as `appendonlydir/appendonly.aof.1.base.rdb`.
+        var name: String
+        var file: LocalFile
+    }
+
+    // MARK: RDB
+
+    /// Runs BGSAVE and waits for it: waits first for a save or rewrite already running, then takes a fresh one.
+    func save() async throws -> Trigger {
+        let deadline = ContinuousClock.now + timeout
+        for attempt in 1...10 {
+            try await waitForChildren(until: deadline)
+            // INFO keyspace and BGSAVE in one write: Redis runs them back to back, so the counts are those of
+            // the fork that BGSAVE starts.
+            let answers: [RESPValue]
+            do {
+                answers = try await redis.sendPipelined([["INFO", "keyspace"], ["BGSAVE"]])
+            } catch RedisError.server(_, let message) where message.contains("in progress") || message.contains("child process") {
+                logger.info("another save started meanwhile; waiting for it (attempt \(attempt))")
+                continue
+            }
+            let keyspace = RedisInfo(parsing: answers[0].string ?? "").keyspace
+            let reply = answers[1].string ?? ""
+            logger.debug("BGSAVE: \(reply)")
+            try await waitUntil(deadline, what: "BGSAVE") { info in
+                info.int("rdb_bgsave_in_progress") == 0
+            }
+            let info = try await redis.info("persistence")
+            guard info["rdb_last_bgsave_status"] == "ok" else {
+                throw SnapshotError(
+                    "BGSAVE failed (rdb_last_bgsave_status:\(info["rdb_last_bgsave_status"] ?? "?")): Redis could not write its RDB file; its log says why (often the data folder is not writable or the disk is full)"
+                )
+            }
+            return Trigger(keyspace: keyspace, exact: reply.contains("started"))
+        }
+        throw SnapshotError("could not start BGSAVE: other saves kept starting first")
+    }
+
+    /// The RDB file Redis has just written.
+    func rdbFile() async throws -> DataFile {
+        let directory = try await dataFolder()
+        guard let name = try await redis.configGet("dbfilename"), !name.isEmpty else {
+            throw SnapshotError("Redis did not say its dbfilename")
+        }
+        do {
+            return DataFile(name: name, file: try await LocalFile.open(directory + "/" + name))
+        } catch let error as LocalFileError {
+            throw SnapshotError("the RDB file Redis wrote cannot be read: \(error) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
+        }
+    }
+
+    // MARK: AOF
+
+    /// Checks that AOF is on, runs BGREWRITEAOF and waits for it.
+    func rewrite() async throws -> Trigger {
+        guard try await redis.configGet("appendonly") == "yes" else {
+            throw SnapshotError("an AOF backup needs appendonly yes, and this Redis has appendonly no: take an RDB backup (--type rdb) or enable AOF")
+        }
+        let deadline = ContinuousClock.now + timeout
+        for attempt in 1...10 {
+            try await waitForChildren(until: deadline)
+            let answers: [RESPValue]
+            do {
+                answers = try await redis.sendPipelined([["INFO", "keyspace"], ["BGREWRITEAOF"]])
+            } catch RedisError.server(_, let message) where message.contains("in progress") {
+                logger.info("another rewrite started meanwhile; waiting for it (attempt \(attempt))")
+                continue
+            }
+            let keyspace = RedisInfo(parsing: answers[0].string ?? "").keyspace
+            logger.debug("BGREWRITEAOF: \(answers[1].string ?? "")")
+            try await waitUntil(deadline, what: "BGREWRITEAOF") { info in
+                info.int("aof_rewrite_in_progress") == 0 && info.int("aof_rewrite_scheduled") == 0
+            }
+            let info = try await redis.info("persistence")
+            guard info["aof_last_bgrewrite_status"] == "ok", info["aof_last_write_status"] ?? "ok" == "ok" else {
+                throw SnapshotError(
+                    "BGREWRITEAOF failed (aof_last_bgrewrite_status:\(info["aof_last_bgrewrite_status"] ?? "?"), aof_last_write_status:\(info["aof_last_write_status"] ?? "?")); Redis's log says why"
+                )
+            }
+            // Writes after the rewrite go to the incremental file too; the counts are only close.
+            return Trigger(keyspace: keyspace, exact: false)
+        }
+        throw SnapshotError("could not start BGREWRITEAOF: other rewrites kept starting first")
+    }
+
+    /// The AOF files, opened: for Redis 7+ the base and incremental files its manifest lists, plus the
+    /// manifest itself (rewritten without history entries); before Redis 7 the single appendonly file.
+    func aofFiles() async throws -> (files: [DataFile], manifest: (directory: String, name: String, content: String)?) {
+        let directory = try await dataFolder()
+        guard let fileName = try await redis.configGet("appendfilename"), !fileName.isEmpty else {
+            throw SnapshotError("Redis did not say its appendfilename")
+        }
+        guard let folder = try await redis.configGet("appenddirname"), !folder.isEmpty else {
+            do {
+                return ([DataFile(name: fileName, file: try await LocalFile.open(directory + "/" + fileName))], nil)
+            } catch let error as LocalFileError {
+                throw SnapshotError("the AOF file cannot be read: \(error)")
+            }
+        }
+        // A rewrite between reading the manifest and opening its files removes them: read again then.
+        var lastError: any Error = SnapshotError("the AOF files kept changing")
+        for _ in 0..<5 {
+            let manifestName = fileName + ".manifest"
+            let manifestPath = "\(directory)/\(folder)/\(manifestName)"
+            guard let data = FileManager.default.contents(atPath: manifestPath), let text = String(data: data, encoding: .utf8)
+            else {
+                throw SnapshotError("cannot read the AOF manifest \(manifestPath) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
+            }
+            let entries = try AOFManifest.parse(text, path: manifestPath)
+            do {
+                var files: [DataFile] = []
+                for entry in entries where entry.type != "h" {
+                    files.append(DataFile(name: "\(folder)/\(entry.file)", file: try await LocalFile.open("\(directory)/\(folder)/\(entry.file)")))
+                }
+                return (files, (folder, manifestName, AOFManifest.withoutHistory(text)))
+            } catch let error as LocalFileError {
+                lastError = error
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        throw SnapshotError("cannot open the AOF files: \(lastError)")
+    }
+
+    // MARK: Waiting
+
+    func dataFolder() async throws -> String {
+        if let dataDirectory { return dataDirectory }
+        guard let directory = try await redis.configGet("dir"), !directory.isEmpty else {
+            throw SnapshotError("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
+        }
+        return directory
+    }
+
+    /// Waits until no save or rewrite runs.
+    func waitForChildren(until deadline: ContinuousClock.Instant) async throws {
+        try await waitUntil(deadline, what: "the save or rewrite already running") { info in
+            info.int("rdb_bgsave_in_progress") == 0 && info.int("aof_rewrite_in_progress") == 0
+                && (info.int("aof_rewrite_scheduled") ?? 0) == 0
+        }
+    }
+
+    func waitUntil(
+        _ deadline: ContinuousClock.Instant, what: String, _ condition: (RedisInfo) -> Bool
+    ) async throws {
+        while true {
+            let info = try await redis.info("persistence")
+            if condition(info) { return }
+            guard ContinuousClock.now < deadline else {
+                throw SnapshotError("gave up waiting for \(what) after \(timeout)")
+            }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+}
+
+/// Redis 7's AOF manifest: one line per file, `file <name> seq <n> type <b|h|i>`.
+enum AOFManifest {
+    struct Entry: Equatable {
+        var file: String
+        var sequence: Int
+        /// `b` base, `i` incremental, `h` history (obsolete, awaiting deletion).
+        var type: String
+    }
+
+    static func parse(_ text: String, path: String) throws -> [Entry] {
+        try text.split(whereSeparator: \.isNewline).compactMap { line -> Entry? in
+            let tokens = try tokenize(String(line))
+            guard !tokens.isEmpty, !tokens[0].hasPrefix("#") else { return nil }
+            var fields: [String: String] = [:]
+            var index = 0
+            while index + 1 < tokens.count {
+                fields[tokens[index]] = tokens[index + 1]
+                index += 2
+            }
+            guard let file = fields["file"], let sequence = fields["seq"].flatMap(Int.init), let type = fields["type"],
+                !file.contains("/"), file != "..", !file.isEmpty
+            else {
+                throw SnapshotError("the AOF manifest \(path) has a line dynokeeper does not understand: \(line)")
+            }
+            return Entry(file: file, sequence: sequence, type: type)
+        }
+    }
+
+    /// Splits on spaces, honouring double quotes (as Redis writes names with spaces).
+    static func tokenize(_ line: String) throws -> [String] {
+        var tokens: [String] = []
+        var current = ""
+        var quoted = false
+        var inToken = false
+        for character in line {
+            if quoted {
+                if character == "\"" { quoted = false } else { current.append(character) }
+            } else if character == "\"" {
+                quoted = true
+                inToken = true
+            } else if character == " " || character == "\t" {
+                if inToken { tokens.append(current) }
+                current = ""
+                inToken = false
+            } else {
+                current.append(character)
+                inToken = true
+            }
+        }
+        if quoted { throw SnapshotError("unbalanced quote in AOF manifest line: \(line)") }
+        if inToken { tokens.append(current) }
+        return tokens
+    }
+
+    /// The manifest without its history entries, whose files a snapshot does not carry.
+    static func withoutHistory(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline)
+            .filter { line in
+                let tokens = (try? tokenize(String(line))) ?? []
+                guard let typeIndex = tokens.firstIndex(of: "type"), typeIndex + 1 < tokens.count else { return true }
+                return tokens[typeIndex + 1] != "h"
+            }
+            .map { $0 + "\n" }
+            .joined()
+    }
+}

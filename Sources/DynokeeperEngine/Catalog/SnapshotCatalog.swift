@@ -1,0 +1,78 @@
+public import DynokeeperConfiguration
+import Foundation
+public import Logging
+public import ObjectStorage
+
+/// A complete snapshot found in the store.
+public struct SnapshotEntry: Sendable {
+    public var manifest: SnapshotManifest
+    /// The snapshot's folder, relative to the store.
+    public var prefix: String
+
+    public var id: SnapshotID { manifest.snapshotID }
+    public var node: NodeIdentity { manifest.node }
+}
+
+/// Finds the complete snapshots (those with a manifest) of a node or of a whole cluster.
+public struct SnapshotCatalog: Sendable {
+    public let store: any ObjectStore
+    public let logger: Logger
+
+    public init(store: any ObjectStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// The node's complete snapshots, newest first.
+    public func snapshots(of node: NodeIdentity) async throws -> [SnapshotEntry] {
+        try await find(prefix: SnapshotLayout.nodePrefix(node), cluster: node.cluster)
+            .filter { $0.node.datacenter == node.datacenter && $0.node.rack == node.rack && $0.node.tokens == node.tokens }
+    }
+
+    /// Every node's complete snapshots in a cluster, newest first.
+    public func snapshots(cluster: String) async throws -> [SnapshotEntry] {
+        try await find(prefix: cluster + "/", cluster: cluster)
+    }
+
+    private func find(prefix: String, cluster: String) async throws -> [SnapshotEntry] {
+        // <cluster>/<dc>/<rack>/<tokens>/<id>/manifest.json
+        let manifests = try await store.listAll(prefix: prefix).map(\.key).filter { key in
+            let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == 6 && parts[0] == cluster && parts[5] == SnapshotLayout.manifestName
+                && SnapshotID(String(parts[4])) != nil
+        }
+        var entries: [SnapshotEntry] = []
+        try await withThrowingTaskGroup(of: SnapshotEntry?.self) { group in
+            var pending = manifests[...]
+            func schedule() {
+                guard let key = pending.popFirst() else { return }
+                group.addTask { try await self.load(key) }
+            }
+            for _ in 0..<8 { schedule() }
+            while let entry = try await group.next() {
+                if let entry { entries.append(entry) }
+                schedule()
+            }
+        }
+        return entries.sorted { ($0.id, $0.node.description) > ($1.id, $1.node.description) }
+    }
+
+    /// Reads one manifest; a damaged or foreign one is logged and skipped rather than failing the listing.
+    private func load(_ key: String) async throws -> SnapshotEntry? {
+        let folder = String(key.dropLast(SnapshotLayout.manifestName.count))
+        do {
+            let bytes = try await store.getBytes(key, limit: 16 << 20)
+            let manifest = try SnapshotManifest.decode(Data(bytes.readableBytesView), key: key)
+            guard SnapshotLayout.snapshotPrefix(manifest.node, manifest.snapshotID) == folder else {
+                logger.warning("skipping \(key): its manifest describes \(manifest.node) \(manifest.snapshotID), not this folder")
+                return nil
+            }
+            return SnapshotEntry(manifest: manifest, prefix: folder)
+        } catch let error as SnapshotError {
+            logger.warning("skipping \(key): \(error)")
+            return nil
+        } catch let error as ObjectStoreError where error.code == .notFound {
+            return nil  // deleted since the listing
+        }
+    }
+}

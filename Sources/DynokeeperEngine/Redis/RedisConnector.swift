@@ -1,0 +1,48 @@
+public import DynokeeperConfiguration
+import Foundation
+public import Logging
+public import RedisClient
+
+/// Opens connections to the node's Redis with the configured credentials.
+public struct RedisConnector: Sendable {
+    public let address: RedisAddress
+    let user: String?
+    let passwordFile: String?
+    let logger: Logger
+
+    public init(node: NodeSettings, redis: DynokeeperConfiguration.Redis, logger: Logger) {
+        self.address = RedisAddress(host: node.redisHost, port: node.redisPort)
+        self.user = redis.user
+        self.passwordFile = redis.passwordFile
+        self.logger = logger
+    }
+
+    /// The password, read from `redis.password_file` each time (so a rotated password is picked up).
+    func credentials() throws -> RedisCredentials? {
+        guard let passwordFile else {
+            if user != nil { throw ConfigurationError("redis.user is set but redis.password_file is not") }
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: passwordFile), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("redis.password_file: cannot read \(passwordFile)")
+        }
+        let password = text.trimmingCharacters(in: .newlines)
+        guard !password.isEmpty else { throw ConfigurationError("redis.password_file \(passwordFile) is empty") }
+        return RedisCredentials(user: user, password: password)
+    }
+
+    /// Connects and authenticates.
+    /// - Parameter commandTimeout: How long each answer may take.
+    public func connect(commandTimeout: Duration = .seconds(30)) async throws -> RedisConnection {
+        let credentials = try credentials()
+        do {
+            return try await RedisConnection.connect(
+                to: address, credentials: credentials,
+                commandTimeout: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000), logger: logger)
+        } catch let error as RedisError where error.isAuthenticationFailure {
+            throw RedisError.server(
+                command: "AUTH",
+                message: "\(error) — check redis.password_file\(user == nil ? "" : " and redis.user") (Redis at \(address))")
+        }
+    }
+}

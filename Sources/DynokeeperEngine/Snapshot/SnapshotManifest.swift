@@ -1,0 +1,111 @@
+public import DynokeeperConfiguration
+public import Foundation
+public import RedisClient
+
+/// What a snapshot holds, written last into its folder: a snapshot without one is incomplete and never
+/// offered for restore.
+public struct SnapshotManifest: Codable, Sendable, Equatable {
+    /// The version of this format; readers refuse versions they do not know.
+    public static let currentFormat = 1
+
+    public struct Tool: Codable, Sendable, Equatable {
+        public var name: String
+        public var version: String
+    }
+
+    public struct Redis: Codable, Sendable, Equatable {
+        public var version: String
+        /// `host:port` as dynokeeper reached it.
+        public var address: String
+        /// For multi-part AOF (Redis 7+): the folder and the manifest's name.
+        public var aofDirectory: String?
+        public var aofManifest: String?
+    }
+
+    public struct Compression: Codable, Sendable, Equatable {
+        /// `zstd` or `none`.
+        public var algorithm: String
+        public var level: Int?
+    }
+
+    /// One stored file.
+    public struct File: Codable, Sendable, Equatable {
+        /// The file's path under Redis's data folder: `dump.rdb`, `appendonlydir/appendonly.aof.1.base.rdb`.
+        public var name: String
+        /// The object's key within the snapshot folder: the name, with `.zst` when compressed.
+        public var object: String
+        /// Bytes before compression.
+        public var size: Int64
+        /// Bytes stored.
+        public var storedSize: Int64
+        /// SHA-256 (hex) of the bytes before compression.
+        public var sha256: String
+    }
+
+    public var format: Int
+    public var snapshotID: SnapshotID
+    public var tool: Tool
+    public var node: NodeIdentity
+    public var hostname: String
+    public var redis: Redis
+    public var type: DynokeeperConfiguration.Backup.PersistenceType
+    public var compression: Compression
+    public var files: [File]
+    /// Keys per database (`db0`, …) when the backup was taken.
+    public var keyspace: [String: RedisInfo.Keyspace]
+    /// Whether the key counts are those of the saved data exactly (RDB taken right after them) or approximate
+    /// (writes may have come in between).
+    public var keyspaceExact: Bool
+    public var startedAt: Date
+    public var finishedAt: Date
+
+    // Spelled so that the snake_case strategies map `snapshot_id` both ways.
+    enum CodingKeys: String, CodingKey {
+        case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, startedAt, finishedAt
+        case snapshotID = "snapshotId"
+    }
+
+    /// The total size before compression.
+    public var size: Int64 { files.reduce(0) { $0 + $1.size } }
+    /// The total size stored.
+    public var storedSize: Int64 { files.reduce(0) { $0 + $1.storedSize } }
+    /// Keys in all databases.
+    public var keyCount: Int { keyspace.values.reduce(0) { $0 + $1.keys } }
+
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    /// Reads a manifest, refusing formats this version does not know.
+    public static func decode(_ data: Data, key: String) throws -> SnapshotManifest {
+        struct Header: Decodable { var format: Int }
+        guard let header = try? decoder.decode(Header.self, from: data) else {
+            throw SnapshotError("\(key) is not a dynokeeper manifest")
+        }
+        guard header.format <= currentFormat else {
+            throw SnapshotError("\(key) has manifest format \(header.format); this dynokeeper reads up to \(currentFormat): upgrade it")
+        }
+        do {
+            return try decoder.decode(SnapshotManifest.self, from: data)
+        } catch {
+            throw SnapshotError("\(key) is a damaged manifest: \(error)")
+        }
+    }
+}
+
+/// A snapshot could not be taken, found or read.
+public struct SnapshotError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+
+/// A local file opened for reading, whose bytes stream in chunks read off the cooperative threads.
+///
+/// The file stays open as long as this value lives: a file that is renamed over or deleted meanwhile (as
+/// Redis does with its RDB and AOF files) still reads as it was when opened, up to ``size``.
+public final class LocalFile: Sendable {
+    public let path: String
+    /// The size when it was opened.
+    public let size: Int64
+    let descriptor: FileDescriptor
+
+    private init(path: String, size: Int64, descriptor: FileDescriptor) {
+        self.path = path
+        self.size = size
+        self.descriptor = descriptor
+    }
+
+    /// Opens a regular file.
+    /// - Throws: ``LocalFileError`` when it cannot be opened or is not a regular file.
+    public static func open(_ path: String) async throws -> LocalFile {
+        try await BlockingIO.run {
+            do {
+                let descriptor = try FileDescriptor.open(path, flags: O_RDONLY)
+                let info = try descriptor.status()
+                guard info.st_mode & S_IFMT == S_IFREG else { throw LocalFileError("\(path) is not a regular file") }
+                return LocalFile(path: path, size: Int64(info.st_size), descriptor: descriptor)
+            } catch let error as POSIXCallError {
+                throw LocalFileError("cannot open \(path): \(String(cString: strerror(error.errno)))")
+            }
+        }
+    }
+
+    /// The file's bytes (up to its size at opening), in chunks, read ahead two chunks at a time.
+    /// - Parameters:
+    ///   - range: The bytes to read; the whole file by default.
+    ///   - chunkSize: The size of each chunk.
+    public func chunks(range: Range<Int64>? = nil, chunkSize: Int = 1 << 20) -> ByteStream {
+        let descriptor = descriptor
+        let path = path
+        let reader = ParallelRangeReader(range: range ?? 0..<size, partSize: Int64(chunkSize), concurrency: 2) { part in
+            do {
+                return try await BlockingIO.run { try descriptor.read(at: part.lowerBound, length: part.count) }
+            } catch let error as POSIXCallError {
+                throw LocalFileError("cannot read \(path): \(String(cString: strerror(error.errno)))")
+            }
+        }
+        return ByteStream(reader)
+    }
+}
+
+/// A local file could not be opened, read or written.
+public struct LocalFileError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,43 @@
+public import ArgumentParser
+import DynokeeperConfiguration
+import DynokeeperEngine
+import Foundation
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Take a backup of this node now: make Redis persist, upload the files, write the manifest.",
+        discussion: "Runs whether or not backup.enabled is set (that setting gates scheduled backups only).")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "rdb (BGSAVE) or aof (BGREWRITEAOF); default from backup.type, else rdb.")
+    var type: DynokeeperConfiguration.Backup.PersistenceType?
+
+    func run() async throws {
+        try await reportingErrors {
+            let context = try await NodeContext.open(options)
+            do {
+                let backup = NodeBackup(
+                    node: context.node, connector: context.connector, store: context.store,
+                    dataDirectory: context.configuration.redis.dataDir, logger: context.logger,
+                    progress: TerminalProgress.ifTerminal())
+                let report = try await backup.run(NodeBackup.Options(context.configuration.backup, type: type))
+                let manifest = report.manifest
+                print("snapshot \(manifest.snapshotID) of \(manifest.node.cluster) \(manifest.node) (\(manifest.type.rawValue))")
+                print("location: \(report.location)")
+                for file in manifest.files {
+                    print("  \(file.name): \(Format.bytes(file.size)) -> \(Format.bytes(file.storedSize)) sha256 \(file.sha256)")
+                }
+                print("keys: \(manifest.keyCount)\(manifest.keyspaceExact ? "" : " (approximate)")")
+                print("save: \(Format.duration(report.saveDuration)), upload: \(Format.duration(report.uploadDuration))")
+            } catch {
+                await context.close()
+                throw error
+            }
+            await context.close()
+        }
+    }
+}
+
+extension DynokeeperConfiguration.Backup.PersistenceType: ExpressibleByArgument {}
