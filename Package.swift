@@ -165,6 +165,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DynokeeperEngineTests",
+            dependencies: [
+                "DynokeeperEngine",
+                "DynokeeperConfiguration",
+                "ObjectStorage",
+                "ObjectStorageS3",
+                "RedisClient",
+                "DynokeeperTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DynokeeperConfigurationTests",
             dependencies: ["DynokeeperConfiguration"],
             swiftSettings: swiftSettings

@@ -26,6 +26,18 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
         public var passwordFile: String?
         public var conf: String?
         public var dataDir: String?
+
+        public init(
+            host: String? = nil, port: Int? = nil, user: String? = nil, passwordFile: String? = nil, conf: String? = nil,
+            dataDir: String? = nil
+        ) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.passwordFile = passwordFile
+            self.conf = conf
+            self.dataDir = dataDir
+        }
     }
 
     public struct Storage: Sendable, Equatable {

@@ -30,6 +30,13 @@ public struct NodeSettings: Sendable {
     /// The parsed dynomite.yml, when the node runs Dynomite.
     public var dynomite: DynomiteYAML?
 
+    public init(identity: NodeIdentity, redisHost: String, redisPort: Int, dynomite: DynomiteYAML?) {
+        self.identity = identity
+        self.redisHost = redisHost
+        self.redisPort = redisPort
+        self.dynomite = dynomite
+    }
+
     /// Combines the configuration with the node's dynomite.yml: explicit `node.*` and `redis.*` settings win,
     /// then dynomite.yml, then the defaults for a plain Redis.
     public static func resolve(_ configuration: DynokeeperConfiguration) throws -> NodeSettings {

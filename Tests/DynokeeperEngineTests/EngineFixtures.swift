@@ -1,0 +1,157 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import Logging
+import NIOCore
+import ObjectStorage
+import ObjectStorageS3
+import RedisClient
+import Testing
+
+/// The two stores backups go to.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case local, s3
+    var testDescription: String { rawValue }
+}
+
+/// A fresh store: a temporary folder, or a unique prefix in a bucket of the shared SeaweedFS.
+struct TestStore {
+    let store: any ObjectStore
+    let folder: TemporaryDirectory?
+
+    static func make(_ kind: StoreKind, partSize: Int = 5 << 20) async throws -> TestStore {
+        switch kind {
+        case .local:
+            let folder = try TemporaryDirectory(prefix: "store")
+            return TestStore(store: LocalDirectoryStore(root: folder.path), folder: folder)
+        case .s3:
+            let server = try await SeaweedFS.shared()
+            let bucket = try await EngineBucket.shared.name(server)
+            let configuration = S3StoreConfiguration(
+                location: S3Location(bucket: bucket, prefix: "engine-\(UUID().uuidString.prefix(8))"),
+                region: server.region, endpoint: server.endpoint, partSize: partSize, concurrency: 4,
+                retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)))
+            let store = try S3Store(
+                configuration: configuration,
+                credentials: StaticCredentialProvider(.init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)))
+            return TestStore(store: store, folder: nil)
+        }
+    }
+
+    func close() async {
+        try? await store.shutdown()
+        folder?.remove()
+    }
+}
+
+actor EngineBucket {
+    static let shared = EngineBucket()
+    private var bucket: String?
+
+    func name(_ server: SeaweedFS) async throws -> String {
+        if let bucket { return bucket }
+        let name = try await server.makeBucket("engine")
+        bucket = name
+        return name
+    }
+}
+
+extension NodeSettings {
+    /// A node with a given identity whose Redis is a test server.
+    static func test(port: Int, cluster: String = "test-cluster", datacenter: String = "dc1", rack: String = "rack1", tokens: String = "0") -> NodeSettings {
+        NodeSettings(
+            identity: NodeIdentity(cluster: cluster, datacenter: datacenter, rack: rack, tokens: tokens),
+            redisHost: "127.0.0.1", redisPort: port, dynomite: nil)
+    }
+}
+
+enum Engine {
+    static let logger = Logger(label: "test")
+
+    static func redisSettings(passwordFile: String? = nil) -> DynokeeperConfiguration.Redis {
+        DynokeeperConfiguration.Redis(host: nil, port: nil, user: nil, passwordFile: passwordFile, conf: nil, dataDir: nil)
+    }
+
+    static func backup(_ node: NodeSettings, store: any ObjectStore, passwordFile: String? = nil) -> NodeBackup {
+        NodeBackup(
+            node: node, connector: RedisConnector(node: node, redis: redisSettings(passwordFile: passwordFile), logger: logger),
+            store: store, dataDirectory: nil, logger: logger)
+    }
+}
+
+/// Every key of a Redis server, with its value read by type (sets and hashes in sorted order) and whether
+/// it expires, to compare two servers key by key.
+struct RedisContent: Equatable, CustomStringConvertible {
+    struct Entry: Equatable {
+        var type: String
+        var value: [String]
+        var expires: Bool
+    }
+
+    var databases: [Int: [String: Entry]]
+
+    static func read(port: Int) async throws -> RedisContent {
+        let redis = try await RedisConnection.connect(to: RedisAddress(host: "127.0.0.1", port: port))
+        defer { Task { await redis.close() } }
+        var databases: [Int: [String: Entry]] = [:]
+        for database in try await redis.info("keyspace").keyspace.keys {
+            try await redis.select(database)
+            var cursor = "0"
+            var entries: [String: Entry] = [:]
+            repeat {
+                let answer = try await redis.send(["SCAN", cursor, "COUNT", "1000"]).array ?? []
+                cursor = answer.first?.string ?? "0"
+                let keys = answer.last?.array?.compactMap(\.string) ?? []
+                guard !keys.isEmpty else { continue }
+                // Two pipelined rounds per batch: types and expiries, then values.
+                let heads = try await redis.sendPipelined(keys.flatMap { [["TYPE", $0], ["PTTL", $0]] })
+                var reads: [[String]] = []
+                var sortedValues: [Bool] = []
+                for (index, key) in keys.enumerated() {
+                    switch heads[2 * index].string ?? "?" {
+                    case "string": reads.append(["GET", key]); sortedValues.append(false)
+                    case "hash": reads.append(["HGETALL", key]); sortedValues.append(true)
+                    case "list": reads.append(["LRANGE", key, "0", "-1"]); sortedValues.append(false)
+                    case "set": reads.append(["SMEMBERS", key]); sortedValues.append(true)
+                    case "zset": reads.append(["ZRANGE", key, "0", "-1", "WITHSCORES"]); sortedValues.append(false)
+                    case "stream": reads.append(["XRANGE", key, "-", "+"]); sortedValues.append(false)
+                    default: reads.append(["DUMP", key]); sortedValues.append(false)
+                    }
+                }
+                let values = try await redis.sendPipelined(reads)
+                for (index, key) in keys.enumerated() {
+                    var value = Self.flatten(values[index])
+                    if sortedValues[index] { value.sort() }
+                    entries[key] = Entry(
+                        type: heads[2 * index].string ?? "?", value: value, expires: (heads[2 * index + 1].integer ?? -1) > 0)
+                }
+            } while cursor != "0"
+            databases[database] = entries
+        }
+        return RedisContent(databases: databases)
+    }
+
+    static func flatten(_ value: RESPValue) -> [String] {
+        switch value {
+        case .array(let values?): return values.flatMap(flatten)
+        default: return [value.description]
+        }
+    }
+
+    var keyCount: Int { databases.values.reduce(0) { $0 + $1.count } }
+
+    /// The keys whose value or expiry differ from another server's, for messages.
+    func differences(from other: RedisContent) -> [String] {
+        var result: [String] = []
+        for (database, entries) in databases {
+            let theirs = other.databases[database] ?? [:]
+            for (key, entry) in entries where theirs[key] != entry {
+                result.append("db\(database):\(key) \(entry) vs \(theirs[key].map { "\($0)" } ?? "missing")")
+            }
+        }
+        return result.sorted()
+    }
+
+    var description: String { databases.map { "db\($0.key): \($0.value.count) keys" }.joined(separator: ", ") }
+}
