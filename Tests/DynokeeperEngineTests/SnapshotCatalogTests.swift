@@ -1,0 +1,59 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import NIOCore
+import ObjectStorage
+import Testing
+
+@Suite struct SnapshotCatalogTests {
+    @Test(arguments: StoreKind.allCases)
+    func onlyCompleteSnapshotsOfTheRightNodeAreListed(kind: StoreKind) async throws {
+        let server = try await RedisServer.start()
+        let store = try await TestStore.make(kind)
+        defer { Task { await server.stopAndRemove(); await store.close() } }
+        let nodeA = NodeSettings.test(port: server.port, rack: "rack1", tokens: "100")
+        let nodeB = NodeSettings.test(port: server.port, rack: "rack2", tokens: "200")
+        let early = SnapshotID(date: Date(timeIntervalSince1970: 1_790_000_000))
+        let late = SnapshotID(date: Date(timeIntervalSince1970: 1_790_086_400))
+        for (node, id) in [(nodeA, early), (nodeA, late), (nodeB, early)] {
+            var options = NodeBackup.Options(type: .rdb)
+            options.snapshotID = id
+            _ = try await Engine.backup(node, store: store.store).run(options)
+        }
+        // An incomplete snapshot (no manifest), a damaged manifest, a manifest in the wrong folder.
+        let incomplete = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_200_000)))
+        try await store.store.put(incomplete + "dump.rdb.zst", bytes: ByteBuffer(string: "x"))
+        let damaged = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_300_000)))
+        try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
+        let moved = SnapshotLayout.snapshotPrefix(nodeB.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_400_000)))
+        let catalog = SnapshotCatalog(store: store.store, logger: Engine.logger)
+        let real = try await catalog.snapshots(of: nodeA.identity)[0]
+        try await store.store.put(moved + "manifest.json", bytes: try await store.store.getBytes(real.prefix + "manifest.json"))
+
+        let ofA = try await catalog.snapshots(of: nodeA.identity)
+        #expect(ofA.map(\.id) == [late, early])
+        #expect(ofA.allSatisfy { $0.node == nodeA.identity })
+        let all = try await catalog.snapshots(cluster: "test-cluster")
+        #expect(all.map { "\($0.id) \($0.node)" } == ["\(late) dc1/rack1/100", "\(early) dc1/rack2/200", "\(early) dc1/rack1/100"])
+        #expect(try await catalog.snapshots(cluster: "other-cluster").isEmpty)
+    }
+
+    @Test func manifestsOfAFutureFormatAreRefusedClearly() throws {
+        let data = Data(#"{"format": 9}"#.utf8)
+        #expect(throws: SnapshotError.self) { _ = try SnapshotManifest.decode(data, key: "k") }
+        do {
+            _ = try SnapshotManifest.decode(data, key: "k")
+        } catch {
+            #expect("\(error)".contains("upgrade"))
+        }
+    }
+
+    @Test func snapshotIDsRoundTripAndSortByTime() throws {
+        let id = SnapshotID(date: Date(timeIntervalSince1970: 1_795_478_400.75))
+        #expect(id.text == "20261124T000000Z")
+        #expect(SnapshotID("20261124T000000Z") == id)
+        #expect(SnapshotID("2026-11-24") == nil)
+        #expect(SnapshotID("20261124T000000Z")! < SnapshotID("20261124T000001Z")!)
+    }
+}
