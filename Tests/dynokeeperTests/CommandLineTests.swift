@@ -7,7 +7,7 @@ import Testing
     @Test func helpListsTheCommandsAndVersionPrints() async throws {
         let help = try await DynokeeperBinary.run(["--help"])
         #expect(help.status == 0)
-        for command in ["config", "storage"] { #expect(help.stdoutText.contains(command)) }
+        for command in ["backup", "snapshots", "config", "storage"] { #expect(help.stdoutText.contains(command)) }
         let version = try await DynokeeperBinary.run(["--version"])
         #expect(version.status == 0)
         #expect(version.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)

@@ -9,6 +9,12 @@ public struct DynomiteYAML: Sendable, Equatable {
         public var host: String
         public var port: Int
         public var weight: Int
+
+        public init(host: String, port: Int, weight: Int) {
+            self.host = host
+            self.port = port
+            self.weight = weight
+        }
     }
 
     /// A seed line: `host:port:rack:datacenter:token`.
@@ -18,6 +24,14 @@ public struct DynomiteYAML: Sendable, Equatable {
         public var rack: String
         public var datacenter: String
         public var tokens: String
+
+        public init(host: String, port: Int, rack: String, datacenter: String, tokens: String) {
+            self.host = host
+            self.port = port
+            self.rack = rack
+            self.datacenter = datacenter
+            self.tokens = tokens
+        }
     }
 
     public var path: String
