@@ -34,5 +34,11 @@ demo: build-deps
 	$(SWIFT) build
 	./scripts/demo.sh
 
+# Benchmarks against the standard tools on the same data, in the same run (release build; a few minutes).
+bench: test-deps
+	@command -v /usr/bin/time >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq time; }
+	$(SWIFT) build -c release
+	python3 Benchmarks/bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf .build var

@@ -72,6 +72,15 @@ let package = Package(
             dependencies: ["CZstd", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // MARK: Node processes
+        .target(
+            name: "NodeControl",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // MARK: Configuration
         .target(
             name: "DynokeeperConfiguration",
@@ -86,6 +95,7 @@ let package = Package(
                 "ObjectStorage",
                 "ObjectStorageS3",
                 "RedisClient",
+                "NodeControl",
                 "Zstd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -176,6 +186,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeControlTests",
+            dependencies: ["NodeControl", "DynokeeperTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

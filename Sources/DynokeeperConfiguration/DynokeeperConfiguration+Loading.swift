@@ -135,10 +135,16 @@ struct TypedReader {
             user: try string("redis.user"),
             passwordFile: try string("redis.password_file"),
             conf: try string("redis.conf"),
-            dataDir: try string("redis.data_dir"))
+            dataDir: try string("redis.data_dir"),
+            start: try string("redis.start"),
+            stop: try string("redis.stop"))
         let storage = try buildStorage(environment: environment)
         let backup = try buildBackup()
         let restore = try buildRestore()
+        let dynomite = DynokeeperConfiguration.Dynomite(
+            start: try string("dynomite.start"), stop: try string("dynomite.stop"),
+            host: try string("dynomite.host", check: { $0.isEmpty ? "empty" : nil }),
+            port: try int("dynomite.port", range: 1...65535))
         let log = DynokeeperConfiguration.Log(
             level: try string("log.level", default: "info", check: {
                 ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0) ? nil : "unknown level"
@@ -146,7 +152,8 @@ struct TypedReader {
             format: DynokeeperConfiguration.Log.Format(
                 rawValue: try string("log.format", default: "text", check: { ["text", "json"].contains($0) ? nil : "unknown format" })!)!)
         var configuration = DynokeeperConfiguration(
-            cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore, log: log)
+            cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore,
+            dynomite: dynomite, log: log)
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
         configuration.effective = effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
         return configuration
@@ -276,6 +283,10 @@ struct TypedReader {
         record(
             "restore.date", date.map { ISO8601DateFormatter().string(from: $0.value) },
             date.map { native != nil ? $0.origin : .alias(of: [DynomiteManagerKeys.restoreDate]) } ?? .defaultValue)
-        return .init(enabled: enabled, date: date?.value)
+        return .init(
+            enabled: enabled, date: date?.value,
+            sourceCluster: try string("restore.source_cluster", check: Self.checkName),
+            sourceDatacenter: try string("restore.source_datacenter", check: Self.checkName),
+            sourceRack: try string("restore.source_rack", check: Self.checkName))
     }
 }

@@ -7,6 +7,7 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
     public var storage: Storage
     public var backup: Backup
     public var restore: Restore
+    public var dynomite: Dynomite
     public var log: Log
 
     /// The node's identity, when it is not (all) read from dynomite.yml.
@@ -26,10 +27,14 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
         public var passwordFile: String?
         public var conf: String?
         public var dataDir: String?
+        /// Starts Redis; restores need it, since they stop Redis.
+        public var start: String?
+        /// Stops Redis; `SHUTDOWN NOSAVE` when not set.
+        public var stop: String?
 
         public init(
             host: String? = nil, port: Int? = nil, user: String? = nil, passwordFile: String? = nil, conf: String? = nil,
-            dataDir: String? = nil
+            dataDir: String? = nil, start: String? = nil, stop: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -37,6 +42,24 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
             self.passwordFile = passwordFile
             self.conf = conf
             self.dataDir = dataDir
+            self.start = start
+            self.stop = stop
+        }
+    }
+
+    /// How to stop and start Dynomite around a restore (plain Redis nodes leave it unset).
+    public struct Dynomite: Sendable, Equatable {
+        public var start: String?
+        public var stop: String?
+        /// Where Dynomite answers clients; by default dynomite.yml's `listen`.
+        public var host: String?
+        public var port: Int?
+
+        public init(start: String? = nil, stop: String? = nil, host: String? = nil, port: Int? = nil) {
+            self.start = start
+            self.stop = stop
+            self.host = host
+            self.port = port
         }
     }
 
@@ -84,6 +107,11 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
         public var enabled: Bool
         /// The default moment to restore to.
         public var date: Foundation.Date?
+        /// Restore another cluster's data (refresh a test cluster from production).
+        public var sourceCluster: String?
+        /// The source's datacenter and rack, when their names differ from this node's.
+        public var sourceDatacenter: String?
+        public var sourceRack: String?
     }
 
     public struct Log: Sendable, Equatable {
@@ -97,7 +125,7 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.cluster == rhs.cluster && lhs.node == rhs.node && lhs.redis == rhs.redis && lhs.storage == rhs.storage
-            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.log == rhs.log
+            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.dynomite == rhs.dynomite && lhs.log == rhs.log
     }
 }
 

@@ -189,7 +189,7 @@ enum AOFManifest {
 
     static func parse(_ text: String, path: String) throws -> [Entry] {
         try text.split(whereSeparator: \.isNewline).compactMap { line -> Entry? in
-            let tokens = try tokenize(String(line))
+            let tokens = try RedisLine.tokenize(String(line))
             guard !tokens.isEmpty, !tokens[0].hasPrefix("#") else { return nil }
             var fields: [String: String] = [:]
             var index = 0
@@ -206,37 +206,11 @@ enum AOFManifest {
         }
     }
 
-    /// Splits on spaces, honouring double quotes (as Redis writes names with spaces).
-    static func tokenize(_ line: String) throws -> [String] {
-        var tokens: [String] = []
-        var current = ""
-        var quoted = false
-        var inToken = false
-        for character in line {
-            if quoted {
-                if character == "\"" { quoted = false } else { current.append(character) }
-            } else if character == "\"" {
-                quoted = true
-                inToken = true
-            } else if character == " " || character == "\t" {
-                if inToken { tokens.append(current) }
-                current = ""
-                inToken = false
-            } else {
-                current.append(character)
-                inToken = true
-            }
-        }
-        if quoted { throw SnapshotError("unbalanced quote in AOF manifest line: \(line)") }
-        if inToken { tokens.append(current) }
-        return tokens
-    }
-
     /// The manifest without its history entries, whose files a snapshot does not carry.
     static func withoutHistory(_ text: String) -> String {
         text.split(whereSeparator: \.isNewline)
             .filter { line in
-                let tokens = (try? tokenize(String(line))) ?? []
+                let tokens = (try? RedisLine.tokenize(String(line))) ?? []
                 guard let typeIndex = tokens.firstIndex(of: "type"), typeIndex + 1 < tokens.count else { return true }
                 return tokens[typeIndex + 1] != "h"
             }

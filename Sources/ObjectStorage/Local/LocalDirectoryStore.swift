@@ -48,50 +48,32 @@ public struct LocalDirectoryStore: ObjectStore {
         let destination = try path(for: key)
         let folder = (destination as NSString).deletingLastPathComponent
         let temporary = folder + "/" + Self.temporaryPrefix + UUID().uuidString
-        let file = try await BlockingIO.run { () throws -> FileDescriptor in
-            try Self.makeFolders(folder, key: key)
-            return try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
-        }
         do {
-            var size: Int64 = 0
+            try await LocalFileSystem.makeFolders(folder)
+        } catch {
+            throw ObjectStoreError(.invalidRequest, "cannot create folder \(folder) (is a part of the key an existing object?): \(error)", key: key)
+        }
+        let writer = try await LocalFileWriter.create(temporary)
+        do {
             for try await chunk in body {
                 try Task.checkCancellation()
-                size += Int64(chunk.readableBytes)
-                try await BlockingIO.run { try file.writeAll(chunk) }
+                try await writer.write(chunk)
             }
-            let info = try await BlockingIO.run { () throws -> stat in
-                try file.sync()
-                let info = try file.status()
-                if rename(temporary, destination) != 0 {
-                    let code = errno
-                    if code == EISDIR || code == ENOTEMPTY || code == EEXIST {
-                        throw ObjectStoreError(.invalidRequest, "a folder exists where the object should go", key: key)
-                    }
-                    throw POSIXCallError(call: "rename", path: destination, errno: code)
-                }
-                try Self.syncFolder(folder)
-                return info
+            try await writer.sync()
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: destination, isDirectory: &isFolder), isFolder.boolValue {
+                throw ObjectStoreError(.invalidRequest, "a folder exists where the object should go", key: key)
             }
-            return ObjectInfo(key: key, size: size, etag: Self.etag(info), lastModified: Self.date(info))
+            try await LocalFileSystem.rename(temporary, to: destination)
         } catch {
-            _ = try? await BlockingIO.run { unlink(temporary) }
-            throw Self.storeError(error, key: key)
+            try? await LocalFileSystem.remove(temporary)
+            if let error = error as? LocalFileError { throw ObjectStoreError(.other, error.description, key: key) }
+            throw error
         }
-    }
-
-    static func makeFolders(_ folder: String, key: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw ObjectStoreError(
-                .invalidRequest, "cannot create folder \(folder) (is a part of the key an existing file?): \(error)",
-                key: key)
+        guard let info = try await head(key) else {
+            throw ObjectStoreError(.other, "the object vanished right after it was written", key: key)
         }
-    }
-
-    static func syncFolder(_ folder: String) throws {
-        let directory = try FileDescriptor.open(folder, flags: O_RDONLY | O_DIRECTORY)
-        try directory.sync()
+        return info
     }
 
     // MARK: get
@@ -237,15 +219,5 @@ public struct LocalDirectoryStore: ObjectStore {
 
     static func date(_ info: stat) -> Date {
         Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
-    }
-
-    static func storeError(_ error: any Error, key: String) -> any Error {
-        switch error {
-        case let error as POSIXCallError:
-            if error.errno == ENOSPC { return ObjectStoreError(.other, "no space left on the device: \(error)", key: key) }
-            return ObjectStoreError(.other, "\(error)", key: key)
-        default:
-            return error
-        }
     }
 }

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""dynokeeper's backup benchmark: the same data set, in the same run, backed up by dynokeeper and by the
+manual way (BGSAVE, then `aws s3 cp` of the RDB), to a local SeaweedFS with SigV4 on.
+
+It prints a table of wall time and peak memory (max RSS). Run it through `make bench` (release build).
+Everything it starts listens on 127.0.0.1 and is stopped at the end.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ACCESS_KEY = "bench"
+SECRET_KEY = "bench-secret-key-0123456789"
+
+
+def free_port(offset=None):
+    """A free loopback port (and, with offset, port + offset free too)."""
+    while True:
+        port = random.randint(20000, 45000)
+        ok = True
+        for candidate in [port] + ([port + offset] if offset else []):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", candidate))
+                except OSError:
+                    ok = False
+        if ok:
+            return port
+
+
+def wait_for(what, check, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    sys.exit(f"timed out waiting for {what}")
+
+
+class Servers:
+    def __init__(self, work):
+        self.work = work
+        self.procs = []
+
+    def start(self, args, log):
+        proc = subprocess.Popen(args, stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=self.work)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self):
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def aws_env(endpoint):
+    env = dict(os.environ)
+    env.update({"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def timed(args, env=None, cwd=None):
+    """Runs a command under /usr/bin/time: (wall seconds, max RSS MiB, stdout)."""
+    start = time.monotonic()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M"] + args, env=env, cwd=cwd, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    rss_kib = int(result.stderr.strip().splitlines()[-1])
+    return wall, rss_kib / 1024, result.stdout
+
+
+def redis_cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True, check=True).stdout
+
+
+def populate(port, total_mb, value_bytes):
+    """Random hexadecimal values (compressible by about half, like real data), through redis-cli --pipe."""
+    count = total_mb * 1024 * 1024 // value_bytes
+    pipe = subprocess.Popen(["redis-cli", "-p", str(port), "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    batch = []
+    for i in range(count):
+        value = os.urandom(value_bytes // 2).hex()
+        key = f"key:{i:09d}"
+        batch.append(f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n${len(value)}\r\n{value}\r\n")
+        if len(batch) == 1000:
+            pipe.stdin.write("".join(batch).encode())
+            batch = []
+    pipe.stdin.write("".join(batch).encode())
+    pipe.stdin.close()
+    pipe.wait()
+    return count
+
+
+def bgsave(port):
+    redis_cli(port, "BGSAVE")
+    wait_for("BGSAVE", lambda: "rdb_bgsave_in_progress:0" in redis_cli(port, "INFO", "persistence"), timeout=600)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=1024, help="data set size (values only)")
+    parser.add_argument("--value-bytes", type=int, default=1000)
+    parser.add_argument("--binary", default=".build/release/dynokeeper")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each method, interleaved")
+    options = parser.parse_args()
+    binary = os.path.abspath(options.binary)
+    work = tempfile.mkdtemp(prefix="dynokeeper-bench-")
+    servers = Servers(work)
+    try:
+        s3_port, master, filer, volume, admin = (free_port(10000) for _ in range(5))
+        with open(f"{work}/s3.json", "w") as f:
+            json.dump({"identities": [{"name": "bench", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                                       "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, f)
+        os.makedirs(f"{work}/weed")
+        servers.start(["weed", "mini", f"-dir={work}/weed", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                       "-master.telemetry=false", "-admin.ui=false", "-webdav=false", f"-s3.config={work}/s3.json",
+                       f"-s3.port={s3_port}", f"-master.port={master}", f"-filer.port={filer}",
+                       f"-volume.port={volume}", f"-admin.port={admin}", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+                      f"{work}/weed.log")
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        env = aws_env(endpoint)
+        aws = ["aws", "--endpoint-url", endpoint]
+        wait_for("SeaweedFS", lambda: subprocess.run(aws + ["s3api", "list-buckets"], env=env,
+                                                      capture_output=True).returncode == 0)
+        subprocess.run(aws + ["s3api", "create-bucket", "--bucket", "bench"], env=env, check=True, capture_output=True)
+
+        redis_port = free_port()
+        os.makedirs(f"{work}/redis")
+        servers.start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", f"{work}/redis",
+                       "--save", "", "--logfile", ""], f"{work}/redis.log")
+        wait_for("redis-server", lambda: subprocess.run(["redis-cli", "-p", str(redis_port), "ping"],
+                                                        capture_output=True).stdout.strip() == b"PONG")
+        print(f"populating {options.size_mb} MiB of random values ...", file=sys.stderr)
+        count = populate(redis_port, options.size_mb, options.value_bytes)
+        bgsave(redis_port)
+        rdb_size = os.path.getsize(f"{work}/redis/dump.rdb")
+        print(f"{count} keys, RDB {rdb_size / 1e6:.0f} MB", file=sys.stderr)
+
+        rows = []
+        for round_number in range(options.rounds):
+            # The manual way: BGSAVE, then awscli's multipart upload (its defaults: 8 MiB parts, 10 at a time).
+            start = time.monotonic()
+            bgsave(redis_port)
+            save = time.monotonic() - start
+            wall, rss, _ = timed(aws + ["s3", "cp", f"{work}/redis/dump.rdb", f"s3://bench/manual/{round_number}/dump.rdb"],
+                                 env=env)
+            rows.append(("BGSAVE + aws s3 cp", save + wall, save, wall, rdb_size, rss))
+
+            for compression, level in [("zstd", 1), ("zstd", 3), ("none", 0)]:
+                denv = dict(env)
+                denv.update({"DYNOKEEPER_REDIS_PORT": str(redis_port), "DYNOKEEPER_STORAGE_URL": f"s3://bench/dk",
+                             "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_BACKUP_COMPRESSION": compression,
+                             "DYNOKEEPER_BACKUP_COMPRESSION_LEVEL": str(max(level, 1)), "DYNOKEEPER_LOG_LEVEL": "warning",
+                             "DYNOKEEPER_CLUSTER": f"bench-{round_number}-{compression}{level}"})
+                wall, rss, out = timed([binary, "backup"], env=denv, cwd=work)
+                save_s = float(out.split("save: ")[1].split(" s")[0])
+                upload_s = float(out.split("upload: ")[1].split(" s")[0])
+                listing = subprocess.run([binary, "snapshots", "--json"], env=denv, cwd=work, capture_output=True,
+                                         text=True, check=True).stdout
+                stored = json.loads(listing.splitlines()[0])["stored_size"]
+                name = f"dynokeeper backup ({compression}{f' -{level}' if level else ''})"
+                rows.append((name, wall, save_s, upload_s, stored, rss))
+
+        print()
+        print(f"Backup of {options.size_mb} MiB of values ({count} keys, RDB {rdb_size / 1e6:.0f} MB) to SeaweedFS on "
+              f"loopback, {os.cpu_count()} cores, {options.rounds} rounds interleaved")
+        print()
+        print("| method | wall s | save s | upload s | stored MB | peak RSS MiB |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, wall, save, upload, stored, rss in rows:
+            print(f"| {name} | {wall:.1f} | {save:.1f} | {upload:.1f} | {stored / 1e6:.0f} | {rss:.0f} |")
+    finally:
+        servers.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

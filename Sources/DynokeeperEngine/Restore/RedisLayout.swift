@@ -1,0 +1,67 @@
+import DynokeeperConfiguration
+import Foundation
+import RedisClient
+
+/// Where the node's Redis keeps its files and how it loads them at start-up.
+public struct RedisLayout: Sendable, Equatable, Codable {
+    /// The data folder, as dynokeeper sees it.
+    public var directory: String
+    public var dbFilename: String
+    /// Whether Redis loads the AOF (and not the RDB) at start-up.
+    public var appendOnly: Bool
+    public var appendFilename: String
+    /// The multi-part AOF folder (Redis 7+); `nil` before Redis 7.
+    public var appendDirectory: String?
+
+    /// Asks the running Redis.
+    static func read(from redis: RedisConnection, dataDirectory: String?) async throws -> RedisLayout {
+        let directory: String
+        if let dataDirectory {
+            directory = dataDirectory
+        } else {
+            guard let dir = try await redis.configGet("dir"), !dir.isEmpty else {
+                throw SnapshotError("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
+            }
+            directory = dir
+        }
+        let appendDirectory = try await redis.configGet("appenddirname")
+        return RedisLayout(
+            directory: directory, dbFilename: try await redis.configGet("dbfilename") ?? "dump.rdb",
+            appendOnly: try await redis.configGet("appendonly") == "yes",
+            appendFilename: try await redis.configGet("appendfilename") ?? "appendonly.aof",
+            appendDirectory: appendDirectory.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// Reads redis.conf, for when Redis is down; Redis's defaults fill what it does not say.
+    /// - Parameters:
+    ///   - path: redis.conf.
+    ///   - dataDirectory: `redis.data_dir`, which wins over the file's `dir`.
+    ///   - multiPart: Whether this Redis is 7 or newer (multi-part AOF).
+    static func read(conf path: String, dataDirectory: String?, multiPart: Bool) throws -> RedisLayout {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("redis.conf: cannot read \(path)")
+        }
+        var settings: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let tokens = try RedisLine.tokenize(String(line))
+            guard tokens.count >= 2, !tokens[0].hasPrefix("#") else { continue }
+            settings[tokens[0].lowercased()] = tokens[1]
+        }
+        guard let directory = dataDirectory ?? settings["dir"] else {
+            throw ConfigurationError("\(path) has no dir; set redis.data_dir")
+        }
+        let base = directory.hasPrefix("/") ? directory : ((path as NSString).deletingLastPathComponent + "/" + directory)
+        return RedisLayout(
+            directory: base, dbFilename: settings["dbfilename"] ?? "dump.rdb",
+            appendOnly: settings["appendonly"]?.lowercased() == "yes",
+            appendFilename: settings["appendfilename"] ?? "appendonly.aof",
+            appendDirectory: multiPart ? (settings["appenddirname"] ?? "appendonlydir") : nil)
+    }
+
+    /// The paths (relative to the data folder) that hold Redis's data today: set aside during a restore.
+    var dataPaths: [String] {
+        var paths = [dbFilename, appendFilename]
+        if let appendDirectory { paths.append(appendDirectory) }
+        return paths
+    }
+}

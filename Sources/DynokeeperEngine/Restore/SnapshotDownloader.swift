@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import NIOCore
+import ObjectStorage
+import Zstd
+
+/// Fetches a snapshot's objects into local files, decompressing and checking each size and SHA-256 on the
+/// fly; a corrupt, truncated or foreign object fails here, before the node is touched.
+struct SnapshotDownloader {
+    let store: any ObjectStore
+    let logger: Logger
+    let progress: (any ProgressReporter)?
+
+    /// Downloads one file to `path` (which must not exist), flushed to disk.
+    func fetch(_ file: RestoreSource.File, to path: String) async throws {
+        let download = try await store.download(file.key)
+        let body: ByteStream
+        if file.compressed {
+            // More output than the manifest says is corruption (or a decompression bomb): stop early.
+            body = ByteStream(ZstdDecompressingSequence(download.body, limit: Int(file.size)))
+        } else {
+            body = download.body
+        }
+        let digesting = DigestingSequence(ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
+        try await LocalFileSystem.makeFolders((path as NSString).deletingLastPathComponent)
+        let writer = try await LocalFileWriter.create(path)
+        do {
+            for try await chunk in digesting { try await writer.write(chunk) }
+            try await writer.sync()
+        } catch let error as ZstdError {
+            throw SnapshotError("\(file.key) is damaged: \(error)")
+        }
+        guard let (sha256, count) = digesting.digest.result else {
+            throw SnapshotError("\(file.key): the download ended early")
+        }
+        guard count == file.size else {
+            throw SnapshotError("\(file.key) is damaged or truncated: it holds \(count) bytes, the manifest says \(file.size)")
+        }
+        if let expected = file.sha256, expected != sha256 {
+            throw SnapshotError("\(file.key) is damaged: its SHA-256 is \(sha256), the manifest says \(expected)")
+        }
+        logger.info("fetched and verified \(file.name): \(count) bytes")
+    }
+}

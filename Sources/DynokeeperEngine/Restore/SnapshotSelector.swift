@@ -1,0 +1,98 @@
+public import DynokeeperConfiguration
+public import Foundation
+public import Logging
+public import ObjectStorage
+
+/// Chooses what a restore brings back: the newest complete snapshot of the source node, at or before a
+/// date, or a given one; Dynomite-manager's objects when no dynokeeper snapshot matches.
+public struct SnapshotSelector: Sendable {
+    /// Which snapshot to take.
+    public struct Request: Sendable {
+        /// The node whose data to restore (this node, or its counterpart in another cluster).
+        public var source: NodeIdentity
+        /// The newest snapshot taken at or before this moment; the newest of all when `nil`.
+        public var date: Date?
+        /// Exactly this snapshot.
+        public var snapshotID: SnapshotID?
+        /// `nil`: dynokeeper's layout, then Dynomite-manager's; otherwise only that one.
+        public var format: RestoreSource.Format?
+        /// The persistence type of Dynomite-manager objects (they do not say), from `backup.type`.
+        public var dynomiteManagerType: DynokeeperConfiguration.Backup.PersistenceType
+
+        public init(
+            source: NodeIdentity, date: Date? = nil, snapshotID: SnapshotID? = nil, format: RestoreSource.Format? = nil,
+            dynomiteManagerType: DynokeeperConfiguration.Backup.PersistenceType = .rdb
+        ) {
+            self.source = source
+            self.date = date
+            self.snapshotID = snapshotID
+            self.format = format
+            self.dynomiteManagerType = dynomiteManagerType
+        }
+    }
+
+    public let store: any ObjectStore
+    public let logger: Logger
+
+    public init(store: any ObjectStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public func select(_ request: Request) async throws -> RestoreSource {
+        var found: [String] = []
+        if request.format != .dynomiteManager {
+            let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: request.source)
+            if let chosen = Self.choose(entries, id: \.id, date: request.date, snapshotID: request.snapshotID) {
+                return RestoreSource(entry: chosen)
+            }
+            found += entries.map { "\($0.id)" }
+        }
+        if request.format != .dynokeeper {
+            let objects = try await dynomiteManagerObjects(request.source)
+            if let chosen = Self.choose(objects, id: \.id, date: request.date, snapshotID: request.snapshotID) {
+                try await checkLooksLikeRedis(chosen.info.key, type: request.dynomiteManagerType)
+                return RestoreSource(
+                    dynomiteManagerKey: chosen.info.key, node: request.source, day: chosen.id.date, size: chosen.info.size,
+                    type: request.dynomiteManagerType)
+            }
+            found += objects.map { "\($0.id) (Dynomite-manager)" }
+        }
+        let wanted = request.snapshotID.map { "snapshot \($0)" }
+            ?? request.date.map { "snapshot taken at or before \($0.formatted(.iso8601))" } ?? "complete snapshot"
+        let node = "\(request.source.cluster) \(request.source)"
+        throw SnapshotError(
+            found.isEmpty
+                ? "no \(wanted) of node \(node) in \(store.location): there are no snapshots of this node"
+                : "no \(wanted) of node \(node) in \(store.location); there are: \(found.sorted().reversed().joined(separator: ", "))")
+    }
+
+    static func choose<T>(_ candidates: [T], id: KeyPath<T, SnapshotID>, date: Date?, snapshotID: SnapshotID?) -> T? {
+        let sorted = candidates.sorted { $0[keyPath: id] > $1[keyPath: id] }
+        if let snapshotID { return sorted.first { $0[keyPath: id] == snapshotID } }
+        if let date { return sorted.first { $0[keyPath: id].date <= date } }
+        return sorted.first
+    }
+
+    /// Dynomite-manager's objects for the node: `<dc>/<rack>/<token>/<epoch ms of the day's start>` under
+    /// the store's root (its base_dir).
+    func dynomiteManagerObjects(_ node: NodeIdentity) async throws -> [(id: SnapshotID, info: ObjectInfo)] {
+        let prefix = "\(node.datacenter)/\(node.rack)/\(node.tokens)/"
+        return try await store.listAll(prefix: prefix).compactMap { info in
+            let last = info.key.dropFirst(prefix.count)
+            guard !last.contains("/"), let millis = Int64(last), millis > 0 else { return nil }
+            return (SnapshotID(date: Date(timeIntervalSince1970: TimeInterval(millis) / 1000)), info)
+        }
+    }
+
+    /// Refuses an object that does not start like the data it should hold, before anything is touched.
+    func checkLooksLikeRedis(_ key: String, type: DynokeeperConfiguration.Backup.PersistenceType) async throws {
+        let head = try await store.get(key, range: 0..<9).body.collect(upTo: 64)
+        let text = String(decoding: head.readableBytesView, as: UTF8.self)
+        // An AOF starts with a command (`*`) or, with an RDB preamble, like an RDB.
+        let valid = type == .rdb ? text.hasPrefix("REDIS") : (text.hasPrefix("*") || text.hasPrefix("REDIS"))
+        guard valid else {
+            throw SnapshotError("\(key) does not look like \(type == .rdb ? "an RDB file (it should start with REDIS)" : "an AOF file"); refusing to restore it")
+        }
+    }
+}
