@@ -73,9 +73,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // MARK: Node processes
+        .target(name: "CSpawn"),
         .target(
             name: "NodeControl",
             dependencies: [
+                "CSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -120,6 +122,7 @@ let package = Package(
         .target(
             name: "DynokeeperTestSupport",
             dependencies: [
+                "NodeControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -17,36 +17,10 @@ public struct ShellCommand: Sendable, CustomStringConvertible {
     /// - Parameter timeout: How long it may take; it is killed after that.
     /// - Throws: ``NodeControlError`` with the exit status and the end of its output when it fails.
     public func run(timeout: Duration) async throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("dynokeeper-cmd-\(UUID().uuidString)")
-        try Data().write(to: output)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            try? handle.close()
-            throw NodeControlError("\(self) could not be started: \(error)")
-        }
-        try? handle.close()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                process.waitUntilExit()
-                throw NodeControlError("\(self) did not finish within \(timeout)")
-            }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        guard process.terminationStatus == 0 else {
-            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            let tail = text.split(separator: "\n").suffix(5).joined(separator: " | ")
-            throw NodeControlError("\(self) exited with status \(process.terminationStatus)\(tail.isEmpty ? "" : ": \(tail)")")
+        let result = try await ChildProcess.run("/bin/sh", ["-c", command], timeout: timeout)
+        guard result.status == 0 else {
+            let tail = result.output.split(separator: "\n").suffix(5).joined(separator: " | ")
+            throw NodeControlError("\(self) exited with status \(result.status)\(tail.isEmpty ? "" : ": \(tail)")")
         }
     }
 }

@@ -11,6 +11,6 @@ struct Dynokeeper: AsyncParsableCommand {
             overridden by DYNOKEEPER_* environment variables. AWS credentials come from the standard sources.
             """,
         version: DynokeeperVersion.current,
-        subcommands: [BackupCommand.self, SnapshotsCommand.self, ConfigCommand.self, StorageCommand.self]
+        subcommands: [BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, ConfigCommand.self, StorageCommand.self]
     )
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import NodeControl
 
 /// What a finished child process left behind.
 public struct ProcessResult: Sendable {
@@ -37,46 +38,20 @@ public enum ProcessRunner {
     ) async throws -> ProcessResult {
         let scratch = try TemporaryDirectory(prefix: "run")
         defer { scratch.remove() }
-        let outPath = scratch.path + "/stdout"
-        let errPath = scratch.path + "/stderr"
-        try Data().write(to: URL(fileURLWithPath: outPath))
-        try Data().write(to: URL(fileURLWithPath: errPath))
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable] + arguments
-        process.environment = mergedEnvironment(environment)
-        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        defer {
-            try? out.close()
-            try? err.close()
-        }
-        process.standardOutput = out
-        process.standardError = err
+        var inputPath: String?
         if let input {
-            let inPath = scratch.path + "/stdin"
-            try input.write(to: URL(fileURLWithPath: inPath))
-            process.standardInput = FileHandle(forReadingAtPath: inPath)
-        } else {
-            process.standardInput = FileHandle.nullDevice
+            inputPath = scratch.file("stdin")
+            try input.write(to: URL(fileURLWithPath: inputPath!))
         }
-        try process.run()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                process.waitUntilExit()
-                throw TestSupportError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        // Standard error goes to its own file through the shell, so that tests can tell the streams apart.
+        let quoted = ([executable] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let script = "exec " + quoted.joined(separator: " ") + " 2>'\(scratch.file("stderr"))'"
+        let result = try await ChildProcess.run(
+            "/bin/sh", ["-c", script], environment: mergedEnvironment(environment), directory: currentDirectory,
+            input: inputPath, timeout: timeout)
         return ProcessResult(
-            status: process.terminationStatus,
-            stdout: FileManager.default.contents(atPath: outPath) ?? Data(),
-            stderr: FileManager.default.contents(atPath: errPath) ?? Data()
-        )
+            status: result.status, stdout: result.data,
+            stderr: FileManager.default.contents(atPath: scratch.file("stderr")) ?? Data())
     }
 
     /// Runs a command and fails unless it exits with status 0.

@@ -1,0 +1,108 @@
+import ArgumentParser
+import DynokeeperConfiguration
+import DynokeeperEngine
+import Foundation
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Replace this node's data with a snapshot (needs restore.enabled: true).",
+        discussion: """
+            Fetches and verifies the snapshot while the node serves, then stops Dynomite and Redis, puts the files \
+            in place, starts Redis, waits for its data, checks the key counts and starts Dynomite. A failure puts \
+            the previous data back. --resume finishes a restore that was interrupted; --rollback undoes it.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Restore the newest snapshot taken at or before this moment: 2026-11-20 (end of that day, UTC), 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120.")
+    var date: String?
+
+    @Option(help: "Restore this snapshot id (such as 20261124T020000Z).")
+    var snapshot: String?
+
+    @Option(help: "Restore another cluster's data (default: restore.source_cluster, else this cluster).")
+    var sourceCluster: String?
+
+    @Option(help: "The source node's datacenter, when its name differs (default: restore.source_datacenter, else this node's).")
+    var sourceDatacenter: String?
+
+    @Option(help: "The source node's rack, when its name differs (default: restore.source_rack, else this node's).")
+    var sourceRack: String?
+
+    @Option(help: "Only dynokeeper snapshots (dynokeeper) or only Dynomite-manager's objects (dynomite-manager); both by default.")
+    var format: String?
+
+    @Flag(help: "Print the chosen snapshot, its files and every step, and change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Skip the BGSAVE that makes the set-aside files hold Redis's latest data.")
+    var noSafetySave = false
+
+    @Flag(help: "Finish a restore that was interrupted, from its journal in the data folder.")
+    var resume = false
+
+    @Flag(help: "Undo a restore that was interrupted: put the previous data back and start the processes.")
+    var rollback = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let context = try await NodeContext.open(options)
+            do {
+                let restore = NodeRestore(
+                    configuration: context.configuration, node: context.node, connector: context.connector,
+                    store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal())
+                if rollback {
+                    print(try await restore.rollback())
+                } else {
+                    let report = resume ? try await restore.resume() : try await restore.run(try makeOptions(context))
+                    printReport(report)
+                }
+            } catch {
+                await context.close()
+                throw error
+            }
+            await context.close()
+        }
+    }
+
+    func makeOptions(_ context: NodeContext) throws -> NodeRestore.Options {
+        let settings = context.configuration.restore
+        var source = context.node.identity
+        source.cluster = sourceCluster ?? settings.sourceCluster ?? source.cluster
+        source.datacenter = sourceDatacenter ?? settings.sourceDatacenter ?? source.datacenter
+        source.rack = sourceRack ?? settings.sourceRack ?? source.rack
+        var request = SnapshotSelector.Request(source: source, dynomiteManagerType: context.configuration.backup.type)
+        request.date = try date.map(RestorePoint.parse) ?? settings.date
+        if let snapshot {
+            guard let id = SnapshotID(snapshot) else {
+                throw ValidationError("--snapshot \(snapshot) is not a snapshot id (such as 20261124T020000Z)")
+            }
+            request.snapshotID = id
+        }
+        if let format {
+            guard let parsed = RestoreSource.Format(rawValue: format) else {
+                throw ValidationError("--format must be dynokeeper or dynomite-manager")
+            }
+            request.format = parsed
+        }
+        var options = NodeRestore.Options(request: request)
+        options.dryRun = dryRun
+        options.skipSafetySave = noSafetySave
+        return options
+    }
+
+    func printReport(_ report: NodeRestore.Report) {
+        let source = report.source
+        print("\(report.dryRun ? "would restore" : "restored") snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format)")
+        for file in source.files {
+            print("  \(file.name): \(Format.bytes(file.size))\(file.sha256.map { " sha256 \($0)" } ?? "")")
+        }
+        print(report.dryRun ? "steps:" : "steps and durations:")
+        for (index, step) in report.steps.enumerated() {
+            print("  \(index + 1). \(step.name)\(report.dryRun ? "" : ": \(Format.duration(step.duration))")")
+        }
+        for note in report.notes { print("note: \(note)") }
+        if report.dryRun { print("dry run: nothing was changed") }
+    }
+}

@@ -1,0 +1,97 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import Logging
+import ObjectStorage
+
+/// A node to restore into: a managed Redis (started and stopped through commands), optionally behind a
+/// stand-in Dynomite, and the configuration that describes them.
+struct RestoreNode {
+    let redis: ManagedRedis
+    let dynomite: StandInDynomite?
+    var configuration: DynokeeperConfiguration
+
+    static func make(
+        cluster: String = "test-cluster", appendOnly: Bool = false, withDynomite: Bool = false, restoreEnabled: Bool = true,
+        startCommand: ((ManagedRedis) -> String)? = nil
+    ) async throws -> RestoreNode {
+        let redis = try ManagedRedis(appendOnly: appendOnly)
+        try await redis.start()
+        var yaml = """
+            cluster: \(cluster)
+            redis:
+              port: \(redis.port)
+              conf: \(redis.confPath)
+              start: "\(startCommand?(redis) ?? redis.startCommand)"
+              stop: "\(redis.stopCommand)"
+            restore:
+              enabled: \(restoreEnabled)
+            """
+        var dynomite: StandInDynomite?
+        if withDynomite {
+            let standIn = try StandInDynomite(redisPort: redis.port, events: redis.eventsPath)
+            try await standIn.start()
+            yaml += """
+
+                node:
+                  dynomite_yaml: \(try standIn.dynomiteYAML(redisPort: redis.port))
+                dynomite:
+                  start: "\(standIn.startCommand)"
+                  stop: "\(standIn.stopCommand)"
+                """
+            dynomite = standIn
+        }
+        let configuration = try DynokeeperConfiguration.parse(yaml: yaml, path: "test.yml")
+        return RestoreNode(redis: redis, dynomite: dynomite, configuration: configuration)
+    }
+
+    var settings: NodeSettings { get throws { try NodeSettings.resolve(configuration) } }
+
+    /// The node's data as a server: for populating and backing up with the test helpers.
+    var port: Int { redis.port }
+
+    func restore(store: any ObjectStore) throws -> NodeRestore {
+        let node = try settings
+        return NodeRestore(
+            configuration: configuration, node: node,
+            connector: RedisConnector(node: node, redis: configuration.redis, logger: Engine.logger), store: store,
+            logger: Engine.logger)
+    }
+
+    func backup(store: any ObjectStore, id: SnapshotID? = nil, type: DynokeeperConfiguration.Backup.PersistenceType = .rdb) async throws -> SnapshotManifest {
+        var options = NodeBackup.Options(type: type)
+        options.snapshotID = id
+        return try await Engine.backup(try settings, store: store).run(options).manifest
+    }
+
+    /// Replaces the node's data with other data, as a bad deploy or corruption would.
+    func scribble(_ tag: String) async throws {
+        _ = try await redis.cli(["FLUSHALL"])
+        _ = try await redis.cli(["MSET", "scribbled:\(tag):1", "x", "scribbled:\(tag):2", "y"])
+    }
+
+    func populate(_ tag: String) async throws {
+        var commands: [String] = []
+        for index in 0..<40 {
+            commands.append("SET string:\(index) \(tag)-\(index)")
+            commands.append("HSET hash:\(index) f \(tag) g \(index)")
+            commands.append("RPUSH list:\(index) \(tag) b c")
+            commands.append("SADD set:\(index) \(tag) y z")
+            commands.append("ZADD zset:\(index) 1 \(tag) 2 two")
+            commands.append("XADD stream:\(index) * tag \(tag)")
+        }
+        for index in 0..<10 { commands.append("SET ttl:\(index) \(tag) EX 86400") }
+        commands.append("SELECT 2")
+        commands.append("SET other-db \(tag)")
+        let result = try await redis.cli([], input: Data((commands.joined(separator: "\n") + "\n").utf8))
+        guard result.status == 0 else { throw TestSupportError("populate failed: \(result.stderrText)") }
+    }
+
+    func content() async throws -> RedisContent { try await RedisContent.read(port: redis.port) }
+
+    func close() async {
+        await dynomite?.stopAndRemove()
+        await redis.stopAndRemove()
+    }
+}

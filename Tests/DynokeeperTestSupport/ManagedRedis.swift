@@ -1,0 +1,163 @@
+public import Foundation
+
+/// A redis-server that the code under test stops and starts itself, through shell commands, as a restore
+/// does: it runs daemonized from a redis.conf, with a pid file. Every start and stop is appended to an
+/// events file, so that tests can check the order in which processes were stopped and started.
+public final class ManagedRedis: Sendable {
+    public let directory: TemporaryDirectory
+    public let port: Int
+    public let confPath: String
+    public let pidPath: String
+    public let eventsPath: String
+
+    /// - Parameters:
+    ///   - appendOnly: Whether Redis loads (and writes) its AOF.
+    ///   - events: The shared events file (one per test), created if needed.
+    ///   - extra: More redis.conf lines.
+    public init(appendOnly: Bool = false, events: String? = nil, extra: [String] = []) throws {
+        directory = try TemporaryDirectory(prefix: "managed-redis")
+        port = try FreePort.next()
+        confPath = directory.file("redis.conf")
+        pidPath = directory.file("redis.pid")
+        eventsPath = events ?? directory.file("events")
+        let lines = [
+            "port \(port)", "bind 127.0.0.1", "dir \(directory.file("data"))", "save \"\"", "daemonize yes",
+            "pidfile \(pidPath)", "logfile \(directory.file("redis.log"))", "appendonly \(appendOnly ? "yes" : "no")",
+            "enable-debug-command local",
+        ] + extra
+        try FileManager.default.createDirectory(atPath: directory.file("data"), withIntermediateDirectories: true)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: confPath, atomically: false, encoding: .utf8)
+        if !FileManager.default.fileExists(atPath: eventsPath) { try Data().write(to: URL(fileURLWithPath: eventsPath)) }
+        let pidPath = pidPath
+        ProcessRegistry.shared.addCleanup { Self.kill(pidFile: pidPath) }
+    }
+
+    /// The data folder.
+    public var dataPath: String { directory.file("data") }
+
+    /// The command that starts it (for `redis.start`).
+    public var startCommand: String { "echo redis-start >> \(eventsPath) && redis-server \(confPath)" }
+
+    /// The command that stops it without saving (for `redis.stop`).
+    public var stopCommand: String { "echo redis-stop >> \(eventsPath) && redis-cli -p \(port) shutdown nosave" }
+
+    /// Starts it with ``startCommand`` and waits until it answers.
+    public func start() async throws {
+        try await ProcessRunner.check("/bin/sh", ["-c", startCommand])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let pong = try? await cli(["PING"]), pong.stdoutText.contains("PONG") { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw TestSupportError("managed redis-server on port \(port) did not start: \(log())")
+    }
+
+    /// Stops it (without saving) and waits until it is gone.
+    public func stop() async {
+        _ = try? await cli(["SHUTDOWN", "NOSAVE"])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while FreePort.isListening(port) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        Self.kill(pidFile: pidPath)
+    }
+
+    /// Stops it and removes its folder.
+    public func stopAndRemove() async {
+        await stop()
+        directory.remove()
+    }
+
+    public func cli(_ arguments: [String], input: Data? = nil) async throws -> ProcessResult {
+        try await ProcessRunner.run("redis-cli", ["-p", String(port)] + arguments, input: input, timeout: .seconds(60))
+    }
+
+    /// The server's process id, from its pid file.
+    public var pid: Int32? {
+        (try? String(contentsOfFile: pidPath, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// The lines of the events file.
+    public func events() -> [String] {
+        ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    public func log() -> String { (try? String(contentsOfFile: directory.file("redis.log"), encoding: .utf8)) ?? "" }
+
+    static func kill(pidFile: String) {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
+        else { return }
+        Foundation.kill(pid, SIGKILL)
+    }
+}
+
+/// Debian's nutcracker (twemproxy, Dynomite's ancestor) in front of a test Redis: a long-running process
+/// that listens and proxies like Dynomite, stopped and started through shell commands.
+public final class StandInDynomite: Sendable {
+    public let directory: TemporaryDirectory
+    public let port: Int
+    public let statsPort: Int
+    public let eventsPath: String
+    let confPath: String
+    let pidPath: String
+
+    /// - Parameters:
+    ///   - redisPort: The Redis it proxies to.
+    ///   - events: The events file shared with the test's Redis.
+    public init(redisPort: Int, events: String) throws {
+        directory = try TemporaryDirectory(prefix: "dynomite")
+        port = try FreePort.next()
+        statsPort = try FreePort.next()
+        eventsPath = events
+        confPath = directory.file("nutcracker.yml")
+        pidPath = directory.file("nutcracker.pid")
+        try """
+            dyn_o_mite:
+              listen: 127.0.0.1:\(port)
+              redis: true
+              servers:
+               - 127.0.0.1:\(redisPort):1
+            """.write(toFile: confPath, atomically: false, encoding: .utf8)
+        let pidPath = pidPath
+        ProcessRegistry.shared.addCleanup { ManagedRedis.kill(pidFile: pidPath) }
+    }
+
+    public var startCommand: String {
+        "echo dynomite-start >> \(eventsPath) && nutcracker -d -c \(confPath) -p \(pidPath) -o \(directory.file("nutcracker.log")) -s \(statsPort) -a 127.0.0.1"
+    }
+
+    public var stopCommand: String { "echo dynomite-stop >> \(eventsPath) && kill $(cat \(pidPath))" }
+
+    /// A dynomite.yml describing this node, for `node.dynomite_yaml`.
+    public func dynomiteYAML(redisPort: Int, datacenter: String = "dc1", rack: String = "rack1", tokens: String = "0") throws -> String {
+        let path = directory.file("dynomite.yml")
+        try """
+            dyn_o_mite:
+              datacenter: \(datacenter)
+              rack: \(rack)
+              tokens: '\(tokens)'
+              listen: 127.0.0.1:\(port)
+              dyn_listen: 127.0.0.1:\(port + 1)
+              stats_listen: 127.0.0.1:\(statsPort)
+              servers:
+              - 127.0.0.1:\(redisPort):1
+              data_store: 0
+            """.write(toFile: path, atomically: false, encoding: .utf8)
+        return path
+    }
+
+    public func start() async throws {
+        try await ProcessRunner.check("/bin/sh", ["-c", startCommand])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FreePort.isListening(port) {
+            guard ContinuousClock.now < deadline else { throw TestSupportError("nutcracker did not start") }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
+    public var isRunning: Bool { FreePort.isListening(port) }
+
+    public func stopAndRemove() async {
+        ManagedRedis.kill(pidFile: pidPath)
+        directory.remove()
+    }
+}
