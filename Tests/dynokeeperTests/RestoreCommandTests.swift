@@ -1,0 +1,119 @@
+import DynokeeperTestSupport
+import Foundation
+import Testing
+
+/// `dynokeeper restore` as an operator runs it, including a restore killed halfway and finished with
+/// `--resume` or undone with `--rollback`.
+@Suite struct RestoreCommandTests {
+    struct Node {
+        let redis: ManagedRedis
+        let store: TemporaryDirectory
+
+        func environment(start: String? = nil) -> [String: String?] {
+            [
+                "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
+                "DYNOKEEPER_REDIS_START": start ?? redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
+                "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": store.path,
+                "DYNOKEEPER_LOG_LEVEL": "warning",
+            ]
+        }
+
+        func get(_ key: String) async throws -> String {
+            try await redis.cli(["GET", key]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        var journal: String { redis.dataPath + "/.dynokeeper-restore/journal.json" }
+
+        static func make() async throws -> Node {
+            let redis = try ManagedRedis()
+            try await redis.start()
+            return Node(redis: redis, store: try TemporaryDirectory(prefix: "cli-store"))
+        }
+
+        func close() async {
+            await redis.stopAndRemove()
+            store.remove()
+        }
+    }
+
+    @Test func restoreDryRunAndRestore() async throws {
+        let node = try await Node.make()
+        defer { Task { await node.close() } }
+        _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])
+        let backup = try await DynokeeperBinary.run(["backup"], environment: node.environment())
+        #expect(backup.status == 0, "\(backup.stderrText)")
+        _ = try await node.redis.cli(["SET", "greeting", "changed-later"])
+
+        let dry = try await DynokeeperBinary.run(["restore", "--dry-run"], environment: node.environment())
+        #expect(dry.status == 0, "\(dry.stderrText)")
+        #expect(dry.stdoutText.hasPrefix("would restore snapshot 2"))
+        #expect(dry.stdoutText.contains("dry run: nothing was changed"))
+        #expect(try await node.get("greeting") == "changed-later")
+
+        let restored = try await DynokeeperBinary.run(["restore"], environment: node.environment())
+        #expect(restored.status == 0, "\(restored.stderrText)")
+        #expect(restored.stdoutText.hasPrefix("restored snapshot 2"))
+        #expect(restored.stdoutText.contains("start Redis and load: "))
+        #expect(try await node.get("greeting") == "from-the-backup")
+
+        let disabled = try await DynokeeperBinary.run(
+            ["restore"], environment: node.environment().merging(["DYNOKEEPER_RESTORE_ENABLED": "false"]) { $1 })
+        #expect(disabled.status == 1)
+        #expect(disabled.stderrText.contains("set restore.enabled: true"))
+
+        let badDate = try await DynokeeperBinary.run(["restore", "--date", "yesterday"], environment: node.environment())
+        #expect(badDate.status == 1)
+        #expect(badDate.stderrText.contains("\"yesterday\" is not a date"))
+    }
+
+    /// Starts a restore whose `redis.start` hangs, waits until the journal says the new files are in place,
+    /// and kills it, as a crash or an operator would.
+    static func interruptedRestore(_ node: Node) async throws {
+        _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])
+        #expect(try await DynokeeperBinary.run(["backup"], environment: node.environment()).status == 0)
+        _ = try await node.redis.cli(["SET", "greeting", "before-the-restore"])
+        let marker = node.redis.directory.file("hanging-start.pid")
+        let hanging = "echo $$ > \(marker); sleep 120"
+        let restore = try BackgroundProcess(
+            try DynokeeperBinary.path, ["restore"], logPath: node.redis.directory.file("restore.log"),
+            environment: node.environment(start: hanging))
+        try await restore.waitUntil("the restore to put the files in place", timeout: .seconds(60)) {
+            ((try? String(contentsOfFile: node.journal, encoding: .utf8)) ?? "").contains("\"phase\" : \"placed\"")
+                && FileManager.default.fileExists(atPath: marker)
+        }
+        kill(restore.pid, SIGKILL)
+        if let pid = Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+            kill(-pid, SIGKILL)
+        }
+        await restore.stop()
+        #expect(!FreePort.isListening(node.redis.port), "Redis stays down while the restore is interrupted")
+
+        let again = try await DynokeeperBinary.run(["restore"], environment: node.environment())
+        #expect(again.status == 1)
+        #expect(again.stderrText.contains("did not finish"))
+        #expect(again.stderrText.contains("--resume"))
+        #expect(again.stderrText.contains("--rollback"))
+    }
+
+    @Test func anInterruptedRestoreIsFinishedWithResume() async throws {
+        let node = try await Node.make()
+        defer { Task { await node.close() } }
+        try await Self.interruptedRestore(node)
+        let resumed = try await DynokeeperBinary.run(["restore", "--resume"], environment: node.environment())
+        #expect(resumed.status == 0, "\(resumed.stderrText)")
+        #expect(try await node.get("greeting") == "from-the-backup")
+        #expect(!FileManager.default.fileExists(atPath: node.journal))
+    }
+
+    @Test func anInterruptedRestoreIsUndoneWithRollback() async throws {
+        let node = try await Node.make()
+        defer { Task { await node.close() } }
+        try await Self.interruptedRestore(node)
+        let rolledBack = try await DynokeeperBinary.run(["restore", "--rollback"], environment: node.environment())
+        #expect(rolledBack.status == 0, "\(rolledBack.stderrText)")
+        #expect(rolledBack.stdoutText.contains("Rolled back"))
+        // The safety save made the set-aside RDB hold the latest write.
+        #expect(try await node.get("greeting") == "before-the-restore")
+        #expect(!FileManager.default.fileExists(atPath: node.journal))
+    }
+}
