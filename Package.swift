@@ -73,11 +73,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // MARK: Node processes
-        .target(name: "CSpawn"),
+        .target(name: "CLibcShims"),
         .target(
             name: "NodeControl",
             dependencies: [
-                "CSpawn",
+                "CLibcShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -109,6 +109,7 @@ let package = Package(
         .executableTarget(
             name: "dynokeeper",
             dependencies: [
+                "CLibcShims",
                 "DynokeeperConfiguration",
                 "DynokeeperEngine",
                 "ObjectStorage",

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""dynokeeper's backup benchmark: the same data set, in the same run, backed up by dynokeeper and by the
-manual way (BGSAVE, then `aws s3 cp` of the RDB), to a local SeaweedFS with SigV4 on.
+"""dynokeeper's benchmark: the same data set, in the same run, backed up and restored by dynokeeper and by
+the manual way, to and from a local SeaweedFS with SigV4 on.
 
-It prints a table of wall time and peak memory (max RSS). Run it through `make bench` (release build).
+- Backup: `dynokeeper backup` against BGSAVE followed by `aws s3 cp` of the RDB.
+- Restore: `dynokeeper restore` (download, decompress, verify, stop Redis, put in place, start, wait for the
+  data) against `aws s3 cp` of the RDB followed by a redis-server start that loads it.
+
+It prints tables of wall time and peak memory (max RSS). Run it through `make bench` (release build).
 Everything it starts listens on 127.0.0.1 and is stopped at the end.
 """
 import argparse
@@ -108,7 +112,7 @@ def populate(port, total_mb, value_bytes):
 
 def bgsave(port):
     redis_cli(port, "BGSAVE")
-    wait_for("BGSAVE", lambda: "rdb_bgsave_in_progress:0" in redis_cli(port, "INFO", "persistence"), timeout=600)
+    wait_for("BGSAVE", lambda: "rdb_bgsave_in_progress:0" in redis_cli(port, "INFO", "persistence").split(), timeout=600)
 
 
 def main():
@@ -117,6 +121,7 @@ def main():
     parser.add_argument("--value-bytes", type=int, default=1000)
     parser.add_argument("--binary", default=".build/release/dynokeeper")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each method, interleaved")
+    parser.add_argument("--skip-backup", action="store_true", help="only the restore comparison")
     options = parser.parse_args()
     binary = os.path.abspath(options.binary)
     work = tempfile.mkdtemp(prefix="dynokeeper-bench-")
@@ -141,8 +146,11 @@ def main():
 
         redis_port = free_port()
         os.makedirs(f"{work}/redis")
-        servers.start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", f"{work}/redis",
-                       "--save", "", "--logfile", ""], f"{work}/redis.log")
+        # Daemonized from a config file, so that dynokeeper's restore can stop it and start it (redis.start).
+        with open(f"{work}/redis.conf", "w") as f:
+            f.write(f"port {redis_port}\nbind 127.0.0.1\ndir {work}/redis\nsave \"\"\ndaemonize yes\n"
+                    f"pidfile {work}/redis.pid\nlogfile {work}/redis.log\n")
+        subprocess.run(["redis-server", f"{work}/redis.conf"], check=True)
         wait_for("redis-server", lambda: subprocess.run(["redis-cli", "-p", str(redis_port), "ping"],
                                                         capture_output=True).stdout.strip() == b"PONG")
         print(f"populating {options.size_mb} MiB of random values ...", file=sys.stderr)
@@ -152,7 +160,7 @@ def main():
         print(f"{count} keys, RDB {rdb_size / 1e6:.0f} MB", file=sys.stderr)
 
         rows = []
-        for round_number in range(options.rounds):
+        for round_number in range(0 if options.skip_backup else options.rounds):
             # The manual way: BGSAVE, then awscli's multipart upload (its defaults: 8 MiB parts, 10 at a time).
             start = time.monotonic()
             bgsave(redis_port)
@@ -176,6 +184,8 @@ def main():
                 name = f"dynokeeper backup ({compression}{f' -{level}' if level else ''})"
                 rows.append((name, wall, save_s, upload_s, stored, rss))
 
+        restore_rows = restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb_size)
+
         print()
         print(f"Backup of {options.size_mb} MiB of values ({count} keys, RDB {rdb_size / 1e6:.0f} MB) to SeaweedFS on "
               f"loopback, {os.cpu_count()} cores, {options.rounds} rounds interleaved")
@@ -184,9 +194,55 @@ def main():
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for name, wall, save, upload, stored, rss in rows:
             print(f"| {name} | {wall:.1f} | {save:.1f} | {upload:.1f} | {stored / 1e6:.0f} | {rss:.0f} |")
+        print()
+        print(f"Restore of the same data (RDB {rdb_size / 1e6:.0f} MB) from SeaweedFS, Redis stopped and started each time")
+        print()
+        print("| method | wall s | download s | start and load s | peak RSS MiB |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for name, wall, download, load, rss in restore_rows:
+            print(f"| {name} | {wall:.1f} | {download:.1f} | {load:.1f} | {rss:.0f} |")
     finally:
+        subprocess.run(["redis-cli", "-p", str(redis_port), "shutdown", "nosave"], capture_output=True)
         servers.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb_size):
+    """Restores the data set both ways, interleaved; Redis is down between runs only while it is replaced."""
+    denv = dict(env)
+    denv.update({"DYNOKEEPER_REDIS_PORT": str(redis_port), "DYNOKEEPER_STORAGE_URL": "s3://bench/restore",
+                 "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_LOG_LEVEL": "warning",
+                 "DYNOKEEPER_BACKUP_COMPRESSION_LEVEL": "1", "DYNOKEEPER_RESTORE_ENABLED": "true",
+                 "DYNOKEEPER_REDIS_START": f"redis-server {work}/redis.conf"})
+    out = subprocess.run([binary, "backup"], env=denv, cwd=work, capture_output=True, text=True, check=True).stdout
+    snapshot = out.split()[1]
+    subprocess.run(aws + ["s3", "cp", f"{work}/redis/dump.rdb", "s3://bench/manual-restore/dump.rdb"], env=env,
+                   check=True, capture_output=True)
+    rows = []
+    for _ in range(options.rounds):
+        # The manual way: download the RDB with awscli, stop Redis, move the file in place, start Redis, wait.
+        start = time.monotonic()
+        wall_dl, rss, _ = timed(aws + ["s3", "cp", "s3://bench/manual-restore/dump.rdb", f"{work}/download.rdb"], env=env)
+        redis_cli(redis_port, "SHUTDOWN", "NOSAVE")
+        wait_for("Redis to stop", lambda: b"PONG" not in subprocess.run(["redis-cli", "-p", str(redis_port), "ping"],
+                                                                       capture_output=True).stdout)
+        os.replace(f"{work}/download.rdb", f"{work}/redis/dump.rdb")
+        load_start = time.monotonic()
+        subprocess.run(["redis-server", f"{work}/redis.conf"], check=True)
+        wait_for("Redis to load", lambda: "loading:0" in subprocess.run(
+            ["redis-cli", "-p", str(redis_port), "INFO", "persistence"], capture_output=True, text=True).stdout.split(), 600)
+        rows.append(("aws s3 cp + start redis-server", time.monotonic() - start, wall_dl, time.monotonic() - load_start, rss))
+
+        wall, rss, out = timed([binary, "restore", "--snapshot", snapshot, "--no-safety-save"], env=denv, cwd=work)
+        durations = {}
+        for line in out.splitlines():
+            line = line.strip()
+            if ". " in line and line.endswith(" s"):
+                name, value = line.split(". ", 1)[1].rsplit(": ", 1)
+                durations[name] = float(value[:-2])
+        rows.append(("dynokeeper restore", wall, durations.get("fetch and verify", 0),
+                     durations.get("start Redis and load", 0), rss))
+    return rows
 
 
 if __name__ == "__main__":

@@ -264,7 +264,7 @@ struct TypedReader {
         let compression = try string("backup.compression", default: "zstd", check: {
             DynokeeperConfiguration.Backup.Compression(rawValue: $0) == nil ? "unknown compression" : nil
         }).flatMap(DynokeeperConfiguration.Backup.Compression.init(rawValue:))!
-        let level = try int("backup.compression_level", default: 3, range: 1...19)!
+        let level = try int("backup.compression_level", default: 1, range: 1...19)!
         return .init(enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level)
     }
 

@@ -1,4 +1,4 @@
-import CSpawn
+import CLibcShims
 public import Foundation
 
 /// Runs programs to completion with a timeout, capturing their output in a file.

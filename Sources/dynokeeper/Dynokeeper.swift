@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLibcShims
 import DynokeeperEngine
 
 @main
@@ -13,4 +14,11 @@ struct Dynokeeper: AsyncParsableCommand {
         version: DynokeeperVersion.current,
         subcommands: [BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, ConfigCommand.self, StorageCommand.self]
     )
+
+    static func main() async {
+        // Large transfer buffers go straight back to the system when freed (measured: peak RSS of a 1 GiB
+        // backup 222 MiB without, 123 MiB with; see the README's performance section).
+        _ = dynokeeper_tune_malloc(1 << 20)
+        await main(nil)
+    }
 }

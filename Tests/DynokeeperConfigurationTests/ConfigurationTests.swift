@@ -65,7 +65,7 @@ import Testing
         #expect(configuration.redis.port == nil)
         #expect(configuration.backup.type == .rdb)
         #expect(configuration.backup.compression == .zstd)
-        #expect(configuration.backup.compressionLevel == 3)
+        #expect(configuration.backup.compressionLevel == 1)
         #expect(configuration.storage.url == .file(path: "var/backups"))
         #expect(configuration.storage.region == "us-east-1")
         #expect(configuration.storage.partSizeMB == 16)

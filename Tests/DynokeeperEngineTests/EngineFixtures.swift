@@ -86,7 +86,18 @@ struct RedisContent: Equatable, CustomStringConvertible {
     struct Entry: Equatable {
         var type: String
         var value: [String]
-        var expires: Bool
+        /// Milliseconds to live, or `nil` for keys that do not expire.
+        var ttl: Int64?
+
+        /// TTLs count down while backups and restores run: equal within a minute.
+        static func == (lhs: Entry, rhs: Entry) -> Bool {
+            guard lhs.type == rhs.type, lhs.value == rhs.value else { return false }
+            switch (lhs.ttl, rhs.ttl) {
+            case (nil, nil): return true
+            case (let a?, let b?): return abs(a - b) <= 60_000
+            default: return false
+            }
+        }
     }
 
     var databases: [Int: [String: Entry]]
@@ -123,8 +134,8 @@ struct RedisContent: Equatable, CustomStringConvertible {
                 for (index, key) in keys.enumerated() {
                     var value = Self.flatten(values[index])
                     if sortedValues[index] { value.sort() }
-                    entries[key] = Entry(
-                        type: heads[2 * index].string ?? "?", value: value, expires: (heads[2 * index + 1].integer ?? -1) > 0)
+                    let ttl = heads[2 * index + 1].integer ?? -1
+                    entries[key] = Entry(type: heads[2 * index].string ?? "?", value: value, ttl: ttl > 0 ? ttl : nil)
                 }
             } while cursor != "0"
             databases[database] = entries

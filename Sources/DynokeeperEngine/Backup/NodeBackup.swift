@@ -21,7 +21,7 @@ public struct NodeBackup: Sendable {
 
         public init(
             type: DynokeeperConfiguration.Backup.PersistenceType, compression: DynokeeperConfiguration.Backup.Compression = .zstd,
-            compressionLevel: Int = 3, snapshotID: SnapshotID? = nil
+            compressionLevel: Int = 1, snapshotID: SnapshotID? = nil
         ) {
             self.type = type
             self.compression = compression

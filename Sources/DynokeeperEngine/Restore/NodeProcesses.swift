@@ -52,10 +52,10 @@ struct RedisService: Sendable {
                         logger.info("Redis is loading its data: \(info["loading_loaded_perc"] ?? "?")%")
                         lastReport = ContinuousClock.now
                     }
-                    try await Task.sleep(for: .milliseconds(100))
+                    try await Task.sleep(for: .milliseconds(50))
                 }
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw NodeControlError("Redis at \(connector.address) did not answer with its data loaded within \(loadTimeout) after \(startCommand)")
     }

@@ -25,7 +25,18 @@ struct SnapshotDownloader {
         try await LocalFileSystem.makeFolders((path as NSString).deletingLastPathComponent)
         let writer = try await LocalFileWriter.create(path)
         do {
-            for try await chunk in digesting { try await writer.write(chunk) }
+            // Each write runs on the I/O threads while the next chunk is fetched, decompressed and hashed;
+            // writes stay in order, at most one waiting.
+            var pending: Task<Void, any Error>?
+            for try await chunk in digesting {
+                let previous = pending
+                pending = Task {
+                    try await previous?.value
+                    try await writer.write(chunk)
+                }
+                try await previous?.value
+            }
+            try await pending?.value
             try await writer.sync()
         } catch let error as ZstdError {
             throw SnapshotError("\(file.key) is damaged: \(error)")

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "dynokeeper_spawn.h"
+#include "dynokeeper_libc_shims.h"
 
 #include <errno.h>
 #include <fcntl.h>
