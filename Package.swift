@@ -124,6 +124,8 @@ let package = Package(
             name: "DynokeeperTestSupport",
             dependencies: [
                 "NodeControl",
+                "ObjectStorage",
+                "ObjectStorageS3",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -62,7 +62,7 @@ import Testing
         try await RedisDataset.populateRandom(server, count: 12_000, size: 1024)  // ~12 MiB of hex, ~6 MiB zstd
 
         // An S3 that accepts the upload's start and first part, then fails every request but aborts.
-        let parts = Counter()
+        let parts = CallCounter()
         let fake = try await FakeHTTPServer.start { request in
             switch request.method {
             case "HEAD": return .init(status: 404)
@@ -116,12 +116,4 @@ import Testing
         let error = await #expect(throws: SnapshotError.self) { _ = try await Engine.backup(node, store: store.store).run(options) }
         #expect(error?.description.contains("already exists") == true)
     }
-}
-
-/// A thread-safe call counter for scripted servers.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func next() -> Int { lock.withLock { value += 1; return value } }
 }

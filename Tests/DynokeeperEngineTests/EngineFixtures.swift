@@ -26,34 +26,13 @@ struct TestStore {
             let folder = try TemporaryDirectory(prefix: "store")
             return TestStore(store: LocalDirectoryStore(root: folder.path), folder: folder)
         case .s3:
-            let server = try await SeaweedFS.shared()
-            let bucket = try await EngineBucket.shared.name(server)
-            let configuration = S3StoreConfiguration(
-                location: S3Location(bucket: bucket, prefix: "engine-\(UUID().uuidString.prefix(8))"),
-                region: server.region, endpoint: server.endpoint, partSize: partSize, concurrency: 4,
-                retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)))
-            let store = try S3Store(
-                configuration: configuration,
-                credentials: StaticCredentialProvider(.init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)))
-            return TestStore(store: store, folder: nil)
+            return TestStore(store: try await SeaweedFS.shared().makeStore(partSize: partSize), folder: nil)
         }
     }
 
     func close() async {
         try? await store.shutdown()
         folder?.remove()
-    }
-}
-
-actor EngineBucket {
-    static let shared = EngineBucket()
-    private var bucket: String?
-
-    func name(_ server: SeaweedFS) async throws -> String {
-        if let bucket { return bucket }
-        let name = try await server.makeBucket("engine")
-        bucket = name
-        return name
     }
 }
 

@@ -72,20 +72,7 @@ struct RestoreNode {
     }
 
     func populate(_ tag: String) async throws {
-        var commands: [String] = []
-        for index in 0..<40 {
-            commands.append("SET string:\(index) \(tag)-\(index)")
-            commands.append("HSET hash:\(index) f \(tag) g \(index)")
-            commands.append("RPUSH list:\(index) \(tag) b c")
-            commands.append("SADD set:\(index) \(tag) y z")
-            commands.append("ZADD zset:\(index) 1 \(tag) 2 two")
-            commands.append("XADD stream:\(index) * tag \(tag)")
-        }
-        for index in 0..<10 { commands.append("SET ttl:\(index) \(tag) EX 86400") }
-        commands.append("SELECT 2")
-        commands.append("SET other-db \(tag)")
-        let result = try await redis.cli([], input: Data((commands.joined(separator: "\n") + "\n").utf8))
-        guard result.status == 0 else { throw TestSupportError("populate failed: \(result.stderrText)") }
+        try await RedisDataset.populateAllTypes(redis, tag: tag)
     }
 
     func content() async throws -> RedisContent { try await RedisContent.read(port: redis.port) }

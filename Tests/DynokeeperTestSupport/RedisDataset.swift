@@ -1,11 +1,19 @@
-import Foundation
+public import Foundation
+
+/// A Redis that tests can reach with redis-cli.
+public protocol RedisCommandLine: Sendable {
+    func cli(_ arguments: [String], input: Data?) async throws -> ProcessResult
+}
+
+extension RedisServer: RedisCommandLine {}
+extension ManagedRedis: RedisCommandLine {}
 
 /// Sample data of every Redis type, written through redis-cli.
 public enum RedisDataset {
     /// Strings, hashes, lists, sets, sorted sets, streams and keys with TTLs, in databases 0 and 3.
     /// - Returns: How many keys each database holds afterwards.
     @discardableResult
-    public static func populateAllTypes(_ server: RedisServer, tag: String = "v1") async throws -> [Int: Int] {
+    public static func populateAllTypes(_ server: some RedisCommandLine, tag: String = "v1") async throws -> [Int: Int] {
         var commands: [String] = []
         for index in 0..<50 {
             commands.append("SET string:\(index) \(tag)-value-\(index)")
@@ -32,7 +40,7 @@ public enum RedisDataset {
 
     /// `count` string keys of `size` random hexadecimal bytes, written by a server-side script (fast, and
     /// hardly compressible beyond hex's factor of two).
-    public static func populateRandom(_ server: RedisServer, count: Int, size: Int, prefix: String = "random") async throws {
+    public static func populateRandom(_ server: some RedisCommandLine, count: Int, size: Int, prefix: String = "random") async throws {
         let script = """
             math.randomseed(tonumber(ARGV[3]))
             for i = 1, tonumber(ARGV[1]) do
@@ -42,7 +50,8 @@ public enum RedisDataset {
             end
             return 1
             """
-        let result = try await server.cli(["EVAL", script, "1", prefix, String(count), String(size), String(Int.random(in: 1...1_000_000))])
+        let result = try await server.cli(
+            ["EVAL", script, "1", prefix, String(count), String(size), String(Int.random(in: 1...1_000_000))], input: nil)
         guard result.status == 0, result.stdoutText.contains("1") else {
             throw TestSupportError("random population failed: \(result.stdoutText) \(result.stderrText)")
         }

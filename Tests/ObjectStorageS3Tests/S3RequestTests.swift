@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func retriesSlowDownAndServerErrorsThenSucceeds() async throws {
-        let calls = Counter()
+        let calls = CallCounter()
         let server = try await FakeHTTPServer.start { request in
             switch calls.next() {
             case 1: return .init(status: 503, body: "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
@@ -143,7 +143,7 @@ import Testing
     }
 
     @Test func completionErrorsInsideA200AreRetried() async throws {
-        let completions = Counter()
+        let completions = CallCounter()
         let base = Self.fakeS3()
         let server = try await FakeHTTPServer.start { request in
             if request.method == "POST" && request.query.hasPrefix("uploadId=") && completions.next() == 1 {
@@ -169,13 +169,4 @@ import Testing
         #expect(hinted > 16 << 20)
         #expect(Int64(hinted) * 10_000 >= 500 << 30)
     }
-}
-
-/// A thread-safe call counter for scripted servers.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    /// Increments and returns the new count (1 for the first call).
-    func next() -> Int { lock.withLock { value += 1; return value } }
 }

@@ -34,30 +34,9 @@ struct StoreFixture {
     static func makeS3Store(
         partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil, prefix: String? = nil
     ) async throws -> S3Store {
-        let server = try await SeaweedFS.shared()
-        let bucket = try await SharedBucket.shared.name(server)
-        let configuration = S3StoreConfiguration(
-            location: S3Location(bucket: bucket, prefix: prefix ?? "conformance/\(UUID().uuidString.prefix(8))"),
-            region: server.region, endpoint: server.endpoint, partSize: partSize, concurrency: concurrency,
-            retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(50)))
-        let credentials = StaticCredentialProvider(
-            .init(accessKeyID: server.accessKey, secretAccessKey: secret ?? server.secretKey))
-        return try S3Store(configuration: configuration, credentials: credentials)
+        try await SeaweedFS.shared().makeStore(prefix: prefix, partSize: partSize, concurrency: concurrency, secret: secret)
     }
 
     /// The local store's root folder, to look for leftovers.
     var localRoot: String? { (store as? LocalDirectoryStore)?.root }
-}
-
-/// One bucket for all the tests of the run; each test works under its own prefix.
-actor SharedBucket {
-    static let shared = SharedBucket()
-    private var bucket: String?
-
-    func name(_ server: SeaweedFS) async throws -> String {
-        if let bucket { return bucket }
-        let name = try await server.makeBucket("dynokeeper")
-        bucket = name
-        return name
-    }
 }

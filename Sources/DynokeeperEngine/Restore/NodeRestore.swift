@@ -131,27 +131,31 @@ public struct NodeRestore: Sendable {
     /// Finishes an interrupted restore from its journal.
     public func resume() async throws -> Report {
         try checkEnabled()
-        let layout = try await currentLayout()
-        guard let journal = try RestoreJournal.load(in: layout.directory) else {
-            throw SnapshotError("there is no unfinished restore in \(layout.directory) (no \(RestoreJournal.path(in: layout.directory)))")
-        }
+        let journal = try await unfinishedJournal()
         guard journal.phase >= .prepared else {
-            try await LocalFileSystem.remove(RestoreJournal.folder(in: layout.directory))
+            try await LocalFileSystem.remove(RestoreJournal.folder(in: journal.plan.layout.directory))
             throw SnapshotError("the earlier restore was interrupted while fetching the snapshot, before the node was touched; its files were removed: run the restore again")
         }
-        let source = RestoreSource(resumedFrom: journal)
         return try await proceed(
             journal: journal, dynomite: try DynomiteService.make(configuration, node: node), redis: redisService,
-            skipSafetySave: true, steps: [], source: source)
+            skipSafetySave: true, steps: [], source: RestoreSource(resumedFrom: journal))
     }
 
     /// Undoes an interrupted restore from its journal: previous data back in place, processes started.
     public func rollback() async throws -> String {
-        let layout = try await currentLayout()
-        guard let journal = try RestoreJournal.load(in: layout.directory) else {
-            throw SnapshotError("there is no unfinished restore in \(layout.directory) (no \(RestoreJournal.path(in: layout.directory)))")
+        try await undo(unfinishedJournal(), dynomite: try DynomiteService.make(configuration, node: node), redis: redisService)
+    }
+
+    /// The journal of an unfinished restore, in the data folder (`redis.data_dir`, else where Redis or redis.conf
+    /// says, since Redis may be down).
+    func unfinishedJournal() async throws -> RestoreJournal {
+        var directory = configuration.redis.dataDir
+        if directory == nil { directory = try await currentLayout().directory }
+        guard let directory else { throw SnapshotError("cannot tell Redis's data folder") }
+        guard let journal = try RestoreJournal.load(in: directory) else {
+            throw SnapshotError("there is no unfinished restore in \(directory) (no \(RestoreJournal.path(in: directory)))")
         }
-        return try await undo(journal, dynomite: try DynomiteService.make(configuration, node: node), redis: redisService)
+        return journal
     }
 
     /// The steps from stopping the node on, each recorded in the journal; rolls back on failure.

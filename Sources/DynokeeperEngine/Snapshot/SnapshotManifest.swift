@@ -72,13 +72,17 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     /// Keys in all databases.
     public var keyCount: Int { keyspace.values.reduce(0) { $0 + $1.keys } }
 
-    public static let encoder: JSONEncoder = {
+    /// The encoding manifests (and other dynokeeper JSON) use: snake_case keys, ISO 8601 dates.
+    /// - Parameter pretty: Indented (manifests) or one line (JSON lines output).
+    public static func makeEncoder(pretty: Bool = true) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }()
+    }
+
+    public static let encoder = makeEncoder()
 
     public static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()

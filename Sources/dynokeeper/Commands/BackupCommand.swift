@@ -16,8 +16,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let context = try await NodeContext.open(options)
-            do {
+            try await NodeContext.with(options) { context in
                 let backup = NodeBackup(
                     node: context.node, connector: context.connector, store: context.store,
                     dataDirectory: context.configuration.redis.dataDir, logger: context.logger,
@@ -31,11 +30,7 @@ struct BackupCommand: AsyncParsableCommand {
                 }
                 print("keys: \(manifest.keyCount)\(manifest.keyspaceExact ? "" : " (approximate)")")
                 print("save: \(Format.duration(report.saveDuration)), upload: \(Format.duration(report.uploadDuration))")
-            } catch {
-                await context.close()
-                throw error
             }
-            await context.close()
         }
     }
 }

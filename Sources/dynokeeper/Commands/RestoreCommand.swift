@@ -47,8 +47,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let context = try await NodeContext.open(options)
-            do {
+            try await NodeContext.with(options) { context in
                 let restore = NodeRestore(
                     configuration: context.configuration, node: context.node, connector: context.connector,
                     store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal())
@@ -58,11 +57,7 @@ struct RestoreCommand: AsyncParsableCommand {
                     let report = resume ? try await restore.resume() : try await restore.run(try makeOptions(context))
                     printReport(report)
                 }
-            } catch {
-                await context.close()
-                throw error
             }
-            await context.close()
         }
     }
 

@@ -21,26 +21,20 @@ struct SnapshotsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let context = try await NodeContext.open(options, connectRedis: false)
-            do {
+            try await NodeContext.with(options) { context in
                 let catalog = SnapshotCatalog(store: context.store, logger: context.logger)
                 var node = context.node.identity
                 if let cluster { node.cluster = cluster }
                 let entries = allNodes ? try await catalog.snapshots(cluster: node.cluster) : try await catalog.snapshots(of: node)
                 if json {
-                    let encoder = SnapshotManifest.encoder
-                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    let encoder = SnapshotManifest.makeEncoder(pretty: false)
                     for entry in entries {
                         print(String(decoding: try encoder.encode(SnapshotLine(entry)), as: UTF8.self))
                     }
                 } else {
                     printTable(entries)
                 }
-            } catch {
-                await context.close()
-                throw error
             }
-            await context.close()
         }
     }
 

@@ -12,7 +12,7 @@ struct NodeContext {
     var store: any ObjectStore
     var logger: Logger
 
-    static func open(_ options: GlobalOptions, connectRedis: Bool = true) async throws -> NodeContext {
+    static func open(_ options: GlobalOptions) async throws -> NodeContext {
         let (configuration, logger) = try options.load()
         let node = try NodeSettings.resolve(configuration)
         let store = try StoreFactory.makeStore(
@@ -24,5 +24,19 @@ struct NodeContext {
 
     func close() async {
         try? await store.shutdown()
+    }
+
+    /// Opens the context, runs `body` with it, and closes it whatever happens.
+    static func with(
+        _ options: GlobalOptions, _ body: (NodeContext) async throws -> Void
+    ) async throws {
+        let context = try await open(options)
+        do {
+            try await body(context)
+        } catch {
+            await context.close()
+            throw error
+        }
+        await context.close()
     }
 }

@@ -1,0 +1,36 @@
+import Foundation
+import ObjectStorage
+public import ObjectStorageS3
+
+extension SeaweedFS {
+    /// dynokeeper's S3 store on this server, under a unique prefix of a bucket shared by the whole test run.
+    /// - Parameters:
+    ///   - prefix: The key prefix; a fresh one by default.
+    ///   - partSize: Bytes per part (5 MiB, S3's smallest, keeps multipart tests small).
+    ///   - concurrency: Parts in flight.
+    ///   - secret: A secret to sign with instead of the right one.
+    public func makeStore(
+        prefix: String? = nil, partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil
+    ) async throws -> S3Store {
+        let bucket = try await SharedBucket.shared.name(self)
+        let configuration = S3StoreConfiguration(
+            location: S3Location(bucket: bucket, prefix: prefix ?? "test-\(UUID().uuidString.prefix(8))"),
+            region: region, endpoint: endpoint, partSize: partSize, concurrency: concurrency,
+            retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)))
+        let credentials = StaticCredentialProvider(.init(accessKeyID: accessKey, secretAccessKey: secret ?? secretKey))
+        return try S3Store(configuration: configuration, credentials: credentials)
+    }
+}
+
+/// One bucket for all the tests of a run; each test works under its own prefix.
+actor SharedBucket {
+    static let shared = SharedBucket()
+    private var bucket: String?
+
+    func name(_ server: SeaweedFS) async throws -> String {
+        if let bucket { return bucket }
+        let name = try await server.makeBucket("dynokeeper")
+        bucket = name
+        return name
+    }
+}
