@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "DynokeeperConfiguration", targets: ["DynokeeperConfiguration"]),
         .library(name: "DynokeeperEngine", targets: ["DynokeeperEngine"]),
+        .library(name: "DynokeeperServer", targets: ["DynokeeperServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -25,6 +26,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: Lowest layer: signing and storage
@@ -105,6 +110,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // MARK: The sidecar daemon: REST API, schedules, jobs, metrics
+        .target(
+            name: "DynokeeperServer",
+            dependencies: [
+                "DynokeeperConfiguration",
+                "DynokeeperEngine",
+                "NodeControl",
+                "ObjectStorage",
+                "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // MARK: The command-line tool
         .executableTarget(
             name: "dynokeeper",
@@ -112,6 +137,7 @@ let package = Package(
                 "CLibcShims",
                 "DynokeeperConfiguration",
                 "DynokeeperEngine",
+                "DynokeeperServer",
                 "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -197,6 +223,19 @@ let package = Package(
         .testTarget(
             name: "NodeControlTests",
             dependencies: ["NodeControl", "DynokeeperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DynokeeperServerTests",
+            dependencies: [
+                "DynokeeperServer",
+                "DynokeeperEngine",
+                "DynokeeperConfiguration",
+                "DynokeeperTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -29,6 +29,33 @@ public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The first run strictly after `date`.
+    public func next(after date: Date) -> Date? {
+        switch self {
+        case .daily(let hour, let minute):
+            return CronExpression.daily(hour: hour, minute: minute).next(after: date)
+        case .cron(let expression):
+            return expression.next(after: date)
+        }
+    }
+
+    /// The time between two runs at most, to tell whether a run was missed: a day for `daily`, else the
+    /// longest gap between consecutive runs over the coming weeks.
+    public var period: TimeInterval {
+        switch self {
+        case .daily: return 86_400
+        case .cron(let expression):
+            var longest: TimeInterval = 60
+            var current = Date(timeIntervalSince1970: 1_798_761_600)  // 2027-01-01, any fixed start
+            for _ in 0..<200 {
+                guard let next = expression.next(after: current) else { break }
+                longest = max(longest, next.timeIntervalSince(current))
+                current = next
+            }
+            return longest
+        }
+    }
+
     public var description: String {
         switch self {
         case .daily(let hour, let minute):
@@ -38,4 +65,4 @@ public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-import Foundation
+public import Foundation

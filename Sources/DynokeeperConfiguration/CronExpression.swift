@@ -1,3 +1,5 @@
+public import Foundation
+
 /// A five-field cron expression (minute, hour, day of month, month, day of week), in UTC.
 ///
 /// Fields accept `*`, numbers, ranges (`1-5`), lists (`1,15`), steps (`*/6`, `0-30/10`) and, for months
@@ -16,6 +18,12 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
 
     static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
     static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+    /// `M H * * *`.
+    static func daily(hour: Int, minute: Int) -> CronExpression {
+        // Always valid: hour and minute were checked when parsed.
+        try! CronExpression(parsing: "\(minute) \(hour) * * *")
+    }
 
     public init(parsing text: String) throws {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
@@ -76,4 +84,49 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func == (lhs: CronExpression, rhs: CronExpression) -> Bool { lhs.description == rhs.description }
+
+    /// Whether a day matches the day-of-month and day-of-week fields (either one, when both are restricted).
+    func matchesDay(dayOfMonth: Int, weekday: Int) -> Bool {
+        switch (anyDayOfMonth, anyDayOfWeek) {
+        case (true, true): return true
+        case (false, true): return daysOfMonth.contains(dayOfMonth)
+        case (true, false): return daysOfWeek.contains(weekday)
+        case (false, false): return daysOfMonth.contains(dayOfMonth) || daysOfWeek.contains(weekday)
+        }
+    }
+
+    /// The first minute strictly after `date` that the expression matches, in UTC; `nil` if none within
+    /// eight years (an impossible date such as February 30).
+    public func next(after date: Date) -> Date? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        // Start at the next whole minute.
+        var current = calendar.date(bySetting: .second, value: 0, of: date.addingTimeInterval(60)) ?? date
+        if current <= date { current = current.addingTimeInterval(60) }
+        let limit = date.addingTimeInterval(8 * 366 * 86_400)
+        while current < limit {
+            let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: current)
+            guard months.contains(parts.month!) else {
+                // First minute of the next month.
+                let firstOfMonth = calendar.date(from: DateComponents(year: parts.year, month: parts.month, day: 1))!
+                current = calendar.date(byAdding: .month, value: 1, to: firstOfMonth)!
+                continue
+            }
+            guard matchesDay(dayOfMonth: parts.day!, weekday: parts.weekday! - 1) else {
+                current = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: current))!
+                continue
+            }
+            guard hours.contains(parts.hour!) else {
+                let hourStart = calendar.date(from: DateComponents(year: parts.year, month: parts.month, day: parts.day, hour: parts.hour))!
+                current = hourStart.addingTimeInterval(3600)
+                continue
+            }
+            guard minutes.contains(parts.minute!) else {
+                current = current.addingTimeInterval(60)
+                continue
+            }
+            return current
+        }
+        return nil
+    }
 }

@@ -151,9 +151,10 @@ struct TypedReader {
             })!,
             format: DynokeeperConfiguration.Log.Format(
                 rawValue: try string("log.format", default: "text", check: { ["text", "json"].contains($0) ? nil : "unknown format" })!)!)
+        let server = try buildServer()
         var configuration = DynokeeperConfiguration(
             cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore,
-            dynomite: dynomite, log: log)
+            dynomite: dynomite, server: server, log: log)
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
         configuration.effective = effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
         return configuration
@@ -206,6 +207,34 @@ struct TypedReader {
         return .init(
             url: url, endpoint: endpoint, region: region, pathStyle: pathStyle?.value, partSizeMB: partSize,
             concurrency: concurrency, serverSideEncryption: sse, kmsKeyID: kmsKey, profile: profile)
+    }
+
+    private mutating func buildServer() throws -> DynokeeperConfiguration.Server {
+        let listen = try string("server.listen", default: "127.0.0.1:8080", check: { text in
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+                colon != text.startIndex
+            else { return "it must be host:port" }
+            return nil
+        })!
+        let colon = listen.lastIndex(of: ":")!
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let inline = try string("server.token", check: { $0.count < 16 ? "use at least 16 characters" : nil })
+        let file = try string("server.token_file")
+        if inline != nil && file != nil {
+            throw ConfigurationError("server.token and server.token_file are both set: keep one")
+        }
+        var token = inline
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw ConfigurationError("server.token_file: cannot read \(file)")
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard token!.count >= 16 else { throw ConfigurationError("server.token_file \(file): use a token of at least 16 characters") }
+        }
+        return .init(
+            host: host, port: Int(listen[listen.index(after: colon)...])!, token: token,
+            tokenSource: inline != nil ? "server.token" : file.map { "server.token_file \($0)" })
     }
 
     static func checkBucket(_ bucket: String) -> String? {

@@ -8,6 +8,7 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
     public var backup: Backup
     public var restore: Restore
     public var dynomite: Dynomite
+    public var server: Server
     public var log: Log
 
     /// The node's identity, when it is not (all) read from dynomite.yml.
@@ -114,6 +115,19 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
         public var sourceRack: String?
     }
 
+    /// The sidecar's REST API (`dynokeeper serve`).
+    public struct Server: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        /// The bearer token every endpoint but `/health` requires; `nil` for none (loopback only).
+        public var token: String?
+        /// Where the token came from, for messages (`server.token` or the file).
+        public var tokenSource: String?
+
+        /// Whether the address is reachable from this machine only.
+        public var isLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.") }
+    }
+
     public struct Log: Sendable, Equatable {
         public enum Format: String, Sendable, Equatable { case text, json }
         public var level: String
@@ -125,7 +139,7 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.cluster == rhs.cluster && lhs.node == rhs.node && lhs.redis == rhs.redis && lhs.storage == rhs.storage
-            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.dynomite == rhs.dynomite && lhs.log == rhs.log
+            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.dynomite == rhs.dynomite && lhs.server == rhs.server && lhs.log == rhs.log
     }
 }
 

@@ -12,7 +12,10 @@ struct Dynokeeper: AsyncParsableCommand {
             overridden by DYNOKEEPER_* environment variables. AWS credentials come from the standard sources.
             """,
         version: DynokeeperVersion.current,
-        subcommands: [BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, ConfigCommand.self, StorageCommand.self]
+        subcommands: [
+            BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, ServeCommand.self, ScheduleCommand.self,
+            ConfigCommand.self, StorageCommand.self,
+        ]
     )
 
     static func main() async {

@@ -111,6 +111,7 @@ public struct NodeBackup: Sendable {
         let persistence = RedisPersistence(redis: redis, dataDirectory: dataDirectory, logger: logger)
 
         logger.info("asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")")
+        progress?.step(options.type == .rdb ? "BGSAVE" : "BGREWRITEAOF")
         let saveStart = clock.now
         let trigger: RedisPersistence.Trigger
         var files: [RedisPersistence.DataFile]
@@ -157,6 +158,7 @@ public struct NodeBackup: Sendable {
             files: stored,
             keyspace: Dictionary(uniqueKeysWithValues: trigger.keyspace.map { ("db\($0.key)", $0.value) }),
             keyspaceExact: trigger.exact, startedAt: startedAt, finishedAt: now())
+        progress?.step("write the manifest")
         let json = try SnapshotManifest.encoder.encode(manifest)
         try await store.put(
             prefix + SnapshotLayout.manifestName, bytes: ByteBuffer(bytes: json),
@@ -173,6 +175,7 @@ public struct NodeBackup: Sendable {
         name: String, size: Int64, body: ByteStream, prefix: String, options: Options
     ) async throws -> SnapshotManifest.File {
         let object = options.compression == .zstd ? name + ".zst" : name
+        progress?.step("upload \(name)")
         let digesting = DigestingSequence(ProgressSequence(body, label: name, total: size, reporter: progress))
         let stream: ByteStream
         switch options.compression {

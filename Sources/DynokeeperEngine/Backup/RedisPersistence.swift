@@ -1,12 +1,12 @@
 import DynokeeperConfiguration
 import Foundation
-import Logging
+public import Logging
 import ObjectStorage
-import RedisClient
+public import RedisClient
 
 /// Makes Redis write its persistence files and finds them: BGSAVE for RDB, BGREWRITEAOF for AOF
 /// (single file before Redis 7, the multi-part set of `appenddirname` since).
-struct RedisPersistence {
+public struct RedisPersistence: Sendable {
     let redis: RedisConnection
     /// Overrides Redis's `dir`, for when dynokeeper sees the data folder at another path.
     let dataDirectory: String?
@@ -15,10 +15,20 @@ struct RedisPersistence {
     var timeout: Duration = .seconds(3600)
     var pollInterval: Duration = .milliseconds(50)
 
+    /// - Parameters:
+    ///   - redis: The connection to the node's Redis.
+    ///   - dataDirectory: Overrides Redis's `dir`.
+    ///   - logger: Where waits are reported.
+    public init(redis: RedisConnection, dataDirectory: String?, logger: Logger) {
+        self.redis = redis
+        self.dataDirectory = dataDirectory
+        self.logger = logger
+    }
+
     /// The key counts taken right before the save, and whether they match the saved data exactly.
-    struct Trigger {
-        var keyspace: [Int: RedisInfo.Keyspace]
-        var exact: Bool
+    public struct Trigger: Sendable {
+        public var keyspace: [Int: RedisInfo.Keyspace]
+        public var exact: Bool
     }
 
     /// A file to back up, opened so that it reads as it was even if Redis replaces it meanwhile.
@@ -31,7 +41,7 @@ struct RedisPersistence {
     // MARK: RDB
 
     /// Runs BGSAVE and waits for it: waits first for a save or rewrite already running, then takes a fresh one.
-    func save() async throws -> Trigger {
+    public func save() async throws -> Trigger {
         let deadline = ContinuousClock.now + timeout
         for attempt in 1...10 {
             try await waitForChildren(until: deadline)

@@ -1,11 +1,11 @@
-import DynokeeperConfiguration
+public import DynokeeperConfiguration
 import Foundation
-import Logging
-import NodeControl
+public import Logging
+public import NodeControl
 import RedisClient
 
 /// Stops and starts the node's Redis, and waits for it to be gone or to have loaded its data.
-struct RedisService: Sendable {
+public struct RedisService: Sendable {
     let connector: RedisConnector
     let startCommand: ShellCommand?
     let stopCommand: ShellCommand?
@@ -14,15 +14,27 @@ struct RedisService: Sendable {
     var stopTimeout: Duration = .seconds(120)
     var loadTimeout: Duration = .seconds(3600)
 
+    /// - Parameters:
+    ///   - connector: Reaches the node's Redis.
+    ///   - startCommand: `redis.start`.
+    ///   - stopCommand: `redis.stop` (`SHUTDOWN NOSAVE` when `nil`).
+    ///   - logger: Where load progress is reported.
+    public init(connector: RedisConnector, startCommand: ShellCommand?, stopCommand: ShellCommand?, logger: Logger) {
+        self.connector = connector
+        self.startCommand = startCommand
+        self.stopCommand = stopCommand
+        self.logger = logger
+    }
+
     /// Whether Redis answers (loading counts as answering).
-    func isUp() async -> Bool {
+    public func isUp() async -> Bool {
         guard let redis = try? await connector.connect(commandTimeout: .seconds(5)) else { return false }
         defer { Task { await redis.close() } }
         return (try? await redis.info("persistence")) != nil
     }
 
     /// Stops Redis without letting it write its data files, and waits until it is gone.
-    func stop() async throws {
+    public func stop() async throws {
         if let stopCommand {
             try await stopCommand.run(timeout: commandTimeout)
         } else if let redis = try? await connector.connect(commandTimeout: .seconds(60)) {
@@ -35,7 +47,7 @@ struct RedisService: Sendable {
     }
 
     /// Starts Redis and waits until it answers with its data loaded, reporting load progress.
-    func start() async throws {
+    public func start() async throws {
         guard let startCommand else {
             throw ConfigurationError("redis.start is not set: dynokeeper cannot start Redis again")
         }
@@ -62,7 +74,7 @@ struct RedisService: Sendable {
 }
 
 /// Stops and starts Dynomite with the configured commands, waiting on its client port.
-struct DynomiteService: Sendable {
+public struct DynomiteService: Sendable {
     let startCommand: ShellCommand
     let stopCommand: ShellCommand
     let host: String
@@ -72,7 +84,7 @@ struct DynomiteService: Sendable {
 
     /// Builds it from the configuration and dynomite.yml; `nil` for a plain Redis node.
     /// - Throws: When the node runs Dynomite but the commands to stop and start it are missing.
-    static func make(_ configuration: DynokeeperConfiguration, node: NodeSettings) throws -> DynomiteService? {
+    public static func make(_ configuration: DynokeeperConfiguration, node: NodeSettings) throws -> DynomiteService? {
         let settings = configuration.dynomite
         guard settings.start != nil || settings.stop != nil || node.dynomite != nil else { return nil }
         guard let start = settings.start, let stop = settings.stop else {
@@ -95,14 +107,14 @@ struct DynomiteService: Sendable {
         return (host == "0.0.0.0" || host.isEmpty ? "127.0.0.1" : host, port)
     }
 
-    func isUp() async -> Bool { await PortProbe.isOpen(host: host, port: port) }
+    public func isUp() async -> Bool { await PortProbe.isOpen(host: host, port: port) }
 
-    func stop() async throws {
+    public func stop() async throws {
         try await stopCommand.run(timeout: commandTimeout)
         try await PortProbe.wait(host: host, port: port, open: false, timeout: waitTimeout, what: "waiting for Dynomite to stop")
     }
 
-    func start() async throws {
+    public func start() async throws {
         try await startCommand.run(timeout: commandTimeout)
         try await PortProbe.wait(host: host, port: port, open: true, timeout: waitTimeout, what: "waiting for Dynomite to start")
     }

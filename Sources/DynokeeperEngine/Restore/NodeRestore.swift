@@ -112,6 +112,7 @@ public struct NodeRestore: Sendable {
         let work = RestoreJournal.folder(in: layout.directory)
         let clock = ContinuousClock()
         let start = clock.now
+        progress?.step("fetch and verify")
         do {
             try await LocalFileSystem.makeFolders(work + "/incoming")
             try await journal.save(in: layout.directory)
@@ -170,7 +171,10 @@ public struct NodeRestore: Sendable {
         let work = RestoreJournal.folder(in: directory)
         let clock = ContinuousClock()
         var notes: [String] = []
-        var step = "stop Dynomite"
+        var step = "stop Dynomite" {
+            didSet { progress?.step(step) }
+        }
+        progress?.step(step)
         do {
             if journal.phase == .prepared {
                 var start = clock.now

@@ -20,6 +20,8 @@ public struct RestoreSource: Sendable {
         public var compressed: Bool
         /// Size after decompression.
         public var size: Int64
+        /// Size in the store.
+        public var storedSize: Int64
         /// SHA-256 after decompression; `nil` for Dynomite-manager objects, which have none.
         public var sha256: String?
     }
@@ -35,6 +37,8 @@ public struct RestoreSource: Sendable {
     public var manifest: SnapshotManifest?
 
     public var size: Int64 { files.reduce(0) { $0 + $1.size } }
+    /// The bytes a restore downloads.
+    public var storedSize: Int64 { files.reduce(0) { $0 + $1.storedSize } }
 
     init(entry: SnapshotEntry) {
         format = .dynokeeper
@@ -43,7 +47,9 @@ public struct RestoreSource: Sendable {
         type = entry.manifest.type
         manifest = entry.manifest
         files = entry.manifest.files.map {
-            File(key: entry.prefix + $0.object, name: $0.name, compressed: $0.object.hasSuffix(".zst") && $0.object != $0.name, size: $0.size, sha256: $0.sha256)
+            File(
+                key: entry.prefix + $0.object, name: $0.name, compressed: $0.object.hasSuffix(".zst") && $0.object != $0.name,
+                size: $0.size, storedSize: $0.storedSize, sha256: $0.sha256)
         }
     }
 
@@ -53,6 +59,6 @@ public struct RestoreSource: Sendable {
         self.node = node
         self.type = type
         manifest = nil
-        files = [File(key: key, name: type == .rdb ? "dump.rdb" : "appendonly.aof", compressed: false, size: size, sha256: nil)]
+        files = [File(key: key, name: type == .rdb ? "dump.rdb" : "appendonly.aof", compressed: false, size: size, storedSize: size, sha256: nil)]
     }
 }

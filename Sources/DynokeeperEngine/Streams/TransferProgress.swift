@@ -10,6 +10,12 @@ public protocol ProgressReporter: Sendable {
     func progress(label: String, done: Int64, total: Int64)
     /// The transfer of `label` is over.
     func finished(label: String)
+    /// A backup or restore moves on to a step, such as `upload dump.rdb` or `start Redis`.
+    func step(_ name: String)
+}
+
+extension ProgressReporter {
+    public func step(_ name: String) {}
 }
 
 /// Passes bytes through, reporting their running count.

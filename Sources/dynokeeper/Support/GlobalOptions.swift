@@ -14,11 +14,16 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Log format: text or json (overrides log.format).")
     var logFormat: String?
 
-    /// Loads the configuration and sets up logging from it and the flags.
-    func load() throws -> (DynokeeperConfiguration, Logger) {
+    /// The environment the configuration is read with: the process's, with the flags' overrides.
+    var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
         if let logLevel { environment["DYNOKEEPER_LOG_LEVEL"] = logLevel }
         if let logFormat { environment["DYNOKEEPER_LOG_FORMAT"] = logFormat }
+        return environment
+    }
+
+    /// Loads the configuration and sets up logging from it and the flags.
+    func load() throws -> (DynokeeperConfiguration, Logger) {
         let configuration = try DynokeeperConfiguration.load(path: config, environment: environment)
         LoggingSetup.bootstrap(configuration.log)
         return (configuration, Logger(label: "dynokeeper"))

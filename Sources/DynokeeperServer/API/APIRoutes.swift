@@ -1,0 +1,163 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import Foundation
+import Hummingbird
+import Logging
+
+/// The REST API: dynokeeper's own `/v1` endpoints, Dynomite-manager's `/REST/v1/admin` paths, `/health` and
+/// `/metrics`.
+struct APIRoutes: Sendable {
+    let operations: NodeOperations
+    let clock: any SchedulerClock
+    let startedAt: Date
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ in try JSON.response(["status": "ok"]) }
+        router.get("/metrics") { _, _ in try await self.metrics() }
+
+        let v1 = router.group("/v1")
+        v1.post("/backups") { request, _ in
+            let body = try await RequestBody.read(request, allowed: ["type"])
+            let job = try await self.conflicts { try await self.operations.startBackup(type: try body.type(), trigger: "api") }
+            return try JSON.response(job, status: .accepted)
+        }
+        v1.post("/restores") { request, _ in
+            let body = try await RequestBody.read(request, allowed: ["date", "source_cluster", "snapshot", "dry_run"])
+            let restore = NodeOperations.RestoreRequest(
+                date: try body.date(), snapshotID: try body.snapshot(), sourceCluster: try body.name("source_cluster"),
+                dryRun: try body.bool("dry_run") ?? false)
+            let job = try await self.conflicts { try await self.operations.startRestore(restore, trigger: "api") }
+            return try JSON.response(job, status: .accepted)
+        }
+        v1.get("/jobs") { _, _ in try JSON.response(["jobs": await self.operations.runner.list()]) }
+        v1.get("/jobs/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let job = await self.operations.runner.job(id) else {
+                throw APIError(status: .notFound, code: "not_found", message: "no job \(id)")
+            }
+            return try JSON.response(job)
+        }
+        v1.get("/snapshots") { request, _ in try await self.snapshots(request) }
+        v1.get("/status") { _, _ in try await self.status() }
+
+        DynomiteManagerRoutes(operations: operations).register(on: router)
+    }
+
+    /// Runs a job request, turning a job conflict into 409 and a refused restore into 403.
+    func conflicts(_ start: () async throws -> Job) async throws -> Job {
+        do {
+            return try await start()
+        } catch let conflict as JobConflict {
+            throw APIError(status: .conflict, code: "job_running", message: conflict.message)
+        } catch let error as ConfigurationError {
+            throw APIError(status: .forbidden, code: "refused", message: error.message)
+        }
+    }
+
+    func snapshots(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        for (name, _) in query where !["cluster", "all_nodes"].contains(String(name)) {
+            throw APIError.badRequest("unknown query parameter \(name); expected cluster, all_nodes")
+        }
+        let allNodes: Bool
+        switch query["all_nodes"].map(String.init) {
+        case nil, "false"?: allNodes = false
+        case "true"?: allNodes = true
+        case let other?: throw APIError.badRequest("all_nodes must be true or false, not \(other)")
+        }
+        var node = operations.node.identity
+        if let cluster = query["cluster"].map(String.init) {
+            guard !cluster.isEmpty, !cluster.contains("/") else { throw APIError.badRequest("cluster must be a name") }
+            node.cluster = cluster
+        }
+        let catalog = SnapshotCatalog(store: operations.store, logger: operations.logger)
+        let entries = allNodes ? try await catalog.snapshots(cluster: node.cluster) : try await catalog.snapshots(of: node)
+        return try JSON.response(["snapshots": entries.map(SnapshotSummary.init)])
+    }
+
+    func status() async throws -> Response {
+        let configuration = await operations.holder.current
+        let redis = await operations.redisState()
+        let dynomite = await operations.dynomiteUp()
+        let backup = await operations.runner.lastFinished(.backup)
+        let restore = await operations.runner.lastFinished(.restore)
+        let status = Status(
+            version: DynokeeperVersion.current, node: operations.node.identity,
+            redis: .init(
+                address: "\(operations.node.redisHost):\(operations.node.redisPort)", up: redis != nil, loading: redis?.loading,
+                lastSave: redis?.lastSave, version: redis?.version),
+            dynomite: dynomite.map { .init(up: $0) },
+            currentJob: await operations.runner.current(), lastBackup: backup, lastRestore: restore,
+            backupsEnabled: configuration.backup.enabled, restoresEnabled: configuration.restore.enabled,
+            schedule: configuration.backup.schedule.description,
+            nextScheduledBackup: BackupScheduler.nextRun(configuration, after: clock.now()),
+            store: operations.store.location, startedAt: startedAt)
+        return try JSON.response(status)
+    }
+
+    func metrics() async throws -> Response {
+        operations.metrics.processes(redisUp: await operations.redisState() != nil, dynomiteUp: await operations.dynomiteUp())
+        var buffer = ByteBuffer(string: operations.metrics.render())
+        if buffer.readableBytes == 0 { buffer.writeString("\n") }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .contentLength: String(buffer.readableBytes)],
+            body: .init(byteBuffer: buffer))
+    }
+}
+
+/// `GET /v1/status`.
+struct Status: Encodable {
+    struct Redis: Encodable {
+        var address: String
+        var up: Bool
+        var loading: Bool?
+        var lastSave: Date?
+        var version: String?
+    }
+
+    struct Dynomite: Encodable { var up: Bool }
+
+    var version: String
+    var node: NodeIdentity
+    var redis: Redis
+    var dynomite: Dynomite?
+    var currentJob: Job?
+    var lastBackup: Job?
+    var lastRestore: Job?
+    var backupsEnabled: Bool
+    var restoresEnabled: Bool
+    var schedule: String
+    var nextScheduledBackup: Date?
+    var store: String
+    var startedAt: Date
+}
+
+/// One snapshot in `GET /v1/snapshots`.
+struct SnapshotSummary: Encodable {
+    var id: String
+    var cluster: String
+    var datacenter: String
+    var rack: String
+    var tokens: String
+    var type: String
+    var size: Int64
+    var storedSize: Int64
+    var keys: Int
+    var startedAt: Date
+    var finishedAt: Date
+
+    init(_ entry: SnapshotEntry) {
+        id = entry.id.text
+        cluster = entry.node.cluster
+        datacenter = entry.node.datacenter
+        rack = entry.node.rack
+        tokens = entry.node.tokens
+        type = entry.manifest.type.rawValue
+        size = entry.manifest.size
+        storedSize = entry.manifest.storedSize
+        keys = entry.manifest.keyCount
+        startedAt = entry.manifest.startedAt
+        finishedAt = entry.manifest.finishedAt
+    }
+}

@@ -1,0 +1,87 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import Foundation
+import Hummingbird
+
+/// A JSON request body checked field by field: unknown fields, wrong types and bad values are 400s that name
+/// the field.
+struct RequestBody {
+    /// A JSON value, keeping booleans apart from numbers.
+    enum Value: Decodable {
+        case bool(Bool), number(Double), string(String), null, array([Value]), object([String: Value])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() { self = .null }
+            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+            else if let value = try? container.decode(Double.self) { self = .number(value) }
+            else if let value = try? container.decode(String.self) { self = .string(value) }
+            else if let value = try? container.decode([Value].self) { self = .array(value) }
+            else { self = .object(try container.decode([String: Value].self)) }
+        }
+    }
+
+    let fields: [String: Value]
+
+    /// Reads the body (an empty body is `{}`) and refuses fields not in `allowed`.
+    static func read(_ request: Request, allowed: Set<String>) async throws -> RequestBody {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 64 << 10)
+        guard buffer.readableBytes > 0 else { return RequestBody(fields: [:]) }
+        guard let value = try? JSONDecoder().decode(Value.self, from: Data(buffer.readableBytesView)) else {
+            throw APIError.badRequest("the body is not JSON")
+        }
+        guard case .object(let fields) = value else { throw APIError.badRequest("the body must be a JSON object") }
+        for name in fields.keys.sorted() where !allowed.contains(name) {
+            throw APIError.badRequest("unknown field \(name); expected \(allowed.sorted().joined(separator: ", "))")
+        }
+        return RequestBody(fields: fields)
+    }
+
+    func string(_ name: String) throws -> String? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw APIError.badRequest("field \(name) must be a string")
+        }
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        default: throw APIError.badRequest("field \(name) must be true or false")
+        }
+    }
+
+    func type() throws -> DynokeeperConfiguration.Backup.PersistenceType? {
+        try string("type").map { text in
+            guard let type = DynokeeperConfiguration.Backup.PersistenceType(rawValue: text) else {
+                throw APIError.badRequest("field type must be rdb or aof, not \(text)")
+            }
+            return type
+        }
+    }
+
+    func date() throws -> Date? {
+        try string("date").map { text in
+            do { return try RestorePoint.parse(text) } catch { throw APIError.badRequest("field date: \(error)") }
+        }
+    }
+
+    func snapshot() throws -> SnapshotID? {
+        try string("snapshot").map { text in
+            guard let id = SnapshotID(text) else { throw APIError.badRequest("field snapshot: \(text) is not a snapshot id such as 20261124T020000Z") }
+            return id
+        }
+    }
+
+    func name(_ field: String) throws -> String? {
+        try string(field).map { text in
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw APIError.badRequest("field \(field) must be a name of letters, digits, '.', '_' or '-'")
+            }
+            return text
+        }
+    }
+}

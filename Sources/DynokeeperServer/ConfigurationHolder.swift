@@ -1,0 +1,52 @@
+public import DynokeeperConfiguration
+import Foundation
+public import Logging
+
+/// The configuration the daemon runs with, re-read on SIGHUP: the schedule and the enabled flags take effect
+/// at once; a file that does not load is rejected and the previous configuration kept.
+public actor ConfigurationHolder {
+    public private(set) var current: DynokeeperConfiguration
+    /// Increases with every accepted reload.
+    public private(set) var version = 0
+    let path: String?
+    let environment: [String: String]
+    let logger: Logger
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(_ configuration: DynokeeperConfiguration, path: String?, environment: [String: String], logger: Logger) {
+        self.current = configuration
+        self.path = path
+        self.environment = environment
+        self.logger = logger
+    }
+
+    /// Reads the file again.
+    /// - Returns: `nil` when the new configuration was taken, else the error (the old one stays).
+    @discardableResult
+    public func reload() -> (any Error)? {
+        do {
+            let fresh = try DynokeeperConfiguration.load(path: path, environment: environment)
+            if fresh.storage != current.storage || fresh.redis != current.redis || fresh.node != current.node
+                || fresh.server != current.server || fresh.cluster != current.cluster
+            {
+                logger.warning("configuration reloaded; changes to cluster, node, redis, storage and server take effect at the next restart")
+            } else {
+                logger.info("configuration reloaded")
+            }
+            current = fresh
+            version += 1
+            for waiter in waiters { waiter.resume() }
+            waiters.removeAll()
+            return nil
+        } catch {
+            logger.error("configuration reload rejected, keeping the previous one: \(error)")
+            return error
+        }
+    }
+
+    /// Waits until the configuration changes after `version`.
+    public func changed(after version: Int) async {
+        if self.version > version { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+}

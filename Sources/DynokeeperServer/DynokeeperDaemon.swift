@@ -1,0 +1,140 @@
+public import DynokeeperConfiguration
+import DynokeeperEngine
+import Foundation
+import Hummingbird
+public import Logging
+import NIOCore
+import ObjectStorage
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `dynokeeper serve`: the REST API, the backup schedule and the jobs, run as services that shut down
+/// gracefully on SIGTERM or SIGINT; SIGHUP re-reads the configuration.
+public final class DynokeeperDaemon: Sendable {
+    public let operations: NodeOperations
+    let clock: any SchedulerClock
+    let logger: Logger
+    let host: String
+    let requestedPort: Int
+    let token: String?
+    private let state = Mutex<(group: ServiceGroup?, port: Int?, portWaiters: [CheckedContinuation<Int, Never>])>((nil, nil, []))
+
+    /// Builds the daemon from its configuration.
+    /// - Parameters:
+    ///   - configuration: The loaded configuration.
+    ///   - path: The file it came from, re-read on SIGHUP.
+    ///   - environment: The environment overrides, applied again on reload.
+    ///   - clock: The scheduler's clock.
+    ///   - logger: Where everything is logged.
+    /// - Throws: When the configuration cannot serve, such as a non-loopback address without a token.
+    public init(
+        configuration: DynokeeperConfiguration, path: String?, environment: [String: String],
+        clock: any SchedulerClock = SystemSchedulerClock(), logger: Logger
+    ) throws {
+        let server = configuration.server
+        guard server.token != nil || server.isLoopback else {
+            throw ConfigurationError(
+                "server.listen \(server.host):\(server.port) is reachable from other machines: set server.token or server.token_file (or listen on 127.0.0.1)")
+        }
+        let node = try NodeSettings.resolve(configuration)
+        let store = try StoreFactory.makeStore(configuration.storage, environment: environment, logger: logger)
+        let metrics = DynokeeperMetrics()
+        let holder = ConfigurationHolder(configuration, path: path, environment: environment, logger: logger)
+        operations = NodeOperations(
+            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, metrics: metrics), metrics: metrics,
+            logger: logger)
+        self.clock = clock
+        self.logger = logger
+        host = server.host
+        requestedPort = server.port
+        token = server.token
+    }
+
+    /// Runs until a graceful shutdown (a signal, or ``shutdown()``) has finished.
+    /// - Parameter handleSignals: Whether SIGTERM/SIGINT shut down and SIGHUP reloads (off in tests that run
+    ///   several daemons in one process).
+    public func run(handleSignals: Bool = true) async throws {
+        let router = Router(options: .caseInsensitive)
+        router.add(middleware: JSONErrorMiddleware())
+        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        APIRoutes(operations: operations, clock: clock, startedAt: Date()).register(on: router)
+
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: requestedPort), serverName: "dynokeeper"),
+            onServerRunning: { [weak self] channel in
+                guard let self, let port = channel.localAddress?.port else { return }
+                self.logger.info("dynokeeper listening on \(self.host):\(port)")
+                let waiters = self.state.withLock { state in
+                    state.port = port
+                    defer { state.portWaiters = [] }
+                    return state.portWaiters
+                }
+                for waiter in waiters { waiter.resume(returning: port) }
+            },
+            logger: logger)
+
+        var services: [any Service] = [
+            JobsService(runner: operations.runner),
+            BackupScheduler(operations: operations, clock: clock, logger: logger),
+            application,
+        ]
+        if handleSignals { services.append(ReloadOnHangup(holder: operations.holder)) }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                logger: logger))
+        state.withLock { $0.group = group }
+        defer { state.withLock { $0.group = nil } }
+        do {
+            try await group.run()
+        } catch {
+            try? await operations.store.shutdown()
+            throw error
+        }
+        try? await operations.store.shutdown()
+        logger.info("dynokeeper stopped")
+    }
+
+    /// The port the API listens on, once it does.
+    public func port() async -> Int {
+        if let port = state.withLock({ $0.port }) { return port }
+        return await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Int? in
+                if let port = state.port { return port }
+                state.portWaiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Starts a graceful shutdown: no new jobs, a running backup aborted, a running restore waited for.
+    public func shutdown() async {
+        await state.withLock { $0.group }?.triggerGracefulShutdown()
+    }
+}
+
+/// Stops the jobs last: services shut down in reverse order, so the API has stopped taking requests by then.
+struct JobsService: Service {
+    let runner: JobRunner
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await runner.shutdown()
+    }
+}
+
+/// Re-reads the configuration on SIGHUP.
+struct ReloadOnHangup: Service {
+    let holder: ConfigurationHolder
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                await holder.reload()
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import CoreMetrics
+import Foundation
+import Metrics
+public import Prometheus
+
+/// dynokeeper's metrics, in their own Prometheus registry (so that several daemons can live in one process,
+/// as in tests), exported as Prometheus text on `/metrics`.
+public final class DynokeeperMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let uploaded: CoreMetrics.Counter
+    let downloaded: CoreMetrics.Counter
+    let lastBackup: CoreMetrics.Gauge
+    let lastBackupSize: CoreMetrics.Gauge
+    let redisUp: CoreMetrics.Gauge
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .seconds(1), .seconds(5), .seconds(15), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+            .seconds(600), .seconds(1800), .seconds(3600),
+        ]
+        self.factory = factory
+        uploaded = CoreMetrics.Counter(label: "dynokeeper_uploaded_bytes_total", factory: factory)
+        downloaded = CoreMetrics.Counter(label: "dynokeeper_downloaded_bytes_total", factory: factory)
+        lastBackup = CoreMetrics.Gauge(label: "dynokeeper_last_successful_backup_timestamp_seconds", factory: factory)
+        lastBackupSize = CoreMetrics.Gauge(label: "dynokeeper_last_backup_stored_bytes", factory: factory)
+        redisUp = CoreMetrics.Gauge(label: "dynokeeper_redis_up", factory: factory)
+        for kind in ["backup", "restore", "snapshot"] { running(kind).record(0) }
+    }
+
+    private func dimensions(_ job: Job) -> [(String, String)] {
+        [("kind", job.kind.rawValue), ("type", job.parameters["type"] ?? "none")]
+    }
+
+    private func running(_ kind: String) -> CoreMetrics.Gauge {
+        CoreMetrics.Gauge(label: "dynokeeper_job_running", dimensions: [("kind", kind)], factory: factory)
+    }
+
+    func jobStarted(_ job: Job) {
+        CoreMetrics.Counter(label: "dynokeeper_jobs_started_total", dimensions: dimensions(job), factory: factory).increment()
+        running(job.kind.rawValue).record(1)
+    }
+
+    func jobFinished(_ job: Job) {
+        let outcome = job.state == .succeeded ? "succeeded" : "failed"
+        CoreMetrics.Counter(label: "dynokeeper_jobs_\(outcome)_total", dimensions: dimensions(job), factory: factory).increment()
+        running(job.kind.rawValue).record(0)
+        if let seconds = job.durationSeconds {
+            Metrics.Timer(label: "dynokeeper_job_duration_seconds", dimensions: dimensions(job), factory: factory)
+                .recordNanoseconds(Int64(seconds * 1e9))
+        }
+    }
+
+    /// A backup stored `bytes`.
+    func backupSucceeded(storedBytes: Int64, at date: Date) {
+        uploaded.increment(by: Int(storedBytes))
+        lastBackup.record(date.timeIntervalSince1970)
+        lastBackupSize.record(Double(storedBytes))
+    }
+
+    func restoreDownloaded(bytes: Int64) {
+        downloaded.increment(by: Int(bytes))
+    }
+
+    /// Redis's state, and Dynomite's on nodes that run it (the gauge appears only there).
+    func processes(redisUp: Bool, dynomiteUp: Bool?) {
+        self.redisUp.record(redisUp ? 1 : 0)
+        if let dynomiteUp { CoreMetrics.Gauge(label: "dynokeeper_dynomite_up", factory: factory).record(dynomiteUp ? 1 : 0) }
+    }
+
+    /// The newest snapshot found at start-up, so that staleness alerts work before the first backup.
+    func knownBackup(storedBytes: Int64, at date: Date) {
+        lastBackup.record(date.timeIntervalSince1970)
+        lastBackupSize.record(Double(storedBytes))
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func render() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

@@ -1,0 +1,176 @@
+public import DynokeeperConfiguration
+public import DynokeeperEngine
+public import Foundation
+public import Logging
+import NodeControl
+public import ObjectStorage
+import RedisClient
+
+/// What the daemon does to its node: backups and restores as jobs, and the Dynomite-manager operations
+/// (snapshot, start and stop of Redis and Dynomite).
+public struct NodeOperations: Sendable {
+    public let holder: ConfigurationHolder
+    public let node: NodeSettings
+    public let store: any ObjectStore
+    public let runner: JobRunner
+    public let metrics: DynokeeperMetrics
+    public let logger: Logger
+
+    public init(
+        holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, runner: JobRunner,
+        metrics: DynokeeperMetrics, logger: Logger
+    ) {
+        self.holder = holder
+        self.node = node
+        self.store = store
+        self.runner = runner
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func connector(_ configuration: DynokeeperConfiguration) -> RedisConnector {
+        RedisConnector(node: node, redis: configuration.redis, logger: logger)
+    }
+
+    /// Starts a backup job.
+    public func startBackup(
+        type: DynokeeperConfiguration.Backup.PersistenceType?, snapshotID: SnapshotID? = nil, trigger: String
+    ) async throws(JobConflict) -> Job {
+        let configuration = await holder.current
+        var backupOptions = NodeBackup.Options(configuration.backup, type: type)
+        backupOptions.snapshotID = snapshotID
+        let options = backupOptions
+        let node = node, store = store, logger = logger, metrics = metrics
+        let connector = connector(configuration)
+        return try await runner.start(.backup, parameters: ["type": options.type.rawValue], trigger: trigger) { progress in
+            let backup = NodeBackup(
+                node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
+                progress: progress)
+            let report = try await backup.run(options)
+            metrics.backupSucceeded(storedBytes: report.manifest.storedSize, at: report.manifest.finishedAt)
+            return [
+                "snapshot": report.manifest.snapshotID.text, "location": report.location,
+                "size": String(report.manifest.size), "stored_size": String(report.manifest.storedSize),
+                "keys": String(report.manifest.keyCount),
+            ]
+        }
+    }
+
+    /// What a restore request asks for.
+    public struct RestoreRequest: Sendable {
+        public var date: Date?
+        public var snapshotID: SnapshotID?
+        public var sourceCluster: String?
+        public var dryRun = false
+
+        public init(date: Date? = nil, snapshotID: SnapshotID? = nil, sourceCluster: String? = nil, dryRun: Bool = false) {
+            self.date = date
+            self.snapshotID = snapshotID
+            self.sourceCluster = sourceCluster
+            self.dryRun = dryRun
+        }
+    }
+
+    /// Starts a restore job (refused at once when restores are disabled).
+    public func startRestore(_ request: RestoreRequest, trigger: String) async throws -> Job {
+        let configuration = await holder.current
+        guard configuration.restore.enabled else {
+            throw ConfigurationError(
+                "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them")
+        }
+        var source = node.identity
+        source.cluster = request.sourceCluster ?? configuration.restore.sourceCluster ?? source.cluster
+        source.datacenter = configuration.restore.sourceDatacenter ?? source.datacenter
+        source.rack = configuration.restore.sourceRack ?? source.rack
+        var restoreOptions = NodeRestore.Options(
+            request: SnapshotSelector.Request(
+                source: source, date: request.date ?? configuration.restore.date, snapshotID: request.snapshotID,
+                dynomiteManagerType: configuration.backup.type))
+        restoreOptions.dryRun = request.dryRun
+        let options = restoreOptions
+        var parameters = ["source_cluster": source.cluster, "dry_run": String(request.dryRun)]
+        if let date = options.request.date { parameters["date"] = ISO8601DateFormatter().string(from: date) }
+        if let id = request.snapshotID { parameters["snapshot"] = id.text }
+        let node = node, store = store, logger = logger, metrics = metrics
+        let connector = connector(configuration)
+        return try await runner.start(.restore, parameters: parameters, trigger: trigger) { progress in
+            let restore = NodeRestore(
+                configuration: configuration, node: node, connector: connector, store: store, logger: logger,
+                progress: progress)
+            let report = try await restore.run(options)
+            if !report.dryRun { metrics.restoreDownloaded(bytes: report.source.storedSize) }
+            var result = ["snapshot": report.source.id.text, "source": "\(report.source.node.cluster)/\(report.source.node)"]
+            result["steps"] = report.steps.map(\.name).joined(separator: "; ")
+            if !report.notes.isEmpty { result["notes"] = report.notes.joined(separator: "; ") }
+            return result
+        }
+    }
+
+    /// Starts a job that only makes Redis save (Dynomite-manager's `takesnapshot`).
+    public func startSnapshot(trigger: String) async throws(JobConflict) -> Job {
+        let configuration = await holder.current
+        let connector = connector(configuration)
+        let logger = logger
+        return try await runner.start(.snapshot, trigger: trigger) { progress in
+            progress.step("BGSAVE")
+            let redis = try await connector.connect()
+            defer { Task { await redis.close() } }
+            let trigger = try await RedisPersistence(redis: redis, dataDirectory: configuration.redis.dataDir, logger: logger).save()
+            return ["keys": String(trigger.keyspace.values.reduce(0) { $0 + $1.keys })]
+        }
+    }
+
+    /// Redis and Dynomite, stopped or started by hand (Dynomite-manager's admin paths).
+    public enum Process: Sendable { case redis, dynomite }
+
+    public func start(_ process: Process) async throws {
+        let configuration = await holder.current
+        switch process {
+        case .redis:
+            try await redisService(configuration).start()
+        case .dynomite:
+            guard let dynomite = try DynomiteService.make(configuration, node: node) else {
+                throw ConfigurationError("this node runs no Dynomite (no node.dynomite_yaml, no dynomite.start)")
+            }
+            try await dynomite.start()
+        }
+    }
+
+    public func stop(_ process: Process) async throws {
+        let configuration = await holder.current
+        switch process {
+        case .redis:
+            try await redisService(configuration).stop()
+        case .dynomite:
+            guard let dynomite = try DynomiteService.make(configuration, node: node) else {
+                throw ConfigurationError("this node runs no Dynomite (no node.dynomite_yaml, no dynomite.stop)")
+            }
+            try await dynomite.stop()
+        }
+    }
+
+    func redisService(_ configuration: DynokeeperConfiguration) -> RedisService {
+        RedisService(
+            connector: connector(configuration), startCommand: configuration.redis.start.map { ShellCommand($0, key: "redis.start") },
+            stopCommand: configuration.redis.stop.map { ShellCommand($0, key: "redis.stop") }, logger: logger)
+    }
+
+    /// What Redis says of itself, `nil` when it does not answer.
+    public func redisState() async -> (loading: Bool, lastSave: Date?, version: String?)? {
+        let configuration = await holder.current
+        guard let redis = try? await connector(configuration).connect(commandTimeout: .seconds(5)) else { return nil }
+        defer { Task { await redis.close() } }
+        guard let info = try? await redis.info() else { return nil }
+        return (
+            info.int("loading") == 1, info.int("rdb_last_save_time").map { Date(timeIntervalSince1970: TimeInterval($0)) },
+            info.version
+        )
+    }
+
+    /// Whether Dynomite answers; `nil` for a plain Redis node.
+    public func dynomiteUp() async -> Bool? {
+        let configuration = await holder.current
+        guard let dynomite = try? DynomiteService.make(configuration, node: node) else { return nil }
+        return await dynomite.isUp()
+    }
+}

@@ -1,0 +1,78 @@
+public import DynokeeperConfiguration
+import DynokeeperEngine
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// Takes the scheduled backups: at each time `backup.schedule` names while `backup.enabled` is true, and once
+/// at start-up when the newest snapshot is older than one period (the daemon was down when one was due).
+/// A reload of the configuration takes effect at once.
+public struct BackupScheduler: Service {
+    let operations: NodeOperations
+    let clock: any SchedulerClock
+    let logger: Logger
+
+    public init(operations: NodeOperations, clock: any SchedulerClock = SystemSchedulerClock(), logger: Logger) {
+        self.operations = operations
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The next run for a configuration, `nil` when scheduled backups are off.
+    public static func nextRun(_ configuration: DynokeeperConfiguration, after date: Date) -> Date? {
+        configuration.backup.enabled ? configuration.backup.schedule.next(after: date) : nil
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await catchUp()
+            while !Task.isCancelled {
+                let holder = operations.holder
+                let version = await holder.version
+                let configuration = await holder.current
+                guard let next = Self.nextRun(configuration, after: clock.now()) else {
+                    await holder.changed(after: version)
+                    continue
+                }
+                logger.info("next scheduled backup at \(ISO8601DateFormatter().string(from: next))")
+                // Sleep until the run, unless the configuration changes first.
+                let reloaded = await withTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        try? await clock.sleep(until: next)
+                        return false
+                    }
+                    group.addTask {
+                        await holder.changed(after: version)
+                        return true
+                    }
+                    let first = await group.next() ?? false
+                    group.cancelAll()
+                    return first
+                }
+                if reloaded || Task.isCancelled { continue }
+                await takeBackup(reason: "schedule \(configuration.backup.schedule)")
+            }
+        }
+    }
+
+    /// Runs one backup now if the newest snapshot is older than one period of the schedule.
+    func catchUp() async {
+        let configuration = await operations.holder.current
+        let newest = try? await SnapshotCatalog(store: operations.store, logger: logger).snapshots(of: operations.node.identity).first
+        if let newest { operations.metrics.knownBackup(storedBytes: newest.manifest.storedSize, at: newest.manifest.finishedAt) }
+        guard configuration.backup.enabled else { return }
+        let age = newest.map { clock.now().timeIntervalSince($0.id.date) } ?? .infinity
+        guard age > configuration.backup.schedule.period else { return }
+        await takeBackup(reason: newest == nil ? "no snapshot yet" : "the newest snapshot is older than one period: a run was missed")
+    }
+
+    private func takeBackup(reason: String) async {
+        do {
+            let job = try await operations.startBackup(type: nil, trigger: "schedule")
+            logger.info("scheduled backup \(job.id) started (\(reason))")
+            _ = await operations.runner.wait(job.id)
+        } catch {
+            logger.warning("scheduled backup skipped: \(error)")
+        }
+    }
+}
