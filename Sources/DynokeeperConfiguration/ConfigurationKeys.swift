@@ -60,7 +60,7 @@ public enum ConfigurationKeys {
         Key("restore.source_cluster", name),
         Key("restore.source_datacenter", name),
         Key("restore.source_rack", name),
-        Key("server.listen", "host:port, such as 127.0.0.1:8080"),
+        Key("server.listen", "host:port, such as 127.0.0.1:8080 (port 0: any free port)"),
         Key("server.token", "the bearer token the REST API requires", secret: true),
         Key("server.token_file", "the path of a file holding the bearer token"),
         Key("log.level", "trace, debug, info, notice, warning, error or critical"),

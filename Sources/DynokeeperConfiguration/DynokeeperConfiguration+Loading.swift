@@ -211,7 +211,7 @@ struct TypedReader {
 
     private mutating func buildServer() throws -> DynokeeperConfiguration.Server {
         let listen = try string("server.listen", default: "127.0.0.1:8080", check: { text in
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
                 colon != text.startIndex
             else { return "it must be host:port" }
             return nil
