@@ -106,8 +106,13 @@ import Testing
         #expect(message.contains(id), "\(message)")
         let restore = try await daemon.call(.POST, "/v1/restores", body: "{}")
         #expect(restore.status == 409)
-        let running = try await daemon.call(.GET, "/v1/jobs/\(id)").json
+        var running = try await daemon.call(.GET, "/v1/jobs/\(id)").json
         #expect(running["state"] as? String == "running")
+        // The job shows its step once it gets there.
+        for _ in 0..<100 where running["step"] as? String != "BGSAVE" {
+            try await Task.sleep(for: .milliseconds(10))
+            running = try await daemon.call(.GET, "/v1/jobs/\(id)").json
+        }
         #expect(running["step"] as? String == "BGSAVE")
         #expect(try await daemon.waitForJob(id)["state"] as? String == "succeeded")
     }
