@@ -101,8 +101,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         // Start at the next whole minute.
-        var current = calendar.date(bySetting: .second, value: 0, of: date.addingTimeInterval(60)) ?? date
-        if current <= date { current = current.addingTimeInterval(60) }
+        var current = Date(timeIntervalSince1970: ((date.timeIntervalSince1970 / 60).rounded(.down) + 1) * 60)
         let limit = date.addingTimeInterval(8 * 366 * 86_400)
         while current < limit {
             let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: current)

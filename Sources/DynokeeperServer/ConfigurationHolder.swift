@@ -11,7 +11,8 @@ public actor ConfigurationHolder {
     let path: String?
     let environment: [String: String]
     let logger: Logger
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter = 0
 
     public init(_ configuration: DynokeeperConfiguration, path: String?, environment: [String: String], logger: Logger) {
         self.current = configuration
@@ -35,7 +36,7 @@ public actor ConfigurationHolder {
             }
             current = fresh
             version += 1
-            for waiter in waiters { waiter.resume() }
+            for waiter in waiters.values { waiter.resume() }
             waiters.removeAll()
             return nil
         } catch {
@@ -44,9 +45,21 @@ public actor ConfigurationHolder {
         }
     }
 
-    /// Waits until the configuration changes after `version`.
+    /// Waits until the configuration changes after `version`, or the task is cancelled.
     public func changed(after version: Int) async {
         if self.version > version { return }
-        await withCheckedContinuation { waiters.append($0) }
+        nextWaiter += 1
+        let id = nextWaiter
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled { continuation.resume() } else { waiters[id] = continuation }
+            }
+        } onCancel: {
+            Task { await self.release(id) }
+        }
+    }
+
+    private func release(_ id: Int) {
+        waiters.removeValue(forKey: id)?.resume()
     }
 }

@@ -214,3 +214,39 @@ import Testing
         #expect(throws: ConfigurationError.self) { _ = try RestorePoint.parse(text) }
     }
 }
+
+@Suite struct ScheduleNextRunTests {
+    static func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
+
+    @Test(arguments: [
+        ("*/5 * * * *", "2027-01-04T10:02:30Z", "2027-01-04T10:05:00Z"),
+        ("*/5 * * * *", "2027-01-04T10:05:00Z", "2027-01-04T10:10:00Z"),
+        ("0 */6 * * *", "2027-01-04T19:00:00Z", "2027-01-05T00:00:00Z"),
+        ("30 2 * * mon", "2027-01-04T02:30:00Z", "2027-01-11T02:30:00Z"),
+        ("0 0 1 * *", "2027-01-15T00:00:00Z", "2027-02-01T00:00:00Z"),
+        ("0 0 29 2 *", "2027-03-01T00:00:00Z", "2028-02-29T00:00:00Z"),
+        ("0 12 13 * 5", "2027-01-01T13:00:00Z", "2027-01-08T12:00:00Z"),
+        ("59 23 31 12 *", "2027-01-01T00:00:00Z", "2027-12-31T23:59:00Z"),
+    ])
+    func cronNextRuns(expression: String, after: String, expected: String) throws {
+        let cron = try CronExpression(parsing: expression)
+        #expect(cron.next(after: Self.date(after)) == Self.date(expected))
+    }
+
+    @Test func impossibleDatesNeverRun() throws {
+        #expect(try CronExpression(parsing: "0 0 30 2 *").next(after: Date()) == nil)
+    }
+
+    @Test func dailyAndDynomiteManagerSchedules() throws {
+        let daily = try BackupSchedule(parsing: "daily 02:15")
+        #expect(daily.next(after: Self.date("2027-01-04T02:14:59Z")) == Self.date("2027-01-04T02:15:00Z"))
+        #expect(daily.next(after: Self.date("2027-01-04T02:15:00Z")) == Self.date("2027-01-05T02:15:00Z"))
+        #expect(daily.period == 86_400)
+        let weekly = try DynokeeperConfiguration.parse(
+            yaml: "dynomitemanager.dyno.backup.schedule: week\ndynomitemanager.dyno.backup.hour: 4\n", path: "x").backup.schedule
+        // Dynomite-manager runs weekly backups on Mondays at HH:01.
+        #expect(weekly.next(after: Self.date("2027-01-01T00:00:00Z")) == Self.date("2027-01-04T04:01:00Z"))
+        #expect(weekly.period == 7 * 86_400)
+        #expect(try BackupSchedule(parsing: "0 */6 * * *").period == 6 * 3600)
+    }
+}

@@ -20,6 +20,8 @@ final class TestDaemon: Sendable {
     let task: Task<Void, any Error>
     let client: HTTPClient
     let port: Int
+    /// The SeaweedFS bucket the daemon stores into, under `daemon/`.
+    let bucket: String
 
     /// - Parameters:
     ///   - backup: The `backup:` section.
@@ -46,7 +48,8 @@ final class TestDaemon: Sendable {
             logger: Logger(label: "daemon-test"))
         let task = Task { try await daemon.run(handleSignals: false) }
         let port = await daemon.port()
-        return TestDaemon(daemon: daemon, redis: redis, folder: folder, configPath: configPath, task: task, port: port)
+        return TestDaemon(
+            daemon: daemon, redis: redis, folder: folder, configPath: configPath, task: task, port: port, bucket: bucket)
     }
 
     static func configuration(redis: ManagedRedis, bucket: String, endpoint: String, backup: String) -> String {
@@ -73,8 +76,9 @@ final class TestDaemon: Sendable {
 
     private init(
         daemon: DynokeeperDaemon, redis: ManagedRedis, folder: TemporaryDirectory, configPath: String,
-        task: Task<Void, any Error>, port: Int
+        task: Task<Void, any Error>, port: Int, bucket: String
     ) {
+        self.bucket = bucket
         self.daemon = daemon
         self.redis = redis
         self.folder = folder

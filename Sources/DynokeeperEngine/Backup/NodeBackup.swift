@@ -74,11 +74,16 @@ public struct NodeBackup: Sendable {
 
     public func run(_ options: Options) async throws -> Report {
         let startedAt = now()
-        let id = options.snapshotID ?? SnapshotID(date: startedAt)
-        let prefix = SnapshotLayout.snapshotPrefix(node.identity, id)
-        if try await store.head(prefix + SnapshotLayout.manifestName) != nil {
-            throw SnapshotError("snapshot \(id) of node \(node.identity) already exists in \(store.location)")
+        var id = options.snapshotID ?? SnapshotID(date: startedAt)
+        while try await store.head(SnapshotLayout.manifestKey(node.identity, id)) != nil {
+            // An id asked for is taken: refuse. One from the clock: a backup already started this second, take
+            // the next free second.
+            guard options.snapshotID == nil, id.date < startedAt.addingTimeInterval(60) else {
+                throw SnapshotError("snapshot \(id) of node \(node.identity) already exists in \(store.location)")
+            }
+            id = SnapshotID(date: id.date.addingTimeInterval(1))
         }
+        let prefix = SnapshotLayout.snapshotPrefix(node.identity, id)
         let leftovers = try await store.listAll(prefix: prefix).map(\.key)
         if !leftovers.isEmpty {
             logger.info("removing \(leftovers.count) object(s) of an earlier incomplete snapshot \(id)")

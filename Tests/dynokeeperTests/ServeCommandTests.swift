@@ -1,0 +1,92 @@
+import DynokeeperTestSupport
+import Foundation
+import Testing
+
+/// `dynokeeper serve` as a process: signals, reloads, and `dynokeeper schedule`.
+@Suite struct ServeCommandTests {
+    static func config(port: Int, schedule: String, redisPort: Int) -> String {
+        """
+        cluster: serve-test
+        server:
+          listen: 127.0.0.1:\(port)
+        redis:
+          port: \(redisPort)
+        backup:
+          enabled: true
+          schedule: "\(schedule)"
+        """
+    }
+
+    static func status(port: Int) async throws -> [String: Any] {
+        let result = try await ProcessRunner.run("curl", ["-s", "--max-time", "10", "http://127.0.0.1:\(port)/v1/status"])
+        return (try? JSONSerialization.jsonObject(with: result.stdout)) as? [String: Any] ?? [:]
+    }
+
+    @Test func sighupReloadsAndKeepsTheOldConfigurationOnABadFileAndSigtermStops() async throws {
+        let folder = try TemporaryDirectory()
+        let redis = try await RedisServer.start()
+        defer { Task { await redis.stopAndRemove(); folder.remove() } }
+        let port = try FreePort.next()
+        let path = folder.file("dynokeeper.yml")
+        try Self.config(port: port, schedule: "0 3 * * *", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
+        // Plenty of room before the first run: the schedule's next run is hours away, and the catch-up runs once.
+        let serve = try BackgroundProcess(
+            try DynokeeperBinary.path, ["serve", "--config", path], logPath: folder.file("serve.log"), currentDirectory: folder.path)
+        try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
+        #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
+
+        try "cluster: serve-test\nbackup:\n  schedule: every now and then\n".write(toFile: path, atomically: false, encoding: .utf8)
+        kill(serve.pid, SIGHUP)
+        try await serve.waitUntil("the rejected reload in the log", timeout: .seconds(20)) {
+            serve.logTail(lines: 200).contains("configuration reload rejected, keeping the previous one")
+        }
+        #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
+
+        try Self.config(port: port, schedule: "daily 04:30", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
+        kill(serve.pid, SIGHUP)
+        var schedule: String?
+        for _ in 0..<200 {
+            schedule = try await Self.status(port: port)["schedule"] as? String
+            if schedule == "daily 04:30" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(schedule == "daily 04:30")
+
+        kill(serve.pid, SIGTERM)
+        try await serve.waitUntil("dynokeeper to exit", timeout: .seconds(30)) { !serve.isRunning }
+        #expect(serve.logTail(lines: 200).contains("dynokeeper stopped"))
+        #expect(!FreePort.isListening(port))
+    }
+
+    @Test func sigtermStopsADaemonWhoseBackupsAreOff() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let port = try FreePort.next()
+        let serve = try BackgroundProcess(
+            try DynokeeperBinary.path, ["serve"], logPath: folder.file("serve.log"),
+            environment: ["DYNOKEEPER_SERVER_LISTEN": "127.0.0.1:\(port)"], currentDirectory: folder.path)
+        try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
+        kill(serve.pid, SIGTERM)
+        try await serve.waitUntil("dynokeeper to exit", timeout: .seconds(30)) { !serve.isRunning }
+        #expect(serve.logTail(lines: 50).contains("dynokeeper stopped"))
+    }
+
+    @Test func scheduleListsTheNextRuns() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let result = try await DynokeeperBinary.run(
+            ["schedule", "--count", "3"], environment: ["DYNOKEEPER_BACKUP_SCHEDULE": "0 */6 * * *", "DYNOKEEPER_BACKUP_ENABLED": "true"],
+            in: folder.path)
+        #expect(result.status == 0, "\(result.stderrText)")
+        let lines = result.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.first == "schedule: 0 */6 * * * (UTC)")
+        #expect(lines.count == 4)
+        let times = lines.dropFirst().compactMap { ISO8601DateFormatter().date(from: $0) }
+        #expect(times.count == 3)
+        #expect(zip(times, times.dropFirst()).allSatisfy { $1.timeIntervalSince($0) == 6 * 3600 })
+        #expect(times.allSatisfy { Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: $0).hour! % 6 == 0 })
+
+        let off = try await DynokeeperBinary.run(["schedule"], in: folder.path)
+        #expect(off.stdoutText.contains("scheduled backups are off (backup.enabled: false)"))
+    }
+}
