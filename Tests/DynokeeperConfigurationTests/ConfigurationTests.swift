@@ -250,3 +250,42 @@ import Testing
         #expect(try BackupSchedule(parsing: "0 */6 * * *").period == 6 * 3600)
     }
 }
+
+@Suite struct ServerSettingsTests {
+    @Test func listenAndTokens() throws {
+        let configuration = try DynokeeperConfiguration.parse(
+            yaml: "server:\n  listen: 0.0.0.0:9090\n  token: a-long-enough-secret-token\n", path: "x")
+        #expect(configuration.server.host == "0.0.0.0")
+        #expect(configuration.server.port == 9090)
+        #expect(!configuration.server.isLoopback)
+        #expect(configuration.server.token == "a-long-enough-secret-token")
+        #expect(configuration.effective.first { $0.key == "server.token" }?.value == "<redacted>")
+        let defaults = try DynokeeperConfiguration.parse(yaml: "", path: "x").server
+        #expect(defaults.host == "127.0.0.1" && defaults.port == 8080 && defaults.isLoopback && defaults.token == nil)
+    }
+
+    @Test func tokenFiles() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "from-a-file-0123456789\n".write(toFile: path, atomically: false, encoding: .utf8)
+        let configuration = try DynokeeperConfiguration.parse(yaml: "server:\n  token_file: \(path)\n", path: "x")
+        #expect(configuration.server.token == "from-a-file-0123456789")
+        #expect(configuration.server.tokenSource == "server.token_file \(path)")
+    }
+
+    @Test(arguments: [
+        ("server:\n  listen: nohost\n", "it must be host:port"),
+        ("server:\n  listen: 127.0.0.1:70000\n", "it must be host:port"),
+        ("server:\n  token: short\n", "at least 16 characters"),
+        ("server:\n  token: a-long-enough-secret-token\n  token_file: /x\n", "both set"),
+        ("server:\n  token_file: /nonexistent/token\n", "cannot read /nonexistent/token"),
+    ])
+    func badServerSettings(yaml: String, expected: String) {
+        do {
+            _ = try DynokeeperConfiguration.parse(yaml: yaml, path: "x")
+            Issue.record("no error")
+        } catch {
+            #expect("\(error)".contains(expected), "\(error)")
+        }
+    }
+}
