@@ -90,6 +90,29 @@ struct TypedReader {
         return number
     }
 
+    /// A list of strings: a YAML list, or (from the environment) a comma-separated value.
+    mutating func strings(_ path: String, check: ((String) -> String?)? = nil) throws -> [String] {
+        guard let value = raw[path] else {
+            record(path, nil, .defaultValue)
+            return []
+        }
+        let items: [String]
+        switch value.shape {
+        case .list:
+            guard let listed = value.items else { throw fail(path, value, "every item must be a single value") }
+            items = listed
+        case .scalar:
+            items = value.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        default:
+            throw fail(path, value)
+        }
+        for item in items {
+            if let problem = check?(item) { throw fail(path, value, "\(item): \(problem)") }
+        }
+        record(path, items.joined(separator: ", "), value.origin)
+        return items
+    }
+
     mutating func bool(_ path: String) throws -> (value: Bool, origin: ValueOrigin)? {
         guard let value = try scalar(path) else { return nil }
         switch value.text.lowercased() {
@@ -151,10 +174,16 @@ struct TypedReader {
             })!,
             format: DynokeeperConfiguration.Log.Format(
                 rawValue: try string("log.format", default: "text", check: { ["text", "json"].contains($0) ? nil : "unknown format" })!)!)
+        let ring = DynokeeperConfiguration.Ring(
+            peers: try strings("ring.peers", check: { url in
+                guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else { return "a base URL such as http://10.0.0.2:8080" }
+                return nil
+            }).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+            peerPort: try int("ring.peer_port", range: 1...65535))
         let server = try buildServer()
         var configuration = DynokeeperConfiguration(
             cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore,
-            dynomite: dynomite, server: server, log: log)
+            dynomite: dynomite, ring: ring, server: server, log: log)
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
         configuration.effective = effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
         return configuration
@@ -294,7 +323,11 @@ struct TypedReader {
             DynokeeperConfiguration.Backup.Compression(rawValue: $0) == nil ? "unknown compression" : nil
         }).flatMap(DynokeeperConfiguration.Backup.Compression.init(rawValue:))!
         let level = try int("backup.compression_level", default: 1, range: 1...19)!
-        return .init(enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level)
+        let scope = try string("backup.scope", default: "node", check: {
+            DynokeeperConfiguration.Backup.Scope(rawValue: $0) == nil ? "unknown scope" : nil
+        }).flatMap(DynokeeperConfiguration.Backup.Scope.init(rawValue:))!
+        return .init(
+            enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level, scope: scope)
     }
 
     private mutating func buildRestore() throws -> DynokeeperConfiguration.Restore {

@@ -8,6 +8,7 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
     public var backup: Backup
     public var restore: Restore
     public var dynomite: Dynomite
+    public var ring: Ring
     public var server: Server
     public var log: Log
 
@@ -95,12 +96,21 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
             case none
         }
 
+        /// What a scheduled backup covers.
+        public enum Scope: String, Sendable, Equatable, Codable {
+            /// This node, on its own.
+            case node
+            /// The whole ring under one snapshot id, taken by one elected node.
+            case ring
+        }
+
         /// Whether scheduled backups run; backups asked for by hand run regardless.
         public var enabled: Bool
         public var schedule: BackupSchedule
         public var type: PersistenceType
         public var compression: Compression
         public var compressionLevel: Int
+        public var scope: Scope = .node
     }
 
     public struct Restore: Sendable, Equatable {
@@ -113,6 +123,19 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
         /// The source's datacenter and rack, when their names differ from this node's.
         public var sourceDatacenter: String?
         public var sourceRack: String?
+    }
+
+    /// How this node's dynokeeper reaches the others of its ring.
+    public struct Ring: Sendable, Equatable {
+        /// Base URLs of the peer dynokeepers (this node's own may be among them).
+        public var peers: [String]
+        /// The peers' API port on the hosts of dynomite.yml's `dyn_seeds`, when `peers` is not given.
+        public var peerPort: Int?
+
+        public init(peers: [String] = [], peerPort: Int? = nil) {
+            self.peers = peers
+            self.peerPort = peerPort
+        }
     }
 
     /// The sidecar's REST API (`dynokeeper serve`).
@@ -139,7 +162,7 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.cluster == rhs.cluster && lhs.node == rhs.node && lhs.redis == rhs.redis && lhs.storage == rhs.storage
-            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.dynomite == rhs.dynomite && lhs.server == rhs.server && lhs.log == rhs.log
+            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.dynomite == rhs.dynomite && lhs.ring == rhs.ring && lhs.server == rhs.server && lhs.log == rhs.log
     }
 }
 

@@ -10,6 +10,8 @@ struct RawValue: Sendable {
     var origin: ValueOrigin
     /// Whether the YAML scalar was quoted (so `"yes"` stays a string).
     var quoted: Bool = false
+    /// The items of a list of scalars (`nil` when an item is not a scalar).
+    var items: [String]? = nil
 }
 
 /// The raw values of a configuration: from the file, overridden by the environment.
@@ -55,8 +57,9 @@ struct RawValues: Sendable {
                 try flatten(nested, prefix: path, path: file)
             case .mapping:
                 try set(path, RawValue(text: "", shape: .mapping, origin: origin))
-            case .sequence:
-                try set(path, RawValue(text: "", shape: .list, origin: origin))
+            case .sequence(let sequence):
+                let items = sequence.map { $0.scalar?.string }
+                try set(path, RawValue(text: "", shape: .list, origin: origin, items: items.contains(nil) ? nil : items.compactMap { $0 }))
             case .scalar(let scalar):
                 let isNull = scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
                 try set(

@@ -42,8 +42,9 @@ public final class DynokeeperDaemon: Sendable {
         let metrics = DynokeeperMetrics()
         let holder = ConfigurationHolder(configuration, path: path, environment: environment, logger: logger)
         operations = NodeOperations(
-            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, metrics: metrics), metrics: metrics,
-            logger: logger)
+            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, metrics: metrics),
+            ring: RingOperations(logger: logger), peers: PeerClient(token: server.token), metrics: metrics, logger: logger,
+            now: { clock.now() })
         self.clock = clock
         self.logger = logger
         host = server.host
@@ -76,7 +77,7 @@ public final class DynokeeperDaemon: Sendable {
             logger: logger)
 
         var services: [any Service] = [
-            JobsService(runner: operations.runner),
+            JobsService(runner: operations.runner, ring: operations.ring),
             BackupScheduler(operations: operations, clock: clock, logger: logger),
             application,
         ]
@@ -90,9 +91,11 @@ public final class DynokeeperDaemon: Sendable {
         do {
             try await group.run()
         } catch {
+            await operations.peers.shutdown()
             try? await operations.store.shutdown()
             throw error
         }
+        await operations.peers.shutdown()
         try? await operations.store.shutdown()
         logger.info("dynokeeper stopped")
     }
@@ -119,9 +122,11 @@ public final class DynokeeperDaemon: Sendable {
 /// Stops the jobs last: services shut down in reverse order, so the API has stopped taking requests by then.
 struct JobsService: Service {
     let runner: JobRunner
+    let ring: RingOperations
 
     func run() async throws {
         try? await gracefulShutdown()
+        await ring.shutdown()
         await runner.shutdown()
     }
 }

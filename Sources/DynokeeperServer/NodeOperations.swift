@@ -13,19 +13,48 @@ public struct NodeOperations: Sendable {
     public let node: NodeSettings
     public let store: any ObjectStore
     public let runner: JobRunner
+    public let ring: RingOperations
+    public let peers: PeerClient
     public let metrics: DynokeeperMetrics
     public let logger: Logger
+    /// The clock ring snapshot ids come from.
+    let now: @Sendable () -> Date
 
     public init(
-        holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, runner: JobRunner,
-        metrics: DynokeeperMetrics, logger: Logger
+        holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, runner: JobRunner, ring: RingOperations,
+        peers: PeerClient, metrics: DynokeeperMetrics, logger: Logger, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.holder = holder
         self.node = node
         self.store = store
         self.runner = runner
+        self.ring = ring
+        self.peers = peers
         self.metrics = metrics
         self.logger = logger
+        self.now = now
+    }
+
+    /// A ring coordinator with the configuration in force now.
+    public func coordinator() async -> RingCoordinator {
+        RingCoordinator(
+            configuration: await holder.current, node: node, store: store, peers: peers, logger: logger, now: now,
+            pollInterval: .milliseconds(250))
+    }
+
+    /// Starts a ring backup (this node coordinates).
+    public func startRingBackup(type: DynokeeperConfiguration.Backup.PersistenceType?, trigger: String) async throws(JobConflict) -> RingOperations.RingJob {
+        let coordinator = await coordinator()
+        return try await ring.start("backup", trigger: trigger) { try await coordinator.backup(type: type) }
+    }
+
+    /// Starts a ring restore (this node coordinates; refused when restores are disabled here).
+    public func startRingRestore(_ request: RingCoordinator.RestoreRequest, trigger: String) async throws -> RingOperations.RingJob {
+        let coordinator = await coordinator()
+        guard coordinator.configuration.restore.enabled else {
+            throw ConfigurationError("restores are disabled: set restore.enabled: true on every node of the ring")
+        }
+        return try await ring.start("restore", trigger: trigger) { try await coordinator.restore(request) }
     }
 
     func connector(_ configuration: DynokeeperConfiguration) -> RedisConnector {
@@ -61,6 +90,8 @@ public struct NodeOperations: Sendable {
         public var date: Date?
         public var snapshotID: SnapshotID?
         public var sourceCluster: String?
+        public var sourceDatacenter: String?
+        public var sourceRack: String?
         public var dryRun = false
 
         public init(date: Date? = nil, snapshotID: SnapshotID? = nil, sourceCluster: String? = nil, dryRun: Bool = false) {
@@ -80,15 +111,15 @@ public struct NodeOperations: Sendable {
         }
         var source = node.identity
         source.cluster = request.sourceCluster ?? configuration.restore.sourceCluster ?? source.cluster
-        source.datacenter = configuration.restore.sourceDatacenter ?? source.datacenter
-        source.rack = configuration.restore.sourceRack ?? source.rack
+        source.datacenter = request.sourceDatacenter ?? configuration.restore.sourceDatacenter ?? source.datacenter
+        source.rack = request.sourceRack ?? configuration.restore.sourceRack ?? source.rack
         var restoreOptions = NodeRestore.Options(
             request: SnapshotSelector.Request(
                 source: source, date: request.date ?? configuration.restore.date, snapshotID: request.snapshotID,
                 dynomiteManagerType: configuration.backup.type))
         restoreOptions.dryRun = request.dryRun
         let options = restoreOptions
-        var parameters = ["source_cluster": source.cluster, "dry_run": String(request.dryRun)]
+        var parameters = ["source": "\(source.cluster)/\(source)", "dry_run": String(request.dryRun)]
         if let date = options.request.date { parameters["date"] = ISO8601DateFormatter().string(from: date) }
         if let id = request.snapshotID { parameters["snapshot"] = id.text }
         let node = node, store = store, logger = logger, metrics = metrics

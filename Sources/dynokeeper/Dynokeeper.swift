@@ -13,7 +13,8 @@ struct Dynokeeper: AsyncParsableCommand {
             """,
         version: DynokeeperVersion.current,
         subcommands: [
-            BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, ServeCommand.self, ScheduleCommand.self,
+            BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, RingCommand.self, ServeCommand.self,
+            ScheduleCommand.self,
             ConfigCommand.self, StorageCommand.self,
         ]
     )

@@ -17,15 +17,20 @@ struct APIRoutes: Sendable {
 
         let v1 = router.group("/v1")
         v1.post("/backups") { request, _ in
-            let body = try await RequestBody.read(request, allowed: ["type"])
-            let job = try await self.conflicts { try await self.operations.startBackup(type: try body.type(), trigger: "api") }
+            let body = try await RequestBody.read(request, allowed: ["type", "snapshot_id"])
+            let job = try await self.conflicts {
+                try await self.operations.startBackup(type: try body.type(), snapshotID: try body.snapshot("snapshot_id"), trigger: "api")
+            }
             return try JSON.response(job, status: .accepted)
         }
         v1.post("/restores") { request, _ in
-            let body = try await RequestBody.read(request, allowed: ["date", "source_cluster", "snapshot", "dry_run"])
-            let restore = NodeOperations.RestoreRequest(
+            let body = try await RequestBody.read(
+                request, allowed: ["date", "source_cluster", "source_datacenter", "source_rack", "snapshot", "dry_run"])
+            var restore = NodeOperations.RestoreRequest(
                 date: try body.date(), snapshotID: try body.snapshot(), sourceCluster: try body.name("source_cluster"),
                 dryRun: try body.bool("dry_run") ?? false)
+            restore.sourceDatacenter = try body.name("source_datacenter")
+            restore.sourceRack = try body.name("source_rack")
             let job = try await self.conflicts { try await self.operations.startRestore(restore, trigger: "api") }
             return try JSON.response(job, status: .accepted)
         }
@@ -40,7 +45,50 @@ struct APIRoutes: Sendable {
         v1.get("/snapshots") { request, _ in try await self.snapshots(request) }
         v1.get("/status") { _, _ in try await self.status() }
 
+        let ring = v1.group("/ring")
+        ring.post("/backups") { request, _ in
+            let body = try await RequestBody.read(request, allowed: ["type"])
+            let job = try await self.ringConflicts { try await self.operations.startRingBackup(type: try body.type(), trigger: "api") }
+            return try JSON.response(job, status: .accepted)
+        }
+        ring.post("/restores") { request, _ in
+            let body = try await RequestBody.read(
+                request, allowed: ["date", "snapshot", "source_cluster", "dry_run", "rack_by_rack", "mapping"])
+            var restore = RingCoordinator.RestoreRequest(
+                date: try body.date(), snapshotID: try body.snapshot(), sourceCluster: try body.name("source_cluster"))
+            restore.dryRun = try body.bool("dry_run") ?? false
+            restore.rackByRack = try body.bool("rack_by_rack") ?? false
+            restore.mapping = try body.stringMap("mapping") ?? [:]
+            let job = try await self.ringConflicts { try await self.operations.startRingRestore(restore, trigger: "api") }
+            return try JSON.response(job, status: .accepted)
+        }
+        ring.get("/jobs") { _, _ in try JSON.response(["jobs": await self.operations.ring.list()]) }
+        ring.get("/jobs/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let job = await self.operations.ring.job(id) else {
+                throw APIError(status: .notFound, code: "not_found", message: "no ring job \(id)")
+            }
+            return try JSON.response(job)
+        }
+        ring.get("/snapshots") { request, _ in
+            let configured = await self.operations.holder.current.cluster
+            let cluster = request.uri.queryParameters["cluster"].map(String.init) ?? configured
+            let ids = try await RingCatalog(store: self.operations.store, logger: self.operations.logger).ids(cluster: cluster)
+            return try JSON.response(RingSnapshots(cluster: cluster, snapshots: ids.map(\.text)))
+        }
+
         DynomiteManagerRoutes(operations: operations).register(on: router)
+    }
+
+    /// Runs a ring job request, with the same error mapping.
+    func ringConflicts(_ start: () async throws -> RingOperations.RingJob) async throws -> RingOperations.RingJob {
+        do {
+            return try await start()
+        } catch let conflict as JobConflict {
+            throw APIError(status: .conflict, code: "job_running", message: conflict.message)
+        } catch let error as ConfigurationError {
+            throw APIError(status: .forbidden, code: "refused", message: error.message)
+        }
     }
 
     /// Runs a job request, turning a job conflict into 409 and a refused restore into 403.
@@ -160,4 +208,10 @@ struct SnapshotSummary: Encodable {
         startedAt = entry.manifest.startedAt
         finishedAt = entry.manifest.finishedAt
     }
+}
+
+/// `GET /v1/ring/snapshots`.
+struct RingSnapshots: Encodable {
+    var cluster: String
+    var snapshots: [String]
 }

@@ -69,10 +69,25 @@ struct RequestBody {
         }
     }
 
-    func snapshot() throws -> SnapshotID? {
-        try string("snapshot").map { text in
-            guard let id = SnapshotID(text) else { throw APIError.badRequest("field snapshot: \(text) is not a snapshot id such as 20261124T020000Z") }
+    func snapshot(_ field: String = "snapshot") throws -> SnapshotID? {
+        try string(field).map { text in
+            guard let id = SnapshotID(text) else { throw APIError.badRequest("field \(field): \(text) is not a snapshot id such as 20261124T020000Z") }
             return id
+        }
+    }
+
+    /// An object of string values, such as a rack mapping.
+    func stringMap(_ field: String) throws -> [String: String]? {
+        switch fields[field] {
+        case nil, .null?: return nil
+        case .object(let object)?:
+            var result: [String: String] = [:]
+            for (key, value) in object {
+                guard case .string(let text) = value else { throw APIError.badRequest("field \(field).\(key) must be a string") }
+                result[key] = text
+            }
+            return result
+        default: throw APIError.badRequest("field \(field) must be an object")
         }
     }
 

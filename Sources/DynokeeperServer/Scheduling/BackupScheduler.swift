@@ -67,12 +67,38 @@ public struct BackupScheduler: Service {
     }
 
     private func takeBackup(reason: String) async {
+        let configuration = await operations.holder.current
+        if configuration.backup.scope == .ring {
+            await takeRingBackup(reason: reason)
+            return
+        }
         do {
             let job = try await operations.startBackup(type: nil, trigger: "schedule")
             logger.info("scheduled backup \(job.id) started (\(reason))")
             _ = await operations.runner.wait(job.id)
         } catch {
             logger.warning("scheduled backup skipped: \(error)")
+        }
+    }
+
+    /// With `backup.scope: ring`, every node's scheduler wakes; only the leader (the lowest token of the
+    /// first rack that answers) takes the ring backup.
+    private func takeRingBackup(reason: String) async {
+        do {
+            let coordinator = await operations.coordinator()
+            guard let leader = try await coordinator.leader() else {
+                logger.warning("scheduled ring backup skipped: no dynokeeper of the ring answered")
+                return
+            }
+            guard leader.node == operations.node.identity else {
+                logger.info("scheduled ring backup left to the leader \(leader.node) at \(leader.url)")
+                return
+            }
+            let job = try await operations.startRingBackup(type: nil, trigger: "schedule")
+            logger.info("scheduled ring backup \(job.id) started (\(reason))")
+            _ = await operations.ring.wait(job.id)
+        } catch {
+            logger.warning("scheduled ring backup skipped: \(error)")
         }
     }
 }

@@ -1,0 +1,61 @@
+import DynokeeperConfiguration
+public import Foundation
+public import Logging
+public import ObjectStorage
+
+/// Finds complete ring snapshots (those with a ring manifest).
+public struct RingCatalog: Sendable {
+    public let store: any ObjectStore
+    public let logger: Logger
+
+    public init(store: any ObjectStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// The ids of a cluster's complete ring snapshots, newest first.
+    public func ids(cluster: String) async throws -> [SnapshotID] {
+        let folder = RingManifest.folder(cluster: cluster)
+        return try await store.listAll(prefix: folder).compactMap { info in
+            let name = info.key.dropFirst(folder.count)
+            guard name.hasSuffix(".json"), !name.contains("/") else { return nil }
+            return SnapshotID(String(name.dropLast(5)))
+        }.sorted(by: >)
+    }
+
+    /// Reads one ring manifest.
+    public func manifest(cluster: String, id: SnapshotID) async throws -> RingManifest {
+        let key = RingManifest.key(cluster: cluster, id: id)
+        let bytes = try await store.getBytes(key, limit: 16 << 20)
+        do {
+            let manifest = try SnapshotManifest.decoder.decode(RingManifest.self, from: Data(bytes.readableBytesView))
+            guard manifest.format <= RingManifest.currentFormat else {
+                throw SnapshotError("\(key) has ring manifest format \(manifest.format); upgrade dynokeeper")
+            }
+            return manifest
+        } catch let error as SnapshotError {
+            throw error
+        } catch {
+            throw SnapshotError("\(key) is not a readable ring manifest: \(error)")
+        }
+    }
+
+    /// The newest complete ring snapshot taken at or before `date` (the newest of all without a date), or
+    /// exactly `id`.
+    /// - Throws: ``SnapshotError`` listing the ring snapshots there are when none fits.
+    public func choose(cluster: String, date: Date?, id: SnapshotID?) async throws -> RingManifest {
+        let ids = try await ids(cluster: cluster)
+        let chosen = id.flatMap { wanted in ids.first { $0 == wanted } } ?? (id == nil ? ids.first { date == nil || $0.date <= date! } : nil)
+        guard let chosen else {
+            let wanted = id.map { "ring snapshot \($0)" }
+                ?? date.map { "ring snapshot taken at or before \($0.formatted(.iso8601))" } ?? "complete ring snapshot"
+            throw SnapshotError(
+                ids.isEmpty
+                    ? "no \(wanted) of cluster \(cluster) in \(store.location): there are no ring snapshots"
+                    : "no \(wanted) of cluster \(cluster) in \(store.location); there are: \(ids.map(\.text).joined(separator: ", "))")
+        }
+        return try await manifest(cluster: cluster, id: chosen)
+    }
+}
+
+import NIOCore

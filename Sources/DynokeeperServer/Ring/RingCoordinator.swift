@@ -1,0 +1,260 @@
+public import DynokeeperConfiguration
+public import DynokeeperEngine
+public import Foundation
+public import Logging
+public import ObjectStorage
+
+/// Runs backups and restores of a whole ring from one node: it finds the ring's dynokeepers, asks each to
+/// back up under one snapshot id (or to restore its counterpart's snapshot), follows their jobs and reports per
+/// node. A ring backup's manifest is written only when every node succeeded.
+public struct RingCoordinator: Sendable {
+    /// A dynokeeper of the ring.
+    public struct Member: Sendable {
+        public var url: String
+        public var node: NodeIdentity
+        var place: RingMapping.Place { .init(datacenter: node.datacenter, rack: node.rack, tokens: node.tokens) }
+    }
+
+    /// What happened on one node.
+    public struct NodeOutcome: Sendable, Codable {
+        public var url: String
+        /// `dc/rack/tokens`, when the node answered.
+        public var node: String?
+        /// For restores: the node whose data it got.
+        public var source: String?
+        public var job: String?
+        public var state: String
+        public var step: String?
+        public var seconds: Double?
+        public var error: String?
+        public var result: [String: String]?
+    }
+
+    /// What a ring operation did.
+    public struct Report: Sendable, Codable {
+        public var kind: String
+        public var cluster: String
+        public var snapshotID: String?
+        public var succeeded: Bool
+        public var ringManifest: String?
+        public var dryRun: Bool
+        public var nodes: [NodeOutcome]
+        public var error: String?
+    }
+
+    public let configuration: DynokeeperConfiguration
+    public let node: NodeSettings
+    public let store: any ObjectStore
+    public let peers: PeerClient
+    public let logger: Logger
+    let now: @Sendable () -> Date
+    var pollInterval: Duration
+    var jobTimeout: Duration
+
+    public init(
+        configuration: DynokeeperConfiguration, node: NodeSettings, store: any ObjectStore, peers: PeerClient, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init, pollInterval: Duration = .seconds(1), jobTimeout: Duration = .seconds(6 * 3600)
+    ) {
+        self.configuration = configuration
+        self.node = node
+        self.store = store
+        self.peers = peers
+        self.logger = logger
+        self.now = now
+        self.pollInterval = pollInterval
+        self.jobTimeout = jobTimeout
+    }
+
+    /// The base URLs of the ring's dynokeepers: `ring.peers`, else the hosts of dynomite.yml's `dyn_seeds` and
+    /// this node, on `ring.peer_port`.
+    public func peerURLs() throws -> [String] {
+        if !configuration.ring.peers.isEmpty { return configuration.ring.peers }
+        guard let port = configuration.ring.peerPort else {
+            throw ConfigurationError("ring operations need ring.peers (the dynokeepers' URLs) or ring.peer_port (their port on the dyn_seeds hosts)")
+        }
+        let hosts = ["127.0.0.1"] + (node.dynomite?.seeds.map(\.host) ?? [])
+        var seen = Set<String>()
+        return hosts.filter { seen.insert($0).inserted }.map { "http://\($0):\(port)" }
+    }
+
+    /// Asks every peer who it is. Peers of another cluster are an error; the same node listed twice (by two
+    /// URLs) counts once.
+    public func members() async throws -> (members: [Member], unreachable: [NodeOutcome]) {
+        let urls = try peerURLs()
+        var members: [Member] = []
+        var unreachable: [NodeOutcome] = []
+        await withTaskGroup(of: (String, Result<PeerClient.PeerStatus, any Error>).self) { group in
+            for url in urls {
+                group.addTask {
+                    do { return (url, .success(try await peers.status(url))) } catch { return (url, .failure(error)) }
+                }
+            }
+            for await (url, result) in group {
+                switch result {
+                case .success(let status): members.append(Member(url: url, node: status.node))
+                case .failure(let error):
+                    unreachable.append(NodeOutcome(url: url, state: "unreachable", error: "\(error)"))
+                }
+            }
+        }
+        for member in members where member.node.cluster != configuration.cluster {
+            throw ConfigurationError("peer \(member.url) belongs to cluster \(member.node.cluster), not \(configuration.cluster): check ring.peers")
+        }
+        var seen = Set<String>()
+        members = members.sorted { $0.url < $1.url }.filter { seen.insert($0.node.description).inserted }
+        return (members.sorted { Self.order($0.place, $1.place) }, unreachable.sorted { $0.url < $1.url })
+    }
+
+    /// Ring order: datacenter, rack, then the first token as a number.
+    static func order(_ a: RingMapping.Place, _ b: RingMapping.Place) -> Bool {
+        if a.datacenter != b.datacenter { return a.datacenter < b.datacenter }
+        if a.rack != b.rack { return a.rack < b.rack }
+        let first = { (tokens: String) in UInt64(tokens.split(separator: ",").first ?? "") ?? .max }
+        return first(a.tokens) < first(b.tokens)
+    }
+
+    /// The node that takes scheduled ring backups: the lowest token of the first rack among the members that
+    /// answer.
+    public func leader() async throws -> Member? {
+        try await members().members.first
+    }
+
+    // MARK: Backup
+
+    public func backup(type: DynokeeperConfiguration.Backup.PersistenceType?) async throws -> Report {
+        let startedAt = now()
+        let id = SnapshotID(date: startedAt)
+        let (members, unreachable) = try await members()
+        guard !members.isEmpty else { throw PeerError("no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })") }
+        let persistence = type ?? configuration.backup.type
+        logger.info("ring backup \(id) of \(configuration.cluster): \(members.count) node(s)")
+        let body: [String: any Sendable] = ["snapshot_id": id.text, "type": persistence.rawValue]
+        let outcomes = await run(members) { member in
+            (try await peers.startJob(member.url, path: "/v1/backups", body: body), nil)
+        }
+        var nodes = outcomes + unreachable
+        let succeeded = unreachable.isEmpty && outcomes.allSatisfy { $0.state == "succeeded" }
+            && outcomes.allSatisfy { $0.result?["snapshot"] == id.text }
+        var manifestKey: String?
+        if succeeded {
+            let manifest = RingManifest(
+                snapshotID: id, cluster: configuration.cluster, type: persistence,
+                nodes: zip(members, outcomes).map { member, outcome in
+                    RingManifest.Node(
+                        datacenter: member.node.datacenter, rack: member.node.rack, tokens: member.node.tokens,
+                        prefix: SnapshotLayout.snapshotPrefix(member.node, id), url: member.url,
+                        size: outcome.result?["size"].flatMap { Int64($0) },
+                        storedSize: outcome.result?["stored_size"].flatMap { Int64($0) },
+                        keys: outcome.result?["keys"].flatMap { Int($0) })
+                }, startedAt: startedAt, finishedAt: now())
+            let key = RingManifest.key(cluster: configuration.cluster, id: id)
+            try await store.put(key, bytes: .init(bytes: try SnapshotManifest.encoder.encode(manifest)), options: PutOptions(contentType: "application/json"))
+            manifestKey = key
+            logger.info("ring snapshot \(id) complete: \(key)")
+        } else {
+            nodes.sort { $0.url < $1.url }
+            logger.error("ring backup \(id) incomplete: no ring manifest written; the nodes' own snapshots stay usable")
+        }
+        return Report(
+            kind: "backup", cluster: configuration.cluster, snapshotID: id.text, succeeded: succeeded, ringManifest: manifestKey,
+            dryRun: false, nodes: nodes,
+            error: succeeded ? nil : "ring backup incomplete: \(nodes.filter { $0.state != "succeeded" }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state)" }.joined(separator: "; "))")
+    }
+
+    // MARK: Restore
+
+    public struct RestoreRequest: Sendable {
+        public var date: Date?
+        public var snapshotID: SnapshotID?
+        public var sourceCluster: String?
+        public var dryRun = false
+        /// One rack at a time, so that the cluster keeps serving from the others.
+        public var rackByRack = false
+        /// `target datacenter/rack` → `source datacenter/rack`.
+        public var mapping: [String: String] = [:]
+
+        public init(date: Date? = nil, snapshotID: SnapshotID? = nil, sourceCluster: String? = nil) {
+            self.date = date
+            self.snapshotID = snapshotID
+            self.sourceCluster = sourceCluster
+        }
+    }
+
+    public func restore(_ request: RestoreRequest) async throws -> Report {
+        let sourceCluster = request.sourceCluster ?? configuration.restore.sourceCluster ?? configuration.cluster
+        let ring = try await RingCatalog(store: store, logger: logger).choose(
+            cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshotID)
+        let (members, unreachable) = try await members()
+        guard unreachable.isEmpty else {
+            throw PeerError("every node must answer before a ring restore; unreachable: \(unreachable.map { "\($0.url): \($0.error ?? "")" }.joined(separator: "; ")). Nothing was stopped")
+        }
+        let sources = ring.nodes.map { RingMapping.Place(datacenter: $0.datacenter, rack: $0.rack, tokens: $0.tokens) }
+        let mapping = try RingMapping.map(targets: members.map(\.place), sources: sources, explicit: request.mapping)
+        logger.info("ring restore of \(sourceCluster) ring snapshot \(ring.snapshotID) into \(configuration.cluster): \(members.count) node(s)\(request.rackByRack ? ", one rack at a time" : "")")
+
+        let groups: [[Member]]
+        if request.rackByRack {
+            groups = Dictionary(grouping: members) { "\($0.node.datacenter)/\($0.node.rack)" }.sorted { $0.key < $1.key }.map(\.value)
+        } else {
+            groups = [members]
+        }
+        var outcomes: [NodeOutcome] = []
+        for group in groups {
+            let results = await run(group) { member in
+                let source = mapping[member.place]!
+                let body: [String: any Sendable] = [
+                    "snapshot": ring.snapshotID.text, "source_cluster": sourceCluster, "source_datacenter": source.datacenter,
+                    "source_rack": source.rack, "dry_run": request.dryRun,
+                ]
+                return (try await peers.startJob(member.url, path: "/v1/restores", body: body), "\(sourceCluster)/\(source)")
+            }
+            outcomes += results
+            // One rack at a time: stop at the first rack that fails, the others keep their data and serve.
+            if request.rackByRack && results.contains(where: { $0.state != "succeeded" }) { break }
+        }
+        let succeeded = outcomes.count == members.count && outcomes.allSatisfy { $0.state == "succeeded" }
+        return Report(
+            kind: "restore", cluster: configuration.cluster, snapshotID: ring.snapshotID.text, succeeded: succeeded,
+            ringManifest: RingManifest.key(cluster: sourceCluster, id: ring.snapshotID), dryRun: request.dryRun, nodes: outcomes,
+            error: succeeded ? nil : "ring restore failed on: \(outcomes.filter { $0.state != "succeeded" }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state)" }.joined(separator: "; ")) (each failed node rolled back to its previous data)")
+    }
+
+    // MARK: Jobs on the peers
+
+    /// Starts a job on every member at once and follows each to its end.
+    private func run(
+        _ members: [Member], start: @escaping @Sendable (Member) async throws -> (job: String, source: String?)
+    ) async -> [NodeOutcome] {
+        let peers = peers, pollInterval = pollInterval, jobTimeout = jobTimeout
+        return await withTaskGroup(of: NodeOutcome.self) { group in
+            for member in members {
+                group.addTask {
+                    var outcome = NodeOutcome(url: member.url, node: member.node.description, state: "failed")
+                    do {
+                        let (id, source) = try await start(member)
+                        outcome.job = id
+                        outcome.source = source
+                        let job = try await peers.waitForJob(member.url, id: id, timeout: jobTimeout, pollInterval: pollInterval)
+                        outcome.state = job["state"] as? String ?? "failed"
+                        outcome.error = job["error"] as? String
+                        outcome.result = job["result"] as? [String: String]
+                        outcome.seconds = Self.seconds(job)
+                    } catch {
+                        outcome.error = "\(error)"
+                    }
+                    return outcome
+                }
+            }
+            var outcomes: [NodeOutcome] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.url < $1.url }
+        }
+    }
+
+    static func seconds(_ job: [String: Any]) -> Double? {
+        let formatter = ISO8601DateFormatter()
+        guard let start = (job["started_at"] as? String).flatMap(formatter.date), let end = (job["finished_at"] as? String).flatMap(formatter.date)
+        else { return nil }
+        return end.timeIntervalSince(start)
+    }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperServer
+import Foundation
+
+struct RingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ring",
+        abstract: "Back up or restore the whole ring through every node's dynokeeper (ring.peers or ring.peer_port).",
+        subcommands: [Backup.self, Restore.self, Snapshots.self])
+
+    /// Runs a coordinator from this process with the configuration, and prints its report.
+    static func coordinate(_ options: GlobalOptions, _ body: (RingCoordinator) async throws -> RingCoordinator.Report) async throws {
+        try await NodeContext.with(options) { context in
+            let peers = PeerClient(token: context.configuration.server.token)
+            let coordinator = RingCoordinator(
+                configuration: context.configuration, node: context.node, store: context.store, peers: peers,
+                logger: context.logger)
+            let report: RingCoordinator.Report
+            do {
+                report = try await body(coordinator)
+            } catch {
+                await peers.shutdown()
+                throw error
+            }
+            await peers.shutdown()
+            printReport(report)
+            if !report.succeeded { throw ExitCode(1) }
+        }
+    }
+
+    static func printReport(_ report: RingCoordinator.Report) {
+        let verb = report.kind == "backup" ? "ring backup" : (report.dryRun ? "ring restore (dry run)" : "ring restore")
+        print("\(verb) \(report.snapshotID ?? "") of \(report.cluster): \(report.succeeded ? "succeeded" : "FAILED")")
+        for node in report.nodes {
+            var line = "  \(node.node ?? "?") at \(node.url): \(node.state)"
+            if let source = node.source { line += " from \(source)" }
+            if let seconds = node.seconds { line += String(format: " in %.1f s", seconds) }
+            if let snapshot = node.result?["snapshot"], report.kind == "backup" { line += ", snapshot \(snapshot)" }
+            if let error = node.error { line += " — \(error)" }
+            print(line)
+        }
+        if let manifest = report.ringManifest { print("ring manifest: \(manifest)") }
+        if let error = report.error { print("error: \(error)") }
+    }
+
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask every node to back up under one snapshot id; write the ring manifest when all succeed.")
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "rdb or aof; default from backup.type.")
+        var type: DynokeeperConfiguration.Backup.PersistenceType?
+
+        func run() async throws {
+            try await reportingErrors {
+                try await RingCommand.coordinate(options) { try await $0.backup(type: type) }
+            }
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restore every node from a ring snapshot, each node from its counterpart (restore.enabled on every node).")
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "The newest ring snapshot taken at or before this moment (formats as for restore).")
+        var date: String?
+
+        @Option(help: "Exactly this ring snapshot id.")
+        var snapshot: String?
+
+        @Option(help: "Restore another cluster's ring snapshot (default: restore.source_cluster, else this cluster).")
+        var sourceCluster: String?
+
+        @Option(name: .customLong("map"), help: "Map a target rack to a source rack: dc/rack=source-dc/source-rack (repeatable).")
+        var mappings: [String] = []
+
+        @Flag(help: "One rack at a time, so that the cluster keeps serving from the other racks.")
+        var rackByRack = false
+
+        @Flag(help: "Every node reports what it would do; nothing changes.")
+        var dryRun = false
+
+        func run() async throws {
+            try await reportingErrors {
+                var request = RingCoordinator.RestoreRequest(
+                    date: try date.map(RestorePoint.parse), snapshotID: try snapshot.map { text in
+                        guard let id = SnapshotID(text) else { throw ValidationError("--snapshot \(text) is not a snapshot id") }
+                        return id
+                    }, sourceCluster: sourceCluster)
+                request.dryRun = dryRun
+                request.rackByRack = rackByRack
+                for mapping in mappings {
+                    let parts = mapping.split(separator: "=").map(String.init)
+                    guard parts.count == 2, parts.allSatisfy({ $0.split(separator: "/").count == 2 }) else {
+                        throw ValidationError("--map \(mapping) must be dc/rack=source-dc/source-rack")
+                    }
+                    request.mapping[parts[0]] = parts[1]
+                }
+                try await RingCommand.coordinate(options) { try await $0.restore(request) }
+            }
+        }
+    }
+
+    struct Snapshots: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the complete ring snapshots, newest first.")
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "The cluster (default: this one).")
+        var cluster: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                try await NodeContext.with(options) { context in
+                    let cluster = cluster ?? context.configuration.cluster
+                    let catalog = RingCatalog(store: context.store, logger: context.logger)
+                    let ids = try await catalog.ids(cluster: cluster)
+                    if ids.isEmpty { print("(no complete ring snapshots of \(cluster))") }
+                    for id in ids {
+                        let manifest = try await catalog.manifest(cluster: cluster, id: id)
+                        print("\(id)  \(manifest.type.rawValue)  \(manifest.nodes.count) node(s): \(manifest.nodes.map { "\($0.datacenter)/\($0.rack)/\($0.tokens)" }.joined(separator: ", "))")
+                    }
+                }
+            }
+        }
+    }
+}
