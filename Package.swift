@@ -150,6 +150,7 @@ let package = Package(
             name: "DynokeeperTestSupport",
             dependencies: [
                 "NodeControl",
+                "RedisClient",
                 "ObjectStorage",
                 "ObjectStorageS3",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -110,7 +110,8 @@ public final class RedisConnection: Sendable {
     /// Sends several commands in one write, so that Redis runs them back to back, and returns their answers.
     /// An error reply to any of them is thrown.
     public func sendPipelined(_ commands: [[String]], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> [RESPValue] {
-        let name = redacted ?? commands.map { $0.prefix(2).joined(separator: " ") }.joined(separator: " + ")
+        let name = redacted ?? (commands.first.map { $0.prefix(2).joined(separator: " ") } ?? "")
+            + (commands.count > 1 ? " and \(commands.count - 1) more pipelined" : "")
         let loop = channel.eventLoop
         let promises = commands.map { _ in loop.makePromise(of: RESPValue.self) }
         let request = RESPRequest(commands: commands, promises: promises)

@@ -78,7 +78,12 @@ import Testing
         for (index, day) in days.enumerated() {
             try await node.scribble("day\(index)")
             try await node.populate("day\(index)")
-            contents.append(try await node.content())
+            do {
+                contents.append(try await node.content())
+            } catch {
+                Issue.record("reading the content failed: \(error); port \(node.port); redis log: \(node.redis.log().suffix(3000))")
+                throw error
+            }
             _ = try await node.backup(store: store.store, id: SnapshotID(date: day))
         }
         _ = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("2026-11-02T23:00")))

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,28 +7,16 @@ import Darwin
 
 /// Loopback ports nobody listens on.
 public enum FreePort {
-    /// Asks the kernel for a free loopback port by binding to port 0, then releases it.
-    /// Another process could take it in between; the servers started with it retry on a new one.
+    /// A free loopback port for a test server, never the same twice in a test run, and below the kernel's
+    /// ephemeral range (32768 and up), so that neither another test's server nor an outgoing connection can take
+    /// it while its server is stopped and started again (as restores do).
     public static func next() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed: \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        for _ in 0..<10_000 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            guard Handed.shared.claim(candidate) else { continue }
+            if canBind(candidate) { return candidate }
         }
-        guard bound == 0 else { throw TestSupportError("bind() failed: \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw TestSupportError("getsockname() failed: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        throw TestSupportError("no free port found")
     }
 
     /// Ports that are free together with `port + offset` (servers such as SeaweedFS open both).
@@ -40,8 +29,9 @@ public enum FreePort {
         while ports.count < count {
             attempts += 1
             guard attempts < 10_000 else { throw TestSupportError("no free port pairs found") }
-            let candidate = Int.random(in: 20_000...(55_000 - offset))
+            let candidate = Int.random(in: 10_000..<(32_000 - offset))
             if ports.contains(candidate) || ports.contains(candidate + offset) { continue }
+            guard Handed.shared.claim(candidate), Handed.shared.claim(candidate + offset) else { continue }
             if canBind(candidate) && canBind(candidate + offset) { ports.append(candidate) }
         }
         return ports
@@ -79,4 +69,14 @@ public enum FreePort {
         }
         return result == 0
     }
+}
+
+/// The ports already handed out in this test run.
+final class Handed: @unchecked Sendable {
+    static let shared = Handed()
+    private let lock = NSLock()
+    private var ports = Set<Int>()
+
+    /// Claims a port; `false` if it was handed out before.
+    func claim(_ port: Int) -> Bool { lock.withLock { ports.insert(port).inserted } }
 }
