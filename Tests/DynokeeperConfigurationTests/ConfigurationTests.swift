@@ -289,3 +289,32 @@ import Testing
         }
     }
 }
+
+@Suite struct RingSettingsTests {
+    @Test func peersAsAListOrFromTheEnvironment() throws {
+        let listed = try DynokeeperConfiguration.parse(
+            yaml: "ring:\n  peers:\n  - http://10.0.0.1:8080/\n  - https://node2:8443\nbackup:\n  scope: ring\n", path: "x")
+        #expect(listed.ring.peers == ["http://10.0.0.1:8080", "https://node2:8443"])
+        #expect(listed.backup.scope == .ring)
+        let environment = try DynokeeperConfiguration.parse(
+            yaml: "", path: "x", environment: ["DYNOKEEPER_RING_PEERS": "http://a:1, http://b:2", "DYNOKEEPER_RING_PEER_PORT": "8080"])
+        #expect(environment.ring.peers == ["http://a:1", "http://b:2"])
+        #expect(environment.ring.peerPort == 8080)
+        #expect(try DynokeeperConfiguration.parse(yaml: "", path: "x").backup.scope == .node)
+    }
+
+    @Test func badPeersAreRefused() {
+        for (yaml, expected) in [
+            ("ring:\n  peers: [10.0.0.1:8080]\n", "a base URL such as"),
+            ("ring:\n  peers:\n  - {a: 1}\n", "every item must be a single value"),
+            ("backup:\n  scope: galaxy\n", "expected node or ring"),
+        ] {
+            do {
+                _ = try DynokeeperConfiguration.parse(yaml: yaml, path: "x")
+                Issue.record("no error for \(yaml)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+}
