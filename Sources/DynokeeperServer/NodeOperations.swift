@@ -157,27 +157,24 @@ public struct NodeOperations: Sendable {
     public func start(_ process: Process) async throws {
         let configuration = await holder.current
         switch process {
-        case .redis:
-            try await redisService(configuration).start()
-        case .dynomite:
-            guard let dynomite = try DynomiteService.make(configuration, node: node) else {
-                throw ConfigurationError("this node runs no Dynomite (no node.dynomite_yaml, no dynomite.start)")
-            }
-            try await dynomite.start()
+        case .redis: try await redisService(configuration).start()
+        case .dynomite: try await dynomiteService(configuration).start()
         }
     }
 
     public func stop(_ process: Process) async throws {
         let configuration = await holder.current
         switch process {
-        case .redis:
-            try await redisService(configuration).stop()
-        case .dynomite:
-            guard let dynomite = try DynomiteService.make(configuration, node: node) else {
-                throw ConfigurationError("this node runs no Dynomite (no node.dynomite_yaml, no dynomite.stop)")
-            }
-            try await dynomite.stop()
+        case .redis: try await redisService(configuration).stop()
+        case .dynomite: try await dynomiteService(configuration).stop()
         }
+    }
+
+    func dynomiteService(_ configuration: DynokeeperConfiguration) throws -> DynomiteService {
+        guard let dynomite = try DynomiteService.make(configuration, node: node) else {
+            throw ConfigurationError("this node runs no Dynomite (no node.dynomite_yaml, no dynomite.start/stop)")
+        }
+        return dynomite
     }
 
     func redisService(_ configuration: DynokeeperConfiguration) -> RedisService {

@@ -58,10 +58,7 @@ struct RingFixture {
                   rack: \(place.1)
                   tokens: "\(place.2)"
                 redis:
-                  port: \(managed.port)
-                  conf: \(managed.confPath)
-                  start: "\(managed.startCommand)"
-                  stop: "\(managed.stopCommand)"
+                \(managed.configurationLines)
                 storage:
                   url: s3://\(bucket)/\(prefix)
                   endpoint: \(server.endpoint)

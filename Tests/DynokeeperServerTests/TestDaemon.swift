@@ -59,10 +59,7 @@ final class TestDaemon: Sendable {
           listen: 127.0.0.1:0
           token: \(token)
         redis:
-          port: \(redis.port)
-          conf: \(redis.confPath)
-          start: "\(redis.startCommand)"
-          stop: "\(redis.stopCommand)"
+        \(redis.configurationLines)
         storage:
           url: s3://\(bucket)/daemon
           endpoint: \(endpoint)

@@ -41,6 +41,16 @@ public final class ManagedRedis: Sendable {
     /// The command that stops it without saving (for `redis.stop`).
     public var stopCommand: String { "echo redis-stop >> \(eventsPath) && redis-cli -p \(port) shutdown nosave" }
 
+    /// The `redis:` section of a dynokeeper configuration for this server (indented under `redis:`).
+    public var configurationLines: String {
+        """
+          port: \(port)
+          conf: \(confPath)
+          start: "\(startCommand)"
+          stop: "\(stopCommand)"
+        """
+    }
+
     /// Starts it with ``startCommand`` and waits until it answers.
     public func start() async throws {
         try await ProcessRunner.check("/bin/sh", ["-c", startCommand])

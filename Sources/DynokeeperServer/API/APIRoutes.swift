@@ -48,7 +48,7 @@ struct APIRoutes: Sendable {
         let ring = v1.group("/ring")
         ring.post("/backups") { request, _ in
             let body = try await RequestBody.read(request, allowed: ["type"])
-            let job = try await self.ringConflicts { try await self.operations.startRingBackup(type: try body.type(), trigger: "api") }
+            let job = try await self.conflicts { try await self.operations.startRingBackup(type: try body.type(), trigger: "api") }
             return try JSON.response(job, status: .accepted)
         }
         ring.post("/restores") { request, _ in
@@ -59,7 +59,7 @@ struct APIRoutes: Sendable {
             restore.dryRun = try body.bool("dry_run") ?? false
             restore.rackByRack = try body.bool("rack_by_rack") ?? false
             restore.mapping = try body.stringMap("mapping") ?? [:]
-            let job = try await self.ringConflicts { try await self.operations.startRingRestore(restore, trigger: "api") }
+            let job = try await self.conflicts { try await self.operations.startRingRestore(restore, trigger: "api") }
             return try JSON.response(job, status: .accepted)
         }
         ring.get("/jobs") { _, _ in try JSON.response(["jobs": await self.operations.ring.list()]) }
@@ -80,19 +80,8 @@ struct APIRoutes: Sendable {
         DynomiteManagerRoutes(operations: operations).register(on: router)
     }
 
-    /// Runs a ring job request, with the same error mapping.
-    func ringConflicts(_ start: () async throws -> RingOperations.RingJob) async throws -> RingOperations.RingJob {
-        do {
-            return try await start()
-        } catch let conflict as JobConflict {
-            throw APIError(status: .conflict, code: "job_running", message: conflict.message)
-        } catch let error as ConfigurationError {
-            throw APIError(status: .forbidden, code: "refused", message: error.message)
-        }
-    }
-
     /// Runs a job request, turning a job conflict into 409 and a refused restore into 403.
-    func conflicts(_ start: () async throws -> Job) async throws -> Job {
+    func conflicts<T>(_ start: () async throws -> T) async throws -> T {
         do {
             return try await start()
         } catch let conflict as JobConflict {
@@ -179,35 +168,6 @@ struct Status: Encodable {
     var nextScheduledBackup: Date?
     var store: String
     var startedAt: Date
-}
-
-/// One snapshot in `GET /v1/snapshots`.
-struct SnapshotSummary: Encodable {
-    var id: String
-    var cluster: String
-    var datacenter: String
-    var rack: String
-    var tokens: String
-    var type: String
-    var size: Int64
-    var storedSize: Int64
-    var keys: Int
-    var startedAt: Date
-    var finishedAt: Date
-
-    init(_ entry: SnapshotEntry) {
-        id = entry.id.text
-        cluster = entry.node.cluster
-        datacenter = entry.node.datacenter
-        rack = entry.node.rack
-        tokens = entry.node.tokens
-        type = entry.manifest.type.rawValue
-        size = entry.manifest.size
-        storedSize = entry.manifest.storedSize
-        keys = entry.manifest.keyCount
-        startedAt = entry.manifest.startedAt
-        finishedAt = entry.manifest.finishedAt
-    }
 }
 
 /// `GET /v1/ring/snapshots`.

@@ -29,7 +29,7 @@ struct SnapshotsCommand: AsyncParsableCommand {
                 if json {
                     let encoder = SnapshotManifest.makeEncoder(pretty: false)
                     for entry in entries {
-                        print(String(decoding: try encoder.encode(SnapshotLine(entry)), as: UTF8.self))
+                        print(String(decoding: try encoder.encode(SnapshotSummary(entry)), as: UTF8.self))
                     }
                 } else {
                     printTable(entries)
@@ -51,36 +51,5 @@ struct SnapshotsCommand: AsyncParsableCommand {
             print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
         if entries.isEmpty { print("(no complete snapshots)") }
-    }
-}
-
-/// One line of `snapshots --json`.
-struct SnapshotLine: Encodable {
-    var id: String
-    var cluster: String
-    var datacenter: String
-    var rack: String
-    var tokens: String
-    var type: String
-    var size: Int64
-    var storedSize: Int64
-    var keys: Int
-    var startedAt: Date
-    var finishedAt: Date
-    var prefix: String
-
-    init(_ entry: SnapshotEntry) {
-        id = entry.id.text
-        cluster = entry.node.cluster
-        datacenter = entry.node.datacenter
-        rack = entry.node.rack
-        tokens = entry.node.tokens
-        type = entry.manifest.type.rawValue
-        size = entry.manifest.size
-        storedSize = entry.manifest.storedSize
-        keys = entry.manifest.keyCount
-        startedAt = entry.manifest.startedAt
-        finishedAt = entry.manifest.finishedAt
-        prefix = entry.prefix
     }
 }
