@@ -98,7 +98,8 @@ final class ProcessRegistry: @unchecked Sendable {
         atexit {
             // Politely first, so that servers remove their sockets; then for sure.
             let registry = ProcessRegistry.shared
-            let pids = registry.snapshot()
+            // Only our own children: a pid that exited may belong to someone else by now.
+            let pids = registry.snapshot().filter { parent(of: $0) == getpid() }
             for pid in pids { kill(pid, SIGTERM) }
             for _ in 0..<100 where pids.contains(where: { kill($0, 0) == 0 && !isZombie($0) }) { usleep(50_000) }
             for pid in pids { kill(pid, SIGKILL) }
@@ -112,6 +113,14 @@ final class ProcessRegistry: @unchecked Sendable {
     func add(_ pid: Int32) { lock.withLock { _ = pids.insert(pid) } }
     func remove(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
     func snapshot() -> Set<Int32> { lock.withLock { pids } }
+}
+
+/// The parent of a process, from /proc.
+private func parent(of pid: Int32) -> Int32? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let fields = status.split(separator: ")").last?.split(separator: " "), fields.count > 2
+    else { return nil }
+    return Int32(fields[1])
 }
 
 /// Whether a child has exited but not been reaped (it then still answers `kill(pid, 0)`).

@@ -28,8 +28,8 @@ public final class ManagedRedis: Sendable {
         try FileManager.default.createDirectory(atPath: directory.file("data"), withIntermediateDirectories: true)
         try (lines.joined(separator: "\n") + "\n").write(toFile: confPath, atomically: false, encoding: .utf8)
         if !FileManager.default.fileExists(atPath: eventsPath) { try Data().write(to: URL(fileURLWithPath: eventsPath)) }
-        let pidPath = pidPath
-        ProcessRegistry.shared.addCleanup { Self.kill(pidFile: pidPath) }
+        let pidPath = pidPath, marker = ":\(port)"
+        ProcessRegistry.shared.addCleanup { Self.kill(pidFile: pidPath, ifCommandLineContains: marker) }
     }
 
     /// The data folder.
@@ -67,7 +67,7 @@ public final class ManagedRedis: Sendable {
         _ = try? await cli(["SHUTDOWN", "NOSAVE"])
         let deadline = ContinuousClock.now + .seconds(10)
         while FreePort.isListening(port) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        Self.kill(pidFile: pidPath)
+        Self.kill(pidFile: pidPath, ifCommandLineContains: ":\(port)")
     }
 
     /// Stops it and removes its folder.
@@ -92,10 +92,17 @@ public final class ManagedRedis: Sendable {
 
     public func log() -> String { (try? String(contentsOfFile: directory.file("redis.log"), encoding: .utf8)) ?? "" }
 
-    static func kill(pidFile: String) {
+    /// Kills the process a pid file names, but only if it is still the one the file was written for: pid files
+    /// outlive their processes (nutcracker leaves its own behind) and this machine reuses pids quickly
+    /// (pid_max can be 32768), so a bare kill could hit another test's server.
+    static func kill(pidFile: String, ifCommandLineContains marker: String) {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+            let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
         else { return }
+        // Arguments are NUL-separated; Redis rewrites its title to "redis-server 127.0.0.1:PORT".
+        let words = String(decoding: commandLine, as: UTF8.self).replacingOccurrences(of: "\u{0}", with: " ")
+        guard words.contains(marker) else { return }
         Foundation.kill(pid, SIGKILL)
     }
 }
@@ -127,8 +134,8 @@ public final class StandInDynomite: Sendable {
               servers:
                - 127.0.0.1:\(redisPort):1
             """.write(toFile: confPath, atomically: false, encoding: .utf8)
-        let pidPath = pidPath
-        ProcessRegistry.shared.addCleanup { ManagedRedis.kill(pidFile: pidPath) }
+        let pidPath = pidPath, marker = confPath
+        ProcessRegistry.shared.addCleanup { ManagedRedis.kill(pidFile: pidPath, ifCommandLineContains: marker) }
     }
 
     public var startCommand: String {
@@ -167,7 +174,7 @@ public final class StandInDynomite: Sendable {
     public var isRunning: Bool { FreePort.isListening(port) }
 
     public func stopAndRemove() async {
-        ManagedRedis.kill(pidFile: pidPath)
+        ManagedRedis.kill(pidFile: pidPath, ifCommandLineContains: confPath)
         directory.remove()
     }
 }
