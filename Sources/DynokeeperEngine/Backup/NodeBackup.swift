@@ -100,9 +100,13 @@ public struct NodeBackup: Sendable {
             await redis.close()
             if !uploaded.isEmpty {
                 logger.warning("backup failed; removing the \(uploaded.count) object(s) it uploaded")
-                do { try await store.delete(uploaded) } catch {
-                    logger.error("could not remove the incomplete snapshot's objects under \(prefix): \(error); without a manifest they are never restored")
-                }
+                // In a task of its own, so that it runs even when the backup was cancelled.
+                let store = store, logger = logger, keys = uploaded
+                await Task {
+                    do { try await store.delete(keys) } catch {
+                        logger.error("could not remove the incomplete snapshot's objects under \(prefix): \(error); without a manifest they are never restored")
+                    }
+                }.value
             }
             throw error
         }

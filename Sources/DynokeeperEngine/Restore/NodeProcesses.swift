@@ -13,6 +13,7 @@ public struct RedisService: Sendable {
     var commandTimeout: Duration = .seconds(300)
     var stopTimeout: Duration = .seconds(120)
     var loadTimeout: Duration = .seconds(3600)
+    var startTimeout: Duration = .seconds(120)
 
     /// - Parameters:
     ///   - connector: Reaches the node's Redis.
@@ -53,9 +54,16 @@ public struct RedisService: Sendable {
         }
         try await startCommand.run(timeout: commandTimeout)
         let deadline = ContinuousClock.now + loadTimeout
+        // Redis answers (loading) within moments of starting; one that does not answer at all failed to start.
+        let answerDeadline = ContinuousClock.now + startTimeout
         var lastReport = ContinuousClock.now
+        var answered = false
         while ContinuousClock.now < deadline {
+            guard ContinuousClock.now < answerDeadline || answered else {
+                throw NodeControlError("Redis at \(connector.address) did not answer within \(startTimeout) after \(startCommand); its log says why")
+            }
             if let redis = try? await connector.connect(commandTimeout: .seconds(10)) {
+                answered = true
                 defer { Task { await redis.close() } }
                 while ContinuousClock.now < deadline {
                     guard let info = try? await redis.info("persistence") else { break }
