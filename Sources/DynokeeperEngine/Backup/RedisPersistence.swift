@@ -42,33 +42,41 @@ public struct RedisPersistence: Sendable {
 
     /// Runs BGSAVE and waits for it: waits first for a save or rewrite already running, then takes a fresh one.
     public func save() async throws -> Trigger {
-        let deadline = ContinuousClock.now + timeout
-        for attempt in 1...10 {
-            try await waitForChildren(until: deadline)
-            // INFO keyspace and BGSAVE in one write: Redis runs them back to back, so the counts are those of
-            // the fork that BGSAVE starts.
-            let answers: [RESPValue]
-            do {
-                answers = try await redis.sendPipelined([["INFO", "keyspace"], ["BGSAVE"]])
-            } catch RedisError.server(_, let message) where message.contains("in progress") || message.contains("child process") {
-                logger.info("another save started meanwhile; waiting for it (attempt \(attempt))")
-                continue
-            }
-            let keyspace = RedisInfo(parsing: answers[0].string ?? "").keyspace
-            let reply = answers[1].string ?? ""
-            logger.debug("BGSAVE: \(reply)")
-            try await waitUntil(deadline, what: "BGSAVE") { info in
-                info.int("rdb_bgsave_in_progress") == 0
-            }
-            let info = try await redis.info("persistence")
+        try await run("BGSAVE", finished: { $0.int("rdb_bgsave_in_progress") == 0 }) { info in
             guard info["rdb_last_bgsave_status"] == "ok" else {
                 throw SnapshotError(
                     "BGSAVE failed (rdb_last_bgsave_status:\(info["rdb_last_bgsave_status"] ?? "?")): Redis could not write its RDB file; its log says why (often the data folder is not writable or the disk is full)"
                 )
             }
-            return Trigger(keyspace: keyspace, exact: reply.contains("started"))
         }
-        throw SnapshotError("could not start BGSAVE: other saves kept starting first")
+    }
+
+    /// Runs a background save or rewrite to its end, retrying when another one starts first.
+    ///
+    /// `INFO keyspace` goes in the same write as the command: Redis runs them back to back, so the counts are
+    /// those of the fork the command starts (exact for a BGSAVE that started at once; the AOF's incremental
+    /// file also takes later writes, so its counts are only close).
+    private func run(
+        _ command: String, finished: (RedisInfo) -> Bool, check: (RedisInfo) throws -> Void
+    ) async throws -> Trigger {
+        let deadline = ContinuousClock.now + timeout
+        for attempt in 1...10 {
+            try await waitForChildren(until: deadline)
+            let answers: [RESPValue]
+            do {
+                answers = try await redis.sendPipelined([["INFO", "keyspace"], [command]])
+            } catch RedisError.server(_, let message) where message.contains("in progress") || message.contains("child process") {
+                logger.info("another save or rewrite started meanwhile; waiting for it (attempt \(attempt))")
+                continue
+            }
+            let keyspace = RedisInfo(parsing: answers[0].string ?? "").keyspace
+            let reply = answers[1].string ?? ""
+            logger.debug("\(command): \(reply)")
+            try await waitUntil(deadline, what: command, finished)
+            try check(try await redis.info("persistence"))
+            return Trigger(keyspace: keyspace, exact: command == "BGSAVE" && reply.contains("started"))
+        }
+        throw SnapshotError("could not start \(command): other saves or rewrites kept starting first")
     }
 
     /// The RDB file Redis has just written.
@@ -91,31 +99,15 @@ public struct RedisPersistence: Sendable {
         guard try await redis.configGet("appendonly") == "yes" else {
             throw SnapshotError("an AOF backup needs appendonly yes, and this Redis has appendonly no: take an RDB backup (--type rdb) or enable AOF")
         }
-        let deadline = ContinuousClock.now + timeout
-        for attempt in 1...10 {
-            try await waitForChildren(until: deadline)
-            let answers: [RESPValue]
-            do {
-                answers = try await redis.sendPipelined([["INFO", "keyspace"], ["BGREWRITEAOF"]])
-            } catch RedisError.server(_, let message) where message.contains("in progress") {
-                logger.info("another rewrite started meanwhile; waiting for it (attempt \(attempt))")
-                continue
-            }
-            let keyspace = RedisInfo(parsing: answers[0].string ?? "").keyspace
-            logger.debug("BGREWRITEAOF: \(answers[1].string ?? "")")
-            try await waitUntil(deadline, what: "BGREWRITEAOF") { info in
-                info.int("aof_rewrite_in_progress") == 0 && info.int("aof_rewrite_scheduled") == 0
-            }
-            let info = try await redis.info("persistence")
+        return try await run(
+            "BGREWRITEAOF", finished: { $0.int("aof_rewrite_in_progress") == 0 && $0.int("aof_rewrite_scheduled") == 0 }
+        ) { info in
             guard info["aof_last_bgrewrite_status"] == "ok", info["aof_last_write_status"] ?? "ok" == "ok" else {
                 throw SnapshotError(
                     "BGREWRITEAOF failed (aof_last_bgrewrite_status:\(info["aof_last_bgrewrite_status"] ?? "?"), aof_last_write_status:\(info["aof_last_write_status"] ?? "?")); Redis's log says why"
                 )
             }
-            // Writes after the rewrite go to the incremental file too; the counts are only close.
-            return Trigger(keyspace: keyspace, exact: false)
         }
-        throw SnapshotError("could not start BGREWRITEAOF: other rewrites kept starting first")
     }
 
     /// The AOF files, opened: for Redis 7+ the base and incremental files its manifest lists, plus the
