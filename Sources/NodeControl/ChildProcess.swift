@@ -60,7 +60,8 @@ public enum ChildProcess {
         return Result(status: exitStatus, data: output)
     }
 
-    static func resolve(_ executable: String) throws -> String {
+    /// The path of a program: as given when it has a `/`, else the first executable of that name on `PATH`.
+    public static func resolve(_ executable: String) throws -> String {
         if executable.contains("/") { return executable }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for folder in path.split(separator: ":") where access("\(folder)/\(executable)", X_OK) == 0 {

@@ -1,4 +1,5 @@
 import Foundation
+import NodeControl
 
 /// A long-running child process (a server) that a test starts and stops by PID.
 ///
@@ -77,13 +78,11 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     static func resolve(_ executable: String) throws -> String {
-        if executable.hasPrefix("/") { return executable }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(executable)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        do {
+            return try ChildProcess.resolve(executable)
+        } catch {
+            throw TestSupportError("\(executable) is not installed (not found on PATH); run `make test`, which installs it")
         }
-        throw TestSupportError("\(executable) is not installed (not found on PATH); run `make test`, which installs it")
     }
 }
 

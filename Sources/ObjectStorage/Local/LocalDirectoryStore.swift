@@ -79,27 +79,15 @@ public struct LocalDirectoryStore: ObjectStore {
     // MARK: get
 
     public func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
-        let path = try path(for: key)
-        let (file, info) = try await BlockingIO.run { () throws -> (FileDescriptor, stat) in
-            let file: FileDescriptor
-            do {
-                file = try FileDescriptor.open(path, flags: O_RDONLY)
-            } catch let error as POSIXCallError where error.errno == ENOENT || error.errno == ENOTDIR {
-                throw ObjectStoreError(.notFound, "no such object in \(location)", key: key)
-            }
-            let info = try file.status()
-            guard info.st_mode & S_IFMT == S_IFREG else {
-                throw ObjectStoreError(.notFound, "no such object in \(location) (a folder has that name)", key: key)
-            }
-            return (file, info)
+        let file: LocalFile
+        switch try await LocalFile.attempt(try path(for: key)) {
+        case .opened(let opened): file = opened
+        case .missing: throw ObjectStoreError(.notFound, "no such object in \(location)", key: key)
+        case .notRegular: throw ObjectStoreError(.notFound, "no such object in \(location) (a folder has that name)", key: key)
         }
-        let object = ObjectInfo(key: key, size: Int64(info.st_size), etag: Self.etag(info), lastModified: Self.date(info))
+        let object = ObjectInfo(key: key, size: file.size, etag: Self.etag(file.status), lastModified: Self.date(file.status))
         let bytes = try Self.clip(range, size: object.size, key: key)
-        let chunkSize = Int64(readChunkSize)
-        let body = ParallelRangeReader(range: bytes, partSize: chunkSize, concurrency: 2) { part in
-            try await BlockingIO.run { try file.read(at: part.lowerBound, length: part.count) }
-        }
-        return ObjectDownload(info: object, range: bytes, body: ByteStream(body))
+        return ObjectDownload(info: object, range: bytes, body: file.chunks(range: bytes, chunkSize: readChunkSize))
     }
 
     /// The range to read, with its upper bound clipped to the size; an empty or out-of-bounds start is an error.

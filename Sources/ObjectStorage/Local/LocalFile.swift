@@ -13,24 +13,46 @@ public final class LocalFile: Sendable {
     public let path: String
     /// The size when it was opened.
     public let size: Int64
+    /// What `fstat` said when it was opened.
+    let status: stat
     let descriptor: FileDescriptor
 
-    private init(path: String, size: Int64, descriptor: FileDescriptor) {
+    private init(path: String, status: stat, descriptor: FileDescriptor) {
         self.path = path
-        self.size = size
+        self.size = Int64(status.st_size)
+        self.status = status
         self.descriptor = descriptor
     }
 
     /// Opens a regular file.
     /// - Throws: ``LocalFileError`` when it cannot be opened or is not a regular file.
     public static func open(_ path: String) async throws -> LocalFile {
+        switch try await attempt(path) {
+        case .opened(let file): return file
+        case .missing(let errno): throw LocalFileError("cannot open \(path): \(String(cString: strerror(errno)))")
+        case .notRegular: throw LocalFileError("\(path) is not a regular file")
+        }
+    }
+
+    /// What opening a path gave.
+    enum Attempt {
+        case opened(LocalFile)
+        /// Nothing there (`ENOENT`, or `ENOTDIR` for a path through a file).
+        case missing(errno: Int32)
+        /// A folder or another kind of file.
+        case notRegular
+    }
+
+    /// Opens a path, telling a missing or non-regular file apart from other failures, which throw.
+    static func attempt(_ path: String) async throws -> Attempt {
         try await BlockingIO.run {
             do {
                 let descriptor = try FileDescriptor.open(path, flags: O_RDONLY)
                 let info = try descriptor.status()
-                guard info.st_mode & S_IFMT == S_IFREG else { throw LocalFileError("\(path) is not a regular file") }
-                return LocalFile(path: path, size: Int64(info.st_size), descriptor: descriptor)
+                guard info.st_mode & S_IFMT == S_IFREG else { return .notRegular }
+                return .opened(LocalFile(path: path, status: info, descriptor: descriptor))
             } catch let error as POSIXCallError {
+                if error.errno == ENOENT || error.errno == ENOTDIR { return .missing(errno: error.errno) }
                 throw LocalFileError("cannot open \(path): \(String(cString: strerror(error.errno)))")
             }
         }
