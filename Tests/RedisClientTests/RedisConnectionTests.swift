@@ -1,7 +1,11 @@
 import DynokeeperTestSupport
 import NIOCore
-import RedisClient
+@testable import RedisClient
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The client against a real redis-server.
 @Suite struct RedisConnectionTests {
@@ -34,6 +38,20 @@ import Testing
         try await redis.send(["SET", "big", big])
         #expect(try await redis.send(["STRLEN", "big"]).integer == 8 << 20)
         #expect(try await redis.send(["GET", "big"]).string?.count == 8 << 20)
+    }
+
+    /// TCP_NODELAY goes on at the TCP level; at the socket level the same number is SO_DEBUG, which only root may
+    /// set, and every connection of an unprivileged dynokeeper failed with EACCES.
+    @Test func noDelayIsSetAtTheTCPLevelAndSODebugIsLeftAlone() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stopAndRemove() } }
+        let redis = try await RedisConnection.connect(to: RedisAddress(host: "127.0.0.1", port: server.port))
+        defer { Task { await redis.close() } }
+        let noDelay = try await redis.channel.getOption(.tcpOption(.tcp_nodelay)).get()
+        let debug = try await redis.channel.getOption(
+            ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_DEBUG))).get()
+        #expect(noDelay != 0)
+        #expect(debug == 0)
     }
 
     @Test func passwordsAndACLUsers() async throws {

@@ -5,7 +5,7 @@ public import NIOCore
 import NIOHTTP1
 
 /// Talks to the dynokeepers of the other nodes (and this one) over their REST API, with the shared bearer
-/// token, timeouts and retries.
+/// token, timeouts and retries. Requests and answers are typed: the same `Codable` types the API encodes.
 public final class PeerClient: Sendable {
     let client: HTTPClient
     let token: String?
@@ -27,33 +27,74 @@ public final class PeerClient: Sendable {
         try? await client.shutdown()
     }
 
-    /// What a peer says of itself in `/v1/status`.
-    public struct PeerStatus: Decodable, Sendable {
+    /// What a peer says of itself in `/v1/status` (the part the ring needs).
+    public struct PeerStatus: Codable, Sendable {
         public var node: NodeIdentity
     }
 
-    /// A call's outcome: its status and JSON body.
-    struct Reply {
-        var status: UInt
-        var json: [String: Any]
-        var errorMessage: String { ((json["error"] as? [String: Any])?["message"] as? String) ?? "HTTP \(status)" }
+    /// `POST /v1/backups`, as a ring coordinator sends it.
+    struct BackupRequest: Encodable, Sendable {
+        var type: DynokeeperConfiguration.Backup.PersistenceType
+        var snapshotId: String
     }
 
-    func call(_ method: HTTPMethod, _ url: String, body: [String: any Sendable]? = nil) async throws -> Reply {
+    /// `POST /v1/restores`, as a ring coordinator sends it.
+    struct RestoreRequest: Encodable, Sendable {
+        var snapshot: String
+        var sourceCluster: String
+        var sourceDatacenter: String
+        var sourceRack: String
+        var dryRun: Bool
+    }
+
+    /// The API's error body, `{"error": {"code", "message"}}`.
+    struct ErrorBody: Decodable {
+        struct Detail: Decodable {
+            var code: String
+            var message: String
+        }
+
+        var error: Detail
+    }
+
+    /// A call's outcome: its status and body.
+    struct Reply {
+        var status: UInt
+        var body: ByteBuffer
+
+        func decode<T: Decodable>(_ type: T.Type) throws -> T { try PeerClient.decoder.decode(type, from: body) }
+
+        var errorMessage: String { (try? decode(ErrorBody.self).error.message) ?? "HTTP \(status)" }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    func call(_ method: HTTPMethod, _ url: String, body: (any Encodable & Sendable)? = nil) async throws -> Reply {
+        let payload = try body.map { ByteBuffer(bytes: try Self.encoder.encode($0)) }
         var lastError: any Error = PeerError("no attempt")
         for attempt in 1...max(1, attempts) {
             do {
                 var request = HTTPClientRequest(url: url)
                 request.method = method
                 if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-                if let body {
+                if let payload {
                     request.headers.add(name: "Content-Type", value: "application/json")
-                    request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+                    request.body = .bytes(payload)
                 }
                 let response = try await client.execute(request, timeout: timeout)
-                let bytes = try await response.body.collect(upTo: 16 << 20)
-                let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-                let reply = Reply(status: response.status.code, json: json)
+                let reply = Reply(status: response.status.code, body: try await response.body.collect(upTo: 16 << 20))
                 if reply.status >= 500 && attempt < attempts {
                     lastError = PeerError("\(url) answered \(reply.status): \(reply.errorMessage)")
                     try await Task.sleep(for: .milliseconds(200 * attempt))
@@ -73,28 +114,31 @@ public final class PeerClient: Sendable {
     public func status(_ base: String) async throws -> PeerStatus {
         let reply = try await call(.GET, base + "/v1/status")
         guard reply.status == 200 else { throw PeerError("\(base)/v1/status answered \(reply.status): \(reply.errorMessage)") }
-        let data = try JSONSerialization.data(withJSONObject: reply.json)
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(PeerStatus.self, from: data)
+        do {
+            return try reply.decode(PeerStatus.self)
+        } catch {
+            throw PeerError("\(base)/v1/status did not answer as a dynokeeper does: \(error)")
+        }
     }
 
     /// Starts a job on a peer (`POST path`), returning its id.
-    func startJob(_ base: String, path: String, body: [String: any Sendable]) async throws -> String {
+    func startJob(_ base: String, path: String, body: any Encodable & Sendable) async throws -> String {
         let reply = try await call(.POST, base + path, body: body)
-        guard reply.status == 202, let id = reply.json["id"] as? String else {
+        guard reply.status == 202, let job = try? reply.decode(Job.self) else {
             throw PeerError("\(base)\(path) answered \(reply.status): \(reply.errorMessage)")
         }
-        return id
+        return job.id
     }
 
     /// Polls a peer's job until it has finished.
-    func waitForJob(_ base: String, id: String, timeout: Duration, pollInterval: Duration) async throws -> [String: Any] {
+    func waitForJob(_ base: String, id: String, timeout: Duration, pollInterval: Duration) async throws -> Job {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let reply = try await call(.GET, base + "/v1/jobs/" + id)
             guard reply.status == 200 else { throw PeerError("\(base)/v1/jobs/\(id) answered \(reply.status): \(reply.errorMessage)") }
-            if let state = reply.json["state"] as? String, state == "succeeded" || state == "failed" { return reply.json }
+            let job: Job
+            do { job = try reply.decode(Job.self) } catch { throw PeerError("\(base)/v1/jobs/\(id): unexpected answer: \(error)") }
+            if job.isFinished { return job }
             try await Task.sleep(for: pollInterval)
         }
         throw PeerError("job \(id) on \(base) did not finish within \(timeout)")

@@ -81,20 +81,21 @@ public struct RingCoordinator: Sendable {
     /// URLs) counts once.
     public func members() async throws -> (members: [Member], unreachable: [NodeOutcome]) {
         let urls = try peerURLs()
+        let probes = await withTaskGroup(of: PeerProbe.self) { group in
+            for url in urls {
+                let peers = peers
+                group.addTask { await PeerProbe.probe(url, with: peers) }
+            }
+            var probes: [PeerProbe] = []
+            for await probe in group { probes.append(probe) }
+            return probes
+        }
         var members: [Member] = []
         var unreachable: [NodeOutcome] = []
-        await withTaskGroup(of: (String, Result<PeerClient.PeerStatus, any Error>).self) { group in
-            for url in urls {
-                group.addTask {
-                    do { return (url, .success(try await peers.status(url))) } catch { return (url, .failure(error)) }
-                }
-            }
-            for await (url, result) in group {
-                switch result {
-                case .success(let status): members.append(Member(url: url, node: status.node))
-                case .failure(let error):
-                    unreachable.append(NodeOutcome(url: url, state: "unreachable", error: "\(error)"))
-                }
+        for probe in probes {
+            switch probe.answer {
+            case .node(let node): members.append(Member(url: probe.url, node: node))
+            case .failure(let error): unreachable.append(NodeOutcome(url: probe.url, state: "unreachable", error: error))
             }
         }
         for member in members where member.node.cluster != configuration.cluster {
@@ -128,9 +129,10 @@ public struct RingCoordinator: Sendable {
         guard !members.isEmpty else { throw PeerError("no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })") }
         let persistence = type ?? configuration.backup.type
         logger.info("ring backup \(id) of \(configuration.cluster): \(members.count) node(s)")
-        let body: [String: any Sendable] = ["snapshot_id": id.text, "type": persistence.rawValue]
+        let body = PeerClient.BackupRequest(type: persistence, snapshotId: id.text)
         let outcomes = await run(members) { member in
-            (try await peers.startJob(member.url, path: "/v1/backups", body: body), nil)
+            let job = try await peers.startJob(member.url, path: "/v1/backups", body: body)
+            return (job, nil)
         }
         var nodes = outcomes + unreachable
         let succeeded = unreachable.isEmpty && outcomes.allSatisfy { $0.state == "succeeded" }
@@ -202,11 +204,11 @@ public struct RingCoordinator: Sendable {
         for group in groups {
             let results = await run(group) { member in
                 let source = mapping[member.place]!
-                let body: [String: any Sendable] = [
-                    "snapshot": ring.snapshotID.text, "source_cluster": sourceCluster, "source_datacenter": source.datacenter,
-                    "source_rack": source.rack, "dry_run": request.dryRun,
-                ]
-                return (try await peers.startJob(member.url, path: "/v1/restores", body: body), "\(sourceCluster)/\(source)")
+                let body = PeerClient.RestoreRequest(
+                    snapshot: ring.snapshotID.text, sourceCluster: sourceCluster, sourceDatacenter: source.datacenter,
+                    sourceRack: source.rack, dryRun: request.dryRun)
+                let job = try await peers.startJob(member.url, path: "/v1/restores", body: body)
+                return (job, "\(sourceCluster)/\(source)")
             }
             outcomes += results
             // One rack at a time: stop at the first rack that fails, the others keep their data and serve.
@@ -235,10 +237,10 @@ public struct RingCoordinator: Sendable {
                         outcome.job = id
                         outcome.source = source
                         let job = try await peers.waitForJob(member.url, id: id, timeout: jobTimeout, pollInterval: pollInterval)
-                        outcome.state = job["state"] as? String ?? "failed"
-                        outcome.error = job["error"] as? String
-                        outcome.result = job["result"] as? [String: String]
-                        outcome.seconds = Self.seconds(job)
+                        outcome.state = job.state.rawValue
+                        outcome.error = job.error
+                        outcome.result = job.result
+                        outcome.seconds = job.finishedAt.flatMap { end in job.startedAt.map { end.timeIntervalSince($0) } }
                     } catch {
                         outcome.error = "\(error)"
                     }
@@ -251,10 +253,30 @@ public struct RingCoordinator: Sendable {
         }
     }
 
-    static func seconds(_ job: [String: Any]) -> Double? {
-        let formatter = ISO8601DateFormatter()
-        guard let start = (job["started_at"] as? String).flatMap(formatter.date), let end = (job["finished_at"] as? String).flatMap(formatter.date)
-        else { return nil }
-        return end.timeIntervalSince(start)
+}
+
+/// What one peer answered when asked who it is.
+///
+/// Built in a function of its own, after the call returns: Swift 6.3's optimizer miscompiles a child-task closure
+/// that returns a tuple holding a captured value and `try await …` inside `do/catch` (it stores the captured value
+/// into the task's result before the suspension, and the result comes back empty, as garbage or as a crash in
+/// `completeTaskWithClosure`). That is what crashed `ring backup` in release builds; see the release-binary tests.
+struct PeerProbe: Sendable {
+    enum Answer: Sendable {
+        case node(NodeIdentity)
+        case failure(String)
+    }
+
+    var url: String
+    var answer: Answer
+
+    static func probe(_ url: String, with peers: PeerClient) async -> PeerProbe {
+        let answer: Answer
+        do {
+            answer = .node(try await peers.status(url).node)
+        } catch {
+            answer = .failure("\(error)")
+        }
+        return PeerProbe(url: url, answer: answer)
     }
 }
