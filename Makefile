@@ -26,9 +26,11 @@ test-deps: build-deps
 build: build-deps
 	$(SWIFT) build
 
+# The process-level tests (CLI, serve, ring) run the release binary, which is what users run.
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) build -c release --product dynokeeper
+	TEST_DYNOKEEPER_BINARY=$(CURDIR)/.build/release/dynokeeper $(SWIFT) test
 
 demo: build-deps
 	$(SWIFT) build

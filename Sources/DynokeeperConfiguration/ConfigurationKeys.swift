@@ -29,6 +29,8 @@ public enum ConfigurationKeys {
         Key("node.datacenter", name),
         Key("node.rack", name),
         Key("node.tokens", "the node's token(s): unsigned 32-bit integers, comma-separated"),
+        Key("node.state_dir", "the folder of dynokeeper's lock and restore journal (default: .dynokeeper in Redis's data folder)"),
+        Key("node.command_environment", "a list of environment variable names passed on to redis.start/stop and dynomite.start/stop"),
         Key("redis.host", "a host name or IP address"),
         Key("redis.port", "a port number (1-65535)"),
         Key("redis.user", "an ACL user name"),

@@ -151,7 +151,14 @@ struct TypedReader {
             dynomiteYAML: try string("node.dynomite_yaml"),
             datacenter: try string("node.datacenter", check: Self.checkName),
             rack: try string("node.rack", check: Self.checkName),
-            tokens: try string("node.tokens", check: Self.checkTokens))
+            tokens: try string("node.tokens", check: Self.checkTokens),
+            stateDir: try string("node.state_dir", check: { $0.hasPrefix("/") ? nil : "use an absolute path" }),
+            commandEnvironment: try strings("node.command_environment", check: { name in
+                guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                    return "an environment variable name"
+                }
+                return nil
+            }))
         let redis = DynokeeperConfiguration.Redis(
             host: try string("redis.host", check: { $0.isEmpty ? "empty" : nil }),
             port: try int("redis.port", range: 1...65535),

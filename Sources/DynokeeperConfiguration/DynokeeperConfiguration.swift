@@ -18,6 +18,10 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
         public var datacenter: String?
         public var rack: String?
         public var tokens: String?
+        /// Where the node lock and the restore journal live; `nil`: `.dynokeeper` in Redis's data folder.
+        public var stateDir: String?
+        /// Environment variables passed on to the configured commands, besides a minimal set.
+        public var commandEnvironment: [String] = []
     }
 
     public struct Redis: Sendable, Equatable {

@@ -56,6 +56,12 @@ public final class DynokeeperDaemon: Sendable {
     /// - Parameter handleSignals: Whether SIGTERM/SIGINT shut down and SIGHUP reloads (off in tests that run
     ///   several daemons in one process).
     public func run(handleSignals: Bool = true) async throws {
+        // A restore killed before the daemon (re)started: say so at once (an untouched one is cleaned up).
+        let nodeState = await operations.nodeState()
+        if let restore = nodeState.unfinishedRestore, !restore.running {
+            logger.error("unfinished restore: \(restore.resolve)")
+        }
+        operations.metrics.unfinishedRestore(nodeState.unfinishedRestore.map { !$0.running } ?? false)
         let router = Router(options: .caseInsensitive)
         router.add(middleware: JSONErrorMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }

@@ -61,27 +61,58 @@ public struct NodeOperations: Sendable {
         RedisConnector(node: node, redis: configuration.redis, logger: logger)
     }
 
+    /// The node lock and the unfinished-restore checks, with the configuration in force.
+    func nodeGuard(_ configuration: DynokeeperConfiguration) -> NodeGuard {
+        NodeGuard(configuration: configuration, connector: connector(configuration), logger: logger)
+    }
+
+    /// Takes the node lock for a backup or BGSAVE before the job is accepted, so that a busy node or an unfinished
+    /// restore is a 409 at once. When the lock cannot even be looked for (Redis down and no redis.conf), the job
+    /// starts and reports why.
+    func lockForBackup(_ configuration: DynokeeperConfiguration, operation: String) async throws -> NodeLock? {
+        do {
+            return try await nodeGuard(configuration).lockForBackup(operation)
+        } catch let error as NodeBusyError {
+            throw error
+        } catch let error as UnfinishedRestoreError {
+            throw error
+        } catch {
+            return nil
+        }
+    }
+
     /// Starts a backup job.
     public func startBackup(
         type: DynokeeperConfiguration.Backup.PersistenceType?, snapshotID: SnapshotID? = nil, trigger: String
-    ) async throws(JobConflict) -> Job {
+    ) async throws -> Job {
         let configuration = await holder.current
         var backupOptions = NodeBackup.Options(configuration.backup, type: type)
         backupOptions.snapshotID = snapshotID
         let options = backupOptions
         let node = node, store = store, logger = logger, metrics = metrics
         let connector = connector(configuration)
-        return try await runner.start(.backup, parameters: ["type": options.type.rawValue], trigger: trigger) { progress in
-            let backup = NodeBackup(
-                node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
-                progress: progress)
-            let report = try await backup.run(options)
-            metrics.backupSucceeded(storedBytes: report.manifest.storedSize, at: report.manifest.finishedAt)
-            return [
-                "snapshot": report.manifest.snapshotID.text, "location": report.location,
-                "size": String(report.manifest.size), "stored_size": String(report.manifest.storedSize),
-                "keys": String(report.manifest.keyCount),
-            ]
+        let nodeGuard = nodeGuard(configuration)
+        try await runner.ensureIdle()
+        let lock = try await lockForBackup(configuration, operation: "backup")
+        do {
+            return try await runner.start(.backup, parameters: ["type": options.type.rawValue], trigger: trigger) { progress in
+                let held: NodeLock
+                if let lock { held = lock } else { held = try await nodeGuard.lockForBackup("backup") }
+                defer { held.release() }
+                let backup = NodeBackup(
+                    node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
+                    progress: progress)
+                let report = try await backup.run(options)
+                metrics.backupSucceeded(storedBytes: report.manifest.storedSize, at: report.manifest.finishedAt)
+                return [
+                    "snapshot": report.manifest.snapshotID.text, "location": report.location,
+                    "size": String(report.manifest.size), "stored_size": String(report.manifest.storedSize),
+                    "keys": String(report.manifest.keyCount),
+                ]
+            }
+        } catch {
+            lock?.release()
+            throw error
         }
     }
 
@@ -93,6 +124,8 @@ public struct NodeOperations: Sendable {
         public var sourceDatacenter: String?
         public var sourceRack: String?
         public var dryRun = false
+        /// Restore even a snapshot whose RDB format the node's Redis is older than.
+        public var force = false
 
         public init(date: Date? = nil, snapshotID: SnapshotID? = nil, sourceCluster: String? = nil, dryRun: Bool = false) {
             self.date = date
@@ -102,13 +135,11 @@ public struct NodeOperations: Sendable {
         }
     }
 
-    /// Starts a restore job (refused at once when restores are disabled).
+    /// Starts a restore job (refused at once when restores are disabled, the node is busy, or an earlier
+    /// restore did not finish).
     public func startRestore(_ request: RestoreRequest, trigger: String) async throws -> Job {
         let configuration = await holder.current
-        guard configuration.restore.enabled else {
-            throw ConfigurationError(
-                "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them")
-        }
+        try NodeRestore.checkEnabled(configuration)
         var source = node.identity
         source.cluster = request.sourceCluster ?? configuration.restore.sourceCluster ?? source.cluster
         source.datacenter = request.sourceDatacenter ?? configuration.restore.sourceDatacenter ?? source.datacenter
@@ -118,36 +149,83 @@ public struct NodeOperations: Sendable {
                 source: source, date: request.date ?? configuration.restore.date, snapshotID: request.snapshotID,
                 dynomiteManagerType: configuration.backup.type))
         restoreOptions.dryRun = request.dryRun
+        restoreOptions.force = request.force
         let options = restoreOptions
         var parameters = ["source": "\(source.cluster)/\(source)", "dry_run": String(request.dryRun)]
         if let date = options.request.date { parameters["date"] = ISO8601DateFormatter().string(from: date) }
         if let id = request.snapshotID { parameters["snapshot"] = id.text }
-        let node = node, store = store, logger = logger, metrics = metrics
-        let connector = connector(configuration)
-        return try await runner.start(.restore, parameters: parameters, trigger: trigger) { progress in
-            let restore = NodeRestore(
-                configuration: configuration, node: node, connector: connector, store: store, logger: logger,
-                progress: progress)
-            let report = try await restore.run(options)
-            if !report.dryRun { metrics.restoreDownloaded(bytes: report.source.storedSize) }
-            var result = ["snapshot": report.source.id.text, "source": "\(report.source.node.cluster)/\(report.source.node)"]
-            result["steps"] = report.steps.map(\.name).joined(separator: "; ")
-            if !report.notes.isEmpty { result["notes"] = report.notes.joined(separator: "; ") }
-            return result
+        let metrics = metrics
+        let restore = nodeRestore(configuration, progress: nil)
+        try await runner.ensureIdle()
+        let lock = request.dryRun ? nil : try restore.acquireLock("restore")
+        do {
+            return try await runner.start(.restore, parameters: parameters, trigger: trigger) { progress in
+                defer { lock?.release() }
+                let report = try await restore.with(progress: progress).run(options, holding: lock)
+                if !report.dryRun { metrics.restoreDownloaded(bytes: report.source.storedSize) }
+                return Self.result(of: report)
+            }
+        } catch {
+            lock?.release()
+            throw error
         }
     }
 
+    /// Finishes (`resume`) or undoes (`rollback`) a restore that did not finish, as a job.
+    public func startRestoreRecovery(rollback: Bool, trigger: String) async throws -> Job {
+        let configuration = await holder.current
+        if !rollback { try NodeRestore.checkEnabled(configuration) }
+        let restore = nodeRestore(configuration, progress: nil)
+        try await runner.ensureIdle()
+        let lock = try restore.acquireLock(rollback ? "rollback" : "resume")
+        do {
+            return try await runner.start(.restore, parameters: ["action": rollback ? "rollback" : "resume"], trigger: trigger) { progress in
+                defer { lock.release() }
+                let restore = restore.with(progress: progress)
+                if rollback { return ["outcome": try await restore.rollback(holding: lock)] }
+                return Self.result(of: try await restore.resume(holding: lock))
+            }
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    func nodeRestore(_ configuration: DynokeeperConfiguration, progress: (any ProgressReporter)?) -> NodeRestore {
+        NodeRestore(
+            configuration: configuration, node: node, connector: connector(configuration), store: store, logger: logger,
+            progress: progress)
+    }
+
+    static func result(of report: NodeRestore.Report) -> [String: String] {
+        var result = ["snapshot": report.source.id.text, "source": "\(report.source.node.cluster)/\(report.source.node)"]
+        result["steps"] = report.steps.map(\.name).joined(separator: "; ")
+        if !report.notes.isEmpty { result["notes"] = report.notes.joined(separator: "; ") }
+        return result
+    }
+
     /// Starts a job that only makes Redis save (Dynomite-manager's `takesnapshot`).
-    public func startSnapshot(trigger: String) async throws(JobConflict) -> Job {
+    public func startSnapshot(trigger: String) async throws -> Job {
         let configuration = await holder.current
         let connector = connector(configuration)
         let logger = logger
-        return try await runner.start(.snapshot, trigger: trigger) { progress in
-            progress.step("BGSAVE")
-            let redis = try await connector.connect()
-            defer { Task { await redis.close() } }
-            let trigger = try await RedisPersistence(redis: redis, dataDirectory: configuration.redis.dataDir, logger: logger).save()
-            return ["keys": String(trigger.keyspace.values.reduce(0) { $0 + $1.keys })]
+        let nodeGuard = nodeGuard(configuration)
+        try await runner.ensureIdle()
+        let lock = try await lockForBackup(configuration, operation: "snapshot")
+        do {
+            return try await runner.start(.snapshot, trigger: trigger) { progress in
+                let held: NodeLock
+                if let lock { held = lock } else { held = try await nodeGuard.lockForBackup("snapshot") }
+                defer { held.release() }
+                progress.step("BGSAVE")
+                let redis = try await connector.connect()
+                defer { Task { await redis.close() } }
+                let trigger = try await RedisPersistence(redis: redis, dataDirectory: configuration.redis.dataDir, logger: logger).save()
+                return ["keys": String(trigger.keyspace.values.reduce(0) { $0 + $1.keys })]
+            }
+        } catch {
+            lock?.release()
+            throw error
         }
     }
 
@@ -178,9 +256,12 @@ public struct NodeOperations: Sendable {
     }
 
     func redisService(_ configuration: DynokeeperConfiguration) -> RedisService {
-        RedisService(
-            connector: connector(configuration), startCommand: configuration.redis.start.map { ShellCommand($0, key: "redis.start") },
-            stopCommand: configuration.redis.stop.map { ShellCommand($0, key: "redis.stop") }, logger: logger)
+        RedisService.make(configuration, connector: connector(configuration), logger: logger)
+    }
+
+    /// The node lock and a restore that did not finish, as `/v1/status` and the metrics show them.
+    public func nodeState() async -> NodeState {
+        await nodeGuard(await holder.current).inspect()
     }
 
     /// What Redis says of itself, `nil` when it does not answer.

@@ -1,23 +1,43 @@
-import Foundation
+public import Foundation
 
 /// A command from the configuration (`redis.start`, `dynomite.stop`, …), run by `/bin/sh -c`.
+///
+/// It runs with a minimal environment (``baseVariables`` plus the names the configuration lists), never
+/// dynokeeper's own: that holds the store's credentials and the API token, which a start script has no use for
+/// and could leak into logs or `ps e`.
 public struct ShellCommand: Sendable, CustomStringConvertible {
     public let command: String
     /// The configuration key it came from, for messages.
     public let key: String
+    /// Environment variables passed on besides ``baseVariables`` (`node.command_environment`).
+    public let passing: [String]
 
-    public init(_ command: String, key: String) {
+    /// What every command gets from dynokeeper's environment, when set.
+    public static let baseVariables = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
+
+    public init(_ command: String, key: String, passing: [String] = []) {
         self.command = command
         self.key = key
+        self.passing = passing
     }
 
     public var description: String { "\(key) (\(command))" }
+
+    /// The environment the command runs with, taken from `environment`.
+    public func environment(from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        var result: [String: String] = [:]
+        for name in Self.baseVariables + passing {
+            if let value = environment[name] { result[name] = value }
+        }
+        if result["PATH"] == nil { result["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
+        return result
+    }
 
     /// Runs the command to completion.
     /// - Parameter timeout: How long it may take; it is killed after that.
     /// - Throws: ``NodeControlError`` with the exit status and the end of its output when it fails.
     public func run(timeout: Duration) async throws {
-        let result = try await ChildProcess.run("/bin/sh", ["-c", command], timeout: timeout)
+        let result = try await ChildProcess.run("/bin/sh", ["-c", command], environment: environment(), timeout: timeout)
         guard result.status == 0 else {
             let tail = result.output.split(separator: "\n").suffix(5).joined(separator: " | ")
             throw NodeControlError("\(self) exited with status \(result.status)\(tail.isEmpty ? "" : ": \(tail)")")

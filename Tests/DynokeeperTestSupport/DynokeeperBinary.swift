@@ -1,9 +1,17 @@
 import Foundation
 
-/// The `dynokeeper` executable built beside the tests, to test the command line as users run it.
+/// The `dynokeeper` executable, to test the command line and `serve` as users run them: the release binary when
+/// `TEST_DYNOKEEPER_BINARY` names it (`make test` does: that is what users run, and the optimizer has
+/// miscompiled code the debug build ran fine), else the one built beside the tests.
 public enum DynokeeperBinary {
     public static var path: String {
         get throws {
+            if let chosen = ProcessInfo.processInfo.environment["TEST_DYNOKEEPER_BINARY"], !chosen.isEmpty {
+                guard FileManager.default.isExecutableFile(atPath: chosen) else {
+                    throw TestSupportError("TEST_DYNOKEEPER_BINARY=\(chosen) is not an executable; run `swift build -c release`")
+                }
+                return chosen
+            }
             let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             var candidates = [beside.appendingPathComponent("dynokeeper").path]
             // The test bundle may be a folder (macOS) or the product of another build folder.
@@ -18,15 +26,26 @@ public enum DynokeeperBinary {
     }
 
     /// Runs dynokeeper with arguments and environment, in a folder.
+    /// - Parameter user: Who runs it (see ``SystemUsers``).
     public static func run(
         _ arguments: [String], environment: [String: String?] = [:], in folder: String? = nil,
-        timeout: Duration = .seconds(300)
+        timeout: Duration = .seconds(300), as user: SystemUsers.Runner = .current
     ) async throws -> ProcessResult {
-        var clean: [String: String?] = [:]
-        // The tests' own environment must not leak dynokeeper settings into the run.
-        for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("DYNOKEEPER_") { clean[name] = .some(nil) }
+        let command = try commandLine(arguments, as: user)
         return try await ProcessRunner.run(
-            try path, arguments, environment: clean.merging(environment) { $1 }, currentDirectory: folder,
+            command[0], Array(command.dropFirst()), environment: cleanEnvironment(environment), currentDirectory: folder,
             timeout: timeout)
+    }
+
+    /// The program and arguments that run dynokeeper, as this user or as the unprivileged one.
+    public static func commandLine(_ arguments: [String], as user: SystemUsers.Runner = .current) throws -> [String] {
+        user.prefix + [try path] + arguments
+    }
+
+    /// The tests' own environment must not leak dynokeeper settings into a run.
+    public static func cleanEnvironment(_ environment: [String: String?]) -> [String: String?] {
+        var clean: [String: String?] = [:]
+        for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("DYNOKEEPER_") { clean[name] = .some(nil) }
+        return clean.merging(environment) { $1 }
     }
 }

@@ -3,43 +3,102 @@ public import Foundation
 /// A redis-server that the code under test stops and starts itself, through shell commands, as a restore
 /// does: it runs daemonized from a redis.conf, with a pid file. Every start and stop is appended to an
 /// events file, so that tests can check the order in which processes were stopped and started.
+///
+/// As in production it can run as Debian's `redis` user (its folder then belongs to `redis:redis`, mode 0770,
+/// and it writes its files with umask 007 as Debian's unit does), and under a supervisor: a loop that starts
+/// it again whenever it exits, as systemd's `Restart=always` does, unless a hold file says it was stopped on
+/// purpose (what `systemctl stop` means). ``startCommand`` and ``stopCommand`` then go through the supervisor.
 public final class ManagedRedis: Sendable {
     public let directory: TemporaryDirectory
     public let port: Int
     public let confPath: String
     public let pidPath: String
     public let eventsPath: String
+    /// The user Redis runs as, `nil` for this process's.
+    public let user: SystemUsers.Account?
+    /// The supervisor loop, when there is one.
+    public let supervisor: BackgroundProcess?
+    let umask: String
 
     /// - Parameters:
     ///   - appendOnly: Whether Redis loads (and writes) its AOF.
     ///   - events: The shared events file (one per test), created if needed.
     ///   - extra: More redis.conf lines.
-    public init(appendOnly: Bool = false, events: String? = nil, extra: [String] = []) throws {
+    ///   - asRedisUser: Run Redis as Debian's `redis` user (needs root).
+    ///   - supervised: Run Redis under a supervisor loop that restarts it when it exits.
+    ///   - umask: The umask Redis writes its files with (Debian's unit: 007).
+    public init(
+        appendOnly: Bool = false, events: String? = nil, extra: [String] = [], asRedisUser: Bool = false, supervised: Bool = false,
+        umask: String = "007"
+    ) throws {
         directory = try TemporaryDirectory(prefix: "managed-redis")
         port = try FreePort.next()
         confPath = directory.file("redis.conf")
         pidPath = directory.file("redis.pid")
         eventsPath = events ?? directory.file("events")
+        user = asRedisUser ? SystemUsers.redis : nil
+        self.umask = umask
+        if asRedisUser && (user == nil || !SystemUsers.isRoot) {
+            throw TestSupportError("running Redis as the redis user needs root and the redis-server package")
+        }
         let lines = [
-            "port \(port)", "bind 127.0.0.1", "dir \(directory.file("data"))", "save \"\"", "daemonize yes",
+            "port \(port)", "bind 127.0.0.1", "dir \(directory.file("data"))", "save \"\"", "daemonize \(supervised ? "no" : "yes")",
             "pidfile \(pidPath)", "logfile \(directory.file("redis.log"))", "appendonly \(appendOnly ? "yes" : "no")",
             "enable-debug-command local",
         ] + extra
         try FileManager.default.createDirectory(atPath: directory.file("data"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory.file("control"), withIntermediateDirectories: true)
         try (lines.joined(separator: "\n") + "\n").write(toFile: confPath, atomically: false, encoding: .utf8)
         if !FileManager.default.fileExists(atPath: eventsPath) { try Data().write(to: URL(fileURLWithPath: eventsPath)) }
-        let pidPath = pidPath, marker = ":\(port)"
-        ProcessRegistry.shared.addCleanup { Self.kill(pidFile: pidPath, ifCommandLineContains: marker) }
+        if let user {
+            SystemUsers.chown(directory.path, to: user)
+            // The events file and the supervisor's hold file are written by the commands dynokeeper runs, as any user.
+            chmod(eventsPath, 0o666)
+            chmod(directory.file("control"), 0o777)
+        }
+        if supervised {
+            // Starts Redis again whenever it exits, unless held; the hold file is there at first, so that the test
+            // starts Redis with start().
+            try Data().write(to: URL(fileURLWithPath: directory.file("control/hold")))
+            chmod(directory.file("control/hold"), 0o666)
+            let run = (user == nil ? "" : SystemUsers.asRedis + " ") + "redis-server \(confPath)"
+            let loop = """
+                umask \(umask)
+                while [ ! -f \(directory.file("control/quit")) ]; do
+                  if [ -f \(directory.file("control/hold")) ]; then sleep 0.02; continue; fi
+                  echo supervisor-start >> \(eventsPath)
+                  \(run)
+                  sleep 0.05
+                done
+                """
+            supervisor = try BackgroundProcess("/bin/sh", ["-c", loop], logPath: directory.file("supervisor.log"))
+        } else {
+            supervisor = nil
+        }
+        let pidPath = pidPath, marker = ":\(port)", quit = directory.file("control/quit")
+        ProcessRegistry.shared.addCleanup {
+            FileManager.default.createFile(atPath: quit, contents: nil)
+            Self.kill(pidFile: pidPath, ifCommandLineContains: marker)
+        }
     }
 
     /// The data folder.
     public var dataPath: String { directory.file("data") }
 
-    /// The command that starts it (for `redis.start`).
-    public var startCommand: String { "echo redis-start >> \(eventsPath) && redis-server \(confPath)" }
+    /// The command that starts it (for `redis.start`): through the supervisor when there is one, else as its user
+    /// with Debian's umask.
+    public var startCommand: String {
+        if supervisor != nil { return "echo redis-start >> \(eventsPath) && rm -f \(directory.file("control/hold"))" }
+        let run = (user == nil ? "" : SystemUsers.asRedis + " ") + "redis-server \(confPath)"
+        return "echo redis-start >> \(eventsPath) && umask \(umask) && \(run)"
+    }
 
-    /// The command that stops it without saving (for `redis.stop`).
-    public var stopCommand: String { "echo redis-stop >> \(eventsPath) && redis-cli -p \(port) shutdown nosave" }
+    /// The command that stops it without saving (for `redis.stop`); with a supervisor, it holds it first, as
+    /// `systemctl stop` would.
+    public var stopCommand: String {
+        let hold = supervisor == nil ? "" : "touch \(directory.file("control/hold")) && "
+        return "echo redis-stop >> \(eventsPath) && \(hold)redis-cli -p \(port) shutdown nosave"
+    }
 
     /// The `redis:` section of a dynokeeper configuration for this server (indented under `redis:`).
     public var configurationLines: String {
@@ -62,17 +121,20 @@ public final class ManagedRedis: Sendable {
         throw TestSupportError("managed redis-server on port \(port) did not start: \(log())")
     }
 
-    /// Stops it (without saving) and waits until it is gone.
+    /// Stops it (without saving) and waits until it is gone; a supervisor is told to hold it.
     public func stop() async {
+        if supervisor != nil { FileManager.default.createFile(atPath: directory.file("control/hold"), contents: nil) }
         _ = try? await cli(["SHUTDOWN", "NOSAVE"])
         let deadline = ContinuousClock.now + .seconds(10)
         while FreePort.isListening(port) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         Self.kill(pidFile: pidPath, ifCommandLineContains: ":\(port)")
     }
 
-    /// Stops it and removes its folder.
+    /// Stops it (and its supervisor) and removes its folder.
     public func stopAndRemove() async {
+        FileManager.default.createFile(atPath: directory.file("control/quit"), contents: nil)
         await stop()
+        await supervisor?.stop(grace: .seconds(2))
         directory.remove()
     }
 

@@ -122,7 +122,7 @@ public struct NodeBackup: Sendable {
         logger.info("asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")")
         progress?.step(options.type == .rdb ? "BGSAVE" : "BGREWRITEAOF")
         let saveStart = clock.now
-        let trigger: RedisPersistence.Trigger
+        var trigger: RedisPersistence.Trigger
         var files: [RedisPersistence.DataFile]
         var aofManifest: (directory: String, name: String, content: String)?
         switch options.type {
@@ -131,8 +131,12 @@ public struct NodeBackup: Sendable {
             files = [try await persistence.rdbFile()]
         case .aof:
             trigger = try await persistence.rewrite()
-            (files, aofManifest) = try await persistence.aofFiles()
+            (files, aofManifest, trigger.keyspace) = try await persistence.aofFiles()
         }
+        // The RDB, or the AOF's RDB base.
+        let rdbFile = options.type == .rdb ? files.first : files.first { $0.name.hasSuffix(".base.rdb") }
+        var rdbVersion: Int?
+        if let rdbFile { rdbVersion = RDBVersion.parse(header: try await rdbFile.file.prefix(9)) }
         let saveDuration = clock.now - saveStart
 
         let uploadStart = clock.now
@@ -166,7 +170,7 @@ public struct NodeBackup: Sendable {
                 level: options.compression == .zstd ? options.compressionLevel : nil),
             files: stored,
             keyspace: Dictionary(uniqueKeysWithValues: trigger.keyspace.map { ("db\($0.key)", $0.value) }),
-            keyspaceExact: trigger.exact, startedAt: startedAt, finishedAt: now())
+            keyspaceExact: trigger.exact, rdbVersion: rdbVersion, startedAt: startedAt, finishedAt: now())
         progress?.step("write the manifest")
         let json = try SnapshotManifest.encoder.encode(manifest)
         try await store.put(

@@ -112,7 +112,17 @@ public struct RedisPersistence: Sendable {
 
     /// The AOF files, opened: for Redis 7+ the base and incremental files its manifest lists, plus the
     /// manifest itself (rewritten without history entries); before Redis 7 the single appendonly file.
-    func aofFiles() async throws -> (files: [DataFile], manifest: (directory: String, name: String, content: String)?) {
+    ///
+    /// The key counts are taken right before the files are opened: Redis writes every command it has answered
+    /// to the AOF before it answers the next one, so the counts match the files but for writes that land in the
+    /// moment between (the files keep growing; only the bytes present when opened are read).
+    func aofFiles() async throws -> (files: [DataFile], manifest: (directory: String, name: String, content: String)?, keyspace: [Int: RedisInfo.Keyspace]) {
+        let keyspace = try await redis.info("keyspace").keyspace
+        let (files, manifest) = try await openAOFFiles()
+        return (files, manifest, keyspace)
+    }
+
+    private func openAOFFiles() async throws -> (files: [DataFile], manifest: (directory: String, name: String, content: String)?) {
         let directory = try await dataFolder()
         guard let fileName = try await redis.configGet("appendfilename"), !fileName.isEmpty else {
             throw SnapshotError("Redis did not say its appendfilename")

@@ -5,6 +5,10 @@ public import NodeControl
 import RedisClient
 
 /// Stops and starts the node's Redis, and waits for it to be gone or to have loaded its data.
+///
+/// Both waits check which Redis answers (its `run_id`), so that a supervisor that brings Redis back on its own
+/// (systemd's `Restart=always`, a container runtime, a watchdog script) is found out instead of racing the
+/// restore.
 public struct RedisService: Sendable {
     let connector: RedisConnector
     let startCommand: ShellCommand?
@@ -14,6 +18,10 @@ public struct RedisService: Sendable {
     var stopTimeout: Duration = .seconds(120)
     var loadTimeout: Duration = .seconds(3600)
     var startTimeout: Duration = .seconds(120)
+    /// How long Redis must stay down after it stopped, to tell a stop from a supervisor's restart.
+    var settleTime: Duration = .milliseconds(500)
+    /// How long a Redis that answered may stop answering while it loads before the start counts as failed.
+    var vanishTime: Duration = .seconds(15)
 
     /// - Parameters:
     ///   - connector: Reaches the node's Redis.
@@ -27,28 +35,89 @@ public struct RedisService: Sendable {
         self.logger = logger
     }
 
-    /// Whether Redis answers (loading counts as answering).
-    public func isUp() async -> Bool {
-        guard let redis = try? await connector.connect(commandTimeout: .seconds(5)) else { return false }
-        defer { Task { await redis.close() } }
-        return (try? await redis.info("persistence")) != nil
+    /// The node's Redis as the configuration describes it (`redis.start`, `redis.stop`).
+    public static func make(_ configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger) -> RedisService {
+        let passing = configuration.node.commandEnvironment
+        return RedisService(
+            connector: connector,
+            startCommand: configuration.redis.start.map { ShellCommand($0, key: "redis.start", passing: passing) },
+            stopCommand: configuration.redis.stop.map { ShellCommand($0, key: "redis.stop", passing: passing) }, logger: logger)
     }
 
-    /// Stops Redis without letting it write its data files, and waits until it is gone.
+    /// Whether a Redis listens (loading, or refusing our password, counts as running).
+    public enum Presence: Sendable, Equatable {
+        case down
+        /// Running; its `run_id` when it answered `INFO`.
+        case up(runID: String?)
+    }
+
+    public func presence() async -> Presence {
+        do {
+            let redis = try await connector.connect(commandTimeout: .seconds(5))
+            defer { Task { await redis.close() } }
+            return .up(runID: (try? await redis.info("server"))?["run_id"])
+        } catch RedisError.connectionFailed {
+            return .down
+        } catch {
+            return .up(runID: nil)
+        }
+    }
+
+    /// Whether Redis runs.
+    public func isUp() async -> Bool { await presence() != .down }
+
+    /// The `run_id` of the Redis answering now, `nil` when none answers.
+    public func runID() async -> String? {
+        guard case .up(let runID) = await presence() else { return nil }
+        return runID
+    }
+
+    /// Stops Redis without letting it write its data files, and waits until it is gone and stays gone.
+    /// - Throws: ``NodeControlError`` when Redis does not stop, or comes back (as another process) by itself.
     public func stop() async throws {
+        let stopped = await runID()
         if let stopCommand {
             try await stopCommand.run(timeout: commandTimeout)
         } else if let redis = try? await connector.connect(commandTimeout: .seconds(60)) {
             try await redis.shutdown(save: false)
             await redis.close()
         }
-        try await PortProbe.wait(
-            host: connector.address.host, port: connector.address.port, open: false, timeout: stopTimeout,
-            what: "waiting for Redis to stop")
+        let deadline = ContinuousClock.now + stopTimeout
+        var downSince: ContinuousClock.Instant?
+        while ContinuousClock.now < deadline {
+            if case .up(let current) = await presence() {
+                downSince = nil
+                if let current, current != stopped {
+                    throw NodeControlError(Self.supervisorMessage(connector.address, stopped: stopped, current: current))
+                }
+            } else if let since = downSince {
+                if ContinuousClock.now - since >= settleTime { return }
+            } else {
+                downSince = ContinuousClock.now
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw NodeControlError("Redis at \(connector.address) still answers \(stopTimeout) after \(stopCommand.map { "\($0)" } ?? "SHUTDOWN NOSAVE")")
     }
 
-    /// Starts Redis and waits until it answers with its data loaded, reporting load progress.
-    public func start() async throws {
+    /// Fails unless Redis is down: checked right before files are moved, so that a Redis brought back by a
+    /// supervisor is never left running on files being replaced.
+    public func ensureDown(before step: String) async throws {
+        guard case .up(let current) = await presence() else { return }
+        throw NodeControlError(
+            "Redis at \(connector.address) is running again (run_id \(current ?? "unknown")) although dynokeeper stopped it; refusing to \(step). \(Self.supervisorAdvice)")
+    }
+
+    static let supervisorAdvice =
+        "Something restarts Redis when it stops (systemd Restart=, a container runtime, a watchdog script): set redis.stop and redis.start to the commands that stop and start it through that supervisor (such as systemctl stop redis-server)."
+
+    static func supervisorMessage(_ address: RedisAddress, stopped: String?, current: String) -> String {
+        "Redis at \(address) came back as another process (run_id \(current), was \(stopped ?? "none")) right after it was stopped. \(supervisorAdvice)"
+    }
+
+    /// Starts Redis and waits until a new Redis (not one of `stoppedRunIDs`) answers with its data loaded,
+    /// reporting load progress.
+    public func start(excluding stoppedRunIDs: [String] = []) async throws {
         guard let startCommand else {
             throw ConfigurationError("redis.start is not set: dynokeeper cannot start Redis again")
         }
@@ -57,16 +126,33 @@ public struct RedisService: Sendable {
         // Redis answers (loading) within moments of starting; one that does not answer at all failed to start.
         let answerDeadline = ContinuousClock.now + startTimeout
         var lastReport = ContinuousClock.now
-        var answered = false
+        // The Redis that answered first, and when one last answered: a Redis that dies while loading (and may be
+        // started again by a supervisor, as another process) fails the start instead of being waited for.
+        var loadingRunID: String?
+        var lastAnswer: ContinuousClock.Instant?
         while ContinuousClock.now < deadline {
-            guard ContinuousClock.now < answerDeadline || answered else {
+            if let lastAnswer, ContinuousClock.now - lastAnswer > vanishTime {
+                throw NodeControlError("Redis at \(connector.address) answered, then went away while loading its data after \(startCommand); its log says why")
+            }
+            guard ContinuousClock.now < answerDeadline || lastAnswer != nil else {
                 throw NodeControlError("Redis at \(connector.address) did not answer within \(startTimeout) after \(startCommand); its log says why")
             }
             if let redis = try? await connector.connect(commandTimeout: .seconds(10)) {
-                answered = true
                 defer { Task { await redis.close() } }
                 while ContinuousClock.now < deadline {
-                    guard let info = try? await redis.info("persistence") else { break }
+                    guard let info = try? await redis.info() else { break }
+                    lastAnswer = ContinuousClock.now
+                    if let runID = info["run_id"] {
+                        if stoppedRunIDs.contains(runID) {
+                            throw NodeControlError(
+                                "the Redis answering at \(connector.address) after \(startCommand) is the one dynokeeper stopped (run_id \(runID)): it never stopped, or redis.start did not start a new one")
+                        }
+                        if let first = loadingRunID, first != runID, info.int("loading") != 0 {
+                            throw NodeControlError(
+                                "Redis at \(connector.address) exited while loading its data and was started again (run_id \(first), then \(runID)): it cannot load what was put in place; its log says why")
+                        }
+                        loadingRunID = loadingRunID ?? runID
+                    }
                     if info.int("loading") == 0 { return }
                     if ContinuousClock.now - lastReport > .seconds(2) {
                         logger.info("Redis is loading its data: \(info["loading_loaded_perc"] ?? "?")%")
@@ -103,8 +189,10 @@ public struct DynomiteService: Sendable {
         guard let port = settings.port ?? listen?.port else {
             throw ConfigurationError("set dynomite.port (or listen: in dynomite.yml) so that dynokeeper can tell when Dynomite is up")
         }
+        let passing = configuration.node.commandEnvironment
         return DynomiteService(
-            startCommand: ShellCommand(start, key: "dynomite.start"), stopCommand: ShellCommand(stop, key: "dynomite.stop"),
+            startCommand: ShellCommand(start, key: "dynomite.start", passing: passing),
+            stopCommand: ShellCommand(stop, key: "dynomite.stop", passing: passing),
             host: settings.host ?? listen?.host ?? "127.0.0.1", port: port)
     }
 

@@ -9,9 +9,11 @@ import RedisClient
 /// save, stop Redis without saving, set the current files aside, put the new ones in place, start Redis and
 /// wait for its data, check the key counts, start Dynomite, remove the set-aside files.
 ///
-/// Any failure after the node was touched puts the previous data back and starts the processes as they were;
-/// the error then says what failed and the state the node is in. Every step is recorded in a journal in the
-/// data folder, so that a restore that was killed can be finished (`resume`) or undone (`rollback`).
+/// Everything that can be checked without touching the node is checked first (the snapshot's files, sizes and
+/// RDB format, the free space, how Redis is configured and supervised). Any failure after the node was touched
+/// puts the previous data back and starts the processes as they were; the error then says what failed and the
+/// state the node is in. Every step is recorded in a journal in the state folder, under the node lock, so that a
+/// restore that was killed is found again and can be finished (`resume`) or undone (`rollback`).
 public struct NodeRestore: Sendable {
     public struct Options: Sendable {
         public var request: SnapshotSelector.Request
@@ -19,6 +21,8 @@ public struct NodeRestore: Sendable {
         public var dryRun = false
         /// Skip the BGSAVE that makes the set-aside files hold Redis's latest data.
         public var skipSafetySave = false
+        /// Restore even a snapshot whose RDB format the node's Redis is older than.
+        public var force = false
 
         public init(request: SnapshotSelector.Request) { self.request = request }
     }
@@ -29,7 +33,7 @@ public struct NodeRestore: Sendable {
         public var plan: RestorePlan
         /// Each step with its duration (planned steps with zero durations on a dry run).
         public var steps: [(name: String, duration: Duration)]
-        /// Messages about the loaded data (such as keys that expired since the backup).
+        /// Messages about the checks and the loaded data (such as keys that expired since the backup).
         public var notes: [String]
         public var dryRun: Bool
     }
@@ -53,283 +57,234 @@ public struct NodeRestore: Sendable {
         self.progress = progress
     }
 
-    var redisService: RedisService {
-        RedisService(
-            connector: connector, startCommand: configuration.redis.start.map { ShellCommand($0, key: "redis.start") },
-            stopCommand: configuration.redis.stop.map { ShellCommand($0, key: "redis.stop") }, logger: logger)
+    /// The same restore, reporting its progress to `progress`.
+    public func with(progress: (any ProgressReporter)?) -> NodeRestore {
+        NodeRestore(configuration: configuration, node: node, connector: connector, store: store, logger: logger, progress: progress)
     }
 
+    var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
+
     /// Refuses unless restores are enabled.
-    func checkEnabled() throws {
+    public static func checkEnabled(_ configuration: DynokeeperConfiguration) throws {
         guard configuration.restore.enabled else {
             throw ConfigurationError(
                 "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them")
         }
     }
 
+    /// Takes the node lock for a restore, resume or rollback (the daemon takes it before it answers, so that a
+    /// busy node gets 409 at once).
+    public func acquireLock(_ operation: String) throws -> NodeLock {
+        try NodeLock.acquire(NodeFolders.forRestore(configuration), operation: operation)
+    }
+
     // MARK: Restore
 
-    public func run(_ options: Options) async throws -> Report {
-        try checkEnabled()
+    /// - Parameter lock: The node lock, when the caller took it already; taken here otherwise.
+    public func run(_ options: Options, holding lock: NodeLock? = nil) async throws -> Report {
+        try Self.checkEnabled(configuration)
         let dynomite = try DynomiteService.make(configuration, node: node)
         guard configuration.redis.start != nil else {
             throw ConfigurationError("restores stop Redis and start it again: set redis.start (the command that starts Redis)")
         }
+        let folders = try NodeFolders.forRestore(configuration)
+        let held = try lock ?? (options.dryRun ? nil : NodeLock.acquire(folders, operation: "restore"))
+        defer { held?.release() }
+        if let journal = try RestoreJournal.load(folders) {
+            guard held != nil, try await NodeGuard(configuration: configuration, connector: connector, logger: logger)
+                .discardIfUntouched(journal, folders: folders)
+            else {
+                throw UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
+            }
+        }
         let source = try await SnapshotSelector(store: store, logger: logger).select(options.request)
-        let redis = redisService
-        let layout = try await currentLayout()
-        let plan = try RestorePlan.make(source, into: layout)
-        if let journal = try RestoreJournal.load(in: layout.directory) {
-            throw SnapshotError(
-                "an earlier restore (snapshot \(journal.snapshot)) did not finish: it stopped at step \(journal.phase.rawValue). Run `dynokeeper restore --resume` to finish it or `dynokeeper restore --rollback` to undo it")
-        }
-        let needed = plan.downloadSize + (64 << 20)
-        let available = try LocalFileSystem.availableSpace(layout.directory)
-        guard available >= needed else {
-            throw SnapshotError("not enough free space in \(layout.directory): the snapshot needs \(needed) bytes, \(available) are free")
-        }
-        logger.info("restoring snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format, \(source.size) bytes) into \(layout.directory)")
-
-        var steps: [(String, Duration)] = []
+        let target = try await RestoreTarget.inspect(configuration, connector: connector, folders: folders)
+        let plan = try RestorePlan.make(source, into: target.layout)
+        var notes = target.notes
+        notes += try await preflight(source: source, plan: plan, target: target, options: options)
+        logger.info("restoring snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format, \(source.size) bytes) into \(plan.layout.directory)")
         if options.dryRun {
-            var planned = ["fetch and verify \(source.files.count) file(s) into \(RestoreJournal.folder(in: layout.directory))/incoming"]
-            if let dynomite { planned.append("stop Dynomite (\(dynomite.stopCommand)) and wait for \(dynomite.host):\(dynomite.port) to close") }
-            planned.append(options.skipSafetySave ? "no safety save (--no-safety-save)" : "BGSAVE, so that the set-aside files hold Redis's latest data")
-            planned.append("stop Redis (\(configuration.redis.stop.map { "redis.stop: \($0)" } ?? "SHUTDOWN NOSAVE")) and wait for \(connector.address) to close")
-            planned.append("set aside \(layout.dataPaths.joined(separator: ", ")) into \(RestoreJournal.folder(in: layout.directory))/previous")
-            for placement in plan.placements { planned.append("put \(placement.target) in place") }
-            planned.append("start Redis (redis.start: \(configuration.redis.start ?? "")) and wait until its data is loaded")
-            planned.append("check the key counts against the manifest")
-            if let dynomite { planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)") }
-            planned.append("remove the set-aside files")
-            return Report(source: source, plan: plan, steps: planned.map { ($0, .zero) }, notes: [], dryRun: true)
+            return Report(
+                source: source, plan: plan, steps: plannedSteps(plan, folders: folders, dynomite: dynomite, options: options).map { ($0, .zero) },
+                notes: notes, dryRun: true)
         }
 
         var journal = RestoreJournal(
             phase: .downloading, snapshot: source.id.text, sourceNode: source.node, type: source.type, plan: plan,
-            keyspace: source.manifest?.keyspace.mapValues { .init(keys: $0.keys, expires: $0.expires) },
-            keyspaceExact: source.manifest?.keyspaceExact ?? false, startedAt: Date())
-        let work = RestoreJournal.folder(in: layout.directory)
+            work: folders.work, keyspace: source.manifest?.keyspace.mapValues { .init(keys: $0.keys, expires: $0.expires) },
+            keyspaceExact: source.manifest?.keyspaceExact ?? false, startedAt: Date(), pid: getpid())
         let clock = ContinuousClock()
         let start = clock.now
         progress?.step("fetch and verify")
         do {
-            try await LocalFileSystem.makeFolders(work + "/incoming")
-            try await journal.save(in: layout.directory)
-            try await fetch(plan, into: work + "/incoming")
+            try await Self.makeWorkFolder(journal)
+            try await journal.save(folders)
+            try await fetch(plan, into: journal.incoming)
+            try checkFetchedFormat(plan, incoming: journal.incoming, target: target, force: options.force)
         } catch {
             // Nothing was touched: drop what was fetched.
-            try? await LocalFileSystem.remove(work)
+            try? await LocalFileSystem.remove(journal.work)
+            try? await RestoreJournal.remove(folders)
             throw error
         }
-        steps.append(("fetch and verify", clock.now - start))
         journal.phase = .prepared
-        try await journal.save(in: layout.directory)
-
-        return try await proceed(journal: journal, dynomite: dynomite, redis: redis, skipSafetySave: options.skipSafetySave, steps: steps, source: source)
+        try await journal.save(folders)
+        return try await proceed(
+            journal: journal, folders: folders, dynomite: dynomite, skipSafetySave: options.skipSafetySave,
+            steps: [("fetch and verify", clock.now - start)], source: source, notes: notes)
     }
 
     /// Finishes an interrupted restore from its journal.
-    public func resume() async throws -> Report {
-        try checkEnabled()
-        let journal = try await unfinishedJournal()
+    public func resume(holding lock: NodeLock? = nil) async throws -> Report {
+        try Self.checkEnabled(configuration)
+        let folders = try NodeFolders.forRestore(configuration)
+        let held = try lock ?? NodeLock.acquire(folders, operation: "resume")
+        defer { held.release() }
+        let journal = try unfinishedJournal(folders)
+        if journal.phase == .rollingBack {
+            throw SnapshotError(
+                "the earlier restore of snapshot \(journal.snapshot) was being rolled back when it stopped; it cannot be resumed: finish the rollback with `dynokeeper restore --rollback`")
+        }
         guard journal.phase >= .prepared else {
-            try await LocalFileSystem.remove(RestoreJournal.folder(in: journal.plan.layout.directory))
-            throw SnapshotError("the earlier restore was interrupted while fetching the snapshot, before the node was touched; its files were removed: run the restore again")
+            try await Self.discardUntouched(journal, folders: folders)
+            throw SnapshotError(
+                "the earlier restore was interrupted while fetching the snapshot, before the node was touched; its files were removed: run the restore again")
         }
         return try await proceed(
-            journal: journal, dynomite: try DynomiteService.make(configuration, node: node), redis: redisService,
-            skipSafetySave: true, steps: [], source: RestoreSource(resumedFrom: journal))
+            journal: journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node),
+            skipSafetySave: true, steps: [], source: RestoreSource(resumedFrom: journal), notes: [])
     }
 
-    /// Undoes an interrupted restore from its journal: previous data back in place, processes started.
-    public func rollback() async throws -> String {
-        try await undo(unfinishedJournal(), dynomite: try DynomiteService.make(configuration, node: node), redis: redisService)
+    /// Undoes an interrupted restore from its journal: previous data back in place, processes started. Safe to
+    /// repeat until it succeeds.
+    public func rollback(holding lock: NodeLock? = nil) async throws -> String {
+        let folders = try NodeFolders.forRestore(configuration)
+        let held = try lock ?? NodeLock.acquire(folders, operation: "rollback")
+        defer { held.release() }
+        let journal = try unfinishedJournal(folders)
+        do {
+            return try await undo(journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node))
+        } catch {
+            throw Self.rollbackFailure(error, folders: folders, fallback: journal)
+        }
     }
 
-    /// The journal of an unfinished restore, in the data folder (`redis.data_dir`, else where Redis or redis.conf
-    /// says, since Redis may be down).
-    func unfinishedJournal() async throws -> RestoreJournal {
-        var directory = configuration.redis.dataDir
-        if directory == nil { directory = try await currentLayout().directory }
-        guard let directory else { throw SnapshotError("cannot tell Redis's data folder") }
-        guard let journal = try RestoreJournal.load(in: directory) else {
-            throw SnapshotError("there is no unfinished restore in \(directory) (no \(RestoreJournal.path(in: directory)))")
+    func unfinishedJournal(_ folders: NodeFolders) throws -> RestoreJournal {
+        guard let journal = try RestoreJournal.load(folders) else {
+            throw SnapshotError("there is no unfinished restore on this node (no \(folders.journal))")
         }
         return journal
     }
 
-    /// The steps from stopping the node on, each recorded in the journal; rolls back on failure.
-    private func proceed(
-        journal initial: RestoreJournal, dynomite: DynomiteService?, redis: RedisService, skipSafetySave: Bool,
-        steps initialSteps: [(String, Duration)], source: RestoreSource
-    ) async throws -> Report {
-        var journal = initial
-        var steps = initialSteps
-        let layout = journal.plan.layout
-        let directory = layout.directory
-        let work = RestoreJournal.folder(in: directory)
-        let clock = ContinuousClock()
-        var notes: [String] = []
-        var step = "stop Dynomite" {
-            didSet { progress?.step(step) }
-        }
-        progress?.step(step)
-        do {
-            if journal.phase == .prepared {
-                var start = clock.now
-                if let dynomite, await dynomite.isUp() {
-                    logger.info("stopping Dynomite")
-                    journal.stoppedDynomite = true
-                    try await journal.save(in: directory)
-                    try await dynomite.stop()
-                    steps.append(("stop Dynomite", clock.now - start))
-                }
-                if await redis.isUp() {
-                    if !skipSafetySave {
-                        step = "safety save (BGSAVE)"
-                        start = clock.now
-                        logger.info("asking Redis to save its current data before it stops")
-                        let connection = try await connector.connect()
-                        defer { Task { await connection.close() } }
-                        _ = try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger).save()
-                        steps.append(("safety save", clock.now - start))
-                    }
-                    step = "stop Redis"
-                    start = clock.now
-                    logger.info("stopping Redis without saving")
-                    try await redis.stop()
-                    steps.append(("stop Redis", clock.now - start))
-                }
-                journal.phase = .stopped
-                try await journal.save(in: directory)
-            }
-            if journal.phase == .stopped {
-                step = "set the current data aside"
-                let start = clock.now
-                try await LocalFileSystem.makeFolders(work + "/previous")
-                for path in layout.dataPaths where LocalFileSystem.exists(directory + "/" + path) {
-                    if !journal.setAside.contains(path) {
-                        journal.setAside.append(path)
-                        try await journal.save(in: directory)
-                    }
-                    try await LocalFileSystem.rename(directory + "/" + path, to: work + "/previous/" + path)
-                }
-                journal.phase = .setAside
-                try await journal.save(in: directory)
-                steps.append(("set aside", clock.now - start))
-            }
-            if journal.phase == .setAside {
-                step = "put the new files in place"
-                let start = clock.now
-                for placement in journal.plan.placements {
-                    let incoming = work + "/incoming/" + placement.target
-                    let target = directory + "/" + placement.target
-                    if LocalFileSystem.exists(incoming) {
-                        try await LocalFileSystem.makeFolders((target as NSString).deletingLastPathComponent)
-                        try await LocalFileSystem.rename(incoming, to: target)
-                    } else if !LocalFileSystem.exists(target) {
-                        throw SnapshotError("\(placement.target) is neither fetched nor in place")
-                    }
-                }
-                journal.phase = .placed
-                try await journal.save(in: directory)
-                steps.append(("put in place", clock.now - start))
-            }
-            if journal.phase == .placed {
-                step = "start Redis"
-                let start = clock.now
-                logger.info("starting Redis on the restored data")
-                try await redis.start()
-                journal.phase = .started
-                try await journal.save(in: directory)
-                steps.append(("start Redis and load", clock.now - start))
-            }
-            step = "check the restored data"
-            var start = clock.now
-            notes = try await verify(journal)
-            steps.append(("check key counts", clock.now - start))
-            if journal.stoppedDynomite, let dynomite {
-                step = "start Dynomite"
-                start = clock.now
-                logger.info("starting Dynomite")
-                try await dynomite.start()
-                steps.append(("start Dynomite", clock.now - start))
-            }
-        } catch {
-            logger.error("restore failed at \(step): \(error); rolling back")
-            let outcome: String
-            do {
-                outcome = try await undo(journal, dynomite: dynomite, redis: redis)
-            } catch let rollbackError {
-                throw SnapshotError(
-                    "restore failed at \(step): \(error). Rolling back failed too: \(rollbackError). The previous data is in \(work)/previous and the journal in \(RestoreJournal.path(in: directory)); see the README's manual recovery")
-            }
-            throw SnapshotError("restore failed at \(step): \(error). \(outcome)")
-        }
-        let start = clock.now
-        try await LocalFileSystem.remove(work)
-        steps.append(("remove the set-aside files", clock.now - start))
-        logger.info("restore of snapshot \(journal.snapshot) complete")
-        return Report(source: source, plan: journal.plan, steps: steps, notes: notes, dryRun: false)
+    /// Removes what a restore that never touched the node left: its fetched files and its journal.
+    static func discardUntouched(_ journal: RestoreJournal, folders: NodeFolders) async throws {
+        try await LocalFileSystem.remove(journal.incoming)
+        try await removeWorkFolder(journal)
+        try await RestoreJournal.remove(folders)
     }
 
-    /// Compares the loaded key counts with the manifest's: fewer keys than the manifest had, beyond those
-    /// that could have expired, is a failure when the counts were exact.
-    private func verify(_ journal: RestoreJournal) async throws -> [String] {
-        guard let expected = journal.keyspace else { return ["no key counts to check against (Dynomite-manager snapshot)"] }
-        let connection = try await connector.connect()
-        defer { Task { await connection.close() } }
-        let loaded = try await connection.info("keyspace").keyspace
+    /// The work folder, readable by dynokeeper's user only: it holds a copy of the data.
+    static func makeWorkFolder(_ journal: RestoreJournal) async throws {
+        if LocalFileSystem.exists(journal.previous), !((try? FileManager.default.contentsOfDirectory(atPath: journal.previous))?.isEmpty ?? true) {
+            throw SnapshotError(
+                "\(journal.previous) holds files set aside by an earlier restore that has no journal: move them back into \(journal.directory) or remove them before restoring")
+        }
+        try await LocalFileSystem.remove(journal.incoming)
+        try await LocalFileSystem.makeFolders(journal.incoming)
+        chmod(journal.work, 0o700)
+    }
+
+    /// Removes the work folder, unless set-aside data is still in it.
+    static func removeWorkFolder(_ journal: RestoreJournal) async throws {
+        if let left = try? FileManager.default.contentsOfDirectory(atPath: journal.previous), !left.isEmpty {
+            throw SnapshotError("\(journal.previous) still holds \(left.sorted().joined(separator: ", ")); it was not removed")
+        }
+        try await LocalFileSystem.remove(journal.work)
+    }
+
+    // MARK: Checks before the node is touched
+
+    /// Everything that can be refused before anything is fetched: a Redis that a supervisor would restart, a
+    /// snapshot the node's Redis cannot load, objects whose size is not the manifest's, too little free space.
+    private func preflight(source: RestoreSource, plan: RestorePlan, target: RestoreTarget, options: Options) async throws -> [String] {
         var notes: [String] = []
-        for database in Set(expected.keys.compactMap { Int($0.dropFirst(2)) }).union(loaded.keys).sorted() {
-            let want = expected["db\(database)"] ?? .init(keys: 0, expires: 0)
-            let have = loaded[database]?.keys ?? 0
-            if have == want.keys { continue }
-            let expired = want.keys - have
-            if journal.keyspaceExact && (have > want.keys || expired > want.expires) {
-                throw SnapshotError("db\(database) holds \(have) keys after loading, the snapshot had \(want.keys) (\(want.expires) with a TTL)")
+        if let supervised = target.supervised, supervised != "no", configuration.redis.stop == nil {
+            throw ConfigurationError(
+                "Redis runs supervised (supervised \(supervised)): after SHUTDOWN its supervisor would start it again on the old files while dynokeeper replaces them. Set redis.stop and redis.start to the supervisor's commands (such as systemctl stop redis-server / systemctl start redis-server)")
+        }
+        if let version = source.manifest?.rdbVersion {
+            notes += try checkRDBVersion(version, of: "snapshot \(source.id)", target: target, force: options.force)
+        } else if target.newestRDBVersion == nil && target.up {
+            notes.append("this Redis (\(target.version ?? "unknown version")) is not one whose RDB formats dynokeeper knows: the format check is skipped")
+        }
+        for file in source.files {
+            guard let info = try await store.head(file.key) else {
+                throw SnapshotError("\(file.key) is listed in the snapshot but missing from \(store.location)")
             }
-            notes.append(
-                have < want.keys
-                    ? "db\(database): \(have) keys of \(want.keys) (\(expired) had a TTL and expired since the backup)"
-                    : "db\(database): \(have) keys, the snapshot counted about \(want.keys) (\(journal.keyspaceExact ? "exact" : "approximate") count)")
+            guard info.size == file.storedSize else {
+                throw SnapshotError(
+                    "\(file.key) is \(info.size) bytes in \(store.location), the snapshot says \(file.storedSize): it is damaged or was replaced; nothing was touched")
+            }
+        }
+        // Setting the data aside renames files in the data folder and moves Redis's AOF folder: both must be
+        // writable by this user (a folder moved to another parent needs write access to itself).
+        var problems = [FolderAccess.problem(plan.layout.directory, what: "Redis's data folder")]
+        if let folder = plan.layout.appendDirectory, FileOwnership.of(plan.layout.directory + "/" + folder)?.fromFolder == true {
+            problems.append(FolderAccess.problem(plan.layout.directory + "/" + folder, what: "Redis's AOF folder"))
+        }
+        if let problem = problems.compactMap({ $0 }).first {
+            throw SnapshotError(
+                "\(problem). Run dynokeeper as root or as Redis's own user, or give Redis's group write access (see the README's Running in production); nothing was touched")
+        }
+        let safetySave = options.skipSafetySave || !target.up ? 0 : target.currentRDBSize
+        let margin: Int64 = (64 << 20) + plan.downloadSize / 20
+        let needed = plan.downloadSize + safetySave + margin
+        let available = try LocalFileSystem.availableSpace(plan.layout.directory)
+        guard available >= needed else {
+            throw SnapshotError(
+                "not enough free space in \(plan.layout.directory): the restore needs \(needed) bytes (snapshot \(plan.downloadSize), safety save \(safetySave), margin \(margin)), \(available) are free; nothing was touched")
         }
         return notes
     }
 
-    /// Puts the previous data back and starts the processes again. Returns what state the node is in.
-    private func undo(_ journal: RestoreJournal, dynomite: DynomiteService?, redis: RedisService) async throws -> String {
-        let directory = journal.plan.layout.directory
-        let work = RestoreJournal.folder(in: directory)
-        if journal.phase >= .stopped {
-            if await redis.isUp() { try await redis.stop() }
-            // What is in the data paths now is the restore's: remove it, then move the previous files back.
-            for placement in journal.plan.placements where journal.phase >= .setAside {
-                try await LocalFileSystem.remove(directory + "/" + placement.target)
-            }
-            for path in journal.setAside where LocalFileSystem.exists(work + "/previous/" + path) {
-                try await LocalFileSystem.remove(directory + "/" + path)
-                try await LocalFileSystem.makeFolders((directory + "/" + path as NSString).deletingLastPathComponent)
-                try await LocalFileSystem.rename(work + "/previous/" + path, to: directory + "/" + path)
-            }
+    private func checkRDBVersion(_ version: Int, of what: String, target: RestoreTarget, force: Bool) throws -> [String] {
+        guard let newest = target.newestRDBVersion, version > newest else { return [] }
+        let message = "\(what) is RDB format \(version), and this Redis \(target.version ?? "") loads formats up to \(newest): it would refuse the data at start-up"
+        guard force else {
+            throw SnapshotError("\(message). Upgrade Redis, restore an older snapshot, or pass --force (force: true) to try anyway; nothing was touched")
         }
-        if !(await redis.isUp()) { try await redis.start() }
-        if journal.stoppedDynomite, let dynomite, !(await dynomite.isUp()) { try await dynomite.start() }
-        try await LocalFileSystem.remove(work)
-        return "Rolled back: the previous data is back in place and Redis\(journal.stoppedDynomite ? " and Dynomite" : "") run again."
+        logger.warning("\(message); restoring anyway (--force)")
+        return ["\(message) (restoring anyway: --force)"]
     }
 
-    /// The target Redis's layout: asked of Redis when it runs, else read from `redis.conf`.
-    func currentLayout() async throws -> RedisLayout {
-        if let connection = try? await connector.connect() {
-            defer { Task { await connection.close() } }
-            return try await RedisLayout.read(from: connection, dataDirectory: configuration.redis.dataDir)
+    /// Reads the RDB format of the fetched RDB (or AOF base): manifests before it was recorded, and
+    /// Dynomite-manager's objects, say nothing about it.
+    private func checkFetchedFormat(_ plan: RestorePlan, incoming: String, target: RestoreTarget, force: Bool) throws {
+        for placement in plan.placements {
+            // An RDB, an AOF's RDB base, or an AOF with an RDB preamble: all start with REDIS and the version.
+            guard let file = placement.source, let version = RDBVersion.read(file: incoming + "/" + placement.target) else { continue }
+            _ = try checkRDBVersion(version, of: file.name, target: target, force: force)
         }
-        guard let conf = configuration.redis.conf else {
-            throw SnapshotError("Redis at \(connector.address) is not running and redis.conf is not set: dynokeeper cannot tell where Redis keeps its data")
+    }
+
+    /// The steps a dry run lists.
+    private func plannedSteps(_ plan: RestorePlan, folders: NodeFolders, dynomite: DynomiteService?, options: Options) -> [String] {
+        var planned = ["fetch and verify \(plan.placements.compactMap(\.source).count) file(s) into \(folders.work)/incoming"]
+        if let dynomite { planned.append("stop Dynomite (\(dynomite.stopCommand)) and wait for \(dynomite.host):\(dynomite.port) to close") }
+        planned.append(options.skipSafetySave ? "no safety save (--no-safety-save)" : "BGSAVE, so that the set-aside files hold Redis's latest data")
+        planned.append("stop Redis (\(configuration.redis.stop.map { "redis.stop: \($0)" } ?? "SHUTDOWN NOSAVE")) and check that it stays down")
+        planned.append("set aside \(plan.layout.dataPaths.joined(separator: ", ")) into \(folders.work)/previous")
+        if plan.layout.appendOnly && plan.placements.contains(where: { $0.sameAs != nil }) {
+            planned.append("hand the RDB over as this Redis's AOF (appendonly yes: it loads the AOF, not the RDB): the RDB becomes the base of a new multi-part AOF")
         }
-        return try RedisLayout.read(conf: conf, dataDirectory: configuration.redis.dataDir, multiPart: true)
+        for placement in plan.placements {
+            planned.append("put \(placement.target) in place, with the owner, group and mode of the file it replaces")
+        }
+        planned.append("start Redis (redis.start: \(configuration.redis.start ?? "")) and wait until a new Redis process has loaded its data")
+        planned.append("check the key counts against the manifest")
+        if let dynomite { planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)") }
+        planned.append("remove the set-aside files")
+        return planned
     }
 
     /// Fetches every file of the plan into the incoming folder, and writes the files dynokeeper adds.
@@ -356,6 +311,20 @@ public struct NodeRestore: Sendable {
     }
 }
 
+/// A restore was interrupted and its journal is still there: nothing else may run until it is resumed or
+/// rolled back (HTTP 409).
+public struct UnfinishedRestoreError: Error, Sendable, CustomStringConvertible {
+    public var journal: RestoreJournal
+    public var journalPath: String
+
+    public var description: String {
+        if journal.phase == .rollingBack {
+            return "an earlier restore (snapshot \(journal.snapshot)) failed and its rollback did not finish: run `dynokeeper restore --rollback` (or POST /v1/restores/rollback) to finish it; the journal \(journalPath) says where every file is"
+        }
+        return "an earlier restore (snapshot \(journal.snapshot), started \(journal.startedAt.formatted(.iso8601)) by pid \(journal.pid)) did not finish: it stopped at step \(journal.phase.rawValue). Run `dynokeeper restore --resume` to finish it or `dynokeeper restore --rollback` to undo it (or POST /v1/restores/resume, /v1/restores/rollback); the journal \(journalPath) says where every file is"
+    }
+}
+
 extension RestoreSource {
     /// What a journal remembers of the snapshot, for the report of a resumed restore.
     init(resumedFrom journal: RestoreJournal) {
@@ -367,5 +336,3 @@ extension RestoreSource {
         manifest = nil
     }
 }
-
-import NIOCore

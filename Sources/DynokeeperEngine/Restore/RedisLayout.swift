@@ -38,15 +38,7 @@ public struct RedisLayout: Sendable, Equatable, Codable {
     ///   - dataDirectory: `redis.data_dir`, which wins over the file's `dir`.
     ///   - multiPart: Whether this Redis is 7 or newer (multi-part AOF).
     static func read(conf path: String, dataDirectory: String?, multiPart: Bool) throws -> RedisLayout {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationError("redis.conf: cannot read \(path)")
-        }
-        var settings: [String: String] = [:]
-        for line in text.split(whereSeparator: \.isNewline) {
-            let tokens = try RedisLine.tokenize(String(line))
-            guard tokens.count >= 2, !tokens[0].hasPrefix("#") else { continue }
-            settings[tokens[0].lowercased()] = tokens[1]
-        }
+        let settings = try settings(conf: path)
         guard let directory = dataDirectory ?? settings["dir"] else {
             throw ConfigurationError("\(path) has no dir; set redis.data_dir")
         }
@@ -56,6 +48,25 @@ public struct RedisLayout: Sendable, Equatable, Codable {
             appendOnly: settings["appendonly"]?.lowercased() == "yes",
             appendFilename: settings["appendfilename"] ?? "appendonly.aof",
             appendDirectory: multiPart ? (settings["appenddirname"] ?? "appendonlydir") : nil)
+    }
+
+    /// Whether a configuration file turns the AOF on (Redis's default: no).
+    static func appendOnly(conf path: String) throws -> Bool {
+        try settings(conf: path)["appendonly"]?.lowercased() == "yes"
+    }
+
+    /// A redis.conf's settings (the last of each wins, as in Redis; `include` files are not followed).
+    static func settings(conf path: String) throws -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("redis.conf: cannot read \(path)")
+        }
+        var settings: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let tokens = try RedisLine.tokenize(String(line))
+            guard tokens.count >= 2, !tokens[0].hasPrefix("#") else { continue }
+            settings[tokens[0].lowercased()] = tokens[1]
+        }
+        return settings
     }
 
     /// The paths (relative to the data folder) that hold Redis's data today: set aside during a restore.

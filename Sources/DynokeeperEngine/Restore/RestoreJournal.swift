@@ -1,14 +1,21 @@
 public import DynokeeperConfiguration
 public import Foundation
+import NIOCore
 import ObjectStorage
 
-/// What a restore has done so far, kept on disk in the data folder (`.dynokeeper-restore/journal.json`) so
-/// that an interrupted restore can be finished (`restore --resume`) or undone (`restore --rollback`).
+/// What a restore has done so far, kept in the state folder (`<state>/restore-journal.json`), so that an
+/// interrupted restore can be found, reported, finished (`--resume`) or undone (`--rollback`) even while Redis is
+/// down.
+///
+/// It is written durably before and after every move of a file. Moves are renames within the data folder, so a
+/// file is always at its old or its new place; ``setAside`` and ``placed`` record each move before it happens,
+/// and the file system tells which side of the rename a crash left it on. ``files`` says, for the operator,
+/// where the node's previous data and the restored data are at every moment.
 public struct RestoreJournal: Sendable, Codable, Equatable {
     public enum Phase: String, Sendable, Codable, Comparable {
         /// Fetching the snapshot; nothing touched yet.
         case downloading
-        /// Everything fetched and verified; nothing touched yet.
+        /// Everything fetched and verified; nothing touched yet (unless ``stoppedDynomite``).
         case prepared
         /// Dynomite and Redis stopped.
         case stopped
@@ -18,52 +25,89 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
         case placed
         /// Redis started on the new data.
         case started
+        /// Undoing the restore: the previous data goes back, then the processes start.
+        case rollingBack = "rolling_back"
 
-        static let order: [Phase] = [.downloading, .prepared, .stopped, .setAside, .placed, .started]
+        static let order: [Phase] = [.downloading, .prepared, .stopped, .setAside, .placed, .started, .rollingBack]
         public static func < (lhs: Phase, rhs: Phase) -> Bool { order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)! }
     }
 
-    public var format = 1
+    /// Where one data path's versions are.
+    public struct FileLocation: Sendable, Codable, Equatable {
+        /// The path relative to the data folder (`dump.rdb`, `appendonlydir`).
+        public var path: String
+        /// Where the node's data from before the restore is (absolute), `nil` when the node had none.
+        public var previous: String?
+        /// Where the restored version is (absolute), `nil` when it is not on this machine (any more).
+        public var restored: String?
+    }
+
+    public var format = 2
     public var phase: Phase
     public var snapshot: String
     public var sourceNode: NodeIdentity
     public var type: DynokeeperConfiguration.Backup.PersistenceType
+    /// The target's layout (with its absolute data folder) and what goes where.
     public var plan: RestorePlan
-    /// Paths (relative to the data folder) moved into `previous/`.
+    /// The work folder in the data folder: `incoming/` (fetched files), `previous/` (set-aside files).
+    public var work: String
+    /// Paths (relative to the data folder) moved, or about to be moved, into `previous/`.
     public var setAside: [String] = []
+    /// Placement targets moved, or about to be moved, into the data folder.
+    public var placed: [String] = []
+    /// Paths a rollback has already put back (set-aside paths) or removed (restored files the node did not have).
+    public var undone: [String] = []
+    /// Folders the placements created in the data folder (removed again by a rollback).
+    public var createdFolders: [String] = []
     /// Whether the restore stopped Dynomite (and must start it again).
     public var stoppedDynomite = false
+    /// The `run_id`s of the Redis the restore stopped: the one that serves afterwards must be another.
+    public var stoppedRedisRunIDs: [String] = []
     /// The manifest's key counts, to check the data once loaded.
     public var keyspace: [String: KeyCount]?
     public var keyspaceExact = false
     public var startedAt: Date
+    /// The process that ran the restore.
+    public var pid: Int32
+    /// The phase a rollback started from.
+    public var rollbackFrom: Phase?
+    /// The last failure, for status reports.
+    public var lastError: String?
+    /// Where every file is now (written with each save, for operators).
+    public var files: [FileLocation] = []
 
     public struct KeyCount: Sendable, Codable, Equatable {
         public var keys: Int
         public var expires: Int
     }
 
-    static let folderName = ".dynokeeper-restore"
+    static let fileName = "restore-journal.json"
+    static let workFolderName = ".dynokeeper-restore"
 
-    /// The work folder in a data folder.
-    static func folder(in directory: String) -> String { directory + "/" + folderName }
-
-    static func path(in directory: String) -> String { folder(in: directory) + "/journal.json" }
+    var directory: String { plan.layout.directory }
+    var incoming: String { work + "/incoming" }
+    var previous: String { work + "/previous" }
 
     /// Reads the journal of an unfinished restore, if there is one.
-    static func load(in directory: String) throws -> RestoreJournal? {
-        let path = path(in: directory)
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    public static func load(_ folders: NodeFolders) throws -> RestoreJournal? {
+        guard let data = FileManager.default.contents(atPath: folders.journal) else {
+            if FileManager.default.fileExists(atPath: folders.journal) {
+                throw SnapshotError("the restore journal \(folders.journal) cannot be read by this user")
+            }
+            return nil
+        }
         do {
             return try SnapshotManifest.decoder.decode(RestoreJournal.self, from: data)
         } catch {
-            throw SnapshotError("the restore journal \(path) is damaged (\(error)); see the README's manual recovery")
+            throw SnapshotError("the restore journal \(folders.journal) is damaged (\(error)); see the README's manual recovery")
         }
     }
 
-    /// Writes the journal durably: a temporary file, flushed, renamed over the old one.
-    func save(in directory: String) async throws {
-        let path = Self.path(in: directory)
+    /// Writes the journal durably (a temporary file, flushed, renamed over the old one), with ``files`` brought
+    /// up to date.
+    mutating func save(_ folders: NodeFolders) async throws {
+        files = locations()
+        let path = folders.journal
         let temporary = path + ".new"
         try await LocalFileSystem.remove(temporary)
         let writer = try await LocalFileWriter.create(temporary)
@@ -71,6 +115,47 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
         try await writer.sync()
         try await LocalFileSystem.rename(temporary, to: path)
     }
-}
 
-import NIOCore
+    static func remove(_ folders: NodeFolders) async throws {
+        try await LocalFileSystem.remove(folders.journal)
+        try await LocalFileSystem.syncFolder(folders.state)
+    }
+
+    /// The top-level data paths this restore concerns: what Redis had, and what the placements add.
+    var dataPaths: [String] {
+        var paths = plan.layout.dataPaths
+        for placement in plan.placements {
+            let top = String(placement.target.split(separator: "/").first ?? "")
+            if !paths.contains(top) { paths.append(top) }
+        }
+        return paths
+    }
+
+    /// Where the previous and the restored version of every data path are, from the journal and the file system.
+    func locations() -> [FileLocation] {
+        dataPaths.map { path in
+            let inData = directory + "/" + path
+            let setAsideCopy = previous + "/" + path
+            var location = FileLocation(path: path)
+            if LocalFileSystem.exists(setAsideCopy) {
+                location.previous = setAsideCopy
+            } else if setAside.contains(path) || phase < .setAside || (phase == .rollingBack && (rollbackFrom ?? .prepared) < .setAside) {
+                // Never moved, or moved back.
+                location.previous = LocalFileSystem.exists(inData) ? inData : nil
+            }
+            let targets = plan.placements.map(\.target).filter { $0 == path || $0.hasPrefix(path + "/") }
+            if targets.contains(where: { LocalFileSystem.exists(incoming + "/" + $0) }) {
+                location.restored = incoming + "/" + path
+            } else if targets.contains(where: { placed.contains($0) }) && location.previous != inData && LocalFileSystem.exists(inData) {
+                location.restored = inData
+            }
+            return location
+        }
+    }
+
+    /// For messages: where the previous data is now.
+    var previousDataSummary: String {
+        let places = locations().compactMap { location in location.previous.map { "\(location.path): \($0)" } }
+        return places.isEmpty ? "the node had no data files" : places.joined(separator: "; ")
+    }
+}

@@ -19,7 +19,9 @@ struct SnapshotDownloader {
             // More output than the manifest says is corruption (or a decompression bomb): stop early.
             body = ByteStream(ZstdDecompressingSequence(download.body, limit: Int(file.size)))
         } else {
-            body = download.body
+            // An uncompressed object (a Dynomite-manager backup) may not hold more than the size it was listed
+            // with: a foreign or replaced object must not fill the disk.
+            body = ByteStream(SizeLimitedSequence(download.body, limit: file.size, label: file.key))
         }
         let digesting = DigestingSequence(ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
         try await LocalFileSystem.makeFolders((path as NSString).deletingLastPathComponent)
@@ -40,6 +42,8 @@ struct SnapshotDownloader {
             try await writer.sync()
         } catch let error as ZstdError {
             throw SnapshotError("\(file.key) is damaged: \(error)")
+        } catch let error as ObjectTooLong {
+            throw SnapshotError("\(file.key) is damaged or was replaced: it holds more than the \(error.limit) bytes expected")
         }
         guard let (sha256, count) = digesting.digest.result else {
             throw SnapshotError("\(file.key): the download ended early")
@@ -52,4 +56,39 @@ struct SnapshotDownloader {
         }
         logger.info("fetched and verified \(file.name): \(count) bytes")
     }
+}
+
+/// Passes bytes through, failing once more than `limit` bytes came.
+struct SizeLimitedSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    typealias Element = ByteBuffer
+
+    let base: Base
+    let limit: Int64
+    let label: String
+
+    init(_ base: Base, limit: Int64, label: String) {
+        self.base = base
+        self.limit = limit
+        self.label = label
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let limit: Int64
+        var count: Int64 = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard let chunk = try await base.next() else { return nil }
+            count += Int64(chunk.readableBytes)
+            if count > limit { throw ObjectTooLong(limit: limit) }
+            return chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit) }
+}
+
+/// An object held more bytes than expected.
+struct ObjectTooLong: Error {
+    var limit: Int64
 }

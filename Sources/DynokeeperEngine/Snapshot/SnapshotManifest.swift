@@ -56,12 +56,15 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     /// Whether the key counts are those of the saved data exactly (RDB taken right after them) or approximate
     /// (writes may have come in between).
     public var keyspaceExact: Bool
+    /// The RDB format version of the RDB file (or of the AOF's RDB base), so that a restore can refuse a snapshot
+    /// the node's Redis cannot load before it touches the node; `nil` in older manifests and for AOFs without one.
+    public var rdbVersion: Int?
     public var startedAt: Date
     public var finishedAt: Date
 
     // Spelled so that the snake_case strategies map `snapshot_id` both ways.
     enum CodingKeys: String, CodingKey {
-        case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, startedAt, finishedAt
+        case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, rdbVersion, startedAt, finishedAt
         case snapshotID = "snapshotId"
     }
 

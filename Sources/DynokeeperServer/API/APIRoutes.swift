@@ -25,13 +25,25 @@ struct APIRoutes: Sendable {
         }
         v1.post("/restores") { request, _ in
             let body = try await RequestBody.read(
-                request, allowed: ["date", "source_cluster", "source_datacenter", "source_rack", "snapshot", "dry_run"])
+                request, allowed: ["date", "source_cluster", "source_datacenter", "source_rack", "snapshot", "dry_run", "force"])
             var restore = NodeOperations.RestoreRequest(
                 date: try body.date(), snapshotID: try body.snapshot(), sourceCluster: try body.name("source_cluster"),
                 dryRun: try body.bool("dry_run") ?? false)
             restore.sourceDatacenter = try body.name("source_datacenter")
             restore.sourceRack = try body.name("source_rack")
+            restore.force = try body.bool("force") ?? false
             let job = try await self.conflicts { try await self.operations.startRestore(restore, trigger: "api") }
+            return try JSON.response(job, status: .accepted)
+        }
+        // A restore that did not finish (see `unfinished_restore` in /v1/status): finish it, or undo it.
+        v1.post("/restores/resume") { request, _ in
+            _ = try await RequestBody.read(request, allowed: [])
+            let job = try await self.conflicts { try await self.operations.startRestoreRecovery(rollback: false, trigger: "api") }
+            return try JSON.response(job, status: .accepted)
+        }
+        v1.post("/restores/rollback") { request, _ in
+            _ = try await RequestBody.read(request, allowed: [])
+            let job = try await self.conflicts { try await self.operations.startRestoreRecovery(rollback: true, trigger: "api") }
             return try JSON.response(job, status: .accepted)
         }
         v1.get("/jobs") { _, _ in try JSON.response(["jobs": await self.operations.runner.list()]) }
@@ -80,12 +92,17 @@ struct APIRoutes: Sendable {
         DynomiteManagerRoutes(operations: operations).register(on: router)
     }
 
-    /// Runs a job request, turning a job conflict into 409 and a refused restore into 403.
+    /// Runs a job request, turning a job conflict, a busy node or an unfinished restore into 409 and a refused
+    /// restore into 403.
     func conflicts<T>(_ start: () async throws -> T) async throws -> T {
         do {
             return try await start()
         } catch let conflict as JobConflict {
             throw APIError(status: .conflict, code: "job_running", message: conflict.message)
+        } catch let busy as NodeBusyError {
+            throw APIError(status: .conflict, code: "busy", message: busy.description)
+        } catch let unfinished as UnfinishedRestoreError {
+            throw APIError(status: .conflict, code: "unfinished_restore", message: unfinished.description)
         } catch let error as ConfigurationError {
             throw APIError(status: .forbidden, code: "refused", message: error.message)
         }
@@ -118,6 +135,7 @@ struct APIRoutes: Sendable {
         let dynomite = await operations.dynomiteUp()
         let backup = await operations.runner.lastFinished(.backup)
         let restore = await operations.runner.lastFinished(.restore)
+        let state = await operations.nodeState()
         let status = Status(
             version: DynokeeperVersion.current, node: operations.node.identity,
             redis: .init(
@@ -125,6 +143,7 @@ struct APIRoutes: Sendable {
                 lastSave: redis?.lastSave, version: redis?.version),
             dynomite: dynomite.map { .init(up: $0) },
             currentJob: await operations.runner.current(), lastBackup: backup, lastRestore: restore,
+            nodeOperation: state.operation, unfinishedRestore: state.unfinishedRestore, stateProblem: state.problem,
             backupsEnabled: configuration.backup.enabled, restoresEnabled: configuration.restore.enabled,
             schedule: configuration.backup.schedule.description,
             nextScheduledBackup: BackupScheduler.nextRun(configuration, after: clock.now()),
@@ -134,6 +153,8 @@ struct APIRoutes: Sendable {
 
     func metrics() async throws -> Response {
         operations.metrics.processes(redisUp: await operations.redisState() != nil, dynomiteUp: await operations.dynomiteUp())
+        let state = await operations.nodeState()
+        operations.metrics.unfinishedRestore(state.unfinishedRestore.map { !$0.running } ?? false)
         var buffer = ByteBuffer(string: operations.metrics.render())
         if buffer.readableBytes == 0 { buffer.writeString("\n") }
         return Response(
@@ -162,6 +183,11 @@ struct Status: Encodable {
     var currentJob: Job?
     var lastBackup: Job?
     var lastRestore: Job?
+    /// The operation holding the node lock (from this daemon or the CLI).
+    var nodeOperation: NodeLock.Holder?
+    /// A restore that did not finish: backups are refused until it is resumed or rolled back.
+    var unfinishedRestore: UnfinishedRestore?
+    var stateProblem: String?
     var backupsEnabled: Bool
     var restoresEnabled: Bool
     var schedule: String

@@ -26,15 +26,21 @@ public actor JobRunner {
         self.metrics = metrics
     }
 
+    /// Fails when a job runs or the daemon is shutting down: checked before a job takes the node lock, so that a
+    /// second request names the running job.
+    public func ensureIdle() throws(JobConflict) {
+        guard accepting else { throw JobConflict(message: "dynokeeper is shutting down and starts no new jobs", running: nil) }
+        if let running, let current = job(running.id) {
+            throw JobConflict(message: "a \(current.kind.rawValue) job (\(current.id)) is already running on this node", running: current)
+        }
+    }
+
     /// Starts a job now.
     /// - Throws: ``JobConflict`` when another job runs, or when the daemon is shutting down.
     public func start(
         _ kind: Job.Kind, parameters: [String: String] = [:], trigger: String, work: @escaping Work
     ) throws(JobConflict) -> Job {
-        guard accepting else { throw JobConflict(message: "dynokeeper is shutting down and starts no new jobs", running: nil) }
-        if let running, let current = job(running.id) {
-            throw JobConflict(message: "a \(current.kind.rawValue) job (\(current.id)) is already running on this node", running: current)
-        }
+        try ensureIdle()
         counter += 1
         let now = Date()
         let id = "\(kind.rawValue)-\(SnapshotID(date: now).text)-\(counter)"

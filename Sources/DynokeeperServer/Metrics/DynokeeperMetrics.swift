@@ -13,6 +13,7 @@ public final class DynokeeperMetrics: Sendable {
     let lastBackup: CoreMetrics.Gauge
     let lastBackupSize: CoreMetrics.Gauge
     let redisUp: CoreMetrics.Gauge
+    let unfinished: CoreMetrics.Gauge
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -27,6 +28,8 @@ public final class DynokeeperMetrics: Sendable {
         lastBackup = CoreMetrics.Gauge(label: "dynokeeper_last_successful_backup_timestamp_seconds", factory: factory)
         lastBackupSize = CoreMetrics.Gauge(label: "dynokeeper_last_backup_stored_bytes", factory: factory)
         redisUp = CoreMetrics.Gauge(label: "dynokeeper_redis_up", factory: factory)
+        unfinished = CoreMetrics.Gauge(label: "dynokeeper_unfinished_restore", factory: factory)
+        unfinished.record(0)
         for kind in ["backup", "restore", "snapshot"] { running(kind).record(0) }
     }
 
@@ -68,6 +71,11 @@ public final class DynokeeperMetrics: Sendable {
     func processes(redisUp: Bool, dynomiteUp: Bool?) {
         self.redisUp.record(redisUp ? 1 : 0)
         if let dynomiteUp { CoreMetrics.Gauge(label: "dynokeeper_dynomite_up", factory: factory).record(dynomiteUp ? 1 : 0) }
+    }
+
+    /// 1 while a restore that did not finish waits to be resumed or rolled back.
+    func unfinishedRestore(_ present: Bool) {
+        unfinished.record(present ? 1 : 0)
     }
 
     /// The newest snapshot found at start-up, so that staleness alerts work before the first backup.

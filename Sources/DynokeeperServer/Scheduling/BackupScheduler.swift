@@ -76,6 +76,8 @@ public struct BackupScheduler: Service {
             let job = try await operations.startBackup(type: nil, trigger: "schedule")
             logger.info("scheduled backup \(job.id) started (\(reason))")
             _ = await operations.runner.wait(job.id)
+        } catch let error as UnfinishedRestoreError {
+            logger.error("scheduled backup refused: \(error)")
         } catch {
             logger.warning("scheduled backup skipped: \(error)")
         }

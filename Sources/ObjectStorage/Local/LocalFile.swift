@@ -76,6 +76,20 @@ public final class LocalFile: Sendable {
     }
 }
 
+extension LocalFile {
+    /// The first `count` bytes (fewer when the file is shorter), as opened.
+    public func prefix(_ count: Int) async throws -> [UInt8] {
+        let descriptor = descriptor
+        let length = Int(min(Int64(count), size))
+        do {
+            let buffer = try await BlockingIO.run { try descriptor.read(at: 0, length: length) }
+            return Array(buffer.readableBytesView)
+        } catch let error as POSIXCallError {
+            throw LocalFileError("cannot read \(path): \(String(cString: strerror(error.errno)))")
+        }
+    }
+}
+
 /// A local file could not be opened, read or written.
 public struct LocalFileError: Error, Sendable, CustomStringConvertible {
     public var description: String

@@ -17,6 +17,9 @@ struct BackupCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
+                // One operation at a time on the node, and none while a restore is unfinished.
+                let lock = try await context.guard.lockForBackup()
+                defer { lock.release() }
                 let backup = NodeBackup(
                     node: context.node, connector: context.connector, store: context.store,
                     dataDirectory: context.configuration.redis.dataDir, logger: context.logger,

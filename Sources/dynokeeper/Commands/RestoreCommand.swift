@@ -39,7 +39,10 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Skip the BGSAVE that makes the set-aside files hold Redis's latest data.")
     var noSafetySave = false
 
-    @Flag(help: "Finish a restore that was interrupted, from its journal in the data folder.")
+    @Flag(help: "Restore even a snapshot whose RDB format is newer than the node's Redis loads.")
+    var force = false
+
+    @Flag(help: "Finish a restore that was interrupted, from its journal in the state folder.")
     var resume = false
 
     @Flag(help: "Undo a restore that was interrupted: put the previous data back and start the processes.")
@@ -84,6 +87,7 @@ struct RestoreCommand: AsyncParsableCommand {
         var options = NodeRestore.Options(request: request)
         options.dryRun = dryRun
         options.skipSafetySave = noSafetySave
+        options.force = force
         return options
     }
 

@@ -22,6 +22,9 @@ struct NodeContext {
             connector: RedisConnector(node: node, redis: configuration.redis, logger: logger), store: store, logger: logger)
     }
 
+    /// The node lock and the unfinished-restore checks.
+    var `guard`: NodeGuard { NodeGuard(configuration: configuration, connector: connector, logger: logger) }
+
     func close() async {
         try? await store.shutdown()
     }

@@ -1,0 +1,63 @@
+public import DynokeeperConfiguration
+import Foundation
+import RedisClient
+
+/// Where the node's Redis keeps its data and where dynokeeper keeps its own state (the node lock and the
+/// restore journal), found the same way by the CLI and the daemon.
+public struct NodeFolders: Sendable, Equatable {
+    /// Redis's data folder as dynokeeper sees it.
+    public var data: String
+    /// `node.state_dir`, else `.dynokeeper` in the data folder.
+    public var state: String
+
+    /// How the data folder was found, for messages.
+    public var dataOrigin: String
+
+    static let defaultStateName = ".dynokeeper"
+
+    /// Finds the folders without asking Redis: `node.state_dir` and `redis.data_dir`, or redis.conf's `dir`.
+    /// Returns `nil` when only a running Redis could tell (neither redis.data_dir nor redis.conf is set).
+    public static func withoutRedis(_ configuration: DynokeeperConfiguration) throws -> NodeFolders? {
+        let data: (path: String, origin: String)
+        if let dir = configuration.redis.dataDir {
+            data = (dir, "redis.data_dir")
+        } else if let conf = configuration.redis.conf {
+            data = (try RedisLayout.read(conf: conf, dataDirectory: nil, multiPart: true).directory, "dir in \(conf)")
+        } else {
+            return nil
+        }
+        return NodeFolders(
+            data: data.path, state: configuration.node.stateDir ?? data.path + "/" + defaultStateName, dataOrigin: data.origin)
+    }
+
+    /// Finds the folders, asking Redis (`CONFIG GET dir`) when the configuration does not say.
+    public static func resolve(_ configuration: DynokeeperConfiguration, connector: RedisConnector) async throws -> NodeFolders {
+        if let folders = try withoutRedis(configuration) { return folders }
+        let redis = try await connector.connect(commandTimeout: .seconds(10))
+        defer { Task { await redis.close() } }
+        guard let dir = try await redis.configGet("dir"), !dir.isEmpty else {
+            throw SnapshotError("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
+        }
+        return NodeFolders(
+            data: dir, state: configuration.node.stateDir ?? dir + "/" + defaultStateName, dataOrigin: "Redis's CONFIG GET dir")
+    }
+
+    /// The restore's work folder (fetched files, set-aside files): in the data folder, so that renames stay on
+    /// one file system.
+    public var work: String { data + "/" + RestoreJournal.workFolderName }
+
+    /// The journal of an unfinished restore.
+    public var journal: String { state + "/" + RestoreJournal.fileName }
+
+    /// The node lock.
+    public var lock: String { state + "/" + NodeLock.fileName }
+
+    /// What a restore requires: its journal must be found again while Redis is down.
+    static func forRestore(_ configuration: DynokeeperConfiguration) throws -> NodeFolders {
+        guard let folders = try withoutRedis(configuration) else {
+            throw ConfigurationError(
+                "restores stop Redis, and an interrupted one must be found again while Redis is down: set redis.conf (or redis.data_dir) so that dynokeeper knows Redis's data folder without asking Redis")
+        }
+        return folders
+    }
+}

@@ -1,0 +1,131 @@
+public import DynokeeperConfiguration
+public import Foundation
+public import Logging
+
+/// The checks every operation on a node goes through, from the CLI and the daemon alike: the node lock, and
+/// the journal of a restore that did not finish (which blocks backups until it is resumed or rolled back, since
+/// a backup would store whatever half-restored data the node has as its newest snapshot).
+public struct NodeGuard: Sendable {
+    public let configuration: DynokeeperConfiguration
+    public let connector: RedisConnector
+    public let logger: Logger
+
+    public init(configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger) {
+        self.configuration = configuration
+        self.connector = connector
+        self.logger = logger
+    }
+
+    /// Takes the node lock for a backup (or a BGSAVE): busy while another operation runs, refused while a
+    /// restore is unfinished. The journal of a restore that never touched the node is cleaned up on the way.
+    public func lockForBackup(_ operation: String = "backup") async throws -> NodeLock {
+        let folders = try await NodeFolders.resolve(configuration, connector: connector)
+        let lock = try NodeLock.acquire(folders, operation: operation)
+        do {
+            if let journal = try RestoreJournal.load(folders), try await !discardIfUntouched(journal, folders: folders) {
+                throw UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
+            }
+        } catch {
+            lock.release()
+            throw error
+        }
+        return lock
+    }
+
+    /// Removes the journal (and fetched files) of a restore that was interrupted before it touched the node.
+    /// The caller holds the lock. Returns whether it did.
+    func discardIfUntouched(_ journal: RestoreJournal, folders: NodeFolders) async throws -> Bool {
+        guard journal.isUntouched else { return false }
+        logger.notice(
+            "removing the journal and fetched files of a restore of snapshot \(journal.snapshot) that was interrupted before it touched the node (pid \(journal.pid), \(journal.startedAt.formatted(.iso8601)))")
+        try await NodeRestore.discardUntouched(journal, folders: folders)
+        return true
+    }
+
+    /// What the state folder says about the node now, for `/v1/status`, metrics, start-up and `dynokeeper
+    /// status`. When nobody holds the lock, a journal of a restore that never touched the node is cleaned up.
+    public func inspect() async -> NodeState {
+        let folders: NodeFolders
+        do {
+            guard let found = try NodeFolders.withoutRedis(configuration) else {
+                folders = try await NodeFolders.resolve(configuration, connector: connector)
+                return await inspect(folders)
+            }
+            folders = found
+        } catch {
+            return NodeState(problem: "cannot find the state folder: \(error)")
+        }
+        return await inspect(folders)
+    }
+
+    private func inspect(_ folders: NodeFolders) async -> NodeState {
+        var state = NodeState(stateFolder: folders.state)
+        if let holder = NodeLock.currentHolder(folders) {
+            state.operation = holder
+        }
+        do {
+            guard var journal = try RestoreJournal.load(folders) else { return state }
+            if state.operation == nil, journal.isUntouched, let lock = try? NodeLock.acquire(folders, operation: "cleanup") {
+                defer { lock.release() }
+                if try await discardIfUntouched(journal, folders: folders) { return state }
+            }
+            journal.files = journal.locations()
+            state.unfinishedRestore = UnfinishedRestore(journal: journal, path: folders.journal, running: state.operation != nil)
+        } catch {
+            state.problem = "\(error)"
+        }
+        return state
+    }
+}
+
+/// The node's state as dynokeeper keeps it: who holds the lock, and a restore that did not finish.
+public struct NodeState: Sendable, Codable, Equatable {
+    /// `node.state_dir` (or its default), when it could be found.
+    public var stateFolder: String?
+    /// The operation running now (from this process or another).
+    public var operation: NodeLock.Holder?
+    public var unfinishedRestore: UnfinishedRestore?
+    /// Why the state could not be read.
+    public var problem: String?
+
+    public init(stateFolder: String? = nil, operation: NodeLock.Holder? = nil, unfinishedRestore: UnfinishedRestore? = nil, problem: String? = nil) {
+        self.stateFolder = stateFolder
+        self.operation = operation
+        self.unfinishedRestore = unfinishedRestore
+        self.problem = problem
+    }
+}
+
+/// A restore whose journal is still there.
+public struct UnfinishedRestore: Sendable, Codable, Equatable {
+    public var snapshot: String
+    public var phase: RestoreJournal.Phase
+    public var startedAt: Date
+    public var pid: Int32
+    public var journal: String
+    /// Whether its process still runs it (it holds the lock): then it is not interrupted, only under way.
+    public var running: Bool
+    public var lastError: String?
+    public var files: [RestoreJournal.FileLocation]
+    /// What to do about it.
+    public var resolve: String
+
+    init(journal: RestoreJournal, path: String, running: Bool) {
+        snapshot = journal.snapshot
+        phase = journal.phase
+        startedAt = journal.startedAt
+        pid = journal.pid
+        self.journal = path
+        self.running = running
+        lastError = journal.lastError
+        files = journal.files
+        resolve = running
+            ? "a restore is running (pid \(journal.pid))"
+            : UnfinishedRestoreError(journal: journal, journalPath: path).description
+    }
+}
+
+extension RestoreJournal {
+    /// Whether the restore never got to stop anything: its files can go without a trace.
+    var isUntouched: Bool { phase <= .prepared && !stoppedDynomite }
+}

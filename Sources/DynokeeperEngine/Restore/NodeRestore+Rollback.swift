@@ -1,0 +1,79 @@
+import DynokeeperConfiguration
+import Foundation
+import Logging
+import NodeControl
+import ObjectStorage
+
+extension NodeRestore {
+    /// Puts the previous data back and starts the processes again. Returns the state the node is in.
+    ///
+    /// Safe to repeat after a failure or a crash at any point: the journal goes to `rolling_back` first (so that
+    /// a resume can no longer take the previous data for the restored one), each path is undone once and
+    /// recorded, and a file is only removed from the data folder while the previous version of its path is
+    /// safe in `previous/` (or when the node had no such path).
+    func undo(_ initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?) async throws -> String {
+        var journal = initial
+        let redis = redisService
+        if journal.phase != .rollingBack {
+            journal.rollbackFrom = journal.phase
+            journal.phase = .rollingBack
+            try await journal.save(folders)
+        }
+        let directory = journal.directory
+        let touched = (journal.rollbackFrom ?? .prepared) >= .stopped
+        let pending = journal.setAside.filter { LocalFileSystem.exists(journal.previous + "/" + $0) }
+            + journal.placed.filter { !journal.covered($0) && !journal.undone.contains($0) }
+        if touched && !pending.isEmpty {
+            // Redis may run on the restored files (or have come back): it must be down while they go.
+            if await redis.isUp() { try await redis.stop() }
+            try await redis.ensureDown(before: "put the previous data back")
+            // Restored files where the node had nothing: removed.
+            for target in journal.placed.reversed() where !journal.covered(target) && !journal.undone.contains(target) {
+                try await LocalFileSystem.remove(directory + "/" + target)
+                journal.undone.append(target)
+                try await journal.save(folders)
+            }
+            for folder in journal.createdFolders.reversed() where !journal.covered(folder) {
+                rmdir(directory + "/" + folder)
+            }
+            // Set-aside paths: the restored version (or whatever Redis made since) goes, the previous one comes
+            // back. A path whose previous/ copy is gone was already moved back and is left alone.
+            for path in journal.setAside where LocalFileSystem.exists(journal.previous + "/" + path) {
+                try await LocalFileSystem.remove(directory + "/" + path)
+                try await LocalFileSystem.rename(journal.previous + "/" + path, to: directory + "/" + path)
+                journal.undone.append(path)
+                try await journal.save(folders)
+            }
+            try await LocalFileSystem.syncFolder(directory)
+        }
+        if !(await redis.isUp()) {
+            logger.info("starting Redis on its previous data")
+            try await redis.start()
+        }
+        if journal.stoppedDynomite, let dynomite, !(await dynomite.isUp()) {
+            logger.info("starting Dynomite")
+            try await dynomite.start()
+        }
+        try await Self.removeWorkFolder(journal)
+        try await RestoreJournal.remove(folders)
+        return "Rolled back: the previous data is back in place and Redis\(journal.stoppedDynomite ? " and Dynomite" : "") run again."
+    }
+
+    /// The error of a rollback that did not finish, saying where the node's data is and what to do.
+    static func rollbackFailure(
+        _ error: any Error, folders: NodeFolders, fallback: RestoreJournal, restoreError: String? = nil
+    ) -> SnapshotError {
+        let journal = (try? RestoreJournal.load(folders)) ?? fallback
+        let prefix = restoreError.map { "\($0). Rolling back failed too: " } ?? "rolling back failed: "
+        return SnapshotError(
+            prefix
+                + "\(error). Where the node's previous data is now: \(journal.previousDataSummary). The journal \(folders.journal) records where every file is; once the cause is fixed, run `dynokeeper restore --rollback` again (it is safe to repeat), or see the README's manual recovery")
+    }
+}
+
+extension RestoreJournal {
+    /// Whether a path lies in (or is) a path that was set aside: its previous version is then that path's.
+    func covered(_ target: String) -> Bool {
+        setAside.contains { target == $0 || target.hasPrefix($0 + "/") }
+    }
+}
