@@ -105,7 +105,8 @@ struct RawValues: Sendable {
                 }
             }
         }
-        let known = Set(ConfigurationKeys.native.map(\.environmentVariable) + ["DYNOKEEPER_CONFIG"])
+        // DYNOKEEPER_TEST_KILL_AT is the tests' crash hook (see the engine's CrashPoint), not a setting.
+        let known = Set(ConfigurationKeys.native.map(\.environmentVariable) + ["DYNOKEEPER_CONFIG", "DYNOKEEPER_TEST_KILL_AT"])
         for variable in environment.keys.sorted() where variable.hasPrefix("DYNOKEEPER_") && !known.contains(variable) {
             var message = "unknown environment variable \(variable)"
             let path = variable.dropFirst("DYNOKEEPER_".count).lowercased()

@@ -4,6 +4,7 @@ import DynokeeperTestSupport
 import Foundation
 import Logging
 import ObjectStorage
+import Testing
 
 /// A node to restore into: a managed Redis (started and stopped through commands), optionally behind a
 /// stand-in Dynomite, and the configuration that describes them.
@@ -12,21 +13,30 @@ struct RestoreNode {
     let dynomite: StandInDynomite?
     var configuration: DynokeeperConfiguration
 
+    /// - Parameters:
+    ///   - extra: More redis.conf lines.
+    ///   - asRedisUser: Redis runs as Debian's `redis` user.
+    ///   - startCommand: `redis.start`, instead of the managed one.
+    ///   - stopCommand: `redis.stop` (`nil` inside: none, SHUTDOWN NOSAVE), instead of the managed one.
+    ///   - moreYAML: More top-level configuration.
     static func make(
         cluster: String = "test-cluster", appendOnly: Bool = false, withDynomite: Bool = false, restoreEnabled: Bool = true,
-        startCommand: ((ManagedRedis) -> String)? = nil
+        extra: [String] = [], asRedisUser: Bool = false, startCommand: ((ManagedRedis) -> String)? = nil,
+        stopCommand: ((ManagedRedis) -> String?)? = nil, moreYAML: String = ""
     ) async throws -> RestoreNode {
-        let redis = try ManagedRedis(appendOnly: appendOnly)
+        let redis = try ManagedRedis(appendOnly: appendOnly, extra: extra, asRedisUser: asRedisUser)
         try await redis.start()
+        let stop = stopCommand.map { $0(redis) } ?? redis.stopCommand
         var yaml = """
             cluster: \(cluster)
             redis:
               port: \(redis.port)
               conf: \(redis.confPath)
               start: "\(startCommand?(redis) ?? redis.startCommand)"
-              stop: "\(redis.stopCommand)"
+            \(stop.map { "  stop: \"\($0)\"" } ?? "")
             restore:
               enabled: \(restoreEnabled)
+            \(moreYAML)
             """
         var dynomite: StandInDynomite?
         if withDynomite {
@@ -47,6 +57,12 @@ struct RestoreNode {
     }
 
     var settings: NodeSettings { get throws { try NodeSettings.resolve(configuration) } }
+
+    /// The node's folders (data, state), as dynokeeper finds them.
+    var folders: NodeFolders { get throws { try #require(try NodeFolders.withoutRedis(configuration)) } }
+
+    /// Whether a restore journal is there.
+    var hasJournal: Bool { FileManager.default.fileExists(atPath: redis.dataPath + "/.dynokeeper/restore-journal.json") }
 
     /// The node's data as a server: for populating and backing up with the test helpers.
     var port: Int { redis.port }

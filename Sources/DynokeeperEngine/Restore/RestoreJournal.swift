@@ -114,6 +114,7 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
         try await writer.write(.init(bytes: try SnapshotManifest.encoder.encode(self)))
         try await writer.sync()
         try await LocalFileSystem.rename(temporary, to: path)
+        CrashPoint.journalSaved()
     }
 
     static func remove(_ folders: NodeFolders) async throws {

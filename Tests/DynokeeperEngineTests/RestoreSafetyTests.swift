@@ -1,0 +1,358 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import Logging
+import NIOCore
+import ObjectStorage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The unhappy paths of a restore: each check that refuses before the node is touched, each failure after it
+/// that must roll back, and rollbacks that fail themselves.
+@Suite struct RestoreSafetyTests {
+    static func request(_ node: RestoreNode) throws -> NodeRestore.Options {
+        NodeRestore.Options(request: SnapshotSelector.Request(source: try node.settings.identity))
+    }
+
+    /// A snapshot of one data set, and the node holding another one.
+    static func snapshotThenOwnData(_ node: RestoreNode, store: any ObjectStore, type: DynokeeperConfiguration.Backup.PersistenceType = .rdb) async throws -> (snapshot: RedisContent, own: RedisContent) {
+        try await node.populate("snapshot")
+        _ = try await node.backup(store: store, type: type)
+        let snapshot = try await node.content()
+        try await node.scribble("own")
+        try await node.populate("own")
+        return (snapshot, try await node.content())
+    }
+
+    // MARK: Rollbacks
+
+    @Test func aRollbackThatFailsLeavesThePreviousDataInPlaceAndCanBeRepeated() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make { redis in
+            // Fails while the marker is there: the restore's start and its rollback's start both fail.
+            "if [ -f \(redis.directory.file("broken")) ]; then echo broken >&2; exit 3; fi; \(redis.startCommand)"
+        }
+        defer { Task { await node.close(); await store.close() } }
+        let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store)
+        FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
+
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let message = error?.description ?? ""
+        #expect(message.contains("restore failed at start Redis"), "\(message)")
+        #expect(message.contains("Rolling back failed too"))
+        // The previous data was put back before the start failed: the message and the journal say where it is.
+        #expect(message.contains("dump.rdb: \(node.redis.dataPath)/dump.rdb"), "\(message)")
+        let folders = try node.folders
+        let journal = try #require(try RestoreJournal.load(folders))
+        #expect(journal.phase == .rollingBack)
+        #expect(journal.files.first { $0.path == "dump.rdb" }?.previous == node.redis.dataPath + "/dump.rdb")
+        #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
+
+        // A resume would take the previous data for the restored one: refused.
+        let resume = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).resume() }
+        #expect(resume?.description.contains("dynokeeper restore --rollback") == true)
+        // Rolling back again while Redis still cannot start changes nothing and says the same.
+        await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).rollback() }
+        #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
+
+        // Once the cause is fixed, the rollback finishes with the node's own data.
+        try FileManager.default.removeItem(atPath: node.redis.directory.file("broken"))
+        let outcome = try await node.restore(store: store.store).rollback()
+        #expect(outcome.contains("Rolled back"))
+        #expect(try await node.content() == own)
+        #expect(!node.hasJournal)
+    }
+
+    // MARK: What Redis loads
+
+    @Test func anAOFSnapshotThatRedisDoesNotLoadFailsAndRollsBack() async throws {
+        let store = try await TestStore.make(.local)
+        // redis.conf says appendonly yes, but redis.start turns it off: Redis loads the (absent) RDB and comes up
+        // empty, which the key counts show.
+        let node = try await RestoreNode.make(appendOnly: true) { redis in
+            "echo redis-start >> \(redis.eventsPath) && redis-server \(redis.confPath) --appendonly no"
+        }
+        defer { Task { await node.close(); await store.close() } }
+        let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let message = error?.description ?? ""
+        #expect(message.contains("keys are missing that cannot have expired"), "\(message)")
+        #expect(message.contains("Rolled back"))
+        // Back on its previous data (the safety save's RDB, which this start loads).
+        #expect(try await node.content() == own)
+        #expect(!node.hasJournal)
+    }
+
+    @Test func anAOFSnapshotIsRefusedWhenRedisWouldStartWithAppendonlyNo() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make(appendOnly: false)
+        defer { Task { await node.close(); await store.close() } }
+        // AOF on at run time only: redis.conf, which Redis starts with, says no.
+        _ = try await node.redis.cli(["CONFIG", "SET", "appendonly", "yes"])
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
+        let current = try await node.content()
+        let events = node.redis.events()
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        #expect(error?.description.contains("appendonly no") == true, "\(String(describing: error))")
+        #expect(node.redis.events() == events)
+        #expect(try await node.content() == current)
+    }
+
+    @Test func theDryRunSaysWhenTheRDBIsHandedOverAsTheAOF() async throws {
+        let store = try await TestStore.make(.local)
+        let source = try await RestoreNode.make()
+        let target = try await RestoreNode.make(appendOnly: true)
+        defer { Task { await source.close(); await target.close(); await store.close() } }
+        try await source.populate("rdb")
+        _ = try await source.backup(store: store.store)
+        var options = try Self.request(target)
+        options.dryRun = true
+        let report = try await target.restore(store: store.store).run(options)
+        #expect(report.steps.contains { $0.name.hasPrefix("hand the RDB over as this Redis's AOF") })
+    }
+
+    // MARK: Supervisors
+
+    @Test func aSupervisedRedisWithoutRedisStopIsRefusedUpFront() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make(extra: ["supervised systemd"], stopCommand: { _ in nil })
+        defer { Task { await node.close(); await store.close() } }
+        _ = try await Self.snapshotThenOwnData(node, store: store.store)
+        let events = node.redis.events()
+        let error = await #expect(throws: ConfigurationError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        #expect(error?.message.contains("supervised systemd") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("Set redis.stop and redis.start") == true)
+        #expect(node.redis.events() == events)
+    }
+
+    // MARK: RDB formats
+
+    @Test func aSnapshotInANewerRDBFormatIsRefusedUnlessForced() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make()
+        defer { Task { await node.close(); await store.close() } }
+        try await node.populate("format")
+        let manifest = try await node.backup(store: store.store)
+        #expect(manifest.rdbVersion == 10, "Redis 7.0 writes RDB 10")
+        // The same snapshot, as if a Redis 7.2 had written it.
+        var newer = manifest
+        newer.rdbVersion = 11
+        let key = SnapshotLayout.manifestKey(manifest.node, manifest.snapshotID)
+        try await store.store.put(key, bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(newer)))
+        try await node.scribble("current")
+        let events = node.redis.events()
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let message = error?.description ?? ""
+        #expect(message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
+        #expect(message.contains("--force"))
+        #expect(node.redis.events() == events)
+        var forced = try Self.request(node)
+        forced.force = true
+        let report = try await node.restore(store: store.store).run(forced)
+        #expect(report.notes.contains { $0.contains("restoring anyway: --force") })
+    }
+
+    @Test func aDynomiteManagerObjectInANewerRDBFormatIsRefusedBeforeTheNodeIsTouched() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make()
+        defer { Task { await node.close(); await store.close() } }
+        try await node.populate("dm")
+        _ = try await node.redis.cli(["SAVE"])
+        var rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
+        rdb.replaceSubrange(0..<9, with: Data("REDIS0012".utf8))
+        let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
+        try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
+        let events = node.redis.events()
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        #expect(error?.description.contains("is RDB format 12") == true, "\(String(describing: error))")
+        #expect(node.redis.events() == events)
+        #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
+    }
+
+    // MARK: Sizes and space
+
+    @Test func anObjectWhoseSizeIsNotTheManifestsIsRefusedBeforeItIsFetched() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make()
+        defer { Task { await node.close(); await store.close() } }
+        let manifest = try await Self.snapshotThenOwnData(node, store: store.store)
+        _ = manifest
+        let entry = try #require(try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(of: try node.settings.identity).first)
+        let object = try #require(store.folder).path + "/" + entry.prefix + entry.manifest.files[0].object
+        let handle = try #require(FileHandle(forWritingAtPath: object))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(repeating: 0, count: 100))
+        try handle.close()
+        let events = node.redis.events()
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        #expect(error?.description.contains("bytes in file://") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("the snapshot says \(entry.manifest.files[0].storedSize)") == true)
+        #expect(node.redis.events() == events)
+    }
+
+    @Test func anUncompressedObjectLongerThanListedIsCutOff() async throws {
+        let folder = try TemporaryDirectory(prefix: "shrinking-store")
+        let store = ListingShrinkingStore(base: LocalDirectoryStore(root: folder.path), by: 1000)
+        let node = try await RestoreNode.make()
+        defer { Task { await node.close(); folder.remove() } }
+        try await node.populate("dm")
+        _ = try await node.redis.cli(["SAVE"])
+        let rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
+        let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
+        try await store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
+        let events = node.redis.events()
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store).run(Self.request(node)) }
+        #expect(error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true, "\(String(describing: error))")
+        #expect(node.redis.events() == events)
+    }
+
+    @Test(.enabled(if: SystemUsers.isRoot, "mounts a small tmpfs"))
+    func tooLittleSpaceForTheSnapshotAndTheSafetySaveIsRefused() async throws {
+        let store = try await TestStore.make(.local)
+        let redis = try ManagedRedis()
+        try await ProcessRunner.check("mount", ["-t", "tmpfs", "-o", "size=136m", "tmpfs", redis.dataPath])
+        defer { Task { await redis.stop(); _ = try? await ProcessRunner.run("umount", ["-l", redis.dataPath]); await redis.stopAndRemove(); await store.close() } }
+        try await redis.start()
+        let configuration = try DynokeeperConfiguration.parse(yaml: """
+            redis:
+              port: \(redis.port)
+              conf: \(redis.confPath)
+              start: "\(redis.startCommand)"
+              stop: "\(redis.stopCommand)"
+            restore:
+              enabled: true
+            """, path: "test.yml")
+        let settings = try NodeSettings.resolve(configuration)
+        let restore = NodeRestore(
+            configuration: configuration, node: settings, connector: RedisConnector(node: settings, redis: configuration.redis, logger: Engine.logger),
+            store: store.store, logger: Engine.logger)
+        // About 27 MB of data: the snapshot, the safety save of as much and the margin (64 MiB + 5 %) do not fit in
+        // what the 136 MiB tmpfs has left beside the current RDB; without the safety save they do.
+        try await RedisDataset.populateRandom(redis, count: 20_000, size: 1000)
+        _ = try await Engine.backup(settings, store: store.store).run(NodeBackup.Options(type: .rdb))
+        _ = try await redis.cli(["SAVE"])
+        let events = redis.events()
+        let options = NodeRestore.Options(request: SnapshotSelector.Request(source: settings.identity))
+        let error = await #expect(throws: SnapshotError.self) { _ = try await restore.run(options) }
+        #expect(error?.description.contains("not enough free space") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("safety save") == true)
+        #expect(redis.events() == events)
+        // Without the safety save it fits.
+        var withoutSave = options
+        withoutSave.skipSafetySave = true
+        _ = try await restore.run(withoutSave)
+    }
+
+    // MARK: Ownership
+
+    @Test(.enabled(if: SystemUsers.canSwitchUsers, "needs root to run Redis as redis"))
+    func restoredFilesBelongToRedisWhenItRunsAsAnotherUser() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make(appendOnly: true, asRedisUser: true)
+        defer { Task { await node.close(); await store.close() } }
+        let (snapshot, _) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
+        _ = try await node.restore(store: store.store).run(Self.request(node))
+        #expect(try await node.content() == snapshot)
+        let redis = try #require(SystemUsers.redis)
+        let files = (FileManager.default.enumerator(atPath: node.redis.dataPath)?.allObjects as? [String] ?? [])
+            .filter { !$0.hasPrefix(".dynokeeper") }
+        #expect(files.contains { $0.hasSuffix(".incr.aof") })
+        for file in files {
+            let owner = SystemUsers.owner(of: node.redis.dataPath + "/" + file)
+            #expect(owner?.uid == redis.uid && owner?.gid == redis.gid, "\(file): \(String(describing: owner))")
+        }
+        _ = try await node.redis.cli(["SET", "after", "restore"])
+        _ = try await node.redis.cli(["BGREWRITEAOF"])
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await node.redis.cli(["INFO", "persistence"]).stdoutText.contains("aof_last_bgrewrite_status:ok"))
+    }
+
+    // MARK: Finding the node
+
+    @Test func aRestoreWithoutRedisConfOrDataDirIsRefusedUpFront() async throws {
+        let store = try await TestStore.make(.local)
+        let original = try await RestoreNode.make()
+        defer { Task { await original.close(); await store.close() } }
+        _ = try await Self.snapshotThenOwnData(original, store: store.store)
+        var node = original
+        node.configuration.redis.conf = nil
+        let changed = node
+        let error = await #expect(throws: ConfigurationError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
+        #expect(error?.message.contains("set redis.conf (or redis.data_dir)") == true, "\(String(describing: error))")
+    }
+
+    @Test func aRedisThatIsDownIsReportedWithTheRealError() async throws {
+        let store = try await TestStore.make(.local)
+        let original = try await RestoreNode.make()
+        defer { Task { await original.close(); await store.close() } }
+        _ = try await Self.snapshotThenOwnData(original, store: store.store)
+        var node = original
+        node.configuration.redis.conf = nil
+        node.configuration.redis.dataDir = node.redis.dataPath
+        let changed = node
+        await node.redis.stop()
+        let error = await #expect(throws: SnapshotError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
+        #expect(error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("Connection refused") == true)
+    }
+
+    // MARK: One operation at a time
+
+    @Test func theNodeLockKeepsOperationsApart() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make()
+        defer { Task { await node.close(); await store.close() } }
+        _ = try await Self.snapshotThenOwnData(node, store: store.store)
+        let held = try NodeLock.acquire(try node.folders, operation: "restore")
+        let nodeGuard = NodeGuard(configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger), logger: Engine.logger)
+        let busy = await #expect(throws: NodeBusyError.self) { _ = try await nodeGuard.lockForBackup() }
+        #expect(busy?.description.hasPrefix("busy: restore started by pid \(getpid()) at ") == true, "\(String(describing: busy))")
+        await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).rollback() }
+        #expect(NodeLock.currentHolder(try node.folders)?.operation == "restore")
+        held.release()
+        #expect(NodeLock.currentHolder(try node.folders) == nil)
+        let lock = try await nodeGuard.lockForBackup()
+        lock.release()
+    }
+}
+
+/// A store whose listings and lookups say objects are `by` bytes shorter than they are: an object replaced
+/// between the listing and the download.
+struct ListingShrinkingStore: ObjectStore {
+    let base: LocalDirectoryStore
+    let by: Int64
+
+    var location: String { base.location }
+
+    func put<Body: AsyncSequence & Sendable>(_ key: String, body: Body, options: PutOptions) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+        try await base.put(key, body: body, options: options)
+    }
+
+    func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload { try await base.get(key, range: range) }
+
+    func head(_ key: String) async throws -> ObjectInfo? {
+        try await base.head(key).map { info in
+            var info = info
+            info.size -= by
+            return info
+        }
+    }
+
+    func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+        var listing = try await base.list(prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
+        listing.objects = listing.objects.map { object in
+            var object = object
+            object.size -= by
+            return object
+        }
+        return listing
+    }
+
+    func delete(_ keys: [String]) async throws { try await base.delete(keys) }
+}

@@ -1,0 +1,204 @@
+import DynokeeperTestSupport
+import Foundation
+import Testing
+
+/// A restore killed (kill -9, through the `DYNOKEEPER_TEST_KILL_AT` hook) right after each of its journal writes,
+/// that is at every step boundary, its rollback included; then seen by `status` and the daemon, refused as a
+/// base for backups, and finished or undone from the CLI and from the API. Whatever the point, the node ends up
+/// with exactly the snapshot's data or exactly its own, with Redis and Dynomite running and nothing left behind.
+@Suite struct InterruptedRestoreTests {
+    final class Node: Sendable {
+        let redis: ManagedRedis
+        let dynomite: StandInDynomite
+        let store: TemporaryDirectory
+        let folder: TemporaryDirectory
+        let configPath: String
+        let apiPort: Int
+        let serve: BackgroundProcess
+        let failOnce: String
+
+        init(failingStart: Bool) async throws {
+            redis = try ManagedRedis()
+            try await redis.start()
+            dynomite = try StandInDynomite(redisPort: redis.port, events: redis.eventsPath)
+            try await dynomite.start()
+            store = try TemporaryDirectory(prefix: "interrupted-store")
+            folder = try TemporaryDirectory(prefix: "interrupted")
+            failOnce = folder.file("fail-once")
+            apiPort = try FreePort.next()
+            configPath = folder.file("dynokeeper.yml")
+            // With failingStart, redis.start fails while the marker file is there (and removes it): the restore's
+            // start fails and its rollback's start works.
+            let start = failingStart
+                ? "if [ -f \(failOnce) ]; then rm \(failOnce); echo refusing >&2; exit 3; fi; \(redis.startCommand)" : redis.startCommand
+            try """
+                cluster: interrupted
+                node:
+                  dynomite_yaml: \(try dynomite.dynomiteYAML(redisPort: redis.port))
+                redis:
+                  port: \(redis.port)
+                  conf: \(redis.confPath)
+                  start: "\(start)"
+                  stop: "\(redis.stopCommand)"
+                dynomite:
+                  start: "\(dynomite.startCommand)"
+                  stop: "\(dynomite.stopCommand)"
+                storage:
+                  url: \(store.path)
+                restore:
+                  enabled: true
+                server:
+                  listen: 127.0.0.1:\(apiPort)
+                log:
+                  level: warning
+                """.write(toFile: configPath, atomically: false, encoding: .utf8)
+            serve = try BackgroundProcess(
+                try DynokeeperBinary.path, ["serve", "--config", configPath], logPath: folder.file("serve.log"),
+                environment: DynokeeperBinary.cleanEnvironment([:]))
+            let port = apiPort
+            try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
+        }
+
+        func cli(_ arguments: [String], killAt: Int? = nil) async throws -> ProcessResult {
+            try await DynokeeperBinary.run(
+                arguments + ["--config", configPath], environment: ["DYNOKEEPER_TEST_KILL_AT": killAt.map(String.init)])
+        }
+
+        func api(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, json: [String: Any], text: String) {
+            var arguments = ["-s", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(apiPort)\(path)"]
+            if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
+            let result = try await ProcessRunner.run("curl", arguments)
+            let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+            let text = lines.dropLast().joined(separator: "\n")
+            let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+            return (Int(lines.last ?? "") ?? 0, json, text)
+        }
+
+        /// Runs a job through the API (resume or rollback) and waits for it.
+        func apiJob(_ path: String) async throws -> [String: Any] {
+            let accepted = try await api("POST", path)
+            guard accepted.status == 202, let id = accepted.json["id"] as? String else {
+                throw TestSupportError("\(path): \(accepted.status) \(accepted.text)")
+            }
+            for _ in 0..<1200 {
+                let job = try await api("GET", "/v1/jobs/\(id)").json
+                if let state = job["state"] as? String, state != "running" { return job }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw TestSupportError("job \(id) did not finish")
+        }
+
+        func content() async throws -> RedisContent { try await RedisContent.read(port: redis.port) }
+
+        func close() async {
+            await serve.stop()
+            await dynomite.stopAndRemove()
+            await redis.stopAndRemove()
+            store.remove()
+            folder.remove()
+        }
+    }
+
+    enum Recovery: CaseIterable {
+        case cliResume, cliRollback, apiResume, apiRollback
+    }
+
+    /// How a recovery ended: with the snapshot's data, or with the node's own.
+    enum Outcome { case restored, rolledBack }
+
+    @Test(arguments: [false, true])
+    func aRestoreKilledAfterAnyJournalWriteIsFoundAndRecovered(failingStart: Bool) async throws {
+        let node = try await Node(failingStart: failingStart)
+        defer { Task { await node.close() } }
+        try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
+        let backup = try await node.cli(["backup"])
+        #expect(backup.status == 0, "\(backup.stderrText)")
+        let snapshot = try await node.content()
+
+        var interrupted = 0
+        for killAt in 1...40 {
+            // The node's own data, different from the snapshot's.
+            _ = try await node.redis.cli(["FLUSHALL"])
+            try await RedisDataset.populateAllTypes(node.redis, tag: "own-\(killAt)")
+            let own = try await node.content()
+            if failingStart { FileManager.default.createFile(atPath: node.failOnce, contents: nil) }
+
+            let run = try await node.cli(["restore"], killAt: killAt)
+            guard run.status == 137 else {
+                // Fewer journal writes than killAt: the restore ran to its end.
+                if failingStart {
+                    #expect(run.status == 1 && run.stderrText.contains("Rolled back"), "\(run.stderrText)")
+                    #expect(try await node.content() == own)
+                } else {
+                    #expect(run.status == 0, "\(run.stderrText)")
+                    #expect(try await node.content() == snapshot)
+                }
+                break
+            }
+            interrupted += 1
+            let recovery = Recovery.allCases[killAt % Recovery.allCases.count]
+            let context = "killed after journal write \(killAt), recovered by \(recovery)"
+
+            let status = try await node.cli(["status"])
+            if status.status == 0 {
+                // Killed before it touched the node: cleaned up by itself, and the node is as it was.
+                #expect(status.stdoutText.contains("unfinished restore: none"), "\(context): \(status.stdoutText)")
+                #expect(try await node.content() == own, "\(context)")
+                continue
+            }
+            #expect(status.status == 2, "\(context): \(status.stdoutText) \(status.stderrText)")
+            #expect(status.stdoutText.contains("unfinished restore: snapshot"), "\(context)")
+            // Backups are refused while the node holds half-restored data, from the CLI and the API.
+            let refused = try await node.cli(["backup"])
+            #expect(refused.status == 1 && refused.stderrText.contains("did not finish"), "\(context): \(refused.stderrText)")
+            let apiBackup = try await node.api("POST", "/v1/backups")
+            #expect(apiBackup.status == 409 && apiBackup.text.contains("unfinished_restore"), "\(context): \(apiBackup.text)")
+            let apiStatus = try await node.api("GET", "/v1/status")
+            #expect(apiStatus.json["unfinished_restore"] != nil, "\(context): \(apiStatus.text)")
+            #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 1"), "\(context)")
+
+            // The failing start was meant for the restore that was killed; the recovery's starts work.
+            try? FileManager.default.removeItem(atPath: node.failOnce)
+            let outcome = try await recover(node, recovery, context: context)
+            switch outcome {
+            case .restored: #expect(try await node.content() == snapshot, "\(context)")
+            case .rolledBack: #expect(try await node.content() == own, "\(context)")
+            }
+            #expect(node.dynomite.isRunning, "\(context)")
+            let after = try await node.cli(["status"])
+            #expect(after.status == 0 && after.stdoutText.contains("unfinished restore: none"), "\(context): \(after.stdoutText)")
+            #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"), "\(context)")
+            #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 0"), "\(context)")
+        }
+        // Every step of a restore (and of its rollback) writes the journal: each was a kill point.
+        #expect(interrupted >= (failingStart ? 12 : 8), "only \(interrupted) kill points")
+    }
+
+    /// Finishes or undoes the interrupted restore; a journal of a rollback under way can only be rolled back, and
+    /// a resume whose start fails rolls back by itself.
+    func recover(_ node: Node, _ recovery: Recovery, context: String) async throws -> Outcome {
+        switch recovery {
+        case .cliResume:
+            let resumed = try await node.cli(["restore", "--resume"])
+            if resumed.status == 0 { return .restored }
+            if resumed.stderrText.contains("Rolled back") { return .rolledBack }
+            #expect(resumed.stderrText.contains("--rollback"), "\(context): \(resumed.stderrText)")
+            return try await recover(node, .cliRollback, context: context)
+        case .cliRollback:
+            let rolledBack = try await node.cli(["restore", "--rollback"])
+            #expect(rolledBack.status == 0 && rolledBack.stdoutText.contains("Rolled back"), "\(context): \(rolledBack.stderrText)")
+            return .rolledBack
+        case .apiResume:
+            let job = try await node.apiJob("/v1/restores/resume")
+            if job["state"] as? String == "succeeded" { return .restored }
+            let error = job["error"] as? String ?? ""
+            if error.contains("Rolled back") { return .rolledBack }
+            #expect(error.contains("--rollback"), "\(context): \(job)")
+            return try await recover(node, .apiRollback, context: context)
+        case .apiRollback:
+            let job = try await node.apiJob("/v1/restores/rollback")
+            #expect(job["state"] as? String == "succeeded", "\(context): \(job)")
+            return .rolledBack
+        }
+    }
+}
