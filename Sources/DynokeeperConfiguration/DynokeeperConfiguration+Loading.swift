@@ -52,6 +52,7 @@ struct TypedReader {
         switch value.shape {
         case .list: shown = "a list"
         case .mapping: shown = "a mapping"
+        case _ where ConfigurationKeys.key(path)?.secret == true: shown = "a value that is not shown (it is a secret)"
         default: shown = "\"\(value.text)\""
         }
         return ConfigurationError("\(path) (\(value.origin)): expected \(expected), got \(shown)\(detail.map { ": \($0)" } ?? "")")

@@ -30,7 +30,7 @@ struct RawValues: Sendable {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
-            throw ConfigurationError("\(path) is not valid YAML: \(error)")
+            throw ConfigurationError("\(path) is not valid YAML: \(describe(error, in: yaml))")
         }
         var raw = RawValues()
         guard let root else { return raw }  // an empty file
@@ -39,6 +39,26 @@ struct RawValues: Sendable {
         }
         try raw.flatten(mapping, prefix: "", path: path)
         return raw
+    }
+
+    /// A YAML error by its place and problem only: Yams's own description quotes the lines around it, which may
+    /// hold the bearer token or another secret.
+    static func describe(_ error: YamlError, in yaml: String) -> String {
+        func place(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            return "\(place(mark)): \(problem)" + (context.map { " (\($0.text), \(place($0.mark)))" } ?? "")
+        case .reader(let problem, let offset, _, _):
+            guard let offset else { return problem }
+            let before = yaml.utf8.prefix(offset)
+            let line = before.count { $0 == UInt8(ascii: "\n") } + 1
+            return "line \(line): \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return "\(place(context.mark)): keys set twice: \(duplicates.sorted().joined(separator: ", "))"
+        default:
+            return "the YAML cannot be read"
+        }
     }
 
     private mutating func flatten(_ mapping: Node.Mapping, prefix: String, path file: String) throws {

@@ -317,4 +317,41 @@ import Testing
             }
         }
     }
+
+    /// Secrets never reach messages: a YAML error names the line and column only (Yams quotes the lines around
+    /// it), and a refused token is not echoed.
+    @Test func errorsNeverShowSecrets() {
+        let secret = "s3cr3t-bearer-token-0123456789"
+        let broken = ConfigurationTests.error("""
+            server:
+              token: \(secret)
+              listen: [127.0.0.1:8080
+            """)
+        #expect(broken.contains("test.yml is not valid YAML: line "), "\(broken)")
+        #expect(broken.contains("column"))
+        #expect(!broken.contains(secret), "\(broken)")
+        let duplicated = ConfigurationTests.error("server:\n  token: \(secret)\n  token: \(secret)\n")
+        #expect(!duplicated.contains(secret), "\(duplicated)")
+        let short = ConfigurationTests.error("server:\n  token: tiny-secret\n")
+        #expect(short.contains("server.token (test.yml line 2)"), "\(short)")
+        #expect(short.contains("not shown"))
+        #expect(!short.contains("tiny-secret"), "\(short)")
+        let fromEnvironment = ConfigurationTests.error("", environment: ["DYNOKEEPER_SERVER_TOKEN": "tiny-secret"])
+        #expect(!fromEnvironment.contains("tiny-secret"), "\(fromEnvironment)")
+    }
+
+    @Test func aCronThatNeverFiresIsRefused() {
+        #expect(ConfigurationTests.error("backup:\n  schedule: \"0 0 31 2 *\"\n").contains("never fires"))
+        #expect(ConfigurationTests.error("backup:\n  schedule: \"0 0 30 2 *\"\n").contains("never fires"))
+        // 29 February comes every four years: that one fires.
+        #expect(ConfigurationTests.error("backup:\n  schedule: \"0 0 29 2 *\"\n") == "no error")
+    }
+
+    @Test func stateFolderAndCommandEnvironment() throws {
+        let configuration = try ConfigurationTests.parse("node:\n  state_dir: /var/lib/dynokeeper\n  command_environment: [SYSTEMD_LOG_LEVEL, LC_TIME]\n")
+        #expect(configuration.node.stateDir == "/var/lib/dynokeeper")
+        #expect(configuration.node.commandEnvironment == ["SYSTEMD_LOG_LEVEL", "LC_TIME"])
+        #expect(ConfigurationTests.error("node:\n  state_dir: relative/folder\n").contains("use an absolute path"))
+        #expect(ConfigurationTests.error("node:\n  command_environment: [\"NOT A NAME\"]\n").contains("an environment variable name"))
+    }
 }

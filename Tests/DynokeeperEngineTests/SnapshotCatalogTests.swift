@@ -25,11 +25,16 @@ import Testing
         let incomplete = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_200_000)))
         try await store.store.put(incomplete + "dump.rdb.zst", bytes: ByteBuffer(string: "x"))
         let damaged = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_300_000)))
-        try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
         let moved = SnapshotLayout.snapshotPrefix(nodeB.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_400_000)))
         let catalog = SnapshotCatalog(store: store.store, logger: Engine.logger)
         let real = try await catalog.snapshots(of: nodeA.identity)[0]
         try await store.store.put(moved + "manifest.json", bytes: try await store.store.getBytes(real.prefix + "manifest.json"))
+
+        try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
+        // A damaged manifest fails the listing rather than shortening it (a restore would pick an older snapshot).
+        let error = await #expect(throws: SnapshotError.self) { _ = try await catalog.snapshots(of: nodeA.identity) }
+        #expect(error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true, "\(String(describing: error))")
+        try await store.store.delete([damaged + "manifest.json"])
 
         let ofA = try await catalog.snapshots(of: nodeA.identity)
         #expect(ofA.map(\.id) == [late, early])

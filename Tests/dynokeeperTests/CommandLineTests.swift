@@ -36,6 +36,58 @@ import Testing
         #expect(!out.contains("very-secret"))
     }
 
+    /// What the file cannot say by itself: files that are missing or malformed, commands a restore needs, and
+    /// what the node's identity and Redis address resolve to.
+    @Test func configCheckFindsWhatAJobWouldTripOverAndShowsWhatItResolved() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let check = { (yaml: String) async throws -> ProcessResult in
+            try yaml.write(toFile: folder.file("dynokeeper.yml"), atomically: false, encoding: .utf8)
+            return try await DynokeeperBinary.run(["config", "check"], in: folder.path)
+        }
+        let missingYAML = try await check("node:\n  dynomite_yaml: \(folder.file("absent.yml"))\n")
+        #expect(missingYAML.status == 1)
+        #expect(missingYAML.stdoutText.contains("error: node.dynomite_yaml: cannot read \(folder.file("absent.yml"))"), "\(missingYAML.stdoutText)")
+
+        try "dyn_o_mite:\n  tokens: [not, a, token]\n".write(toFile: folder.file("bad-dynomite.yml"), atomically: false, encoding: .utf8)
+        let malformed = try await check("node:\n  dynomite_yaml: \(folder.file("bad-dynomite.yml"))\n")
+        #expect(malformed.status == 1)
+        #expect(malformed.stdoutText.contains("error: "), "\(malformed.stdoutText)")
+
+        let files = try await check("redis:\n  password_file: \(folder.file("no-password"))\n  conf: \(folder.file("no-redis.conf"))\n")
+        #expect(files.status == 1)
+        #expect(files.stdoutText.contains("error: redis.password_file: cannot read \(folder.file("no-password"))"), "\(files.stdoutText)")
+        #expect(files.stdoutText.contains("error: redis.conf \(folder.file("no-redis.conf"))"))
+
+        let restores = try await check("restore:\n  enabled: true\n")
+        #expect(restores.status == 1)
+        #expect(restores.stdoutText.contains("restores would be refused: set redis.start"), "\(restores.stdoutText)")
+        #expect(restores.stdoutText.contains("restores would be refused: set redis.conf or redis.data_dir"))
+
+        let never = try await check("backup:\n  schedule: \"0 0 31 2 *\"\n")
+        #expect(never.status == 1)
+        #expect(never.stderrText.contains("never fires"), "\(never.stderrText)")
+
+        // The node's identity and Redis address from dynomite.yml, not "(not set)".
+        try """
+            dyn_o_mite:
+              datacenter: us-east-1
+              rack: us-east-1c
+              tokens: '1383429731'
+              listen: 0.0.0.0:8102
+              servers:
+              - 127.0.0.1:22122:1
+              data_store: 0
+            """.write(toFile: folder.file("dynomite.yml"), atomically: false, encoding: .utf8)
+        let resolved = try await check("node:\n  dynomite_yaml: \(folder.file("dynomite.yml"))\n")
+        #expect(resolved.status == 0, "\(resolved.stdoutText)")
+        #expect(resolved.stdoutText.contains("node.datacenter                 us-east-1  # dynomite.yml \(folder.file("dynomite.yml"))"), "\(resolved.stdoutText)")
+        #expect(resolved.stdoutText.contains("node.tokens                     1383429731"))
+        #expect(resolved.stdoutText.contains("redis.port                      22122  # servers: in dynomite.yml"))
+        #expect(!resolved.stdoutText.contains("node.rack                       (not set)"))
+        #expect(resolved.stdoutText.contains("warning: Redis does not answer"))
+    }
+
     @Test func aBadConfigurationFailsWithOneClearLine() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }

@@ -147,3 +147,35 @@ struct ProductionTests {
         #expect(try await node.redis.cli(["EXISTS", "current"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 }
+
+/// A store that cannot be read is an error, never an empty or shorter list.
+@Suite(.enabled(if: SystemUsers.canSwitchUsers, "needs root to run dynokeeper as nobody"))
+struct UnreadableStoreTests {
+    @Test func aFolderOfTheStoreThatCannotBeReadFailsTheListingAndTheRestore() async throws {
+        let redis = try await RedisServer.start()
+        let store = try TemporaryDirectory(prefix: "unreadable-store")
+        defer { Task { await redis.stopAndRemove(); store.remove() } }
+        let nobody = try #require(SystemUsers.nobody)
+        SystemUsers.chown(store.path, to: nobody, folderMode: 0o700, fileMode: 0o600)
+        let environment: [String: String?] = [
+            "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path, "DYNOKEEPER_RESTORE_ENABLED": "true",
+            "DYNOKEEPER_REDIS_DATA_DIR": store.path, "DYNOKEEPER_REDIS_START": "true", "DYNOKEEPER_NODE_STATE_DIR": store.path + "/state",
+        ]
+        // Two snapshots, one per node folder of the cluster (the backup runs as root: Redis's folder is its own).
+        _ = try await redis.cli(["SET", "k", "v"])
+        #expect(try await DynokeeperBinary.run(["backup"], environment: environment.merging(["DYNOKEEPER_REDIS_DATA_DIR": nil, "DYNOKEEPER_NODE_STATE_DIR": nil]) { $1 }).status == 0)
+        SystemUsers.chown(store.path, to: nobody, folderMode: 0o700, fileMode: 0o600)
+        let listed = try await DynokeeperBinary.run(["snapshots", "--all-nodes"], environment: environment, as: .nobodyInRedisGroup)
+        #expect(listed.status == 0, "\(listed.stderrText)")
+        #expect(listed.stdoutText.contains("dc1/rack1/0"))
+
+        chmod(store.path + "/dynomite/dc1/rack1", 0o000)
+        let unreadable = try await DynokeeperBinary.run(["snapshots", "--all-nodes"], environment: environment, as: .nobodyInRedisGroup)
+        #expect(unreadable.status == 1)
+        #expect(unreadable.stderrText.contains("cannot list \(store.path)/dynomite/dc1/rack1: Permission denied"), "\(unreadable.stderrText)")
+        #expect(!unreadable.stdoutText.contains("no complete snapshots"))
+        let restore = try await DynokeeperBinary.run(["restore", "--dry-run"], environment: environment, as: .nobodyInRedisGroup)
+        #expect(restore.status == 1)
+        #expect(restore.stderrText.contains("Permission denied"), "\(restore.stderrText)")
+    }
+}

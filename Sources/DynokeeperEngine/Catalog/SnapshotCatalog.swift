@@ -57,7 +57,9 @@ public struct SnapshotCatalog: Sendable {
         return entries.sorted { ($0.id, $0.node.description) > ($1.id, $1.node.description) }
     }
 
-    /// Reads one manifest; a damaged or foreign one is logged and skipped rather than failing the listing.
+    /// Reads one manifest. One that cannot be read or is damaged fails the listing: a shorter list would make a
+    /// restore pick an older snapshot without a word. One that describes another folder (copied by hand) is
+    /// skipped with a warning.
     private func load(_ key: String) async throws -> SnapshotEntry? {
         let folder = String(key.dropLast(SnapshotLayout.manifestName.count))
         do {
@@ -69,8 +71,7 @@ public struct SnapshotCatalog: Sendable {
             }
             return SnapshotEntry(manifest: manifest, prefix: folder)
         } catch let error as SnapshotError {
-            logger.warning("skipping \(key): \(error)")
-            return nil
+            throw SnapshotError("\(error); remove or repair that snapshot's manifest (or the whole folder) before listing or restoring")
         } catch let error as ObjectStoreError where error.code == .notFound {
             return nil  // deleted since the listing
         }

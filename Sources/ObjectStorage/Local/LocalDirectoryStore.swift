@@ -122,7 +122,7 @@ public struct LocalDirectoryStore: ObjectStore {
             // Only the folder holding the prefix's last complete segment can contain matches.
             let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
             var keys: [(key: String, info: stat)] = []
-            Self.walk(root: root, relative: folderPart, into: &keys)
+            try Self.walk(root: root, relative: folderPart, into: &keys)
             keys.removeAll { !$0.key.hasPrefix(prefix) }
             keys.sort { ObjectKey.precedes($0.key, $1.key) }
 
@@ -157,15 +157,35 @@ public struct LocalDirectoryStore: ObjectStore {
     }
 
     /// Collects the regular files under `root/relative`, skipping temporary files.
-    static func walk(root: String, relative: String, into keys: inout [(key: String, info: stat)]) {
+    ///
+    /// A folder that is not there lists as empty; one that cannot be read is an error, never a shorter listing
+    /// (a snapshot folder that silently dropped out would make a restore pick an older snapshot).
+    static func walk(root: String, relative: String, into keys: inout [(key: String, info: stat)]) throws {
         let folder = relative.isEmpty ? root : root + "/" + relative
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        guard let directory = opendir(folder) else {
+            if errno == ENOENT || errno == ENOTDIR { return }
+            throw ObjectStoreError(errno == EACCES ? .accessDenied : .other, "cannot list \(folder): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                if errno != 0 { throw ObjectStoreError(.other, "cannot list \(folder): \(String(cString: strerror(errno)))") }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
         for name in names where !name.hasPrefix(temporaryPrefix) {
             let key = relative.isEmpty ? name : relative + "/" + name
             var info = stat()
-            guard lstat(folder + "/" + name, &info) == 0 else { continue }
+            guard lstat(folder + "/" + name, &info) == 0 else {
+                if errno == ENOENT { continue }  // removed since the folder was read
+                throw ObjectStoreError(.other, "cannot list \(folder)/\(name): \(String(cString: strerror(errno)))")
+            }
             switch info.st_mode & S_IFMT {
-            case S_IFDIR: walk(root: root, relative: key, into: &keys)
+            case S_IFDIR: try walk(root: root, relative: key, into: &keys)
             case S_IFREG: keys.append((key, info))
             default: continue
             }

@@ -12,22 +12,33 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate the configuration and print the effective settings (secrets hidden).")
+            abstract: "Validate the configuration and print the effective settings (secrets hidden).",
+            discussion: "Also checks what backups and restores need (dynomite.yml, password file, redis.conf, the restore commands), shows what the settings resolve to, and asks Redis how it runs. Exit status 1 when anything a job needs is wrong.")
 
         @OptionGroup var options: GlobalOptions
 
         func run() async throws {
             try await reportingErrors {
-                let (configuration, _) = try options.load()
-                let width = configuration.effective.map(\.key.count).max() ?? 0
-                print("configuration is valid")
-                for (key, value, origin) in configuration.effective {
-                    let padded = key + String(repeating: " ", count: width - key.count)
-                    print("\(padded)  \(value)  # \(origin)")
+                let (configuration, logger) = try options.load()
+                let check = await ConfigurationCheck.run(configuration, logger: logger)
+                // What comes from dynomite.yml or a default shows as such, not as "(not set)".
+                let resolved = Dictionary(check.resolved.map { ($0.name, ($0.value, $0.origin)) }) { first, _ in first }
+                var lines = configuration.effective.map { (key: $0.key, value: $0.value, origin: "\($0.origin)") }
+                for index in lines.indices where lines[index].value == "(not set)" {
+                    if let (value, origin) = resolved[lines[index].key] { lines[index].value = value; lines[index].origin = origin }
+                }
+                let extra = check.resolved.filter { item in !lines.contains { $0.key == item.name } }
+                    .map { (key: $0.name, value: $0.value, origin: $0.origin) }
+                let width = (lines + extra).map(\.key.count).max() ?? 0
+                print(check.hasErrors ? "configuration has problems" : "configuration is valid")
+                for line in lines + extra {
+                    print("\(line.key + String(repeating: " ", count: width - line.key.count))  \(line.value)  # \(line.origin)")
                 }
                 let credentials = await StoreFactory.describeCredentials(
                     configuration.storage, environment: ProcessInfo.processInfo.environment)
                 print("credentials: \(credentials)")
+                for finding in check.findings { print(finding) }
+                if check.hasErrors { throw ExitCode(1) }
             }
         }
     }

@@ -1,0 +1,97 @@
+public import DynokeeperConfiguration
+import Foundation
+public import Logging
+import RedisClient
+
+/// `dynokeeper config check` beyond the file itself: everything a backup or a restore would need (the node's
+/// dynomite.yml, the password file, redis.conf, the state folder, the commands a restore runs), what the
+/// settings resolve to, and how the node's Redis answers.
+public struct ConfigurationCheck: Sendable {
+    public struct Finding: Sendable, CustomStringConvertible {
+        public enum Level: String, Sendable { case error, warning, note }
+        public var level: Level
+        public var message: String
+        public var description: String { "\(level.rawValue): \(message)" }
+    }
+
+    /// What the settings resolve to: `(what, value, where from)`.
+    public var resolved: [(name: String, value: String, origin: String)] = []
+    public var findings: [Finding] = []
+    public var hasErrors: Bool { findings.contains { $0.level == .error } }
+
+    public static func run(_ configuration: DynokeeperConfiguration, logger: Logger) async -> ConfigurationCheck {
+        var check = ConfigurationCheck()
+        let node: NodeSettings
+        do {
+            node = try NodeSettings.resolve(configuration)
+        } catch {
+            check.findings.append(Finding(level: .error, message: "\(error)"))
+            return check
+        }
+        let fromYAML = node.dynomite.map { "dynomite.yml \($0.path)" } ?? "default for a plain Redis"
+        let identity = node.identity
+        check.resolved.append(("node.datacenter", identity.datacenter, configuration.node.datacenter != nil ? "node.datacenter" : fromYAML))
+        check.resolved.append(("node.rack", identity.rack, configuration.node.rack != nil ? "node.rack" : fromYAML))
+        check.resolved.append(("node.tokens", identity.tokens, configuration.node.tokens != nil ? "node.tokens" : fromYAML))
+        let redisFrom = node.dynomite?.servers.first != nil ? "servers: in \(fromYAML)" : "default"
+        check.resolved.append(("redis.host", node.redisHost, configuration.redis.host != nil ? "redis.host" : redisFrom))
+        check.resolved.append(("redis.port", String(node.redisPort), configuration.redis.port != nil ? "redis.port" : redisFrom))
+
+        let connector = RedisConnector(node: node, redis: configuration.redis, logger: logger)
+        do {
+            _ = try connector.credentials()
+        } catch {
+            check.findings.append(Finding(level: .error, message: "\(error)"))
+        }
+        if let conf = configuration.redis.conf {
+            do {
+                _ = try RedisLayout.settings(conf: conf)
+            } catch {
+                check.findings.append(Finding(level: .error, message: "redis.conf \(conf): \(error)"))
+            }
+        }
+        if let dataDir = configuration.redis.dataDir, FileOwnership.of(dataDir)?.fromFolder != true {
+            check.findings.append(Finding(level: .error, message: "redis.data_dir \(dataDir) is not a folder"))
+        }
+        do {
+            if let folders = try NodeFolders.withoutRedis(configuration) {
+                check.resolved.append(("Redis's data folder", folders.data, folders.dataOrigin))
+                check.resolved.append(("state folder", folders.state, configuration.node.stateDir != nil ? "node.state_dir" : "default"))
+            }
+        } catch {
+            check.findings.append(Finding(level: .error, message: "\(error)"))
+        }
+        if configuration.backup.enabled, let next = configuration.backup.schedule.next(after: Date()) {
+            check.resolved.append(("next scheduled backup", next.formatted(.iso8601), "backup.schedule"))
+        }
+
+        // How Redis answers now (it may be down while the configuration is checked: a note, not an error).
+        var supervised: String?
+        do {
+            let redis = try await connector.connect(commandTimeout: .seconds(5))
+            defer { Task { await redis.close() } }
+            let version = try await redis.info("server").version ?? "unknown"
+            supervised = try await redis.configGet("supervised")
+            check.resolved.append(("Redis", "answers at \(connector.address), version \(version), supervised \(supervised ?? "no")", "Redis"))
+        } catch {
+            check.findings.append(Finding(level: .warning, message: "Redis does not answer: \(error)"))
+        }
+
+        // What a restore needs: refused up front otherwise, so say so now.
+        if configuration.restore.enabled {
+            var missing: [String] = []
+            if configuration.redis.start == nil { missing.append("redis.start (restores stop Redis and must start it again)") }
+            if configuration.redis.conf == nil && configuration.redis.dataDir == nil {
+                missing.append("redis.conf or redis.data_dir (to find an interrupted restore while Redis is down)")
+            }
+            do { _ = try DynomiteService.make(configuration, node: node) } catch { missing.append("\(error)") }
+            if let supervised, supervised != "no", configuration.redis.stop == nil {
+                missing.append("redis.stop: Redis runs supervised (\(supervised)) and its supervisor would start it again after SHUTDOWN")
+            }
+            for item in missing {
+                check.findings.append(Finding(level: .error, message: "restore.enabled is true, but restores would be refused: set \(item)"))
+            }
+        }
+        return check
+    }
+}
