@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DynokeeperConfiguration
+import DynokeeperEngine
 import DynokeeperServer
 import DynokeeperTestSupport
 import Foundation
@@ -114,6 +115,28 @@ import Testing
             running = try await daemon.call(.GET, "/v1/jobs/\(id)").json
         }
         #expect(running["step"] as? String == "BGSAVE")
+        #expect(try await daemon.waitForJob(id)["state"] as? String == "succeeded")
+    }
+
+    /// The daemon and the CLI share the node lock: while another process holds it, job requests are 409 naming
+    /// it, and the status shows it.
+    @Test func aNodeLockedByAnotherProcessIs409() async throws {
+        let daemon = try await TestDaemon.start()
+        defer { Task { await daemon.stop() } }
+        let folders = try #require(try NodeFolders.withoutRedis(try DynokeeperConfiguration.load(path: daemon.configPath, environment: [:])))
+        let lock = try NodeLock.acquire(folders, operation: "restore")
+        let backup = try await daemon.call(.POST, "/v1/backups", body: "{}")
+        #expect(backup.status == 409)
+        let error = backup.json["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "busy")
+        #expect((error?["message"] as? String)?.contains("restore started by pid \(getpid())") == true, "\(backup.body)")
+        #expect(try await daemon.call(.POST, "/v1/restores", body: "{}").status == 409)
+        let status = try await daemon.call(.GET, "/v1/status").json
+        #expect((status["node_operation"] as? [String: Any])?["operation"] as? String == "restore", "\(status)")
+        lock.release()
+        let accepted = try await daemon.call(.POST, "/v1/backups", body: "{}")
+        #expect(accepted.status == 202)
+        let id = try #require(accepted.json["id"] as? String)
         #expect(try await daemon.waitForJob(id)["state"] as? String == "succeeded")
     }
 

@@ -77,3 +77,56 @@ import Testing
         }
     }
 }
+
+/// One backup or restore at a time per node, across processes.
+@Suite struct NodeLockCommandTests {
+    @Test func aSecondBackupWhileOneRunsIsBusyAndNamesTheFirst() async throws {
+        // Each key takes 2 ms to save: the first backup's BGSAVE of 1000 keys runs for about two seconds.
+        let redis = try await RedisServer.start(arguments: ["--rdb-key-save-delay", "2000"])
+        let store = try TemporaryDirectory(prefix: "lock-store")
+        defer { Task { await redis.stopAndRemove(); store.remove() } }
+        try await RedisDataset.populateRandom(redis, count: 1000, size: 16)
+        let environment: [String: String?] = ["DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path]
+        let first = try BackgroundProcess(
+            try DynokeeperBinary.path, ["backup"], logPath: store.file("first.log"), environment: DynokeeperBinary.cleanEnvironment(environment))
+        let lockFile = redis.directory.path + "/.dynokeeper/lock"
+        try await first.waitUntil("the first backup to hold the lock", timeout: .seconds(30)) {
+            ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").contains("\"operation\":\"backup\"")
+        }
+        let second = try await DynokeeperBinary.run(["backup"], environment: environment)
+        #expect(second.status == 1)
+        #expect(second.stderrText.contains("busy: backup started by pid \(first.pid) at "), "\(second.stderrText)")
+        try await first.waitUntil("the first backup to finish", timeout: .seconds(60)) { !first.isRunning }
+        // One snapshot, whole; and the lock is free again.
+        let listed = try await DynokeeperBinary.run(["snapshots", "--json"], environment: environment)
+        #expect(listed.stdoutText.split(separator: "\n").count == 1, "\(listed.stdoutText)")
+        let third = try await DynokeeperBinary.run(["backup"], environment: environment)
+        #expect(third.status == 0, "\(third.stderrText)")
+    }
+
+    /// `redis.start` and the other commands get a minimal environment: never the store's keys or the API token.
+    @Test func commandsDoNotInheritSecrets() async throws {
+        let redis = try ManagedRedis()
+        try await redis.start()
+        let store = try TemporaryDirectory(prefix: "env-store")
+        defer { Task { await redis.stopAndRemove(); store.remove() } }
+        _ = try await redis.cli(["SET", "k", "v"])
+        let dump = redis.directory.file("start-environment")
+        let environment: [String: String?] = [
+            "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
+            "DYNOKEEPER_REDIS_START": "env > \(dump); \(redis.startCommand)", "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
+            "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": store.path,
+            "DYNOKEEPER_SERVER_TOKEN": "secret-token-0123456789", "AWS_SECRET_ACCESS_KEY": "aws-secret-value",
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "WANTED_BY_THE_SCRIPT": "passed", "DYNOKEEPER_NODE_COMMAND_ENVIRONMENT": "WANTED_BY_THE_SCRIPT",
+        ]
+        #expect(try await DynokeeperBinary.run(["backup"], environment: environment).status == 0)
+        let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
+        #expect(restore.status == 0, "\(restore.stderrText)")
+        let seen = try String(contentsOfFile: dump, encoding: .utf8)
+        #expect(seen.contains("PATH="))
+        #expect(seen.contains("WANTED_BY_THE_SCRIPT=passed"))
+        for secret in ["secret-token-0123456789", "aws-secret-value", "AKIAEXAMPLE", "DYNOKEEPER_"] {
+            #expect(!seen.contains(secret), "\(secret) reached redis.start")
+        }
+    }
+}
