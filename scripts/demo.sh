@@ -16,7 +16,8 @@ trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Redis runs from a config file, daemonized, so that dynokeeper can stop it and start it again (redis.start).
+# Redis runs from a config file, daemonized, so that dynokeeper can stop it and start it again (redis.start)
+# and knows where Redis keeps its data while it is down (redis.conf).
 cat > "$work/redis.conf" <<CONF
 port $port
 bind 127.0.0.1
@@ -27,6 +28,7 @@ pidfile $work/redis.pid
 logfile $work/redis.log
 CONF
 export DYNOKEEPER_REDIS_PORT=$port
+export DYNOKEEPER_REDIS_CONF="$work/redis.conf"
 export DYNOKEEPER_REDIS_START="redis-server $work/redis.conf"
 export DYNOKEEPER_RESTORE_ENABLED=true
 export DYNOKEEPER_LOG_LEVEL=warning

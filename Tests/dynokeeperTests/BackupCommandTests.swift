@@ -130,3 +130,29 @@ import Testing
         }
     }
 }
+
+/// The Redis ACL the README gives for dynokeeper's user is enough for a backup and a restore.
+@Suite struct RedisACLTests {
+    @Test func theDocumentedACLIsEnough() async throws {
+        let redis = try ManagedRedis(extra: ["user dynokeeper on >dk-password-123 -@all +info +config|get +bgsave +bgrewriteaof +shutdown"])
+        try await redis.start()
+        let store = try TemporaryDirectory(prefix: "acl-store")
+        defer { Task { await redis.stopAndRemove(); store.remove() } }
+        try "dk-password-123\n".write(toFile: store.file("password"), atomically: false, encoding: .utf8)
+        try await RedisDataset.populateAllTypes(redis, tag: "acl")
+        let environment: [String: String?] = [
+            "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
+            "DYNOKEEPER_REDIS_USER": "dynokeeper", "DYNOKEEPER_REDIS_PASSWORD_FILE": store.file("password"),
+            "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_RESTORE_ENABLED": "true",
+            "DYNOKEEPER_STORAGE_URL": store.file("backups"),
+        ]
+        let backup = try await DynokeeperBinary.run(["backup"], environment: environment)
+        #expect(backup.status == 0, "\(backup.stderrText)")
+        let before = try await RedisContent.read(port: redis.port)
+        _ = try await redis.cli(["FLUSHALL"])
+        // No redis.stop: the restore stops Redis with SHUTDOWN NOSAVE as the ACL user.
+        let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
+        #expect(restore.status == 0, "\(restore.stderrText)")
+        #expect(try await RedisContent.read(port: redis.port) == before)
+    }
+}
