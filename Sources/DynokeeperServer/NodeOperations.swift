@@ -234,6 +234,8 @@ public struct NodeOperations: Sendable {
 
     public func start(_ process: Process) async throws {
         let configuration = await holder.current
+        let lock = try await lockForManualControl(configuration, "start \(process)")
+        defer { lock?.release() }
         switch process {
         case .redis: try await redisService(configuration).start()
         case .dynomite: try await dynomiteService(configuration).start()
@@ -242,10 +244,19 @@ public struct NodeOperations: Sendable {
 
     public func stop(_ process: Process) async throws {
         let configuration = await holder.current
+        let lock = try await lockForManualControl(configuration, "stop \(process)")
+        defer { lock?.release() }
         switch process {
         case .redis: try await redisService(configuration).stop()
         case .dynomite: try await dynomiteService(configuration).stop()
         }
+    }
+
+    /// Starting or stopping a process by hand must not cut into a running backup or restore: it takes the node
+    /// lock when the state folder can be found (with Redis down and no redis.conf, it cannot).
+    func lockForManualControl(_ configuration: DynokeeperConfiguration, _ operation: String) async throws -> NodeLock? {
+        guard let folders = try? await NodeFolders.resolve(configuration, connector: connector(configuration)) else { return nil }
+        return try NodeLock.acquire(folders, operation: operation)
     }
 
     func dynomiteService(_ configuration: DynokeeperConfiguration) throws -> DynomiteService {

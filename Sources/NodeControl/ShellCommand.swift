@@ -21,7 +21,9 @@ public struct ShellCommand: Sendable, CustomStringConvertible {
         self.passing = passing
     }
 
-    public var description: String { "\(key) (\(command))" }
+    /// The configuration key only: the command text may hold a password (`redis-cli -a …`), and errors go to logs,
+    /// the journal and the API.
+    public var description: String { key }
 
     /// The environment the command runs with, taken from `environment`.
     public func environment(from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {

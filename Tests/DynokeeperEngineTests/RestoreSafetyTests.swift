@@ -44,6 +44,9 @@ import Glibc
         let message = error?.description ?? ""
         #expect(message.contains("restore failed at start Redis"), "\(message)")
         #expect(message.contains("Rolling back failed too"))
+        // The command's text (which may hold a password) is named by its key only.
+        #expect(message.contains("redis.start exited with status 3"))
+        #expect(!message.contains("echo broken"))
         // The previous data was put back before the start failed: the message and the journal say where it is.
         #expect(message.contains("dump.rdb: \(node.redis.dataPath)/dump.rdb"), "\(message)")
         let folders = try node.folders
@@ -67,6 +70,47 @@ import Glibc
         #expect(!node.hasJournal)
     }
 
+    /// Files in previous/ that no journal accounts for may be the only copy of a node's data (a state folder that
+    /// moved, a journal removed by hand): a restore refuses to start, and removes nothing.
+    @Test func setAsideDataWithoutAJournalIsNeverRemoved() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make()
+        defer { Task { await node.close(); await store.close() } }
+        _ = try await Self.snapshotThenOwnData(node, store: store.store)
+        let orphan = node.redis.dataPath + "/.dynokeeper-restore/previous/dump.rdb"
+        try FileManager.default.createDirectory(atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data("the only copy".utf8).write(to: URL(fileURLWithPath: orphan))
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        #expect(error?.description.contains("has no journal") == true, "\(String(describing: error))")
+        #expect(try String(contentsOfFile: orphan, encoding: .utf8) == "the only copy")
+        let state = await NodeGuard(
+            configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger),
+            logger: Engine.logger
+        ).inspect()
+        #expect(state.problem?.contains("may be the only copy") == true, "\(state)")
+    }
+
+    /// Redis reads `appendonly` from an included file: the main file's value is not trusted, the running one is,
+    /// and the restored data is the AOF it loads (every key here has a TTL, so missing keys would go unnoticed).
+    @Test func aConfigurationWithIncludesFollowsWhatRedisRunsWith() async throws {
+        let store = try await TestStore.make(.local)
+        let folder = try TemporaryDirectory(prefix: "include")
+        try "appendonly yes\n".write(toFile: folder.file("aof.conf"), atomically: false, encoding: .utf8)
+        let node = try await RestoreNode.make(appendOnly: false, extra: ["include \(folder.file("aof.conf"))"])
+        defer { Task { await node.close(); await store.close(); folder.remove() } }
+        #expect(try await node.redis.cli(["CONFIG", "GET", "appendonly"]).stdoutText.contains("yes"))
+        _ = try await node.redis.cli(["SET", "session:1", "a", "EX", "86400"])
+        _ = try await node.redis.cli(["SET", "session:2", "b", "EX", "86400"])
+        _ = try await node.backup(store: store.store)
+        let snapshot = try await node.content()
+        _ = try await node.redis.cli(["FLUSHALL"])
+        _ = try await node.restore(store: store.store).run(Self.request(node))
+        #expect(try await node.content() == snapshot)
+        await node.redis.stop()
+        try await node.redis.start()
+        #expect(try await node.content() == snapshot)
+    }
+
     // MARK: What Redis loads
 
     @Test func anAOFSnapshotThatRedisDoesNotLoadFailsAndRollsBack() async throws {
@@ -80,10 +124,26 @@ import Glibc
         let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
         let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         let message = error?.description ?? ""
-        #expect(message.contains("keys are missing that cannot have expired"), "\(message)")
+        #expect(message.contains("Redis started with appendonly no, but the restored files were placed for appendonly yes"), "\(message)")
         #expect(message.contains("Rolled back"))
         // Back on its previous data (the safety save's RDB, which this start loads).
         #expect(try await node.content() == own)
+        #expect(!node.hasJournal)
+    }
+
+    /// Keys may be missing after a restore only as far as the snapshot had keys with a TTL: here Redis runs as
+    /// planned but something empties it right after the start.
+    @Test func missingKeysThatCannotHaveExpiredFailTheRestore() async throws {
+        let store = try await TestStore.make(.local)
+        let node = try await RestoreNode.make { redis in
+            "\(redis.startCommand) && sleep 0.3 && redis-cli -p \(redis.port) flushall"
+        }
+        defer { Task { await node.close(); await store.close() } }
+        _ = try await Self.snapshotThenOwnData(node, store: store.store)
+        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let message = error?.description ?? ""
+        #expect(message.contains("db0 holds 0 keys after loading, the snapshot had 341 of which 40 had a TTL: 301 keys are missing that cannot have expired"), "\(message)")
+        #expect(message.contains("Rolled back"))
         #expect(!node.hasJournal)
     }
 

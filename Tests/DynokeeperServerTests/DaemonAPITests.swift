@@ -131,6 +131,10 @@ import Testing
         #expect(error?["code"] as? String == "busy")
         #expect((error?["message"] as? String)?.contains("restore started by pid \(getpid())") == true, "\(backup.body)")
         #expect(try await daemon.call(.POST, "/v1/restores", body: "{}").status == 409)
+        // Stopping Redis by hand (Dynomite-manager's admin path) waits for its turn too.
+        let stop = try await daemon.call(.GET, "/REST/v1/admin/stopstorageprocess")
+        #expect(stop.status == 500 && stop.body.contains("busy"), "\(stop.body)")
+        #expect(try await daemon.redis.cli(["PING"]).stdoutText.contains("PONG"))
         let status = try await daemon.call(.GET, "/v1/status").json
         #expect((status["node_operation"] as? [String: Any])?["operation"] as? String == "restore", "\(status)")
         lock.release()

@@ -77,13 +77,21 @@ enum StateFolder {
             throw SnapshotError(
                 "cannot create dynokeeper's state folder \(folders.state): \(error.localizedDescription); set node.state_dir to a folder this user can write, or let this user write Redis's data folder (see the README's Running in production)")
         }
-        if var reference = FileOwnership.of(folders.data) {
-            reference.mode &= 0o770
-            reference.mode |= 0o700
-            reference.apply(to: folders.state)
+        if let mode = FileOwnership.of(folders.data)?.mode {
+            giveToDataOwner(folders.state, folders: folders, mode: (mode & 0o770) | 0o700)
         } else {
             chmod(folders.state, 0o700)
         }
+    }
+
+    /// Gives what dynokeeper created in the state or data folder the data folder's owner (when running as root)
+    /// and group, with `mode`: a root command and a daemon running as Redis's user then both use it.
+    static func giveToDataOwner(_ path: String, folders: NodeFolders, mode: mode_t) {
+        guard var reference = FileOwnership.of(folders.data) else { return }
+        reference.mode = mode
+        reference.fromFolder = FileOwnership.of(path)?.fromFolder ?? false
+        if geteuid() != 0 { reference.owner = geteuid() }
+        reference.apply(to: path)
     }
 }
 

@@ -64,7 +64,12 @@ public struct NodeGuard: Sendable {
             state.operation = holder
         }
         do {
-            guard var journal = try RestoreJournal.load(folders) else { return state }
+            guard var journal = try RestoreJournal.load(folders) else {
+                if let left = NodeRestore.orphanedData(folders.work + "/previous") {
+                    state.problem = "\(folders.work)/previous holds \(left), set aside by a restore that has no journal: they may be the only copy of the node's earlier data"
+                }
+                return state
+            }
             if state.operation == nil, journal.isUntouched, let lock = try? NodeLock.acquire(folders, operation: "cleanup") {
                 defer { lock.release() }
                 if try await discardIfUntouched(journal, folders: folders) { return state }
@@ -127,5 +132,6 @@ public struct UnfinishedRestore: Sendable, Codable, Equatable {
 
 extension RestoreJournal {
     /// Whether the restore never got to stop anything: its files can go without a trace.
-    var isUntouched: Bool { phase <= .prepared && !stoppedDynomite }
+    /// (The run ids are recorded before anything is stopped: once they are there, Redis may be down.)
+    var isUntouched: Bool { phase <= .prepared && !stoppedDynomite && stoppedRedisRunIDs.isEmpty }
 }

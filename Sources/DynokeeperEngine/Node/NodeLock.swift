@@ -43,13 +43,29 @@ public final class NodeLock: Sendable {
     public static func acquire(_ folders: NodeFolders, operation: String) throws -> NodeLock {
         try StateFolder.make(folders)
         let path = folders.lock
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o660)
+        var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o660)
+        if fd >= 0 {
+            StateFolder.giveToDataOwner(path, folders: folders, mode: 0o660)
+        } else if errno == EEXIST {
+            fd = open(path, O_RDWR | O_CLOEXEC)
+        }
         guard fd >= 0 else {
             throw SnapshotError(
                 "cannot open the node lock \(path): \(String(cString: strerror(errno))) (dynokeeper needs to write node.state_dir, by default .dynokeeper in Redis's data folder)")
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let error = errno
+        // A status probe holds a shared lock for a moment (see currentHolder): try again for a little while.
+        var locked = false
+        var error: Int32 = 0
+        for attempt in 0..<20 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                locked = true
+                break
+            }
+            error = errno
+            guard error == EWOULDBLOCK, attempt < 19 else { break }
+            usleep(10_000)
+        }
+        guard locked else {
             let holder = read(fd)
             close(fd)
             if error == EWOULDBLOCK {

@@ -72,7 +72,7 @@ public struct RedisService: Sendable {
         return runID
     }
 
-    /// Stops Redis without letting it write its data files, and waits until it is gone and stays gone.
+    /// Stops Redis (`SHUTDOWN NOSAVE`, or `redis.stop`) and waits until it is gone and stays gone.
     /// - Throws: ``NodeControlError`` when Redis does not stop, or comes back (as another process) by itself.
     public func stop() async throws {
         let stopped = await runID()
@@ -84,16 +84,20 @@ public struct RedisService: Sendable {
         }
         let deadline = ContinuousClock.now + stopTimeout
         var downSince: ContinuousClock.Instant?
+        var wentDown = false
         while ContinuousClock.now < deadline {
             if case .up(let current) = await presence() {
-                downSince = nil
-                if let current, current != stopped {
-                    throw NodeControlError(Self.supervisorMessage(connector.address, stopped: stopped, current: current))
+                // Another process than the one stopped (a supervisor's restart may be quicker than this poll), or
+                // any Redis after this one was seen gone.
+                if wentDown || (current != nil && stopped != nil && current != stopped) {
+                    throw NodeControlError(Self.supervisorMessage(connector.address, stopped: stopped, current: current ?? "unknown"))
                 }
+                downSince = nil
             } else if let since = downSince {
                 if ContinuousClock.now - since >= settleTime { return }
             } else {
                 downSince = ContinuousClock.now
+                wentDown = true
             }
             try await Task.sleep(for: .milliseconds(50))
         }

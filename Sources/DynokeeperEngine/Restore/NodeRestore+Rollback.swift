@@ -14,6 +14,10 @@ extension NodeRestore {
     func undo(_ initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?) async throws -> String {
         var journal = initial
         let redis = redisService
+        guard journal.phase != .committed else {
+            throw SnapshotError(
+                "the restore of snapshot \(journal.snapshot) had finished (its data is in place and checked) when it stopped; only removing the set-aside files was left, which the previous data no longer survives whole: it cannot be rolled back. Run `dynokeeper restore --resume` to finish it")
+        }
         if journal.phase != .rollingBack {
             journal.rollbackFrom = journal.phase
             journal.phase = .rollingBack

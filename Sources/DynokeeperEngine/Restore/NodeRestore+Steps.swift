@@ -98,16 +98,22 @@ extension NodeRestore {
                 try await journal.save(folders)
                 steps.append(("start Redis and load", clock.now - start))
             }
-            step = "check the restored data"
-            var start = clock.now
-            notes += try await verify(journal)
-            steps.append(("check key counts", clock.now - start))
-            if journal.stoppedDynomite, let dynomite, !(await dynomite.isUp()) {
-                step = "start Dynomite"
-                start = clock.now
-                logger.info("starting Dynomite")
-                try await dynomite.start()
-                steps.append(("start Dynomite", clock.now - start))
+            if journal.phase == .started {
+                step = "check the restored data"
+                var start = clock.now
+                notes += try await verify(journal)
+                steps.append(("check key counts", clock.now - start))
+                if journal.stoppedDynomite, let dynomite, !(await dynomite.isUp()) {
+                    step = "start Dynomite"
+                    start = clock.now
+                    logger.info("starting Dynomite")
+                    try await dynomite.start()
+                    steps.append(("start Dynomite", clock.now - start))
+                }
+                // From here on the restore has succeeded: a crash while the set-aside files are removed must not
+                // lead to a rollback onto half-removed previous data.
+                journal.phase = .committed
+                try await journal.save(folders)
             }
         } catch {
             logger.error("restore failed at \(step): \(error); rolling back")
@@ -199,12 +205,25 @@ extension NodeRestore {
     /// expired since the backup); anything more means Redis did not load what was put in place, and the restore
     /// fails (and rolls back). More keys than the snapshot had is a failure when its counts were exact.
     func verify(_ journal: RestoreJournal) async throws -> [String] {
-        guard let expected = journal.keyspace else { return ["no key counts to check against (Dynomite-manager snapshot)"] }
         let connection = try await connector.connect()
         defer { Task { await connection.close() } }
+        let layout = journal.plan.layout
+        // Redis must run with the layout the files were placed for (a redis.start, or an included configuration
+        // file, that turns the AOF off would leave it empty, or on other files).
+        let running = try await RedisLayout.read(from: connection, dataDirectory: configuration.redis.dataDir)
+        var differences: [String] = []
+        if running.appendOnly != layout.appendOnly { differences.append("appendonly \(running.appendOnly ? "yes" : "no")") }
+        if running.dbFilename != layout.dbFilename { differences.append("dbfilename \(running.dbFilename)") }
+        if configuration.redis.dataDir == nil, RestoreTarget.realPath(running.directory) != RestoreTarget.realPath(layout.directory) {
+            differences.append("dir \(running.directory)")
+        }
+        guard differences.isEmpty else {
+            throw SnapshotError(
+                "Redis started with \(differences.joined(separator: ", ")), but the restored files were placed for appendonly \(layout.appendOnly ? "yes" : "no"), dbfilename \(layout.dbFilename) in \(layout.directory): check redis.start and Redis's configuration files")
+        }
+        guard let expected = journal.keyspace else { return ["no key counts to check against (Dynomite-manager snapshot)"] }
         let loaded = try await connection.info("keyspace").keyspace
         var notes: [String] = []
-        let layout = journal.plan.layout
         for database in Set(expected.keys.compactMap { Int($0.dropFirst(2)) }).union(loaded.keys).sorted() {
             let want = expected["db\(database)"] ?? .init(keys: 0, expires: 0)
             let have = loaded[database]?.keys ?? 0

@@ -113,17 +113,22 @@ public struct NodeRestore: Sendable {
             phase: .downloading, snapshot: source.id.text, sourceNode: source.node, type: source.type, plan: plan,
             work: folders.work, keyspace: source.manifest?.keyspace.mapValues { .init(keys: $0.keys, expires: $0.expires) },
             keyspaceExact: source.manifest?.keyspaceExact ?? false, startedAt: Date(), pid: getpid())
+        journal.skipSafetySave = options.skipSafetySave
         let clock = ContinuousClock()
         let start = clock.now
         progress?.step("fetch and verify")
+        // Set-aside data without a journal (a state folder that moved, a journal deleted by hand) is the only copy
+        // of a node's data: refused before anything is created or removed.
+        try Self.checkNoOrphanedData(journal)
         do {
-            try await Self.makeWorkFolder(journal)
+            try await Self.makeWorkFolder(journal, folders: folders)
             try await journal.save(folders)
             try await fetch(plan, into: journal.incoming)
             try checkFetchedFormat(plan, incoming: journal.incoming, target: target, force: options.force)
         } catch {
-            // Nothing was touched: drop what was fetched.
-            try? await LocalFileSystem.remove(journal.work)
+            // Nothing was touched: drop what was fetched (never previous/, which the check above found empty).
+            try? await LocalFileSystem.remove(journal.incoming)
+            try? await Self.removeWorkFolder(journal)
             try? await RestoreJournal.remove(folders)
             throw error
         }
@@ -152,7 +157,7 @@ public struct NodeRestore: Sendable {
         }
         return try await proceed(
             journal: journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node),
-            skipSafetySave: true, steps: [], source: RestoreSource(resumedFrom: journal), notes: [])
+            skipSafetySave: journal.skipSafetySave, steps: [], source: RestoreSource(resumedFrom: journal), notes: [])
     }
 
     /// Undoes an interrupted restore from its journal: previous data back in place, processes started. Safe to
@@ -183,15 +188,26 @@ public struct NodeRestore: Sendable {
         try await RestoreJournal.remove(folders)
     }
 
-    /// The work folder, readable by dynokeeper's user only: it holds a copy of the data.
-    static func makeWorkFolder(_ journal: RestoreJournal) async throws {
-        if LocalFileSystem.exists(journal.previous), !((try? FileManager.default.contentsOfDirectory(atPath: journal.previous))?.isEmpty ?? true) {
+    /// Refuses when `previous/` holds files that no journal accounts for.
+    static func checkNoOrphanedData(_ journal: RestoreJournal) throws {
+        if let left = orphanedData(journal.previous) {
             throw SnapshotError(
-                "\(journal.previous) holds files set aside by an earlier restore that has no journal: move them back into \(journal.directory) or remove them before restoring")
+                "\(journal.previous) holds \(left) set aside by an earlier restore that has no journal (was node.state_dir changed, or the journal removed?): they may be the only copy of that node's data. Move them back into \(journal.directory), or remove them, before restoring")
         }
+    }
+
+    /// What a `previous/` folder holds, `nil` when it is empty or missing.
+    static func orphanedData(_ previous: String) -> String? {
+        guard let left = try? FileManager.default.contentsOfDirectory(atPath: previous), !left.isEmpty else { return nil }
+        return left.sorted().joined(separator: ", ")
+    }
+
+    /// The work folder, for dynokeeper's user only (it holds a copy of the data), owned like the data folder, so
+    /// that the daemon can finish what a root command left.
+    static func makeWorkFolder(_ journal: RestoreJournal, folders: NodeFolders) async throws {
         try await LocalFileSystem.remove(journal.incoming)
         try await LocalFileSystem.makeFolders(journal.incoming)
-        chmod(journal.work, 0o700)
+        StateFolder.giveToDataOwner(journal.work, folders: folders, mode: 0o700)
     }
 
     /// Removes the work folder, unless set-aside data is still in it.
@@ -318,6 +334,9 @@ public struct UnfinishedRestoreError: Error, Sendable, CustomStringConvertible {
     public var journalPath: String
 
     public var description: String {
+        if journal.phase == .committed {
+            return "the restore of snapshot \(journal.snapshot) finished (its data is in place and checked), but removing the set-aside files was interrupted: run `dynokeeper restore --resume` (or POST /v1/restores/resume) to finish"
+        }
         if journal.phase == .rollingBack {
             return "an earlier restore (snapshot \(journal.snapshot)) failed and its rollback did not finish: run `dynokeeper restore --rollback` (or POST /v1/restores/rollback) to finish it; the journal \(journalPath) says where every file is"
         }

@@ -50,9 +50,12 @@ public struct RedisLayout: Sendable, Equatable, Codable {
             appendDirectory: multiPart ? (settings["appenddirname"] ?? "appendonlydir") : nil)
     }
 
-    /// Whether a configuration file turns the AOF on (Redis's default: no).
-    static func appendOnly(conf path: String) throws -> Bool {
-        try settings(conf: path)["appendonly"]?.lowercased() == "yes"
+    /// Whether a configuration file turns the AOF on (Redis's default: no); `nil` when it includes other files,
+    /// which may say otherwise.
+    static func appendOnly(conf path: String) throws -> Bool? {
+        let settings = try settings(conf: path)
+        guard settings["include"] == nil else { return nil }
+        return settings["appendonly"]?.lowercased() == "yes"
     }
 
     /// A redis.conf's settings (the last of each wins, as in Redis; `include` files are not followed).

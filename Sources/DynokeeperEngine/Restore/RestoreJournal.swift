@@ -25,10 +25,13 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
         case placed
         /// Redis started on the new data.
         case started
+        /// The restored data checked and Dynomite started: the restore succeeded; only the set-aside files remain
+        /// to be removed (a rollback is no longer possible, a resume finishes the clean-up).
+        case committed
         /// Undoing the restore: the previous data goes back, then the processes start.
         case rollingBack = "rolling_back"
 
-        static let order: [Phase] = [.downloading, .prepared, .stopped, .setAside, .placed, .started, .rollingBack]
+        static let order: [Phase] = [.downloading, .prepared, .stopped, .setAside, .placed, .started, .committed, .rollingBack]
         public static func < (lhs: Phase, rhs: Phase) -> Bool { order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)! }
     }
 
@@ -63,6 +66,8 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
     public var stoppedDynomite = false
     /// The `run_id`s of the Redis the restore stopped: the one that serves afterwards must be another.
     public var stoppedRedisRunIDs: [String] = []
+    /// Whether the restore skips the safety save (`--no-safety-save`); a resume does as the restore would.
+    public var skipSafetySave = false
     /// The manifest's key counts, to check the data once loaded.
     public var keyspace: [String: KeyCount]?
     public var keyspaceExact = false
@@ -114,6 +119,7 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
         try await writer.write(.init(bytes: try SnapshotManifest.encoder.encode(self)))
         try await writer.sync()
         try await LocalFileSystem.rename(temporary, to: path)
+        StateFolder.giveToDataOwner(path, folders: folders, mode: 0o660)
         CrashPoint.journalSaved()
     }
 

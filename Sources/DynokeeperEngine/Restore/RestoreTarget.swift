@@ -47,14 +47,18 @@ struct RestoreTarget: Sendable {
         // Redis loads what its configuration file says at start-up, not what CONFIG SET changed since.
         let file = configuration.redis.conf ?? server["config_file"].flatMap { $0.isEmpty ? nil : $0 }
         if let file {
-            if let appendOnly = try? RedisLayout.appendOnly(conf: file) {
-                if appendOnly != layout.appendOnly {
-                    notes.append(
-                        "Redis runs with appendonly \(layout.appendOnly ? "yes" : "no") now, but its configuration file \(file) says appendonly \(appendOnly ? "yes" : "no"), which is what it will start with: the restore follows the file")
-                    layout.appendOnly = appendOnly
+            do {
+                if let appendOnly = try RedisLayout.appendOnly(conf: file) {
+                    if appendOnly != layout.appendOnly {
+                        notes.append(
+                            "Redis runs with appendonly \(layout.appendOnly ? "yes" : "no") now, but its configuration file \(file) says appendonly \(appendOnly ? "yes" : "no"), which is what it will start with: the restore follows the file")
+                        layout.appendOnly = appendOnly
+                    }
+                } else {
+                    notes.append("Redis's configuration file \(file) includes other files: the restore assumes Redis starts with appendonly \(layout.appendOnly ? "yes" : "no"), as it runs now, and checks it after the start")
                 }
-            } else {
-                notes.append("cannot read Redis's configuration file \(file): the restore assumes Redis starts with appendonly \(layout.appendOnly ? "yes" : "no"), as it runs now")
+            } catch {
+                notes.append("cannot read Redis's configuration file \(file): the restore assumes Redis starts with appendonly \(layout.appendOnly ? "yes" : "no"), as it runs now, and checks it after the start")
             }
         }
         var rdb = stat()
