@@ -21,18 +21,28 @@ static void close_from(int lowest) {
     }
 }
 
-int dynokeeper_spawn(const char *path, char *const argv[], char *const envp[], const char *directory,
-                     const char *stdin_path, const char *output_path, pid_t *pid) {
-    // A pipe closed on exec tells the parent whether execve succeeded, and why not.
+int dynokeeper_spawn_paused(const char *path, char *const argv[], char *const envp[], const char *directory,
+                            const char *stdin_path, const char *output_path, pid_t *pid, int *control) {
+    // `report` (closed on exec) tells the parent whether execve succeeded, and why not; the child waits on `go`
+    // before it executes anything, so that the parent can record its pid first.
     int report[2];
+    int go[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         return errno;
+    }
+    if (pipe2(go, O_CLOEXEC) != 0) {
+        int error = errno;
+        close(report[0]);
+        close(report[1]);
+        return error;
     }
     pid_t child = fork();
     if (child < 0) {
         int error = errno;
         close(report[0]);
         close(report[1]);
+        close(go[0]);
+        close(go[1]);
         return error;
     }
     if (child == 0) {
@@ -56,12 +66,28 @@ int dynokeeper_spawn(const char *path, char *const argv[], char *const envp[], c
             error = errno;
         }
         if (error == 0) {
-            int keep = report[1];
-            // Move the report pipe to 3 and close everything above it.
-            if (keep != 3) {
-                dup3(keep, 3, O_CLOEXEC);
+            // The report pipe goes to 3 and the go pipe to 4 (both closed on exec); everything above is closed.
+            int keep_report = report[1];
+            int keep_go = go[0];
+            if (keep_go == 3) {
+                keep_go = fcntl(keep_go, F_DUPFD_CLOEXEC, 5);
             }
-            close_from(4);
+            if (keep_report != 3) {
+                dup3(keep_report, 3, O_CLOEXEC);
+            }
+            if (keep_go != 4) {
+                dup3(keep_go, 4, O_CLOEXEC);
+            }
+            close_from(5);
+            char byte;
+            ssize_t got;
+            do {
+                got = read(4, &byte, 1);
+            } while (got < 0 && errno == EINTR);
+            if (got != 1) {
+                // The parent went away before it let us run: run nothing.
+                _exit(127);
+            }
             execve(path, argv, envp);
             error = errno;
             (void)!write(3, &error, sizeof(error));
@@ -71,17 +97,30 @@ int dynokeeper_spawn(const char *path, char *const argv[], char *const envp[], c
         _exit(127);
     }
     close(report[1]);
+    close(go[0]);
+    *pid = child;
+    control[0] = go[1];
+    control[1] = report[0];
+    return 0;
+}
+
+int dynokeeper_spawn_release(pid_t child, const int control[2]) {
+    char byte = 1;
+    ssize_t written;
+    do {
+        written = write(control[0], &byte, 1);
+    } while (written < 0 && errno == EINTR);
+    close(control[0]);
     int error = 0;
     ssize_t got;
     do {
-        got = read(report[0], &error, sizeof(error));
+        got = read(control[1], &error, sizeof(error));
     } while (got < 0 && errno == EINTR);
-    close(report[0]);
+    close(control[1]);
     if (got == sizeof(error) && error != 0) {
         int status;
         waitpid(child, &status, 0);
         return error;
     }
-    *pid = child;
     return 0;
 }

@@ -157,6 +157,7 @@ public struct NodeOperations: Sendable {
         let metrics = metrics
         let restore = nodeRestore(configuration, progress: nil)
         try await runner.ensureIdle()
+        if let unfinished = try restore.unfinishedRestore() { throw unfinished }
         let lock = request.dryRun ? nil : try restore.acquireLock("restore")
         do {
             return try await runner.start(.restore, parameters: parameters, trigger: trigger) { progress in
@@ -177,6 +178,7 @@ public struct NodeOperations: Sendable {
         if !rollback { try NodeRestore.checkEnabled(configuration) }
         let restore = nodeRestore(configuration, progress: nil)
         try await runner.ensureIdle()
+        try restore.checkUnfinished()
         let lock = try restore.acquireLock(rollback ? "rollback" : "resume")
         do {
             return try await runner.start(.restore, parameters: ["action": rollback ? "rollback" : "resume"], trigger: trigger) { progress in

@@ -3,9 +3,18 @@ public import Foundation
 
 /// Runs programs to completion with a timeout, capturing their output in a file.
 ///
-/// Children inherit nothing but their standard streams (see `dynokeeper_spawn`), so a daemon started by a
+/// Children inherit nothing but their standard streams (see `dynokeeper_spawn_paused`), so a daemon started by a
 /// command, such as `redis-server --daemonize yes`, neither holds dynokeeper's sockets nor keeps it waiting.
 public enum ChildProcess {
+    /// Told when a child starts and when it has finished, for the children of the task that sets it (a restore
+    /// records the command it runs, so that one left running by a killed restore can be stopped later).
+    public protocol Observer: Sendable {
+        func started(pid: Int32, executable: String)
+        func finished(pid: Int32)
+    }
+
+    @TaskLocal public static var observer: (any Observer)?
+
     public struct Result: Sendable {
         public var status: Int32
         /// Standard output and error, interleaved.
@@ -30,15 +39,24 @@ public enum ChildProcess {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("dynokeeper-\(UUID().uuidString).out").path
         defer { unlink(outputPath) }
         let environment = environment ?? ProcessInfo.processInfo.environment
+        var control: [Int32] = [-1, -1]
         let pid = try withCStrings([path] + arguments) { argv in
             try withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
                 var pid: pid_t = 0
-                let error = dynokeeper_spawn(path, argv, envp, directory, input, outputPath, &pid)
+                let error = dynokeeper_spawn_paused(path, argv, envp, directory, input, outputPath, &pid, &control)
                 guard error == 0 else {
                     throw NodeControlError("cannot start \(executable): \(String(cString: strerror(error)))")
                 }
                 return pid
             }
+        }
+        // Recorded before the child runs anything: a command can never outlive a record of it.
+        let observer = Self.observer
+        observer?.started(pid: pid, executable: executable)
+        defer { observer?.finished(pid: pid) }
+        let released = dynokeeper_spawn_release(pid, control)
+        guard released == 0 else {
+            throw NodeControlError("cannot start \(executable): \(String(cString: strerror(released)))")
         }
         let deadline = ContinuousClock.now + timeout
         var status: Int32 = 0

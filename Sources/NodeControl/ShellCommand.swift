@@ -39,7 +39,13 @@ public struct ShellCommand: Sendable, CustomStringConvertible {
     /// - Parameter timeout: How long it may take; it is killed after that.
     /// - Throws: ``NodeControlError`` with the exit status and the end of its output when it fails.
     public func run(timeout: Duration) async throws {
-        let result = try await ChildProcess.run("/bin/sh", ["-c", command], environment: environment(), timeout: timeout)
+        let result: ChildProcess.Result
+        do {
+            result = try await ChildProcess.run("/bin/sh", ["-c", command], environment: environment(), timeout: timeout)
+        } catch let error as NodeControlError where error.description.contains("did not finish within") {
+            throw NodeControlError(
+                "\(key) did not finish within \(timeout) and was killed: it must start or stop the process and return (redis-server with daemonize yes, systemctl start …), not run it in the foreground")
+        }
         guard result.status == 0 else {
             let tail = result.output.split(separator: "\n").suffix(5).joined(separator: " | ")
             throw NodeControlError("\(self) exited with status \(result.status)\(tail.isEmpty ? "" : ": \(tail)")")

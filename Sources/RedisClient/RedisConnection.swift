@@ -93,7 +93,8 @@ public final class RedisConnection: Sendable {
         if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
             return describe(first.error)
         }
-        if let error = error as? IOError { return error.description }
+        // NIO's own text repeats itself ("connection reset (error set): Connection refused) (errno: 111)").
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
         if error is ChannelError { return "\(error)" }
         return "\(error)"
     }

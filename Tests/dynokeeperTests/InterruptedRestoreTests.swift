@@ -153,6 +153,8 @@ import Testing
             #expect(refused.status == 1 && refused.stderrText.contains("`dynokeeper restore --"), "\(context): \(refused.stderrText)")
             let apiBackup = try await node.api("POST", "/v1/backups")
             #expect(apiBackup.status == 409 && apiBackup.text.contains("unfinished_restore"), "\(context): \(apiBackup.text)")
+            let apiRestore = try await node.api("POST", "/v1/restores", body: #"{"dry_run": true}"#)
+            #expect(apiRestore.status == 409 && apiRestore.text.contains("unfinished_restore"), "\(context): \(apiRestore.text)")
             let apiStatus = try await node.api("GET", "/v1/status")
             #expect(apiStatus.json["unfinished_restore"] != nil, "\(context): \(apiStatus.text)")
             #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 1"), "\(context)")
@@ -172,6 +174,43 @@ import Testing
         }
         // Every step of a restore (and of its rollback) writes the journal: each was a kill point.
         #expect(interrupted >= (failingStart ? 12 : 8), "only \(interrupted) kill points")
+        // With nothing to resume or roll back, the API says so at once.
+        #expect(try await node.api("POST", "/v1/restores/rollback").status == 404)
+    }
+
+    /// Whether a process runs (an orphan killed here may stay a zombie: PID 1 of a container need not reap it).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+    }
+
+    /// A restore killed while its `redis.start` runs leaves that command running in a session of its own; the
+    /// rollback stops it first, so that it never starts Redis in the middle of what comes next.
+    @Test func aCommandLeftRunningByAKilledRestoreIsStopped() async throws {
+        let node = try await Node(failingStart: false)
+        defer { Task { await node.close() } }
+        try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
+        #expect(try await node.cli(["backup"]).status == 0)
+        _ = try await node.redis.cli(["SET", "own", "data"])
+        let own = try await node.content()
+        let marker = node.folder.file("slow-start.pid")
+        let slow = "echo $$ > \(marker); sleep 4; \(node.redis.startCommand)"
+        let restore = try BackgroundProcess(
+            try DynokeeperBinary.path, ["restore", "--config", node.configPath], logPath: node.folder.file("restore.log"),
+            environment: DynokeeperBinary.cleanEnvironment(["DYNOKEEPER_REDIS_START": slow]))
+        try await restore.waitUntil("the restore to run redis.start", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: marker) }
+        kill(restore.pid, SIGKILL)
+        await restore.stop()
+        let leftover = try #require(Int32((try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.isRunning(leftover), "the slow redis.start outlived the restore")
+
+        let rolledBack = try await node.cli(["restore", "--rollback"])
+        #expect(rolledBack.status == 0, "\(rolledBack.stderrText)")
+        #expect(!Self.isRunning(leftover), "the leftover redis.start was stopped")
+        let starts = node.redis.events().filter { $0 == "redis-start" }.count
+        try await Task.sleep(for: .seconds(5))
+        #expect(node.redis.events().filter { $0 == "redis-start" }.count == starts, "no late start from the killed restore")
+        #expect(try await node.content() == own)
     }
 
     /// Finishes or undoes the interrupted restore; a journal of a rollback under way can only be rolled back, and

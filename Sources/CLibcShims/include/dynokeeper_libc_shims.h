@@ -9,14 +9,20 @@
 int dynokeeper_tune_malloc(int threshold);
 
 /// Starts a program with fork and execve, so that the child inherits nothing but its standard streams:
-/// every other descriptor is closed and every signal disposition reset. (Foundation's Process leaves a
-/// descriptor open in the child, so a daemon it starts keeps the parent waiting.)
+/// every other descriptor is closed and every signal disposition reset, and it runs in a session of its own.
+/// (Foundation's Process leaves a descriptor open in the child, so a daemon it starts keeps the parent waiting.)
+///
+/// In two steps: `dynokeeper_spawn_paused` forks a child that waits before it executes anything, so that the
+/// caller can record its pid first; `dynokeeper_spawn_release` lets it run and reports whether execve worked.
 ///
 /// - stdin_path: opened read-only as standard input (NULL: /dev/null).
 /// - output_path: standard output and error, created or truncated (NULL: /dev/null).
 /// - directory: the working directory (NULL: unchanged).
-/// Returns 0 and sets *pid, or an errno value.
-int dynokeeper_spawn(const char *path, char *const argv[], char *const envp[], const char *directory,
-                     const char *stdin_path, const char *output_path, pid_t *pid);
+/// - control: receives the two descriptors `dynokeeper_spawn_release` needs (it closes them).
+/// Each returns 0, or an errno value (the paused child then runs nothing and exits).
+int dynokeeper_spawn_paused(const char *path, char *const argv[], char *const envp[], const char *directory,
+                            const char *stdin_path, const char *output_path, pid_t *pid, int *control);
+
+int dynokeeper_spawn_release(pid_t child, const int control[2]);
 
 #endif

@@ -38,58 +38,102 @@ public struct ConfigurationCheck: Sendable {
         check.resolved.append(("redis.port", String(node.redisPort), configuration.redis.port != nil ? "redis.port" : redisFrom))
 
         let connector = RedisConnector(node: node, redis: configuration.redis, logger: logger)
+        var credentialsReadable = true
         do {
             _ = try connector.credentials()
+            if let file = configuration.redis.passwordFile, let mode = FileOwnership.of(file)?.mode, mode & 0o004 != 0 {
+                check.findings.append(Finding(level: .warning, message: "redis.password_file \(file) is readable by every user (mode \(String(mode, radix: 8))): chmod o-r it"))
+            }
         } catch {
+            credentialsReadable = false
             check.findings.append(Finding(level: .error, message: "\(error)"))
         }
+        var confReadable = true
         if let conf = configuration.redis.conf {
             do {
                 _ = try RedisLayout.settings(conf: conf)
             } catch {
-                check.findings.append(Finding(level: .error, message: "redis.conf \(conf): \(error)"))
+                confReadable = false
+                check.findings.append(Finding(level: .error, message: "\(error)"))
             }
         }
         if let dataDir = configuration.redis.dataDir, FileOwnership.of(dataDir)?.fromFolder != true {
             check.findings.append(Finding(level: .error, message: "redis.data_dir \(dataDir) is not a folder"))
         }
-        do {
-            if let folders = try NodeFolders.withoutRedis(configuration) {
-                check.resolved.append(("Redis's data folder", folders.data, folders.dataOrigin))
-                check.resolved.append(("state folder", folders.state, configuration.node.stateDir != nil ? "node.state_dir" : "default"))
+        var folders: NodeFolders?
+        if confReadable {
+            do {
+                folders = try NodeFolders.withoutRedis(configuration)
+                if let folders {
+                    check.resolved.append(("Redis's data folder", folders.data, folders.dataOrigin))
+                    check.resolved.append(("state folder", folders.state, configuration.node.stateDir != nil ? "node.state_dir" : "default"))
+                }
+            } catch {
+                check.findings.append(Finding(level: .error, message: "\(error)"))
             }
-        } catch {
-            check.findings.append(Finding(level: .error, message: "\(error)"))
         }
         if configuration.backup.enabled, let next = configuration.backup.schedule.next(after: Date()) {
             check.resolved.append(("next scheduled backup", next.formatted(.iso8601), "backup.schedule"))
         }
+        if configuration.server.token == nil && !configuration.server.isLoopback {
+            check.findings.append(Finding(
+                level: .error,
+                message: "server.listen \(configuration.server.host):\(configuration.server.port) is reachable from other machines without server.token: dynokeeper serve would refuse to start"))
+        }
 
-        // How Redis answers now (it may be down while the configuration is checked: a note, not an error).
+        // How Redis answers now. Down is a warning (it may be stopped while the configuration is checked); a
+        // refused password is an error, since every job would fail.
         var supervised: String?
-        do {
-            let redis = try await connector.connect(commandTimeout: .seconds(5))
-            defer { Task { await redis.close() } }
-            let version = try await redis.info("server").version ?? "unknown"
-            supervised = try await redis.configGet("supervised")
-            check.resolved.append(("Redis", "answers at \(connector.address), version \(version), supervised \(supervised ?? "no")", "Redis"))
-        } catch {
-            check.findings.append(Finding(level: .warning, message: "Redis does not answer: \(error)"))
+        var running: RedisLayout?
+        if credentialsReadable {
+            do {
+                let redis = try await connector.connect(commandTimeout: .seconds(5))
+                defer { Task { await redis.close() } }
+                let version = try await redis.info("server").version ?? "unknown"
+                supervised = try await redis.configGet("supervised")
+                running = try await RedisLayout.read(from: redis, dataDirectory: configuration.redis.dataDir)
+                check.resolved.append(("Redis", "answers at \(connector.address), version \(version), supervised \(supervised ?? "no")", "Redis"))
+            } catch let error as RedisError {
+                if case .connectionFailed = error {
+                    check.findings.append(Finding(level: .warning, message: "Redis does not answer: \(error)"))
+                } else {
+                    check.findings.append(Finding(level: .error, message: "\(error)"))
+                }
+            } catch {
+                check.findings.append(Finding(level: .error, message: "\(error)"))
+            }
+        }
+        if let running, let folders, configuration.redis.dataDir == nil,
+            RestoreTarget.realPath(running.directory) != RestoreTarget.realPath(folders.data)
+        {
+            check.findings.append(Finding(
+                level: configuration.restore.enabled ? .error : .warning,
+                message: "the running Redis keeps its data in \(running.directory), but \(folders.dataOrigin) says \(folders.data): check redis.conf, or set redis.data_dir to the folder as dynokeeper sees it"))
         }
 
         // What a restore needs: refused up front otherwise, so say so now.
         if configuration.restore.enabled {
             var missing: [String] = []
-            if configuration.redis.start == nil { missing.append("redis.start (restores stop Redis and must start it again)") }
+            if configuration.redis.start == nil { missing.append("set redis.start (restores stop Redis and must start it again)") }
             if configuration.redis.conf == nil && configuration.redis.dataDir == nil {
-                missing.append("redis.conf or redis.data_dir (to find an interrupted restore while Redis is down)")
+                missing.append("set redis.conf or redis.data_dir (to find an interrupted restore while Redis is down)")
             }
             do { _ = try DynomiteService.make(configuration, node: node) } catch { missing.append("\(error)") }
             if let supervised, supervised != "no", configuration.redis.stop == nil {
-                missing.append("redis.stop: Redis runs supervised (\(supervised)) and its supervisor would start it again after SHUTDOWN")
+                missing.append("set redis.stop: Redis runs supervised (\(supervised)) and its supervisor would start it again after SHUTDOWN")
+            }
+            // Setting the data aside needs write access to the data folder and to the AOF folder itself.
+            if let directory = running?.directory ?? folders?.data {
+                var problems = [FolderAccess.problem(directory, what: "Redis's data folder")]
+                if let aof = running?.appendDirectory, FileOwnership.of(directory + "/" + aof)?.fromFolder == true {
+                    problems.append(FolderAccess.problem(directory + "/" + aof, what: "Redis's AOF folder"))
+                }
+                for problem in problems.compactMap({ $0 }) {
+                    missing.append("\(problem) (see the README's Running in production)")
+                }
             }
             for item in missing {
-                check.findings.append(Finding(level: .error, message: "restore.enabled is true, but restores would be refused: set \(item)"))
+                check.findings.append(Finding(level: .error, message: "restore.enabled is true, but restores would be refused: \(item)"))
             }
         }
         return check

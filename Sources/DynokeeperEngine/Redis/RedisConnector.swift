@@ -39,10 +39,10 @@ public struct RedisConnector: Sendable {
             return try await RedisConnection.connect(
                 to: address, credentials: credentials,
                 commandTimeout: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000), logger: logger)
-        } catch let error as RedisError where error.isAuthenticationFailure {
+        } catch RedisError.server(let command, let message) where RedisError.server(command: command, message: message).isAuthenticationFailure {
             throw RedisError.server(
                 command: "AUTH",
-                message: "\(error) — check redis.password_file\(user == nil ? "" : " and redis.user") (Redis at \(address))")
+                message: "\(message) — check redis.password_file\(user == nil ? "" : " and redis.user") (Redis at \(address))")
         }
     }
 }

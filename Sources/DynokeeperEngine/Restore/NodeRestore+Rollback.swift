@@ -12,10 +12,16 @@ extension NodeRestore {
     /// recorded, and a file is only removed from the data folder while the previous version of its path is
     /// safe in `previous/` (or when the node had no such path).
     func undo(_ initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?) async throws -> String {
+        try await ChildProcess.$observer.withValue(CommandTracker(folders)) {
+            try await undoSteps(initial, folders: folders, dynomite: dynomite)
+        }
+    }
+
+    private func undoSteps(_ initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?) async throws -> String {
         var journal = initial
         let redis = redisService
         guard journal.phase != .committed else {
-            throw SnapshotError(
+            throw RestoreCommittedError(
                 "the restore of snapshot \(journal.snapshot) had finished (its data is in place and checked) when it stopped; only removing the set-aside files was left, which the previous data no longer survives whole: it cannot be rolled back. Run `dynokeeper restore --resume` to finish it")
         }
         if journal.phase != .rollingBack {
@@ -60,7 +66,7 @@ extension NodeRestore {
         }
         try await Self.removeWorkFolder(journal)
         try await RestoreJournal.remove(folders)
-        return "Rolled back: the previous data is back in place and Redis\(journal.stoppedDynomite ? " and Dynomite" : "") run again."
+        return "Rolled back: the previous data is back in place and \(journal.stoppedDynomite ? "Redis and Dynomite run" : "Redis runs") again."
     }
 
     /// The error of a rollback that did not finish, saying where the node's data is and what to do.
@@ -73,6 +79,12 @@ extension NodeRestore {
             prefix
                 + "\(error). Where the node's previous data is now: \(journal.previousDataSummary). The journal \(folders.journal) records where every file is; once the cause is fixed, run `dynokeeper restore --rollback` again (it is safe to repeat), or see the README's manual recovery")
     }
+}
+
+/// A rollback asked for after the restore had succeeded (only its clean-up was interrupted).
+struct RestoreCommittedError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 extension RestoreJournal {

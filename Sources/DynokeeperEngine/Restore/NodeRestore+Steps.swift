@@ -13,6 +13,17 @@ extension NodeRestore {
         journal initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?, skipSafetySave: Bool,
         steps initialSteps: [(String, Duration)], source: RestoreSource, notes initialNotes: [String]
     ) async throws -> Report {
+        // The commands this restore runs are recorded, so that one left running if it is killed can be stopped.
+        let tracker = CommandTracker(folders)
+        return try await ChildProcess.$observer.withValue(tracker) {
+            try await run(journal: initial, folders: folders, dynomite: dynomite, skipSafetySave: skipSafetySave, steps: initialSteps, source: source, notes: initialNotes)
+        }
+    }
+
+    private func run(
+        journal initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?, skipSafetySave: Bool,
+        steps initialSteps: [(String, Duration)], source: RestoreSource, notes initialNotes: [String]
+    ) async throws -> Report {
         var journal = initial
         var steps = initialSteps
         var notes = initialNotes

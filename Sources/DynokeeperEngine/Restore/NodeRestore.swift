@@ -90,6 +90,7 @@ public struct NodeRestore: Sendable {
         let folders = try NodeFolders.forRestore(configuration)
         let held = try lock ?? (options.dryRun ? nil : NodeLock.acquire(folders, operation: "restore"))
         defer { held?.release() }
+        if held != nil { CommandTracker(folders).stopLeftover(logger: logger) }
         if let journal = try RestoreJournal.load(folders) {
             guard held != nil, try await NodeGuard(configuration: configuration, connector: connector, logger: logger)
                 .discardIfUntouched(journal, folders: folders)
@@ -146,6 +147,7 @@ public struct NodeRestore: Sendable {
         let held = try lock ?? NodeLock.acquire(folders, operation: "resume")
         defer { held.release() }
         let journal = try unfinishedJournal(folders)
+        CommandTracker(folders).stopLeftover(logger: logger)
         if journal.phase == .rollingBack {
             throw SnapshotError(
                 "the earlier restore of snapshot \(journal.snapshot) was being rolled back when it stopped; it cannot be resumed: finish the rollback with `dynokeeper restore --rollback`")
@@ -167,18 +169,32 @@ public struct NodeRestore: Sendable {
         let held = try lock ?? NodeLock.acquire(folders, operation: "rollback")
         defer { held.release() }
         let journal = try unfinishedJournal(folders)
+        CommandTracker(folders).stopLeftover(logger: logger)
         do {
             return try await undo(journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node))
+        } catch let error as RestoreCommittedError {
+            throw SnapshotError(error.description)
         } catch {
             throw Self.rollbackFailure(error, folders: folders, fallback: journal)
         }
     }
 
     func unfinishedJournal(_ folders: NodeFolders) throws -> RestoreJournal {
-        guard let journal = try RestoreJournal.load(folders) else {
-            throw SnapshotError("there is no unfinished restore on this node (no \(folders.journal))")
-        }
+        guard let journal = try RestoreJournal.load(folders) else { throw NoUnfinishedRestoreError(journalPath: folders.journal) }
         return journal
+    }
+
+    /// The unfinished restore that would refuse a new one (the daemon answers 409 with it at once), `nil` when
+    /// there is none or its journal is of one that never touched the node.
+    public func unfinishedRestore() throws -> UnfinishedRestoreError? {
+        let folders = try NodeFolders.forRestore(configuration)
+        guard let journal = try RestoreJournal.load(folders), !journal.isUntouched else { return nil }
+        return UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
+    }
+
+    /// Fails unless a restore is unfinished (before a resume or rollback job is accepted).
+    public func checkUnfinished() throws {
+        _ = try unfinishedJournal(try NodeFolders.forRestore(configuration))
     }
 
     /// Removes what a restore that never touched the node left: its fetched files and its journal.
@@ -325,6 +341,12 @@ public struct NodeRestore: Sendable {
         }
         try await LocalFileSystem.syncFolder(incoming)
     }
+}
+
+/// A resume or rollback was asked for, but no restore is unfinished (HTTP 404).
+public struct NoUnfinishedRestoreError: Error, Sendable, CustomStringConvertible {
+    public var journalPath: String
+    public var description: String { "there is no unfinished restore on this node (no \(journalPath))" }
 }
 
 /// A restore was interrupted and its journal is still there: nothing else may run until it is resumed or

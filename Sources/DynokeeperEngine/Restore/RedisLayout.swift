@@ -60,8 +60,12 @@ public struct RedisLayout: Sendable, Equatable, Codable {
 
     /// A redis.conf's settings (the last of each wins, as in Redis; `include` files are not followed).
     static func settings(conf path: String) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationError("redis.conf: cannot read \(path)")
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = access(path, F_OK) != 0 ? "it does not exist" : access(path, R_OK) != 0 ? "this user may not read it" : "it is not UTF-8 text"
+            throw ConfigurationError("redis.conf: cannot read \(path): \(reason)")
         }
         var settings: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) {

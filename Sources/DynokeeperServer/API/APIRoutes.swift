@@ -103,6 +103,8 @@ struct APIRoutes: Sendable {
             throw APIError(status: .conflict, code: "busy", message: busy.description)
         } catch let unfinished as UnfinishedRestoreError {
             throw APIError(status: .conflict, code: "unfinished_restore", message: unfinished.description)
+        } catch let none as NoUnfinishedRestoreError {
+            throw APIError(status: .notFound, code: "no_unfinished_restore", message: none.description)
         } catch let error as ConfigurationError {
             throw APIError(status: .forbidden, code: "refused", message: error.message)
         }
