@@ -213,7 +213,9 @@ def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb
     denv.update({"DYNOKEEPER_REDIS_PORT": str(redis_port), "DYNOKEEPER_STORAGE_URL": "s3://bench/restore",
                  "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_LOG_LEVEL": "warning",
                  "DYNOKEEPER_BACKUP_COMPRESSION_LEVEL": "1", "DYNOKEEPER_RESTORE_ENABLED": "true",
-                 "DYNOKEEPER_REDIS_START": f"redis-server {work}/redis.conf"})
+                 "DYNOKEEPER_REDIS_START": f"redis-server {work}/redis.conf",
+                 # Restores need redis.conf (or redis.data_dir), to find an interrupted restore while Redis is down.
+                 "DYNOKEEPER_REDIS_CONF": f"{work}/redis.conf"})
     out = subprocess.run([binary, "backup"], env=denv, cwd=work, capture_output=True, text=True, check=True).stdout
     snapshot = out.split()[1]
     subprocess.run(aws + ["s3", "cp", f"{work}/redis/dump.rdb", "s3://bench/manual-restore/dump.rdb"], env=env,
