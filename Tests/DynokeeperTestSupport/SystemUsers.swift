@@ -1,6 +1,6 @@
 public import Foundation
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// The users production-like tests run processes as: Redis as Debian's `redis` user, dynokeeper as an
