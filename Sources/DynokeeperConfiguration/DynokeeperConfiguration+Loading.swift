@@ -233,6 +233,8 @@ struct TypedReader {
         record("storage.path_style", pathStyle.map { String($0.value) } ?? "auto", pathStyle?.origin ?? .defaultValue)
         let partSize = try int("storage.part_size_mb", default: 16, range: 5...5120)!
         let concurrency = try int("storage.concurrency", default: 8, range: 1...64)!
+        let maxAttempts = try int("storage.max_attempts", default: 10, range: 1...100)!
+        let giveUpAfter = try int("storage.give_up_after_seconds", default: 120, range: 1...86_400)!
         let sse = try string("storage.server_side_encryption", check: {
             DynokeeperConfiguration.Storage.ServerSideEncryption(rawValue: $0) == nil ? "unknown encryption" : nil
         }).flatMap(DynokeeperConfiguration.Storage.ServerSideEncryption.init(rawValue:))
@@ -243,7 +245,8 @@ struct TypedReader {
         let profile = try string("storage.profile")
         return .init(
             url: url, endpoint: endpoint, region: region, pathStyle: pathStyle?.value, partSizeMB: partSize,
-            concurrency: concurrency, serverSideEncryption: sse, kmsKeyID: kmsKey, profile: profile)
+            concurrency: concurrency, maxAttempts: maxAttempts, giveUpAfterSeconds: giveUpAfter, serverSideEncryption: sse,
+            kmsKeyID: kmsKey, profile: profile)
     }
 
     private mutating func buildServer() throws -> DynokeeperConfiguration.Server {

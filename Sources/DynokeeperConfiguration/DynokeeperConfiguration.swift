@@ -81,6 +81,10 @@ public struct DynokeeperConfiguration: Sendable, Equatable {
         public var pathStyle: Bool?
         public var partSizeMB: Int
         public var concurrency: Int
+        /// Tries of one request (or of one stretch of a transfer without progress), the first included.
+        public var maxAttempts: Int = 10
+        /// How long after its first failure a request is given up.
+        public var giveUpAfterSeconds: Int = 120
         public var serverSideEncryption: ServerSideEncryption?
         public var kmsKeyID: String?
         public var profile: String?

@@ -1,18 +1,28 @@
-/// Exponential backoff with full jitter for transient failures.
+/// Exponential backoff with full jitter for transient failures, as AWS SDKs' standard mode does, with a longer
+/// tail: an operation is retried up to `maxAttempts` times, but never beyond `giveUpAfter` since its first
+/// failure, so that a store that only answers errors fails in bounded time while a passing fault does not fail
+/// a transfer. Streaming transfers that make progress between failures start counting again (``RetryState``).
 public struct RetryPolicy: Sendable {
-    /// How many times an operation runs at most, the first try included.
+    /// How many times an operation runs at most without progress, the first try included.
     public var maxAttempts: Int
     public var baseDelay: Duration
     public var maxDelay: Duration
+    /// How long after its first failure an operation is given up, whatever `maxAttempts` says; `nil`: no limit.
+    public var giveUpAfter: Duration?
 
     /// - Parameters:
-    ///   - maxAttempts: Tries in all, at least 1.
+    ///   - maxAttempts: Tries in all, at least 1 (`storage.max_attempts`).
     ///   - baseDelay: The upper bound of the first wait; it doubles with each retry.
     ///   - maxDelay: The longest wait.
-    public init(maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(10)) {
+    ///   - giveUpAfter: The time after the first failure past which no retry starts (`storage.give_up_after_seconds`).
+    public init(
+        maxAttempts: Int = 10, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(20),
+        giveUpAfter: Duration? = .seconds(120)
+    ) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        self.giveUpAfter = giveUpAfter
     }
 
     /// No retries at all.
@@ -35,17 +45,55 @@ public struct RetryPolicy: Sendable {
         onRetry: (_ error: any Error, _ attempt: Int, _ delay: Duration) -> Void = { _, _, _ in },
         _ operation: () async throws -> T
     ) async throws -> T {
-        var attempt = 1
+        var state = RetryState(self)
         while true {
             do {
                 return try await operation()
             } catch {
-                guard attempt < maxAttempts, isRetryable(error), !Task.isCancelled else { throw error }
-                let wait = delay(beforeRetry: attempt - 1)
-                onRetry(error, attempt, wait)
+                guard isRetryable(error), !Task.isCancelled else { throw error }
+                let wait = try state.failed(error)
+                onRetry(error, state.attempts, wait)
                 try await Task.sleep(for: wait)
-                attempt += 1
             }
         }
+    }
+}
+
+/// The retries of one operation so far: how many failures in a row, and since when.
+public struct RetryState: Sendable {
+    public let policy: RetryPolicy
+    /// Failures since the last progress.
+    public private(set) var attempts = 0
+    private var firstFailure: ContinuousClock.Instant?
+
+    public init(_ policy: RetryPolicy) { self.policy = policy }
+
+    /// Records a retryable failure.
+    /// - Returns: How long to wait before the next try.
+    /// - Throws: The error, saying that it was given up on, when the attempts or the time are used up.
+    public mutating func failed(_ error: any Error) throws -> Duration {
+        attempts += 1
+        let now = ContinuousClock.now
+        let since = firstFailure ?? now
+        firstFailure = since
+        let elapsed = now - since
+        let outOfTime = policy.giveUpAfter.map { elapsed >= $0 } ?? false
+        guard attempts < policy.maxAttempts, !outOfTime else {
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let note = "gave up after \(attempts) failed attempt(s) in \(Int(seconds.rounded())) s"
+            if let error = error as? ObjectStoreError {
+                throw ObjectStoreError(error.code, "\(error.message) (\(note))", key: error.key)
+            }
+            throw error
+        }
+        var wait = policy.delay(beforeRetry: attempts - 1)
+        if let limit = policy.giveUpAfter, elapsed + wait > limit { wait = max(.zero, limit - elapsed) }
+        return wait
+    }
+
+    /// The operation moved forward (bytes arrived): its failures so far no longer count.
+    public mutating func madeProgress() {
+        attempts = 0
+        firstFailure = nil
     }
 }

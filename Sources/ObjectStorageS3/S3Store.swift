@@ -76,8 +76,9 @@ public final class S3Store: ObjectStore {
     ///   - acceptedStatus: The statuses that mean success.
     ///   - inspect: Checks a successful response inside the retry loop; what it throws is retried when
     ///     retryable.
+    ///   - maxBody: The largest response body accepted.
     func send(
-        _ request: S3Request, payloadHash: String? = nil, acceptedStatus: Set<UInt> = [200, 204],
+        _ request: S3Request, payloadHash: String? = nil, acceptedStatus: Set<UInt> = [200, 204], maxBody: Int = 16 << 20,
         inspect: (S3Response) throws -> Void = { _ in }
     ) async throws -> S3Response {
         let payloadHash = payloadHash ?? request.body.map(PayloadDigests.sha256) ?? SigV4Signer.emptyPayloadHash
@@ -85,7 +86,7 @@ public final class S3Store: ObjectStore {
             let response = try await self.execute(request, payloadHash: payloadHash)
             let body: ByteBuffer
             do {
-                body = try await response.body.collect(upTo: 16 << 20)
+                body = try await response.body.collect(upTo: maxBody)
             } catch {
                 throw S3ErrorMapping.transportError(error, request: request, location: self.location)
             }

@@ -22,8 +22,11 @@ public struct S3StoreConfiguration: Sendable {
     public var endpoint: String?
     /// Forces path-style or virtual-hosted addressing; `nil` chooses (see ``S3Endpoint``).
     public var pathStyle: Bool?
-    /// The size of upload parts and download ranges, at least 5 MiB.
+    /// The size of upload parts, at least 5 MiB.
     public var partSize: Int
+    /// The size of the ranges whole-object downloads fetch in parallel, independent of the part size the object
+    /// was uploaded with (a range is held in memory until its turn comes).
+    public var downloadRangeSize: Int
     /// How many parts or ranges move at once; memory stays below about `partSize × (concurrency + 1)`.
     public var concurrency: Int
     public var serverSideEncryption: ServerSideEncryption?
@@ -44,6 +47,7 @@ public struct S3StoreConfiguration: Sendable {
     ///   - retry: Backoff for transient failures.
     ///   - requestTimeout: The deadline of one request.
     ///   - caBundle: Certificate authorities to trust.
+    ///   - downloadRangeSize: Bytes per download range; 16 MiB by default.
     public init(
         location: S3Location,
         region: String = "us-east-1",
@@ -54,8 +58,10 @@ public struct S3StoreConfiguration: Sendable {
         serverSideEncryption: ServerSideEncryption? = nil,
         retry: RetryPolicy = RetryPolicy(),
         requestTimeout: TimeAmount = .minutes(15),
-        caBundle: String? = nil
+        caBundle: String? = nil,
+        downloadRangeSize: Int = 16 << 20
     ) {
+        self.downloadRangeSize = downloadRangeSize
         self.location = location
         self.region = region
         self.endpoint = endpoint
@@ -74,6 +80,9 @@ public struct S3StoreConfiguration: Sendable {
             throw S3ConfigurationError("part size \(partSize) is below S3's minimum of 5 MiB")
         }
         guard partSize <= 5 << 30 else { throw S3ConfigurationError("part size \(partSize) is above S3's maximum of 5 GiB") }
+        guard downloadRangeSize >= 1 << 20 else {
+            throw S3ConfigurationError("download range size \(downloadRangeSize) is below 1 MiB")
+        }
         guard (1...64).contains(concurrency) else {
             throw S3ConfigurationError("concurrency \(concurrency) must be between 1 and 64")
         }

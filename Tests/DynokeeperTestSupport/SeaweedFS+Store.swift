@@ -1,5 +1,5 @@
 import Foundation
-import ObjectStorage
+public import ObjectStorage
 public import ObjectStorageS3
 
 extension SeaweedFS {
@@ -9,14 +9,16 @@ extension SeaweedFS {
     ///   - partSize: Bytes per part (5 MiB, S3's smallest, keeps multipart tests small).
     ///   - concurrency: Parts in flight.
     ///   - secret: A secret to sign with instead of the right one.
+    ///   - through: Another endpoint to reach it by (a fault proxy).
+    ///   - retry: The retry policy; a quick one by default.
     public func makeStore(
-        prefix: String? = nil, partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil
+        prefix: String? = nil, partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil, through: String? = nil,
+        retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20))
     ) async throws -> S3Store {
         let bucket = try await SharedBucket.shared.name(self)
         let configuration = S3StoreConfiguration(
             location: S3Location(bucket: bucket, prefix: prefix ?? "test-\(UUID().uuidString.prefix(8))"),
-            region: region, endpoint: endpoint, partSize: partSize, concurrency: concurrency,
-            retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)))
+            region: region, endpoint: through ?? endpoint, partSize: partSize, concurrency: concurrency, retry: retry)
         let credentials = StaticCredentialProvider(.init(accessKeyID: accessKey, secretAccessKey: secret ?? secretKey))
         return try S3Store(configuration: configuration, credentials: credentials)
     }

@@ -31,6 +31,7 @@ public enum StoreFactory {
                 partSize: storage.partSizeMB << 20,
                 concurrency: storage.concurrency,
                 serverSideEncryption: encryption,
+                retry: RetryPolicy(maxAttempts: storage.maxAttempts, giveUpAfter: .seconds(storage.giveUpAfterSeconds)),
                 caBundle: environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 })
             do {
                 return try S3Store(configuration: configuration, environment: environment, profile: storage.profile, logger: logger)

@@ -29,8 +29,24 @@ extension S3Store {
             throw ObjectStoreError(.notFound, "no such object in \(location)", key: key)
         }
         let (info, bytes) = try describe(response, key: key, fullKey: fullKey)
-        let body = CountedBody(base: response.body, expected: Int64(bytes.count), what: "download of \(fullKey)")
+        // A body that breaks off is continued from the last byte received, from the same version of the object.
+        let body = ResumingBody(
+            store: self, key: key, fullKey: fullKey, etag: info.etag, range: bytes, first: response.body)
         return ObjectDownload(info: info, range: bytes, body: ByteStream(body))
+    }
+
+    /// Asks for the rest of a range after a body broke off: bytes `range` of the version `etag`.
+    func resume(_ range: Range<Int64>, key: String, fullKey: String, etag: String?) async throws -> HTTPClientResponse.Body {
+        var request = S3Request(
+            method: .GET, key: fullKey, headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
+            action: "download of bytes \(range.lowerBound)-\(range.upperBound - 1) of \(fullKey)")
+        if let etag { request.headers.append(("if-match", "\"\(etag)\"")) }
+        let response = try await sendStreaming(request, acceptedStatus: [206])
+        let (_, returned) = try describe(response, key: key, fullKey: fullKey)
+        guard returned == range else {
+            throw ObjectStoreError(.integrity, "\(request.action): the store answered bytes \(returned.lowerBound)-\(returned.upperBound - 1)")
+        }
+        return response.body
     }
 
     /// Reads the object's size, version and the range actually returned from a GET response.
@@ -64,71 +80,99 @@ extension S3Store {
         guard let info = try await head(key) else {
             throw ObjectStoreError(.notFound, "no such object in \(location)", key: key)
         }
-        let partSize = Int64(configuration.partSize)
-        guard info.size > partSize else { return try await get(key, range: nil) }
+        let rangeSize = Int64(configuration.downloadRangeSize)
+        guard info.size > rangeSize else { return try await get(key, range: nil) }
         let fullKey = configuration.location.fullKey(key)
-        let reader = ParallelRangeReader(range: 0..<info.size, partSize: partSize, concurrency: configuration.concurrency) {
+        let reader = ParallelRangeReader(range: 0..<info.size, partSize: rangeSize, concurrency: configuration.concurrency) {
             part in
-            try await self.fetchRange(part, fullKey: fullKey, etag: info.etag)
+            try await self.fetchRange(part, key: key, fullKey: fullKey, etag: info.etag)
         }
         return ObjectDownload(info: info, range: 0..<info.size, body: ByteStream(reader))
     }
 
-    /// Fetches one range whole, retrying a broken transfer from the start of the range; `If-Match` makes
-    /// sure every range comes from the same version of the object.
-    private func fetchRange(_ range: Range<Int64>, fullKey: String, etag: String?) async throws -> ByteBuffer {
-        var request = S3Request(
-            method: .GET, key: fullKey,
-            headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
-            action: "download of bytes \(range.lowerBound)-\(range.upperBound - 1) of \(fullKey)")
-        if let etag { request.headers.append(("if-match", "\"\(etag)\"")) }
-        let response = try await send(request, acceptedStatus: [206]) { response in
-            guard response.body.readableBytes == range.count else {
-                throw ObjectStoreError(
-                    .unavailable, "\(request.action): received \(response.body.readableBytes) of \(range.count) bytes")
-            }
+    /// Fetches one range whole; a body that breaks off is continued from the last byte received. `If-Match`
+    /// makes sure every range comes from the same version of the object.
+    private func fetchRange(_ range: Range<Int64>, key: String, fullKey: String, etag: String?) async throws -> ByteBuffer {
+        var collected = ByteBuffer()
+        collected.reserveCapacity(range.count)
+        let body = ResumingBody(store: self, key: key, fullKey: fullKey, etag: etag, range: range, first: nil)
+        for try await chunk in body {
+            var chunk = chunk
+            collected.writeBuffer(&chunk)
         }
-        return response.body
+        return collected
     }
 }
 
-/// Passes a response body through, and fails if it ends before (or goes past) the announced length.
-struct CountedBody: AsyncSequence, Sendable {
+/// A download's body that continues from the last byte received when it breaks off or ends early (a reset, a
+/// proxy that cuts it), with `Range` and `If-Match`, under the store's retry policy: failures in a row count,
+/// bytes received in between start the count again.
+struct ResumingBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
-    let base: HTTPClientResponse.Body
-    let expected: Int64
-    let what: String
+    let store: S3Store
+    let key: String
+    let fullKey: String
+    let etag: String?
+    let range: Range<Int64>
+    /// The body of the response already received, if any; otherwise the first request is made on the first read.
+    let first: HTTPClientResponse.Body?
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        var base: HTTPClientResponse.Body.AsyncIterator
-        let expected: Int64
-        let what: String
+        let body: ResumingBody
+        var current: HTTPClientResponse.Body.AsyncIterator?
         var received: Int64 = 0
+        var retries: RetryState
+        var started: Bool
+
+        init(_ body: ResumingBody) {
+            self.body = body
+            current = body.first?.makeAsyncIterator()
+            started = body.first != nil
+            retries = RetryState(body.store.configuration.retry)
+        }
 
         mutating func next() async throws -> ByteBuffer? {
-            let chunk: ByteBuffer?
-            do {
-                chunk = try await base.next()
-            } catch {
-                throw ObjectStoreError(.unavailable, "\(what) broke off after \(received) of \(expected) bytes: \(error)")
-            }
-            guard let chunk else {
-                guard received == expected else {
-                    throw ObjectStoreError(.integrity, "\(what) ended after \(received) of \(expected) bytes")
+            while true {
+                if received == Int64(body.range.count) {
+                    // Everything arrived; a longer body would be a different object.
+                    if var current, let extra = try? await current.next(), extra.readableBytes > 0 {
+                        throw ObjectStoreError(.integrity, "download of \(body.fullKey) sent more than the \(body.range.count) bytes announced")
+                    }
+                    return nil
                 }
-                return nil
+                do {
+                    if current == nil {
+                        let rest = (body.range.lowerBound + received)..<body.range.upperBound
+                        current = try await body.store.resume(rest, key: body.key, fullKey: body.fullKey, etag: body.etag).makeAsyncIterator()
+                        started = true
+                    }
+                    guard let chunk = try await current!.next() else {
+                        throw ObjectStoreError(
+                            .unavailable, "download of \(body.fullKey) ended after \(received) of \(body.range.count) bytes")
+                    }
+                    received += Int64(chunk.readableBytes)
+                    guard received <= Int64(body.range.count) else {
+                        throw ObjectStoreError(.integrity, "download of \(body.fullKey) sent more than the \(body.range.count) bytes announced")
+                    }
+                    if chunk.readableBytes > 0 { retries.madeProgress() }
+                    return chunk
+                } catch let error as ObjectStoreError where !error.isRetryable {
+                    throw error
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    current = nil
+                    let failure = (error as? ObjectStoreError)
+                        ?? ObjectStoreError(.unavailable, "download of \(body.fullKey) broke off after \(received) of \(body.range.count) bytes: \(error)")
+                    let wait = try retries.failed(failure)
+                    body.store.logger.warning("resuming \(failure.message) from byte \(body.range.lowerBound + received) in \(wait)")
+                    try await Task.sleep(for: wait)
+                }
             }
-            received += Int64(chunk.readableBytes)
-            guard received <= expected else {
-                throw ObjectStoreError(.integrity, "\(what) sent more than the \(expected) bytes announced")
-            }
-            return chunk
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), expected: expected, what: what)
-    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(self) }
 }
 
 /// Dates as HTTP headers write them (RFC 1123) and as S3 listings write them (ISO 8601).

@@ -1,0 +1,69 @@
+import DynokeeperTestSupport
+import Foundation
+import NIOCore
+import ObjectStorage
+import ObjectStorageS3
+import Testing
+
+/// The S3 client through a proxy that injects what S3 and networks really do: SlowDown, connections reset before
+/// the response, bodies cut off both ways, and a store that only answers errors.
+@Suite struct FaultToleranceTests {
+    /// The policy dynokeeper uses by default, with a shorter deadline for the dead-store test.
+    static func store(through proxy: FaultProxy, partSize: Int = 5 << 20, retry: RetryPolicy = RetryPolicy()) async throws -> S3Store {
+        try await SeaweedFS.shared().makeStore(partSize: partSize, concurrency: 4, through: proxy.endpoint, retry: retry)
+    }
+
+    @Test func objectsGoUpAndComeDownByteExactThroughEveryFaultAtOnce() async throws {
+        let server = try await SeaweedFS.shared()
+        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .mixed)
+        let store = try await Self.store(through: proxy)
+        defer { Task { try? await store.shutdown(); await proxy.stop() } }
+        let data = RandomBytes(total: 50 << 20)
+        let stored = try await store.put("big", body: data)
+        #expect(stored.size == 50 << 20)
+        let expected = try #require(data.digest.hex)
+        let downloaded = try await store.download("big").body.sizeAndSHA256()
+        #expect(downloaded.size == 50 << 20)
+        #expect(downloaded.sha256 == expected)
+        // A plain GET of the whole object, resumed where its body breaks off.
+        let whole = try await store.get("big", range: nil).body.sizeAndSHA256()
+        #expect(whole.sha256 == expected)
+    }
+
+    /// Every GET body is cut at half: a small object (one request, no ranges) still arrives whole, each retry
+    /// asking only for what is missing.
+    @Test func aSmallObjectWhoseEveryBodyIsCutIsResumed() async throws {
+        let server = try await SeaweedFS.shared()
+        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(cutGetEvery: 1))
+        let store = try await Self.store(through: proxy)
+        defer { Task { try? await store.shutdown(); await proxy.stop() } }
+        let content = String(repeating: "manifest line\n", count: 60)
+        _ = try await store.put("manifest.json", bytes: ByteBuffer(string: content))
+        #expect(String(buffer: try await store.getBytes("manifest.json")) == content)
+        #expect(String(buffer: try await store.download("manifest.json").body.collect(upTo: 1 << 20)) == content)
+    }
+
+    @Test(arguments: [5, 17, 64])
+    func everyPartSizeWorksBothWays(partSizeMiB: Int) async throws {
+        let store = try await SeaweedFS.shared().makeStore(partSize: partSizeMiB << 20, concurrency: 2)
+        defer { Task { try? await store.shutdown() } }
+        let size = Int64(partSizeMiB + 3) << 20
+        let data = RandomBytes(total: size)
+        _ = try await store.put("object", body: data)
+        let downloaded = try await store.download("object").body.sizeAndSHA256()
+        #expect(downloaded.size == size)
+        #expect(downloaded.sha256 == data.digest.hex)
+    }
+
+    @Test func aDeadStoreFailsWithinTheBoundNamingTheLastError() async throws {
+        let server = try await SeaweedFS.shared()
+        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))
+        let store = try await Self.store(through: proxy, retry: RetryPolicy(giveUpAfter: .seconds(3)))
+        defer { Task { try? await store.shutdown(); await proxy.stop() } }
+        let start = ContinuousClock.now
+        let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.put("k", bytes: ByteBuffer(string: "x")) }
+        #expect(ContinuousClock.now - start < .seconds(30))
+        #expect(error?.description.contains("InternalError") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("gave up after") == true)
+    }
+}
