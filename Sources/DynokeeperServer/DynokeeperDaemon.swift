@@ -85,6 +85,7 @@ public final class DynokeeperDaemon: Sendable {
         var services: [any Service] = [
             JobsService(runner: operations.runner, ring: operations.ring),
             BackupScheduler(operations: operations, clock: clock, logger: logger),
+            GarbageCollection(store: operations.store, logger: logger),
             application,
         ]
         if handleSignals { services.append(ReloadOnHangup(holder: operations.holder)) }
@@ -145,6 +146,34 @@ struct ReloadOnHangup: Service {
         await cancelWhenGracefulShutdown {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 await holder.reload()
+            }
+        }
+    }
+}
+
+/// Removes what interrupted backups left in the store (see `dynokeeper gc`), once a day, the first time an hour
+/// after start-up.
+struct GarbageCollection: Service {
+    let store: any ObjectStore
+    let logger: Logger
+    var firstRun: Duration = .seconds(3600)
+    var period: Duration = .seconds(86_400)
+    var olderThan: Duration = .seconds(86_400)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var wait = firstRun
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: wait) } catch { return }
+                wait = period
+                do {
+                    let report = try await StoreGarbageCollector(store: store, logger: logger).run(olderThan: olderThan, dryRun: false)
+                    if !report.isEmpty {
+                        logger.notice("store clean-up: \(report.uploads.count) incomplete upload(s) aborted, \(report.folders.count) incomplete snapshot(s) removed")
+                    }
+                } catch {
+                    logger.warning("store clean-up failed: \(error)")
+                }
             }
         }
     }

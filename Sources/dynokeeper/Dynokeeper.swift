@@ -15,7 +15,7 @@ struct Dynokeeper: AsyncParsableCommand {
         subcommands: [
             BackupCommand.self, RestoreCommand.self, StatusCommand.self, SnapshotsCommand.self, RingCommand.self, ServeCommand.self,
             ScheduleCommand.self,
-            ConfigCommand.self, StorageCommand.self,
+            GCCommand.self, ConfigCommand.self, StorageCommand.self,
         ]
     )
 

@@ -229,3 +229,71 @@ public struct LocalDirectoryStore: ObjectStore {
         Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
     }
 }
+
+extension LocalDirectoryStore: IncompleteUploadCleaning {
+    /// The temporary files puts leave when they are killed, under the folders the prefix can reach, with their
+    /// modification times; and nothing else (empty folders are removed by ``removeEmptyFolders(prefix:)``).
+    public func incompleteUploads(prefix: String) async throws -> [IncompleteUpload] {
+        let root = root
+        return try await BlockingIO.run {
+            let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+            var found: [IncompleteUpload] = []
+            try Self.walkTemporary(root: root, relative: folderPart, into: &found)
+            return found.filter { $0.key.hasPrefix(prefix) || prefix.isEmpty }
+        }
+    }
+
+    /// Removes a temporary file (its key is its path under the root).
+    public func abort(_ upload: IncompleteUpload) async throws {
+        let parts = upload.key.split(separator: "/", omittingEmptySubsequences: false)
+        guard upload.id.hasPrefix(Self.temporaryPrefix), parts.last.map(String.init) == upload.id,
+            !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+        else {
+            throw ObjectStoreError(.invalidKey, "not a temporary file of this store: \(upload.key)")
+        }
+        let path = root + "/" + upload.key
+        if unlink(path) != 0 && errno != ENOENT {
+            throw ObjectStoreError(.other, "cannot remove \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Removes the empty folders under `prefix`'s folder (a killed put can leave the folders it made).
+    public func removeEmptyFolders(prefix: String) async throws -> Int {
+        let root = root
+        return try await BlockingIO.run {
+            let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+            return Self.removeEmpty(root + (folderPart.isEmpty ? "" : "/" + folderPart), isRoot: true)
+        }
+    }
+
+    static func removeEmpty(_ folder: String, isRoot: Bool) -> Int {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        var removed = 0
+        for name in names {
+            var info = stat()
+            if lstat(folder + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                removed += removeEmpty(folder + "/" + name, isRoot: false)
+            }
+        }
+        if !isRoot, (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true, rmdir(folder) == 0 {
+            removed += 1
+        }
+        return removed
+    }
+
+    /// The temporary files (`.dynokeeper-tmp-*`) under `root/relative`; the key is that of the object being put.
+    static func walkTemporary(root: String, relative: String, into found: inout [IncompleteUpload]) throws {
+        let folder = relative.isEmpty ? root : root + "/" + relative
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for name in names {
+            var info = stat()
+            guard lstat(folder + "/" + name, &info) == 0 else { continue }
+            let key = relative.isEmpty ? name : relative + "/" + name
+            if info.st_mode & S_IFMT == S_IFDIR {
+                try walkTemporary(root: root, relative: key, into: &found)
+            } else if name.hasPrefix(temporaryPrefix) {
+                found.append(IncompleteUpload(key: relative.isEmpty ? name : relative + "/" + name, id: name, started: date(info)))
+            }
+        }
+    }
+}

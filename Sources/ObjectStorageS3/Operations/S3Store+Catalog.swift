@@ -80,3 +80,45 @@ extension S3Store {
         }
     }
 }
+
+extension S3Store: IncompleteUploadCleaning {
+    /// `ListMultipartUploads` under the store's root, all pages.
+    public func incompleteUploads(prefix: String) async throws -> [IncompleteUpload] {
+        let location = configuration.location
+        let fullPrefix = location.prefix.isEmpty ? prefix : location.prefix + "/" + prefix
+        var uploads: [IncompleteUpload] = []
+        var marker: (key: String, upload: String)?
+        for _ in 0..<10_000 {
+            var query: [(name: String, value: String)] = [("uploads", ""), ("prefix", fullPrefix)]
+            if let marker { query += [("key-marker", marker.key), ("upload-id-marker", marker.upload)] }
+            let request = S3Request(method: .GET, key: nil, query: query, action: "listing of multipart uploads under \(fullPrefix)")
+            let response = try await send(request)
+            let tree: XMLTree
+            do {
+                tree = try XMLTree.parse(Data(response.body.readableBytesView))
+            } catch {
+                throw ObjectStoreError(.other, "\(request.action) at \(self.location): unreadable answer: \(error)")
+            }
+            for upload in tree.children("Upload") {
+                guard let fullKey = upload.value("Key"), let key = location.storeKey(fullKey), let id = upload.value("UploadId") else { continue }
+                uploads.append(IncompleteUpload(key: key, id: id, started: upload.value("Initiated").flatMap(HTTPDate.parseISO8601)))
+            }
+            guard tree.value("IsTruncated") == "true", let key = tree.value("NextKeyMarker"), let upload = tree.value("NextUploadIdMarker") else {
+                break
+            }
+            marker = (key, upload)
+        }
+        return uploads
+    }
+
+    public func abort(_ upload: IncompleteUpload) async throws {
+        let fullKey = configuration.location.fullKey(upload.key)
+        let request = S3Request(
+            method: .DELETE, key: fullKey, query: [("uploadId", upload.id)], action: "abort of multipart upload of \(fullKey)")
+        do {
+            _ = try await send(request)
+        } catch let error as ObjectStoreError where error.code == .notFound {
+            return  // aborted meanwhile
+        }
+    }
+}

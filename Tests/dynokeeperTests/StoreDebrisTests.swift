@@ -1,0 +1,57 @@
+import DynokeeperTestSupport
+import Foundation
+import Testing
+
+/// A backup killed in the middle of its upload leaves a multipart upload behind and no manifest; `gc` removes
+/// it, and the next backup and a restore work.
+@Suite struct StoreDebrisTests {
+    @Test func aBackupKilledDuringItsUploadIsCleanedUpByGC() async throws {
+        let server = try await SeaweedFS.shared()
+        let bucket = try await server.makeBucket("debris")
+        // A slow link, so that the upload is still under way when the backup is killed.
+        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(latencyMilliseconds: 400))
+        let redis = try ManagedRedis()
+        try await redis.start()
+        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
+        try await RedisDataset.populateRandom(redis, count: 30_000, size: 1000)
+        let slow: [String: String?] = [
+            "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
+            "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
+            "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": "s3://\(bucket)/debris",
+            "DYNOKEEPER_STORAGE_ENDPOINT": proxy.endpoint, "DYNOKEEPER_STORAGE_PART_SIZE_MB": "5",
+            "DYNOKEEPER_STORAGE_CONCURRENCY": "1", "AWS_ACCESS_KEY_ID": server.accessKey,
+            "AWS_SECRET_ACCESS_KEY": server.secretKey, "AWS_EC2_METADATA_DISABLED": "true",
+        ]
+        let backup = try BackgroundProcess(
+            try DynokeeperBinary.path, ["backup"], logPath: redis.directory.file("backup.log"),
+            environment: DynokeeperBinary.cleanEnvironment(slow))
+        let uploads = { () async throws -> String in
+            try await server.awsCheck(["s3api", "list-multipart-uploads", "--bucket", bucket, "--prefix", "debris/"]).stdoutText
+        }
+        try await backup.waitUntil("a multipart upload", timeout: .seconds(60)) { ((try? await uploads()) ?? "").contains("UploadId") }
+        kill(backup.pid, SIGKILL)
+        await backup.stop()
+        #expect(try await uploads().contains("UploadId"), "the killed backup's upload is left behind")
+        // The rest goes straight to the store.
+        let environment = slow.merging(["DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_STORAGE_CONCURRENCY": "4"]) { $1 }
+        let listed = try await DynokeeperBinary.run(["snapshots"], environment: environment)
+        #expect(listed.stdoutText.contains("no complete snapshots"), "\(listed.stdoutText)")
+
+        let dry = try await DynokeeperBinary.run(["gc", "--older-than", "0s", "--dry-run"], environment: environment)
+        #expect(dry.status == 0, "\(dry.stderrText)")
+        #expect(dry.stdoutText.contains("would abort incomplete upload dynomite/dc1/rack1/0/"), "\(dry.stdoutText)")
+        #expect(try await uploads().contains("UploadId"))
+        let gc = try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment)
+        #expect(gc.status == 0, "\(gc.stderrText)")
+        #expect(gc.stdoutText.contains("aborted incomplete upload"))
+        #expect(!(try await uploads().contains("UploadId")), "no upload left, as awscli sees it")
+
+        let before = try await RedisContent.read(port: redis.port)
+        let again = try await DynokeeperBinary.run(["backup"], environment: environment)
+        #expect(again.status == 0, "\(again.stderrText)")
+        _ = try await redis.cli(["FLUSHALL"])
+        let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
+        #expect(restore.status == 0, "\(restore.stderrText)")
+        #expect(try await RedisContent.read(port: redis.port) == before)
+    }
+}
