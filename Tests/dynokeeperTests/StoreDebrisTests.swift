@@ -55,3 +55,57 @@ import Testing
         #expect(try await RedisContent.read(port: redis.port) == before)
     }
 }
+
+/// Backups and restores as users run them, through a store that misbehaves in every way at once, and one that
+/// is dead.
+@Suite struct FaultyStoreCommandTests {
+    static func environment(_ redis: ManagedRedis, bucket: String, endpoint: String, server: SeaweedFS) -> [String: String?] {
+        [
+            "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
+            "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
+            "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": "s3://\(bucket)/faults",
+            "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_STORAGE_PART_SIZE_MB": "5",
+            "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey, "AWS_EC2_METADATA_DISABLED": "true",
+        ]
+    }
+
+    @Test func fiftyMegabytesGoUpAndComeBackThroughEveryFault() async throws {
+        let server = try await SeaweedFS.shared()
+        let bucket = try await server.makeBucket("faults")
+        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .mixed)
+        let redis = try ManagedRedis()
+        try await redis.start()
+        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
+        // Random hex values: about 56 MB of RDB, which zstd brings to about half.
+        try await RedisDataset.populateRandom(redis, count: 55_000, size: 1000)
+        let environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
+        let before = try await RedisContent.read(port: redis.port)
+        let backup = try await DynokeeperBinary.run(["backup", "--log-level", "error"], environment: environment)
+        #expect(backup.status == 0, "\(backup.stderrText)")
+        _ = try await redis.cli(["FLUSHALL"])
+        let restore = try await DynokeeperBinary.run(["restore", "--log-level", "error"], environment: environment)
+        #expect(restore.status == 0, "\(restore.stderrText)")
+        #expect(try await RedisContent.read(port: redis.port) == before)
+    }
+
+    @Test func aDeadStoreFailsTheBackupInBoundedTimeAndTheNodeServesOn() async throws {
+        let server = try await SeaweedFS.shared()
+        let bucket = try await server.makeBucket("dead")
+        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))
+        let redis = try ManagedRedis()
+        try await redis.start()
+        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
+        try await RedisDataset.populateAllTypes(redis, tag: "dead")
+        var environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
+        environment["DYNOKEEPER_STORAGE_GIVE_UP_AFTER_SECONDS"] = "5"
+        let start = ContinuousClock.now
+        let backup = try await DynokeeperBinary.run(["backup"], environment: environment)
+        #expect(backup.status == 1)
+        #expect(ContinuousClock.now - start < .seconds(60))
+        #expect(backup.stderrText.contains("HTTP 500 Internal Server Error"), "\(backup.stderrText)")
+        #expect(backup.stderrText.contains("gave up after"))
+        let listing = try await server.awsCheck(["s3", "ls", "--recursive", "s3://\(bucket)/"])
+        #expect(!listing.stdoutText.contains("manifest.json"))
+        #expect(try await redis.cli(["DBSIZE"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "341")
+    }
+}
