@@ -122,6 +122,7 @@ def main():
     parser.add_argument("--binary", default=".build/release/dynokeeper")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each method, interleaved")
     parser.add_argument("--skip-backup", action="store_true", help="only the restore comparison")
+    parser.add_argument("--skip-faults", action="store_true", help="no runs through the fault-injecting proxy")
     options = parser.parse_args()
     binary = os.path.abspath(options.binary)
     work = tempfile.mkdtemp(prefix="dynokeeper-bench-")
@@ -185,6 +186,7 @@ def main():
                 rows.append((name, wall, save_s, upload_s, stored, rss))
 
         restore_rows = restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb_size)
+        fault_rows = [] if options.skip_faults else fault_benchmark(work, binary, env, endpoint, redis_port, servers, options.rounds)
 
         print()
         print(f"Backup of {options.size_mb} MiB of values ({count} keys, RDB {rdb_size / 1e6:.0f} MB) to SeaweedFS on "
@@ -201,6 +203,14 @@ def main():
         print("| --- | ---: | ---: | ---: | ---: |")
         for name, wall, download, load, rss in restore_rows:
             print(f"| {name} | {wall:.1f} | {download:.1f} | {load:.1f} | {rss:.0f} |")
+        if fault_rows:
+            print()
+            print(f"Through a proxy that injects faults ({FAULTS_TEXT}), the same data, {options.rounds} rounds interleaved")
+            print()
+            print("| method | wall s | outcome | peak RSS MiB |")
+            print("| --- | ---: | --- | ---: |")
+            for name, wall, outcome, rss in fault_rows:
+                print(f"| {name} | {wall:.1f} | {outcome} | {rss:.0f} |")
     finally:
         subprocess.run(["redis-cli", "-p", str(redis_port), "shutdown", "nosave"], capture_output=True)
         servers.stop()
@@ -245,6 +255,75 @@ def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb
         rows.append(("dynokeeper restore", wall, durations.get("fetch and verify", 0),
                      durations.get("start Redis and load", 0), rss))
     return rows
+
+
+
+FAULTS = ["--slowdown-every", "10", "--reset-every", "7", "--cut-get-every", "3", "--cut-put-every", "3"]
+FAULTS_TEXT = "503 SlowDown every 10th request, a reset before the response every 7th, every 3rd GET body cut at half, every 3rd large PUT body cut off"
+
+
+def fault_benchmark(work, binary, env, endpoint, redis_port, servers, rounds):
+    """awscli and dynokeeper through the same fault-injecting proxy (the tests' own), up and down."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "FaultProxy", "fault_proxy.py")
+    port_file = f"{work}/proxy.port"
+    servers.start([sys.executable, script, "--upstream", endpoint.replace("http://", ""), "--port-file", port_file] + FAULTS,
+                  f"{work}/proxy.log")
+    wait_for("the fault proxy", lambda: os.path.exists(port_file))
+    proxy = f"http://127.0.0.1:{open(port_file).read().strip()}"
+    aws = ["aws", "--endpoint-url", proxy]
+    rows = []
+
+    def outcome(code):
+        return "byte-exact" if code == 0 else f"failed (exit {code})"
+
+    denv = dict(env)
+    denv.update({"DYNOKEEPER_REDIS_PORT": str(redis_port), "DYNOKEEPER_STORAGE_URL": "s3://bench/faults/dk",
+                 "DYNOKEEPER_STORAGE_ENDPOINT": proxy, "DYNOKEEPER_LOG_LEVEL": "error", "DYNOKEEPER_RESTORE_ENABLED": "true",
+                 "DYNOKEEPER_REDIS_START": f"redis-server {work}/redis.conf", "DYNOKEEPER_REDIS_CONF": f"{work}/redis.conf"})
+    digest = keyspace(redis_port)
+    for round_number in range(rounds):
+        target = f"s3://bench/faults/manual/{round_number}/dump.rdb"
+        wall, rss, code = timed_status(aws + ["s3", "cp", f"{work}/redis/dump.rdb", target], env=env)
+        rows.append(("aws s3 cp up", wall, outcome(code), rss))
+        if code == 0:
+            wall, rss, code = timed_status(aws + ["s3", "cp", target, f"{work}/faults.rdb"], env=env)
+            same = code == 0 and sha256(f"{work}/faults.rdb") == sha256(f"{work}/redis/dump.rdb")
+            rows.append(("aws s3 cp down", wall, "byte-exact" if same else f"failed (exit {code})", rss))
+        denv["DYNOKEEPER_CLUSTER"] = f"faults-{round_number}"
+        wall, rss, code = timed_status([binary, "backup"], env=denv, cwd=work)
+        rows.append(("dynokeeper backup", wall, outcome(code), rss))
+        if code == 0:
+            wall, rss, code = timed_status([binary, "restore", "--no-safety-save"], env=denv, cwd=work)
+            rows.append(("dynokeeper restore", wall, outcome(code) if keyspace(redis_port) == digest or code != 0 else "wrong data", rss))
+    return rows
+
+
+def timed_status(command, env, cwd=None):
+    """Like timed, but returns the exit status instead of failing."""
+    start = time.monotonic()
+    process = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", "/tmp/dynokeeper-bench-rss"] + command, env=env, cwd=cwd,
+                             capture_output=True, text=True)
+    if os.environ.get("BENCH_VERBOSE"):
+        sys.stderr.write(process.stdout[-2000:] + process.stderr[-20000:])
+    wall = time.monotonic() - start
+    try:
+        rss = int(open("/tmp/dynokeeper-bench-rss").read().strip().splitlines()[-1]) / 1024
+    except (OSError, ValueError, IndexError):
+        rss = 0
+    return wall, rss, process.returncode
+
+
+def sha256(path):
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def keyspace(port):
+    return [line for line in redis_cli(port, "INFO", "keyspace").split() if line.startswith("db")]
 
 
 if __name__ == "__main__":
