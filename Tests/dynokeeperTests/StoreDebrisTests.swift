@@ -50,6 +50,25 @@ import Testing
         let again = try await DynokeeperBinary.run(["backup"], environment: environment)
         #expect(again.status == 0, "\(again.stderrText)")
         _ = try await redis.cli(["FLUSHALL"])
+        _ = try await redis.cli(["SET", "own", "data"])
+        let own = try await RedisContent.read(port: redis.port)
+
+        // A restore killed while it downloads (over the slow link) has touched nothing: the node serves its own
+        // data, the next command cleans up after it, and a restore then works.
+        let restoring = try BackgroundProcess(
+            try DynokeeperBinary.path, ["restore"], logPath: redis.directory.file("restore.log"),
+            environment: DynokeeperBinary.cleanEnvironment(slow))
+        let incoming = redis.dataPath + "/.dynokeeper-restore/incoming/dump.rdb"
+        try await restoring.waitUntil("the download to be under way", timeout: .seconds(60)) {
+            ((try? FileManager.default.attributesOfItem(atPath: incoming)[.size] as? Int) ?? 0) > 0
+        }
+        kill(restoring.pid, SIGKILL)
+        await restoring.stop()
+        #expect(try await RedisContent.read(port: redis.port) == own)
+        #expect(try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment).status == 0)
+        let status = try await DynokeeperBinary.run(["status"], environment: environment)
+        #expect(status.status == 0 && status.stdoutText.contains("unfinished restore: none"), "\(status.stdoutText)")
+        #expect(!FileManager.default.fileExists(atPath: incoming))
         let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
         #expect(restore.status == 0, "\(restore.stderrText)")
         #expect(try await RedisContent.read(port: redis.port) == before)
