@@ -18,12 +18,13 @@ import Testing
         let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .mixed)
         let store = try await Self.store(through: proxy)
         defer { Task { try? await store.shutdown(); await proxy.stop() } }
-        let data = RandomBytes(total: 50 << 20)
+        // 24 MiB here (the command-line test moves 55 MB through the same faults): five parts, two ranges.
+        let data = RandomBytes(total: 24 << 20)
         let stored = try await store.put("big", body: data)
-        #expect(stored.size == 50 << 20)
+        #expect(stored.size == 24 << 20)
         let expected = try #require(data.digest.hex)
         let downloaded = try await store.download("big").body.sizeAndSHA256()
-        #expect(downloaded.size == 50 << 20)
+        #expect(downloaded.size == 24 << 20)
         #expect(downloaded.sha256 == expected)
         // A plain GET of the whole object, resumed where its body breaks off.
         let whole = try await store.get("big", range: nil).body.sizeAndSHA256()
