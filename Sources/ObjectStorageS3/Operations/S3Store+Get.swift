@@ -163,7 +163,9 @@ struct ResumingBody: AsyncSequence, Sendable {
                 } catch {
                     current = nil
                     let failure = (error as? ObjectStoreError)
-                        ?? ObjectStoreError(.unavailable, "download of \(body.fullKey) broke off after \(received) of \(body.range.count) bytes: \(error)")
+                        ?? ObjectStoreError(
+                            .unavailable,
+                            "download of \(body.fullKey) broke off after \(received) of \(body.range.count) bytes: \((error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)")")
                     let wait = try retries.failed(failure)
                     body.store.logger.warning("resuming \(failure.message) from byte \(body.range.lowerBound + received) in \(wait)")
                     try await Task.sleep(for: wait)

@@ -63,6 +63,8 @@ enum S3ErrorMapping {
         if error is CancellationError { return error }
         if let error = error as? HTTPClientError, error == .cancelled { return CancellationError() }
         if let error = error as? ObjectStoreError { return error }
-        return ObjectStoreError(.unavailable, "\(request.action) at \(location) failed: cannot reach the store (\(error))")
+        // NIO's own text repeats itself ("read(…): Connection reset by peer) (errno: 104)").
+        let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+        return ObjectStoreError(.unavailable, "\(request.action) at \(location) failed: cannot reach the store (\(reason))")
     }
 }
