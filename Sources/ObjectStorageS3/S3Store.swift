@@ -99,9 +99,18 @@ public final class S3Store: ObjectStore {
         }
     }
 
-    /// Sends a request whose body is streamed back (a download), retrying until the response starts.
-    func sendStreaming(_ request: S3Request, acceptedStatus: Set<UInt>) async throws -> HTTPClientResponse {
-        try await withRetries(request) {
+    /// Sends a request whose body is streamed back (a download), retrying until the response starts (once only
+    /// with `retrying: false`, for a caller that has a retry loop of its own).
+    func sendStreaming(_ request: S3Request, acceptedStatus: Set<UInt>, retrying: Bool = true) async throws -> HTTPClientResponse {
+        guard retrying else {
+            let response = try await execute(request, payloadHash: SigV4Signer.emptyPayloadHash)
+            guard acceptedStatus.contains(response.status.code) else {
+                let body = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
+                throw S3ErrorMapping.error(status: response.status, body: body, request: request, location: location)
+            }
+            return response
+        }
+        return try await withRetries(request) {
             let response = try await self.execute(request, payloadHash: SigV4Signer.emptyPayloadHash)
             guard acceptedStatus.contains(response.status.code) else {
                 let body = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()

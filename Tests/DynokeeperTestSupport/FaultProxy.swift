@@ -67,6 +67,17 @@ public final class FaultProxy: Sendable {
         return FaultProxy(port: port, process: process, folder: folder)
     }
 
+    /// How many faults of each kind it injected so far (`slowdown`, `reset`, `cut_get`, `cut_put`, `dead`).
+    public func injected() -> [String: Int] {
+        let text = (try? String(contentsOfFile: folder.file("port.faults"), encoding: .utf8)) ?? ""
+        var counts: [String: Int] = [:]
+        for pair in text.split(separator: " ") {
+            let parts = pair.split(separator: "=")
+            if parts.count == 2, let value = Int(parts[1]) { counts[String(parts[0])] = value }
+        }
+        return counts
+    }
+
     public func stop() async {
         await process.stop()
         folder.remove()

@@ -13,15 +13,27 @@ kind, so that runs are repeatable:
   --dead               answer 500 InternalError to everything
 
 One request per connection (responses carry Connection: close). The port it listens on is written to
---port-file once it listens. Standard library only.
+--port-file once it listens; how many faults of each kind it injected, to --port-file + ".faults" as they happen.
+Standard library only.
 """
 import argparse
 import asyncio
+import os
 import socket
 import struct
 import sys
 
 counters = {"all": 0, "get": 0, "put": 0}
+injected = {"slowdown": 0, "reset": 0, "cut_get": 0, "cut_put": 0, "dead": 0}
+stats_path = None
+
+
+def record(kind):
+    injected[kind] += 1
+    if stats_path:
+        with open(stats_path + ".new", "w") as f:
+            f.write(" ".join(f"{k}={v}" for k, v in injected.items()))
+        os.replace(stats_path + ".new", stats_path)
 
 
 def reset(writer):
@@ -78,11 +90,15 @@ async def handle(reader, writer, options):
         return
     method = request_line.split(" ")[0]
     length = int(header(headers, "content-length") or 0)
+    # This request's numbers, taken before any await: other connections move the counters meanwhile.
     counters["all"] += 1
+    number = counters["all"]
     if method == "GET":
         counters["get"] += 1
+    get_number = counters["get"]
     if method in ("PUT", "POST") and length >= 1 << 20:
         counters["put"] += 1
+    put_number = counters["put"]
     if header(headers, "expect") == "100-continue":
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         headers = [(k, v) for k, v in headers if k.lower() != "expect"]
@@ -92,18 +108,21 @@ async def handle(reader, writer, options):
 
     try:
         if options.dead:
+            record("dead")
             await reader.readexactly(length)
             writer.write(error_response(500, "Internal Server Error", "InternalError", "fault proxy: the store is dead"))
             await writer.drain()
             writer.close()
             return
-        if every(counters["all"], options.slowdown_every):
+        if every(number, options.slowdown_every):
+            record("slowdown")
             await reader.readexactly(length)
             writer.write(error_response(503, "Slow Down", "SlowDown", "Please reduce your request rate."))
             await writer.drain()
             writer.close()
             return
-        if method in ("PUT", "POST") and length >= 1 << 20 and every(counters["put"], options.cut_put_every):
+        if method in ("PUT", "POST") and length >= 1 << 20 and every(put_number, options.cut_put_every):
+            record("cut_put")
             await reader.readexactly(length // 2)
             reset(writer)
             return
@@ -114,22 +133,28 @@ async def handle(reader, writer, options):
         up_writer.write((request_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in forwarded) + "\r\n").encode("latin-1"))
         await copy_exactly(reader, up_writer, length)
         status_line, response_headers = await read_head(up_reader)
-        if every(counters["all"], options.reset_every):
+        if every(number, options.reset_every):
+            record("reset")
             up_writer.close()
             reset(writer)
             return
         response_length = header(response_headers, "content-length")
         status = status_line.split(" ")[1] if " " in status_line else ""
         cut = (method == "GET" and status in ("200", "206") and response_length is not None and int(response_length) > 1
-               and every(counters["get"], options.cut_get_every))
+               and every(get_number, options.cut_get_every))
+        # Answers without a body whatever their Content-Length says.
+        bodyless = method == "HEAD" or status.startswith("1") or status in ("204", "304")
         kept = [(k, v) for k, v in response_headers if k.lower() != "connection"] + [("Connection", "close")]
         writer.write((status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in kept) + "\r\n").encode("latin-1"))
         if cut:
+            record("cut_get")
             await copy_exactly(up_reader, writer, int(response_length) // 2)
             up_writer.close()
             reset(writer)
             return
-        if response_length is not None:
+        if bodyless:
+            pass
+        elif response_length is not None:
             await copy_exactly(up_reader, writer, int(response_length))
         else:
             while True:
@@ -156,12 +181,13 @@ async def main():
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--dead", action="store_true")
     options = parser.parse_args()
+    global stats_path
+    stats_path = options.port_file + ".faults"
     options.upstream_host, _, port = options.upstream.rpartition(":")
     options.upstream_port = int(port)
     server = await asyncio.start_server(lambda r, w: handle(r, w, options), "127.0.0.1", 0, limit=1 << 20)
     with open(options.port_file + ".new", "w") as f:
         f.write(str(server.sockets[0].getsockname()[1]))
-    import os
     os.rename(options.port_file + ".new", options.port_file)
     async with server:
         await server.serve_forever()

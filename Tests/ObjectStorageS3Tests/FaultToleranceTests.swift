@@ -15,7 +15,10 @@ import Testing
 
     @Test func objectsGoUpAndComeDownByteExactThroughEveryFaultAtOnce() async throws {
         let server = try await SeaweedFS.shared()
-        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .mixed)
+        // The usual mix, with every other GET cut: this object takes only a few GETs.
+        var faults = FaultProxy.Faults.mixed
+        faults.cutGetEvery = 2
+        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: faults)
         let store = try await Self.store(through: proxy)
         defer { Task { try? await store.shutdown(); await proxy.stop() } }
         // 24 MiB here (the command-line test moves 55 MB through the same faults): five parts, two ranges.
@@ -29,6 +32,9 @@ import Testing
         // A plain GET of the whole object, resumed where its body breaks off.
         let whole = try await store.get("big", range: nil).body.sizeAndSHA256()
         #expect(whole.sha256 == expected)
+        // Every kind of fault happened on the way.
+        let injected = proxy.injected()
+        for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
     }
 
     /// Every GET body is cut at half: a small object (one request, no ranges) still arrives whole, each retry
@@ -42,6 +48,7 @@ import Testing
         _ = try await store.put("manifest.json", bytes: ByteBuffer(string: content))
         #expect(String(buffer: try await store.getBytes("manifest.json")) == content)
         #expect(String(buffer: try await store.download("manifest.json").body.collect(upTo: 1 << 20)) == content)
+        #expect((proxy.injected()["cut_get"] ?? 0) >= 8, "each GET was cut, about log2(840) times per read: \(proxy.injected())")
     }
 
     @Test(arguments: [5, 17, 64])

@@ -105,6 +105,8 @@ import Testing
         let restore = try await DynokeeperBinary.run(["restore", "--log-level", "error"], environment: environment)
         #expect(restore.status == 0, "\(restore.stderrText)")
         #expect(try await RedisContent.read(port: redis.port) == before)
+        let injected = proxy.injected()
+        for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
     }
 
     @Test func aDeadStoreFailsTheBackupInBoundedTimeAndTheNodeServesOn() async throws {

@@ -172,6 +172,13 @@ public struct NodeBackup: Sendable {
             keyspace: Dictionary(uniqueKeysWithValues: trigger.keyspace.map { ("db\($0.key)", $0.value) }),
             keyspaceExact: trigger.exact, rdbVersion: rdbVersion, startedAt: startedAt, finishedAt: now())
         progress?.step("write the manifest")
+        // Every file must still be there (a clean-up of the store running meanwhile, or a lifecycle rule, could
+        // have removed it): a manifest makes the snapshot complete.
+        for file in stored {
+            guard let info = try await store.head(prefix + file.object), info.size == file.storedSize else {
+                throw SnapshotError("\(prefix + file.object) is no longer in the store as it was uploaded; no manifest written")
+            }
+        }
         let json = try SnapshotManifest.encoder.encode(manifest)
         try await store.put(
             prefix + SnapshotLayout.manifestName, bytes: ByteBuffer(bytes: json),

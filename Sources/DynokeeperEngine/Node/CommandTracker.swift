@@ -21,7 +21,7 @@ struct CommandTracker: ChildProcess.Observer {
         guard let ticks = Self.startTicks(pid),
             let data = try? JSONEncoder.dynokeeper.encode(Record(pid: pid, startTicks: ticks, executable: executable))
         else { return }
-        FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
     }
 
     func finished(pid: Int32) {

@@ -33,7 +33,12 @@ public struct StoreGarbageCollector: Sendable {
         let cutoff = now.addingTimeInterval(-Double(olderThan.components.seconds))
         var report = Report(dryRun: dryRun)
         if let cleaning = store as? any IncompleteUploadCleaning {
-            report.uploads = try await cleaning.incompleteUploads(prefix: "").filter { ($0.started ?? .distantPast) <= cutoff }
+            // Only uploads of dynokeeper's own snapshot layout (Dynomite-manager and other tools may share the
+            // prefix), started before the cutoff by both their own clock and their snapshot's id.
+            report.uploads = try await cleaning.incompleteUploads(prefix: "").filter { upload in
+                guard let started = upload.started, started <= cutoff, let id = Self.snapshotFolder(upload.key)?.id else { return false }
+                return id.date <= cutoff
+            }
             if !dryRun {
                 for upload in report.uploads {
                     try await cleaning.abort(upload)
@@ -42,19 +47,19 @@ public struct StoreGarbageCollector: Sendable {
             }
         }
         // <cluster>/<dc>/<rack>/<tokens>/<snapshot id>/<file…>: folders without a manifest.
-        var folders: [String: (keys: [String], newest: Date, complete: Bool)] = [:]
+        var folders: [String: (keys: [String], newest: Date, complete: Bool, id: SnapshotID)] = [:]
         for object in try await store.listAll(prefix: "") {
-            let parts = object.key.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count >= 6, SnapshotID(String(parts[4])) != nil, !parts[0...3].contains(where: { $0.isEmpty || $0.hasPrefix("_") })
-            else { continue }
-            let prefix = parts[0...4].joined(separator: "/") + "/"
-            var folder = folders[prefix] ?? ([], .distantPast, false)
+            guard let (prefix, id) = Self.snapshotFolder(object.key) else { continue }
+            var folder = folders[prefix] ?? ([], .distantPast, false, id)
             folder.keys.append(object.key)
             folder.newest = max(folder.newest, object.lastModified ?? now)
-            if parts.count == 6 && parts[5] == Substring(SnapshotLayout.manifestName) { folder.complete = true }
+            if object.key == prefix + SnapshotLayout.manifestName { folder.complete = true }
             folders[prefix] = folder
         }
-        for (prefix, folder) in folders.sorted(by: { $0.key < $1.key }) where !folder.complete && folder.newest <= cutoff {
+        for (prefix, folder) in folders.sorted(by: { $0.key < $1.key })
+        where !folder.complete && folder.newest <= cutoff && folder.id.date <= cutoff {
+            // A backup that was still running when the listing was taken may have written its manifest since.
+            guard try await store.head(prefix + SnapshotLayout.manifestName) == nil else { continue }
             report.folders.append((prefix, folder.keys))
             if !dryRun {
                 try await store.delete(folder.keys)
@@ -62,9 +67,17 @@ public struct StoreGarbageCollector: Sendable {
             }
         }
         if !dryRun, let local = store as? LocalDirectoryStore {
-            report.emptyFolders = try await local.removeEmptyFolders(prefix: "")
+            report.emptyFolders = try await local.removeEmptyFolders(prefix: "", olderThan: cutoff)
         }
         return report
+    }
+
+    /// The snapshot folder a key lies in (`<cluster>/<dc>/<rack>/<tokens>/<id>/`), with the snapshot's id.
+    static func snapshotFolder(_ key: String) -> (prefix: String, id: SnapshotID)? {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 6, let id = SnapshotID(String(parts[4])), !parts[0...3].contains(where: { $0.isEmpty || $0.hasPrefix("_") })
+        else { return nil }
+        return (parts[0...4].joined(separator: "/") + "/", id)
     }
 }
 
@@ -73,12 +86,15 @@ public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let unit = trimmed.last, let value = Int(trimmed.dropLast()), value >= 0 else { return nil }
+        let factor: Int
         switch unit {
-        case "s": return .seconds(value)
-        case "m": return .seconds(value * 60)
-        case "h": return .seconds(value * 3600)
-        case "d": return .seconds(value * 86_400)
+        case "s": factor = 1
+        case "m": factor = 60
+        case "h": factor = 3600
+        case "d": factor = 86_400
         default: return nil
         }
+        let (seconds, overflow) = value.multipliedReportingOverflow(by: factor)
+        return overflow || seconds > 100 * 365 * 86_400 ? nil : .seconds(seconds)
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 public import NIOCore
-import Foundation
+public import Foundation
 
 /// An object store in a local folder: each key is a file under the root, `/` making sub-folders.
 ///
@@ -257,25 +257,29 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
         }
     }
 
-    /// Removes the empty folders under `prefix`'s folder (a killed put can leave the folders it made).
-    public func removeEmptyFolders(prefix: String) async throws -> Int {
+    /// Removes the empty folders under `prefix`'s folder not changed since `cutoff` (a killed put can leave the
+    /// folders it made; a put under way has just made its own).
+    public func removeEmptyFolders(prefix: String, olderThan cutoff: Date) async throws -> Int {
         let root = root
         return try await BlockingIO.run {
             let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
-            return Self.removeEmpty(root + (folderPart.isEmpty ? "" : "/" + folderPart), isRoot: true)
+            return Self.removeEmpty(root + (folderPart.isEmpty ? "" : "/" + folderPart), isRoot: true, cutoff: cutoff)
         }
     }
 
-    static func removeEmpty(_ folder: String, isRoot: Bool) -> Int {
+    static func removeEmpty(_ folder: String, isRoot: Bool, cutoff: Date) -> Int {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
         var removed = 0
         for name in names {
             var info = stat()
             if lstat(folder + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                removed += removeEmpty(folder + "/" + name, isRoot: false)
+                removed += removeEmpty(folder + "/" + name, isRoot: false, cutoff: cutoff)
             }
         }
-        if !isRoot, (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true, rmdir(folder) == 0 {
+        var info = stat()
+        if !isRoot, lstat(folder, &info) == 0, date(info) <= cutoff,
+            (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true, rmdir(folder) == 0
+        {
             removed += 1
         }
         return removed

@@ -31,20 +31,27 @@ extension S3Store {
         let (info, bytes) = try describe(response, key: key, fullKey: fullKey)
         // A body that breaks off is continued from the last byte received, from the same version of the object.
         let body = ResumingBody(
-            store: self, key: key, fullKey: fullKey, etag: info.etag, range: bytes, first: response.body)
+            store: self, key: key, fullKey: fullKey, etag: info.etag, size: info.size, range: bytes, first: response.body)
         return ObjectDownload(info: info, range: bytes, body: ByteStream(body))
     }
 
-    /// Asks for the rest of a range after a body broke off: bytes `range` of the version `etag`.
-    func resume(_ range: Range<Int64>, key: String, fullKey: String, etag: String?) async throws -> HTTPClientResponse.Body {
+    /// Asks for bytes `range` of the version `etag` (the rest of a range after its body broke off), once: the
+    /// caller's loop retries. Without an ETag, bytes from another version could be joined on unnoticed: refused.
+    /// - Parameter size: The object's size as first seen; another size is another version.
+    func resume(_ range: Range<Int64>, key: String, fullKey: String, etag: String?, size: Int64?, retrying: Bool) async throws -> HTTPClientResponse.Body {
         var request = S3Request(
             method: .GET, key: fullKey, headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
             action: "download of bytes \(range.lowerBound)-\(range.upperBound - 1) of \(fullKey)")
-        if let etag { request.headers.append(("if-match", "\"\(etag)\"")) }
-        let response = try await sendStreaming(request, acceptedStatus: [206])
-        let (_, returned) = try describe(response, key: key, fullKey: fullKey)
-        guard returned == range else {
-            throw ObjectStoreError(.integrity, "\(request.action): the store answered bytes \(returned.lowerBound)-\(returned.upperBound - 1)")
+        guard let etag else {
+            throw ObjectStoreError(.integrity, "\(request.action): the store gave the object no ETag, so a broken-off download cannot be continued safely")
+        }
+        request.headers.append(("if-match", "\"\(etag)\""))
+        let response = try await sendStreaming(request, acceptedStatus: [206], retrying: retrying)
+        let (info, returned) = try describe(response, key: key, fullKey: fullKey)
+        guard returned == range, size == nil || info.size == size, info.etag == nil || info.etag == etag else {
+            throw ObjectStoreError(
+                .integrity,
+                "\(request.action): the store answered bytes \(returned.lowerBound)-\(returned.upperBound - 1) of \(info.size) (ETag \(info.etag ?? "none")), not the version being read")
         }
         return response.body
     }
@@ -95,7 +102,7 @@ extension S3Store {
     private func fetchRange(_ range: Range<Int64>, key: String, fullKey: String, etag: String?) async throws -> ByteBuffer {
         var collected = ByteBuffer()
         collected.reserveCapacity(range.count)
-        let body = ResumingBody(store: self, key: key, fullKey: fullKey, etag: etag, range: range, first: nil)
+        let body = ResumingBody(store: self, key: key, fullKey: fullKey, etag: etag, size: nil, range: range, first: nil)
         for try await chunk in body {
             var chunk = chunk
             collected.writeBuffer(&chunk)
@@ -113,6 +120,8 @@ struct ResumingBody: AsyncSequence, Sendable {
     let key: String
     let fullKey: String
     let etag: String?
+    /// The object's size as first seen (`nil` when not known yet).
+    let size: Int64?
     let range: Range<Int64>
     /// The body of the response already received, if any; otherwise the first request is made on the first read.
     let first: HTTPClientResponse.Body?
@@ -122,12 +131,10 @@ struct ResumingBody: AsyncSequence, Sendable {
         var current: HTTPClientResponse.Body.AsyncIterator?
         var received: Int64 = 0
         var retries: RetryState
-        var started: Bool
 
         init(_ body: ResumingBody) {
             self.body = body
             current = body.first?.makeAsyncIterator()
-            started = body.first != nil
             retries = RetryState(body.store.configuration.retry)
         }
 
@@ -143,8 +150,10 @@ struct ResumingBody: AsyncSequence, Sendable {
                 do {
                     if current == nil {
                         let rest = (body.range.lowerBound + received)..<body.range.upperBound
-                        current = try await body.store.resume(rest, key: body.key, fullKey: body.fullKey, etag: body.etag).makeAsyncIterator()
-                        started = true
+                        // This loop does the retrying: one attempt per round.
+                        current = try await body.store.resume(
+                            rest, key: body.key, fullKey: body.fullKey, etag: body.etag, size: body.size, retrying: false
+                        ).makeAsyncIterator()
                     }
                     guard let chunk = try await current!.next() else {
                         throw ObjectStoreError(
