@@ -81,6 +81,23 @@ public struct NodeOperations: Sendable {
         }
     }
 
+    /// Starts a job that holds the node lock taken for it until it ends; the lock is released at once when the job
+    /// is not accepted.
+    func start(
+        _ kind: Job.Kind, parameters: [String: String] = [:], trigger: String, holding lock: NodeLock?,
+        work: @escaping JobRunner.Work
+    ) async throws -> Job {
+        do {
+            return try await runner.start(kind, parameters: parameters, trigger: trigger) { progress in
+                defer { lock?.release() }
+                return try await work(progress)
+            }
+        } catch {
+            lock?.release()
+            throw error
+        }
+    }
+
     /// Starts a backup job.
     public func startBackup(
         type: DynokeeperConfiguration.Backup.PersistenceType?, snapshotID: SnapshotID? = nil, trigger: String
@@ -94,25 +111,20 @@ public struct NodeOperations: Sendable {
         let nodeGuard = nodeGuard(configuration)
         try await runner.ensureIdle()
         let lock = try await lockForBackup(configuration, operation: "backup")
-        do {
-            return try await runner.start(.backup, parameters: ["type": options.type.rawValue], trigger: trigger) { progress in
-                let held: NodeLock
-                if let lock { held = lock } else { held = try await nodeGuard.lockForBackup("backup") }
-                defer { held.release() }
-                let backup = NodeBackup(
-                    node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
-                    progress: progress)
-                let report = try await backup.run(options)
-                metrics.backupSucceeded(storedBytes: report.manifest.storedSize, at: report.manifest.finishedAt)
-                return [
-                    "snapshot": report.manifest.snapshotID.text, "location": report.location,
-                    "size": String(report.manifest.size), "stored_size": String(report.manifest.storedSize),
-                    "keys": String(report.manifest.keyCount),
-                ]
-            }
-        } catch {
-            lock?.release()
-            throw error
+        return try await start(.backup, parameters: ["type": options.type.rawValue], trigger: trigger, holding: lock) { progress in
+            // Without a lock taken beforehand, the job takes it (and fails with why it cannot).
+            let late = lock == nil ? try await nodeGuard.lockForBackup("backup") : nil
+            defer { late?.release() }
+            let backup = NodeBackup(
+                node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
+                progress: progress)
+            let report = try await backup.run(options)
+            metrics.backupSucceeded(storedBytes: report.manifest.storedSize, at: report.manifest.finishedAt)
+            return [
+                "snapshot": report.manifest.snapshotID.text, "location": report.location,
+                "size": String(report.manifest.size), "stored_size": String(report.manifest.storedSize),
+                "keys": String(report.manifest.keyCount),
+            ]
         }
     }
 
@@ -159,16 +171,10 @@ public struct NodeOperations: Sendable {
         try await runner.ensureIdle()
         if let unfinished = try restore.unfinishedRestore() { throw unfinished }
         let lock = request.dryRun ? nil : try restore.acquireLock("restore")
-        do {
-            return try await runner.start(.restore, parameters: parameters, trigger: trigger) { progress in
-                defer { lock?.release() }
-                let report = try await restore.with(progress: progress).run(options, holding: lock)
-                if !report.dryRun { metrics.restoreDownloaded(bytes: report.source.storedSize) }
-                return Self.result(of: report)
-            }
-        } catch {
-            lock?.release()
-            throw error
+        return try await start(.restore, parameters: parameters, trigger: trigger, holding: lock) { progress in
+            let report = try await restore.with(progress: progress).run(options, holding: lock)
+            if !report.dryRun { metrics.restoreDownloaded(bytes: report.source.storedSize) }
+            return Self.result(of: report)
         }
     }
 
@@ -180,16 +186,10 @@ public struct NodeOperations: Sendable {
         try await runner.ensureIdle()
         try restore.checkUnfinished()
         let lock = try restore.acquireLock(rollback ? "rollback" : "resume")
-        do {
-            return try await runner.start(.restore, parameters: ["action": rollback ? "rollback" : "resume"], trigger: trigger) { progress in
-                defer { lock.release() }
-                let restore = restore.with(progress: progress)
-                if rollback { return ["outcome": try await restore.rollback(holding: lock)] }
-                return Self.result(of: try await restore.resume(holding: lock))
-            }
-        } catch {
-            lock.release()
-            throw error
+        return try await start(.restore, parameters: ["action": rollback ? "rollback" : "resume"], trigger: trigger, holding: lock) { progress in
+            let restore = restore.with(progress: progress)
+            if rollback { return ["outcome": try await restore.rollback(holding: lock)] }
+            return Self.result(of: try await restore.resume(holding: lock))
         }
     }
 
@@ -214,20 +214,14 @@ public struct NodeOperations: Sendable {
         let nodeGuard = nodeGuard(configuration)
         try await runner.ensureIdle()
         let lock = try await lockForBackup(configuration, operation: "snapshot")
-        do {
-            return try await runner.start(.snapshot, trigger: trigger) { progress in
-                let held: NodeLock
-                if let lock { held = lock } else { held = try await nodeGuard.lockForBackup("snapshot") }
-                defer { held.release() }
-                progress.step("BGSAVE")
-                let redis = try await connector.connect()
-                defer { Task { await redis.close() } }
-                let trigger = try await RedisPersistence(redis: redis, dataDirectory: configuration.redis.dataDir, logger: logger).save()
-                return ["keys": String(trigger.keyspace.values.reduce(0) { $0 + $1.keys })]
-            }
-        } catch {
-            lock?.release()
-            throw error
+        return try await start(.snapshot, trigger: trigger, holding: lock) { progress in
+            let late = lock == nil ? try await nodeGuard.lockForBackup("snapshot") : nil
+            defer { late?.release() }
+            progress.step("BGSAVE")
+            let redis = try await connector.connect()
+            defer { Task { await redis.close() } }
+            let trigger = try await RedisPersistence(redis: redis, dataDirectory: configuration.redis.dataDir, logger: logger).save()
+            return ["keys": String(trigger.keyspace.values.reduce(0) { $0 + $1.keys })]
         }
     }
 

@@ -28,6 +28,17 @@ import Glibc
         return (snapshot, try await node.content())
     }
 
+    /// Runs a restore that must be refused before it touches the node: it throws `E`, and Redis was neither
+    /// stopped nor started.
+    static func refusal<E: Error>(_ type: E.Type, _ node: RestoreNode, store: any ObjectStore) async throws -> E? {
+        let events = node.redis.events()
+        let restore = try node.restore(store: store)
+        let options = try request(node)
+        let error = await #expect(throws: type) { _ = try await restore.run(options) }
+        #expect(node.redis.events() == events, "the node was touched")
+        return error
+    }
+
     // MARK: Rollbacks
 
     @Test func aRollbackThatFailsLeavesThePreviousDataInPlaceAndCanBeRepeated() async throws {
@@ -156,10 +167,8 @@ import Glibc
         try await Task.sleep(for: .milliseconds(500))
         _ = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
         let current = try await node.content()
-        let events = node.redis.events()
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
         #expect(error?.description.contains("appendonly no") == true, "\(String(describing: error))")
-        #expect(node.redis.events() == events)
         #expect(try await node.content() == current)
     }
 
@@ -183,11 +192,9 @@ import Glibc
         let node = try await RestoreNode.make(extra: ["supervised systemd"], stopCommand: { _ in nil })
         defer { Task { await node.close(); await store.close() } }
         _ = try await Self.snapshotThenOwnData(node, store: store.store)
-        let events = node.redis.events()
-        let error = await #expect(throws: ConfigurationError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = try await Self.refusal(ConfigurationError.self, node, store: store.store)
         #expect(error?.message.contains("supervised systemd") == true, "\(String(describing: error))")
         #expect(error?.message.contains("Set redis.stop and redis.start") == true)
-        #expect(node.redis.events() == events)
     }
 
     // MARK: RDB formats
@@ -205,12 +212,10 @@ import Glibc
         let key = SnapshotLayout.manifestKey(manifest.node, manifest.snapshotID)
         try await store.store.put(key, bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(newer)))
         try await node.scribble("current")
-        let events = node.redis.events()
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
         let message = error?.description ?? ""
         #expect(message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
         #expect(message.contains("--force"))
-        #expect(node.redis.events() == events)
         var forced = try Self.request(node)
         forced.force = true
         let report = try await node.restore(store: store.store).run(forced)
@@ -227,10 +232,8 @@ import Glibc
         rdb.replaceSubrange(0..<9, with: Data("REDIS0012".utf8))
         let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
         try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
-        let events = node.redis.events()
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
         #expect(error?.description.contains("is RDB format 12") == true, "\(String(describing: error))")
-        #expect(node.redis.events() == events)
         #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
     }
 
@@ -248,11 +251,9 @@ import Glibc
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(repeating: 0, count: 100))
         try handle.close()
-        let events = node.redis.events()
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
         #expect(error?.description.contains("bytes in file://") == true, "\(String(describing: error))")
         #expect(error?.description.contains("the snapshot says \(entry.manifest.files[0].storedSize)") == true)
-        #expect(node.redis.events() == events)
     }
 
     @Test func anUncompressedObjectLongerThanListedIsCutOff() async throws {
@@ -265,10 +266,8 @@ import Glibc
         let rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
         let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
         try await store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
-        let events = node.redis.events()
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store).run(Self.request(node)) }
+        let error = try await Self.refusal(SnapshotError.self, node, store: store)
         #expect(error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true, "\(String(describing: error))")
-        #expect(node.redis.events() == events)
     }
 
     @Test(.enabled(if: SystemUsers.isRoot, "mounts a small tmpfs"))

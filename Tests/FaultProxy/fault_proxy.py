@@ -106,20 +106,20 @@ async def handle(reader, writer, options):
     def every(count, n):
         return n > 0 and count % n == 0
 
+    async def answer(kind, response):
+        """Reads the request's body and answers in place of the store."""
+        record(kind)
+        await reader.readexactly(length)
+        writer.write(response)
+        await writer.drain()
+        writer.close()
+
     try:
         if options.dead:
-            record("dead")
-            await reader.readexactly(length)
-            writer.write(error_response(500, "Internal Server Error", "InternalError", "fault proxy: the store is dead"))
-            await writer.drain()
-            writer.close()
+            await answer("dead", error_response(500, "Internal Server Error", "InternalError", "fault proxy: the store is dead"))
             return
         if every(number, options.slowdown_every):
-            record("slowdown")
-            await reader.readexactly(length)
-            writer.write(error_response(503, "Slow Down", "SlowDown", "Please reduce your request rate."))
-            await writer.drain()
-            writer.close()
+            await answer("slowdown", error_response(503, "Slow Down", "SlowDown", "Please reduce your request rate."))
             return
         if method in ("PUT", "POST") and length >= 1 << 20 and every(put_number, options.cut_put_every):
             record("cut_put")

@@ -37,9 +37,8 @@ public struct SnapshotCatalog: Sendable {
     private func find(prefix: String, cluster: String) async throws -> [SnapshotEntry] {
         // <cluster>/<dc>/<rack>/<tokens>/<id>/manifest.json
         let manifests = try await store.listAll(prefix: prefix).map(\.key).filter { key in
-            let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-            return parts.count == 6 && parts[0] == cluster && parts[5] == SnapshotLayout.manifestName
-                && SnapshotID(String(parts[4])) != nil
+            guard let folder = SnapshotLayout.snapshotFolder(containing: key) else { return false }
+            return key == folder.prefix + SnapshotLayout.manifestName && key.hasPrefix(cluster + "/")
         }
         var entries: [SnapshotEntry] = []
         try await withThrowingTaskGroup(of: SnapshotEntry?.self) { group in

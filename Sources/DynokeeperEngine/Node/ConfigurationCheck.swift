@@ -103,12 +103,8 @@ public struct ConfigurationCheck: Sendable {
                 check.findings.append(Finding(level: .error, message: "\(error)"))
             }
         }
-        if let running, let folders, configuration.redis.dataDir == nil,
-            RestoreTarget.realPath(running.directory) != RestoreTarget.realPath(folders.data)
-        {
-            check.findings.append(Finding(
-                level: configuration.restore.enabled ? .error : .warning,
-                message: "the running Redis keeps its data in \(running.directory), but \(folders.dataOrigin) says \(folders.data): check redis.conf, or set redis.data_dir to the folder as dynokeeper sees it"))
+        if let running, let folders, let mismatch = folders.mismatch(runningDirectory: running.directory, configuration) {
+            check.findings.append(Finding(level: configuration.restore.enabled ? .error : .warning, message: mismatch))
         }
 
         // What a restore needs: refused up front otherwise, so say so now.
@@ -122,13 +118,8 @@ public struct ConfigurationCheck: Sendable {
             if let supervised, supervised != "no", configuration.redis.stop == nil {
                 missing.append("set redis.stop: Redis runs supervised (\(supervised)) and its supervisor would start it again after SHUTDOWN")
             }
-            // Setting the data aside needs write access to the data folder and to the AOF folder itself.
             if let directory = running?.directory ?? folders?.data {
-                var problems = [FolderAccess.problem(directory, what: "Redis's data folder")]
-                if let aof = running?.appendDirectory, FileOwnership.of(directory + "/" + aof)?.fromFolder == true {
-                    problems.append(FolderAccess.problem(directory + "/" + aof, what: "Redis's AOF folder"))
-                }
-                for problem in problems.compactMap({ $0 }) {
+                for problem in FolderAccess.restoreProblems(directory: directory, appendDirectory: running?.appendDirectory) {
                     missing.append("\(problem) (see the README's Running in production)")
                 }
             }

@@ -110,4 +110,14 @@ enum FolderAccess {
         }
         return "dynokeeper runs as \(user) and cannot change \(what) \(path)\(detail): \(error)"
     }
+
+    /// What keeps a restore from setting the data aside: it renames files in the data folder and moves Redis's AOF
+    /// folder, so both must be writable by this user (a folder moved to another parent needs write access to itself).
+    static func restoreProblems(directory: String, appendDirectory: String?) -> [String] {
+        var problems = [problem(directory, what: "Redis's data folder")]
+        if let folder = appendDirectory, FileOwnership.of(directory + "/" + folder)?.fromFolder == true {
+            problems.append(problem(directory + "/" + folder, what: "Redis's AOF folder"))
+        }
+        return problems.compactMap { $0 }
+    }
 }

@@ -52,6 +52,15 @@ public struct NodeFolders: Sendable, Equatable {
     /// The node lock.
     public var lock: String { state + "/" + NodeLock.fileName }
 
+    /// Why the running Redis's data folder is not the one found without Redis (`nil` when it is, or when
+    /// `redis.data_dir` says where dynokeeper sees it).
+    func mismatch(runningDirectory: String, _ configuration: DynokeeperConfiguration) -> String? {
+        guard configuration.redis.dataDir == nil, RestoreTarget.realPath(runningDirectory) != RestoreTarget.realPath(data) else {
+            return nil
+        }
+        return "the running Redis keeps its data in \(runningDirectory), but \(dataOrigin) says \(data): check redis.conf, or set redis.data_dir to the folder as dynokeeper sees it"
+    }
+
     /// What a restore requires: its journal must be found again while Redis is down.
     static func forRestore(_ configuration: DynokeeperConfiguration) throws -> NodeFolders {
         guard let folders = try withoutRedis(configuration) else {

@@ -45,17 +45,11 @@ public struct NodeGuard: Sendable {
     /// What the state folder says about the node now, for `/v1/status`, metrics, start-up and `dynokeeper
     /// status`. When nobody holds the lock, a journal of a restore that never touched the node is cleaned up.
     public func inspect() async -> NodeState {
-        let folders: NodeFolders
         do {
-            guard let found = try NodeFolders.withoutRedis(configuration) else {
-                folders = try await NodeFolders.resolve(configuration, connector: connector)
-                return await inspect(folders)
-            }
-            folders = found
+            return await inspect(try await NodeFolders.resolve(configuration, connector: connector))
         } catch {
             return NodeState(problem: "cannot find the state folder: \(error)")
         }
-        return await inspect(folders)
     }
 
     private func inspect(_ folders: NodeFolders) async -> NodeState {

@@ -258,13 +258,7 @@ public struct NodeRestore: Sendable {
                     "\(file.key) is \(info.size) bytes in \(store.location), the snapshot says \(file.storedSize): it is damaged or was replaced; nothing was touched")
             }
         }
-        // Setting the data aside renames files in the data folder and moves Redis's AOF folder: both must be
-        // writable by this user (a folder moved to another parent needs write access to itself).
-        var problems = [FolderAccess.problem(plan.layout.directory, what: "Redis's data folder")]
-        if let folder = plan.layout.appendDirectory, FileOwnership.of(plan.layout.directory + "/" + folder)?.fromFolder == true {
-            problems.append(FolderAccess.problem(plan.layout.directory + "/" + folder, what: "Redis's AOF folder"))
-        }
-        if let problem = problems.compactMap({ $0 }).first {
+        if let problem = FolderAccess.restoreProblems(directory: plan.layout.directory, appendDirectory: plan.layout.appendDirectory).first {
             throw SnapshotError(
                 "\(problem). Run dynokeeper as root or as Redis's own user, or give Redis's group write access (see the README's Running in production); nothing was touched")
         }

@@ -37,9 +37,8 @@ struct RestoreTarget: Sendable {
         }
         defer { Task { await redis.close() } }
         var layout = try await RedisLayout.read(from: redis, dataDirectory: configuration.redis.dataDir)
-        if configuration.redis.dataDir == nil, Self.realPath(layout.directory) != Self.realPath(folders.data) {
-            throw ConfigurationError(
-                "the running Redis keeps its data in \(layout.directory), but \(folders.dataOrigin) says \(folders.data): set redis.data_dir to the folder as dynokeeper sees it")
+        if let mismatch = folders.mismatch(runningDirectory: layout.directory, configuration) {
+            throw ConfigurationError(mismatch)
         }
         let server = try await redis.info("server")
         let supervised = try await redis.configGet("supervised")

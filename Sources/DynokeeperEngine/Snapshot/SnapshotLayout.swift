@@ -18,4 +18,12 @@ public enum SnapshotLayout {
     public static func manifestKey(_ node: NodeIdentity, _ id: SnapshotID) -> String {
         snapshotPrefix(node, id) + manifestName
     }
+
+    /// The snapshot folder (`<cluster>/<dc>/<rack>/<tokens>/<id>/`) a key lies in, with the snapshot's id; `nil`
+    /// for keys outside the layout.
+    public static func snapshotFolder(containing key: String) -> (prefix: String, id: SnapshotID)? {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 6, !parts[0...3].contains(where: \.isEmpty), let id = SnapshotID(String(parts[4])) else { return nil }
+        return (parts[0...4].joined(separator: "/") + "/", id)
+    }
 }

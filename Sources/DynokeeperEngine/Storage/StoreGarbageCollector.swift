@@ -72,12 +72,12 @@ public struct StoreGarbageCollector: Sendable {
         return report
     }
 
-    /// The snapshot folder a key lies in (`<cluster>/<dc>/<rack>/<tokens>/<id>/`), with the snapshot's id.
+    /// The snapshot folder a key lies in, leaving alone names starting with `_` (dynokeeper's own, such as `_ring`).
     static func snapshotFolder(_ key: String) -> (prefix: String, id: SnapshotID)? {
-        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 6, let id = SnapshotID(String(parts[4])), !parts[0...3].contains(where: { $0.isEmpty || $0.hasPrefix("_") })
+        guard let folder = SnapshotLayout.snapshotFolder(containing: key),
+            !key.split(separator: "/").prefix(4).contains(where: { $0.hasPrefix("_") })
         else { return nil }
-        return (parts[0...4].joined(separator: "/") + "/", id)
+        return folder
     }
 }
 
