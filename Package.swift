@@ -110,15 +110,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // MARK: The sidecar daemon: REST API, schedules, jobs, metrics
+        // MARK: Ring: the coordinator and its client for the other nodes' dynokeepers
+        .target(
+            name: "DynokeeperRing",
+            dependencies: [
+                "DynokeeperConfiguration",
+                "DynokeeperEngine",
+                "ObjectStorage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The sidecar daemon: REST API, schedules, metrics
         .target(
             name: "DynokeeperServer",
             dependencies: [
                 "DynokeeperConfiguration",
                 "DynokeeperEngine",
-                "NodeControl",
+                "DynokeeperRing",
                 "ObjectStorage",
-                "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -137,6 +150,7 @@ let package = Package(
                 "CLibcShims",
                 "DynokeeperConfiguration",
                 "DynokeeperEngine",
+                "DynokeeperRing",
                 "DynokeeperServer",
                 "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,6 @@
 public import DynokeeperConfiguration
-import DynokeeperEngine
+public import DynokeeperEngine
+public import DynokeeperRing
 import Foundation
 import Hummingbird
 public import Logging
@@ -12,7 +13,9 @@ import UnixSignals
 /// `dynokeeper serve`: the REST API, the backup schedule and the jobs, run as services that shut down
 /// gracefully on SIGTERM or SIGINT; SIGHUP re-reads the configuration.
 public final class DynokeeperDaemon: Sendable {
-    public let operations: NodeOperations
+    public let operations: NodeService
+    public let ring: RingService
+    let metrics: DynokeeperMetrics
     let clock: any SchedulerClock
     let logger: Logger
     let host: String
@@ -41,10 +44,13 @@ public final class DynokeeperDaemon: Sendable {
         let store = try StoreFactory.makeStore(configuration.storage, environment: environment, logger: logger)
         let metrics = DynokeeperMetrics()
         let holder = ConfigurationHolder(configuration, path: path, environment: environment, logger: logger)
-        operations = NodeOperations(
-            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, metrics: metrics),
-            ring: RingOperations(logger: logger), peers: PeerClient(token: server.token), metrics: metrics, logger: logger,
+        operations = NodeService(
+            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, events: metrics), events: metrics,
+            logger: logger)
+        ring = RingService(
+            holder: holder, node: node, store: store, peers: PeerClient(token: server.token), logger: logger,
             now: { clock.now() })
+        self.metrics = metrics
         self.clock = clock
         self.logger = logger
         host = server.host
@@ -61,11 +67,11 @@ public final class DynokeeperDaemon: Sendable {
         if let restore = nodeState.unfinishedRestore, !restore.running {
             logger.error("unfinished restore: \(restore.resolve)")
         }
-        operations.metrics.unfinishedRestore(nodeState.unfinishedRestore.map { !$0.running } ?? false)
+        metrics.unfinishedRestore(nodeState.unfinishedRestore.map { !$0.running } ?? false)
         let router = Router(options: .caseInsensitive)
         router.add(middleware: JSONErrorMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        APIRoutes(operations: operations, clock: clock, startedAt: Date()).register(on: router)
+        APIRoutes(node: operations, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
 
         let application = Application(
             router: router,
@@ -83,8 +89,8 @@ public final class DynokeeperDaemon: Sendable {
             logger: logger)
 
         var services: [any Service] = [
-            JobsService(runner: operations.runner, ring: operations.ring),
-            BackupScheduler(operations: operations, clock: clock, logger: logger),
+            JobsService(runner: operations.runner, ring: ring),
+            BackupScheduler(node: operations, ring: ring, metrics: metrics, clock: clock, logger: logger),
             GarbageCollection(store: operations.store, logger: logger),
             application,
         ]
@@ -98,11 +104,11 @@ public final class DynokeeperDaemon: Sendable {
         do {
             try await group.run()
         } catch {
-            await operations.peers.shutdown()
+            await ring.peers.shutdown()
             try? await operations.store.shutdown()
             throw error
         }
-        await operations.peers.shutdown()
+        await ring.peers.shutdown()
         try? await operations.store.shutdown()
         logger.info("dynokeeper stopped")
     }
@@ -129,7 +135,7 @@ public final class DynokeeperDaemon: Sendable {
 /// Stops the jobs last: services shut down in reverse order, so the API has stopped taking requests by then.
 struct JobsService: Service {
     let runner: JobRunner
-    let ring: RingOperations
+    let ring: RingService
 
     func run() async throws {
         try? await gracefulShutdown()

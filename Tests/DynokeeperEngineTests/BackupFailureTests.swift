@@ -49,7 +49,7 @@ import Testing
         try await RedisDataset.populateAllTypes(server)
         // Redis cannot write its temporary RDB file into a folder that is gone (root ignores permissions).
         try FileManager.default.removeItem(atPath: server.directory.path)
-        let error = await #expect(throws: SnapshotError.self) {
+        let error = await #expect(throws: DynokeeperError.self) {
             _ = try await Engine.backup(.test(port: server.port), store: store.store).run(.init(type: .rdb))
         }
         #expect(error?.description.hasPrefix("BGSAVE failed (rdb_last_bgsave_status:err)") == true)
@@ -113,7 +113,7 @@ import Testing
         #expect(report.manifest.snapshotID == id)
         #expect(try await store.store.listAll(prefix: prefix).map(\.key).sorted() == [prefix + "dump.rdb.zst", prefix + "manifest.json"])
 
-        let error = await #expect(throws: SnapshotError.self) { _ = try await Engine.backup(node, store: store.store).run(options) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await Engine.backup(node, store: store.store).run(options) }
         #expect(error?.description.contains("already exists") == true)
     }
 }

@@ -102,7 +102,7 @@ import Testing
         let source = try await RedisServer.start()
         let store = try await TestStore.make(.local)
         defer { Task { await source.stopAndRemove(); await store.close() } }
-        let error = await #expect(throws: SnapshotError.self) {
+        let error = await #expect(throws: DynokeeperError.self) {
             _ = try await Engine.backup(.test(port: source.port), store: store.store).run(.init(type: .aof))
         }
         #expect(error?.description.contains("needs appendonly yes") == true)

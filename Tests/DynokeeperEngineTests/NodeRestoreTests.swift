@@ -91,7 +91,7 @@ import Testing
         _ = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("2026-11-01")))
         #expect(try await node.content() == contents[0])
 
-        let error = await #expect(throws: SnapshotError.self) {
+        let error = await #expect(throws: DynokeeperError.self) {
             _ = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("2026-10-31")))
         }
         #expect(error?.description.contains("there are: 20261103T020000Z, 20261102T020000Z, 20261101T020000Z") == true)
@@ -136,7 +136,7 @@ import Testing
         let current = try await node.content()
         let pid = node.redis.pid
         let eventsBefore = node.redis.events()
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         #expect(error?.description.contains("is damaged") == true, "\(String(describing: error))")
         #expect(try await node.content() == current)
         #expect(node.redis.pid == pid)
@@ -159,7 +159,7 @@ import Testing
         let current = try await node.content()
         try Data().write(to: URL(fileURLWithPath: node.redis.directory.file("fail-once")))
 
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         let message = error?.description ?? ""
         #expect(message.hasPrefix("restore failed at start Redis: redis.start"), "\(message)")
         #expect(message.contains("exited with status 3"))
@@ -174,7 +174,8 @@ import Testing
         let node = try await RestoreNode.make(restoreEnabled: false)
         defer { Task { await node.close(); await store.close() } }
         _ = try await node.backup(store: store.store)
-        let error = await #expect(throws: ConfigurationError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        #expect(error?.code == .restoresDisabled)
         #expect(error?.message.contains("restore.enabled") == true)
         #expect(error?.message.contains("dynomitemanager.dyno.backup.restore.enabled") == true)
     }
@@ -223,7 +224,7 @@ import Testing
         // Something that is not an RDB is refused before anything is touched.
         let next = ISO8601DateFormatter().date(from: "2026-11-22T00:00:00Z")!
         try await store.store.put("dc1/rack1/0/\(Int64(next.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(string: "<html>not a backup</html>"))
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         #expect(error?.description.contains("does not look like an RDB file") == true)
         #expect(try await node.content() == expected)
     }

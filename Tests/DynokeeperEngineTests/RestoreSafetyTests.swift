@@ -51,7 +51,7 @@ import Glibc
         let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store)
         FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
 
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         let message = error?.description ?? ""
         #expect(message.contains("restore failed at start Redis"), "\(message)")
         #expect(message.contains("Rolling back failed too"))
@@ -67,10 +67,10 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
 
         // A resume would take the previous data for the restored one: refused.
-        let resume = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).resume() }
+        let resume = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).resume() }
         #expect(resume?.description.contains("dynokeeper restore --rollback") == true)
         // Rolling back again while Redis still cannot start changes nothing and says the same.
-        await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).rollback() }
+        await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).rollback() }
         #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
 
         // Once the cause is fixed, the rollback finishes with the node's own data.
@@ -91,7 +91,7 @@ import Glibc
         let orphan = node.redis.dataPath + "/.dynokeeper-restore/previous/dump.rdb"
         try FileManager.default.createDirectory(atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data("the only copy".utf8).write(to: URL(fileURLWithPath: orphan))
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         #expect(error?.description.contains("has no journal") == true, "\(String(describing: error))")
         #expect(try String(contentsOfFile: orphan, encoding: .utf8) == "the only copy")
         let state = await NodeGuard(
@@ -133,7 +133,7 @@ import Glibc
         }
         defer { Task { await node.close(); await store.close() } }
         let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         let message = error?.description ?? ""
         #expect(message.contains("Redis started with appendonly no, but the restored files were placed for appendonly yes"), "\(message)")
         #expect(message.contains("Rolled back"))
@@ -151,7 +151,7 @@ import Glibc
         }
         defer { Task { await node.close(); await store.close() } }
         _ = try await Self.snapshotThenOwnData(node, store: store.store)
-        let error = await #expect(throws: SnapshotError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
         let message = error?.description ?? ""
         #expect(message.contains("db0 holds 0 keys after loading, the snapshot had 341 of which 40 had a TTL: 301 keys are missing that cannot have expired"), "\(message)")
         #expect(message.contains("Rolled back"))
@@ -167,7 +167,7 @@ import Glibc
         try await Task.sleep(for: .milliseconds(500))
         _ = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
         let current = try await node.content()
-        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
+        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
         #expect(error?.description.contains("appendonly no") == true, "\(String(describing: error))")
         #expect(try await node.content() == current)
     }
@@ -212,7 +212,7 @@ import Glibc
         let key = SnapshotLayout.manifestKey(manifest.node, manifest.snapshotID)
         try await store.store.put(key, bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(newer)))
         try await node.scribble("current")
-        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
+        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
         let message = error?.description ?? ""
         #expect(message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
         #expect(message.contains("--force"))
@@ -232,7 +232,7 @@ import Glibc
         rdb.replaceSubrange(0..<9, with: Data("REDIS0012".utf8))
         let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
         try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
-        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
+        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
         #expect(error?.description.contains("is RDB format 12") == true, "\(String(describing: error))")
         #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
     }
@@ -251,7 +251,7 @@ import Glibc
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(repeating: 0, count: 100))
         try handle.close()
-        let error = try await Self.refusal(SnapshotError.self, node, store: store.store)
+        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
         #expect(error?.description.contains("bytes in file://") == true, "\(String(describing: error))")
         #expect(error?.description.contains("the snapshot says \(entry.manifest.files[0].storedSize)") == true)
     }
@@ -266,7 +266,7 @@ import Glibc
         let rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
         let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
         try await store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
-        let error = try await Self.refusal(SnapshotError.self, node, store: store)
+        let error = try await Self.refusal(DynokeeperError.self, node, store: store)
         #expect(error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true, "\(String(describing: error))")
     }
 
@@ -297,7 +297,7 @@ import Glibc
         _ = try await redis.cli(["SAVE"])
         let events = redis.events()
         let options = NodeRestore.Options(request: SnapshotSelector.Request(source: settings.identity))
-        let error = await #expect(throws: SnapshotError.self) { _ = try await restore.run(options) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await restore.run(options) }
         #expect(error?.description.contains("not enough free space") == true, "\(String(describing: error))")
         #expect(error?.description.contains("safety save") == true)
         #expect(redis.events() == events)
@@ -355,7 +355,7 @@ import Glibc
         node.configuration.redis.dataDir = node.redis.dataPath
         let changed = node
         await node.redis.stop()
-        let error = await #expect(throws: SnapshotError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
         #expect(error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true, "\(String(describing: error))")
         #expect(error?.description.contains("Connection refused") == true)
     }

@@ -32,7 +32,7 @@ import Testing
 
         try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
         // A damaged manifest fails the listing rather than shortening it (a restore would pick an older snapshot).
-        let error = await #expect(throws: SnapshotError.self) { _ = try await catalog.snapshots(of: nodeA.identity) }
+        let error = await #expect(throws: DynokeeperError.self) { _ = try await catalog.snapshots(of: nodeA.identity) }
         #expect(error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true, "\(String(describing: error))")
         try await store.store.delete([damaged + "manifest.json"])
 
@@ -46,7 +46,7 @@ import Testing
 
     @Test func manifestsOfAFutureFormatAreRefusedClearly() throws {
         let data = Data(#"{"format": 9}"#.utf8)
-        #expect(throws: SnapshotError.self) { _ = try SnapshotManifest.decode(data, key: "k") }
+        #expect(throws: DynokeeperError.self) { _ = try SnapshotManifest.decode(data, key: "k") }
         do {
             _ = try SnapshotManifest.decode(data, key: "k")
         } catch {

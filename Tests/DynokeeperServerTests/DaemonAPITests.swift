@@ -21,9 +21,13 @@ import Testing
         #expect(accepted.json["kind"] as? String == "backup")
         let job = try await daemon.waitForJob(id)
         #expect(job["state"] as? String == "succeeded", "\(job)")
-        let result = try #require(job["result"] as? [String: String])
-        let snapshot = try #require(result["snapshot"])
-        #expect(result["keys"] == "351")  // 341 in db0, 10 in db3
+        // Numbers are JSON numbers, and the body is the Job contract the peers and the CLI decode too.
+        let result = try #require(job["result"] as? [String: Any])
+        #expect(result["keys"] as? Int == 351)  // 341 in db0, 10 in db3
+        #expect((result["stored_size"] as? Int ?? 0) > 0)
+        let typed = try APIJSON.decoder.decode(Job.self, from: JSONSerialization.data(withJSONObject: job))
+        #expect(typed.result?.keys == 351 && typed.parameters.type == .rdb)
+        let snapshot = try #require(typed.result?.snapshot)
 
         let catalog = try await daemon.call(.GET, "/v1/snapshots")
         #expect(catalog.status == 200)

@@ -79,7 +79,7 @@ public struct NodeBackup: Sendable {
             // An id asked for is taken: refuse. One from the clock: a backup already started this second, take
             // the next free second.
             guard options.snapshotID == nil, id.date < startedAt.addingTimeInterval(60) else {
-                throw SnapshotError("snapshot \(id) of node \(node.identity) already exists in \(store.location)")
+                throw DynokeeperError.snapshot("snapshot \(id) of node \(node.identity) already exists in \(store.location)")
             }
             id = SnapshotID(date: id.date.addingTimeInterval(1))
         }
@@ -176,7 +176,7 @@ public struct NodeBackup: Sendable {
         // have removed it): a manifest makes the snapshot complete.
         for file in stored {
             guard let info = try await store.head(prefix + file.object), info.size == file.storedSize else {
-                throw SnapshotError("\(prefix + file.object) is no longer in the store as it was uploaded; no manifest written")
+                throw DynokeeperError.snapshot("\(prefix + file.object) is no longer in the store as it was uploaded; no manifest written")
             }
         }
         let json = try SnapshotManifest.encoder.encode(manifest)
@@ -204,10 +204,10 @@ public struct NodeBackup: Sendable {
         }
         let info = try await store.put(prefix + object, body: stream, options: PutOptions(sizeHint: size))
         guard let (sha256, count) = digesting.digest.result else {
-            throw SnapshotError("\(name): the upload ended before the whole file was read")
+            throw DynokeeperError.snapshot("\(name): the upload ended before the whole file was read")
         }
         guard count == size else {
-            throw SnapshotError("\(name) changed size while it was read (\(count) of \(size) bytes)")
+            throw DynokeeperError.snapshot("\(name) changed size while it was read (\(count) of \(size) bytes)")
         }
         logger.info("stored \(name): \(size) bytes as \(info.size)")
         return SnapshotManifest.File(name: name, object: object, size: size, storedSize: info.size, sha256: sha256)

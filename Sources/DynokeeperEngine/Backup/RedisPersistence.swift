@@ -44,7 +44,7 @@ public struct RedisPersistence: Sendable {
     public func save() async throws -> Trigger {
         try await run("BGSAVE", finished: { $0.int("rdb_bgsave_in_progress") == 0 }) { info in
             guard info["rdb_last_bgsave_status"] == "ok" else {
-                throw SnapshotError(
+                throw DynokeeperError.snapshot(
                     "BGSAVE failed (rdb_last_bgsave_status:\(info["rdb_last_bgsave_status"] ?? "?")): Redis could not write its RDB file; its log says why (often the data folder is not writable or the disk is full)"
                 )
             }
@@ -76,19 +76,19 @@ public struct RedisPersistence: Sendable {
             try check(try await redis.info("persistence"))
             return Trigger(keyspace: keyspace, exact: command == "BGSAVE" && reply.contains("started"))
         }
-        throw SnapshotError("could not start \(command): other saves or rewrites kept starting first")
+        throw DynokeeperError.snapshot("could not start \(command): other saves or rewrites kept starting first")
     }
 
     /// The RDB file Redis has just written.
     func rdbFile() async throws -> DataFile {
         let directory = try await dataFolder()
         guard let name = try await redis.configGet("dbfilename"), !name.isEmpty else {
-            throw SnapshotError("Redis did not say its dbfilename")
+            throw DynokeeperError.snapshot("Redis did not say its dbfilename")
         }
         do {
             return DataFile(name: name, file: try await LocalFile.open(directory + "/" + name))
         } catch let error as LocalFileError {
-            throw SnapshotError("the RDB file Redis wrote cannot be read: \(error) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
+            throw DynokeeperError.snapshot("the RDB file Redis wrote cannot be read: \(error) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
         }
     }
 
@@ -97,13 +97,13 @@ public struct RedisPersistence: Sendable {
     /// Checks that AOF is on, runs BGREWRITEAOF and waits for it.
     func rewrite() async throws -> Trigger {
         guard try await redis.configGet("appendonly") == "yes" else {
-            throw SnapshotError("an AOF backup needs appendonly yes, and this Redis has appendonly no: take an RDB backup (--type rdb) or enable AOF")
+            throw DynokeeperError.snapshot("an AOF backup needs appendonly yes, and this Redis has appendonly no: take an RDB backup (--type rdb) or enable AOF")
         }
         return try await run(
             "BGREWRITEAOF", finished: { $0.int("aof_rewrite_in_progress") == 0 && $0.int("aof_rewrite_scheduled") == 0 }
         ) { info in
             guard info["aof_last_bgrewrite_status"] == "ok", info["aof_last_write_status"] ?? "ok" == "ok" else {
-                throw SnapshotError(
+                throw DynokeeperError.snapshot(
                     "BGREWRITEAOF failed (aof_last_bgrewrite_status:\(info["aof_last_bgrewrite_status"] ?? "?"), aof_last_write_status:\(info["aof_last_write_status"] ?? "?")); Redis's log says why"
                 )
             }
@@ -125,23 +125,23 @@ public struct RedisPersistence: Sendable {
     private func openAOFFiles() async throws -> (files: [DataFile], manifest: (directory: String, name: String, content: String)?) {
         let directory = try await dataFolder()
         guard let fileName = try await redis.configGet("appendfilename"), !fileName.isEmpty else {
-            throw SnapshotError("Redis did not say its appendfilename")
+            throw DynokeeperError.snapshot("Redis did not say its appendfilename")
         }
         guard let folder = try await redis.configGet("appenddirname"), !folder.isEmpty else {
             do {
                 return ([DataFile(name: fileName, file: try await LocalFile.open(directory + "/" + fileName))], nil)
             } catch let error as LocalFileError {
-                throw SnapshotError("the AOF file cannot be read: \(error)")
+                throw DynokeeperError.snapshot("the AOF file cannot be read: \(error)")
             }
         }
         // A rewrite between reading the manifest and opening its files removes them: read again then.
-        var lastError: any Error = SnapshotError("the AOF files kept changing")
+        var lastError: any Error = DynokeeperError.snapshot("the AOF files kept changing")
         for _ in 0..<5 {
             let manifestName = fileName + ".manifest"
             let manifestPath = "\(directory)/\(folder)/\(manifestName)"
             guard let data = FileManager.default.contents(atPath: manifestPath), let text = String(data: data, encoding: .utf8)
             else {
-                throw SnapshotError("cannot read the AOF manifest \(manifestPath) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
+                throw DynokeeperError.snapshot("cannot read the AOF manifest \(manifestPath) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
             }
             let entries = try AOFManifest.parse(text, path: manifestPath)
             do {
@@ -155,7 +155,7 @@ public struct RedisPersistence: Sendable {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        throw SnapshotError("cannot open the AOF files: \(lastError)")
+        throw DynokeeperError.snapshot("cannot open the AOF files: \(lastError)")
     }
 
     // MARK: Waiting
@@ -163,7 +163,7 @@ public struct RedisPersistence: Sendable {
     func dataFolder() async throws -> String {
         if let dataDirectory { return dataDirectory }
         guard let directory = try await redis.configGet("dir"), !directory.isEmpty else {
-            throw SnapshotError("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
+            throw DynokeeperError.snapshot("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
         }
         return directory
     }
@@ -183,7 +183,7 @@ public struct RedisPersistence: Sendable {
             let info = try await redis.info("persistence")
             if condition(info) { return }
             guard ContinuousClock.now < deadline else {
-                throw SnapshotError("gave up waiting for \(what) after \(timeout)")
+                throw DynokeeperError.snapshot("gave up waiting for \(what) after \(timeout)")
             }
             try await Task.sleep(for: pollInterval)
         }
@@ -212,7 +212,7 @@ enum AOFManifest {
             guard let file = fields["file"], let sequence = fields["seq"].flatMap(Int.init), let type = fields["type"],
                 !file.contains("/"), file != "..", !file.isEmpty
             else {
-                throw SnapshotError("the AOF manifest \(path) has a line dynokeeper does not understand: \(line)")
+                throw DynokeeperError.snapshot("the AOF manifest \(path) has a line dynokeeper does not understand: \(line)")
             }
             return Entry(file: file, sequence: sequence, type: type)
         }

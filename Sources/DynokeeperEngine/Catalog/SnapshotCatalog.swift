@@ -69,8 +69,8 @@ public struct SnapshotCatalog: Sendable {
                 return nil
             }
             return SnapshotEntry(manifest: manifest, prefix: folder)
-        } catch let error as SnapshotError {
-            throw SnapshotError("\(error); remove or repair that snapshot's manifest (or the whole folder) before listing or restoring")
+        } catch let error as DynokeeperError where error.code == .snapshot {
+            throw DynokeeperError.snapshot("\(error); remove or repair that snapshot's manifest (or the whole folder) before listing or restoring")
         } catch let error as ObjectStoreError where error.code == .notFound {
             return nil  // deleted since the listing
         }

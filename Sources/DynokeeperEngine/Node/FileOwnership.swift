@@ -74,7 +74,7 @@ enum StateFolder {
         do {
             try FileManager.default.createDirectory(atPath: folders.state, withIntermediateDirectories: true)
         } catch {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "cannot create dynokeeper's state folder \(folders.state): \(error.localizedDescription); set node.state_dir to a folder this user can write, or let this user write Redis's data folder (see the README's Running in production)")
         }
         if let mode = FileOwnership.of(folders.data)?.mode {

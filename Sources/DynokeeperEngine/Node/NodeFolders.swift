@@ -36,7 +36,7 @@ public struct NodeFolders: Sendable, Equatable {
         let redis = try await connector.connect(commandTimeout: .seconds(10))
         defer { Task { await redis.close() } }
         guard let dir = try await redis.configGet("dir"), !dir.isEmpty else {
-            throw SnapshotError("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
+            throw DynokeeperError.snapshot("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
         }
         return NodeFolders(
             data: dir, state: configuration.node.stateDir ?? dir + "/" + defaultStateName, dataOrigin: "Redis's CONFIG GET dir")

@@ -50,7 +50,7 @@ public final class NodeLock: Sendable {
             fd = open(path, O_RDWR | O_CLOEXEC)
         }
         guard fd >= 0 else {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "cannot open the node lock \(path): \(String(cString: strerror(errno))) (dynokeeper needs to write node.state_dir, by default .dynokeeper in Redis's data folder)")
         }
         // A status probe holds a shared lock for a moment (see currentHolder): try again for a little while.
@@ -71,7 +71,7 @@ public final class NodeLock: Sendable {
             if error == EWOULDBLOCK {
                 throw NodeBusyError(holder: holder, lockPath: path)
             }
-            throw SnapshotError("cannot lock \(path): \(String(cString: strerror(error)))")
+            throw DynokeeperError.snapshot("cannot lock \(path): \(String(cString: strerror(error)))")
         }
         let holder = Holder(operation: operation, pid: getpid(), startedAt: Date())
         if let data = try? JSONEncoder.dynokeeper.encode(holder) {

@@ -45,4 +45,19 @@ public struct RedisConnector: Sendable {
                 message: "\(message) — check redis.password_file\(user == nil ? "" : " and redis.user") (Redis at \(address))")
         }
     }
+
+    /// Connects, runs `body` with the connection and closes it, whatever `body` does.
+    public func withConnection<T: Sendable>(
+        commandTimeout: Duration = .seconds(30), _ body: (RedisConnection) async throws -> T
+    ) async throws -> T {
+        let redis = try await connect(commandTimeout: commandTimeout)
+        do {
+            let result = try await body(redis)
+            await redis.close()
+            return result
+        } catch {
+            await redis.close()
+            throw error
+        }
+    }
 }

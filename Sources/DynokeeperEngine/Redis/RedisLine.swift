@@ -21,7 +21,7 @@ enum RedisLine {
                 inToken = true
             }
         }
-        if quoted { throw SnapshotError("unbalanced quote in: \(line)") }
+        if quoted { throw DynokeeperError.snapshot("unbalanced quote in: \(line)") }
         if inToken { tokens.append(current) }
         return tokens
     }

@@ -72,10 +72,12 @@ extension NodeRestore {
     /// The error of a rollback that did not finish, saying where the node's data is and what to do.
     static func rollbackFailure(
         _ error: any Error, folders: NodeFolders, fallback: RestoreJournal, restoreError: String? = nil
-    ) -> SnapshotError {
+    ) -> DynokeeperError {
         let journal = (try? RestoreJournal.load(folders)) ?? fallback
         let prefix = restoreError.map { "\($0). Rolling back failed too: " } ?? "rolling back failed: "
-        return SnapshotError(
+        // The journal stays: like any unfinished restore, the node waits for a rollback (or resume).
+        return DynokeeperError(
+            .unfinishedRestore,
             prefix
                 + "\(error). Where the node's previous data is now: \(journal.previousDataSummary). The journal \(folders.journal) records where every file is; once the cause is fixed, run `dynokeeper restore --rollback` again (it is safe to repeat), or see the README's manual recovery")
     }

@@ -75,7 +75,7 @@ extension NodeRestore {
                 try await LocalFileSystem.makeFolders(journal.previous)
                 for path in journal.plan.layout.dataPaths where LocalFileSystem.exists(directory + "/" + path) {
                     guard !LocalFileSystem.exists(journal.previous + "/" + path) else {
-                        throw SnapshotError(
+                        throw DynokeeperError.snapshot(
                             "\(path) is in the data folder although it was set aside into \(journal.previous): something (a Redis that started again?) created it meanwhile")
                     }
                     if !journal.setAside.contains(path) {
@@ -136,7 +136,7 @@ extension NodeRestore {
             } catch let rollbackError {
                 throw Self.rollbackFailure(rollbackError, folders: folders, fallback: journal, restoreError: "restore failed at \(step): \(error)")
             }
-            throw SnapshotError("restore failed at \(step): \(error). \(outcome)")
+            throw DynokeeperError.snapshot("restore failed at \(step): \(error). \(outcome)")
         }
         let start = clock.now
         try await LocalFileSystem.remove(journal.work)
@@ -154,12 +154,12 @@ extension NodeRestore {
         guard LocalFileSystem.exists(incoming) else {
             // Already moved by the run that was interrupted.
             guard journal.placed.contains(target), LocalFileSystem.exists(destination) else {
-                throw SnapshotError("\(target) is neither fetched (\(journal.incoming)) nor in place")
+                throw DynokeeperError.snapshot("\(target) is neither fetched (\(journal.incoming)) nor in place")
             }
             return
         }
         guard !LocalFileSystem.exists(destination) else {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "\(target) appeared in the data folder after the current data was set aside (a Redis that started again?); refusing to replace it")
         }
         // Missing folders (the AOF folder of a Redis that had none) are created like the data folder.
@@ -229,7 +229,7 @@ extension NodeRestore {
             differences.append("dir \(running.directory)")
         }
         guard differences.isEmpty else {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "Redis started with \(differences.joined(separator: ", ")), but the restored files were placed for appendonly \(layout.appendOnly ? "yes" : "no"), dbfilename \(layout.dbFilename) in \(layout.directory): check redis.start and Redis's configuration files")
         }
         guard let expected = journal.keyspace else { return ["no key counts to check against (Dynomite-manager snapshot)"] }
@@ -242,12 +242,12 @@ extension NodeRestore {
             if have < want.keys {
                 let missing = want.keys - have
                 guard missing <= want.expires else {
-                    throw SnapshotError(
+                    throw DynokeeperError.snapshot(
                         "db\(database) holds \(have) keys after loading, the snapshot had \(want.keys) of which \(want.expires) had a TTL: \(missing - want.expires) keys are missing that cannot have expired. Redis did not load the restored files: check that redis.start starts it with dir \(layout.directory), dbfilename \(layout.dbFilename) and appendonly \(layout.appendOnly ? "yes" : "no")")
                 }
                 notes.append("db\(database): \(have) keys of \(want.keys) (\(missing) had a TTL and expired since the backup)")
             } else if journal.keyspaceExact {
-                throw SnapshotError("db\(database) holds \(have) keys after loading, the snapshot had \(want.keys)")
+                throw DynokeeperError.snapshot("db\(database) holds \(have) keys after loading, the snapshot had \(want.keys)")
             } else {
                 notes.append("db\(database): \(have) keys, the snapshot counted about \(want.keys) (approximate count)")
             }

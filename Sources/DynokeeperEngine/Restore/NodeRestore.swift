@@ -64,10 +64,13 @@ public struct NodeRestore: Sendable {
 
     var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
 
-    /// Refuses unless restores are enabled.
-    public static func checkEnabled(_ configuration: DynokeeperConfiguration) throws {
+    /// Refuses unless restores are enabled: the one check the CLI, the API, Dynomite-manager's paths and ring
+    /// restores share.
+    /// - Throws: `restores_disabled`.
+    public static func checkEnabled(_ configuration: DynokeeperConfiguration) throws(DynokeeperError) {
         guard configuration.restore.enabled else {
-            throw ConfigurationError(
+            throw DynokeeperError(
+                .restoresDisabled,
                 "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them")
         }
     }
@@ -149,12 +152,12 @@ public struct NodeRestore: Sendable {
         let journal = try unfinishedJournal(folders)
         CommandTracker(folders).stopLeftover(logger: logger)
         if journal.phase == .rollingBack {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "the earlier restore of snapshot \(journal.snapshot) was being rolled back when it stopped; it cannot be resumed: finish the rollback with `dynokeeper restore --rollback`")
         }
         guard journal.phase >= .prepared else {
             try await Self.discardUntouched(journal, folders: folders)
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "the earlier restore was interrupted while fetching the snapshot, before the node was touched; its files were removed: run the restore again")
         }
         return try await proceed(
@@ -173,7 +176,7 @@ public struct NodeRestore: Sendable {
         do {
             return try await undo(journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node))
         } catch let error as RestoreCommittedError {
-            throw SnapshotError(error.description)
+            throw DynokeeperError.snapshot(error.description)
         } catch {
             throw Self.rollbackFailure(error, folders: folders, fallback: journal)
         }
@@ -207,7 +210,7 @@ public struct NodeRestore: Sendable {
     /// Refuses when `previous/` holds files that no journal accounts for.
     static func checkNoOrphanedData(_ journal: RestoreJournal) throws {
         if let left = orphanedData(journal.previous) {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "\(journal.previous) holds \(left) set aside by an earlier restore that has no journal (was node.state_dir changed, or the journal removed?): they may be the only copy of that node's data. Move them back into \(journal.directory), or remove them, before restoring")
         }
     }
@@ -229,7 +232,7 @@ public struct NodeRestore: Sendable {
     /// Removes the work folder, unless set-aside data is still in it.
     static func removeWorkFolder(_ journal: RestoreJournal) async throws {
         if let left = try? FileManager.default.contentsOfDirectory(atPath: journal.previous), !left.isEmpty {
-            throw SnapshotError("\(journal.previous) still holds \(left.sorted().joined(separator: ", ")); it was not removed")
+            throw DynokeeperError.snapshot("\(journal.previous) still holds \(left.sorted().joined(separator: ", ")); it was not removed")
         }
         try await LocalFileSystem.remove(journal.work)
     }
@@ -251,15 +254,15 @@ public struct NodeRestore: Sendable {
         }
         for file in source.files {
             guard let info = try await store.head(file.key) else {
-                throw SnapshotError("\(file.key) is listed in the snapshot but missing from \(store.location)")
+                throw DynokeeperError.snapshot("\(file.key) is listed in the snapshot but missing from \(store.location)")
             }
             guard info.size == file.storedSize else {
-                throw SnapshotError(
+                throw DynokeeperError.snapshot(
                     "\(file.key) is \(info.size) bytes in \(store.location), the snapshot says \(file.storedSize): it is damaged or was replaced; nothing was touched")
             }
         }
         if let problem = FolderAccess.restoreProblems(directory: plan.layout.directory, appendDirectory: plan.layout.appendDirectory).first {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "\(problem). Run dynokeeper as root or as Redis's own user, or give Redis's group write access (see the README's Running in production); nothing was touched")
         }
         let safetySave = options.skipSafetySave || !target.up ? 0 : target.currentRDBSize
@@ -267,7 +270,7 @@ public struct NodeRestore: Sendable {
         let needed = plan.downloadSize + safetySave + margin
         let available = try LocalFileSystem.availableSpace(plan.layout.directory)
         guard available >= needed else {
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 "not enough free space in \(plan.layout.directory): the restore needs \(needed) bytes (snapshot \(plan.downloadSize), safety save \(safetySave), margin \(margin)), \(available) are free; nothing was touched")
         }
         return notes
@@ -277,7 +280,7 @@ public struct NodeRestore: Sendable {
         guard let newest = target.newestRDBVersion, version > newest else { return [] }
         let message = "\(what) is RDB format \(version), and this Redis \(target.version ?? "") loads formats up to \(newest): it would refuse the data at start-up"
         guard force else {
-            throw SnapshotError("\(message). Upgrade Redis, restore an older snapshot, or pass --force (force: true) to try anyway; nothing was touched")
+            throw DynokeeperError.snapshot("\(message). Upgrade Redis, restore an older snapshot, or pass --force (force: true) to try anyway; nothing was touched")
         }
         logger.warning("\(message); restoring anyway (--force)")
         return ["\(message) (restoring anyway: --force)"]

@@ -20,7 +20,7 @@ public struct RedisLayout: Sendable, Equatable, Codable {
             directory = dataDirectory
         } else {
             guard let dir = try await redis.configGet("dir"), !dir.isEmpty else {
-                throw SnapshotError("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
+                throw DynokeeperError.snapshot("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
             }
             directory = dir
         }

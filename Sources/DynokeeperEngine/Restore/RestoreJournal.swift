@@ -97,14 +97,14 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
     public static func load(_ folders: NodeFolders) throws -> RestoreJournal? {
         guard let data = FileManager.default.contents(atPath: folders.journal) else {
             if FileManager.default.fileExists(atPath: folders.journal) {
-                throw SnapshotError("the restore journal \(folders.journal) cannot be read by this user")
+                throw DynokeeperError.snapshot("the restore journal \(folders.journal) cannot be read by this user")
             }
             return nil
         }
         do {
             return try SnapshotManifest.decoder.decode(RestoreJournal.self, from: data)
         } catch {
-            throw SnapshotError("the restore journal \(folders.journal) is damaged (\(error)); see the README's manual recovery")
+            throw DynokeeperError.snapshot("the restore journal \(folders.journal) is damaged (\(error)); see the README's manual recovery")
         }
     }
 

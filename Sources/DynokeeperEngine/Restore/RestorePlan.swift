@@ -19,14 +19,14 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     public var placements: [Placement]
 
     /// Plans a restore of `source` into a Redis laid out as `layout`.
-    /// - Throws: ``SnapshotError`` when this Redis cannot load that snapshot (an AOF snapshot into a Redis with
+    /// - Throws: ``DynokeeperError`` when this Redis cannot load that snapshot (an AOF snapshot into a Redis with
     ///   `appendonly no`, a multi-part AOF into Redis before 7).
     public static func make(_ source: RestoreSource, into layout: RedisLayout) throws -> RestorePlan {
         var placements: [Placement] = []
         switch source.type {
         case .rdb:
             guard let rdb = source.files.first, source.files.count == 1 else {
-                throw SnapshotError("an RDB snapshot should hold one file, this one holds \(source.files.count)")
+                throw DynokeeperError.snapshot("an RDB snapshot should hold one file, this one holds \(source.files.count)")
             }
             placements.append(Placement(target: layout.dbFilename, source: rdb))
             if layout.appendOnly {
@@ -47,31 +47,31 @@ public struct RestorePlan: Sendable, Codable, Equatable {
             }
         case .aof:
             guard layout.appendOnly else {
-                throw SnapshotError(
+                throw DynokeeperError.snapshot(
                     "snapshot \(source.id) is an AOF snapshot, but this Redis runs with appendonly no and would not load it: set appendonly yes in redis.conf, or restore an RDB snapshot")
             }
             if let sourceFolder = source.manifest?.redis.aofDirectory, let sourceManifest = source.manifest?.redis.aofManifest {
                 guard let folder = layout.appendDirectory else {
-                    throw SnapshotError("snapshot \(source.id) is a multi-part AOF (Redis 7+), and this Redis is older: restore an RDB snapshot")
+                    throw DynokeeperError.snapshot("snapshot \(source.id) is a multi-part AOF (Redis 7+), and this Redis is older: restore an RDB snapshot")
                 }
                 for file in source.files {
                     let name = String(file.name.dropFirst(sourceFolder.count + 1))
                     guard file.name.hasPrefix(sourceFolder + "/"), !name.contains("/") else {
-                        throw SnapshotError("snapshot \(source.id) has an unexpected AOF file \(file.name)")
+                        throw DynokeeperError.snapshot("snapshot \(source.id) has an unexpected AOF file \(file.name)")
                     }
                     let target = name == sourceManifest ? "\(layout.appendFilename).manifest" : name
                     placements.append(Placement(target: "\(folder)/\(target)", source: file))
                 }
             } else {
                 guard let file = source.files.first, source.files.count == 1 else {
-                    throw SnapshotError("a single-file AOF snapshot should hold one file, this one holds \(source.files.count)")
+                    throw DynokeeperError.snapshot("a single-file AOF snapshot should hold one file, this one holds \(source.files.count)")
                 }
                 // Redis 7 turns a lone appendonly file into its multi-part layout when it loads it.
                 placements.append(Placement(target: layout.appendFilename, source: file))
             }
         }
         for placement in placements where placement.target.split(separator: "/").contains("..") {
-            throw SnapshotError("refusing a snapshot file that would land outside the data folder: \(placement.target)")
+            throw DynokeeperError.snapshot("refusing a snapshot file that would land outside the data folder: \(placement.target)")
         }
         return RestorePlan(layout: layout, placements: placements)
     }

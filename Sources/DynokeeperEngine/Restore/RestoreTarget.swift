@@ -27,7 +27,7 @@ struct RestoreTarget: Sendable {
             // Only a Redis that refuses connections is down; one that refuses the password runs.
             guard case .connectionFailed = error else { throw error }
             guard let conf = configuration.redis.conf else {
-                throw SnapshotError(
+                throw DynokeeperError.snapshot(
                     "cannot reach Redis at \(connector.address): \(error). With Redis down, dynokeeper reads its layout from redis.conf, which is not set: start Redis, or set redis.conf")
             }
             let layout = try RedisLayout.read(conf: conf, dataDirectory: configuration.redis.dataDir, multiPart: true)

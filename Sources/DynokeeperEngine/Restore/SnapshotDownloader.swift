@@ -41,18 +41,18 @@ struct SnapshotDownloader {
             try await pending?.value
             try await writer.sync()
         } catch let error as ZstdError {
-            throw SnapshotError("\(file.key) is damaged: \(error)")
+            throw DynokeeperError.snapshot("\(file.key) is damaged: \(error)")
         } catch let error as ObjectTooLong {
-            throw SnapshotError("\(file.key) is damaged or was replaced: it holds more than the \(error.limit) bytes expected")
+            throw DynokeeperError.snapshot("\(file.key) is damaged or was replaced: it holds more than the \(error.limit) bytes expected")
         }
         guard let (sha256, count) = digesting.digest.result else {
-            throw SnapshotError("\(file.key): the download ended early")
+            throw DynokeeperError.snapshot("\(file.key): the download ended early")
         }
         guard count == file.size else {
-            throw SnapshotError("\(file.key) is damaged or truncated: it holds \(count) bytes, the manifest says \(file.size)")
+            throw DynokeeperError.snapshot("\(file.key) is damaged or truncated: it holds \(count) bytes, the manifest says \(file.size)")
         }
         if let expected = file.sha256, expected != sha256 {
-            throw SnapshotError("\(file.key) is damaged: its SHA-256 is \(sha256), the manifest says \(expected)")
+            throw DynokeeperError.snapshot("\(file.key) is damaged: its SHA-256 is \(sha256), the manifest says \(expected)")
         }
         logger.info("fetched and verified \(file.name): \(count) bytes")
     }

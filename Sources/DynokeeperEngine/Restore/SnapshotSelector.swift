@@ -61,7 +61,7 @@ public struct SnapshotSelector: Sendable {
         let wanted = request.snapshotID.map { "snapshot \($0)" }
             ?? request.date.map { "snapshot taken at or before \($0.formatted(.iso8601))" } ?? "complete snapshot"
         let node = "\(request.source.cluster) \(request.source)"
-        throw SnapshotError(
+        throw DynokeeperError.snapshot(
             found.isEmpty
                 ? "no \(wanted) of node \(node) in \(store.location): there are no snapshots of this node"
                 : "no \(wanted) of node \(node) in \(store.location); there are: \(found.sorted().reversed().joined(separator: ", "))")
@@ -92,7 +92,7 @@ public struct SnapshotSelector: Sendable {
         // An AOF starts with a command (`*`) or, with an RDB preamble, like an RDB.
         let valid = type == .rdb ? text.hasPrefix("REDIS") : (text.hasPrefix("*") || text.hasPrefix("REDIS"))
         guard valid else {
-            throw SnapshotError("\(key) does not look like \(type == .rdb ? "an RDB file (it should start with REDIS)" : "an AOF file"); refusing to restore it")
+            throw DynokeeperError.snapshot("\(key) does not look like \(type == .rdb ? "an RDB file (it should start with REDIS)" : "an AOF file"); refusing to restore it")
         }
     }
 }

@@ -30,13 +30,13 @@ public struct RingCatalog: Sendable {
         do {
             let manifest = try SnapshotManifest.decoder.decode(RingManifest.self, from: Data(bytes.readableBytesView))
             guard manifest.format <= RingManifest.currentFormat else {
-                throw SnapshotError("\(key) has ring manifest format \(manifest.format); upgrade dynokeeper")
+                throw DynokeeperError.snapshot("\(key) has ring manifest format \(manifest.format); upgrade dynokeeper")
             }
             return manifest
-        } catch let error as SnapshotError {
+        } catch let error as DynokeeperError where error.code == .snapshot {
             throw error
         } catch {
-            throw SnapshotError("\(key) is not a readable ring manifest: \(error)")
+            throw DynokeeperError.snapshot("\(key) is not a readable ring manifest: \(error)")
         }
     }
 
@@ -49,7 +49,7 @@ public struct RingCatalog: Sendable {
         guard let chosen else {
             let wanted = id.map { "ring snapshot \($0)" }
                 ?? date.map { "ring snapshot taken at or before \($0.formatted(.iso8601))" } ?? "complete ring snapshot"
-            throw SnapshotError(
+            throw DynokeeperError.snapshot(
                 ids.isEmpty
                     ? "no \(wanted) of cluster \(cluster) in \(store.location): there are no ring snapshots"
                     : "no \(wanted) of cluster \(cluster) in \(store.location); there are: \(ids.map(\.text).joined(separator: ", "))")

@@ -38,7 +38,7 @@ public enum RingMapping {
         }
         for (target, source) in explicit {
             guard sourceRacks.contains(source) else {
-                throw SnapshotError("the mapping names source rack \(source), which the ring snapshot does not have (it has \(sourceRacks.joined(separator: ", ")))")
+                throw DynokeeperError.snapshot("the mapping names source rack \(source), which the ring snapshot does not have (it has \(sourceRacks.joined(separator: ", ")))")
             }
             rackMap[target] = source
         }
@@ -63,7 +63,7 @@ public enum RingMapping {
             result[target] = source
         }
         guard missing.isEmpty else {
-            throw SnapshotError("the ring snapshot does not cover every node: \(missing.sorted().joined(separator: "; ")); nothing was stopped")
+            throw DynokeeperError.snapshot("the ring snapshot does not cover every node: \(missing.sorted().joined(separator: "; ")); nothing was stopped")
         }
         return result
     }

@@ -98,21 +98,15 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     public static func decode(_ data: Data, key: String) throws -> SnapshotManifest {
         struct Header: Decodable { var format: Int }
         guard let header = try? decoder.decode(Header.self, from: data) else {
-            throw SnapshotError("\(key) is not a dynokeeper manifest")
+            throw DynokeeperError.snapshot("\(key) is not a dynokeeper manifest")
         }
         guard header.format <= currentFormat else {
-            throw SnapshotError("\(key) has manifest format \(header.format); this dynokeeper reads up to \(currentFormat): upgrade it")
+            throw DynokeeperError.snapshot("\(key) has manifest format \(header.format); this dynokeeper reads up to \(currentFormat): upgrade it")
         }
         do {
             return try decoder.decode(SnapshotManifest.self, from: data)
         } catch {
-            throw SnapshotError("\(key) is a damaged manifest: \(error)")
+            throw DynokeeperError.snapshot("\(key) is a damaged manifest: \(error)")
         }
     }
-}
-
-/// A snapshot could not be taken, found or read.
-public struct SnapshotError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

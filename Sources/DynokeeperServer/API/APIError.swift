@@ -1,3 +1,4 @@
+import DynokeeperEngine
 import Foundation
 import Hummingbird
 
@@ -7,34 +8,44 @@ struct APIError: HTTPResponseError {
     var code: String
     var message: String
 
-    static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, code: "invalid_request", message: message) }
+    static func badRequest(_ message: String) -> APIError {
+        APIError(DynokeeperError(.invalidRequest, message))
+    }
+
+    static func notFound(_ message: String) -> APIError {
+        APIError(DynokeeperError(.notFound, message))
+    }
+
+    /// The one place where error codes become HTTP statuses.
+    init(_ error: DynokeeperError) {
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .invalidRequest: .badRequest
+            case .restoresDisabled: .forbidden
+            case .notFound, .noUnfinishedRestore: .notFound
+            case .busy, .jobRunning, .unfinishedRestore, .shuttingDown: .conflict
+            case .redis, .storage, .peer: .badGateway
+            case .cancelled: .serviceUnavailable
+            case .invalidConfiguration, .snapshot, .failed: .internalServerError
+            }
+        self.init(status: status, code: error.code.rawValue, message: error.message)
+    }
+
+    init(status: HTTPResponse.Status, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        try JSON.response(["error": ["code": code, "message": message]], status: status)
+        try JSON.response(ErrorBody(code: code, message: message), status: status)
     }
 }
 
-/// JSON bodies, with dynokeeper's encoding (snake_case keys, ISO 8601 dates).
+/// JSON bodies, with the API's encoding (snake_case keys, ISO 8601 dates).
 enum JSON {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        var buffer = ByteBuffer(bytes: try encoder.encode(value))
-        buffer.writeString("\n")
-        return Response(
-            status: status, headers: [.contentType: "application/json", .contentLength: String(buffer.readableBytes)],
-            body: .init(byteBuffer: buffer))
-    }
-
-    /// A response from a JSON object built of dictionaries, arrays, strings, numbers and booleans.
-    static func response(object: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-        var buffer = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        var buffer = ByteBuffer(bytes: try APIJSON.encoder.encode(value))
         buffer.writeString("\n")
         return Response(
             status: status, headers: [.contentType: "application/json", .contentLength: String(buffer.readableBytes)],
@@ -42,7 +53,8 @@ enum JSON {
     }
 }
 
-/// Turns every error into the JSON error shape: HTTP errors keep their status, others are 500s.
+/// Turns every error into the JSON error shape: HTTP errors keep their status, dynokeeper's errors take the
+/// status of their code.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -53,7 +65,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let code = error.status == .notFound ? "not_found" : "http_\(error.status.code)"
             throw APIError(status: error.status, code: code, message: error.body ?? error.status.reasonPhrase)
         } catch {
-            throw APIError(status: .internalServerError, code: "internal_error", message: "\(error)")
+            throw APIError(DynokeeperError(error))
         }
     }
 }

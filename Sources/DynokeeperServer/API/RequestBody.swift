@@ -100,3 +100,42 @@ struct RequestBody {
         }
     }
 }
+
+// The typed requests, read from bodies whose every field was checked.
+extension BackupRequest {
+    init(_ body: RequestBody) throws {
+        self.init(type: try body.type(), snapshotID: try body.snapshot("snapshot_id"))
+    }
+
+    static let fields: Set<String> = ["type", "snapshot_id"]
+}
+
+extension RestoreRequest {
+    init(_ body: RequestBody) throws {
+        self.init(
+            date: try body.date(), snapshot: try body.snapshot(), sourceCluster: try body.name("source_cluster"),
+            sourceDatacenter: try body.name("source_datacenter"), sourceRack: try body.name("source_rack"),
+            dryRun: try body.bool("dry_run") ?? false, force: try body.bool("force") ?? false)
+    }
+
+    static let fields: Set<String> = [
+        "date", "source_cluster", "source_datacenter", "source_rack", "snapshot", "dry_run", "force",
+    ]
+}
+
+extension RingBackupRequest {
+    init(_ body: RequestBody) throws { self.init(type: try body.type()) }
+
+    static let fields: Set<String> = ["type"]
+}
+
+extension RingRestoreRequest {
+    init(_ body: RequestBody) throws {
+        self.init(
+            date: try body.date(), snapshot: try body.snapshot(), sourceCluster: try body.name("source_cluster"),
+            dryRun: try body.bool("dry_run") ?? false, rackByRack: try body.bool("rack_by_rack") ?? false,
+            mapping: try body.stringMap("mapping") ?? [:])
+    }
+
+    static let fields: Set<String> = ["date", "snapshot", "source_cluster", "dry_run", "rack_by_rack", "mapping"]
+}

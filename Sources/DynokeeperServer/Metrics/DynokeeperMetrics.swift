@@ -1,11 +1,12 @@
 import CoreMetrics
-import Foundation
+public import DynokeeperEngine
+public import Foundation
 import Metrics
 public import Prometheus
 
 /// dynokeeper's metrics, in their own Prometheus registry (so that several daemons can live in one process,
 /// as in tests), exported as Prometheus text on `/metrics`.
-public final class DynokeeperMetrics: Sendable {
+public final class DynokeeperMetrics: NodeEvents {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     let uploaded: CoreMetrics.Counter
@@ -34,19 +35,19 @@ public final class DynokeeperMetrics: Sendable {
     }
 
     private func dimensions(_ job: Job) -> [(String, String)] {
-        [("kind", job.kind.rawValue), ("type", job.parameters["type"] ?? "none")]
+        [("kind", job.kind.rawValue), ("type", job.parameters.type?.rawValue ?? "none")]
     }
 
     private func running(_ kind: String) -> CoreMetrics.Gauge {
         CoreMetrics.Gauge(label: "dynokeeper_job_running", dimensions: [("kind", kind)], factory: factory)
     }
 
-    func jobStarted(_ job: Job) {
+    public func jobStarted(_ job: Job) {
         CoreMetrics.Counter(label: "dynokeeper_jobs_started_total", dimensions: dimensions(job), factory: factory).increment()
         running(job.kind.rawValue).record(1)
     }
 
-    func jobFinished(_ job: Job) {
+    public func jobFinished(_ job: Job) {
         let outcome = job.state == .succeeded ? "succeeded" : "failed"
         CoreMetrics.Counter(label: "dynokeeper_jobs_\(outcome)_total", dimensions: dimensions(job), factory: factory).increment()
         running(job.kind.rawValue).record(0)
@@ -57,13 +58,13 @@ public final class DynokeeperMetrics: Sendable {
     }
 
     /// A backup stored `bytes`.
-    func backupSucceeded(storedBytes: Int64, at date: Date) {
+    public func backupSucceeded(storedBytes: Int64, at date: Date) {
         uploaded.increment(by: Int(storedBytes))
         lastBackup.record(date.timeIntervalSince1970)
         lastBackupSize.record(Double(storedBytes))
     }
 
-    func restoreDownloaded(bytes: Int64) {
+    public func restoreDownloaded(bytes: Int64) {
         downloaded.increment(by: Int(bytes))
     }
 

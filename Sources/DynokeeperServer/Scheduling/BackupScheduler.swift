@@ -1,5 +1,6 @@
 public import DynokeeperConfiguration
 import DynokeeperEngine
+import DynokeeperRing
 public import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -8,12 +9,19 @@ public import ServiceLifecycle
 /// at start-up when the newest snapshot is older than one period (the daemon was down when one was due).
 /// A reload of the configuration takes effect at once.
 public struct BackupScheduler: Service {
-    let operations: NodeOperations
+    let node: NodeService
+    let ring: RingService
+    let metrics: DynokeeperMetrics
     let clock: any SchedulerClock
     let logger: Logger
 
-    public init(operations: NodeOperations, clock: any SchedulerClock = SystemSchedulerClock(), logger: Logger) {
-        self.operations = operations
+    init(
+        node: NodeService, ring: RingService, metrics: DynokeeperMetrics, clock: any SchedulerClock = SystemSchedulerClock(),
+        logger: Logger
+    ) {
+        self.node = node
+        self.ring = ring
+        self.metrics = metrics
         self.clock = clock
         self.logger = logger
     }
@@ -27,7 +35,7 @@ public struct BackupScheduler: Service {
         await cancelWhenGracefulShutdown {
             await catchUp()
             while !Task.isCancelled {
-                let holder = operations.holder
+                let holder = node.holder
                 let version = await holder.version
                 let configuration = await holder.current
                 guard let next = Self.nextRun(configuration, after: clock.now()) else {
@@ -57,9 +65,9 @@ public struct BackupScheduler: Service {
 
     /// Runs one backup now if the newest snapshot is older than one period of the schedule.
     func catchUp() async {
-        let configuration = await operations.holder.current
-        let newest = try? await SnapshotCatalog(store: operations.store, logger: logger).snapshots(of: operations.node.identity).first
-        if let newest { operations.metrics.knownBackup(storedBytes: newest.manifest.storedSize, at: newest.manifest.finishedAt) }
+        let configuration = await node.holder.current
+        let newest = try? await SnapshotCatalog(store: node.store, logger: logger).snapshots(of: node.node.identity).first
+        if let newest { metrics.knownBackup(storedBytes: newest.manifest.storedSize, at: newest.manifest.finishedAt) }
         guard configuration.backup.enabled else { return }
         let age = newest.map { clock.now().timeIntervalSince($0.id.date) } ?? .infinity
         guard age > configuration.backup.schedule.period else { return }
@@ -67,15 +75,15 @@ public struct BackupScheduler: Service {
     }
 
     private func takeBackup(reason: String) async {
-        let configuration = await operations.holder.current
+        let configuration = await node.holder.current
         if configuration.backup.scope == .ring {
             await takeRingBackup(reason: reason)
             return
         }
         do {
-            let job = try await operations.startBackup(type: nil, trigger: "schedule")
+            let job = try await node.startBackup(BackupRequest(), trigger: "schedule")
             logger.info("scheduled backup \(job.id) started (\(reason))")
-            _ = await operations.runner.wait(job.id)
+            _ = await node.runner.wait(job.id)
         } catch let error as UnfinishedRestoreError {
             logger.error("scheduled backup refused: \(error)")
         } catch {
@@ -87,18 +95,18 @@ public struct BackupScheduler: Service {
     /// first rack that answers) takes the ring backup.
     private func takeRingBackup(reason: String) async {
         do {
-            let coordinator = await operations.coordinator()
+            let coordinator = await ring.coordinator()
             guard let leader = try await coordinator.leader() else {
                 logger.warning("scheduled ring backup skipped: no dynokeeper of the ring answered")
                 return
             }
-            guard leader.node == operations.node.identity else {
+            guard leader.node == node.node.identity else {
                 logger.info("scheduled ring backup left to the leader \(leader.node) at \(leader.url)")
                 return
             }
-            let job = try await operations.startRingBackup(type: nil, trigger: "schedule")
+            let job = try await ring.startBackup(RingBackupRequest(), trigger: "schedule")
             logger.info("scheduled ring backup \(job.id) started (\(reason))")
-            _ = await operations.ring.wait(job.id)
+            _ = await ring.wait(job.id)
         } catch {
             logger.warning("scheduled ring backup skipped: \(error)")
         }

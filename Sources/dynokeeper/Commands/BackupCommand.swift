@@ -14,17 +14,21 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(help: "rdb (BGSAVE) or aof (BGREWRITEAOF); default from backup.type, else rdb.")
     var type: DynokeeperConfiguration.Backup.PersistenceType?
 
+    @Flag(help: "Print the outcome as one line of JSON (the API's job result).")
+    var json = false
+
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
                 // One operation at a time on the node, and none while a restore is unfinished.
                 let lock = try await context.guard.lockForBackup()
                 defer { lock.release() }
-                let backup = NodeBackup(
-                    node: context.node, connector: context.connector, store: context.store,
-                    dataDirectory: context.configuration.redis.dataDir, logger: context.logger,
-                    progress: TerminalProgress.ifTerminal())
+                let backup = context.components.backup(progress: TerminalProgress.ifTerminal())
                 let report = try await backup.run(NodeBackup.Options(context.configuration.backup, type: type))
+                if json {
+                    print(try APIJSON.line(JobResult(report)))
+                    return
+                }
                 let manifest = report.manifest
                 print("snapshot \(manifest.snapshotID) of \(manifest.node.cluster) \(manifest.node) (\(manifest.type.rawValue))")
                 print("location: \(report.location)")

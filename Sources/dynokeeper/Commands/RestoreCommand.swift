@@ -48,35 +48,34 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Undo a restore that was interrupted: put the previous data back and start the processes.")
     var rollback = false
 
+    @Flag(help: "Print the outcome as one line of JSON (the API's job result).")
+    var json = false
+
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
-                let restore = NodeRestore(
-                    configuration: context.configuration, node: context.node, connector: context.connector,
-                    store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal())
+                let restore = context.components.restore(progress: TerminalProgress.ifTerminal())
                 if rollback {
-                    print(try await restore.rollback())
-                } else {
-                    let report = resume ? try await restore.resume() : try await restore.run(try makeOptions(context))
-                    printReport(report)
+                    let outcome = try await restore.rollback()
+                    print(json ? try APIJSON.line(JobResult(outcome: outcome)) : outcome)
+                    return
                 }
+                let report = resume ? try await restore.resume() : try await restore.run(try request().options(context.configuration, node: context.node))
+                if json { print(try APIJSON.line(JobResult(report))) } else { printReport(report) }
             }
         }
     }
 
-    func makeOptions(_ context: NodeContext) throws -> NodeRestore.Options {
-        let settings = context.configuration.restore
-        var source = context.node.identity
-        source.cluster = sourceCluster ?? settings.sourceCluster ?? source.cluster
-        source.datacenter = sourceDatacenter ?? settings.sourceDatacenter ?? source.datacenter
-        source.rack = sourceRack ?? settings.sourceRack ?? source.rack
-        var request = SnapshotSelector.Request(source: source, dynomiteManagerType: context.configuration.backup.type)
-        request.date = try date.map(RestorePoint.parse) ?? settings.date
+    /// The flags as the restore request the API takes too.
+    func request() throws -> RestoreRequest {
+        var request = RestoreRequest(
+            date: try date.map(RestorePoint.parse), sourceCluster: sourceCluster, sourceDatacenter: sourceDatacenter,
+            sourceRack: sourceRack, dryRun: dryRun, force: force)
         if let snapshot {
             guard let id = SnapshotID(snapshot) else {
                 throw ValidationError("--snapshot \(snapshot) is not a snapshot id (such as 20261124T020000Z)")
             }
-            request.snapshotID = id
+            request.snapshot = id
         }
         if let format {
             guard let parsed = RestoreSource.Format(rawValue: format) else {
@@ -84,11 +83,8 @@ struct RestoreCommand: AsyncParsableCommand {
             }
             request.format = parsed
         }
-        var options = NodeRestore.Options(request: request)
-        options.dryRun = dryRun
-        options.skipSafetySave = noSafetySave
-        options.force = force
-        return options
+        request.skipSafetySave = noSafetySave
+        return request
     }
 
     func printReport(_ report: NodeRestore.Report) {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import DynokeeperConfiguration
 import DynokeeperEngine
-import DynokeeperServer
+import DynokeeperRing
 import Foundation
 
 struct RingCommand: AsyncParsableCommand {
@@ -11,13 +11,15 @@ struct RingCommand: AsyncParsableCommand {
         subcommands: [Backup.self, Restore.self, Snapshots.self])
 
     /// Runs a coordinator from this process with the configuration, and prints its report.
-    static func coordinate(_ options: GlobalOptions, _ body: (RingCoordinator) async throws -> RingCoordinator.Report) async throws {
+    static func coordinate(
+        _ options: GlobalOptions, json: Bool, _ body: (RingCoordinator) async throws -> RingReport
+    ) async throws {
         try await NodeContext.with(options) { context in
             let peers = PeerClient(token: context.configuration.server.token)
             let coordinator = RingCoordinator(
                 configuration: context.configuration, node: context.node, store: context.store, peers: peers,
                 logger: context.logger)
-            let report: RingCoordinator.Report
+            let report: RingReport
             do {
                 report = try await body(coordinator)
             } catch {
@@ -25,19 +27,19 @@ struct RingCommand: AsyncParsableCommand {
                 throw error
             }
             await peers.shutdown()
-            printReport(report)
+            if json { print(try APIJSON.line(report)) } else { printReport(report) }
             if !report.succeeded { throw ExitCode(1) }
         }
     }
 
-    static func printReport(_ report: RingCoordinator.Report) {
-        let verb = report.kind == "backup" ? "ring backup" : (report.dryRun ? "ring restore (dry run)" : "ring restore")
+    static func printReport(_ report: RingReport) {
+        let verb = report.kind == .backup ? "ring backup" : (report.dryRun ? "ring restore (dry run)" : "ring restore")
         print("\(verb) \(report.snapshotID ?? "") of \(report.cluster): \(report.succeeded ? "succeeded" : "FAILED")")
         for node in report.nodes {
-            var line = "  \(node.node ?? "?") at \(node.url): \(node.state)"
+            var line = "  \(node.node ?? "?") at \(node.url): \(node.state.rawValue)"
             if let source = node.source { line += " from \(source)" }
             if let seconds = node.seconds { line += String(format: " in %.1f s", seconds) }
-            if let snapshot = node.result?["snapshot"], report.kind == "backup" { line += ", snapshot \(snapshot)" }
+            if let snapshot = node.result?.snapshot, report.kind == .backup { line += ", snapshot \(snapshot)" }
             if let error = node.error { line += " — \(error)" }
             print(line)
         }
@@ -54,9 +56,12 @@ struct RingCommand: AsyncParsableCommand {
         @Option(help: "rdb or aof; default from backup.type.")
         var type: DynokeeperConfiguration.Backup.PersistenceType?
 
+        @Flag(help: "Print the report as one line of JSON (as GET /v1/ring/jobs shows it).")
+        var json = false
+
         func run() async throws {
             try await reportingErrors {
-                try await RingCommand.coordinate(options) { try await $0.backup(type: type) }
+                try await RingCommand.coordinate(options, json: json) { try await $0.backup(RingBackupRequest(type: type)) }
             }
         }
     }
@@ -85,15 +90,16 @@ struct RingCommand: AsyncParsableCommand {
         @Flag(help: "Every node reports what it would do; nothing changes.")
         var dryRun = false
 
+        @Flag(help: "Print the report as one line of JSON (as GET /v1/ring/jobs shows it).")
+        var json = false
+
         func run() async throws {
             try await reportingErrors {
-                var request = RingCoordinator.RestoreRequest(
-                    date: try date.map(RestorePoint.parse), snapshotID: try snapshot.map { text in
+                var request = RingRestoreRequest(
+                    date: try date.map(RestorePoint.parse), snapshot: try snapshot.map { text in
                         guard let id = SnapshotID(text) else { throw ValidationError("--snapshot \(text) is not a snapshot id") }
                         return id
-                    }, sourceCluster: sourceCluster)
-                request.dryRun = dryRun
-                request.rackByRack = rackByRack
+                    }, sourceCluster: sourceCluster, dryRun: dryRun, rackByRack: rackByRack)
                 for mapping in mappings {
                     let parts = mapping.split(separator: "=").map(String.init)
                     guard parts.count == 2, parts.allSatisfy({ $0.split(separator: "/").count == 2 }) else {
@@ -101,7 +107,7 @@ struct RingCommand: AsyncParsableCommand {
                     }
                     request.mapping[parts[0]] = parts[1]
                 }
-                try await RingCommand.coordinate(options) { try await $0.restore(request) }
+                try await RingCommand.coordinate(options, json: json) { try await $0.restore(request) }
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DynokeeperConfiguration
+import DynokeeperEngine
 import Foundation
 import Logging
 
@@ -30,7 +31,7 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Runs a command's body and turns its errors into one clear line on standard error and exit status 1,
+/// Runs a command's body and turns its errors into one clear line on standard error and an exit status,
 /// rather than a stack of types.
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
@@ -38,7 +39,17 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     } catch let error as ExitCode {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
+        let error = DynokeeperError(error)
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(exitStatus(error.code))
+    }
+}
+
+/// The one place where error codes become exit statuses: 1 for a failed operation, whatever failed (a busy node
+/// included: scripts retry on non-zero), 2 for a request that cannot be served as given.
+func exitStatus(_ code: DynokeeperError.Code) -> Int32 {
+    switch code {
+    case .invalidRequest: 2
+    default: 1
     }
 }

@@ -6,24 +6,23 @@ import ObjectStorage
 
 /// What most commands need: the configuration, the node, its Redis connector and the store.
 struct NodeContext {
-    var configuration: DynokeeperConfiguration
-    var node: NodeSettings
-    var connector: RedisConnector
-    var store: any ObjectStore
-    var logger: Logger
+    var components: NodeComponents
+    var configuration: DynokeeperConfiguration { components.configuration }
+    var node: NodeSettings { components.node }
+    var connector: RedisConnector { components.connector }
+    var store: any ObjectStore { components.store }
+    var logger: Logger { components.logger }
 
     static func open(_ options: GlobalOptions) async throws -> NodeContext {
         let (configuration, logger) = try options.load()
         let node = try NodeSettings.resolve(configuration)
         let store = try StoreFactory.makeStore(
             configuration.storage, environment: ProcessInfo.processInfo.environment, logger: logger)
-        return NodeContext(
-            configuration: configuration, node: node,
-            connector: RedisConnector(node: node, redis: configuration.redis, logger: logger), store: store, logger: logger)
+        return NodeContext(components: NodeComponents(configuration: configuration, node: node, store: store, logger: logger))
     }
 
     /// The node lock and the unfinished-restore checks.
-    var `guard`: NodeGuard { NodeGuard(configuration: configuration, connector: connector, logger: logger) }
+    var `guard`: NodeGuard { components.nodeGuard }
 
     func close() async {
         try? await store.shutdown()

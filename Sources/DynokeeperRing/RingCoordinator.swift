@@ -15,32 +15,7 @@ public struct RingCoordinator: Sendable {
         var place: RingMapping.Place { .init(datacenter: node.datacenter, rack: node.rack, tokens: node.tokens) }
     }
 
-    /// What happened on one node.
-    public struct NodeOutcome: Sendable, Codable {
-        public var url: String
-        /// `dc/rack/tokens`, when the node answered.
-        public var node: String?
-        /// For restores: the node whose data it got.
-        public var source: String?
-        public var job: String?
-        public var state: String
-        public var step: String?
-        public var seconds: Double?
-        public var error: String?
-        public var result: [String: String]?
-    }
-
-    /// What a ring operation did.
-    public struct Report: Sendable, Codable {
-        public var kind: String
-        public var cluster: String
-        public var snapshotID: String?
-        public var succeeded: Bool
-        public var ringManifest: String?
-        public var dryRun: Bool
-        public var nodes: [NodeOutcome]
-        public var error: String?
-    }
+    public typealias NodeOutcome = RingReport.NodeOutcome
 
     public let configuration: DynokeeperConfiguration
     public let node: NodeSettings
@@ -70,7 +45,7 @@ public struct RingCoordinator: Sendable {
     public func peerURLs() throws -> [String] {
         if !configuration.ring.peers.isEmpty { return configuration.ring.peers }
         guard let port = configuration.ring.peerPort else {
-            throw ConfigurationError("ring operations need ring.peers (the dynokeepers' URLs) or ring.peer_port (their port on the dyn_seeds hosts)")
+            throw DynokeeperError(.invalidConfiguration, "ring operations need ring.peers (the dynokeepers' URLs) or ring.peer_port (their port on the dyn_seeds hosts)")
         }
         let hosts = ["127.0.0.1"] + (node.dynomite?.seeds.map(\.host) ?? [])
         var seen = Set<String>()
@@ -95,11 +70,11 @@ public struct RingCoordinator: Sendable {
         for probe in probes {
             switch probe.answer {
             case .node(let node): members.append(Member(url: probe.url, node: node))
-            case .failure(let error): unreachable.append(NodeOutcome(url: probe.url, state: "unreachable", error: error))
+            case .failure(let error): unreachable.append(NodeOutcome(url: probe.url, state: .unreachable, error: error))
             }
         }
         for member in members where member.node.cluster != configuration.cluster {
-            throw ConfigurationError("peer \(member.url) belongs to cluster \(member.node.cluster), not \(configuration.cluster): check ring.peers")
+            throw DynokeeperError(.peer, "peer \(member.url) belongs to cluster \(member.node.cluster), not \(configuration.cluster): check ring.peers")
         }
         var seen = Set<String>()
         members = members.sorted { $0.url < $1.url }.filter { seen.insert($0.node.description).inserted }
@@ -122,21 +97,20 @@ public struct RingCoordinator: Sendable {
 
     // MARK: Backup
 
-    public func backup(type: DynokeeperConfiguration.Backup.PersistenceType?) async throws -> Report {
+    public func backup(_ request: RingBackupRequest) async throws -> RingReport {
         let startedAt = now()
         let id = SnapshotID(date: startedAt)
         let (members, unreachable) = try await members()
-        guard !members.isEmpty else { throw PeerError("no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })") }
-        let persistence = type ?? configuration.backup.type
+        guard !members.isEmpty else { throw DynokeeperError(.peer, "no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })") }
+        let persistence = request.type ?? configuration.backup.type
         logger.info("ring backup \(id) of \(configuration.cluster): \(members.count) node(s)")
-        let body = PeerClient.BackupRequest(type: persistence, snapshotId: id.text)
+        let body = BackupRequest(type: persistence, snapshotID: id)
         let outcomes = await run(members) { member in
-            let job = try await peers.startJob(member.url, path: "/v1/backups", body: body)
-            return (job, nil)
+            (try await peers.startBackup(member.url, body), nil)
         }
         var nodes = outcomes + unreachable
-        let succeeded = unreachable.isEmpty && outcomes.allSatisfy { $0.state == "succeeded" }
-            && outcomes.allSatisfy { $0.result?["snapshot"] == id.text }
+        let succeeded = unreachable.isEmpty && outcomes.allSatisfy { $0.state == .succeeded }
+            && outcomes.allSatisfy { $0.result?.snapshot == id.text }
         var manifestKey: String?
         if succeeded {
             let manifest = RingManifest(
@@ -145,9 +119,7 @@ public struct RingCoordinator: Sendable {
                     RingManifest.Node(
                         datacenter: member.node.datacenter, rack: member.node.rack, tokens: member.node.tokens,
                         prefix: SnapshotLayout.snapshotPrefix(member.node, id), url: member.url,
-                        size: outcome.result?["size"].flatMap { Int64($0) },
-                        storedSize: outcome.result?["stored_size"].flatMap { Int64($0) },
-                        keys: outcome.result?["keys"].flatMap { Int($0) })
+                        size: outcome.result?.size, storedSize: outcome.result?.storedSize, keys: outcome.result?.keys)
                 }, startedAt: startedAt, finishedAt: now())
             let key = RingManifest.key(cluster: configuration.cluster, id: id)
             try await store.put(key, bytes: .init(bytes: try SnapshotManifest.encoder.encode(manifest)), options: PutOptions(contentType: "application/json"))
@@ -157,38 +129,21 @@ public struct RingCoordinator: Sendable {
             nodes.sort { $0.url < $1.url }
             logger.error("ring backup \(id) incomplete: no ring manifest written; the nodes' own snapshots stay usable")
         }
-        return Report(
-            kind: "backup", cluster: configuration.cluster, snapshotID: id.text, succeeded: succeeded, ringManifest: manifestKey,
+        return RingReport(
+            kind: .backup, cluster: configuration.cluster, snapshotID: id.text, succeeded: succeeded, ringManifest: manifestKey,
             dryRun: false, nodes: nodes,
-            error: succeeded ? nil : "ring backup incomplete: \(nodes.filter { $0.state != "succeeded" }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state)" }.joined(separator: "; "))")
+            error: succeeded ? nil : "ring backup incomplete: \(nodes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; "))")
     }
 
     // MARK: Restore
 
-    public struct RestoreRequest: Sendable {
-        public var date: Date?
-        public var snapshotID: SnapshotID?
-        public var sourceCluster: String?
-        public var dryRun = false
-        /// One rack at a time, so that the cluster keeps serving from the others.
-        public var rackByRack = false
-        /// `target datacenter/rack` → `source datacenter/rack`.
-        public var mapping: [String: String] = [:]
-
-        public init(date: Date? = nil, snapshotID: SnapshotID? = nil, sourceCluster: String? = nil) {
-            self.date = date
-            self.snapshotID = snapshotID
-            self.sourceCluster = sourceCluster
-        }
-    }
-
-    public func restore(_ request: RestoreRequest) async throws -> Report {
-        let sourceCluster = request.sourceCluster ?? configuration.restore.sourceCluster ?? configuration.cluster
+    public func restore(_ request: RingRestoreRequest) async throws -> RingReport {
+        let sourceCluster = request.sourceCluster(configuration)
         let ring = try await RingCatalog(store: store, logger: logger).choose(
-            cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshotID)
+            cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshot)
         let (members, unreachable) = try await members()
         guard unreachable.isEmpty else {
-            throw PeerError("every node must answer before a ring restore; unreachable: \(unreachable.map { "\($0.url): \($0.error ?? "")" }.joined(separator: "; ")). Nothing was stopped")
+            throw DynokeeperError(.peer, "every node must answer before a ring restore; unreachable: \(unreachable.map { "\($0.url): \($0.error ?? "")" }.joined(separator: "; ")). Nothing was stopped")
         }
         let sources = ring.nodes.map { RingMapping.Place(datacenter: $0.datacenter, rack: $0.rack, tokens: $0.tokens) }
         let mapping = try RingMapping.map(targets: members.map(\.place), sources: sources, explicit: request.mapping)
@@ -204,21 +159,20 @@ public struct RingCoordinator: Sendable {
         for group in groups {
             let results = await run(group) { member in
                 let source = mapping[member.place]!
-                let body = PeerClient.RestoreRequest(
-                    snapshot: ring.snapshotID.text, sourceCluster: sourceCluster, sourceDatacenter: source.datacenter,
+                let body = RestoreRequest(
+                    snapshot: ring.snapshotID, sourceCluster: sourceCluster, sourceDatacenter: source.datacenter,
                     sourceRack: source.rack, dryRun: request.dryRun)
-                let job = try await peers.startJob(member.url, path: "/v1/restores", body: body)
-                return (job, "\(sourceCluster)/\(source)")
+                return (try await peers.startRestore(member.url, body), "\(sourceCluster)/\(source)")
             }
             outcomes += results
             // One rack at a time: stop at the first rack that fails, the others keep their data and serve.
-            if request.rackByRack && results.contains(where: { $0.state != "succeeded" }) { break }
+            if request.rackByRack && results.contains(where: { $0.state != .succeeded }) { break }
         }
-        let succeeded = outcomes.count == members.count && outcomes.allSatisfy { $0.state == "succeeded" }
-        return Report(
-            kind: "restore", cluster: configuration.cluster, snapshotID: ring.snapshotID.text, succeeded: succeeded,
+        let succeeded = outcomes.count == members.count && outcomes.allSatisfy { $0.state == .succeeded }
+        return RingReport(
+            kind: .restore, cluster: configuration.cluster, snapshotID: ring.snapshotID.text, succeeded: succeeded,
             ringManifest: RingManifest.key(cluster: sourceCluster, id: ring.snapshotID), dryRun: request.dryRun, nodes: outcomes,
-            error: succeeded ? nil : "ring restore failed on: \(outcomes.filter { $0.state != "succeeded" }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state)" }.joined(separator: "; ")) (each failed node rolled back to its previous data)")
+            error: succeeded ? nil : "ring restore failed on: \(outcomes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; ")) (each failed node rolled back to its previous data)")
     }
 
     // MARK: Jobs on the peers
@@ -231,13 +185,13 @@ public struct RingCoordinator: Sendable {
         return await withTaskGroup(of: NodeOutcome.self) { group in
             for member in members {
                 group.addTask {
-                    var outcome = NodeOutcome(url: member.url, node: member.node.description, state: "failed")
+                    var outcome = NodeOutcome(url: member.url, node: member.node.description, state: .failed)
                     do {
                         let (id, source) = try await start(member)
                         outcome.job = id
                         outcome.source = source
                         let job = try await peers.waitForJob(member.url, id: id, timeout: jobTimeout, pollInterval: pollInterval)
-                        outcome.state = job.state.rawValue
+                        outcome.state = job.state == .succeeded ? .succeeded : .failed
                         outcome.error = job.error
                         outcome.result = job.result
                         outcome.seconds = job.finishedAt.flatMap { end in job.startedAt.map { end.timeIntervalSince($0) } }

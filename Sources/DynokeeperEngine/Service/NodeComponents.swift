@@ -1,0 +1,98 @@
+public import DynokeeperConfiguration
+import Foundation
+public import Logging
+public import ObjectStorage
+
+/// What one configuration builds for the node: its Redis connector, the Redis and Dynomite services, the node
+/// guard, backups and restores. The CLI and the daemon build them here, and nowhere else.
+public struct NodeComponents: Sendable {
+    public let configuration: DynokeeperConfiguration
+    public let node: NodeSettings
+    public let store: any ObjectStore
+    public let logger: Logger
+
+    public init(configuration: DynokeeperConfiguration, node: NodeSettings, store: any ObjectStore, logger: Logger) {
+        self.configuration = configuration
+        self.node = node
+        self.store = store
+        self.logger = logger
+    }
+
+    public var connector: RedisConnector { RedisConnector(node: node, redis: configuration.redis, logger: logger) }
+
+    /// The node lock and the unfinished-restore checks.
+    public var nodeGuard: NodeGuard { NodeGuard(configuration: configuration, connector: connector, logger: logger) }
+
+    /// The node's Redis as `redis.start` and `redis.stop` run it.
+    public var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
+
+    /// The node's Dynomite; `nil` for a plain Redis node.
+    /// - Throws: When the node runs Dynomite but the commands to stop and start it are missing.
+    public func dynomiteService() throws -> DynomiteService? { try DynomiteService.make(configuration, node: node) }
+
+    public func backup(progress: (any ProgressReporter)?) -> NodeBackup {
+        NodeBackup(
+            node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
+            progress: progress)
+    }
+
+    public func restore(progress: (any ProgressReporter)?) -> NodeRestore {
+        NodeRestore(
+            configuration: configuration, node: node, connector: connector, store: store, logger: logger, progress: progress)
+    }
+}
+
+extension RestoreRequest {
+    /// The node whose snapshot is restored: the request's source, else `restore.source_*`, else this node.
+    public func source(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> NodeIdentity {
+        var source = node.identity
+        source.cluster = sourceCluster ?? configuration.restore.sourceCluster ?? source.cluster
+        source.datacenter = sourceDatacenter ?? configuration.restore.sourceDatacenter ?? source.datacenter
+        source.rack = sourceRack ?? configuration.restore.sourceRack ?? source.rack
+        return source
+    }
+
+    /// The restore's options: the request, completed from the configuration.
+    public func options(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> NodeRestore.Options {
+        var options = NodeRestore.Options(
+            request: SnapshotSelector.Request(
+                source: source(configuration, node: node), date: date ?? configuration.restore.date, snapshotID: snapshot,
+                format: format, dynomiteManagerType: configuration.backup.type))
+        options.dryRun = dryRun
+        options.force = force
+        options.skipSafetySave = skipSafetySave
+        return options
+    }
+}
+
+extension RingRestoreRequest {
+    /// The cluster whose ring snapshot is restored: the request's, else `restore.source_cluster`, else this one.
+    public func sourceCluster(_ configuration: DynokeeperConfiguration) -> String {
+        sourceCluster ?? configuration.restore.sourceCluster ?? configuration.cluster
+    }
+}
+
+extension JobResult {
+    /// A backup's outcome.
+    public init(_ report: NodeBackup.Report) {
+        let manifest = report.manifest
+        self.init(
+            snapshot: manifest.snapshotID.text, location: report.location, size: manifest.size,
+            storedSize: manifest.storedSize, keys: manifest.keyCount)
+    }
+
+    /// A restore's outcome (or, on a dry run, its plan).
+    public init(_ report: NodeRestore.Report) {
+        self.init(
+            snapshot: report.source.id.text, source: "\(report.source.node.cluster)/\(report.source.node)",
+            steps: report.steps.map { .init(name: $0.name, seconds: report.dryRun ? nil : $0.duration.seconds) },
+            notes: report.notes, dryRun: report.dryRun)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, with its fraction.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

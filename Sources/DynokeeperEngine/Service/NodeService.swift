@@ -1,0 +1,195 @@
+public import DynokeeperConfiguration
+public import Foundation
+public import Logging
+public import ObjectStorage
+import RedisClient
+
+/// The application service the daemon's API, its schedule and Dynomite-manager's paths call: backups, restores
+/// and their recovery as jobs, Redis's BGSAVE, and starting or stopping Redis and Dynomite by hand. Each call
+/// takes the configuration in force at that moment.
+public struct NodeService: Sendable {
+    public let holder: ConfigurationHolder
+    public let node: NodeSettings
+    public let store: any ObjectStore
+    public let runner: JobRunner
+    public let events: (any NodeEvents)?
+    public let logger: Logger
+
+    public init(
+        holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, runner: JobRunner,
+        events: (any NodeEvents)?, logger: Logger
+    ) {
+        self.holder = holder
+        self.node = node
+        self.store = store
+        self.runner = runner
+        self.events = events
+        self.logger = logger
+    }
+
+    /// The node's components, with the configuration in force now.
+    public func components() async -> NodeComponents {
+        NodeComponents(configuration: await holder.current, node: node, store: store, logger: logger)
+    }
+
+    /// Takes the node lock for a backup or BGSAVE before the job is accepted, so that a busy node or an unfinished
+    /// restore is refused at once. When the lock cannot even be looked for (Redis down and no redis.conf), the job
+    /// starts and reports why.
+    func lockForBackup(_ components: NodeComponents, operation: String) async throws -> NodeLock? {
+        do {
+            return try await components.nodeGuard.lockForBackup(operation)
+        } catch let error as NodeBusyError {
+            throw error
+        } catch let error as UnfinishedRestoreError {
+            throw error
+        } catch {
+            return nil
+        }
+    }
+
+    /// Starts a job that holds the node lock taken for it until it ends; the lock is released at once when the job
+    /// is not accepted.
+    func start(
+        _ kind: Job.Kind, parameters: JobParameters = .init(), trigger: String, holding lock: NodeLock?,
+        work: @escaping JobRunner.Work
+    ) async throws -> Job {
+        do {
+            return try await runner.start(kind, parameters: parameters, trigger: trigger) { progress in
+                defer { lock?.release() }
+                return try await work(progress)
+            }
+        } catch {
+            lock?.release()
+            throw error
+        }
+    }
+
+    /// Starts a backup job.
+    public func startBackup(_ request: BackupRequest, trigger: String) async throws -> Job {
+        let components = await components()
+        var backupOptions = NodeBackup.Options(components.configuration.backup, type: request.type)
+        backupOptions.snapshotID = request.snapshotID
+        let options = backupOptions
+        let events = events
+        try await runner.ensureIdle()
+        let lock = try await lockForBackup(components, operation: "backup")
+        let parameters = JobParameters(type: options.type, snapshot: request.snapshotID?.text)
+        return try await start(.backup, parameters: parameters, trigger: trigger, holding: lock) { progress in
+            // Without a lock taken beforehand, the job takes it (and fails with why it cannot).
+            let late = lock == nil ? try await components.nodeGuard.lockForBackup("backup") : nil
+            defer { late?.release() }
+            let report = try await components.backup(progress: progress).run(options)
+            events?.backupSucceeded(storedBytes: report.manifest.storedSize, at: report.manifest.finishedAt)
+            return JobResult(report)
+        }
+    }
+
+    /// Starts a restore job (refused at once when restores are disabled, the node is busy, or an earlier
+    /// restore did not finish).
+    public func startRestore(_ request: RestoreRequest, trigger: String) async throws -> Job {
+        let components = await components()
+        try NodeRestore.checkEnabled(components.configuration)
+        let options = request.options(components.configuration, node: node)
+        let source = options.request.source
+        let parameters = JobParameters(
+            source: "\(source.cluster)/\(source)", date: options.request.date, snapshot: request.snapshot?.text,
+            dryRun: request.dryRun)
+        let events = events
+        let restore = components.restore(progress: nil)
+        try await runner.ensureIdle()
+        if let unfinished = try restore.unfinishedRestore() { throw unfinished }
+        let lock = request.dryRun ? nil : try restore.acquireLock("restore")
+        return try await start(.restore, parameters: parameters, trigger: trigger, holding: lock) { progress in
+            let report = try await restore.with(progress: progress).run(options, holding: lock)
+            if !report.dryRun { events?.restoreDownloaded(bytes: report.source.storedSize) }
+            return JobResult(report)
+        }
+    }
+
+    /// Finishes (`resume`) or undoes (`rollback`) a restore that did not finish, as a job.
+    public func startRestoreRecovery(rollback: Bool, trigger: String) async throws -> Job {
+        let components = await components()
+        if !rollback { try NodeRestore.checkEnabled(components.configuration) }
+        let restore = components.restore(progress: nil)
+        try await runner.ensureIdle()
+        try restore.checkUnfinished()
+        let action = rollback ? "rollback" : "resume"
+        let lock = try restore.acquireLock(action)
+        return try await start(.restore, parameters: .init(action: action), trigger: trigger, holding: lock) { progress in
+            let restore = restore.with(progress: progress)
+            if rollback { return JobResult(outcome: try await restore.rollback(holding: lock)) }
+            return JobResult(try await restore.resume(holding: lock))
+        }
+    }
+
+    /// Starts a job that only makes Redis save (Dynomite-manager's `takesnapshot`).
+    public func startSnapshot(trigger: String) async throws -> Job {
+        let components = await components()
+        let logger = logger
+        try await runner.ensureIdle()
+        let lock = try await lockForBackup(components, operation: "snapshot")
+        return try await start(.snapshot, trigger: trigger, holding: lock) { progress in
+            let late = lock == nil ? try await components.nodeGuard.lockForBackup("snapshot") : nil
+            defer { late?.release() }
+            progress.step("BGSAVE")
+            let saved = try await components.connector.withConnection { redis in
+                try await RedisPersistence(redis: redis, dataDirectory: components.configuration.redis.dataDir, logger: logger)
+                    .save()
+            }
+            return JobResult(keys: saved.keyspace.values.reduce(0) { $0 + $1.keys })
+        }
+    }
+
+    /// Redis and Dynomite, stopped or started by hand (Dynomite-manager's admin paths).
+    public enum Process: String, Sendable { case redis, dynomite }
+
+    public func start(_ process: Process) async throws {
+        try await control(process, "start") { try await $0.start() } dynomite: { try await $0.start() }
+    }
+
+    public func stop(_ process: Process) async throws {
+        try await control(process, "stop") { try await $0.stop() } dynomite: { try await $0.stop() }
+    }
+
+    /// Starting or stopping a process by hand must not cut into a running backup or restore: it takes the node
+    /// lock when the state folder can be found (with Redis down and no redis.conf, it cannot).
+    private func control(
+        _ process: Process, _ verb: String, redis: (RedisService) async throws -> Void,
+        dynomite: (DynomiteService) async throws -> Void
+    ) async throws {
+        let components = await components()
+        let folders = try? await NodeFolders.resolve(components.configuration, connector: components.connector)
+        let lock = try folders.map { try NodeLock.acquire($0, operation: "\(verb) \(process.rawValue)") }
+        defer { lock?.release() }
+        switch process {
+        case .redis: try await redis(components.redisService)
+        case .dynomite:
+            guard let service = try components.dynomiteService() else {
+                throw DynokeeperError(.invalidConfiguration, "this node runs no Dynomite (no node.dynomite_yaml, no dynomite.start/stop)")
+            }
+            try await dynomite(service)
+        }
+    }
+
+    /// The node lock and a restore that did not finish, as `/v1/status` and the metrics show them.
+    public func nodeState() async -> NodeState {
+        await components().nodeGuard.inspect()
+    }
+
+    /// What Redis says of itself, `nil` when it does not answer.
+    public func redisState() async -> NodeStatus.Redis {
+        let address = "\(node.redisHost):\(node.redisPort)"
+        let info = try? await components().connector.withConnection(commandTimeout: .seconds(5)) { try await $0.info() }
+        guard let info else { return NodeStatus.Redis(address: address, up: false) }
+        return NodeStatus.Redis(
+            address: address, up: true, loading: info.int("loading") == 1,
+            lastSave: info.int("rdb_last_save_time").map { Date(timeIntervalSince1970: TimeInterval($0)) },
+            version: info.version)
+    }
+
+    /// Whether Dynomite answers; `nil` for a plain Redis node.
+    public func dynomiteUp() async -> Bool? {
+        guard let dynomite = try? await components().dynomiteService() else { return nil }
+        return await dynomite.isUp()
+    }
+}
