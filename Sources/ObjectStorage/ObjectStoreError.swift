@@ -3,8 +3,10 @@ public struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         /// No object under the key (or no bucket).
         case notFound
-        /// The credentials were refused: wrong secret, expired token, missing permission.
+        /// The credentials were refused: wrong secret, missing permission.
         case accessDenied
+        /// The temporary credentials have expired: fetching new ones is the fix.
+        case expiredCredentials
         /// The key cannot be stored (empty, `..`, too long, …).
         case invalidKey
         /// The bytes read or written do not match their checksum, length or version.

@@ -130,7 +130,7 @@ public final class S3Store: ObjectStore {
                             "retrying \(request.action) (attempt \(attempt + 1) of \(self.configuration.retry.maxAttempts)) in \(delay): \(error)"
                         )
                     }, operation)
-            } catch let error as ObjectStoreError where error.code == .accessDenied && error.message.contains("expired") {
+            } catch let error as ObjectStoreError where error.code == .expiredCredentials {
                 // Temporary credentials ran out between two refreshes: fetch new ones once.
                 guard !refreshedCredentials, let chain = credentials as? CredentialChain else { throw error }
                 await chain.invalidate()

@@ -1,3 +1,4 @@
+import ObjectStorage
 @testable import ObjectStorageS3
 import Testing
 
@@ -55,6 +56,19 @@ import Testing
         #expect(document?.code == "NoSuchKey")
         #expect(document?.message == "The specified key does not exist.")
         #expect(xmlEscape("a&b<c>\"'") == "a&amp;b&lt;c&gt;&quot;&apos;")
+    }
+
+    /// Expired temporary credentials have a code of their own (the store fetches new ones on it), whatever the
+    /// message says; other refusals do not.
+    @Test func expiredTokensHaveTheirOwnCode() {
+        let request = S3Request(method: .GET, key: "k", action: "download k")
+        func code(_ s3Code: String, message: String) -> ObjectStoreError.Code {
+            let body = NIOCore.ByteBuffer(string: "<Error><Code>\(s3Code)</Code><Message>\(message)</Message></Error>")
+            return S3ErrorMapping.error(status: .forbidden, body: body, request: request, location: "s3://b").code
+        }
+        #expect(code("ExpiredToken", message: "The provided token has expired.") == .expiredCredentials)
+        #expect(code("TokenRefreshRequired", message: "The provided token must be refreshed.") == .expiredCredentials)
+        #expect(code("AccessDenied", message: "Policy for expired users") == .accessDenied)
     }
 }
 

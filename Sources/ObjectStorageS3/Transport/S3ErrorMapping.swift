@@ -31,7 +31,7 @@ enum S3ErrorMapping {
         case (_, "InvalidAccessKeyId"):
             return ObjectStoreError(.accessDenied, "\(what): S3 does not know the access key id (\(detail))")
         case (_, "ExpiredToken"), (_, "TokenRefreshRequired"):
-            return ObjectStoreError(.accessDenied, "\(what): the session token has expired (\(detail))")
+            return ObjectStoreError(.expiredCredentials, "\(what): the session token has expired (\(detail))")
         case (403, _):
             return ObjectStoreError(.accessDenied, "\(what): access denied (\(detail)); check the credentials' permissions on the bucket")
         case (404, "NoSuchBucket"):
