@@ -261,7 +261,7 @@ let package = Package(
         ),
         .testTarget(
             name: "dynokeeperTests",
-            dependencies: ["DynokeeperTestSupport"],
+            dependencies: ["DynokeeperEngine", "DynokeeperTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
 import Testing
@@ -47,6 +48,15 @@ import Testing
 
         let otherCluster = try await DynokeeperBinary.run(["snapshots", "--cluster", "nothing-here"], environment: environment)
         #expect(otherCluster.stdoutText.contains("(no complete snapshots)"))
+
+        // --json prints the job result the API shows, as the shared contract decodes it.
+        let asJSON = try await DynokeeperBinary.run(["backup", "--json"], environment: environment)
+        #expect(asJSON.status == 0, "\(asJSON.stderrText)")
+        let result = try APIJSON.decoder.decode(JobResult.self, from: Data(asJSON.stdoutText.utf8))
+        #expect(result.keys == 351)
+        #expect(result.snapshot.flatMap(SnapshotID.init) != nil && result.snapshot != id)
+        #expect(result.location == "s3://\(bucket)/backups/cli-cluster/dc1/rack-a/42/\(result.snapshot ?? "")/")
+        #expect((result.size ?? 0) > 0 && (result.storedSize ?? 0) > 0)
     }
 
     @Test func backupOfAnUnreachableRedisFailsClearly() async throws {

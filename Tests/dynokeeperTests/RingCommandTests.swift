@@ -1,3 +1,4 @@
+import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
 import Testing
@@ -95,6 +96,14 @@ import Testing
         }
         #expect(job["state"] as? String == "succeeded", "\(job)")
         #expect(ring.nodes.allSatisfy { $0.serve.isRunning })
+
+        // --json prints the ring report, each node's typed job result included.
+        let plan = try await DynokeeperBinary.run(["ring", "restore", "--dry-run", "--json", "--config", ring.nodes[2].config])
+        #expect(plan.status == 0, "\(plan.stdoutText) \(plan.stderrText)")
+        let report = try APIJSON.decoder.decode(RingReport.self, from: Data(plan.stdoutText.utf8))
+        #expect(report.kind == .restore && report.dryRun && report.succeeded && report.nodes.count == 3)
+        #expect(report.nodes.allSatisfy { $0.state == .succeeded && $0.result?.dryRun == true && $0.result?.snapshot == report.snapshotID })
+        #expect(report.nodes.allSatisfy { ($0.result?.steps ?? []).contains { $0.name.contains("start Redis") } }, "\(plan.stdoutText)")
 
         for node in ring.nodes { _ = try await node.redis.cli(["FLUSHALL"]) }
         let restore = try await DynokeeperBinary.run(["ring", "restore", "--config", ring.nodes[1].config])
