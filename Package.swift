@@ -6,24 +6,20 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// dynokeeper runs on Linux only (SwiftPM cannot declare Linux in `platforms`): it needs Glibc's flock, fork/exec
+// and process groups, and Debian's redis-server in its tests. The only product is the executable; the modules
+// are internal to the package (`package` access where a module above needs them).
 let package = Package(
     name: "dynokeeper",
-    platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "dynokeeper", targets: ["dynokeeper"]),
-        .library(name: "AWSSigV4", targets: ["AWSSigV4"]),
-        .library(name: "ObjectStorage", targets: ["ObjectStorage"]),
-        .library(name: "ObjectStorageS3", targets: ["ObjectStorageS3"]),
-        .library(name: "RedisClient", targets: ["RedisClient"]),
-        .library(name: "DynokeeperConfiguration", targets: ["DynokeeperConfiguration"]),
-        .library(name: "DynokeeperEngine", targets: ["DynokeeperEngine"]),
-        .library(name: "DynokeeperServer", targets: ["DynokeeperServer"]),
+        .executable(name: "dynokeeper", targets: ["dynokeeper"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -56,6 +52,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -138,8 +135,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -185,10 +182,8 @@ let package = Package(
             name: "ObjectStorageTests",
             dependencies: [
                 "ObjectStorage",
-                "ObjectStorageS3",
                 "DynokeeperTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -200,8 +195,6 @@ let package = Package(
                 "AWSSigV4",
                 "DynokeeperTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -230,6 +223,7 @@ let package = Package(
                 "ObjectStorageS3",
                 "RedisClient",
                 "DynokeeperTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
