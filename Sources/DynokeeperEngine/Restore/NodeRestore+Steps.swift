@@ -6,148 +6,21 @@ import ObjectStorage
 import RedisClient
 
 extension NodeRestore {
-    /// The steps from stopping the node on, each recorded in the journal before and after it; rolls back on
-    /// failure. Every step checks the file system as well as the journal, so that it can run again after a crash
-    /// at any point.
+    /// The steps from stopping the node on (see ``RestoreMachine``), run with the commands they start recorded, so
+    /// that one left running if the restore is killed can be stopped.
     func proceed(
-        journal initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?, skipSafetySave: Bool,
-        steps initialSteps: [(String, Duration)], source: RestoreSource, notes initialNotes: [String]
+        journal: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?, skipSafetySave: Bool,
+        steps: [(name: String, duration: Duration)], source: RestoreSource, notes: [String]
     ) async throws -> Report {
-        // The commands this restore runs are recorded, so that one left running if it is killed can be stopped.
-        let tracker = CommandTracker(folders)
-        return try await ChildProcess.$observer.withValue(tracker) {
-            try await run(journal: initial, folders: folders, dynomite: dynomite, skipSafetySave: skipSafetySave, steps: initialSteps, source: source, notes: initialNotes)
-        }
-    }
-
-    private func run(
-        journal initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?, skipSafetySave: Bool,
-        steps initialSteps: [(String, Duration)], source: RestoreSource, notes initialNotes: [String]
-    ) async throws -> Report {
-        var journal = initial
-        var steps = initialSteps
-        var notes = initialNotes
-        let redis = redisService
-        let directory = journal.directory
-        let clock = ContinuousClock()
-        var step = "stop Dynomite" {
-            didSet { progress?.step(step) }
-        }
-        progress?.step(step)
-        do {
-            if journal.phase == .prepared {
-                var start = clock.now
-                let running = await redis.presence()
-                if case .up(let runID?) = running, !journal.stoppedRedisRunIDs.contains(runID) {
-                    journal.stoppedRedisRunIDs.append(runID)
-                    try await journal.save(folders)
-                }
-                if let dynomite, await dynomite.isUp() {
-                    logger.info("stopping Dynomite")
-                    journal.stoppedDynomite = true
-                    try await journal.save(folders)
-                    try await dynomite.stop()
-                    steps.append(("stop Dynomite", clock.now - start))
-                }
-                if running != .down {
-                    if !skipSafetySave {
-                        step = "safety save (BGSAVE)"
-                        start = clock.now
-                        logger.info("asking Redis to save its current data before it stops")
-                        let connection = try await connector.connect()
-                        defer { Task { await connection.close() } }
-                        _ = try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger).save()
-                        steps.append(("safety save", clock.now - start))
-                    }
-                    step = "stop Redis"
-                    start = clock.now
-                    logger.info("stopping Redis without saving")
-                    try await redis.stop()
-                    steps.append(("stop Redis", clock.now - start))
-                }
-                journal.phase = .stopped
-                try await journal.save(folders)
-            }
-            if journal.phase == .stopped {
-                step = "set the current data aside"
-                let start = clock.now
-                try await redis.ensureDown(before: "set the current data aside")
-                try await LocalFileSystem.makeFolders(journal.previous)
-                for path in journal.plan.layout.dataPaths where LocalFileSystem.exists(directory + "/" + path) {
-                    guard !LocalFileSystem.exists(journal.previous + "/" + path) else {
-                        throw DynokeeperError.snapshot(
-                            "\(path) is in the data folder although it was set aside into \(journal.previous): something (a Redis that started again?) created it meanwhile")
-                    }
-                    if !journal.setAside.contains(path) {
-                        journal.setAside.append(path)
-                        try await journal.save(folders)
-                    }
-                    try await LocalFileSystem.rename(directory + "/" + path, to: journal.previous + "/" + path)
-                }
-                journal.phase = .setAside
-                try await journal.save(folders)
-                steps.append(("set aside", clock.now - start))
-            }
-            if journal.phase == .setAside {
-                step = "put the new files in place"
-                let start = clock.now
-                try await redis.ensureDown(before: "put the restored files in place")
-                for placement in journal.plan.placements {
-                    try await place(placement.target, journal: &journal, folders: folders)
-                }
-                try await LocalFileSystem.syncFolder(directory)
-                journal.phase = .placed
-                try await journal.save(folders)
-                steps.append(("put in place", clock.now - start))
-            }
-            if journal.phase == .placed {
-                step = "start Redis"
-                let start = clock.now
-                logger.info("starting Redis on the restored data")
-                try await redis.start(excluding: journal.stoppedRedisRunIDs)
-                journal.phase = .started
-                try await journal.save(folders)
-                steps.append(("start Redis and load", clock.now - start))
-            }
-            if journal.phase == .started {
-                step = "check the restored data"
-                var start = clock.now
-                notes += try await verify(journal)
-                steps.append(("check key counts", clock.now - start))
-                if journal.stoppedDynomite, let dynomite, !(await dynomite.isUp()) {
-                    step = "start Dynomite"
-                    start = clock.now
-                    logger.info("starting Dynomite")
-                    try await dynomite.start()
-                    steps.append(("start Dynomite", clock.now - start))
-                }
-                // From here on the restore has succeeded: a crash while the set-aside files are removed must not
-                // lead to a rollback onto half-removed previous data.
-                journal.phase = .committed
-                try await journal.save(folders)
-            }
-        } catch {
-            logger.error("restore failed at \(step): \(error); rolling back")
-            journal.lastError = "\(step): \(error)"
-            try? await journal.save(folders)
-            let outcome: String
-            do {
-                outcome = try await undo(journal, folders: folders, dynomite: dynomite)
-            } catch let rollbackError {
-                throw Self.rollbackFailure(rollbackError, folders: folders, fallback: journal, restoreError: "restore failed at \(step): \(error)")
-            }
-            throw DynokeeperError.snapshot("restore failed at \(step): \(error). \(outcome)")
-        }
-        let start = clock.now
-        try await LocalFileSystem.remove(journal.work)
-        try await RestoreJournal.remove(folders)
-        steps.append(("remove the set-aside files", clock.now - start))
-        logger.info("restore of snapshot \(journal.snapshot) complete")
-        return Report(source: source, plan: journal.plan, steps: steps, notes: notes, dryRun: false)
+        var machine = RestoreMachine(
+            restore: self, journal: journal, folders: folders, dynomite: dynomite, skipSafetySave: skipSafetySave,
+            steps: steps, notes: notes)
+        try await ChildProcess.$observer.withValue(CommandTracker(folders)) { try await machine.run() }
+        return Report(source: source, plan: machine.journal.plan, steps: machine.steps, notes: machine.notes, dryRun: false)
     }
 
     /// Moves one fetched file into the data folder, with the owner, group and mode of what it replaces.
-    private func place(_ target: String, journal: inout RestoreJournal, folders: NodeFolders) async throws {
+    func place(_ target: String, journal: inout RestoreJournal, folders: NodeFolders) async throws {
         let directory = journal.directory
         let incoming = journal.incoming + "/" + target
         let destination = directory + "/" + target

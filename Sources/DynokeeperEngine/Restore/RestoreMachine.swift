@@ -1,0 +1,194 @@
+import DynokeeperConfiguration
+import Foundation
+import Logging
+import NodeControl
+import ObjectStorage
+import RedisClient
+
+/// The phases of a restore from the moment the node is touched, as a state machine over the journal's phase:
+///
+///     prepared ─stopNode→ stopped ─setDataAside→ setAside ─placeFiles→ placed ─startRedis→ started
+///         ─checkAndStartDynomite→ committed ─removeSetAside→ (done: journal removed)
+///
+/// Each transition is one function; the journal is saved after each, so that a run killed at any point is found
+/// again and resumed from the phase it reached (every function also checks the file system, so that it can run
+/// again after a crash part-way through). A failure rolls back (``NodeRestore/undo(_:folders:dynomite:)``).
+struct RestoreMachine {
+    let restore: NodeRestore
+    let folders: NodeFolders
+    let dynomite: DynomiteService?
+    let skipSafetySave: Bool
+    private(set) var journal: RestoreJournal
+    /// Each step done and how long it took.
+    private(set) var steps: [(name: String, duration: Duration)]
+    private(set) var notes: [String]
+    /// What is under way, for the progress and for the message of a failure.
+    private var step: String {
+        didSet { restore.progress?.step(step) }
+    }
+    private let clock = ContinuousClock()
+
+    init(
+        restore: NodeRestore, journal: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?,
+        skipSafetySave: Bool, steps: [(name: String, duration: Duration)], notes: [String]
+    ) {
+        self.restore = restore
+        self.journal = journal
+        self.folders = folders
+        self.dynomite = dynomite
+        self.skipSafetySave = skipSafetySave
+        self.steps = steps
+        self.notes = notes
+        self.step = "stop Dynomite"
+    }
+
+    var logger: Logger { restore.logger }
+    var redis: RedisService { restore.redisService }
+    var directory: String { journal.directory }
+
+    /// Runs the transitions from the journal's phase to the end; rolls back on failure.
+    mutating func run() async throws {
+        restore.progress?.step(step)
+        do {
+            while let transition = Self.transition(from: journal.phase) {
+                journal.phase = try await transition(&self)
+                try await journal.save(folders)
+            }
+        } catch {
+            logger.error("restore failed at \(step): \(error); rolling back")
+            journal.lastError = "\(step): \(error)"
+            try? await journal.save(folders)
+            let outcome: String
+            do {
+                outcome = try await restore.undo(journal, folders: folders, dynomite: dynomite)
+            } catch let rollbackError {
+                throw NodeRestore.rollbackFailure(
+                    rollbackError, folders: folders, fallback: journal, restoreError: "restore failed at \(step): \(error)")
+            }
+            throw DynokeeperError.snapshot("restore failed at \(step): \(error). \(outcome)")
+        }
+        try await timed("remove the set-aside files", recorded: "remove the set-aside files") { machine in
+            try await LocalFileSystem.remove(machine.journal.work)
+            try await RestoreJournal.remove(machine.folders)
+        }
+        logger.info("restore of snapshot \(journal.snapshot) complete")
+    }
+
+    /// The function that leaves a phase and the phase it leads to; `nil` once the restore is committed.
+    private static func transition(
+        from phase: RestoreJournal.Phase
+    ) -> ((inout RestoreMachine) async throws -> RestoreJournal.Phase)? {
+        switch phase {
+        case .prepared: { try await $0.stopNode() }
+        case .stopped: { try await $0.setDataAside() }
+        case .setAside: { try await $0.placeFiles() }
+        case .placed: { try await $0.startRedis() }
+        case .started: { try await $0.checkAndStartDynomite() }
+        // `downloading` ends in NodeRestore.run, `rolling_back` in a rollback: neither is resumed here.
+        case .committed, .downloading, .rollingBack: nil
+        }
+    }
+
+    /// Runs a step: names it for the progress and for a failure, and records its duration.
+    private mutating func timed(
+        _ name: String, recorded: String, _ body: (inout RestoreMachine) async throws -> Void
+    ) async throws {
+        step = name
+        let start = clock.now
+        try await body(&self)
+        steps.append((recorded, clock.now - start))
+    }
+
+    // MARK: Transitions
+
+    /// Stops Dynomite (when it runs), has Redis save its latest data, and stops Redis without saving.
+    private mutating func stopNode() async throws -> RestoreJournal.Phase {
+        step = "stop Dynomite"
+        let start = clock.now
+        let running = await redis.presence()
+        if case .up(let runID?) = running, !journal.stoppedRedisRunIDs.contains(runID) {
+            journal.stoppedRedisRunIDs.append(runID)
+            try await journal.save(folders)
+        }
+        if let dynomite, await dynomite.isUp() {
+            logger.info("stopping Dynomite")
+            journal.stoppedDynomite = true
+            try await journal.save(folders)
+            try await dynomite.stop()
+            steps.append(("stop Dynomite", clock.now - start))
+        }
+        guard running != .down else { return .stopped }
+        if !skipSafetySave {
+            try await timed("safety save (BGSAVE)", recorded: "safety save") { machine in
+                machine.logger.info("asking Redis to save its current data before it stops")
+                let (directory, logger) = (machine.directory, machine.logger)
+                _ = try await machine.restore.connector.withConnection { connection in
+                    try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger).save()
+                }
+            }
+        }
+        try await timed("stop Redis", recorded: "stop Redis") { machine in
+            machine.logger.info("stopping Redis without saving")
+            try await machine.redis.stop()
+        }
+        return .stopped
+    }
+
+    /// Moves the node's data files into `previous/`, each recorded before it moves.
+    private mutating func setDataAside() async throws -> RestoreJournal.Phase {
+        try await timed("set the current data aside", recorded: "set aside") { machine in
+            try await machine.redis.ensureDown(before: "set the current data aside")
+            let (directory, previous) = (machine.directory, machine.journal.previous)
+            try await LocalFileSystem.makeFolders(previous)
+            for path in machine.journal.plan.layout.dataPaths where LocalFileSystem.exists(directory + "/" + path) {
+                guard !LocalFileSystem.exists(previous + "/" + path) else {
+                    throw DynokeeperError.snapshot(
+                        "\(path) is in the data folder although it was set aside into \(previous): something (a Redis that started again?) created it meanwhile")
+                }
+                if !machine.journal.setAside.contains(path) {
+                    machine.journal.setAside.append(path)
+                    try await machine.journal.save(machine.folders)
+                }
+                try await LocalFileSystem.rename(directory + "/" + path, to: previous + "/" + path)
+            }
+        }
+        return .setAside
+    }
+
+    /// Moves the fetched files into the data folder.
+    private mutating func placeFiles() async throws -> RestoreJournal.Phase {
+        try await timed("put the new files in place", recorded: "put in place") { machine in
+            try await machine.redis.ensureDown(before: "put the restored files in place")
+            for placement in machine.journal.plan.placements {
+                try await machine.restore.place(placement.target, journal: &machine.journal, folders: machine.folders)
+            }
+            try await LocalFileSystem.syncFolder(machine.directory)
+        }
+        return .placed
+    }
+
+    /// Starts Redis and waits until a new Redis process has loaded the restored data.
+    private mutating func startRedis() async throws -> RestoreJournal.Phase {
+        try await timed("start Redis", recorded: "start Redis and load") { machine in
+            machine.logger.info("starting Redis on the restored data")
+            try await machine.redis.start(excluding: machine.journal.stoppedRedisRunIDs)
+        }
+        return .started
+    }
+
+    /// Checks the loaded data against the manifest and starts Dynomite again. After this the restore has
+    /// succeeded: a crash while the set-aside files are removed must not lead to a rollback onto half-removed
+    /// previous data.
+    private mutating func checkAndStartDynomite() async throws -> RestoreJournal.Phase {
+        try await timed("check the restored data", recorded: "check key counts") { machine in
+            machine.notes += try await machine.restore.verify(machine.journal)
+        }
+        if journal.stoppedDynomite, let dynomite, !(await dynomite.isUp()) {
+            try await timed("start Dynomite", recorded: "start Dynomite") { machine in
+                machine.logger.info("starting Dynomite")
+                try await dynomite.start()
+            }
+        }
+        return .committed
+    }
+}
