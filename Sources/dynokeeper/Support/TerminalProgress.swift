@@ -24,7 +24,7 @@ final class TerminalProgress: ProgressReporter {
             state.started[label] = start
             if let last = state.lastDraw, now - last < .milliseconds(250), done < total { return nil }
             state.lastDraw = now
-            let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) / 1e18
+            let elapsed = (now - start).seconds
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             let eta = rate > 0 ? Double(total - done) / rate : 0
             let percent = total > 0 ? Int(Double(done) * 100 / Double(total)) : 100
@@ -52,8 +52,7 @@ enum Format {
     }
 
     static func duration(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return String(format: "%.2f s", seconds)
+        String(format: "%.2f s", duration.seconds)
     }
 
     static func age(_ date: Date, now: Date = Date()) -> String {
