@@ -45,4 +45,14 @@ public struct RedisConnector: Sendable {
                 message: "\(message) — check redis.password_file\(user == nil ? "" : " and redis.user") (Redis at \(address))")
         }
     }
+
+    /// Connects, runs `body` with the connection, and closes it before returning or throwing (cancellation
+    /// included).
+    /// - Parameter commandTimeout: How long each answer may take.
+    public func withConnection<T>(
+        commandTimeout: Duration = .seconds(30), isolation: isolated (any Actor)? = #isolation,
+        _ body: (RedisConnection) async throws -> T
+    ) async throws -> T {
+        try await connect(commandTimeout: commandTimeout).closing(body)
+    }
 }
