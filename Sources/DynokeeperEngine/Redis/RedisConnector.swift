@@ -1,6 +1,7 @@
 public import DynokeeperConfiguration
 import Foundation
 public import Logging
+import NIOCore
 public import RedisClient
 
 /// Opens connections to the node's Redis with the configured credentials.
@@ -37,8 +38,7 @@ public struct RedisConnector: Sendable {
         let credentials = try credentials()
         do {
             return try await RedisConnection.connect(
-                to: address, credentials: credentials,
-                commandTimeout: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000), logger: logger)
+                to: address, credentials: credentials, commandTimeout: TimeAmount(commandTimeout), logger: logger)
         } catch RedisError.server(let command, let message) where RedisError.server(command: command, message: message).isAuthenticationFailure {
             throw RedisError.server(
                 command: "AUTH",
