@@ -5,70 +5,40 @@ public enum RestorePoint {
     /// Parses `2026-11-20` (the end of that day, UTC), `2026-11-20T14:00` (UTC),
     /// `2026-11-20T14:00:00Z` or with an offset (`+02:00`), and Dynomite-manager's `20261120`.
     public static func parse(_ text: String) throws -> Date {
-        func invalid() -> ConfigurationError {
-            ConfigurationError(
-                "\"\(text)\" is not a date: use 2026-11-20, 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120")
-        }
+        let invalid = ConfigurationError(
+            "\"\(text)\" is not a date: use 2026-11-20, 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120")
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let utf8 = Array(trimmed.utf8)
-        func digits(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= utf8.count else { return nil }
-            var value = 0
-            for byte in utf8[range] {
-                guard byte >= 48 && byte <= 57 else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
+        let utc = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!)
+        // Foundation parses the values (and the offsets), but it does not check the shape of the text: it takes
+        // one-digit months, a zone without a colon and ignores whatever follows what it read. The shape is
+        // checked here, by hand.
+        if trimmed.wholeMatch(of: /[0-9]{8}/) != nil {
+            guard let day = strictly(utc.year().month().day().dateSeparator(.omitted), trimmed) else { throw invalid }
+            return endOfDay(day)
         }
-        var components = DateComponents()
-        components.timeZone = TimeZone(identifier: "UTC")
-        var endOfDay = false
-        var offsetSeconds = 0
-        if utf8.count == 8, let year = digits(0..<4), let month = digits(4..<6), let day = digits(6..<8) {
-            (components.year, components.month, components.day) = (year, month, day)
-            endOfDay = true
-        } else {
-            guard utf8.count >= 10, utf8[4] == UInt8(ascii: "-"), utf8[7] == UInt8(ascii: "-"),
-                let year = digits(0..<4), let month = digits(5..<7), let day = digits(8..<10)
-            else { throw invalid() }
-            (components.year, components.month, components.day) = (year, month, day)
-            if utf8.count == 10 {
-                endOfDay = true
-            } else {
-                guard utf8[10] == UInt8(ascii: "T") || utf8[10] == UInt8(ascii: " "), utf8.count >= 16,
-                    utf8[13] == UInt8(ascii: ":"), let hour = digits(11..<13), let minute = digits(14..<16)
-                else { throw invalid() }
-                (components.hour, components.minute, components.second) = (hour, minute, 0)
-                var index = 16
-                if index < utf8.count && utf8[index] == UInt8(ascii: ":") {
-                    guard let second = digits(17..<19) else { throw invalid() }
-                    components.second = second
-                    index = 19
-                }
-                if index < utf8.count {
-                    let zone = String(decoding: utf8[index...], as: UTF8.self)
-                    if zone == "Z" {
-                        offsetSeconds = 0
-                    } else if zone.count == 6, let sign = zone.first, sign == "+" || sign == "-",
-                        let hours = Int(zone.dropFirst().prefix(2)), let minutes = Int(zone.suffix(2)),
-                        zone.dropFirst(3).first == ":"
-                    {
-                        offsetSeconds = (hours * 3600 + minutes * 60) * (sign == "-" ? -1 : 1)
-                    } else {
-                        throw invalid()
-                    }
-                }
-                guard (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(components.second!)
-                else { throw invalid() }
-            }
+        let form = /([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?)?/
+        guard let parts = trimmed.wholeMatch(of: form)?.output else { throw invalid }
+        guard let time = parts.2 else {
+            guard let day = strictly(utc.year().month().day(), String(parts.1)) else { throw invalid }
+            return endOfDay(day)
         }
-        if endOfDay { (components.hour, components.minute, components.second) = (23, 59, 59) }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard let date = calendar.date(from: components),
-            calendar.component(.day, from: date) == components.day,
-            calendar.component(.month, from: date) == components.month
-        else { throw invalid() }
-        return date.addingTimeInterval(TimeInterval(-offsetSeconds))
+        // Foundation reads times with seconds only: 14:00 is 14:00:00.
+        let local = "\(parts.1)T\(time)\(parts.3 ?? ":00")"
+        guard let date = strictly(utc.year().month().day().time(includingFractionalSeconds: false), local) else {
+            throw invalid
+        }
+        guard let zone = parts.4, zone != "Z" else { return date }
+        guard let zoned = try? utc.parse(local + zone) else { throw invalid }
+        return zoned
+    }
+
+    /// The 23:59:59 of a day starting at `day` (UTC: every day has 86,400 seconds).
+    private static func endOfDay(_ day: Date) -> Date { day.addingTimeInterval(86_399) }
+
+    /// What `style` parses from `text`, if it formats back to `text`: Foundation's parser reads 2026-02-30 as
+    /// March 2nd, 25:00 as 1 o'clock the next day and second 60 as the next minute; those are refused.
+    private static func strictly(_ style: Date.ISO8601FormatStyle, _ text: String) -> Date? {
+        guard let date = try? style.parse(text), style.format(date) == text else { return nil }
+        return date
     }
 }

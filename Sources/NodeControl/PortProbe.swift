@@ -7,7 +7,7 @@ public enum PortProbe {
     public static func isOpen(host: String, port: Int, timeout: Duration = .seconds(1)) async -> Bool {
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(Int64(timeout.components.seconds * 1000) + Int64(timeout.components.attoseconds / 1_000_000_000_000_000)))
+                .connectTimeout(TimeAmount(timeout))
                 .connect(host: host, port: port)
                 .get()
             try? await channel.close()

@@ -30,9 +30,9 @@ public struct RetryPolicy: Sendable {
 
     /// The wait before retry number `retry` (0-based): uniformly random up to `min(maxDelay, base × 2^retry)`.
     public func delay(beforeRetry retry: Int) -> Duration {
-        let cap = min(maxDelay, baseDelay * (1 << min(retry, 20)))
-        let nanoseconds = cap.components.seconds * 1_000_000_000 + cap.components.attoseconds / 1_000_000_000
-        return .nanoseconds(Int64.random(in: 0...max(0, nanoseconds)))
+        let cap = max(.zero, min(maxDelay, baseDelay * (1 << min(retry, 20))))
+        // `Duration * Double` goes through a Double, which may round a few attoseconds past the cap.
+        return min(cap, cap * Double.random(in: 0...1))
     }
 
     /// Runs an operation, retrying it while it fails with an error that `isRetryable` accepts.
@@ -79,8 +79,7 @@ public struct RetryState: Sendable {
         let elapsed = now - since
         let outOfTime = policy.giveUpAfter.map { elapsed >= $0 } ?? false
         guard attempts < policy.maxAttempts, !outOfTime else {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let note = "gave up after \(attempts) failed attempt(s) in \(Int(seconds.rounded())) s"
+            let note = "gave up after \(attempts) failed attempt(s) in \(Int((elapsed / .seconds(1)).rounded())) s"
             if let error = error as? ObjectStoreError {
                 throw ObjectStoreError(error.code, "\(error.message) (\(note))", key: error.key)
             }

@@ -153,6 +153,39 @@ public final class RedisConnection: Sendable {
     public func close() async {
         try? await channel.close()
     }
+
+    /// Runs `body` with this connection, then closes it and waits until it is closed, whether `body` returned or
+    /// threw (cancellation included): unlike `defer { Task { await close() } }`, no socket outlives the caller.
+    public func closing<T>(
+        isolation: isolated (any Actor)? = #isolation, _ body: (RedisConnection) async throws -> T
+    ) async throws -> T {
+        let result: T
+        do {
+            result = try await body(self)
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
+        return result
+    }
+
+    /// Connects (as ``connect(to:credentials:connectTimeout:commandTimeout:logger:)``), runs `body` with the
+    /// connection, and closes it before returning or throwing.
+    public static func withConnection<T>(
+        to address: RedisAddress,
+        credentials: RedisCredentials? = nil,
+        connectTimeout: TimeAmount = .seconds(5),
+        commandTimeout: TimeAmount = .seconds(30),
+        logger: Logger = Logger(label: "dynokeeper.redis"),
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (RedisConnection) async throws -> T
+    ) async throws -> T {
+        let connection = try await connect(
+            to: address, credentials: credentials, connectTimeout: connectTimeout, commandTimeout: commandTimeout,
+            logger: logger)
+        return try await connection.closing(body)
+    }
 }
 
 /// Commands with the promises of their answers.

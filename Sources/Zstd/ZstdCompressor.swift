@@ -13,7 +13,11 @@ public final class ZstdCompressor {
     /// - Parameters:
     ///   - level: 1 (fastest) to 19 (smallest); 3 is zstd's default.
     ///   - workers: Threads that compress in parallel (0: compress on the calling thread).
+    /// - Throws: ``ZstdError`` for a level outside ``levels`` (libzstd would silently clamp it).
     public init(level: Int32 = 3, workers: Int32 = 0) throws(ZstdError) {
+        guard Self.levels.contains(level) else {
+            throw ZstdError("compression level \(level) is outside \(Self.levels)")
+        }
         guard let context = ZSTD_createCCtx() else { throw ZstdError("cannot create a zstd compression context") }
         self.context = context
         try ZstdError.check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "compression level \(level)")

@@ -18,12 +18,20 @@ public struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequ
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
-        var compressor: ZstdCompressor?
+        /// The compressor, or why it could not be made: `makeAsyncIterator()` cannot throw, the first `next()` does.
+        let compressor: Result<ZstdCompressor, ZstdError>
         let minimumOutput: Int
         var finished = false
 
         public mutating func next() async throws -> ByteBuffer? {
-            guard !finished, let compressor else { return nil }
+            guard !finished else { return nil }
+            let compressor: ZstdCompressor
+            do {
+                compressor = try self.compressor.get()
+            } catch {
+                finished = true
+                throw error
+            }
             var output = ByteBuffer()
             while output.readableBytes < minimumOutput {
                 guard let chunk = try await base.next() else {
@@ -38,9 +46,8 @@ public struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequ
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(
-            base: base.makeAsyncIterator(), compressor: try? ZstdCompressor(level: level, workers: workers),
-            minimumOutput: minimumOutput)
+        let compressor = Result { () throws(ZstdError) in try ZstdCompressor(level: level, workers: workers) }
+        return AsyncIterator(base: base.makeAsyncIterator(), compressor: compressor, minimumOutput: minimumOutput)
     }
 }
 
@@ -60,12 +67,19 @@ public struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSe
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
-        let decompressor: ZstdDecompressor?
+        /// The decompressor, or why it could not be made (thrown by the first `next()`).
+        let decompressor: Result<ZstdDecompressor, ZstdError>
         var finished = false
 
         public mutating func next() async throws -> ByteBuffer? {
             guard !finished else { return nil }
-            guard let decompressor else { throw ZstdError("cannot create a zstd decompression context") }
+            let decompressor: ZstdDecompressor
+            do {
+                decompressor = try self.decompressor.get()
+            } catch {
+                finished = true
+                throw error
+            }
             var output = ByteBuffer()
             // Gather at least a megabyte per element, so small input chunks do not mean small buffers.
             while output.readableBytes < 1 << 20 {
@@ -81,6 +95,7 @@ public struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSe
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), decompressor: try? ZstdDecompressor(limit: limit))
+        let decompressor = Result { () throws(ZstdError) in try ZstdDecompressor(limit: limit) }
+        return AsyncIterator(base: base.makeAsyncIterator(), decompressor: decompressor)
     }
 }

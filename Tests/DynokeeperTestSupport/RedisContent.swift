@@ -24,8 +24,12 @@ public struct RedisContent: Equatable, CustomStringConvertible, Sendable {
 
     /// Reads every key of the server on a loopback port.
     public static func read(port: Int) async throws -> RedisContent {
-        let redis = try await RedisConnection.connect(to: RedisAddress(host: "127.0.0.1", port: port))
-        defer { Task { await redis.close() } }
+        try await RedisConnection.withConnection(to: RedisAddress(host: "127.0.0.1", port: port)) { redis in
+            try await read(from: redis)
+        }
+    }
+
+    static func read(from redis: RedisConnection) async throws -> RedisContent {
         var databases: [Int: [String: Entry]] = [:]
         for database in try await redis.info("keyspace").keyspace.keys {
             try await redis.select(database)

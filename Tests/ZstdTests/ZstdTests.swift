@@ -82,6 +82,16 @@ import Zstd
         await #expect(throws: ZstdError.self) { _ = try await Self.decompress(ByteBuffer()) }
     }
 
+    /// A compressor that cannot be made fails the stream with its own error; the stream used to end empty, which a
+    /// backup reported as "the upload ended before the whole file was read".
+    @Test func aCompressorThatCannotBeMadeFailsTheStream() async throws {
+        let level = ZstdCompressor.levels.upperBound + 1
+        let error = await #expect(throws: ZstdError.self) {
+            _ = try await Self.compress(Self.sample(1000), level: level)
+        }
+        #expect(error?.description.contains("compression level \(level)") == true)
+    }
+
     @Test func outputIsLimited() async throws {
         let compressed = try await Self.compress(ByteBuffer(repeating: 0, count: 10 << 20))
         let error = await #expect(throws: ZstdError.self) { _ = try await Self.decompress(compressed, limit: 1 << 20) }

@@ -90,14 +90,12 @@ public struct NodeBackup: Sendable {
             try await store.delete(leftovers)
         }
 
-        let redis = try await connector.connect()
         var uploaded: [String] = []
         do {
-            let report = try await take(options, id: id, prefix: prefix, startedAt: startedAt, redis: redis, uploaded: &uploaded)
-            await redis.close()
-            return report
+            return try await connector.withConnection { redis in
+                try await take(options, id: id, prefix: prefix, startedAt: startedAt, redis: redis, uploaded: &uploaded)
+            }
         } catch {
-            await redis.close()
             if !uploaded.isEmpty {
                 logger.warning("backup failed; removing the \(uploaded.count) object(s) it uploaded")
                 // In a task of its own, so that it runs even when the backup was cancelled.

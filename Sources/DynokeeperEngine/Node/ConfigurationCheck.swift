@@ -87,11 +87,12 @@ public struct ConfigurationCheck: Sendable {
         var running: RedisLayout?
         if credentialsReadable {
             do {
-                let redis = try await connector.connect(commandTimeout: .seconds(5))
-                defer { Task { await redis.close() } }
-                let version = try await redis.info("server").version ?? "unknown"
-                supervised = try await redis.configGet("supervised")
-                running = try await RedisLayout.read(from: redis, dataDirectory: configuration.redis.dataDir)
+                let version = try await connector.withConnection(commandTimeout: .seconds(5)) { redis in
+                    let version = try await redis.info("server").version ?? "unknown"
+                    supervised = try await redis.configGet("supervised")
+                    running = try await RedisLayout.read(from: redis, dataDirectory: configuration.redis.dataDir)
+                    return version
+                }
                 check.resolved.append(("Redis", "answers at \(connector.address), version \(version), supervised \(supervised ?? "no")", "Redis"))
             } catch let error as RedisError {
                 if case .connectionFailed = error {

@@ -33,9 +33,8 @@ public struct NodeFolders: Sendable, Equatable {
     /// Finds the folders, asking Redis (`CONFIG GET dir`) when the configuration does not say.
     public static func resolve(_ configuration: DynokeeperConfiguration, connector: RedisConnector) async throws -> NodeFolders {
         if let folders = try withoutRedis(configuration) { return folders }
-        let redis = try await connector.connect(commandTimeout: .seconds(10))
-        defer { Task { await redis.close() } }
-        guard let dir = try await redis.configGet("dir"), !dir.isEmpty else {
+        let dir = try await connector.withConnection(commandTimeout: .seconds(10)) { try await $0.configGet("dir") }
+        guard let dir, !dir.isEmpty else {
             throw DynokeeperError.snapshot("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
         }
         return NodeFolders(

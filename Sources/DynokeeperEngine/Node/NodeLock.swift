@@ -39,7 +39,7 @@ public final class NodeLock: Sendable {
     /// - Parameters:
     ///   - folders: Where the lock file is (created with the state folder when missing).
     ///   - operation: What is about to run (`backup`, `restore`, …), for whoever finds the lock taken.
-    /// - Throws: ``NodeBusyError`` naming the holder; ``SnapshotError`` when the lock file cannot be created.
+    /// - Throws: ``NodeBusyError`` naming the holder; ``DynokeeperError`` when the lock file cannot be created.
     public static func acquire(_ folders: NodeFolders, operation: String) throws -> NodeLock {
         try StateFolder.make(folders)
         let path = folders.lock

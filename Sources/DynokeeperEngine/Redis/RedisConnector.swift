@@ -1,6 +1,7 @@
 public import DynokeeperConfiguration
 import Foundation
 public import Logging
+import NIOCore
 public import RedisClient
 
 /// Opens connections to the node's Redis with the configured credentials.
@@ -37,8 +38,7 @@ public struct RedisConnector: Sendable {
         let credentials = try credentials()
         do {
             return try await RedisConnection.connect(
-                to: address, credentials: credentials,
-                commandTimeout: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000), logger: logger)
+                to: address, credentials: credentials, commandTimeout: TimeAmount(commandTimeout), logger: logger)
         } catch RedisError.server(let command, let message) where RedisError.server(command: command, message: message).isAuthenticationFailure {
             throw RedisError.server(
                 command: "AUTH",
@@ -46,18 +46,13 @@ public struct RedisConnector: Sendable {
         }
     }
 
-    /// Connects, runs `body` with the connection and closes it, whatever `body` does.
-    public func withConnection<T: Sendable>(
-        commandTimeout: Duration = .seconds(30), _ body: (RedisConnection) async throws -> T
+    /// Connects, runs `body` with the connection, and closes it before returning or throwing (cancellation
+    /// included).
+    /// - Parameter commandTimeout: How long each answer may take.
+    public func withConnection<T>(
+        commandTimeout: Duration = .seconds(30), isolation: isolated (any Actor)? = #isolation,
+        _ body: (RedisConnection) async throws -> T
     ) async throws -> T {
-        let redis = try await connect(commandTimeout: commandTimeout)
-        do {
-            let result = try await body(redis)
-            await redis.close()
-            return result
-        } catch {
-            await redis.close()
-            throw error
-        }
+        try await connect(commandTimeout: commandTimeout).closing(body)
     }
 }

@@ -53,9 +53,9 @@ public struct RedisService: Sendable {
 
     public func presence() async -> Presence {
         do {
-            let redis = try await connector.connect(commandTimeout: .seconds(5))
-            defer { Task { await redis.close() } }
-            return .up(runID: (try? await redis.info("server"))?["run_id"])
+            return try await connector.withConnection(commandTimeout: .seconds(5)) { redis in
+                .up(runID: (try? await redis.info("server"))?["run_id"])
+            }
         } catch RedisError.connectionFailed {
             return .down
         } catch {
@@ -79,8 +79,7 @@ public struct RedisService: Sendable {
         if let stopCommand {
             try await stopCommand.run(timeout: commandTimeout)
         } else if let redis = try? await connector.connect(commandTimeout: .seconds(60)) {
-            try await redis.shutdown(save: false)
-            await redis.close()
+            try await redis.closing { try await $0.shutdown(save: false) }
         }
         let deadline = ContinuousClock.now + stopTimeout
         var downSince: ContinuousClock.Instant?
@@ -142,28 +141,32 @@ public struct RedisService: Sendable {
                 throw NodeControlError("Redis at \(connector.address) did not answer within \(startTimeout) after \(startCommand); its log says why")
             }
             if let redis = try? await connector.connect(commandTimeout: .seconds(10)) {
-                defer { Task { await redis.close() } }
-                while ContinuousClock.now < deadline {
-                    guard let info = try? await redis.info() else { break }
-                    lastAnswer = ContinuousClock.now
-                    if let runID = info["run_id"] {
-                        if stoppedRunIDs.contains(runID) {
-                            throw NodeControlError(
-                                "the Redis answering at \(connector.address) after \(startCommand) is the one dynokeeper stopped (run_id \(runID)): it never stopped, or redis.start did not start a new one")
+                // Polls on this connection while it answers (`false` once it fails: connect again).
+                let loaded = try await redis.closing { redis in
+                    while ContinuousClock.now < deadline {
+                        guard let info = try? await redis.info() else { return false }
+                        lastAnswer = ContinuousClock.now
+                        if let runID = info["run_id"] {
+                            if stoppedRunIDs.contains(runID) {
+                                throw NodeControlError(
+                                    "the Redis answering at \(connector.address) after \(startCommand) is the one dynokeeper stopped (run_id \(runID)): it never stopped, or redis.start did not start a new one")
+                            }
+                            if let first = loadingRunID, first != runID, info.int("loading") != 0 {
+                                throw NodeControlError(
+                                    "Redis at \(connector.address) exited while loading its data and was started again (run_id \(first), then \(runID)): it cannot load what was put in place; its log says why")
+                            }
+                            loadingRunID = loadingRunID ?? runID
                         }
-                        if let first = loadingRunID, first != runID, info.int("loading") != 0 {
-                            throw NodeControlError(
-                                "Redis at \(connector.address) exited while loading its data and was started again (run_id \(first), then \(runID)): it cannot load what was put in place; its log says why")
+                        if info.int("loading") == 0 { return true }
+                        if ContinuousClock.now - lastReport > .seconds(2) {
+                            logger.info("Redis is loading its data: \(info["loading_loaded_perc"] ?? "?")%")
+                            lastReport = ContinuousClock.now
                         }
-                        loadingRunID = loadingRunID ?? runID
+                        try await Task.sleep(for: .milliseconds(50))
                     }
-                    if info.int("loading") == 0 { return }
-                    if ContinuousClock.now - lastReport > .seconds(2) {
-                        logger.info("Redis is loading its data: \(info["loading_loaded_perc"] ?? "?")%")
-                        lastReport = ContinuousClock.now
-                    }
-                    try await Task.sleep(for: .milliseconds(50))
+                    return false
                 }
+                if loaded { return }
             }
             try await Task.sleep(for: .milliseconds(50))
         }

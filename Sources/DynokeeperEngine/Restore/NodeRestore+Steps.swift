@@ -89,8 +89,10 @@ extension NodeRestore {
     /// expired since the backup); anything more means Redis did not load what was put in place, and the restore
     /// fails (and rolls back). More keys than the snapshot had is a failure when its counts were exact.
     func verify(_ journal: RestoreJournal) async throws -> [String] {
-        let connection = try await connector.connect()
-        defer { Task { await connection.close() } }
+        try await connector.withConnection { try await verify(journal, on: $0) }
+    }
+
+    private func verify(_ journal: RestoreJournal, on connection: RedisConnection) async throws -> [String] {
         let layout = journal.plan.layout
         // Redis must run with the layout the files were placed for (a redis.start, or an included configuration
         // file, that turns the AOF off would leave it empty, or on other files).

@@ -35,7 +35,13 @@ struct RestoreTarget: Sendable {
                 layout: layout, up: false, currentRDBSize: 0,
                 notes: ["Redis at \(connector.address) is not running (\(error)): its layout comes from \(conf), and whether it can load the snapshot's RDB format is not checked"])
         }
-        defer { Task { await redis.close() } }
+        return try await redis.closing { try await inspect(running: $0, configuration, folders: folders) }
+    }
+
+    /// Inspects the running Redis.
+    private static func inspect(
+        running redis: RedisConnection, _ configuration: DynokeeperConfiguration, folders: NodeFolders
+    ) async throws -> RestoreTarget {
         var layout = try await RedisLayout.read(from: redis, dataDirectory: configuration.redis.dataDir)
         if let mismatch = folders.mismatch(runningDirectory: layout.directory, configuration) {
             throw ConfigurationError(mismatch)

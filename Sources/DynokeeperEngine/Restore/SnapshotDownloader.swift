@@ -28,17 +28,15 @@ struct SnapshotDownloader {
         let writer = try await LocalFileWriter.create(path)
         do {
             // Each write runs on the I/O threads while the next chunk is fetched, decompressed and hashed;
-            // writes stay in order, at most one waiting.
-            var pending: Task<Void, any Error>?
-            for try await chunk in digesting {
-                let previous = pending
-                pending = Task {
-                    try await previous?.value
-                    try await writer.write(chunk)
+            // writes stay in order, one at a time. In a task group, so that when the download fails no write
+            // outlives this call: the group waits for the one running before the error leaves.
+            try await withThrowingTaskGroup(of: Void.self) { writes in
+                for try await chunk in digesting {
+                    try await writes.next()
+                    writes.addTask { try await writer.write(chunk) }
                 }
-                try await previous?.value
+                try await writes.waitForAll()
             }
-            try await pending?.value
             try await writer.sync()
         } catch let error as ZstdError {
             throw DynokeeperError.snapshot("\(file.key) is damaged: \(error)")

@@ -42,7 +42,7 @@ public struct RingCatalog: Sendable {
 
     /// The newest complete ring snapshot taken at or before `date` (the newest of all without a date), or
     /// exactly `id`.
-    /// - Throws: ``SnapshotError`` listing the ring snapshots there are when none fits.
+    /// - Throws: ``DynokeeperError`` listing the ring snapshots there are when none fits.
     public func choose(cluster: String, date: Date?, id: SnapshotID?) async throws -> RingManifest {
         let ids = try await ids(cluster: cluster)
         let chosen = id.flatMap { wanted in ids.first { $0 == wanted } } ?? (id == nil ? ids.first { date == nil || $0.date <= date! } : nil)

@@ -22,7 +22,7 @@ public enum RingMapping {
     ///   - sources: The nodes of the ring snapshot.
     ///   - explicit: `target datacenter/rack` → `source datacenter/rack`, for the racks it names.
     /// - Returns: Each target with its source.
-    /// - Throws: ``SnapshotError`` naming the target nodes that have no source, before anything is stopped.
+    /// - Throws: ``DynokeeperError`` naming the target nodes that have no source, before anything is stopped.
     public static func map(targets: [Place], sources: [Place], explicit: [String: String] = [:]) throws -> [Place: Place] {
         let sourceSet = Set(sources)
         let targetRacks = racks(targets)

@@ -85,14 +85,7 @@ extension JobResult {
     public init(_ report: NodeRestore.Report) {
         self.init(
             snapshot: report.source.id.text, source: "\(report.source.node.cluster)/\(report.source.node)",
-            steps: report.steps.map { .init(name: $0.name, seconds: report.dryRun ? nil : $0.duration.seconds) },
+            steps: report.steps.map { .init(name: $0.name, seconds: report.dryRun ? nil : $0.duration / .seconds(1)) },
             notes: report.notes, dryRun: report.dryRun)
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, with its fraction.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

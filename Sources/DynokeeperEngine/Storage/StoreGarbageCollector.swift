@@ -30,7 +30,7 @@ public struct StoreGarbageCollector: Sendable {
     ///   - dryRun: List, remove nothing.
     ///   - now: The clock.
     public func run(olderThan: Duration, dryRun: Bool, now: Date = Date()) async throws -> Report {
-        let cutoff = now.addingTimeInterval(-Double(olderThan.components.seconds))
+        let cutoff = now.addingTimeInterval(-(olderThan / .seconds(1)))
         var report = Report(dryRun: dryRun)
         if let cleaning = store as? any IncompleteUploadCleaning {
             // Only uploads of dynokeeper's own snapshot layout (Dynomite-manager and other tools may share the

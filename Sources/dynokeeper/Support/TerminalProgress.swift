@@ -24,7 +24,7 @@ final class TerminalProgress: ProgressReporter {
             state.started[label] = start
             if let last = state.lastDraw, now - last < .milliseconds(250), done < total { return nil }
             state.lastDraw = now
-            let elapsed = (now - start).seconds
+            let elapsed = (now - start) / .seconds(1)
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             let eta = rate > 0 ? Double(total - done) / rate : 0
             let percent = total > 0 ? Int(Double(done) * 100 / Double(total)) : 100
@@ -52,7 +52,7 @@ enum Format {
     }
 
     static func duration(_ duration: Duration) -> String {
-        String(format: "%.2f s", duration.seconds)
+        String(format: "%.2f s", duration / .seconds(1))
     }
 
     static func age(_ date: Date, now: Date = Date()) -> String {
