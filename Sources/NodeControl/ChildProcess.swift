@@ -1,3 +1,10 @@
+// Why the C shim (CLibcShims/spawn.c) and not swift-subprocess, checked against swift-subprocess 1.0.2: it has most
+// of what the shim does: no inherited descriptors (posix_spawn_file_actions_addclosefrom_np, or close_range in its
+// fork/exec path), a session of the child's own (`PlatformOptions.createSession`), signals reset, output to a file
+// (`.fileDescriptor(_:closeAfterSpawningProcess:)`, so a daemon holds no pipe we wait on) and a kill of the group
+// (`Execution.send(signal:toProcessGroup:)`). It lacks the paused spawn: `run(…)` hands its body the `Execution`
+// (and `processIdentifier`) only once the child runs the program, and on Linux `PlatformOptions` has no
+// pre-spawn hook (`preSpawnProcessConfigurator` is Darwin-only), so `CommandTracker` could not record the pid first.
 import CLibcShims
 public import Foundation
 

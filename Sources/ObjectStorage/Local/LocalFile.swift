@@ -4,24 +4,26 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
+import NIOFileSystem
 
-/// A local file opened for reading, whose bytes stream in chunks read off the cooperative threads.
+/// A local file opened for reading, whose bytes stream in chunks read off the cooperative threads
+/// (NIOFileSystem's read handle and chunked reads).
 ///
-/// The file stays open as long as this value lives: a file that is renamed over or deleted meanwhile (as
-/// Redis does with its RDB and AOF files) still reads as it was when opened, up to ``size``.
+/// The file stays open as long as this value or a stream of its chunks lives: a file that is renamed over or
+/// deleted meanwhile (as Redis does with its RDB and AOF files) still reads as it was when opened, up to ``size``.
 public final class LocalFile: Sendable {
     public let path: String
     /// The size when it was opened.
     public let size: Int64
     /// What `fstat` said when it was opened.
     let status: stat
-    let descriptor: FileDescriptor
+    let file: OwnedFileHandle<ReadFileHandle>
 
-    private init(path: String, status: stat, descriptor: FileDescriptor) {
-        self.path = path
+    private init(status: stat, file: OwnedFileHandle<ReadFileHandle>) {
+        self.path = file.path
         self.size = Int64(status.st_size)
         self.status = status
-        self.descriptor = descriptor
+        self.file = file
     }
 
     /// Opens a regular file.
@@ -45,17 +47,22 @@ public final class LocalFile: Sendable {
 
     /// Opens a path, telling a missing or non-regular file apart from other failures, which throw.
     static func attempt(_ path: String) async throws -> Attempt {
-        try await BlockingIO.run {
-            do {
-                let descriptor = try FileDescriptor.open(path, flags: O_RDONLY)
-                let info = try descriptor.status()
-                guard info.st_mode & S_IFMT == S_IFREG else { return .notRegular }
-                return .opened(LocalFile(path: path, status: info, descriptor: descriptor))
-            } catch let error as POSIXCallError {
-                if error.errno == ENOENT || error.errno == ENOTDIR { return .missing(errno: error.errno) }
-                throw LocalFileError("cannot open \(path): \(String(cString: strerror(error.errno)))")
-            }
+        let file: OwnedFileHandle<ReadFileHandle>
+        do {
+            file = OwnedFileHandle(try await FileSystem.shared.openFile(forReadingAt: FilePath(path)), path: path)
+        } catch let error as FileSystemError where error.code == .notFound {
+            return .missing(errno: LocalFileError.errno(error)?.rawValue ?? ENOENT)
+        } catch {
+            throw LocalFileError("open", path, error)
         }
+        let info: FileInfo
+        do {
+            info = try await file.handle.info()
+        } catch {
+            throw LocalFileError("open", path, error)
+        }
+        guard info.type == .regular, let status = info.platformSpecificStatus else { return .notRegular }
+        return .opened(LocalFile(status: status, file: file))
     }
 
     /// The file's bytes (up to its size at opening), in chunks, read ahead two chunks at a time.
@@ -63,29 +70,32 @@ public final class LocalFile: Sendable {
     ///   - range: The bytes to read; the whole file by default.
     ///   - chunkSize: The size of each chunk.
     public func chunks(range: Range<Int64>? = nil, chunkSize: Int = 1 << 20) -> ByteStream {
-        let descriptor = descriptor
-        let path = path
-        let reader = ParallelRangeReader(range: range ?? 0..<size, partSize: Int64(chunkSize), concurrency: 2) { part in
-            do {
-                return try await BlockingIO.run { try descriptor.read(at: part.lowerBound, length: part.count) }
-            } catch let error as POSIXCallError {
-                throw LocalFileError("cannot read \(path): \(String(cString: strerror(error.errno)))")
-            }
+        // Not NIOFileSystem's readChunks: it reads one chunk at a time, 1.5-2x slower here on a cached 512 MiB file.
+        let reader = ParallelRangeReader(range: range ?? 0..<size, partSize: Int64(chunkSize), concurrency: 2) {
+            [self] part in try await read(part)
         }
         return ByteStream(reader)
     }
-}
 
-extension LocalFile {
     /// The first `count` bytes (fewer when the file is shorter), as opened.
     public func prefix(_ count: Int) async throws -> [UInt8] {
-        let descriptor = descriptor
-        let length = Int(min(Int64(count), size))
+        Array(try await read(0..<min(Int64(count), size)).readableBytesView)
+    }
+
+    /// Reads a range whole; fewer bytes only at the end of the file.
+    func read(_ range: Range<Int64>) async throws -> ByteBuffer {
         do {
-            let buffer = try await BlockingIO.run { try descriptor.read(at: 0, length: length) }
-            return Array(buffer.readableBytesView)
-        } catch let error as POSIXCallError {
-            throw LocalFileError("cannot read \(path): \(String(cString: strerror(error.errno)))")
+            var buffer = ByteBuffer()
+            while buffer.readableBytes < range.count {
+                let offset = range.lowerBound + Int64(buffer.readableBytes)
+                var more = try await file.handle.readChunk(
+                    fromAbsoluteOffset: offset, length: .bytes(range.upperBound - offset))
+                if more.readableBytes == 0 { break }
+                if buffer.readableBytes == 0 { buffer = more } else { buffer.writeBuffer(&more) }
+            }
+            return buffer
+        } catch {
+            throw LocalFileError("read", path, error)
         }
     }
 }

@@ -4,42 +4,52 @@ import Glibc
 import Darwin
 #endif
 public import NIOCore
+import NIOFileSystem
+import Synchronization
 
-/// A new file being written, flushed to disk before it is renamed into place.
+/// A new file being written, flushed to disk before it is renamed into place (NIOFileSystem's write handle).
+///
+/// The file is created under its own name at once, not with NIOFileSystem's transactional creation: a killed
+/// writer must leave a file that `dynokeeper gc` can find by its name, and NIOFileSystem makes a transactional
+/// file visible by removing the old one first (not atomically) and without flushing it.
 public final class LocalFileWriter: Sendable {
     public let path: String
-    let descriptor: FileDescriptor
+    let file: OwnedFileHandle<WriteFileHandle>
+    /// Where the next write goes.
+    private let offset = Mutex<Int64>(0)
 
-    private init(path: String, descriptor: FileDescriptor) {
-        self.path = path
-        self.descriptor = descriptor
+    private init(file: OwnedFileHandle<WriteFileHandle>) {
+        self.path = file.path
+        self.file = file
     }
 
     /// Creates a file that must not exist yet.
-    public static func create(_ path: String) async throws -> LocalFileWriter {
-        try await BlockingIO.run {
-            do {
-                return LocalFileWriter(path: path, descriptor: try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_EXCL))
-            } catch let error as POSIXCallError {
-                throw LocalFileError(error)
-            }
+    /// - Parameter mode: The new file's permissions (before the umask).
+    public static func create(_ path: String, mode: UInt16 = 0o644) async throws -> LocalFileWriter {
+        var options = OpenOptions.Write.newFile(replaceExisting: false, permissions: FilePermissions(mode))
+        options.newFile?.transactionalCreation = false
+        do {
+            let handle = try await FileSystem.shared.openFile(forWritingAt: FilePath(path), options: options)
+            return LocalFileWriter(file: OwnedFileHandle(handle, path: path))
+        } catch {
+            throw LocalFileError("open", path, error)
         }
     }
 
     /// Appends bytes.
     public func write(_ buffer: ByteBuffer) async throws {
-        let descriptor = descriptor
-        try await BlockingIO.run {
-            do { try descriptor.writeAll(buffer) } catch let error as POSIXCallError { throw LocalFileError(error) }
+        let start = offset.withLock { $0 }
+        do {
+            let written = try await file.handle.write(contentsOf: buffer, toAbsoluteOffset: start)
+            offset.withLock { $0 = start + written }
+        } catch {
+            throw LocalFileError("write", path, error)
         }
     }
 
     /// Flushes the file's bytes to disk.
     public func sync() async throws {
-        let descriptor = descriptor
-        try await BlockingIO.run {
-            do { try descriptor.sync() } catch let error as POSIXCallError { throw LocalFileError(error) }
-        }
+        do { try await file.handle.synchronize() } catch { throw LocalFileError("fsync", path, error) }
     }
 }
 
@@ -47,52 +57,54 @@ public final class LocalFileWriter: Sendable {
 public enum LocalFileSystem {
     /// Renames atomically (replacing `destination` if it is a file), then flushes the destination's folder.
     public static func rename(_ source: String, to destination: String) async throws {
+        // Hand-written: NIOFileSystem's moveItem refuses an existing destination and replaceItem removes it first.
         try await BlockingIO.run {
             guard Glibc.rename(source, destination) == 0 else {
                 throw LocalFileError(POSIXCallError(call: "rename \(source) to", path: destination, errno: errno))
             }
-            try syncFolderNow((destination as NSString).deletingLastPathComponent)
         }
+        try await syncFolder((destination as NSString).deletingLastPathComponent)
     }
 
     /// Flushes a folder's entries (after creating or renaming files in it) to disk.
     public static func syncFolder(_ path: String) async throws {
-        try await BlockingIO.run { try syncFolderNow(path) }
-    }
-
-    static func syncFolderNow(_ path: String) throws(LocalFileError) {
         do {
-            try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY).sync()
+            let folder = try await FileSystem.shared.openDirectory(atPath: FilePath(path))
+            do {
+                try await folder.synchronize()
+            } catch {
+                try? await folder.close()
+                throw error
+            }
+            try await folder.close()
         } catch {
-            throw LocalFileError(error)
+            throw LocalFileError("fsync", path, error)
         }
     }
 
     /// Creates a folder and its parents.
-    public static func makeFolders(_ path: String) async throws {
-        try await BlockingIO.run {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw LocalFileError("cannot create folder \(path): \(error.localizedDescription)")
-            }
+    /// - Parameter mode: The new folders' permissions (before the umask).
+    public static func makeFolders(_ path: String, mode: UInt16 = 0o755) async throws {
+        do {
+            try await FileSystem.shared.createDirectory(
+                at: FilePath(path), withIntermediateDirectories: true, permissions: FilePermissions(mode))
+        } catch {
+            throw LocalFileError("create folder", path, error)
         }
     }
 
     /// Removes a file or a folder with its content; a missing path is not an error.
     public static func remove(_ path: String) async throws {
-        try await BlockingIO.run {
-            guard FileManager.default.fileExists(atPath: path) else { return }
-            do {
-                try FileManager.default.removeItem(atPath: path)
-            } catch {
-                throw LocalFileError("cannot remove \(path): \(error.localizedDescription)")
-            }
+        do {
+            try await FileSystem.shared.removeItem(at: FilePath(path), recursively: true)
+        } catch {
+            throw LocalFileError("remove", path, error)
         }
     }
 
     /// Gives a file a second name (a hard link), so that two paths share one copy.
     public static func link(_ source: String, to destination: String) async throws {
+        // Hand-written: NIOFileSystem makes symbolic links only.
         try await BlockingIO.run {
             guard Glibc.link(source, destination) == 0 else {
                 throw LocalFileError(POSIXCallError(call: "link \(source) to", path: destination, errno: errno))
@@ -102,18 +114,24 @@ public enum LocalFileSystem {
 
     /// Whether a path exists (file or folder).
     public static func exists(_ path: String) -> Bool {
+        // Hand-written: callers ask inside synchronous code; NIOFileSystem's info(forFileAt:) is async only.
         var info = stat()
         return lstat(path, &info) == 0
     }
 
     /// The bytes available to an unprivileged user on the file system holding `path`.
     public static func availableSpace(_ path: String) throws -> Int64 {
+        // Hand-written: NIOFileSystem has no statvfs.
         var info = statvfs()
         guard statvfs(path, &info) == 0 else {
             throw LocalFileError(POSIXCallError(call: "statvfs", path: path, errno: errno))
         }
         return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
+}
+
+extension FilePermissions {
+    init(_ mode: UInt16) { self.init(rawValue: CInterop.Mode(mode)) }
 }
 
 extension LocalFileError {

@@ -1,0 +1,44 @@
+extension DynokeeperConfiguration.Backup {
+    /// Reads the `backup.*` keys and Dynomite-manager's snapshot switch and schedule.
+    init(reading reader: inout TypedReader) throws {
+        let enabled = try reader.aliasedBool("backup.enabled", DynomiteManagerKeys.snapshotEnabled)
+        let hour = try reader.parsed(DynomiteManagerKeys.hour) { text -> Int in
+            guard let hour = Int(text), (0...23).contains(hour) else { throw ConfigurationError("not an hour") }
+            return hour
+        }
+        let dmSchedule = try reader.parsed(DynomiteManagerKeys.schedule) { text -> String in
+            guard ["day", "week"].contains(text.lowercased()) else { throw ConfigurationError("not day or week") }
+            return text
+        }
+        let schedule: BackupSchedule
+        if let native = try reader.parsed("backup.schedule", BackupSchedule.init(parsing:)) {
+            if hour != nil || dmSchedule != nil {
+                throw ConfigurationError(
+                    "backup.schedule (\(native.origin)) and Dynomite-manager's \(DynomiteManagerKeys.hour)/\(DynomiteManagerKeys.schedule) both set the schedule: keep one"
+                )
+            }
+            schedule = native.value
+            reader.record("backup.schedule", schedule.description, native.origin)
+        } else if hour != nil || dmSchedule != nil {
+            schedule = BackupSchedule.dynomiteManager(hour: hour?.value ?? 12, schedule: dmSchedule?.value ?? "day")!
+            let alias = ValueOrigin.alias(of: [DynomiteManagerKeys.hour, DynomiteManagerKeys.schedule])
+            reader.record("backup.schedule", schedule.description, alias)
+        } else {
+            schedule = .daily(hour: 12, minute: 0)
+            reader.record("backup.schedule", schedule.description, .defaultValue)
+        }
+        let type = try reader.string("backup.type", default: "rdb", check: {
+            PersistenceType(rawValue: $0) == nil ? "unknown type" : nil
+        }).flatMap(PersistenceType.init(rawValue:))!
+        let compression = try reader.string("backup.compression", default: "zstd", check: {
+            Compression(rawValue: $0) == nil ? "unknown compression" : nil
+        }).flatMap(Compression.init(rawValue:))!
+        let level = try reader.int("backup.compression_level", default: 1, range: 1...19)!
+        let scope = try reader.string("backup.scope", default: "node", check: {
+            Scope(rawValue: $0) == nil ? "unknown scope" : nil
+        }).flatMap(Scope.init(rawValue:))!
+        self.init(
+            enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level,
+            scope: scope)
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+
+extension DynokeeperConfiguration.Restore {
+    /// Reads the `restore.*` keys and Dynomite-manager's restore switch and date.
+    init(reading reader: inout TypedReader) throws {
+        let enabled = try reader.aliasedBool("restore.enabled", DynomiteManagerKeys.restoreEnabled)
+        let native = try reader.parsed("restore.date", RestorePoint.parse)
+        let alias = try reader.parsed(DynomiteManagerKeys.restoreDate) { text -> Date in
+            guard text.count == 8 else { throw ConfigurationError("Dynomite-manager dates are yyyyMMdd") }
+            return try RestorePoint.parse(text)
+        }
+        if let native, alias != nil {
+            throw ConfigurationError(
+                "restore.date (\(native.origin)) and \(DynomiteManagerKeys.restoreDate) both set the restore date: "
+                    + "keep one")
+        }
+        let date = native ?? alias
+        reader.record(
+            "restore.date", date.map { ISO8601DateFormatter().string(from: $0.value) },
+            date.map { native != nil ? $0.origin : .alias(of: [DynomiteManagerKeys.restoreDate]) } ?? .defaultValue)
+        self.init(
+            enabled: enabled, date: date?.value,
+            sourceCluster: try reader.string("restore.source_cluster", check: TypedReader.checkName),
+            sourceDatacenter: try reader.string("restore.source_datacenter", check: TypedReader.checkName),
+            sourceRack: try reader.string("restore.source_rack", check: TypedReader.checkName))
+    }
+}

@@ -1,0 +1,69 @@
+extension DynokeeperConfiguration.Storage {
+    /// Reads the `storage.*` keys and Dynomite-manager's bucket and base folder.
+    /// - Parameter environment: Where the region defaults come from (`AWS_REGION`, `AWS_DEFAULT_REGION`).
+    init(reading reader: inout TypedReader, environment: [String: String]) throws {
+        // Dynomite-manager's bucket and base_dir make an s3:// URL, with its defaults for the missing half.
+        let bucket = try reader.string(DynomiteManagerKeys.bucket)
+        let baseDir = try reader.string(DynomiteManagerKeys.baseDir)
+        let url: StorageURL
+        if let parsed = try reader.parsed("storage.url", StorageURL.init(parsing:)) {
+            if bucket != nil || baseDir != nil {
+                throw ConfigurationError(
+                    "storage.url (\(parsed.origin)) and Dynomite-manager's \(DynomiteManagerKeys.bucket)/\(DynomiteManagerKeys.baseDir) both say where backups go: keep one"
+                )
+            }
+            url = parsed.value
+            reader.record("storage.url", url.description, parsed.origin)
+        } else if bucket != nil || baseDir != nil {
+            url = .s3(bucket: bucket ?? "dynomite-backup", prefix: baseDir ?? "backup")
+            let alias = ValueOrigin.alias(of: [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir])
+            reader.record("storage.url", url.description, alias)
+        } else {
+            url = .defaultLocal
+            reader.record("storage.url", url.description, .defaultValue)
+        }
+        if case .s3(let bucketName, _) = url, let problem = Self.checkBucket(bucketName) {
+            throw ConfigurationError("storage bucket \"\(bucketName)\": \(problem)")
+        }
+        let endpoint = try reader.string("storage.endpoint", check: { text in
+            guard let scheme = text.range(of: "://"),
+                ["http", "https"].contains(text[..<scheme.lowerBound].lowercased()), !text[scheme.upperBound...].isEmpty
+            else { return "it must start with http:// or https:// and name a host" }
+            return nil
+        })
+        let region = try reader.string(
+            "storage.region", default: environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1",
+            check: { $0.isEmpty ? "empty" : nil })!
+        let pathStyle = try reader.bool("storage.path_style")
+        reader.record(
+            "storage.path_style", pathStyle.map { String($0.value) } ?? "auto", pathStyle?.origin ?? .defaultValue)
+        let partSize = try reader.int("storage.part_size_mb", default: 16, range: 5...5120)!
+        let concurrency = try reader.int("storage.concurrency", default: 8, range: 1...64)!
+        let maxAttempts = try reader.int("storage.max_attempts", default: 10, range: 1...100)!
+        let giveUpAfter = try reader.int("storage.give_up_after_seconds", default: 120, range: 1...86_400)!
+        let sse = try reader.string("storage.server_side_encryption", check: {
+            ServerSideEncryption(rawValue: $0) == nil ? "unknown encryption" : nil
+        }).flatMap(ServerSideEncryption.init(rawValue:))
+        let kmsKey = try reader.string("storage.kms_key_id")
+        if kmsKey != nil && sse != .kms {
+            throw ConfigurationError("storage.kms_key_id is set but storage.server_side_encryption is not aws:kms")
+        }
+        let profile = try reader.string("storage.profile")
+        self.init(
+            url: url, endpoint: endpoint, region: region, pathStyle: pathStyle?.value, partSizeMB: partSize,
+            concurrency: concurrency, maxAttempts: maxAttempts, giveUpAfterSeconds: giveUpAfter,
+            serverSideEncryption: sse, kmsKeyID: kmsKey, profile: profile)
+    }
+
+    static func checkBucket(_ bucket: String) -> String? {
+        let allowed = bucket.utf8.allSatisfy {
+            ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
+        guard (3...63).contains(bucket.count), allowed, bucket.first != "-", bucket.first != ".", bucket.last != "-",
+            bucket.last != "."
+        else {
+            return "bucket names have 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
+        }
+        return nil
+    }
+}
