@@ -135,7 +135,7 @@ struct RingFixture {
     }
 
     /// Stops the daemons; `keepRedis` leaves the Redis servers for another ring.
-    func stop(keepRedis: Bool = false) async {
+    fileprivate func stop(keepRedis: Bool = false) async {
         for node in nodes {
             await node.daemon.shutdown()
             _ = try? await node.task.value
@@ -143,4 +143,17 @@ struct RingFixture {
         }
         try? await client.shutdown()
     }
+}
+
+/// Runs `body` with a ``RingFixture`` started with these arguments (see
+/// ``RingFixture/start(cluster:places:redis:prefix:bucket:clock:)``), and stops it afterwards, also when `body`
+/// throws.
+func withRingFixture<Result>(
+    cluster: String, places: [(String, String, String)], redis: [ManagedRedis]? = nil, prefix: String? = nil,
+    bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(),
+    _ body: (RingFixture) async throws -> Result
+) async throws -> Result {
+    let ring = try await RingFixture.start(
+        cluster: cluster, places: places, redis: redis, prefix: prefix, bucket: bucket, clock: clock)
+    return try await withScoped(ring, stop: { await $0.stop() }, body)
 }

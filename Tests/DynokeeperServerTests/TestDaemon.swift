@@ -120,11 +120,21 @@ final class TestDaemon: Sendable {
     }
 
     /// Stops the daemon gracefully and everything the test started.
-    func stop() async {
+    fileprivate func stop() async {
         await daemon.shutdown()
         _ = try? await task.value
         try? await client.shutdown()
         await redis.stopAndRemove()
         folder.remove()
     }
+}
+
+/// Runs `body` with a ``TestDaemon`` started with these arguments (see ``TestDaemon/start(backup:clock:extra:)``),
+/// and stops it afterwards, also when `body` throws.
+func withTestDaemon<Result>(
+    backup: String = "enabled: false", clock: any SchedulerClock = SystemSchedulerClock(), extra: [String] = [],
+    _ body: (TestDaemon) async throws -> Result
+) async throws -> Result {
+    let daemon = try await TestDaemon.start(backup: backup, clock: clock, extra: extra)
+    return try await withScoped(daemon, stop: { await $0.stop() }, body)
 }
