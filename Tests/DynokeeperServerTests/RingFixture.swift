@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Testing
 
 /// Several nodes of one ring on loopback: a managed redis-server and an in-process dynokeeper daemon each,
 /// sharing a store on SeaweedFS and a bearer token, every daemon listing all of them in `ring.peers`.
@@ -93,10 +94,9 @@ struct RingFixture {
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(TestDaemon.token)")
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
-        let response = try await client.execute(request, timeout: .seconds(60))
-        let bytes = try await response.body.collect(upTo: 16 << 20)
-        var json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-        json["_status"] = Int(response.status.code)
+        let reply = try await TestDaemon.send(request, path: path, client: client, timeout: .seconds(60))
+        var json = reply.json
+        json["_status"] = reply.status
         return json
     }
 
