@@ -120,7 +120,8 @@ extension RingTests {
             let environment: [String: String?] = [
                 "DYNOKEEPER_CLUSTER": "cli-ring", "DYNOKEEPER_STORAGE_URL": "s3://\(ring.bucket)/\(ring.prefix)",
                 "DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_SERVER_TOKEN": TestDaemon.token,
-                "DYNOKEEPER_RING_PEERS": ring.nodes.map(\.url).joined(separator: ","), "DYNOKEEPER_RESTORE_ENABLED": "true",
+                "DYNOKEEPER_RING_PEERS": ring.nodes.map(\.url).joined(separator: ","),
+                "DYNOKEEPER_RESTORE_ENABLED": "true",
                 "DYNOKEEPER_LOG_LEVEL": "warning", "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
                 "AWS_EC2_METADATA_DISABLED": "true",
             ]

@@ -151,7 +151,8 @@ struct ProductionTests {
 }
 
 /// A store that cannot be read is an error, never an empty or shorter list.
-@Suite(.enabled(if: SystemUsers.canSwitchUsers, "needs root to run dynokeeper as nobody"), .tags(.integration, .process))
+@Suite(
+    .enabled(if: SystemUsers.canSwitchUsers, "needs root to run dynokeeper as nobody"), .tags(.integration, .process))
 struct UnreadableStoreTests {
     @Test func aFolderOfTheStoreThatCannotBeReadFailsTheListingAndTheRestore() async throws {
         let redis = try await RedisServer.start()
