@@ -68,13 +68,8 @@ public final class DynokeeperDaemon: Sendable {
             logger.error("unfinished restore: \(restore.resolve)")
         }
         metrics.unfinishedRestore(nodeState.unfinishedRestore.map { !$0.running } ?? false)
-        let router = Router(options: .caseInsensitive)
-        router.add(middleware: JSONErrorMiddleware())
-        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        APIRoutes(node: operations, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
-
         let application = Application(
-            router: router,
+            router: makeRouter(),
             configuration: .init(address: .hostname(host, port: requestedPort), serverName: "dynokeeper"),
             onServerRunning: { [weak self] channel in
                 guard let self, let port = channel.localAddress?.port else { return }
@@ -111,6 +106,16 @@ public final class DynokeeperDaemon: Sendable {
         await ring.peers.shutdown()
         try? await operations.store.shutdown()
         logger.info("dynokeeper stopped")
+    }
+
+    /// The REST API with its error and token middleware; tests call it through HummingbirdTesting without
+    /// running the daemon.
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(options: .caseInsensitive)
+        router.add(middleware: JSONErrorMiddleware())
+        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        APIRoutes(node: operations, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
+        return router
     }
 
     /// The port the API listens on, once it does.

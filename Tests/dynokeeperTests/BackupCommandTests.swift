@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// `dynokeeper backup` and `dynokeeper snapshots` as an operator runs them.
-@Suite struct BackupCommandTests {
+@Suite(.tags(.integration, .process)) struct BackupCommandTests {
     @Test func backupThenListToS3() async throws {
         let server = try await SeaweedFS.shared()
         let bucket = try await server.makeBucket("cli-backup")
@@ -89,7 +89,7 @@ import Testing
 }
 
 /// One backup or restore at a time per node, across processes.
-@Suite struct NodeLockCommandTests {
+@Suite(.tags(.integration, .process)) struct NodeLockCommandTests {
     @Test func aSecondBackupWhileOneRunsIsBusyAndNamesTheFirst() async throws {
         // Each key takes 2 ms to save: the first backup's BGSAVE of 1000 keys runs for about two seconds.
         let redis = try await RedisServer.start(arguments: ["--rdb-key-save-delay", "2000"])
@@ -142,7 +142,7 @@ import Testing
 }
 
 /// The Redis ACL the README gives for dynokeeper's user is enough for a backup and a restore.
-@Suite struct RedisACLTests {
+@Suite(.tags(.integration, .process)) struct RedisACLTests {
     @Test func theDocumentedACLIsEnough() async throws {
         let redis = try ManagedRedis(extra: ["user dynokeeper on >dk-password-123 -@all +info +config|get +bgsave +bgrewriteaof +shutdown"])
         try await redis.start()
