@@ -239,6 +239,7 @@ let package = Package(
             name: "DynokeeperServerTests",
             dependencies: [
                 "DynokeeperServer",
+                "DynokeeperRing",
                 "DynokeeperEngine",
                 "DynokeeperConfiguration",
                 "DynokeeperTestSupport",
