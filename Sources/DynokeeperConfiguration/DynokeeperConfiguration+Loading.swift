@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 extension DynokeeperConfiguration {
     /// The file read when no `--config` is given.

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// A command from the configuration (`redis.start`, `dynomite.stop`, …), run by `/bin/sh -c`.
 ///

@@ -1,11 +1,11 @@
 import AsyncHTTPClient
 import AWSSigV4
-package import Foundation
+import Foundation
 package import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-package import ObjectStorage
+import ObjectStorage
 
 /// An ``ObjectStore`` on Amazon S3 or any S3-compatible service, signed with Signature Version 4.
 ///

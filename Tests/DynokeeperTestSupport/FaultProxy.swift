@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// A fault-injecting HTTP proxy in front of the test S3 server (`Tests/FaultProxy/fault_proxy.py`): SlowDown
 /// answers, connections reset before the response, GET bodies cut at half, PUT bodies cut off, latency, or a dead

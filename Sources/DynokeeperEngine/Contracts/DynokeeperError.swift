@@ -1,6 +1,6 @@
-package import DynokeeperConfiguration
+import DynokeeperConfiguration
 import Foundation
-package import ObjectStorage
+import ObjectStorage
 import RedisClient
 
 /// An error of dynokeeper's own, with a code that decides the HTTP status (in the server) and the exit status

@@ -1,5 +1,5 @@
 package import DynokeeperConfiguration
-package import Foundation
+import Foundation
 package import Logging
 package import ObjectStorage
 import RedisClient

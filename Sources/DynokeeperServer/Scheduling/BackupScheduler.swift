@@ -2,8 +2,8 @@ package import DynokeeperConfiguration
 import DynokeeperEngine
 import DynokeeperRing
 package import Foundation
-package import Logging
-package import ServiceLifecycle
+import Logging
+import ServiceLifecycle
 
 /// Takes the scheduled backups: at each time `backup.schedule` names while `backup.enabled` is true, and once
 /// at start-up when the newest snapshot is older than one period (the daemon was down when one was due).
