@@ -78,7 +78,7 @@ import Testing
                 return .init(status: 503, body: "<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>")
             }
         }
-        defer { Task { await fake.stop() } }
+        defer { Task { await fake.close() } }
         let store = try S3Store(
             configuration: S3StoreConfiguration(
                 location: S3Location(bucket: "fake-bucket"), endpoint: fake.url, partSize: 5 << 20, concurrency: 1,

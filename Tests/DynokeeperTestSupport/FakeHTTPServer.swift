@@ -6,7 +6,7 @@ import NIOPosix
 
 /// A loopback HTTP server whose answers a test scripts: it stands in for the EC2 metadata service, the
 /// ECS credentials endpoint, or an S3 that fails on purpose, and records every request it receives.
-public final class FakeHTTPServer: Sendable {
+public final class FakeHTTPServer: TestResource {
     public struct Request: Sendable {
         public var method: String
         public var uri: String
@@ -68,7 +68,8 @@ public final class FakeHTTPServer: Sendable {
         return FakeHTTPServer(port: port, channel: channel, log: log)
     }
 
-    public func stop() async {
+    /// Stops listening.
+    public func close() async {
         try? await channel.close()
     }
 

@@ -3,7 +3,7 @@ public import Foundation
 /// A fault-injecting HTTP proxy in front of the test S3 server (`Tests/FaultProxy/fault_proxy.py`): SlowDown
 /// answers, connections reset before the response, GET bodies cut at half, PUT bodies cut off, latency, or a dead
 /// store, each on every Nth request of its kind.
-public final class FaultProxy: Sendable {
+public final class FaultProxy: TestResource {
     public struct Faults: Sendable {
         public var slowdownEvery = 0
         public var resetEvery = 0
@@ -78,7 +78,8 @@ public final class FaultProxy: Sendable {
         return counts
     }
 
-    public func stop() async {
+    /// Stops the proxy and removes its folder.
+    public func close() async {
         await process.stop()
         folder.remove()
     }

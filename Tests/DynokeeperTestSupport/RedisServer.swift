@@ -79,3 +79,8 @@ public final class RedisServer: Sendable {
         directory.remove()
     }
 }
+
+extension RedisServer: TestResource {
+    /// Stops the server and removes its folder (``stopAndRemove()``).
+    public func close() async { await stopAndRemove() }
+}

@@ -94,7 +94,7 @@ import Testing
             guard request.header("authorization") == "Bearer pod-token" else { return .init(status: 401) }
             return .init(body: Self.credentialDocument("AKIACONTAINER"))
         }
-        defer { Task { await server.stop() } }
+        defer { Task { await server.close() } }
         try await Self.withClient { client in
             let provider = ContainerCredentialProvider(
                 environment: [
@@ -132,7 +132,7 @@ import Testing
                 return .init(status: 404)
             }
         }
-        defer { Task { await server.stop() } }
+        defer { Task { await server.close() } }
         try await Self.withClient { client in
             let provider = InstanceMetadataCredentialProvider(
                 environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url + "/"], client: client)

@@ -20,7 +20,7 @@ import Testing
         faults.cutGetEvery = 2
         let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: faults)
         let store = try await Self.store(through: proxy)
-        defer { Task { try? await store.shutdown(); await proxy.stop() } }
+        defer { Task { try? await store.shutdown(); await proxy.close() } }
         // 24 MiB here (the command-line test moves 55 MB through the same faults): five parts, two ranges.
         let data = RandomBytes(total: 24 << 20)
         let stored = try await store.put("big", body: data)
@@ -43,7 +43,7 @@ import Testing
         let server = try await SeaweedFS.shared()
         let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(cutGetEvery: 1))
         let store = try await Self.store(through: proxy)
-        defer { Task { try? await store.shutdown(); await proxy.stop() } }
+        defer { Task { try? await store.shutdown(); await proxy.close() } }
         let content = String(repeating: "manifest line\n", count: 60)
         _ = try await store.put("manifest.json", bytes: ByteBuffer(string: content))
         #expect(String(buffer: try await store.getBytes("manifest.json")) == content)
@@ -67,7 +67,7 @@ import Testing
         let server = try await SeaweedFS.shared()
         let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))
         let store = try await Self.store(through: proxy, retry: RetryPolicy(giveUpAfter: .seconds(3)))
-        defer { Task { try? await store.shutdown(); await proxy.stop() } }
+        defer { Task { try? await store.shutdown(); await proxy.close() } }
         let start = ContinuousClock.now
         let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.put("k", bytes: ByteBuffer(string: "x")) }
         #expect(ContinuousClock.now - start < .seconds(30))

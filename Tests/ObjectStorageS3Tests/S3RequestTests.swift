@@ -57,7 +57,7 @@ import Testing
             }
         }
         let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         let info = try await store.put("k", bytes: ByteBuffer(string: "payload"))
         #expect(info.size == 7)
         #expect(server.requests.count == 3)
@@ -69,7 +69,7 @@ import Testing
             .init(status: 500, body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>")
         }
         let store = try Self.store(server, attempts: 3)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.head("k") }
         #expect(error?.code == .unavailable)
         #expect(server.requests.count == 3)
@@ -80,7 +80,7 @@ import Testing
     @Test func requestsCarryChecksumsAndSignature() async throws {
         let server = try await FakeHTTPServer.start(Self.fakeS3())
         let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         try await store.put("sub/key", bytes: ByteBuffer(string: "Welcome to Amazon S3."))
         let put = try #require(server.requests.first)
         #expect(put.method == "PUT")
@@ -94,7 +94,7 @@ import Testing
     @Test func aWrongETagIsAnIntegrityError() async throws {
         let server = try await FakeHTTPServer.start { _ in .init(headers: [("ETag", "\"0123456789abcdef0123456789abcdef\"")]) }
         let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         let error = await #expect(throws: ObjectStoreError.self) { try await store.put("k", bytes: ByteBuffer(string: "x")) }
         #expect(error?.code == .integrity)
     }
@@ -102,7 +102,7 @@ import Testing
     @Test func kmsEncryptionHeadersGoOnUploadsAndMultipartCreationOnly() async throws {
         let server = try await FakeHTTPServer.start(Self.fakeS3())
         let store = try Self.store(server, encryption: .kms(keyID: "arn:aws:kms:us-east-1:1:key/abc"))
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         try await store.put("small", bytes: ByteBuffer(string: "x"))
         _ = try await store.put("large", body: RandomBytes(total: 11 << 20, chunkSize: 1 << 20))
 
@@ -123,7 +123,7 @@ import Testing
     @Test func sseS3AsksForAES256() async throws {
         let server = try await FakeHTTPServer.start(Self.fakeS3())
         let store = try Self.store(server, encryption: .s3)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         try await store.put("small", bytes: ByteBuffer(string: "x"))
         #expect(server.requests.first?.header("x-amz-server-side-encryption") == "AES256")
     }
@@ -131,7 +131,7 @@ import Testing
     @Test func aRefusedPartAbortsTheUpload() async throws {
         let server = try await FakeHTTPServer.start(Self.fakeS3(failPart: 2))
         let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         let error = await #expect(throws: ObjectStoreError.self) {
             _ = try await store.put("large", body: RandomBytes(total: 16 << 20, chunkSize: 1 << 20))
         }
@@ -152,7 +152,7 @@ import Testing
             return await base(request)
         }
         let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
+        defer { Task { try? await store.shutdown(); await server.close() } }
         let info = try await store.put("large", body: RandomBytes(total: 6 << 20, chunkSize: 1 << 20))
         #expect(info.size == 6 << 20)
         #expect(server.requests.filter { $0.method == "POST" && $0.query.hasPrefix("uploadId=") }.count == 2)

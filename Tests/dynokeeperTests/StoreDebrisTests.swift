@@ -12,7 +12,7 @@ import Testing
         let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(latencyMilliseconds: 400))
         let redis = try ManagedRedis()
         try await redis.start()
-        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
+        defer { Task { await proxy.close(); await redis.stopAndRemove() } }
         try await RedisDataset.populateRandom(redis, count: 30_000, size: 1000)
         let slow: [String: String?] = [
             "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
@@ -94,7 +94,7 @@ import Testing
         let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .mixed)
         let redis = try ManagedRedis()
         try await redis.start()
-        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
+        defer { Task { await proxy.close(); await redis.stopAndRemove() } }
         // Random hex values: about 56 MB of RDB, which zstd brings to about half.
         try await RedisDataset.populateRandom(redis, count: 55_000, size: 1000)
         let environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
@@ -115,7 +115,7 @@ import Testing
         let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))
         let redis = try ManagedRedis()
         try await redis.start()
-        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
+        defer { Task { await proxy.close(); await redis.stopAndRemove() } }
         try await RedisDataset.populateAllTypes(redis, tag: "dead")
         var environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
         environment["DYNOKEEPER_STORAGE_GIVE_UP_AFTER_SECONDS"] = "5"
