@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := redis-server redis-tools nutcracker zstd libzstd-dev libxml2
 PIP ?= python3 -m pip
 
-.PHONY: all build demo test test-deps build-deps clean bench
+.PHONY: all build demo test test-deps build-deps clean bench format lint
 
 all: build
 
@@ -26,8 +26,17 @@ test-deps: build-deps
 build: build-deps
 	$(SWIFT) build
 
+# The code is formatted by swift-format (part of the Swift toolchain) with .swift-format: `make format` applies it,
+# `make lint` (run by `make test`) fails on any difference.
+FORMATTED := Package.swift Sources Tests
+format:
+	$(SWIFT) format format --in-place --recursive --parallel $(FORMATTED)
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED)
+
 # The process-level tests (CLI, serve, ring) run the release binary, which is what users run.
-test: test-deps
+test: test-deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) build -c release --product dynokeeper
 	TEST_DYNOKEEPER_BINARY=$(CURDIR)/.build/release/dynokeeper $(SWIFT) test

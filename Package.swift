@@ -239,13 +239,17 @@ let package = Package(
             name: "DynokeeperServerTests",
             dependencies: [
                 "DynokeeperServer",
+                "DynokeeperRing",
                 "DynokeeperEngine",
                 "DynokeeperConfiguration",
                 "DynokeeperTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,11 +1,11 @@
 /// URI encoding as Signature Version 4 defines it: every byte but the unreserved characters
 /// `A-Z a-z 0-9 - _ . ~` is percent-encoded with upper-case hexadecimal digits.
-public enum SigV4Encoding {
+package enum SigV4Encoding {
     /// Encodes a string.
     /// - Parameters:
     ///   - string: The decoded string.
     ///   - keepSlash: Whether `/` stays as it is (for paths) or becomes `%2F` (for query parts).
-    public static func encode(_ string: String, keepSlash: Bool = false) -> String {
+    package static func encode(_ string: String, keepSlash: Bool = false) -> String {
         var out = [UInt8]()
         out.reserveCapacity(string.utf8.count)
         for byte in string.utf8 {
@@ -22,7 +22,7 @@ public enum SigV4Encoding {
 
     /// The canonical query string: encoded names and values, sorted by name then value, joined with `&`.
     /// - Parameter query: The decoded parameters.
-    public static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
+    package static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
         query
             .map { (encode($0.name), encode($0.value)) }
             .sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }

@@ -2,21 +2,21 @@
 ///
 /// The path and the query are given *decoded*; the signer encodes them the way AWS expects, and
 /// ``SigV4Encoding`` offers the same encoding to build the URL that is actually sent, so that both agree.
-public struct SigV4Request: Sendable {
-    public var method: String
+package struct SigV4Request: Sendable {
+    package var method: String
     /// The decoded absolute path, such as `/bucket/some key.rdb`.
-    public var path: String
+    package var path: String
     /// Decoded query parameters; a parameter without value (`?uploads`) has an empty value.
-    public var query: [(name: String, value: String)]
+    package var query: [(name: String, value: String)]
     /// The headers to sign; they must include `host`. Names are case-insensitive.
-    public var headers: [(name: String, value: String)]
+    package var headers: [(name: String, value: String)]
 
     /// - Parameters:
     ///   - method: The HTTP method, such as `GET`.
     ///   - path: The decoded absolute path.
     ///   - query: The decoded query parameters.
     ///   - headers: The headers to sign, `host` included.
-    public init(
+    package init(
         method: String,
         path: String,
         query: [(name: String, value: String)] = [],
@@ -29,7 +29,7 @@ public struct SigV4Request: Sendable {
     }
 
     /// The first value of a header, by case-insensitive name.
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         let lowered = name.lowercased()
         return headers.first { $0.name.lowercased() == lowered }?.value
     }

@@ -1,28 +1,28 @@
-public import struct Foundation.Date
+package import struct Foundation.Date
 import Crypto
 
 /// Signs requests with AWS Signature Version 4 in the `Authorization` header.
 ///
 /// It depends on nothing but hashing, so that it can be checked against AWS's published examples and
 /// against other signers without any HTTP client.
-public struct SigV4Signer: Sendable {
+package struct SigV4Signer: Sendable {
     /// The SHA-256 of an empty payload, in hexadecimal.
-    public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    package static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     /// The payload hash to use when the payload is not signed.
-    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
+    package static let unsignedPayload = "UNSIGNED-PAYLOAD"
 
-    public var credentials: AWSCredentials
-    public var region: String
-    public var service: String
+    package var credentials: AWSCredentials
+    package var region: String
+    package var service: String
     /// S3 signs the path as it is sent (encoded once, no dot-segment removal); other services encode it
     /// a second time and normalise it.
-    public var isS3: Bool
+    package var isS3: Bool
 
     /// - Parameters:
     ///   - credentials: The credentials that sign.
     ///   - region: The region, such as `us-east-1`.
     ///   - service: The service name, `s3` for S3.
-    public init(credentials: AWSCredentials, region: String, service: String = "s3") {
+    package init(credentials: AWSCredentials, region: String, service: String = "s3") {
         self.credentials = credentials
         self.region = region
         self.service = service
@@ -30,13 +30,13 @@ public struct SigV4Signer: Sendable {
     }
 
     /// The result of signing: the headers to add to the request, and the intermediate strings for diagnostics.
-    public struct Signature: Sendable {
+    package struct Signature: Sendable {
         /// Headers to add to the request: `x-amz-date`, `x-amz-security-token` when needed, `authorization`.
-        public var headers: [(name: String, value: String)]
-        public var canonicalRequest: String
-        public var stringToSign: String
-        public var signature: String
-        public var authorization: String
+        package var headers: [(name: String, value: String)]
+        package var canonicalRequest: String
+        package var stringToSign: String
+        package var signature: String
+        package var authorization: String
     }
 
     /// Signs a request.
@@ -44,7 +44,7 @@ public struct SigV4Signer: Sendable {
     ///   - request: The request; an `x-amz-date` header in it wins over `date`.
     ///   - payloadHash: The hexadecimal SHA-256 of the body, or ``unsignedPayload``.
     ///   - date: The signing time.
-    public func sign(_ request: SigV4Request, payloadHash: String, date: Date) -> Signature {
+    package func sign(_ request: SigV4Request, payloadHash: String, date: Date) -> Signature {
         var request = request
         var added: [(name: String, value: String)] = []
         let amzDate: String
@@ -135,7 +135,7 @@ public struct SigV4Signer: Sendable {
     }
 
     /// `YYYYMMDDTHHMMSSZ` in UTC.
-    public static func amzDate(_ date: Date) -> String {
+    package static func amzDate(_ date: Date) -> String {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
         let (days, secondsOfDay) = seconds.quotientAndRemainder(dividingBy: 86_400)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
@@ -162,7 +162,7 @@ public struct SigV4Signer: Sendable {
     }
 
     /// Lower-case hexadecimal of a digest or MAC.
-    public static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+    package static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         for byte in bytes {

@@ -1,10 +1,10 @@
 /// When scheduled backups run, in UTC: every day at a time, or as a five-field cron expression.
-public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
+package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
     case daily(hour: Int, minute: Int)
     case cron(CronExpression)
 
     /// Parses `daily HH:MM` or a cron expression.
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.lowercased().hasPrefix("daily") {
             let time = trimmed.dropFirst(5).trimmingCharacters(in: .whitespaces)
@@ -35,7 +35,7 @@ public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The first run strictly after `date`.
-    public func next(after date: Date) -> Date? {
+    package func next(after date: Date) -> Date? {
         switch self {
         case .daily(let hour, let minute):
             return CronExpression.daily(hour: hour, minute: minute).next(after: date)
@@ -46,7 +46,7 @@ public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
 
     /// The time between two runs at most, to tell whether a run was missed: a day for `daily`, else the
     /// longest gap between consecutive runs over the coming weeks.
-    public var period: TimeInterval {
+    package var period: TimeInterval {
         switch self {
         case .daily: return 86_400
         case .cron(let expression):
@@ -61,7 +61,7 @@ public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .daily(let hour, let minute):
             return "daily \(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute)"
@@ -70,4 +70,4 @@ public enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public import Foundation
+package import Foundation

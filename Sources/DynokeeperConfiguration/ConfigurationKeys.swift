@@ -1,12 +1,12 @@
 /// Every key the configuration file accepts, with what it expects; anything else is an error.
-public enum ConfigurationKeys {
-    public struct Key: Sendable {
+package enum ConfigurationKeys {
+    package struct Key: Sendable {
         /// The dotted path, such as `storage.url`.
-        public var path: String
+        package var path: String
         /// What the value must be, as shown in error messages.
-        public var expected: String
+        package var expected: String
         /// Whether `config check` hides the value.
-        public var secret: Bool
+        package var secret: Bool
 
         init(_ path: String, _ expected: String, secret: Bool = false) {
             self.path = path
@@ -15,7 +15,7 @@ public enum ConfigurationKeys {
         }
 
         /// The environment variable that overrides it: `DYNOKEEPER_STORAGE_URL` for `storage.url`.
-        public var environmentVariable: String {
+        package var environmentVariable: String {
             "DYNOKEEPER_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
         }
     }
@@ -23,7 +23,7 @@ public enum ConfigurationKeys {
     static let name = "a name of letters, digits, '.', '_' or '-'"
 
     /// dynokeeper's own keys, in the order `config check` prints them.
-    public static let native: [Key] = [
+    package static let native: [Key] = [
         Key("cluster", name),
         Key("node.dynomite_yaml", "the path of the node's dynomite.yml"),
         Key("node.datacenter", name),
@@ -75,7 +75,7 @@ public enum ConfigurationKeys {
     ]
 
     /// Netflix Dynomite-manager's property names, accepted with its meaning and defaults.
-    public static let dynomiteManager: [Key] = [
+    package static let dynomiteManager: [Key] = [
         Key(DynomiteManagerKeys.bucket, "an S3 bucket name (default dynomite-backup)"),
         Key(DynomiteManagerKeys.baseDir, "an S3 key prefix (default backup)"),
         Key(DynomiteManagerKeys.snapshotEnabled, "true or false"),
@@ -85,7 +85,7 @@ public enum ConfigurationKeys {
         Key(DynomiteManagerKeys.restoreDate, "a date as yyyyMMdd"),
     ]
 
-    public static let all: [Key] = native + dynomiteManager
+    package static let all: [Key] = native + dynomiteManager
 
     static func key(_ path: String) -> Key? { all.first { $0.path == path } }
 
@@ -113,14 +113,14 @@ public enum ConfigurationKeys {
 }
 
 /// Dynomite-manager's property names.
-public enum DynomiteManagerKeys {
-    public static let bucket = "dynomitemanager.dyno.backup.bucket.name"
-    public static let baseDir = "dynomitemanager.dyno.backup.s3.base_dir"
-    public static let snapshotEnabled = "dynomitemanager.dyno.backup.snapshot.enabled"
-    public static let restoreEnabled = "dynomitemanager.dyno.backup.restore.enabled"
-    public static let hour = "dynomitemanager.dyno.backup.hour"
-    public static let schedule = "dynomitemanager.dyno.backup.schedule"
-    public static let restoreDate = "dynomitemanager.dyno.backup.restore.date"
+package enum DynomiteManagerKeys {
+    package static let bucket = "dynomitemanager.dyno.backup.bucket.name"
+    package static let baseDir = "dynomitemanager.dyno.backup.s3.base_dir"
+    package static let snapshotEnabled = "dynomitemanager.dyno.backup.snapshot.enabled"
+    package static let restoreEnabled = "dynomitemanager.dyno.backup.restore.enabled"
+    package static let hour = "dynomitemanager.dyno.backup.hour"
+    package static let schedule = "dynomitemanager.dyno.backup.schedule"
+    package static let restoreDate = "dynomitemanager.dyno.backup.restore.date"
 
     /// The environment variable forms: the property name as is, or upper-cased with `_` for `.`.
     static func environmentVariables(_ key: String) -> [String] {

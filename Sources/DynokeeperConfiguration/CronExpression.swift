@@ -1,20 +1,20 @@
-public import Foundation
+package import Foundation
 
 /// A five-field cron expression (minute, hour, day of month, month, day of week), in UTC.
 ///
 /// Fields accept `*`, numbers, ranges (`1-5`), lists (`1,15`), steps (`*/6`, `0-30/10`) and, for months
 /// and days of week, three-letter names (`jan`, `mon`). Day of week 0 and 7 are both Sunday. As in cron,
 /// when both day of month and day of week are restricted, a day matching either runs.
-public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
-    public let minutes: Set<Int>
-    public let hours: Set<Int>
-    public let daysOfMonth: Set<Int>
-    public let months: Set<Int>
-    public let daysOfWeek: Set<Int>
+package struct CronExpression: Sendable, Equatable, CustomStringConvertible {
+    package let minutes: Set<Int>
+    package let hours: Set<Int>
+    package let daysOfMonth: Set<Int>
+    package let months: Set<Int>
+    package let daysOfWeek: Set<Int>
     /// Whether the day-of-month and day-of-week fields were `*` (unrestricted).
-    public let anyDayOfMonth: Bool
-    public let anyDayOfWeek: Bool
-    public let description: String
+    package let anyDayOfMonth: Bool
+    package let anyDayOfWeek: Bool
+    package let description: String
 
     static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
     static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -25,7 +25,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         try! CronExpression(parsing: "\(minute) \(hour) * * *")
     }
 
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else {
             throw ConfigurationError("\"\(text)\" is not a cron expression: it needs five fields (minute hour day-of-month month day-of-week), it has \(fields.count)")
@@ -83,7 +83,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         return values
     }
 
-    public static func == (lhs: CronExpression, rhs: CronExpression) -> Bool { lhs.description == rhs.description }
+    package static func == (lhs: CronExpression, rhs: CronExpression) -> Bool { lhs.description == rhs.description }
 
     /// Whether a day matches the day-of-month and day-of-week fields (either one, when both are restricted).
     func matchesDay(dayOfMonth: Int, weekday: Int) -> Bool {
@@ -97,7 +97,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
 
     /// The first minute strictly after `date` that the expression matches, in UTC; `nil` if none within
     /// eight years (an impossible date such as February 30).
-    public func next(after date: Date) -> Date? {
+    package func next(after date: Date) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         // Start at the next whole minute.

@@ -1,8 +1,8 @@
-public import Foundation
+package import Foundation
 
 extension DynokeeperConfiguration {
     /// The file read when no `--config` is given.
-    public static let defaultPath = "dynokeeper.yml"
+    package static let defaultPath = "dynokeeper.yml"
 
     /// Loads the configuration.
     /// - Parameters:
@@ -10,7 +10,7 @@ extension DynokeeperConfiguration {
     ///     (every key has a default).
     ///   - environment: The variables that override the file.
     /// - Throws: ``ConfigurationError`` naming the key, where it was set and what is expected.
-    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+    package static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
         let explicit = path ?? environment["DYNOKEEPER_CONFIG"]
         let file = explicit ?? defaultPath
         guard FileManager.default.fileExists(atPath: file) else {
@@ -31,7 +31,7 @@ extension DynokeeperConfiguration {
     ///   - yaml: The file's content.
     ///   - path: The file's name, for messages.
     ///   - environment: The variables that override the file.
-    public static func parse(yaml: String, path: String, environment: [String: String] = [:]) throws -> Self {
+    package static func parse(yaml: String, path: String, environment: [String: String] = [:]) throws -> Self {
         var raw = try RawValues.parse(yaml: yaml, path: path)
         try raw.applyEnvironment(environment)
         var reader = TypedReader(raw: raw)

@@ -1,10 +1,10 @@
-public import Foundation
+package import Foundation
 
 /// The moment a restore goes back to: the newest snapshot taken at or before it is chosen.
-public enum RestorePoint {
+package enum RestorePoint {
     /// Parses `2026-11-20` (the end of that day, UTC), `2026-11-20T14:00` (UTC),
     /// `2026-11-20T14:00:00Z` or with an offset (`+02:00`), and Dynomite-manager's `20261120`.
-    public static func parse(_ text: String) throws -> Date {
+    package static func parse(_ text: String) throws -> Date {
         let invalid = ConfigurationError(
             "\"\(text)\" is not a date: use 2026-11-20, 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120")
         let trimmed = text.trimmingCharacters(in: .whitespaces)

@@ -1,13 +1,13 @@
 /// Where snapshots are stored: an S3 bucket and prefix, or a local folder.
-public enum StorageURL: Sendable, Equatable, CustomStringConvertible {
+package enum StorageURL: Sendable, Equatable, CustomStringConvertible {
     case s3(bucket: String, prefix: String)
     case file(path: String)
 
     /// The default: `./var/backups`, a folder beside where dynokeeper runs.
-    public static let defaultLocal = StorageURL.file(path: "var/backups")
+    package static let defaultLocal = StorageURL.file(path: "var/backups")
 
     /// Parses `s3://bucket[/prefix]`, `file:///path` or a plain path.
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         if text.hasPrefix("s3://") {
             let rest = text.dropFirst(5)
             let bucket = String(rest.prefix { $0 != "/" })
@@ -26,7 +26,7 @@ public enum StorageURL: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .s3(let bucket, let prefix): return prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)"
         case .file(let path): return path.hasPrefix("/") ? "file://\(path)" : path

@@ -1,12 +1,12 @@
 /// Where a configuration value came from, for messages and `config check`.
-public enum ValueOrigin: Sendable, Equatable, CustomStringConvertible {
+package enum ValueOrigin: Sendable, Equatable, CustomStringConvertible {
     case file(path: String, line: Int)
     case environment(variable: String)
     case defaultValue
     /// Derived from Dynomite-manager properties.
     case alias(of: [String])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .file(let path, let line): return "\(path) line \(line)"
         case .environment(let variable): return "environment variable \(variable)"

@@ -1,4 +1,4 @@
 /// dynokeeper's version, recorded in every manifest.
-public enum DynokeeperVersion {
-    public static let current = "0.1.0"
+package enum DynokeeperVersion {
+    package static let current = "0.1.0"
 }

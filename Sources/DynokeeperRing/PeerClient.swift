@@ -1,12 +1,12 @@
 import AsyncHTTPClient
-public import DynokeeperEngine
+package import DynokeeperEngine
 import Foundation
-public import NIOCore
+package import NIOCore
 import NIOHTTP1
 
 /// Talks to the dynokeepers of the other nodes (and this one) over their REST API, with the shared bearer
 /// token, timeouts and retries. Requests and answers are typed: the same `Codable` types the API encodes.
-public final class PeerClient: Sendable {
+package final class PeerClient: Sendable {
     let client: HTTPClient
     let token: String?
     let timeout: TimeAmount
@@ -16,14 +16,14 @@ public final class PeerClient: Sendable {
     ///   - token: The bearer token every dynokeeper of the ring shares (`server.token`).
     ///   - timeout: How long one call may take.
     ///   - attempts: Tries for calls that fail to connect or get a 5xx.
-    public init(token: String?, timeout: TimeAmount = .seconds(30), attempts: Int = 3) {
+    package init(token: String?, timeout: TimeAmount = .seconds(30), attempts: Int = 3) {
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         self.token = token
         self.timeout = timeout
         self.attempts = attempts
     }
 
-    public func shutdown() async {
+    package func shutdown() async {
         try? await client.shutdown()
     }
 
@@ -67,12 +67,12 @@ public final class PeerClient: Sendable {
         throw lastError
     }
 
-    /// What a peer says of itself.
-    public func status(_ base: String) async throws -> NodeStatus {
+    /// What a peer says of itself: who it is and which contract it speaks.
+    package func status(_ base: String) async throws -> NodeStatus.Identity {
         let reply = try await call(.GET, base + "/v1/status")
         guard reply.status == 200 else { throw DynokeeperError(.peer, "\(base)/v1/status answered \(reply.status): \(reply.errorMessage)") }
         do {
-            return try reply.decode(NodeStatus.self)
+            return try reply.decode(NodeStatus.Identity.self)
         } catch {
             throw DynokeeperError(.peer, "\(base)/v1/status did not answer as a dynokeeper does: \(error)")
         }
@@ -88,10 +88,14 @@ public final class PeerClient: Sendable {
         try await startJob(base, path: "/v1/restores", body: request)
     }
 
+    /// Of a job a peer accepted, only its id is read: an accepted job must never be reported as not started
+    /// because another field did not decode.
+    struct StartedJob: Decodable { var id: String }
+
     /// Starts a job on a peer (`POST path`), returning its id.
     private func startJob(_ base: String, path: String, body: some Encodable & Sendable) async throws -> String {
         let reply = try await call(.POST, base + path, body: body)
-        guard reply.status == 202, let job = try? reply.decode(Job.self) else {
+        guard reply.status == 202, let job = try? reply.decode(StartedJob.self) else {
             throw DynokeeperError(.peer, "\(base)\(path) answered \(reply.status): \(reply.errorMessage)")
         }
         return job.id

@@ -1,34 +1,34 @@
-public import DynokeeperConfiguration
-public import DynokeeperEngine
-public import Foundation
-public import Logging
-public import ObjectStorage
+package import DynokeeperConfiguration
+package import DynokeeperEngine
+package import Foundation
+package import Logging
+package import ObjectStorage
 
 /// Runs backups and restores of a whole ring from one node: it finds the ring's dynokeepers, asks each to
 /// back up under one snapshot id (or to restore its counterpart's snapshot), follows their jobs and reports per
 /// node. A ring backup's manifest is written only when every node succeeded.
-public struct RingCoordinator: Sendable {
+package struct RingCoordinator: Sendable {
     /// A dynokeeper of the ring.
-    public struct Member: Sendable {
-        public var url: String
-        public var node: NodeIdentity
+    package struct Member: Sendable {
+        package var url: String
+        package var node: NodeIdentity
         var place: RingMapping.Place { .init(datacenter: node.datacenter, rack: node.rack, tokens: node.tokens) }
     }
 
-    public typealias NodeOutcome = RingReport.NodeOutcome
+    package typealias NodeOutcome = RingReport.NodeOutcome
 
-    public let configuration: DynokeeperConfiguration
-    public let node: NodeSettings
-    public let store: any ObjectStore
-    public let peers: PeerClient
-    public let logger: Logger
+    package let configuration: DynokeeperConfiguration
+    package let node: NodeSettings
+    package let store: any ObjectStore
+    package let peers: PeerClient
+    package let logger: Logger
     let now: @Sendable () -> Date
     var pollInterval: Duration
     var jobTimeout: Duration
 
-    public init(
+    package init(
         configuration: DynokeeperConfiguration, node: NodeSettings, store: any ObjectStore, peers: PeerClient, logger: Logger,
-        now: @escaping @Sendable () -> Date = Date.init, pollInterval: Duration = .seconds(1), jobTimeout: Duration = .seconds(6 * 3600)
+        now: @escaping @Sendable () -> Date = Date.init, pollInterval: Duration = .milliseconds(250), jobTimeout: Duration = .seconds(6 * 3600)
     ) {
         self.configuration = configuration
         self.node = node
@@ -42,7 +42,7 @@ public struct RingCoordinator: Sendable {
 
     /// The base URLs of the ring's dynokeepers: `ring.peers`, else the hosts of dynomite.yml's `dyn_seeds` and
     /// this node, on `ring.peer_port`.
-    public func peerURLs() throws -> [String] {
+    package func peerURLs() throws -> [String] {
         if !configuration.ring.peers.isEmpty { return configuration.ring.peers }
         guard let port = configuration.ring.peerPort else {
             throw DynokeeperError(.invalidConfiguration, "ring operations need ring.peers (the dynokeepers' URLs) or ring.peer_port (their port on the dyn_seeds hosts)")
@@ -54,7 +54,7 @@ public struct RingCoordinator: Sendable {
 
     /// Asks every peer who it is. Peers of another cluster are an error; the same node listed twice (by two
     /// URLs) counts once.
-    public func members() async throws -> (members: [Member], unreachable: [NodeOutcome]) {
+    package func members() async throws -> (members: [Member], unreachable: [NodeOutcome]) {
         let urls = try peerURLs()
         let probes = await withTaskGroup(of: PeerProbe.self) { group in
             for url in urls {
@@ -69,7 +69,15 @@ public struct RingCoordinator: Sendable {
         var unreachable: [NodeOutcome] = []
         for probe in probes {
             switch probe.answer {
-            case .node(let node): members.append(Member(url: probe.url, node: node))
+            case .node(let identity):
+                // A peer on another release would read our requests (or we its jobs) differently: refused before
+                // anything starts anywhere.
+                guard identity.contract == NodeStatus.currentContract else {
+                    throw DynokeeperError(
+                        .peer,
+                        "peer \(probe.url) runs dynokeeper \(identity.version ?? "of an older release") (API contract \(identity.contract ?? 1)), this one \(DynokeeperVersion.current) (contract \(NodeStatus.currentContract)): ring operations need every node on the same release; nothing was started")
+                }
+                members.append(Member(url: probe.url, node: identity.node))
             case .failure(let error): unreachable.append(NodeOutcome(url: probe.url, state: .unreachable, error: error))
             }
         }
@@ -91,13 +99,13 @@ public struct RingCoordinator: Sendable {
 
     /// The node that takes scheduled ring backups: the lowest token of the first rack among the members that
     /// answer.
-    public func leader() async throws -> Member? {
+    package func leader() async throws -> Member? {
         try await members().members.first
     }
 
     // MARK: Backup
 
-    public func backup(_ request: RingBackupRequest) async throws -> RingReport {
+    package func backup(_ request: RingBackupRequest) async throws -> RingReport {
         let startedAt = now()
         let id = SnapshotID(date: startedAt)
         let (members, unreachable) = try await members()
@@ -137,7 +145,8 @@ public struct RingCoordinator: Sendable {
 
     // MARK: Restore
 
-    public func restore(_ request: RingRestoreRequest) async throws -> RingReport {
+    package func restore(_ request: RingRestoreRequest) async throws -> RingReport {
+        try NodeRestore.checkEnabled(configuration, ring: true)
         let sourceCluster = request.sourceCluster(configuration)
         let ring = try await RingCatalog(store: store, logger: logger).choose(
             cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshot)
@@ -217,7 +226,7 @@ public struct RingCoordinator: Sendable {
 /// `completeTaskWithClosure`). That is what crashed `ring backup` in release builds; see the release-binary tests.
 struct PeerProbe: Sendable {
     enum Answer: Sendable {
-        case node(NodeIdentity)
+        case node(NodeStatus.Identity)
         case failure(String)
     }
 
@@ -227,7 +236,7 @@ struct PeerProbe: Sendable {
     static func probe(_ url: String, with peers: PeerClient) async -> PeerProbe {
         let answer: Answer
         do {
-            answer = .node(try await peers.status(url).node)
+            answer = .node(try await peers.status(url))
         } catch {
             answer = .failure("\(error)")
         }

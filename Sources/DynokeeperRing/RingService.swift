@@ -1,13 +1,13 @@
-public import DynokeeperConfiguration
-public import DynokeeperEngine
-public import Foundation
-public import Logging
-public import ObjectStorage
+package import DynokeeperConfiguration
+package import DynokeeperEngine
+package import Foundation
+package import Logging
+package import ObjectStorage
 
 extension RingJob: QueuedJob {
-    public var runningDescription: String { "a ring job (\(id)) is already running" }
+    package var runningDescription: String { "a ring job (\(id)) is already running" }
 
-    public mutating func finish(_ outcome: Result<RingReport, DynokeeperError>, at date: Date) {
+    package mutating func finish(_ outcome: Result<RingReport, DynokeeperError>, at date: Date) {
         finishedAt = date
         switch outcome {
         case .success(let report):
@@ -25,17 +25,17 @@ extension RingJob: QueuedJob {
 /// Ring backups and restores started through the API or the schedule, coordinated from this node: one at a
 /// time, kept for `GET /v1/ring/jobs`. They do not hold this node's job slot, since the coordinator asks this node
 /// (among the others) for its own backup.
-public struct RingService: Sendable {
-    public let holder: ConfigurationHolder
-    public let node: NodeSettings
-    public let peers: PeerClient
-    public let queue: JobQueue<RingJob>
-    public let store: any ObjectStore
+package struct RingService: Sendable {
+    package let holder: ConfigurationHolder
+    package let node: NodeSettings
+    package let peers: PeerClient
+    package let queue: JobQueue<RingJob>
+    package let store: any ObjectStore
     let logger: Logger
     /// The clock ring snapshot ids come from.
     let now: @Sendable () -> Date
 
-    public init(
+    package init(
         holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, peers: PeerClient,
         logger: Logger, now: @escaping @Sendable () -> Date = Date.init
     ) {
@@ -51,22 +51,22 @@ public struct RingService: Sendable {
     }
 
     /// A ring coordinator with the configuration in force now.
-    public func coordinator() async -> RingCoordinator {
+    package func coordinator() async -> RingCoordinator {
         RingCoordinator(
-            configuration: await holder.current, node: node, store: store, peers: peers, logger: logger, now: now,
-            pollInterval: .milliseconds(250))
+            configuration: await holder.current, node: node, store: store, peers: peers, logger: logger, now: now)
     }
 
     /// Starts a ring backup (this node coordinates).
-    public func startBackup(_ request: RingBackupRequest, trigger: String) async throws(DynokeeperError) -> RingJob {
+    package func startBackup(_ request: RingBackupRequest, trigger: String) async throws(DynokeeperError) -> RingJob {
         let coordinator = await coordinator()
         return try await start(.backup, trigger: trigger) { try await coordinator.backup(request) }
     }
 
     /// Starts a ring restore (this node coordinates; refused when restores are disabled here).
-    public func startRestore(_ request: RingRestoreRequest, trigger: String) async throws(DynokeeperError) -> RingJob {
+    package func startRestore(_ request: RingRestoreRequest, trigger: String) async throws(DynokeeperError) -> RingJob {
         let coordinator = await coordinator()
-        try NodeRestore.checkEnabled(coordinator.configuration)
+        // Refused at once (403) rather than as a failed job; the coordinator checks again for the CLI.
+        try NodeRestore.checkEnabled(coordinator.configuration, ring: true)
         return try await start(.restore, trigger: trigger) { try await coordinator.restore(request) }
     }
 
@@ -82,12 +82,12 @@ public struct RingService: Sendable {
             }, cancelOnShutdown: false, work: work)
     }
 
-    public func job(_ id: String) async -> RingJob? { await queue.job(id) }
+    package func job(_ id: String) async -> RingJob? { await queue.job(id) }
 
-    public func list() async -> [RingJob] { await queue.list() }
+    package func list() async -> [RingJob] { await queue.list() }
 
-    public func wait(_ id: String) async -> RingJob? { await queue.wait(id) }
+    package func wait(_ id: String) async -> RingJob? { await queue.wait(id) }
 
     /// Stops taking ring jobs and waits for the running one (its restores are not to be left half-way).
-    public func shutdown() async { await queue.shutdown() }
+    package func shutdown() async { await queue.shutdown() }
 }

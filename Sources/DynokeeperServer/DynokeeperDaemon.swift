@@ -1,9 +1,9 @@
-public import DynokeeperConfiguration
-public import DynokeeperEngine
-public import DynokeeperRing
+package import DynokeeperConfiguration
+package import DynokeeperEngine
+package import DynokeeperRing
 import Foundation
 import Hummingbird
-public import Logging
+package import Logging
 import NIOCore
 import ObjectStorage
 import ServiceLifecycle
@@ -12,9 +12,9 @@ import UnixSignals
 
 /// `dynokeeper serve`: the REST API, the backup schedule and the jobs, run as services that shut down
 /// gracefully on SIGTERM or SIGINT; SIGHUP re-reads the configuration.
-public final class DynokeeperDaemon: Sendable {
-    public let operations: NodeService
-    public let ring: RingService
+package final class DynokeeperDaemon: Sendable {
+    package let operations: NodeService
+    package let ring: RingService
     let metrics: DynokeeperMetrics
     let clock: any SchedulerClock
     let logger: Logger
@@ -31,7 +31,7 @@ public final class DynokeeperDaemon: Sendable {
     ///   - clock: The scheduler's clock.
     ///   - logger: Where everything is logged.
     /// - Throws: When the configuration cannot serve, such as a non-loopback address without a token.
-    public init(
+    package init(
         configuration: DynokeeperConfiguration, path: String?, environment: [String: String],
         clock: any SchedulerClock = SystemSchedulerClock(), logger: Logger
     ) throws {
@@ -61,20 +61,15 @@ public final class DynokeeperDaemon: Sendable {
     /// Runs until a graceful shutdown (a signal, or ``shutdown()``) has finished.
     /// - Parameter handleSignals: Whether SIGTERM/SIGINT shut down and SIGHUP reloads (off in tests that run
     ///   several daemons in one process).
-    public func run(handleSignals: Bool = true) async throws {
+    package func run(handleSignals: Bool = true) async throws {
         // A restore killed before the daemon (re)started: say so at once (an untouched one is cleaned up).
         let nodeState = await operations.nodeState()
         if let restore = nodeState.unfinishedRestore, !restore.running {
             logger.error("unfinished restore: \(restore.resolve)")
         }
         metrics.unfinishedRestore(nodeState.unfinishedRestore.map { !$0.running } ?? false)
-        let router = Router(options: .caseInsensitive)
-        router.add(middleware: JSONErrorMiddleware())
-        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        APIRoutes(node: operations, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
-
         let application = Application(
-            router: router,
+            router: makeRouter(),
             configuration: .init(address: .hostname(host, port: requestedPort), serverName: "dynokeeper"),
             onServerRunning: { [weak self] channel in
                 guard let self, let port = channel.localAddress?.port else { return }
@@ -113,8 +108,18 @@ public final class DynokeeperDaemon: Sendable {
         logger.info("dynokeeper stopped")
     }
 
+    /// The REST API with its error and token middleware; tests call it through HummingbirdTesting without
+    /// running the daemon.
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(options: .caseInsensitive)
+        router.add(middleware: JSONErrorMiddleware())
+        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        APIRoutes(node: operations, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
+        return router
+    }
+
     /// The port the API listens on, once it does.
-    public func port() async -> Int {
+    package func port() async -> Int {
         if let port = state.withLock({ $0.port }) { return port }
         return await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Int? in
@@ -127,7 +132,7 @@ public final class DynokeeperDaemon: Sendable {
     }
 
     /// Starts a graceful shutdown: no new jobs, a running backup aborted, a running restore waited for.
-    public func shutdown() async {
+    package func shutdown() async {
         await state.withLock { $0.group }?.triggerGracefulShutdown()
     }
 }

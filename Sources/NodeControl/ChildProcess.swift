@@ -6,28 +6,28 @@
 // (and `processIdentifier`) only once the child runs the program, and on Linux `PlatformOptions` has no
 // pre-spawn hook (`preSpawnProcessConfigurator` is Darwin-only), so `CommandTracker` could not record the pid first.
 import CLibcShims
-public import Foundation
+package import Foundation
 
 /// Runs programs to completion with a timeout, capturing their output in a file.
 ///
 /// Children inherit nothing but their standard streams (see `dynokeeper_spawn_paused`), so a daemon started by a
 /// command, such as `redis-server --daemonize yes`, neither holds dynokeeper's sockets nor keeps it waiting.
-public enum ChildProcess {
+package enum ChildProcess {
     /// Told when a child starts and when it has finished, for the children of the task that sets it (a restore
     /// records the command it runs, so that one left running by a killed restore can be stopped later).
-    public protocol Observer: Sendable {
+    package protocol Observer: Sendable {
         func started(pid: Int32, executable: String)
         func finished(pid: Int32)
     }
 
-    @TaskLocal public static var observer: (any Observer)?
+    @TaskLocal package static var observer: (any Observer)?
 
-    public struct Result: Sendable {
-        public var status: Int32
+    package struct Result: Sendable {
+        package var status: Int32
         /// Standard output and error, interleaved.
-        public var data: Data
+        package var data: Data
         /// The same, as text.
-        public var output: String { String(decoding: data, as: UTF8.self) }
+        package var output: String { String(decoding: data, as: UTF8.self) }
     }
 
     /// Runs a program and waits for it.
@@ -38,7 +38,7 @@ public enum ChildProcess {
     ///   - directory: Its working directory.
     ///   - input: A file to read standard input from.
     ///   - timeout: How long it may run; its process group is killed after that.
-    public static func run(
+    package static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
         input: String? = nil, timeout: Duration
     ) async throws -> Result {
@@ -86,7 +86,7 @@ public enum ChildProcess {
     }
 
     /// The path of a program: as given when it has a `/`, else the first executable of that name on `PATH`.
-    public static func resolve(_ executable: String) throws -> String {
+    package static func resolve(_ executable: String) throws -> String {
         if executable.contains("/") { return executable }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for folder in path.split(separator: ":") where access("\(folder)/\(executable)", X_OK) == 0 {

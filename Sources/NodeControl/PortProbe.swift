@@ -2,9 +2,9 @@ import NIOCore
 import NIOPosix
 
 /// Whether something accepts TCP connections at an address, and waiting for that to change.
-public enum PortProbe {
+package enum PortProbe {
     /// Tries to connect once.
-    public static func isOpen(host: String, port: Int, timeout: Duration = .seconds(1)) async -> Bool {
+    package static func isOpen(host: String, port: Int, timeout: Duration = .seconds(1)) async -> Bool {
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(TimeAmount(timeout))
@@ -19,7 +19,7 @@ public enum PortProbe {
 
     /// Waits until the port is open (`true`) or closed (`false`).
     /// - Throws: ``NodeControlError`` after `timeout`.
-    public static func wait(host: String, port: Int, open: Bool, timeout: Duration, what: String) async throws {
+    package static func wait(host: String, port: Int, open: Bool, timeout: Duration, what: String) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if await isOpen(host: host, port: port) == open { return }

@@ -1,21 +1,21 @@
-public import Foundation
+package import Foundation
 
 /// A command from the configuration (`redis.start`, `dynomite.stop`, …), run by `/bin/sh -c`.
 ///
 /// It runs with a minimal environment (``baseVariables`` plus the names the configuration lists), never
 /// dynokeeper's own: that holds the store's credentials and the API token, which a start script has no use for
 /// and could leak into logs or `ps e`.
-public struct ShellCommand: Sendable, CustomStringConvertible {
-    public let command: String
+package struct ShellCommand: Sendable, CustomStringConvertible {
+    package let command: String
     /// The configuration key it came from, for messages.
-    public let key: String
+    package let key: String
     /// Environment variables passed on besides ``baseVariables`` (`node.command_environment`).
-    public let passing: [String]
+    package let passing: [String]
 
     /// What every command gets from dynokeeper's environment, when set.
-    public static let baseVariables = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
+    package static let baseVariables = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
 
-    public init(_ command: String, key: String, passing: [String] = []) {
+    package init(_ command: String, key: String, passing: [String] = []) {
         self.command = command
         self.key = key
         self.passing = passing
@@ -23,10 +23,10 @@ public struct ShellCommand: Sendable, CustomStringConvertible {
 
     /// The configuration key only: the command text may hold a password (`redis-cli -a …`), and errors go to logs,
     /// the journal and the API.
-    public var description: String { key }
+    package var description: String { key }
 
     /// The environment the command runs with, taken from `environment`.
-    public func environment(from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+    package func environment(from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
         var result: [String: String] = [:]
         for name in Self.baseVariables + passing {
             if let value = environment[name] { result[name] = value }
@@ -38,7 +38,7 @@ public struct ShellCommand: Sendable, CustomStringConvertible {
     /// Runs the command to completion.
     /// - Parameter timeout: How long it may take; it is killed after that.
     /// - Throws: ``NodeControlError`` with the exit status and the end of its output when it fails.
-    public func run(timeout: Duration) async throws {
+    package func run(timeout: Duration) async throws {
         let result: ChildProcess.Result
         do {
             result = try await ChildProcess.run("/bin/sh", ["-c", command], environment: environment(), timeout: timeout)
@@ -54,7 +54,7 @@ public struct ShellCommand: Sendable, CustomStringConvertible {
 }
 
 /// A node process could not be stopped, started or reached as expected.
-public struct NodeControlError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct NodeControlError: Error, Sendable, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

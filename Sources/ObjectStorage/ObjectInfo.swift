@@ -1,16 +1,16 @@
-public import struct Foundation.Date
+package import struct Foundation.Date
 
 /// What a store knows about an object.
-public struct ObjectInfo: Sendable, Equatable {
+package struct ObjectInfo: Sendable, Equatable {
     /// The key, relative to the store's root.
-    public var key: String
+    package var key: String
     /// The size in bytes.
-    public var size: Int64
+    package var size: Int64
     /// An opaque version tag: the same tag means the same content. For S3 it is the object's ETag.
-    public var etag: String?
-    public var lastModified: Date?
+    package var etag: String?
+    package var lastModified: Date?
 
-    public init(key: String, size: Int64, etag: String? = nil, lastModified: Date? = nil) {
+    package init(key: String, size: Int64, etag: String? = nil, lastModified: Date? = nil) {
         self.key = key
         self.size = size
         self.etag = etag

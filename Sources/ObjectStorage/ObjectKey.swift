@@ -1,12 +1,12 @@
 /// Rules for keys that every store accepts, so that a snapshot written to one store can be copied to another.
-public enum ObjectKey {
+package enum ObjectKey {
     /// The longest key S3 accepts, in UTF-8 bytes.
-    public static let maximumLength = 1024
+    package static let maximumLength = 1024
 
     /// Checks a key: non-empty, at most 1024 UTF-8 bytes, no leading or trailing `/`, no empty, `.` or `..`
     /// segment, no control characters.
     /// - Throws: ``ObjectStoreError`` with ``ObjectStoreError/Code/invalidKey``.
-    public static func validate(_ key: String) throws {
+    package static func validate(_ key: String) throws {
         func invalid(_ why: String) -> ObjectStoreError {
             ObjectStoreError(.invalidKey, "invalid object key: \(why)", key: key)
         }
@@ -23,7 +23,7 @@ public enum ObjectKey {
     }
 
     /// Whether `a` sorts before `b` in the byte order of their UTF-8 encodings, which is S3's listing order.
-    public static func precedes(_ a: String, _ b: String) -> Bool {
+    package static func precedes(_ a: String, _ b: String) -> Bool {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }

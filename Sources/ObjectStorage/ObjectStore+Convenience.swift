@@ -1,4 +1,4 @@
-public import NIOCore
+package import NIOCore
 
 extension ObjectStore {
     /// Stores a small object held in memory.
@@ -7,7 +7,7 @@ extension ObjectStore {
     ///   - bytes: Its content.
     ///   - options: Content type and similar settings.
     @discardableResult
-    public func put(_ key: String, bytes: ByteBuffer, options: PutOptions = PutOptions()) async throws -> ObjectInfo {
+    package func put(_ key: String, bytes: ByteBuffer, options: PutOptions = PutOptions()) async throws -> ObjectInfo {
         try await put(key, body: ByteStream(buffers: bytes.readableBytes == 0 ? [] : [bytes]), options: options)
     }
 
@@ -15,7 +15,7 @@ extension ObjectStore {
     /// - Parameters:
     ///   - key: The object's key.
     ///   - limit: The largest size accepted.
-    public func getBytes(_ key: String, limit: Int = 64 << 20) async throws -> ByteBuffer {
+    package func getBytes(_ key: String, limit: Int = 64 << 20) async throws -> ByteBuffer {
         let download = try await get(key, range: nil)
         guard download.info.size <= Int64(limit) else {
             throw ObjectStoreError(.invalidRequest, "object is \(download.info.size) bytes, more than \(limit) expected", key: key)
@@ -27,7 +27,7 @@ extension ObjectStore {
     /// - Parameters:
     ///   - prefix: The start of the keys.
     ///   - pageSize: How many to ask for at once.
-    public func listAll(prefix: String, pageSize: Int = 1000) async throws -> [ObjectInfo] {
+    package func listAll(prefix: String, pageSize: Int = 1000) async throws -> [ObjectInfo] {
         var objects: [ObjectInfo] = []
         var continuation: String?
         repeat {
@@ -39,7 +39,7 @@ extension ObjectStore {
     }
 
     /// The "folders" right under a prefix (keys rolled up at the next `/`), page after page.
-    public func listFolders(prefix: String, pageSize: Int = 1000) async throws -> [String] {
+    package func listFolders(prefix: String, pageSize: Int = 1000) async throws -> [String] {
         var folders: [String] = []
         var continuation: String?
         repeat {

@@ -1,10 +1,10 @@
-public import NIOCore
+package import NIOCore
 
 /// Where backups live: a flat namespace of keys holding immutable byte objects, as S3 defines it.
 ///
 /// Keys are relative to the store's root (a bucket and prefix for S3, a folder for the local store) and use `/`
 /// to build folders. Every operation is safe to call concurrently.
-public protocol ObjectStore: Sendable {
+package protocol ObjectStore: Sendable {
     /// Where the store points, such as `s3://bucket/prefix` or `file:///var/backups`, for messages.
     var location: String { get }
 
@@ -53,13 +53,13 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
-    public func shutdown() async throws {}
+    package func shutdown() async throws {}
 
-    public func download(_ key: String) async throws -> ObjectDownload {
+    package func download(_ key: String) async throws -> ObjectDownload {
         try await get(key, range: nil)
     }
 
-    public func put<Body: AsyncSequence & Sendable>(
+    package func put<Body: AsyncSequence & Sendable>(
         _ key: String, body: Body
     ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
         try await put(key, body: body, options: PutOptions())

@@ -1,6 +1,6 @@
 /// A failure of a store operation, with a message meant for the operator.
-public struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+package struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
+    package enum Code: String, Sendable {
         /// No object under the key (or no bucket).
         case notFound
         /// The credentials were refused: wrong secret, missing permission.
@@ -21,24 +21,24 @@ public struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
         case other
     }
 
-    public var code: Code
-    public var message: String
-    public var key: String?
+    package var code: Code
+    package var message: String
+    package var key: String?
 
     /// - Parameters:
     ///   - code: The kind of failure.
     ///   - message: What happened, for the operator.
     ///   - key: The object concerned, if one.
-    public init(_ code: Code, _ message: String, key: String? = nil) {
+    package init(_ code: Code, _ message: String, key: String? = nil) {
         self.code = code
         self.message = message
         self.key = key
     }
 
     /// Whether trying again may succeed.
-    public var isRetryable: Bool { code == .unavailable || code == .throttled }
+    package var isRetryable: Bool { code == .unavailable || code == .throttled }
 
-    public var description: String {
+    package var description: String {
         if let key { return "\(message) (key \(key))" }
         return message
     }

@@ -2,20 +2,20 @@
 /// tail: an operation is retried up to `maxAttempts` times, but never beyond `giveUpAfter` since its first
 /// failure, so that a store that only answers errors fails in bounded time while a passing fault does not fail
 /// a transfer. Streaming transfers that make progress between failures start counting again (``RetryState``).
-public struct RetryPolicy: Sendable {
+package struct RetryPolicy: Sendable {
     /// How many times an operation runs at most without progress, the first try included.
-    public var maxAttempts: Int
-    public var baseDelay: Duration
-    public var maxDelay: Duration
+    package var maxAttempts: Int
+    package var baseDelay: Duration
+    package var maxDelay: Duration
     /// How long after its first failure an operation is given up, whatever `maxAttempts` says; `nil`: no limit.
-    public var giveUpAfter: Duration?
+    package var giveUpAfter: Duration?
 
     /// - Parameters:
     ///   - maxAttempts: Tries in all, at least 1 (`storage.max_attempts`).
     ///   - baseDelay: The upper bound of the first wait; it doubles with each retry.
     ///   - maxDelay: The longest wait.
     ///   - giveUpAfter: The time after the first failure past which no retry starts (`storage.give_up_after_seconds`).
-    public init(
+    package init(
         maxAttempts: Int = 10, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(20),
         giveUpAfter: Duration? = .seconds(120)
     ) {
@@ -26,10 +26,10 @@ public struct RetryPolicy: Sendable {
     }
 
     /// No retries at all.
-    public static let none = RetryPolicy(maxAttempts: 1)
+    package static let none = RetryPolicy(maxAttempts: 1)
 
     /// The wait before retry number `retry` (0-based): uniformly random up to `min(maxDelay, base × 2^retry)`.
-    public func delay(beforeRetry retry: Int) -> Duration {
+    package func delay(beforeRetry retry: Int) -> Duration {
         let cap = max(.zero, min(maxDelay, baseDelay * (1 << min(retry, 20))))
         // `Duration * Double` goes through a Double, which may round a few attoseconds past the cap.
         return min(cap, cap * Double.random(in: 0...1))
@@ -40,7 +40,7 @@ public struct RetryPolicy: Sendable {
     ///   - isRetryable: Which errors are worth another try.
     ///   - onRetry: Called before each wait, for logging.
     ///   - operation: The work; it must be safe to repeat.
-    public func run<T>(
+    package func run<T>(
         isRetryable: (any Error) -> Bool = { ($0 as? ObjectStoreError)?.isRetryable ?? false },
         onRetry: (_ error: any Error, _ attempt: Int, _ delay: Duration) -> Void = { _, _, _ in },
         _ operation: () async throws -> T
@@ -60,18 +60,18 @@ public struct RetryPolicy: Sendable {
 }
 
 /// The retries of one operation so far: how many failures in a row, and since when.
-public struct RetryState: Sendable {
-    public let policy: RetryPolicy
+package struct RetryState: Sendable {
+    package let policy: RetryPolicy
     /// Failures since the last progress.
-    public private(set) var attempts = 0
+    package private(set) var attempts = 0
     private var firstFailure: ContinuousClock.Instant?
 
-    public init(_ policy: RetryPolicy) { self.policy = policy }
+    package init(_ policy: RetryPolicy) { self.policy = policy }
 
     /// Records a retryable failure.
     /// - Returns: How long to wait before the next try.
     /// - Throws: The error, saying that it was given up on, when the attempts or the time are used up.
-    public mutating func failed(_ error: any Error) throws -> Duration {
+    package mutating func failed(_ error: any Error) throws -> Duration {
         attempts += 1
         let now = ContinuousClock.now
         let since = firstFailure ?? now
@@ -91,7 +91,7 @@ public struct RetryState: Sendable {
     }
 
     /// The operation moved forward (bytes arrived): its failures so far no longer count.
-    public mutating func madeProgress() {
+    package mutating func madeProgress() {
         attempts = 0
         firstFailure = nil
     }

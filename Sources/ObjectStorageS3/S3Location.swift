@@ -1,20 +1,20 @@
 /// A bucket and a key prefix, as written `s3://bucket/some/prefix`.
-public struct S3Location: Sendable, Equatable, CustomStringConvertible {
-    public var bucket: String
+package struct S3Location: Sendable, Equatable, CustomStringConvertible {
+    package var bucket: String
     /// The prefix under which every key of the store lives, without leading or trailing `/`; may be empty.
-    public var prefix: String
+    package var prefix: String
 
     /// - Parameters:
     ///   - bucket: The bucket's name.
     ///   - prefix: The key prefix; leading and trailing slashes are dropped.
-    public init(bucket: String, prefix: String = "") {
+    package init(bucket: String, prefix: String = "") {
         self.bucket = bucket
         self.prefix = prefix.split(separator: "/").joined(separator: "/")
     }
 
     /// Parses `s3://bucket[/prefix]`.
     /// - Throws: ``S3ConfigurationError`` naming what is wrong.
-    public init(url: String) throws {
+    package init(url: String) throws {
         guard url.hasPrefix("s3://") else {
             throw S3ConfigurationError("\(url) is not an s3:// URL")
         }
@@ -26,7 +26,7 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
 
     /// Checks S3's bucket naming rules: 3 to 63 characters, lower-case letters, digits, `.` and `-`,
     /// starting and ending with a letter or digit.
-    public static func validateBucket(_ bucket: String) throws {
+    package static func validateBucket(_ bucket: String) throws {
         let allowed = bucket.utf8.allSatisfy {
             ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
                 || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
@@ -50,11 +50,11 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
         return String(fullKey.dropFirst(prefix.count + 1))
     }
 
-    public var description: String { prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)" }
+    package var description: String { prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)" }
 }
 
 /// A setting of the S3 store that cannot work.
-public struct S3ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct S3ConfigurationError: Error, CustomStringConvertible, Sendable {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -1,11 +1,11 @@
 import AsyncHTTPClient
 import AWSSigV4
-public import Foundation
-public import Logging
+package import Foundation
+package import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-public import ObjectStorage
+package import ObjectStorage
 
 /// An ``ObjectStore`` on Amazon S3 or any S3-compatible service, signed with Signature Version 4.
 ///
@@ -15,9 +15,9 @@ public import ObjectStorage
 /// are checked. Transient failures are retried with exponential backoff and jitter.
 ///
 /// Call ``shutdown()`` when done: the store owns an HTTP client.
-public final class S3Store: ObjectStore {
-    public let configuration: S3StoreConfiguration
-    public let credentials: any CredentialProvider
+package final class S3Store: ObjectStore {
+    package let configuration: S3StoreConfiguration
+    package let credentials: any CredentialProvider
     let endpoint: S3Endpoint
     let client: HTTPClient
     let logger: Logger
@@ -28,7 +28,7 @@ public final class S3Store: ObjectStore {
     ///   - environment: The environment for the default credential chain.
     ///   - profile: The shared-file profile for the default chain, over `AWS_PROFILE`.
     ///   - logger: Where retries and aborted uploads are reported.
-    public init(
+    package init(
         configuration: S3StoreConfiguration,
         credentials: (any CredentialProvider)? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -61,11 +61,11 @@ public final class S3Store: ObjectStore {
     }
 
     /// Releases the HTTP client's connections.
-    public func shutdown() async throws {
+    package func shutdown() async throws {
         try await client.shutdown()
     }
 
-    public var location: String { configuration.location.description }
+    package var location: String { configuration.location.description }
 
     // MARK: Sending
 

@@ -1,10 +1,10 @@
-public import ObjectStorage
-public import NIOCore
+package import ObjectStorage
+package import NIOCore
 
 /// Everything the S3 store needs to know, apart from credentials.
-public struct S3StoreConfiguration: Sendable {
+package struct S3StoreConfiguration: Sendable {
     /// Server-side encryption that S3 applies to what it stores.
-    public enum ServerSideEncryption: Sendable, Equatable {
+    package enum ServerSideEncryption: Sendable, Equatable {
         /// `AES256`: keys managed by S3 (SSE-S3).
         case s3
         /// `aws:kms`, with a key id or the account's default key (SSE-KMS).
@@ -12,29 +12,29 @@ public struct S3StoreConfiguration: Sendable {
     }
 
     /// S3 refuses parts smaller than 5 MiB (but the last).
-    public static let minimumPartSize = 5 << 20
+    package static let minimumPartSize = 5 << 20
     /// S3 accepts at most 10,000 parts in an upload.
-    public static let maximumParts = 10_000
+    package static let maximumParts = 10_000
 
-    public var location: S3Location
-    public var region: String
+    package var location: S3Location
+    package var region: String
     /// A custom endpoint (`http://127.0.0.1:8333`), or `nil` for AWS.
-    public var endpoint: String?
+    package var endpoint: String?
     /// Forces path-style or virtual-hosted addressing; `nil` chooses (see ``S3Endpoint``).
-    public var pathStyle: Bool?
+    package var pathStyle: Bool?
     /// The size of upload parts, at least 5 MiB.
-    public var partSize: Int
+    package var partSize: Int
     /// The size of the ranges whole-object downloads fetch in parallel, independent of the part size the object
     /// was uploaded with (a range is held in memory until its turn comes).
-    public var downloadRangeSize: Int
+    package var downloadRangeSize: Int
     /// How many parts or ranges move at once; memory stays below about `partSize × (concurrency + 1)`.
-    public var concurrency: Int
-    public var serverSideEncryption: ServerSideEncryption?
-    public var retry: RetryPolicy
+    package var concurrency: Int
+    package var serverSideEncryption: ServerSideEncryption?
+    package var retry: RetryPolicy
     /// The longest a single request may take, a whole part included.
-    public var requestTimeout: TimeAmount
+    package var requestTimeout: TimeAmount
     /// A PEM file of certificate authorities to trust instead of the system's (`AWS_CA_BUNDLE`).
-    public var caBundle: String?
+    package var caBundle: String?
 
     /// - Parameters:
     ///   - location: The bucket and prefix.
@@ -48,7 +48,7 @@ public struct S3StoreConfiguration: Sendable {
     ///   - requestTimeout: The deadline of one request.
     ///   - caBundle: Certificate authorities to trust.
     ///   - downloadRangeSize: Bytes per download range; 16 MiB by default.
-    public init(
+    package init(
         location: S3Location,
         region: String = "us-east-1",
         endpoint: String? = nil,
@@ -75,7 +75,7 @@ public struct S3StoreConfiguration: Sendable {
     }
 
     /// Checks the limits S3 imposes.
-    public func validate() throws {
+    package func validate() throws {
         guard partSize >= Self.minimumPartSize else {
             throw S3ConfigurationError("part size \(partSize) is below S3's minimum of 5 MiB")
         }

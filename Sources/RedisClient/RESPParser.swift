@@ -1,22 +1,22 @@
-public import NIOCore
+package import NIOCore
 
 /// Reads RESP2 values from bytes that arrive in pieces.
 ///
 /// ``parse(_:)`` returns `nil` until a whole value is buffered, without consuming anything; malformed input is
 /// an error, after which the connection cannot be trusted.
-public struct RESPParser: Sendable {
+package struct RESPParser: Sendable {
     /// The largest bulk string accepted (Redis's own limit is 512 MB).
-    public var maximumBulkLength: Int = 512 << 20
+    package var maximumBulkLength: Int = 512 << 20
     /// The deepest nesting of arrays accepted.
-    public var maximumDepth: Int = 32
+    package var maximumDepth: Int = 32
     /// The longest line (simple string, error, integer, length) accepted.
-    public var maximumLineLength: Int = 64 << 10
+    package var maximumLineLength: Int = 64 << 10
 
-    public init() {}
+    package init() {}
 
     /// Parses one value from the front of `buffer`, consuming its bytes, or returns `nil` and consumes nothing
     /// if the value is not complete yet.
-    public func parse(_ buffer: inout ByteBuffer) throws(RESPError) -> RESPValue? {
+    package func parse(_ buffer: inout ByteBuffer) throws(RESPError) -> RESPValue? {
         var copy = buffer
         guard let value = try parseValue(&copy, depth: 0) else { return nil }
         buffer = copy
@@ -90,10 +90,10 @@ public struct RESPParser: Sendable {
 }
 
 /// The connection to Redis broke its protocol.
-public enum RESPError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum RESPError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformed(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .malformed(let detail): return "malformed reply from Redis: \(detail)"
         }

@@ -1,7 +1,7 @@
-public import NIOCore
+package import NIOCore
 
 /// A value of the Redis serialization protocol, version 2.
-public enum RESPValue: Sendable, Equatable {
+package enum RESPValue: Sendable, Equatable {
     case simpleString(String)
     /// An error reply, such as `ERR unknown command`.
     case error(String)
@@ -12,7 +12,7 @@ public enum RESPValue: Sendable, Equatable {
     case array([RESPValue]?)
 
     /// The value as text, for simple and bulk strings.
-    public var string: String? {
+    package var string: String? {
         switch self {
         case .simpleString(let text): return text
         case .bulkString(let buffer?): return String(buffer: buffer)
@@ -20,19 +20,19 @@ public enum RESPValue: Sendable, Equatable {
         }
     }
 
-    public var integer: Int64? {
+    package var integer: Int64? {
         if case .integer(let value) = self { return value }
         return nil
     }
 
-    public var array: [RESPValue]? {
+    package var array: [RESPValue]? {
         if case .array(let values?) = self { return values }
         return nil
     }
 }
 
 extension RESPValue: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         switch self {
         case .simpleString(let text): return text
         case .error(let text): return "(error) \(text)"

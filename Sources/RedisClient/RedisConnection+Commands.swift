@@ -3,13 +3,13 @@ import NIOCore
 /// The commands dynokeeper uses, with their answers typed.
 extension RedisConnection {
     /// `PING`; fails unless Redis answers `PONG`.
-    public func ping() async throws {
+    package func ping() async throws {
         let answer = try await send(["PING"])
         guard answer.string == "PONG" else { throw RedisError.unexpectedReply(command: "PING", reply: "\(answer)") }
     }
 
     /// `INFO`, all sections or one.
-    public func info(_ section: String? = nil) async throws -> RedisInfo {
+    package func info(_ section: String? = nil) async throws -> RedisInfo {
         let command = ["INFO"] + (section.map { [$0] } ?? [])
         let answer = try await send(command)
         guard let text = answer.string else { throw RedisError.unexpectedReply(command: "INFO", reply: "\(answer)") }
@@ -17,7 +17,7 @@ extension RedisConnection {
     }
 
     /// `CONFIG GET name`: the value, or `nil` when this Redis has no such parameter.
-    public func configGet(_ name: String) async throws -> String? {
+    package func configGet(_ name: String) async throws -> String? {
         let answer = try await send(["CONFIG", "GET", name])
         guard let values = answer.array else { throw RedisError.unexpectedReply(command: "CONFIG GET", reply: "\(answer)") }
         var index = 0
@@ -29,28 +29,28 @@ extension RedisConnection {
     }
 
     /// `LASTSAVE`: when the last successful save finished, in seconds since 1970.
-    public func lastSave() async throws -> Int64 {
+    package func lastSave() async throws -> Int64 {
         let answer = try await send(["LASTSAVE"])
         guard let value = answer.integer else { throw RedisError.unexpectedReply(command: "LASTSAVE", reply: "\(answer)") }
         return value
     }
 
     /// `DBSIZE` of the selected database.
-    public func dbSize() async throws -> Int {
+    package func dbSize() async throws -> Int {
         let answer = try await send(["DBSIZE"])
         guard let value = answer.integer else { throw RedisError.unexpectedReply(command: "DBSIZE", reply: "\(answer)") }
         return Int(value)
     }
 
     /// `SELECT db`.
-    public func select(_ database: Int) async throws {
+    package func select(_ database: Int) async throws {
         try await send(["SELECT", String(database)])
     }
 
     /// `SHUTDOWN [NOSAVE|SAVE]`. Redis closes the connection when it stops, which is the success case.
     /// - Parameter save: `false` for `NOSAVE` (never write the dataset), `true` for `SAVE`, `nil` for Redis's
     ///   own choice.
-    public func shutdown(save: Bool?) async throws {
+    package func shutdown(save: Bool?) async throws {
         var command = ["SHUTDOWN"]
         if let save { command.append(save ? "SAVE" : "NOSAVE") }
         do {

@@ -1,26 +1,26 @@
-public import Logging
-public import NIOCore
+package import Logging
+package import NIOCore
 import NIOPosix
 
 /// Where a Redis server listens.
-public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+package struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// How to authenticate: a password alone (`requirepass`), or an ACL user and its password.
-public struct RedisCredentials: Sendable {
-    public var user: String?
-    public var password: String
+package struct RedisCredentials: Sendable {
+    package var user: String?
+    package var password: String
 
-    public init(user: String? = nil, password: String) {
+    package init(user: String? = nil, password: String) {
         self.user = user
         self.password = password
     }
@@ -30,9 +30,9 @@ public struct RedisCredentials: Sendable {
 ///
 /// Commands may be sent from several tasks; answers come back in order. A command that does not get its answer
 /// within its timeout fails and closes the connection (a late answer would be taken for the next one's).
-public final class RedisConnection: Sendable {
-    public let address: RedisAddress
-    public let commandTimeout: TimeAmount
+package final class RedisConnection: Sendable {
+    package let address: RedisAddress
+    package let commandTimeout: TimeAmount
     let channel: any Channel
     let logger: Logger
 
@@ -50,7 +50,7 @@ public final class RedisConnection: Sendable {
     ///   - connectTimeout: How long the TCP connection may take.
     ///   - commandTimeout: How long each answer may take, unless a command says otherwise.
     ///   - logger: For debugging.
-    public static func connect(
+    package static func connect(
         to address: RedisAddress,
         credentials: RedisCredentials? = nil,
         connectTimeout: TimeAmount = .seconds(5),
@@ -106,13 +106,13 @@ public final class RedisConnection: Sendable {
     ///   - redacted: What to call the command in messages (so that `AUTH` never shows the password).
     /// - Throws: ``RedisError/server(command:message:)`` for an error reply, or a connection failure.
     @discardableResult
-    public func send(_ command: [String], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> RESPValue {
+    package func send(_ command: [String], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> RESPValue {
         try await sendPipelined([command], timeout: timeout, redacted: redacted)[0]
     }
 
     /// Sends several commands in one write, so that Redis runs them back to back, and returns their answers.
     /// An error reply to any of them is thrown.
-    public func sendPipelined(_ commands: [[String]], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> [RESPValue] {
+    package func sendPipelined(_ commands: [[String]], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> [RESPValue] {
         let name = redacted ?? (commands.first.map { $0.prefix(2).joined(separator: " ") } ?? "")
             + (commands.count > 1 ? " and \(commands.count - 1) more pipelined" : "")
         let loop = channel.eventLoop
@@ -148,15 +148,15 @@ public final class RedisConnection: Sendable {
     }
 
     /// Whether the connection is still open.
-    public var isActive: Bool { channel.isActive }
+    package var isActive: Bool { channel.isActive }
 
-    public func close() async {
+    package func close() async {
         try? await channel.close()
     }
 
     /// Runs `body` with this connection, then closes it and waits until it is closed, whether `body` returned or
     /// threw (cancellation included): unlike `defer { Task { await close() } }`, no socket outlives the caller.
-    public func closing<T>(
+    package func closing<T>(
         isolation: isolated (any Actor)? = #isolation, _ body: (RedisConnection) async throws -> T
     ) async throws -> T {
         let result: T
@@ -172,7 +172,7 @@ public final class RedisConnection: Sendable {
 
     /// Connects (as ``connect(to:credentials:connectTimeout:commandTimeout:logger:)``), runs `body` with the
     /// connection, and closes it before returning or throwing.
-    public static func withConnection<T>(
+    package static func withConnection<T>(
         to address: RedisAddress,
         credentials: RedisCredentials? = nil,
         connectTimeout: TimeAmount = .seconds(5),

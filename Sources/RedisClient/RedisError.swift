@@ -1,5 +1,5 @@
 /// A failure talking to Redis, with a message for the operator.
-public enum RedisError: Error, Sendable, CustomStringConvertible {
+package enum RedisError: Error, Sendable, CustomStringConvertible {
     /// The TCP connection could not be made.
     case connectionFailed(address: String, reason: String)
     /// Redis did not answer in time; the connection was closed.
@@ -13,7 +13,7 @@ public enum RedisError: Error, Sendable, CustomStringConvertible {
     /// An answer of an unexpected shape.
     case unexpectedReply(command: String, reply: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .connectionFailed(let address, let reason):
             return "cannot connect to Redis at \(address): \(reason)"
@@ -31,7 +31,7 @@ public enum RedisError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Whether Redis refused the credentials (or needs some).
-    public var isAuthenticationFailure: Bool {
+    package var isAuthenticationFailure: Bool {
         guard case .server(_, let message) = self else { return false }
         return message.hasPrefix("WRONGPASS") || message.hasPrefix("NOAUTH") || message.contains("invalid password")
             || message.contains("invalid username-password")

@@ -1,20 +1,20 @@
 /// The answer to `INFO`: `key:value` lines grouped in `# Section`s.
-public struct RedisInfo: Sendable, Equatable {
+package struct RedisInfo: Sendable, Equatable {
     /// Every field, whatever its section.
-    public var fields: [String: String]
+    package var fields: [String: String]
 
     /// Key counts of one database, from the `Keyspace` section (`db0:keys=10,expires=2,avg_ttl=0`).
-    public struct Keyspace: Sendable, Equatable, Codable {
-        public var keys: Int
-        public var expires: Int
+    package struct Keyspace: Sendable, Equatable, Codable {
+        package var keys: Int
+        package var expires: Int
 
-        public init(keys: Int, expires: Int) {
+        package init(keys: Int, expires: Int) {
             self.keys = keys
             self.expires = expires
         }
     }
 
-    public init(parsing text: String) {
+    package init(parsing text: String) {
         var fields: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -23,13 +23,13 @@ public struct RedisInfo: Sendable, Equatable {
         self.fields = fields
     }
 
-    public subscript(_ key: String) -> String? { fields[key] }
+    package subscript(_ key: String) -> String? { fields[key] }
 
     /// An integer field.
-    public func int(_ key: String) -> Int? { fields[key].flatMap { Int($0) } }
+    package func int(_ key: String) -> Int? { fields[key].flatMap { Int($0) } }
 
     /// The key counts of each non-empty database, by number.
-    public var keyspace: [Int: Keyspace] {
+    package var keyspace: [Int: Keyspace] {
         var result: [Int: Keyspace] = [:]
         for (key, value) in fields where key.hasPrefix("db") {
             guard let number = Int(key.dropFirst(2)) else { continue }
@@ -43,5 +43,5 @@ public struct RedisInfo: Sendable, Equatable {
         return result
     }
 
-    public var version: String? { fields["redis_version"] }
+    package var version: String? { fields["redis_version"] }
 }

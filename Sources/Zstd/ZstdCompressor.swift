@@ -1,11 +1,11 @@
 import CZstd
-public import NIOCore
+package import NIOCore
 
 /// Streaming zstd compression (libzstd), producing one frame with a content checksum, which `zstd -d`
 /// verifies too.
 ///
 /// Not thread-safe: one task feeds it.
-public final class ZstdCompressor {
+package final class ZstdCompressor {
     private let context: OpaquePointer
     /// The size of the output buffers it grows at once.
     private let outputChunk = ZSTD_CStreamOutSize()
@@ -14,7 +14,7 @@ public final class ZstdCompressor {
     ///   - level: 1 (fastest) to 19 (smallest); 3 is zstd's default.
     ///   - workers: Threads that compress in parallel (0: compress on the calling thread).
     /// - Throws: ``ZstdError`` for a level outside ``levels`` (libzstd would silently clamp it).
-    public init(level: Int32 = 3, workers: Int32 = 0) throws(ZstdError) {
+    package init(level: Int32 = 3, workers: Int32 = 0) throws(ZstdError) {
         guard Self.levels.contains(level) else {
             throw ZstdError("compression level \(level) is outside \(Self.levels)")
         }
@@ -31,15 +31,15 @@ public final class ZstdCompressor {
     deinit { ZSTD_freeCCtx(context) }
 
     /// The levels libzstd accepts.
-    public static var levels: ClosedRange<Int32> { ZSTD_minCLevel()...ZSTD_maxCLevel() }
+    package static var levels: ClosedRange<Int32> { ZSTD_minCLevel()...ZSTD_maxCLevel() }
 
     /// Compresses a chunk, appending whatever output is ready to `output`.
-    public func compress(_ input: ByteBuffer, into output: inout ByteBuffer) throws(ZstdError) {
+    package func compress(_ input: ByteBuffer, into output: inout ByteBuffer) throws(ZstdError) {
         try run(input, mode: ZSTD_e_continue, into: &output)
     }
 
     /// Ends the frame, appending the remaining output (and the checksum) to `output`.
-    public func finish(into output: inout ByteBuffer) throws(ZstdError) {
+    package func finish(into output: inout ByteBuffer) throws(ZstdError) {
         try run(ByteBuffer(), mode: ZSTD_e_end, into: &output)
     }
 

@@ -1,11 +1,11 @@
 import CZstd
-public import NIOCore
+package import NIOCore
 
 /// Streaming zstd decompression; checks each frame's content checksum, and at ``finish()`` that the input
 /// did not stop in the middle of a frame.
 ///
 /// Not thread-safe: one task feeds it.
-public final class ZstdDecompressor {
+package final class ZstdDecompressor {
     private let context: OpaquePointer
     private let outputChunk = ZSTD_DStreamOutSize()
     /// 0 once a frame is complete; the size hint of what is still expected otherwise.
@@ -13,11 +13,11 @@ public final class ZstdDecompressor {
     private var sawInput = false
     private let limit: Int
     /// The bytes produced so far.
-    public private(set) var produced = 0
+    package private(set) var produced = 0
 
     /// - Parameter limit: Fails once the output would grow beyond this many bytes in all (a defence against
     ///   decompression bombs; the caller knows the expected size).
-    public init(limit: Int = .max) throws(ZstdError) {
+    package init(limit: Int = .max) throws(ZstdError) {
         guard let context = ZSTD_createDCtx() else { throw ZstdError("cannot create a zstd decompression context") }
         self.context = context
         self.limit = limit
@@ -26,7 +26,7 @@ public final class ZstdDecompressor {
     deinit { ZSTD_freeDCtx(context) }
 
     /// Decompresses a chunk, appending the output to `output`.
-    public func decompress(_ input: ByteBuffer, into output: inout ByteBuffer) throws(ZstdError) {
+    package func decompress(_ input: ByteBuffer, into output: inout ByteBuffer) throws(ZstdError) {
         guard input.readableBytes > 0 else { return }
         sawInput = true
         try input.withUnsafeReadableBytes { (source) throws(ZstdError) in
@@ -50,7 +50,7 @@ public final class ZstdDecompressor {
     }
 
     /// Checks that the data ended at the end of a frame.
-    public func finish() throws(ZstdError) {
+    package func finish() throws(ZstdError) {
         guard sawInput else { throw ZstdError("zstd data is empty") }
         guard pending == 0 else { throw ZstdError("zstd data is truncated: it ends in the middle of a frame") }
     }

@@ -1,10 +1,10 @@
 import CZstd
 
 /// A failure of libzstd, or input that is not (whole) zstd data.
-public struct ZstdError: Error, Sendable, CustomStringConvertible, Equatable {
-    public var description: String
+package struct ZstdError: Error, Sendable, CustomStringConvertible, Equatable {
+    package var description: String
 
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 
     /// Turns a libzstd return code into an error when it is one.
     @discardableResult

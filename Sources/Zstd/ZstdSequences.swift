@@ -1,29 +1,29 @@
-public import NIOCore
+package import NIOCore
 
 /// Compresses a stream of buffers on the fly.
-public struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    public typealias Element = ByteBuffer
+package struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    package typealias Element = ByteBuffer
     let base: Base
     let level: Int32
     let workers: Int32
     /// Output is handed on in buffers of at least this size (the last may be smaller).
     let minimumOutput: Int
 
-    public init(_ base: Base, level: Int32, workers: Int32 = 0, minimumOutput: Int = 1 << 20) {
+    package init(_ base: Base, level: Int32, workers: Int32 = 0, minimumOutput: Int = 1 << 20) {
         self.base = base
         self.level = level
         self.workers = workers
         self.minimumOutput = minimumOutput
     }
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         /// The compressor, or why it could not be made: `makeAsyncIterator()` cannot throw, the first `next()` does.
         let compressor: Result<ZstdCompressor, ZstdError>
         let minimumOutput: Int
         var finished = false
 
-        public mutating func next() async throws -> ByteBuffer? {
+        package mutating func next() async throws -> ByteBuffer? {
             guard !finished else { return nil }
             let compressor: ZstdCompressor
             do {
@@ -45,33 +45,33 @@ public struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequ
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator {
+    package func makeAsyncIterator() -> AsyncIterator {
         let compressor = Result { () throws(ZstdError) in try ZstdCompressor(level: level, workers: workers) }
         return AsyncIterator(base: base.makeAsyncIterator(), compressor: compressor, minimumOutput: minimumOutput)
     }
 }
 
 /// Decompresses a stream of buffers on the fly, failing on corrupt or truncated data.
-public struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    public typealias Element = ByteBuffer
+package struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    package typealias Element = ByteBuffer
     let base: Base
     let limit: Int
 
     /// - Parameters:
     ///   - base: The compressed bytes.
     ///   - limit: The most bytes the output may have in all.
-    public init(_ base: Base, limit: Int = .max) {
+    package init(_ base: Base, limit: Int = .max) {
         self.base = base
         self.limit = limit
     }
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         /// The decompressor, or why it could not be made (thrown by the first `next()`).
         let decompressor: Result<ZstdDecompressor, ZstdError>
         var finished = false
 
-        public mutating func next() async throws -> ByteBuffer? {
+        package mutating func next() async throws -> ByteBuffer? {
             guard !finished else { return nil }
             let decompressor: ZstdDecompressor
             do {
@@ -94,7 +94,7 @@ public struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSe
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator {
+    package func makeAsyncIterator() -> AsyncIterator {
         let decompressor = Result { () throws(ZstdError) in try ZstdDecompressor(limit: limit) }
         return AsyncIterator(base: base.makeAsyncIterator(), decompressor: decompressor)
     }

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Testing
 
 /// Several nodes of one ring on loopback: a managed redis-server and an in-process dynokeeper daemon each,
 /// sharing a store on SeaweedFS and a bearer token, every daemon listing all of them in `ring.peers`.
@@ -93,10 +94,9 @@ struct RingFixture {
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(TestDaemon.token)")
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
-        let response = try await client.execute(request, timeout: .seconds(60))
-        let bytes = try await response.body.collect(upTo: 16 << 20)
-        var json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-        json["_status"] = Int(response.status.code)
+        let reply = try await TestDaemon.send(request, path: path, client: client, timeout: .seconds(60))
+        var json = reply.json
+        json["_status"] = reply.status
         return json
     }
 
@@ -135,7 +135,7 @@ struct RingFixture {
     }
 
     /// Stops the daemons; `keepRedis` leaves the Redis servers for another ring.
-    func stop(keepRedis: Bool = false) async {
+    fileprivate func stop(keepRedis: Bool = false) async {
         for node in nodes {
             await node.daemon.shutdown()
             _ = try? await node.task.value
@@ -143,4 +143,17 @@ struct RingFixture {
         }
         try? await client.shutdown()
     }
+}
+
+/// Runs `body` with a ``RingFixture`` started with these arguments (see
+/// ``RingFixture/start(cluster:places:redis:prefix:bucket:clock:)``), and stops it afterwards, also when `body`
+/// throws.
+func withRingFixture<Result>(
+    cluster: String, places: [(String, String, String)], redis: [ManagedRedis]? = nil, prefix: String? = nil,
+    bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(),
+    _ body: (RingFixture) async throws -> Result
+) async throws -> Result {
+    let ring = try await RingFixture.start(
+        cluster: cluster, places: places, redis: redis, prefix: prefix, bucket: bucket, clock: clock)
+    return try await withScoped(ring, stop: { await $0.stop() }, body)
 }

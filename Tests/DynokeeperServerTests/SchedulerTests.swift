@@ -7,7 +7,7 @@ import NIOHTTP1
 import Testing
 
 /// Schedules fire on an injected clock; reloads change them; shutdown leaves nothing half done.
-@Suite struct SchedulerTests {
+@Suite(.tags(.integration)) struct SchedulerTests {
     static func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
 
     /// Waits (bounded, in real time) for a condition the daemon brings about.
@@ -26,84 +26,83 @@ import Testing
 
     @Test func aCronScheduleFiresWhenTheClockGetsThere() async throws {
         let clock = ManualClock(Self.date("2027-01-04T10:02:00Z"))
-        let daemon = try await TestDaemon.start(backup: "enabled: true\n  schedule: \"*/5 * * * *\"", clock: clock)
-        defer { Task { await daemon.stop() } }
+        try await withTestDaemon(backup: "enabled: true\n  schedule: \"*/5 * * * *\"", clock: clock) { daemon in
+            // No snapshot yet: the missed run is caught up at start-up.
+            try await Self.eventually("the catch-up backup") {
+                try await Self.jobs(daemon).first?["state"] as? String == "succeeded"
+            }
+            #expect(try await Self.jobs(daemon).count == 1)
+            #expect(try await Self.jobs(daemon).first?["trigger"] as? String == "schedule")
+            try await Self.eventually("the scheduler to wait for 10:05") { clock.sleeping == 1 }
+            let status = try await daemon.call(.GET, "/v1/status").json
+            #expect(status["next_scheduled_backup"] as? String == "2027-01-04T10:05:00Z")
+            #expect(try await Self.jobs(daemon).count == 1)
 
-        // No snapshot yet: the missed run is caught up at start-up.
-        try await Self.eventually("the catch-up backup") {
-            try await Self.jobs(daemon).first?["state"] as? String == "succeeded"
+            clock.advance(to: Self.date("2027-01-04T10:05:00Z"))
+            try await Self.eventually("the 10:05 backup") {
+                let jobs = try await Self.jobs(daemon)
+                return jobs.count == 2 && jobs.first?["state"] as? String == "succeeded"
+            }
+            try await Self.eventually("the scheduler to wait for 10:10") { clock.sleeping == 1 }
+            #expect(try await daemon.call(.GET, "/v1/status").json["next_scheduled_backup"] as? String == "2027-01-04T10:10:00Z")
+            #expect((try await daemon.call(.GET, "/v1/snapshots").json["snapshots"] as? [Any])?.count == 2)
         }
-        #expect(try await Self.jobs(daemon).count == 1)
-        #expect(try await Self.jobs(daemon).first?["trigger"] as? String == "schedule")
-        try await Self.eventually("the scheduler to wait for 10:05") { clock.sleeping == 1 }
-        let status = try await daemon.call(.GET, "/v1/status").json
-        #expect(status["next_scheduled_backup"] as? String == "2027-01-04T10:05:00Z")
-        #expect(try await Self.jobs(daemon).count == 1)
-
-        clock.advance(to: Self.date("2027-01-04T10:05:00Z"))
-        try await Self.eventually("the 10:05 backup") {
-            let jobs = try await Self.jobs(daemon)
-            return jobs.count == 2 && jobs.first?["state"] as? String == "succeeded"
-        }
-        try await Self.eventually("the scheduler to wait for 10:10") { clock.sleeping == 1 }
-        #expect(try await daemon.call(.GET, "/v1/status").json["next_scheduled_backup"] as? String == "2027-01-04T10:10:00Z")
-        #expect((try await daemon.call(.GET, "/v1/snapshots").json["snapshots"] as? [Any])?.count == 2)
     }
 
     @Test func noCatchUpWhenTheNewestSnapshotIsRecentAndNothingWhenDisabled() async throws {
         let clock = ManualClock(Date())
-        let daemon = try await TestDaemon.start(backup: "enabled: false", clock: clock)
-        defer { Task { await daemon.stop() } }
-        let backup = try await daemon.call(.POST, "/v1/backups", body: "{}")
-        _ = try await daemon.waitForJob(try #require(backup.json["id"] as? String))
-        // Disabled: nothing is scheduled, and moving the clock a day does nothing.
-        #expect(try await daemon.call(.GET, "/v1/status").json["next_scheduled_backup"] == nil)
-        clock.advance(to: Date().addingTimeInterval(86_400))
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(try await Self.jobs(daemon).count == 1)
+        try await withTestDaemon(backup: "enabled: false", clock: clock) { daemon in
+            let backup = try await daemon.call(.POST, "/v1/backups", body: "{}")
+            _ = try await daemon.waitForJob(try #require(backup.json["id"] as? String))
+            // Disabled: nothing is scheduled, and moving the clock a day does nothing.
+            #expect(try await daemon.call(.GET, "/v1/status").json["next_scheduled_backup"] == nil)
+            clock.advance(to: Date().addingTimeInterval(86_400))
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await Self.jobs(daemon).count == 1)
+        }
     }
 
     @Test func reloadTakesAGoodFileAndKeepsTheOldOneOnABadFile() async throws {
         let clock = ManualClock(Self.date("2027-01-04T10:02:00Z"))
-        let daemon = try await TestDaemon.start(backup: "enabled: false", clock: clock)
-        defer { Task { await daemon.stop() } }
-        let holder = daemon.daemon.operations.holder
-        let original = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+        try await withTestDaemon(backup: "enabled: false", clock: clock) { daemon in
+            let holder = daemon.daemon.operations.holder
+            let original = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
 
-        try (original + "\nnot_a_key: 1\n").write(toFile: daemon.configPath, atomically: false, encoding: .utf8)
-        let error = await holder.reload()
-        #expect("\(error.map { "\($0)" } ?? "")".contains("unknown configuration key not_a_key"))
-        #expect(await holder.current.backup.enabled == false)
-        #expect(await holder.version == 0)
+            try (original + "\nnot_a_key: 1\n").write(toFile: daemon.configPath, atomically: false, encoding: .utf8)
+            let error = await holder.reload()
+            #expect("\(error.map { "\($0)" } ?? "")".contains("unknown configuration key not_a_key"))
+            #expect(await holder.current.backup.enabled == false)
+            #expect(await holder.version == 0)
 
-        try original.replacingOccurrences(of: "enabled: false", with: "enabled: true\n  schedule: daily 23:30")
-            .write(toFile: daemon.configPath, atomically: false, encoding: .utf8)
-        #expect(await holder.reload() == nil)
-        #expect(await holder.version == 1)
-        let status = try await daemon.call(.GET, "/v1/status").json
-        #expect(status["schedule"] as? String == "daily 23:30")
-        #expect(status["backups_enabled"] as? Bool == true)
-        #expect(status["next_scheduled_backup"] as? String == "2027-01-04T23:30:00Z")
+            try original.replacingOccurrences(of: "enabled: false", with: "enabled: true\n  schedule: daily 23:30")
+                .write(toFile: daemon.configPath, atomically: false, encoding: .utf8)
+            #expect(await holder.reload() == nil)
+            #expect(await holder.version == 1)
+            let status = try await daemon.call(.GET, "/v1/status").json
+            #expect(status["schedule"] as? String == "daily 23:30")
+            #expect(status["backups_enabled"] as? Bool == true)
+            #expect(status["next_scheduled_backup"] as? String == "2027-01-04T23:30:00Z")
+        }
     }
 
     @Test func shutdownDuringABackupAbortsItCleanly() async throws {
         // A slow BGSAVE: the backup is still running when the daemon is told to stop.
-        let daemon = try await TestDaemon.start(extra: ["rdb-key-save-delay 3000"])
-        defer { Task { await daemon.stop() } }
-        try await RedisDataset.populateRandom(daemon.redis, count: 2000, size: 16)
-        let accepted = try await daemon.call(.POST, "/v1/backups", body: "{}")
-        let id = try #require(accepted.json["id"] as? String)
-        try await Self.eventually("the backup to reach BGSAVE") {
-            try await daemon.call(.GET, "/v1/jobs/\(id)").json["step"] as? String == "BGSAVE"
+        try await withTestDaemon(extra: ["rdb-key-save-delay 3000"]) { daemon in
+            try await RedisDataset.populateRandom(daemon.redis, count: 2000, size: 16)
+            let accepted = try await daemon.call(.POST, "/v1/backups", body: "{}")
+            let id = try #require(accepted.json["id"] as? String)
+            try await Self.eventually("the backup to reach BGSAVE") {
+                try await daemon.call(.GET, "/v1/jobs/\(id)").json["step"] as? String == "BGSAVE"
+            }
+            await daemon.daemon.shutdown()
+            try await daemon.task.value
+            let job = try #require(await daemon.daemon.operations.runner.job(id))
+            #expect(job.state == .failed)
+            #expect(job.error?.contains("cancelled") == true)
+            // Nothing in the store looks like a complete snapshot (checked with awscli: the daemon's store is closed).
+            let listing = try await SeaweedFS.shared().awsCheck(["s3", "ls", "--recursive", "s3://\(daemon.bucket)/"])
+            #expect(!listing.stdoutText.contains("manifest.json"), "\(listing.stdoutText)")
         }
-        await daemon.daemon.shutdown()
-        try await daemon.task.value
-        let job = try #require(await daemon.daemon.operations.runner.job(id))
-        #expect(job.state == .failed)
-        #expect(job.error?.contains("cancelled") == true)
-        // Nothing in the store looks like a complete snapshot (checked with awscli: the daemon's store is closed).
-        let listing = try await SeaweedFS.shared().awsCheck(["s3", "ls", "--recursive", "s3://\(daemon.bucket)/"])
-        #expect(!listing.stdoutText.contains("manifest.json"), "\(listing.stdoutText)")
     }
 
     @Test func listeningBeyondLoopbackNeedsAToken() throws {

@@ -103,9 +103,19 @@ final class TestDaemon: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await client.execute(request, timeout: .seconds(120))
+        return try await Self.send(request, path: path, client: client, timeout: .seconds(120))
+    }
+
+    /// Sends a request and checks the reply against docs/openapi.yaml.
+    static func send(
+        _ request: HTTPClientRequest, path: String, client: HTTPClient, timeout: TimeAmount
+    ) async throws -> Reply {
+        let response = try await client.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 16 << 20)
-        return Reply(status: Int(response.status.code), body: String(buffer: bytes), headers: response.headers.map { ($0.name, $0.value) })
+        let headers = response.headers.map { ($0.name, $0.value) }
+        let reply = Reply(status: Int(response.status.code), body: String(buffer: bytes), headers: headers)
+        OpenAPISpec.expectConforms(reply, method: request.method.rawValue, path: path)
+        return reply
     }
 
     /// Polls a job until it has finished (bounded).
@@ -120,11 +130,21 @@ final class TestDaemon: Sendable {
     }
 
     /// Stops the daemon gracefully and everything the test started.
-    func stop() async {
+    fileprivate func stop() async {
         await daemon.shutdown()
         _ = try? await task.value
         try? await client.shutdown()
         await redis.stopAndRemove()
         folder.remove()
     }
+}
+
+/// Runs `body` with a ``TestDaemon`` started with these arguments (see ``TestDaemon/start(backup:clock:extra:)``),
+/// and stops it afterwards, also when `body` throws.
+func withTestDaemon<Result>(
+    backup: String = "enabled: false", clock: any SchedulerClock = SystemSchedulerClock(), extra: [String] = [],
+    _ body: (TestDaemon) async throws -> Result
+) async throws -> Result {
+    let daemon = try await TestDaemon.start(backup: backup, clock: clock, extra: extra)
+    return try await withScoped(daemon, stop: { await $0.stop() }, body)
 }

@@ -5,9 +5,9 @@ import NodeControl
 ///
 /// Every started process is also remembered in a registry that kills it when the test process exits,
 /// so a failing test does not leave servers behind.
-public final class BackgroundProcess: @unchecked Sendable {
-    public let pid: Int32
-    public let logPath: String
+package final class BackgroundProcess: @unchecked Sendable {
+    package let pid: Int32
+    package let logPath: String
     private let process: Process
 
     /// Starts a program with its output appended to `logPath`.
@@ -17,7 +17,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     ///   - logPath: Where its standard output and error go.
     ///   - environment: Extra variables.
     ///   - currentDirectory: Where it runs.
-    public init(
+    package init(
         _ executable: String, _ arguments: [String], logPath: String,
         environment: [String: String?] = [:], currentDirectory: String? = nil
     ) throws {
@@ -39,16 +39,16 @@ public final class BackgroundProcess: @unchecked Sendable {
         ProcessRegistry.shared.add(pid)
     }
 
-    public var isRunning: Bool { process.isRunning }
+    package var isRunning: Bool { process.isRunning }
 
     /// The last lines the process wrote, for error messages.
-    public func logTail(lines: Int = 30) -> String {
+    package func logTail(lines: Int = 30) -> String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
     /// Sends SIGTERM, waits up to `grace`, then SIGKILL.
-    public func stop(grace: Duration = .seconds(10)) async {
+    package func stop(grace: Duration = .seconds(10)) async {
         defer { ProcessRegistry.shared.remove(pid) }
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
@@ -63,7 +63,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     /// Waits until a condition holds, failing with the process's log after `timeout`.
-    public func waitUntil(
+    package func waitUntil(
         _ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout

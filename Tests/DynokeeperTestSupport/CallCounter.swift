@@ -1,12 +1,12 @@
 import Foundation
 
 /// A thread-safe call counter for scripted servers.
-public final class CallCounter: @unchecked Sendable {
+package final class CallCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
 
-    public init() {}
+    package init() {}
 
     /// Increments and returns the new count (1 for the first call).
-    public func next() -> Int { lock.withLock { value += 1; return value } }
+    package func next() -> Int { lock.withLock { value += 1; return value } }
 }

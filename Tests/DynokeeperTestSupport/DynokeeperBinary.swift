@@ -3,8 +3,8 @@ import Foundation
 /// The `dynokeeper` executable, to test the command line and `serve` as users run them: the release binary when
 /// `TEST_DYNOKEEPER_BINARY` names it (`make test` does: that is what users run, and the optimizer has
 /// miscompiled code the debug build ran fine), else the one built beside the tests.
-public enum DynokeeperBinary {
-    public static var path: String {
+package enum DynokeeperBinary {
+    package static var path: String {
         get throws {
             if let chosen = ProcessInfo.processInfo.environment["TEST_DYNOKEEPER_BINARY"], !chosen.isEmpty {
                 guard FileManager.default.isExecutableFile(atPath: chosen) else {
@@ -27,7 +27,7 @@ public enum DynokeeperBinary {
 
     /// Runs dynokeeper with arguments and environment, in a folder.
     /// - Parameter user: Who runs it (see ``SystemUsers``).
-    public static func run(
+    package static func run(
         _ arguments: [String], environment: [String: String?] = [:], in folder: String? = nil,
         timeout: Duration = .seconds(300), as user: SystemUsers.Runner = .current
     ) async throws -> ProcessResult {
@@ -38,12 +38,12 @@ public enum DynokeeperBinary {
     }
 
     /// The program and arguments that run dynokeeper, as this user or as the unprivileged one.
-    public static func commandLine(_ arguments: [String], as user: SystemUsers.Runner = .current) throws -> [String] {
+    package static func commandLine(_ arguments: [String], as user: SystemUsers.Runner = .current) throws -> [String] {
         user.prefix + [try path] + arguments
     }
 
     /// The tests' own environment must not leak dynokeeper settings into a run.
-    public static func cleanEnvironment(_ environment: [String: String?]) -> [String: String?] {
+    package static func cleanEnvironment(_ environment: [String: String?]) -> [String: String?] {
         var clean: [String: String?] = [:]
         for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("DYNOKEEPER_") { clean[name] = .some(nil) }
         return clean.merging(environment) { $1 }

@@ -6,44 +6,44 @@ import NIOPosix
 
 /// A loopback HTTP server whose answers a test scripts: it stands in for the EC2 metadata service, the
 /// ECS credentials endpoint, or an S3 that fails on purpose, and records every request it receives.
-public final class FakeHTTPServer: TestResource {
-    public struct Request: Sendable {
-        public var method: String
-        public var uri: String
-        public var headers: [(name: String, value: String)]
-        public var body: [UInt8]
+package final class FakeHTTPServer: TestResource {
+    package struct Request: Sendable {
+        package var method: String
+        package var uri: String
+        package var headers: [(name: String, value: String)]
+        package var body: [UInt8]
 
         /// The path without the query.
-        public var path: String { String(uri.prefix { $0 != "?" }) }
+        package var path: String { String(uri.prefix { $0 != "?" }) }
         /// The query string, without `?`.
-        public var query: String { uri.contains("?") ? String(uri.drop { $0 != "?" }.dropFirst()) : "" }
+        package var query: String { uri.contains("?") ? String(uri.drop { $0 != "?" }.dropFirst()) : "" }
 
-        public func header(_ name: String) -> String? {
+        package func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
         }
     }
 
-    public struct Response: Sendable {
-        public var status: Int
-        public var headers: [(name: String, value: String)]
-        public var body: [UInt8]
+    package struct Response: Sendable {
+        package var status: Int
+        package var headers: [(name: String, value: String)]
+        package var body: [UInt8]
 
-        public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: String = "") {
+        package init(status: Int = 200, headers: [(name: String, value: String)] = [], body: String = "") {
             self.status = status
             self.headers = headers
             self.body = Array(body.utf8)
         }
     }
 
-    public let port: Int
+    package let port: Int
     private let channel: any Channel
     private let log: NIOLockedValueBox<[Request]>
 
     /// The address to give clients.
-    public var url: String { "http://127.0.0.1:\(port)" }
+    package var url: String { "http://127.0.0.1:\(port)" }
 
     /// Every request received so far, in order.
-    public var requests: [Request] { log.withLockedValue { $0 } }
+    package var requests: [Request] { log.withLockedValue { $0 } }
 
     private init(port: Int, channel: any Channel, log: NIOLockedValueBox<[Request]>) {
         self.port = port
@@ -53,7 +53,7 @@ public final class FakeHTTPServer: TestResource {
 
     /// Starts a server on a free loopback port.
     /// - Parameter handler: Answers each request.
-    public static func start(_ handler: @escaping @Sendable (Request) async -> Response) async throws -> FakeHTTPServer {
+    package static func start(_ handler: @escaping @Sendable (Request) async -> Response) async throws -> FakeHTTPServer {
         let log = NIOLockedValueBox<[Request]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -69,7 +69,7 @@ public final class FakeHTTPServer: TestResource {
     }
 
     /// Stops listening.
-    public func close() async {
+    package func close() async {
         try? await channel.close()
     }
 

@@ -1,18 +1,18 @@
-public import Foundation
+package import Foundation
 
 /// A fault-injecting HTTP proxy in front of the test S3 server (`Tests/FaultProxy/fault_proxy.py`): SlowDown
 /// answers, connections reset before the response, GET bodies cut at half, PUT bodies cut off, latency, or a dead
 /// store, each on every Nth request of its kind.
-public final class FaultProxy: TestResource {
-    public struct Faults: Sendable {
-        public var slowdownEvery = 0
-        public var resetEvery = 0
-        public var cutGetEvery = 0
-        public var cutPutEvery = 0
-        public var latencyMilliseconds = 0
-        public var dead = false
+package final class FaultProxy: TestResource {
+    package struct Faults: Sendable {
+        package var slowdownEvery = 0
+        package var resetEvery = 0
+        package var cutGetEvery = 0
+        package var cutPutEvery = 0
+        package var latencyMilliseconds = 0
+        package var dead = false
 
-        public init(
+        package init(
             slowdownEvery: Int = 0, resetEvery: Int = 0, cutGetEvery: Int = 0, cutPutEvery: Int = 0, latencyMilliseconds: Int = 0,
             dead: Bool = false
         ) {
@@ -25,7 +25,7 @@ public final class FaultProxy: TestResource {
         }
 
         /// Everything at once, at rates that make every transfer of a few parts meet several faults.
-        public static let mixed = Faults(slowdownEvery: 10, resetEvery: 7, cutGetEvery: 3, cutPutEvery: 3, latencyMilliseconds: 2)
+        package static let mixed = Faults(slowdownEvery: 10, resetEvery: 7, cutGetEvery: 3, cutPutEvery: 3, latencyMilliseconds: 2)
 
         var arguments: [String] {
             var result = [
@@ -37,11 +37,11 @@ public final class FaultProxy: TestResource {
         }
     }
 
-    public let port: Int
+    package let port: Int
     let process: BackgroundProcess
     let folder: TemporaryDirectory
 
-    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    package var endpoint: String { "http://127.0.0.1:\(port)" }
 
     private init(port: Int, process: BackgroundProcess, folder: TemporaryDirectory) {
         self.port = port
@@ -50,7 +50,7 @@ public final class FaultProxy: TestResource {
     }
 
     /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`).
-    public static func start(upstream: String, faults: Faults) async throws -> FaultProxy {
+    package static func start(upstream: String, faults: Faults) async throws -> FaultProxy {
         let folder = try TemporaryDirectory(prefix: "fault-proxy")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("FaultProxy/fault_proxy.py").path
@@ -68,7 +68,7 @@ public final class FaultProxy: TestResource {
     }
 
     /// How many faults of each kind it injected so far (`slowdown`, `reset`, `cut_get`, `cut_put`, `dead`).
-    public func injected() -> [String: Int] {
+    package func injected() -> [String: Int] {
         let text = (try? String(contentsOfFile: folder.file("port.faults"), encoding: .utf8)) ?? ""
         var counts: [String: Int] = [:]
         for pair in text.split(separator: " ") {
@@ -79,7 +79,7 @@ public final class FaultProxy: TestResource {
     }
 
     /// Stops the proxy and removes its folder.
-    public func close() async {
+    package func close() async {
         await process.stop()
         folder.remove()
     }

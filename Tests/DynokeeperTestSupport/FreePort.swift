@@ -6,11 +6,11 @@ import Darwin
 #endif
 
 /// Loopback ports nobody listens on.
-public enum FreePort {
+package enum FreePort {
     /// A free loopback port for a test server, never the same twice in a test run, and below the kernel's
     /// ephemeral range (32768 and up), so that neither another test's server nor an outgoing connection can take
     /// it while its server is stopped and started again (as restores do).
-    public static func next() throws -> Int {
+    package static func next() throws -> Int {
         for _ in 0..<10_000 {
             let candidate = Int.random(in: 20_000..<32_000)
             guard Handed.shared.claim(candidate) else { continue }
@@ -23,7 +23,7 @@ public enum FreePort {
     /// - Parameters:
     ///   - count: How many ports.
     ///   - offset: The distance to the companion port that must be free too.
-    public static func pairs(count: Int, offset: Int) throws -> [Int] {
+    package static func pairs(count: Int, offset: Int) throws -> [Int] {
         var ports: [Int] = []
         var attempts = 0
         while ports.count < count {
@@ -38,7 +38,7 @@ public enum FreePort {
     }
 
     /// Whether a loopback port can be bound now.
-    public static func canBind(_ port: Int) -> Bool {
+    package static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -54,7 +54,7 @@ public enum FreePort {
     }
 
     /// Whether something accepts TCP connections on a loopback port.
-    public static func isListening(_ port: Int) -> Bool {
+    package static func isListening(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

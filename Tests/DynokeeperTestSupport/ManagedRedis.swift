@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 /// A redis-server that the code under test stops and starts itself, through shell commands, as a restore
 /// does: it runs daemonized from a redis.conf, with a pid file. Every start and stop is appended to an
@@ -8,16 +8,16 @@ public import Foundation
 /// and it writes its files with umask 007 as Debian's unit does), and under a supervisor: a loop that starts
 /// it again whenever it exits, as systemd's `Restart=always` does, unless a hold file says it was stopped on
 /// purpose (what `systemctl stop` means). ``startCommand`` and ``stopCommand`` then go through the supervisor.
-public final class ManagedRedis: Sendable {
-    public let directory: TemporaryDirectory
-    public let port: Int
-    public let confPath: String
-    public let pidPath: String
-    public let eventsPath: String
+package final class ManagedRedis: Sendable {
+    package let directory: TemporaryDirectory
+    package let port: Int
+    package let confPath: String
+    package let pidPath: String
+    package let eventsPath: String
     /// The user Redis runs as, `nil` for this process's.
-    public let user: SystemUsers.Account?
+    package let user: SystemUsers.Account?
     /// The supervisor loop, when there is one.
-    public let supervisor: BackgroundProcess?
+    package let supervisor: BackgroundProcess?
     let umask: String
 
     /// - Parameters:
@@ -27,7 +27,7 @@ public final class ManagedRedis: Sendable {
     ///   - asRedisUser: Run Redis as Debian's `redis` user (needs root).
     ///   - supervised: Run Redis under a supervisor loop that restarts it when it exits.
     ///   - umask: The umask Redis writes its files with (Debian's unit: 007).
-    public init(
+    package init(
         appendOnly: Bool = false, events: String? = nil, extra: [String] = [], asRedisUser: Bool = false, supervised: Bool = false,
         umask: String = "007"
     ) throws {
@@ -83,11 +83,11 @@ public final class ManagedRedis: Sendable {
     }
 
     /// The data folder.
-    public var dataPath: String { directory.file("data") }
+    package var dataPath: String { directory.file("data") }
 
     /// The command that starts it (for `redis.start`): through the supervisor when there is one, else as its user
     /// with Debian's umask.
-    public var startCommand: String {
+    package var startCommand: String {
         if supervisor != nil { return "echo redis-start >> \(eventsPath) && rm -f \(directory.file("control/hold"))" }
         let run = (user == nil ? "" : SystemUsers.asRedis + " ") + "redis-server \(confPath)"
         return "echo redis-start >> \(eventsPath) && umask \(umask) && \(run)"
@@ -95,13 +95,13 @@ public final class ManagedRedis: Sendable {
 
     /// The command that stops it without saving (for `redis.stop`); with a supervisor, it holds it first, as
     /// `systemctl stop` would.
-    public var stopCommand: String {
+    package var stopCommand: String {
         let hold = supervisor == nil ? "" : "touch \(directory.file("control/hold")) && "
         return "echo redis-stop >> \(eventsPath) && \(hold)redis-cli -p \(port) shutdown nosave"
     }
 
     /// The `redis:` section of a dynokeeper configuration for this server (indented under `redis:`).
-    public var configurationLines: String {
+    package var configurationLines: String {
         """
           port: \(port)
           conf: \(confPath)
@@ -111,7 +111,7 @@ public final class ManagedRedis: Sendable {
     }
 
     /// Starts it with ``startCommand`` and waits until it answers.
-    public func start() async throws {
+    package func start() async throws {
         try await ProcessRunner.check("/bin/sh", ["-c", startCommand])
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
@@ -122,7 +122,7 @@ public final class ManagedRedis: Sendable {
     }
 
     /// Stops it (without saving) and waits until it is gone; a supervisor is told to hold it.
-    public func stop() async {
+    package func stop() async {
         if supervisor != nil { FileManager.default.createFile(atPath: directory.file("control/hold"), contents: nil) }
         _ = try? await cli(["SHUTDOWN", "NOSAVE"])
         let deadline = ContinuousClock.now + .seconds(10)
@@ -131,28 +131,28 @@ public final class ManagedRedis: Sendable {
     }
 
     /// Stops it (and its supervisor) and removes its folder.
-    public func stopAndRemove() async {
+    package func stopAndRemove() async {
         FileManager.default.createFile(atPath: directory.file("control/quit"), contents: nil)
         await stop()
         await supervisor?.stop(grace: .seconds(2))
         directory.remove()
     }
 
-    public func cli(_ arguments: [String], input: Data? = nil) async throws -> ProcessResult {
+    package func cli(_ arguments: [String], input: Data? = nil) async throws -> ProcessResult {
         try await ProcessRunner.run("redis-cli", ["-p", String(port)] + arguments, input: input, timeout: .seconds(60))
     }
 
     /// The server's process id, from its pid file.
-    public var pid: Int32? {
+    package var pid: Int32? {
         (try? String(contentsOfFile: pidPath, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// The lines of the events file.
-    public func events() -> [String] {
+    package func events() -> [String] {
         ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    public func log() -> String { (try? String(contentsOfFile: directory.file("redis.log"), encoding: .utf8)) ?? "" }
+    package func log() -> String { (try? String(contentsOfFile: directory.file("redis.log"), encoding: .utf8)) ?? "" }
 
     /// Kills the process a pid file names, but only if it is still the one the file was written for: pid files
     /// outlive their processes (nutcracker leaves its own behind) and this machine reuses pids quickly
@@ -176,18 +176,18 @@ extension ManagedRedis: TestResource {
 
 /// Debian's nutcracker (twemproxy, Dynomite's ancestor) in front of a test Redis: a long-running process
 /// that listens and proxies like Dynomite, stopped and started through shell commands.
-public final class StandInDynomite: Sendable {
-    public let directory: TemporaryDirectory
-    public let port: Int
-    public let statsPort: Int
-    public let eventsPath: String
+package final class StandInDynomite: Sendable {
+    package let directory: TemporaryDirectory
+    package let port: Int
+    package let statsPort: Int
+    package let eventsPath: String
     let confPath: String
     let pidPath: String
 
     /// - Parameters:
     ///   - redisPort: The Redis it proxies to.
     ///   - events: The events file shared with the test's Redis.
-    public init(redisPort: Int, events: String) throws {
+    package init(redisPort: Int, events: String) throws {
         directory = try TemporaryDirectory(prefix: "dynomite")
         port = try FreePort.next()
         statsPort = try FreePort.next()
@@ -205,14 +205,14 @@ public final class StandInDynomite: Sendable {
         ProcessRegistry.shared.addCleanup { ManagedRedis.kill(pidFile: pidPath, ifCommandLineContains: marker) }
     }
 
-    public var startCommand: String {
+    package var startCommand: String {
         "echo dynomite-start >> \(eventsPath) && nutcracker -d -c \(confPath) -p \(pidPath) -o \(directory.file("nutcracker.log")) -s \(statsPort) -a 127.0.0.1"
     }
 
-    public var stopCommand: String { "echo dynomite-stop >> \(eventsPath) && kill $(cat \(pidPath))" }
+    package var stopCommand: String { "echo dynomite-stop >> \(eventsPath) && kill $(cat \(pidPath))" }
 
     /// A dynomite.yml describing this node, for `node.dynomite_yaml`.
-    public func dynomiteYAML(redisPort: Int, datacenter: String = "dc1", rack: String = "rack1", tokens: String = "0") throws -> String {
+    package func dynomiteYAML(redisPort: Int, datacenter: String = "dc1", rack: String = "rack1", tokens: String = "0") throws -> String {
         let path = directory.file("dynomite.yml")
         try """
             dyn_o_mite:
@@ -229,7 +229,7 @@ public final class StandInDynomite: Sendable {
         return path
     }
 
-    public func start() async throws {
+    package func start() async throws {
         try await ProcessRunner.check("/bin/sh", ["-c", startCommand])
         let deadline = ContinuousClock.now + .seconds(20)
         while !FreePort.isListening(port) {
@@ -238,9 +238,9 @@ public final class StandInDynomite: Sendable {
         }
     }
 
-    public var isRunning: Bool { FreePort.isListening(port) }
+    package var isRunning: Bool { FreePort.isListening(port) }
 
-    public func stopAndRemove() async {
+    package func stopAndRemove() async {
         ManagedRedis.kill(pidFile: pidPath, ifCommandLineContains: confPath)
         directory.remove()
     }

@@ -1,25 +1,25 @@
-public import Foundation
+package import Foundation
 import NodeControl
 
 /// What a finished child process left behind.
-public struct ProcessResult: Sendable {
-    public var status: Int32
-    public var stdout: Data
-    public var stderr: Data
+package struct ProcessResult: Sendable {
+    package var status: Int32
+    package var stdout: Data
+    package var stderr: Data
 
-    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
-    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+    package var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    package var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
 /// Errors of the test helpers; their messages say what to look at.
-public struct TestSupportError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct TestSupportError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Runs commands to completion, with a timeout, capturing their output in temporary files
 /// (pipes would block a child that writes more than a pipe holds while nobody reads).
-public enum ProcessRunner {
+package enum ProcessRunner {
     /// Runs a program found on `PATH` (or given by absolute path) and waits for it.
     /// - Parameters:
     ///   - executable: The program, such as `aws` or `/usr/bin/redis-cli`.
@@ -28,7 +28,7 @@ public enum ProcessRunner {
     ///   - environment: Variables to set on top of the current environment (`nil` values remove one).
     ///   - currentDirectory: Where to run it.
     ///   - timeout: How long to wait before killing it; the run then fails.
-    public static func run(
+    package static func run(
         _ executable: String,
         _ arguments: [String],
         input: Data? = nil,
@@ -56,7 +56,7 @@ public enum ProcessRunner {
 
     /// Runs a command and fails unless it exits with status 0.
     @discardableResult
-    public static func check(
+    package static func check(
         _ executable: String,
         _ arguments: [String],
         input: Data? = nil,

@@ -2,15 +2,15 @@ import RedisClient
 
 /// Every key of a Redis server, with its value read by type (sets and hashes in sorted order) and whether
 /// it expires, to compare two servers key by key.
-public struct RedisContent: Equatable, CustomStringConvertible, Sendable {
-    public struct Entry: Equatable, Sendable {
+package struct RedisContent: Equatable, CustomStringConvertible, Sendable {
+    package struct Entry: Equatable, Sendable {
         var type: String
         var value: [String]
         /// Milliseconds to live, or `nil` for keys that do not expire.
         var ttl: Int64?
 
         /// TTLs count down while backups and restores run: equal within a minute.
-        public static func == (lhs: Entry, rhs: Entry) -> Bool {
+        package static func == (lhs: Entry, rhs: Entry) -> Bool {
             guard lhs.type == rhs.type, lhs.value == rhs.value else { return false }
             switch (lhs.ttl, rhs.ttl) {
             case (nil, nil): return true
@@ -20,10 +20,10 @@ public struct RedisContent: Equatable, CustomStringConvertible, Sendable {
         }
     }
 
-    public var databases: [Int: [String: Entry]]
+    package var databases: [Int: [String: Entry]]
 
     /// Reads every key of the server on a loopback port.
-    public static func read(port: Int) async throws -> RedisContent {
+    package static func read(port: Int) async throws -> RedisContent {
         try await RedisConnection.withConnection(to: RedisAddress(host: "127.0.0.1", port: port)) { redis in
             try await read(from: redis)
         }
@@ -75,10 +75,10 @@ public struct RedisContent: Equatable, CustomStringConvertible, Sendable {
         }
     }
 
-    public var keyCount: Int { databases.values.reduce(0) { $0 + $1.count } }
+    package var keyCount: Int { databases.values.reduce(0) { $0 + $1.count } }
 
     /// The keys whose value or expiry differ from another server's, for messages.
-    public func differences(from other: RedisContent) -> [String] {
+    package func differences(from other: RedisContent) -> [String] {
         var result: [String] = []
         for (database, entries) in databases {
             let theirs = other.databases[database] ?? [:]
@@ -89,5 +89,5 @@ public struct RedisContent: Equatable, CustomStringConvertible, Sendable {
         return result.sorted()
     }
 
-    public var description: String { databases.map { "db\($0.key): \($0.value.count) keys" }.joined(separator: ", ") }
+    package var description: String { databases.map { "db\($0.key): \($0.value.count) keys" }.joined(separator: ", ") }
 }

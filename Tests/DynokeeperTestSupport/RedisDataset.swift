@@ -1,7 +1,7 @@
-public import Foundation
+package import Foundation
 
 /// A Redis that tests can reach with redis-cli.
-public protocol RedisCommandLine: Sendable {
+package protocol RedisCommandLine: Sendable {
     func cli(_ arguments: [String], input: Data?) async throws -> ProcessResult
 }
 
@@ -9,11 +9,11 @@ extension RedisServer: RedisCommandLine {}
 extension ManagedRedis: RedisCommandLine {}
 
 /// Sample data of every Redis type, written through redis-cli.
-public enum RedisDataset {
+package enum RedisDataset {
     /// Strings, hashes, lists, sets, sorted sets, streams and keys with TTLs, in databases 0 and 3.
     /// - Returns: How many keys each database holds afterwards.
     @discardableResult
-    public static func populateAllTypes(_ server: some RedisCommandLine, tag: String = "v1") async throws -> [Int: Int] {
+    package static func populateAllTypes(_ server: some RedisCommandLine, tag: String = "v1") async throws -> [Int: Int] {
         var commands: [String] = []
         for index in 0..<50 {
             commands.append("SET string:\(index) \(tag)-value-\(index)")
@@ -40,7 +40,7 @@ public enum RedisDataset {
 
     /// `count` string keys of `size` random hexadecimal bytes, written by a server-side script (fast, and
     /// hardly compressible beyond hex's factor of two).
-    public static func populateRandom(_ server: some RedisCommandLine, count: Int, size: Int, prefix: String = "random") async throws {
+    package static func populateRandom(_ server: some RedisCommandLine, count: Int, size: Int, prefix: String = "random") async throws {
         let script = """
             math.randomseed(tonumber(ARGV[3]))
             for i = 1, tonumber(ARGV[1]) do

@@ -1,11 +1,11 @@
-public import Foundation
+package import Foundation
 
 /// A private redis-server on a free loopback port in its own folder, started and stopped by the test.
-public final class RedisServer: Sendable {
-    public let port: Int
-    public let directory: TemporaryDirectory
-    public let password: String?
-    public let process: BackgroundProcess
+package final class RedisServer: Sendable {
+    package let port: Int
+    package let directory: TemporaryDirectory
+    package let password: String?
+    package let process: BackgroundProcess
 
     private init(port: Int, directory: TemporaryDirectory, password: String?, process: BackgroundProcess) {
         self.port = port
@@ -20,7 +20,7 @@ public final class RedisServer: Sendable {
     ///   - password: Sets `requirepass`.
     ///   - directory: The data folder to use (a new one by default).
     ///   - port: The port (a free one by default).
-    public static func start(
+    package static func start(
         arguments: [String] = [], password: String? = nil, directory: TemporaryDirectory? = nil, port: Int? = nil
     ) async throws -> RedisServer {
         let directory = try directory ?? TemporaryDirectory(prefix: "redis")
@@ -51,7 +51,7 @@ public final class RedisServer: Sendable {
     }
 
     /// Runs redis-cli against this server.
-    public func cli(_ arguments: [String], input: Data? = nil) async throws -> ProcessResult {
+    package func cli(_ arguments: [String], input: Data? = nil) async throws -> ProcessResult {
         var options = ["-p", String(port), "--no-auth-warning"]
         if let password { options += ["-a", password] }
         return try await ProcessRunner.run("redis-cli", options + arguments, input: input, timeout: .seconds(60))
@@ -59,7 +59,7 @@ public final class RedisServer: Sendable {
 
     /// Runs redis-cli and returns its trimmed output, failing on a non-zero exit or an `ERR` answer.
     @discardableResult
-    public func command(_ arguments: String...) async throws -> String {
+    package func command(_ arguments: String...) async throws -> String {
         let result = try await cli(arguments)
         let text = result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         guard result.status == 0, !text.hasPrefix("ERR"), !text.hasPrefix("WRONGTYPE") else {
@@ -69,12 +69,12 @@ public final class RedisServer: Sendable {
     }
 
     /// Stops the server without saving, by PID.
-    public func stop() async {
+    package func stop() async {
         await process.stop()
     }
 
     /// Stops the server and removes its folder.
-    public func stopAndRemove() async {
+    package func stopAndRemove() async {
         await stop()
         directory.remove()
     }

@@ -4,7 +4,7 @@
 ///   - resource: What the test uses, already started.
 ///   - stop: Its clean-up.
 ///   - body: The test.
-public func withScoped<Resource, Result>(
+package func withScoped<Resource, Result>(
     _ resource: Resource, stop: (Resource) async -> Void, _ body: (Resource) async throws -> Result
 ) async throws -> Result {
     let result: Result

@@ -1,6 +1,6 @@
 import Foundation
-public import ObjectStorage
-public import ObjectStorageS3
+package import ObjectStorage
+package import ObjectStorageS3
 
 extension SeaweedFS {
     /// dynokeeper's S3 store on this server, under a unique prefix of a bucket shared by the whole test run.
@@ -11,7 +11,7 @@ extension SeaweedFS {
     ///   - secret: A secret to sign with instead of the right one.
     ///   - through: Another endpoint to reach it by (a fault proxy).
     ///   - retry: The retry policy; a quick one by default.
-    public func makeStore(
+    package func makeStore(
         prefix: String? = nil, partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil, through: String? = nil,
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20))
     ) async throws -> S3Store {

@@ -1,22 +1,22 @@
-public import Foundation
+package import Foundation
 
 /// A SeaweedFS server (`weed mini`) on loopback with SigV4 authentication on, standing in for S3.
 ///
 /// One instance serves the whole test run: ``shared()`` starts it on first use; it is killed by PID and its
 /// folder removed when the test process exits.
-public final class SeaweedFS: Sendable {
-    public let endpoint: String
-    public let port: Int
-    public let accessKey = "dynokeeper-test"
-    public let secretKey = "dynokeeper-test-secret-0123456789"
-    public let region = "us-east-1"
-    public let process: BackgroundProcess
+package final class SeaweedFS: Sendable {
+    package let endpoint: String
+    package let port: Int
+    package let accessKey = "dynokeeper-test"
+    package let secretKey = "dynokeeper-test-secret-0123456789"
+    package let region = "us-east-1"
+    package let process: BackgroundProcess
     let directory: TemporaryDirectory
 
     private static let starter = SharedStarter()
 
     /// The instance for this test run, started on first use.
-    public static func shared() async throws -> SeaweedFS {
+    package static func shared() async throws -> SeaweedFS {
         try await starter.get()
     }
 
@@ -93,7 +93,7 @@ public final class SeaweedFS: Sendable {
     }
 
     /// The environment for awscli/boto3 to reach this server with the test identity.
-    public var clientEnvironment: [String: String?] {
+    package var clientEnvironment: [String: String?] {
         [
             "AWS_ACCESS_KEY_ID": accessKey,
             "AWS_SECRET_ACCESS_KEY": secretKey,
@@ -107,7 +107,7 @@ public final class SeaweedFS: Sendable {
     }
 
     /// Runs awscli against this server: an independent S3 client to check what dynokeeper writes.
-    public func aws(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+    package func aws(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
         try await ProcessRunner.run(
             "aws", ["--endpoint-url", endpoint] + arguments, input: input, environment: clientEnvironment,
             timeout: timeout)
@@ -115,7 +115,7 @@ public final class SeaweedFS: Sendable {
 
     /// Runs awscli and fails unless it succeeds.
     @discardableResult
-    public func awsCheck(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+    package func awsCheck(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
         let result = try await aws(arguments, input: input, timeout: timeout)
         guard result.status == 0 else {
             throw TestSupportError("aws \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderrText)")
@@ -124,7 +124,7 @@ public final class SeaweedFS: Sendable {
     }
 
     /// Creates a bucket with a unique name and returns the name.
-    public func makeBucket(_ prefix: String = "test") async throws -> String {
+    package func makeBucket(_ prefix: String = "test") async throws -> String {
         let name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
         try await awsCheck(["s3api", "create-bucket", "--bucket", name])
         return name

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,28 +6,28 @@ import Glibc
 /// The users production-like tests run processes as: Redis as Debian's `redis` user, dynokeeper as an
 /// unprivileged user (`nobody`) that is a member of Redis's group, as the README tells operators to set it up.
 /// Switching users needs root (CI runs as root); tests that need it are skipped otherwise.
-public enum SystemUsers {
-    public struct Account: Sendable {
-        public var name: String
-        public var uid: uid_t
-        public var gid: gid_t
+package enum SystemUsers {
+    package struct Account: Sendable {
+        package var name: String
+        package var uid: uid_t
+        package var gid: gid_t
     }
 
-    public static var isRoot: Bool { geteuid() == 0 }
+    package static var isRoot: Bool { geteuid() == 0 }
 
     /// Debian's `redis` user, created by the redis-server package.
-    public static let redis: Account? = account("redis")
+    package static let redis: Account? = account("redis")
 
     /// The unprivileged user dynokeeper runs as in tests.
-    public static let nobody: Account? = account("nobody")
+    package static let nobody: Account? = account("nobody")
 
     /// Whether processes can be started as `redis` and as `nobody` here.
-    public static var canSwitchUsers: Bool {
+    package static var canSwitchUsers: Bool {
         isRoot && redis != nil && nobody != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
     }
 
     /// Who runs dynokeeper in a test.
-    public enum Runner: Sendable, CustomStringConvertible {
+    package enum Runner: Sendable, CustomStringConvertible {
         /// This process's user.
         case current
         /// `nobody`, with `redis` as a supplementary group.
@@ -35,7 +35,7 @@ public enum SystemUsers {
         /// Redis's own user.
         case redis
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .current: return "this user"
             case .nobodyInRedisGroup: return "nobody (in group redis)"
@@ -44,7 +44,7 @@ public enum SystemUsers {
         }
 
         /// The words that run a command as this user.
-        public var prefix: [String] {
+        package var prefix: [String] {
             switch self {
             case .current: return []
             case .nobodyInRedisGroup:
@@ -54,7 +54,7 @@ public enum SystemUsers {
             }
         }
 
-        public var account: Account? {
+        package var account: Account? {
             switch self {
             case .current: return nil
             case .nobodyInRedisGroup: return SystemUsers.nobody
@@ -64,10 +64,10 @@ public enum SystemUsers {
     }
 
     /// The words that run a command as `nobody` with `redis` as a supplementary group (no other groups).
-    public static var asUnprivileged: [String] { Runner.nobodyInRedisGroup.prefix }
+    package static var asUnprivileged: [String] { Runner.nobodyInRedisGroup.prefix }
 
     /// The words that run a command as `redis` (with its groups).
-    public static var asRedis: String { "/usr/bin/setpriv --reuid=redis --regid=redis --init-groups" }
+    package static var asRedis: String { "/usr/bin/setpriv --reuid=redis --regid=redis --init-groups" }
 
     static func account(_ name: String) -> Account? {
         guard let entry = getpwnam(name) else { return nil }
@@ -75,7 +75,7 @@ public enum SystemUsers {
     }
 
     /// Gives a path (recursively) to an owner and group, with a mode for folders and one for files.
-    public static func chown(_ path: String, to account: Account, folderMode: mode_t = 0o770, fileMode: mode_t = 0o660) {
+    package static func chown(_ path: String, to account: Account, folderMode: mode_t = 0o770, fileMode: mode_t = 0o660) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         Glibc.lchown(path, account.uid, account.gid)
@@ -90,14 +90,14 @@ public enum SystemUsers {
     }
 
     /// The owner, group and mode of a path.
-    public static func owner(of path: String) -> (uid: uid_t, gid: gid_t, mode: mode_t)? {
+    package static func owner(of path: String) -> (uid: uid_t, gid: gid_t, mode: mode_t)? {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
         return (info.st_uid, info.st_gid, info.st_mode & 0o7777)
     }
 
     /// Whether `account` (with its own group and no others) may read and write a file, by the permission bits.
-    public static func canReadAndWrite(_ path: String, as account: Account) -> Bool {
+    package static func canReadAndWrite(_ path: String, as account: Account) -> Bool {
         guard let (uid, gid, mode) = owner(of: path) else { return false }
         if uid == account.uid { return mode & 0o600 == 0o600 }
         if gid == account.gid { return mode & 0o060 == 0o060 }

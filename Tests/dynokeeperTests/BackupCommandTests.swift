@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// `dynokeeper backup` and `dynokeeper snapshots` as an operator runs them.
-@Suite struct BackupCommandTests {
+@Suite(.tags(.integration, .process)) struct BackupCommandTests {
     @Test func backupThenListToS3() async throws {
         let server = try await SeaweedFS.shared()
         let bucket = try await server.makeBucket("cli-backup")
@@ -90,7 +90,7 @@ import Testing
 }
 
 /// One backup or restore at a time per node, across processes.
-@Suite struct NodeLockCommandTests {
+@Suite(.tags(.integration, .process)) struct NodeLockCommandTests {
     @Test func aSecondBackupWhileOneRunsIsBusyAndNamesTheFirst() async throws {
         let store = try TemporaryDirectory(prefix: "lock-store")
         defer { store.remove() }
@@ -145,7 +145,7 @@ import Testing
 }
 
 /// The Redis ACL the README gives for dynokeeper's user is enough for a backup and a restore.
-@Suite struct RedisACLTests {
+@Suite(.tags(.integration, .process)) struct RedisACLTests {
     @Test func theDocumentedACLIsEnough() async throws {
         let store = try TemporaryDirectory(prefix: "acl-store")
         defer { store.remove() }

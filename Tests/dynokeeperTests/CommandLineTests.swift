@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The command line as an operator uses it: the built binary, its output and exit status.
-@Suite struct CommandLineTests {
+@Suite(.tags(.integration, .process)) struct CommandLineTests {
     @Test func helpListsTheCommandsAndVersionPrints() async throws {
         let help = try await DynokeeperBinary.run(["--help"])
         #expect(help.status == 0)

@@ -6,7 +6,7 @@ import Testing
 /// that is at every step boundary, its rollback included; then seen by `status` and the daemon, refused as a
 /// base for backups, and finished or undone from the CLI and from the API. Whatever the point, the node ends up
 /// with exactly the snapshot's data or exactly its own, with Redis and Dynomite running and nothing left behind.
-@Suite struct InterruptedRestoreTests {
+@Suite(.tags(.integration, .process)) struct InterruptedRestoreTests {
     final class Node: Sendable {
         let redis: ManagedRedis
         let dynomite: StandInDynomite

@@ -5,7 +5,9 @@ import Testing
 /// dynokeeper as operators run it: as an unprivileged user (in Redis's group), against a Redis that runs as
 /// Debian's `redis` user under a supervisor that restarts it when it exits. Needs root to switch users (CI runs
 /// as root); skipped otherwise.
-@Suite(.enabled(if: SystemUsers.canSwitchUsers, "needs root to run Redis as redis and dynokeeper as nobody"))
+@Suite(
+    .enabled(if: SystemUsers.canSwitchUsers, "needs root to run Redis as redis and dynokeeper as nobody"),
+    .tags(.integration, .process))
 struct ProductionTests {
     struct Node {
         let redis: ManagedRedis
@@ -149,7 +151,8 @@ struct ProductionTests {
 }
 
 /// A store that cannot be read is an error, never an empty or shorter list.
-@Suite(.enabled(if: SystemUsers.canSwitchUsers, "needs root to run dynokeeper as nobody"))
+@Suite(
+    .enabled(if: SystemUsers.canSwitchUsers, "needs root to run dynokeeper as nobody"), .tags(.integration, .process))
 struct UnreadableStoreTests {
     @Test func aFolderOfTheStoreThatCannotBeReadFailsTheListingAndTheRestore() async throws {
         let store = try TemporaryDirectory(prefix: "unreadable-store")

@@ -4,7 +4,7 @@ import Testing
 
 /// `dynokeeper restore` as an operator runs it, including a restore killed halfway and finished with
 /// `--resume` or undone with `--rollback`.
-@Suite struct RestoreCommandTests {
+@Suite(.tags(.integration, .process)) struct RestoreCommandTests {
     struct Node {
         let redis: ManagedRedis
         let store: TemporaryDirectory

@@ -6,7 +6,7 @@ import Testing
 /// The ring as users run it: three `dynokeeper serve` processes and the `dynokeeper ring` command, all the
 /// binary under test (the release build in `make test`: its optimizer once turned the ring's peer probes into a
 /// crash that the debug build never showed).
-@Suite struct RingCommandTests {
+@Suite(.tags(.integration, .process)) struct RingCommandTests {
     static let token = "ring-token-0123456789abcdef"
 
     struct Ring {

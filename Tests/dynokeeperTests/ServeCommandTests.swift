@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `dynokeeper serve` as a process: signals, reloads, and `dynokeeper schedule`.
-@Suite struct ServeCommandTests {
+@Suite(.tags(.integration, .process)) struct ServeCommandTests {
     static func config(port: Int, schedule: String, redisPort: Int) -> String {
         """
         cluster: serve-test

@@ -4,7 +4,7 @@ import Testing
 
 /// A backup killed in the middle of its upload leaves a multipart upload behind and no manifest; `gc` removes
 /// it, and the next backup and a restore work.
-@Suite struct StoreDebrisTests {
+@Suite(.tags(.integration, .process)) struct StoreDebrisTests {
     @Test func aBackupKilledDuringItsUploadIsCleanedUpByGC() async throws {
         let server = try await SeaweedFS.shared()
         let bucket = try await server.makeBucket("debris")
@@ -78,7 +78,7 @@ import Testing
 
 /// Backups and restores as users run them, through a store that misbehaves in every way at once, and one that
 /// is dead.
-@Suite struct FaultyStoreCommandTests {
+@Suite(.tags(.integration, .process)) struct FaultyStoreCommandTests {
     static func environment(_ redis: ManagedRedis, bucket: String, endpoint: String, server: SeaweedFS) -> [String: String?] {
         [
             "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,

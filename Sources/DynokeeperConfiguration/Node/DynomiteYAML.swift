@@ -3,14 +3,14 @@ import Yams
 
 /// What a node's dynomite.yml says about it: one pool (the top-level key, such as `dyn_o_mite`) with its
 /// datacenter, rack, tokens, the storage servers behind it and the seeds of the ring.
-public struct DynomiteYAML: Sendable, Equatable {
+package struct DynomiteYAML: Sendable, Equatable {
     /// A storage server line: `host:port:weight`.
-    public struct Server: Sendable, Equatable {
-        public var host: String
-        public var port: Int
-        public var weight: Int
+    package struct Server: Sendable, Equatable {
+        package var host: String
+        package var port: Int
+        package var weight: Int
 
-        public init(host: String, port: Int, weight: Int) {
+        package init(host: String, port: Int, weight: Int) {
             self.host = host
             self.port = port
             self.weight = weight
@@ -18,14 +18,14 @@ public struct DynomiteYAML: Sendable, Equatable {
     }
 
     /// A seed line: `host:port:rack:datacenter:token`.
-    public struct Seed: Sendable, Equatable {
-        public var host: String
-        public var port: Int
-        public var rack: String
-        public var datacenter: String
-        public var tokens: String
+    package struct Seed: Sendable, Equatable {
+        package var host: String
+        package var port: Int
+        package var rack: String
+        package var datacenter: String
+        package var tokens: String
 
-        public init(host: String, port: Int, rack: String, datacenter: String, tokens: String) {
+        package init(host: String, port: Int, rack: String, datacenter: String, tokens: String) {
             self.host = host
             self.port = port
             self.rack = rack
@@ -34,30 +34,30 @@ public struct DynomiteYAML: Sendable, Equatable {
         }
     }
 
-    public var path: String
-    public var pool: String
-    public var datacenter: String?
-    public var rack: String?
-    public var tokens: String?
-    public var servers: [Server]
-    public var seeds: [Seed]
+    package var path: String
+    package var pool: String
+    package var datacenter: String?
+    package var rack: String?
+    package var tokens: String?
+    package var servers: [Server]
+    package var seeds: [Seed]
     /// Client port (`listen`), peer port (`dyn_listen`) and stats port (`stats_listen`), as `host:port`.
-    public var listen: String?
-    public var dynListen: String?
-    public var statsListen: String?
+    package var listen: String?
+    package var dynListen: String?
+    package var statsListen: String?
     /// 0 for Redis, 1 for memcached.
-    public var dataStore: Int?
+    package var dataStore: Int?
 
     /// Reads and parses a dynomite.yml.
     /// - Throws: ``ConfigurationError`` naming the file and the field.
-    public static func load(_ path: String) throws -> DynomiteYAML {
+    package static func load(_ path: String) throws -> DynomiteYAML {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError("node.dynomite_yaml: cannot read \(path)")
         }
         return try parse(text, path: path)
     }
 
-    public static func parse(_ text: String, path: String) throws -> DynomiteYAML {
+    package static func parse(_ text: String, path: String) throws -> DynomiteYAML {
         func fail(_ detail: String) -> ConfigurationError { ConfigurationError("dynomite.yml \(path): \(detail)") }
         let root: Node?
         do {

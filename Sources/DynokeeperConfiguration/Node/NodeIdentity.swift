@@ -1,12 +1,12 @@
 /// Who a node is in its ring: what the snapshot layout and ring restores go by.
-public struct NodeIdentity: Sendable, Equatable, Codable, CustomStringConvertible {
-    public var cluster: String
-    public var datacenter: String
-    public var rack: String
+package struct NodeIdentity: Sendable, Equatable, Codable, CustomStringConvertible {
+    package var cluster: String
+    package var datacenter: String
+    package var rack: String
     /// The node's token(s), as dynomite.yml writes them.
-    public var tokens: String
+    package var tokens: String
 
-    public init(cluster: String, datacenter: String, rack: String, tokens: String) {
+    package init(cluster: String, datacenter: String, rack: String, tokens: String) {
         self.cluster = cluster
         self.datacenter = datacenter
         self.rack = rack
@@ -14,23 +14,23 @@ public struct NodeIdentity: Sendable, Equatable, Codable, CustomStringConvertibl
     }
 
     /// `dc/rack/tokens`, the node's place within its cluster.
-    public var description: String { "\(datacenter)/\(rack)/\(tokens)" }
+    package var description: String { "\(datacenter)/\(rack)/\(tokens)" }
 
     /// The defaults for a plain Redis without Dynomite.
-    public static let defaultDatacenter = "dc1"
-    public static let defaultRack = "rack1"
-    public static let defaultTokens = "0"
+    package static let defaultDatacenter = "dc1"
+    package static let defaultRack = "rack1"
+    package static let defaultTokens = "0"
 }
 
 /// The node as dynokeeper sees it: identity, where its Redis listens, and its Dynomite settings if any.
-public struct NodeSettings: Sendable {
-    public var identity: NodeIdentity
-    public var redisHost: String
-    public var redisPort: Int
+package struct NodeSettings: Sendable {
+    package var identity: NodeIdentity
+    package var redisHost: String
+    package var redisPort: Int
     /// The parsed dynomite.yml, when the node runs Dynomite.
-    public var dynomite: DynomiteYAML?
+    package var dynomite: DynomiteYAML?
 
-    public init(identity: NodeIdentity, redisHost: String, redisPort: Int, dynomite: DynomiteYAML?) {
+    package init(identity: NodeIdentity, redisHost: String, redisPort: Int, dynomite: DynomiteYAML?) {
         self.identity = identity
         self.redisHost = redisHost
         self.redisPort = redisPort
@@ -39,7 +39,7 @@ public struct NodeSettings: Sendable {
 
     /// Combines the configuration with the node's dynomite.yml: explicit `node.*` and `redis.*` settings win,
     /// then dynomite.yml, then the defaults for a plain Redis.
-    public static func resolve(_ configuration: DynokeeperConfiguration) throws -> NodeSettings {
+    package static func resolve(_ configuration: DynokeeperConfiguration) throws -> NodeSettings {
         let dynomite = try configuration.node.dynomiteYAML.map(DynomiteYAML.load)
         if let dynomite, let store = dynomite.dataStore, store != 0 {
             throw ConfigurationError("dynomite.yml \(dynomite.path): data_store is \(store) (memcached); dynokeeper backs up Redis (data_store: 0)")

@@ -1,7 +1,7 @@
-public import DynokeeperConfiguration
-public import Foundation
-public import Logging
-public import ObjectStorage
+package import DynokeeperConfiguration
+package import Foundation
+package import Logging
+package import ObjectStorage
 import NIOCore
 import RedisClient
 import Zstd
@@ -11,15 +11,15 @@ import Zstd
 ///
 /// A failure leaves no manifest, and the objects already uploaded are deleted (best effort): an incomplete
 /// snapshot is never offered for restore.
-public struct NodeBackup: Sendable {
-    public struct Options: Sendable {
-        public var type: DynokeeperConfiguration.Backup.PersistenceType
-        public var compression: DynokeeperConfiguration.Backup.Compression
-        public var compressionLevel: Int
+package struct NodeBackup: Sendable {
+    package struct Options: Sendable {
+        package var type: DynokeeperConfiguration.Backup.PersistenceType
+        package var compression: DynokeeperConfiguration.Backup.Compression
+        package var compressionLevel: Int
         /// The snapshot id to use (a ring backup gives every node the same); the start time by default.
-        public var snapshotID: SnapshotID?
+        package var snapshotID: SnapshotID?
 
-        public init(
+        package init(
             type: DynokeeperConfiguration.Backup.PersistenceType, compression: DynokeeperConfiguration.Backup.Compression = .zstd,
             compressionLevel: Int = 1, snapshotID: SnapshotID? = nil
         ) {
@@ -29,26 +29,26 @@ public struct NodeBackup: Sendable {
             self.snapshotID = snapshotID
         }
 
-        public init(_ backup: DynokeeperConfiguration.Backup, type: DynokeeperConfiguration.Backup.PersistenceType? = nil) {
+        package init(_ backup: DynokeeperConfiguration.Backup, type: DynokeeperConfiguration.Backup.PersistenceType? = nil) {
             self.init(type: type ?? backup.type, compression: backup.compression, compressionLevel: backup.compressionLevel)
         }
     }
 
     /// What a backup did.
-    public struct Report: Sendable {
-        public var manifest: SnapshotManifest
+    package struct Report: Sendable {
+        package var manifest: SnapshotManifest
         /// Where the snapshot is, such as `s3://bucket/prefix/cluster/dc1/rack1/0/20261124T020000Z/`.
-        public var location: String
-        public var saveDuration: Duration
-        public var uploadDuration: Duration
+        package var location: String
+        package var saveDuration: Duration
+        package var uploadDuration: Duration
     }
 
-    public let node: NodeSettings
-    public let connector: RedisConnector
-    public let store: any ObjectStore
-    public let dataDirectory: String?
-    public let logger: Logger
-    public let progress: (any ProgressReporter)?
+    package let node: NodeSettings
+    package let connector: RedisConnector
+    package let store: any ObjectStore
+    package let dataDirectory: String?
+    package let logger: Logger
+    package let progress: (any ProgressReporter)?
     let now: @Sendable () -> Date
 
     /// - Parameters:
@@ -59,7 +59,7 @@ public struct NodeBackup: Sendable {
     ///   - logger: Where steps are logged.
     ///   - progress: Receives transfer progress.
     ///   - now: The clock.
-    public init(
+    package init(
         node: NodeSettings, connector: RedisConnector, store: any ObjectStore, dataDirectory: String?, logger: Logger,
         progress: (any ProgressReporter)? = nil, now: @escaping @Sendable () -> Date = Date.init
     ) {
@@ -72,7 +72,7 @@ public struct NodeBackup: Sendable {
         self.now = now
     }
 
-    public func run(_ options: Options) async throws -> Report {
+    package func run(_ options: Options) async throws -> Report {
         let startedAt = now()
         var id = options.snapshotID ?? SnapshotID(date: startedAt)
         while try await store.head(SnapshotLayout.manifestKey(node.identity, id)) != nil {

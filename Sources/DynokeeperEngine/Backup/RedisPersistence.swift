@@ -1,12 +1,12 @@
 import DynokeeperConfiguration
 import Foundation
-public import Logging
+package import Logging
 import ObjectStorage
-public import RedisClient
+package import RedisClient
 
 /// Makes Redis write its persistence files and finds them: BGSAVE for RDB, BGREWRITEAOF for AOF
 /// (single file before Redis 7, the multi-part set of `appenddirname` since).
-public struct RedisPersistence: Sendable {
+package struct RedisPersistence: Sendable {
     let redis: RedisConnection
     /// Overrides Redis's `dir`, for when dynokeeper sees the data folder at another path.
     let dataDirectory: String?
@@ -19,16 +19,16 @@ public struct RedisPersistence: Sendable {
     ///   - redis: The connection to the node's Redis.
     ///   - dataDirectory: Overrides Redis's `dir`.
     ///   - logger: Where waits are reported.
-    public init(redis: RedisConnection, dataDirectory: String?, logger: Logger) {
+    package init(redis: RedisConnection, dataDirectory: String?, logger: Logger) {
         self.redis = redis
         self.dataDirectory = dataDirectory
         self.logger = logger
     }
 
     /// The key counts taken right before the save, and whether they match the saved data exactly.
-    public struct Trigger: Sendable {
-        public var keyspace: [Int: RedisInfo.Keyspace]
-        public var exact: Bool
+    package struct Trigger: Sendable {
+        package var keyspace: [Int: RedisInfo.Keyspace]
+        package var exact: Bool
     }
 
     /// A file to back up, opened so that it reads as it was even if Redis replaces it meanwhile.
@@ -41,7 +41,7 @@ public struct RedisPersistence: Sendable {
     // MARK: RDB
 
     /// Runs BGSAVE and waits for it: waits first for a save or rewrite already running, then takes a fresh one.
-    public func save() async throws -> Trigger {
+    package func save() async throws -> Trigger {
         try await run("BGSAVE", finished: { $0.int("rdb_bgsave_in_progress") == 0 }) { info in
             guard info["rdb_last_bgsave_status"] == "ok" else {
                 throw DynokeeperError.snapshot(

@@ -1,36 +1,36 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import Logging
-public import ObjectStorage
+package import Logging
+package import ObjectStorage
 
 /// A complete snapshot found in the store.
-public struct SnapshotEntry: Sendable {
-    public var manifest: SnapshotManifest
+package struct SnapshotEntry: Sendable {
+    package var manifest: SnapshotManifest
     /// The snapshot's folder, relative to the store.
-    public var prefix: String
+    package var prefix: String
 
-    public var id: SnapshotID { manifest.snapshotID }
-    public var node: NodeIdentity { manifest.node }
+    package var id: SnapshotID { manifest.snapshotID }
+    package var node: NodeIdentity { manifest.node }
 }
 
 /// Finds the complete snapshots (those with a manifest) of a node or of a whole cluster.
-public struct SnapshotCatalog: Sendable {
-    public let store: any ObjectStore
-    public let logger: Logger
+package struct SnapshotCatalog: Sendable {
+    package let store: any ObjectStore
+    package let logger: Logger
 
-    public init(store: any ObjectStore, logger: Logger) {
+    package init(store: any ObjectStore, logger: Logger) {
         self.store = store
         self.logger = logger
     }
 
     /// The node's complete snapshots, newest first.
-    public func snapshots(of node: NodeIdentity) async throws -> [SnapshotEntry] {
+    package func snapshots(of node: NodeIdentity) async throws -> [SnapshotEntry] {
         try await find(prefix: SnapshotLayout.nodePrefix(node), cluster: node.cluster)
             .filter { $0.node.datacenter == node.datacenter && $0.node.rack == node.rack && $0.node.tokens == node.tokens }
     }
 
     /// Every node's complete snapshots in a cluster, newest first.
-    public func snapshots(cluster: String) async throws -> [SnapshotEntry] {
+    package func snapshots(cluster: String) async throws -> [SnapshotEntry] {
         try await find(prefix: cluster + "/", cluster: cluster)
     }
 

@@ -1,22 +1,22 @@
-public import Foundation
+package import Foundation
 
 /// One snapshot as listings show it (`dynokeeper snapshots --json`, `GET /v1/snapshots`).
-public struct SnapshotSummary: Encodable, Sendable {
-    public var id: String
-    public var cluster: String
-    public var datacenter: String
-    public var rack: String
-    public var tokens: String
-    public var type: String
-    public var size: Int64
-    public var storedSize: Int64
-    public var keys: Int
-    public var startedAt: Date
-    public var finishedAt: Date
+package struct SnapshotSummary: Encodable, Sendable {
+    package var id: String
+    package var cluster: String
+    package var datacenter: String
+    package var rack: String
+    package var tokens: String
+    package var type: String
+    package var size: Int64
+    package var storedSize: Int64
+    package var keys: Int
+    package var startedAt: Date
+    package var finishedAt: Date
     /// The snapshot's folder in the store.
-    public var prefix: String
+    package var prefix: String
 
-    public init(_ entry: SnapshotEntry) {
+    package init(_ entry: SnapshotEntry) {
         id = entry.id.text
         cluster = entry.node.cluster
         datacenter = entry.node.datacenter

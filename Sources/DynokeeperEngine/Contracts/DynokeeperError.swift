@@ -1,14 +1,14 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import ObjectStorage
+package import ObjectStorage
 import RedisClient
 
 /// An error of dynokeeper's own, with a code that decides the HTTP status (in the server) and the exit status
 /// (in the CLI), each in one place. In the style of async-http-client's `HTTPClientError`: a small set of codes
 /// plus a message that says what happened and what to do.
-public struct DynokeeperError: Error, Sendable, CustomStringConvertible, Equatable {
+package struct DynokeeperError: Error, Sendable, CustomStringConvertible, Equatable {
     /// What kind of failure it is. The raw value is the `code` of the API's error body.
-    public enum Code: String, Sendable, Codable, CaseIterable {
+    package enum Code: String, Sendable, Codable, CaseIterable {
         /// A request, flag or body that cannot be served as given.
         case invalidRequest = "invalid_request"
         /// The configuration cannot serve the request (such as no `redis.start` for a restore).
@@ -41,25 +41,27 @@ public struct DynokeeperError: Error, Sendable, CustomStringConvertible, Equatab
         case failed
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
 
-    public init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// The code and message of any error dynokeeper meets, so that callers map codes, never types or messages.
-    public init(_ error: any Error) {
+    package init(_ error: any Error) {
         switch error {
         case let error as DynokeeperError: self = error
         case let error as NodeBusyError: self.init(.busy, error.description)
         case let error as UnfinishedRestoreError: self.init(.unfinishedRestore, error.description)
         case let error as NoUnfinishedRestoreError: self.init(.noUnfinishedRestore, error.description)
         case let error as ConfigurationError: self.init(.invalidConfiguration, error.description)
-        case let error as ObjectStoreError: self.init(error.code == .notFound ? .notFound : .storage, error.description)
+        // A missing object or bucket is the store's problem here: lookups that mean "no such snapshot" say so
+        // themselves.
+        case let error as ObjectStoreError: self.init(.storage, error.description)
         case let error as RedisError: self.init(.redis, error.description)
         case is CancellationError: self.init(.cancelled, "cancelled: dynokeeper was shutting down")
         default: self.init(.failed, "\(error)")

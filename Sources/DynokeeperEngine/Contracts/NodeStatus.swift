@@ -1,17 +1,17 @@
-public import DynokeeperConfiguration
-public import Foundation
+package import DynokeeperConfiguration
+package import Foundation
 
 /// `GET /v1/status`: what this node's dynokeeper, Redis and Dynomite are doing. A ring coordinator reads `node`
 /// from it to learn who a peer is.
-public struct NodeStatus: Sendable, Codable, Equatable {
-    public struct Redis: Sendable, Codable, Equatable {
-        public var address: String
-        public var up: Bool
-        public var loading: Bool?
-        public var lastSave: Date?
-        public var version: String?
+package struct NodeStatus: Sendable, Codable, Equatable {
+    package struct Redis: Sendable, Codable, Equatable {
+        package var address: String
+        package var up: Bool
+        package var loading: Bool?
+        package var lastSave: Date?
+        package var version: String?
 
-        public init(address: String, up: Bool, loading: Bool? = nil, lastSave: Date? = nil, version: String? = nil) {
+        package init(address: String, up: Bool, loading: Bool? = nil, lastSave: Date? = nil, version: String? = nil) {
             self.address = address
             self.up = up
             self.loading = loading
@@ -20,32 +20,37 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         }
     }
 
-    public struct Dynomite: Sendable, Codable, Equatable {
-        public var up: Bool
+    package struct Dynomite: Sendable, Codable, Equatable {
+        package var up: Bool
 
-        public init(up: Bool) { self.up = up }
+        package init(up: Bool) { self.up = up }
     }
 
-    public var version: String
-    public var node: NodeIdentity
-    public var redis: Redis
-    public var dynomite: Dynomite?
-    public var currentJob: Job?
-    public var lastBackup: Job?
-    public var lastRestore: Job?
-    /// The operation holding the node lock (from this daemon or the CLI).
-    public var nodeOperation: NodeLock.Holder?
-    /// A restore that did not finish: backups are refused until it is resumed or rolled back.
-    public var unfinishedRestore: UnfinishedRestore?
-    public var stateProblem: String?
-    public var backupsEnabled: Bool
-    public var restoresEnabled: Bool
-    public var schedule: String
-    public var nextScheduledBackup: Date?
-    public var store: String
-    public var startedAt: Date
+    /// The version of these contracts (jobs, results, requests): ring operations need every node on the same
+    /// one, and a coordinator refuses peers on another before it asks anything of them.
+    package static let currentContract = 2
 
-    public init(
+    package var version: String
+    package var contract = NodeStatus.currentContract
+    package var node: NodeIdentity
+    package var redis: Redis
+    package var dynomite: Dynomite?
+    package var currentJob: Job?
+    package var lastBackup: Job?
+    package var lastRestore: Job?
+    /// The operation holding the node lock (from this daemon or the CLI).
+    package var nodeOperation: NodeLock.Holder?
+    /// A restore that did not finish: backups are refused until it is resumed or rolled back.
+    package var unfinishedRestore: UnfinishedRestore?
+    package var stateProblem: String?
+    package var backupsEnabled: Bool
+    package var restoresEnabled: Bool
+    package var schedule: String
+    package var nextScheduledBackup: Date?
+    package var store: String
+    package var startedAt: Date
+
+    package init(
         version: String, node: NodeIdentity, redis: Redis, dynomite: Dynomite?, currentJob: Job?, lastBackup: Job?,
         lastRestore: Job?, state: NodeState, backupsEnabled: Bool, restoresEnabled: Bool, schedule: String,
         nextScheduledBackup: Date?, store: String, startedAt: Date
@@ -69,32 +74,42 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     }
 }
 
-/// `GET /v1/ring/snapshots`.
-public struct RingSnapshotList: Sendable, Codable, Equatable {
-    public var cluster: String
-    public var snapshots: [String]
+extension NodeStatus {
+    /// What a ring coordinator reads of a peer's status, whatever release the peer runs: who it is and which
+    /// contract it speaks (none before contract 2).
+    package struct Identity: Sendable, Decodable, Equatable {
+        package var node: NodeIdentity
+        package var version: String?
+        package var contract: Int?
+    }
+}
 
-    public init(cluster: String, snapshots: [String]) {
+/// `GET /v1/ring/snapshots`.
+package struct RingSnapshotList: Sendable, Codable, Equatable {
+    package var cluster: String
+    package var snapshots: [String]
+
+    package init(cluster: String, snapshots: [String]) {
         self.cluster = cluster
         self.snapshots = snapshots
     }
 }
 
 /// The API's error body, `{"error": {"code", "message"}}`.
-public struct ErrorBody: Sendable, Codable, Equatable {
-    public struct Detail: Sendable, Codable, Equatable {
-        public var code: String
-        public var message: String
+package struct ErrorBody: Sendable, Codable, Equatable {
+    package struct Detail: Sendable, Codable, Equatable {
+        package var code: String
+        package var message: String
     }
 
-    public var error: Detail
+    package var error: Detail
 
-    public init(code: String, message: String) { error = Detail(code: code, message: message) }
+    package init(code: String, message: String) { error = Detail(code: code, message: message) }
 }
 
 /// JSON as the API, the peers and the CLI's `--json` write and read it: snake_case keys, ISO 8601 dates.
-public enum APIJSON {
-    public static let encoder: JSONEncoder = {
+package enum APIJSON {
+    package static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
@@ -102,7 +117,7 @@ public enum APIJSON {
         return encoder
     }()
 
-    public static let decoder: JSONDecoder = {
+    package static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .iso8601
@@ -110,7 +125,7 @@ public enum APIJSON {
     }()
 
     /// One line of JSON, as the CLI's `--json` prints it.
-    public static func line(_ value: some Encodable) throws -> String {
+    package static func line(_ value: some Encodable) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

@@ -1,30 +1,30 @@
-public import Foundation
+package import Foundation
 
 /// What a ring backup or restore did, node by node (`/v1/ring/jobs`, `dynokeeper ring … --json`).
-public struct RingReport: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable {
+package struct RingReport: Sendable, Codable, Equatable {
+    package enum Kind: String, Sendable, Codable {
         case backup, restore
     }
 
     /// What happened on one node.
-    public struct NodeOutcome: Sendable, Codable, Equatable {
-        public enum State: String, Sendable, Codable {
+    package struct NodeOutcome: Sendable, Codable, Equatable {
+        package enum State: String, Sendable, Codable {
             case succeeded, failed, unreachable
         }
 
-        public var url: String
+        package var url: String
         /// `dc/rack/tokens`, when the node answered.
-        public var node: String?
+        package var node: String?
         /// For restores: the node whose data it got.
-        public var source: String?
-        public var job: String?
-        public var state: State
-        public var step: String?
-        public var seconds: Double?
-        public var error: String?
-        public var result: JobResult?
+        package var source: String?
+        package var job: String?
+        package var state: State
+        package var step: String?
+        package var seconds: Double?
+        package var error: String?
+        package var result: JobResult?
 
-        public init(url: String, node: String? = nil, state: State, error: String? = nil) {
+        package init(url: String, node: String? = nil, state: State, error: String? = nil) {
             self.url = url
             self.node = node
             self.state = state
@@ -32,21 +32,21 @@ public struct RingReport: Sendable, Codable, Equatable {
         }
     }
 
-    public var kind: Kind
-    public var cluster: String
-    public var snapshotID: String?
-    public var succeeded: Bool
-    public var ringManifest: String?
-    public var dryRun: Bool
-    public var nodes: [NodeOutcome]
-    public var error: String?
+    package var kind: Kind
+    package var cluster: String
+    package var snapshotID: String?
+    package var succeeded: Bool
+    package var ringManifest: String?
+    package var dryRun: Bool
+    package var nodes: [NodeOutcome]
+    package var error: String?
 
     enum CodingKeys: String, CodingKey {
         case kind, cluster, succeeded, ringManifest, dryRun, nodes, error
         case snapshotID = "snapshotId"
     }
 
-    public init(
+    package init(
         kind: Kind, cluster: String, snapshotID: String?, succeeded: Bool, ringManifest: String?, dryRun: Bool,
         nodes: [NodeOutcome], error: String?
     ) {
@@ -62,18 +62,18 @@ public struct RingReport: Sendable, Codable, Equatable {
 }
 
 /// A ring backup or restore started through the API (`/v1/ring/jobs`).
-public struct RingJob: Sendable, Codable, Equatable {
-    public var id: String
-    public var kind: RingReport.Kind
-    public var state: Job.State
-    public var trigger: String
-    public var createdAt: Date
-    public var finishedAt: Date?
-    public var report: RingReport?
-    public var error: String?
-    public var errorCode: DynokeeperError.Code?
+package struct RingJob: Sendable, Codable, Equatable {
+    package var id: String
+    package var kind: RingReport.Kind
+    package var state: Job.State
+    package var trigger: String
+    package var createdAt: Date
+    package var finishedAt: Date?
+    package var report: RingReport?
+    package var error: String?
+    package var errorCode: DynokeeperError.Code?
 
-    public init(id: String, kind: RingReport.Kind, trigger: String, createdAt: Date) {
+    package init(id: String, kind: RingReport.Kind, trigger: String, createdAt: Date) {
         self.id = id
         self.kind = kind
         self.state = .running
@@ -81,5 +81,5 @@ public struct RingJob: Sendable, Codable, Equatable {
         self.createdAt = createdAt
     }
 
-    public var isFinished: Bool { state == .succeeded || state == .failed }
+    package var isFinished: Bool { state == .succeeded || state == .failed }
 }

@@ -1,7 +1,7 @@
-public import Foundation
+package import Foundation
 
 /// A record a ``JobQueue`` keeps: a node job or a ring job.
-public protocol QueuedJob: Sendable {
+package protocol QueuedJob: Sendable {
     associatedtype Output: Sendable
     var id: String { get }
     var isFinished: Bool { get }
@@ -13,7 +13,7 @@ public protocol QueuedJob: Sendable {
 
 /// One job at a time, the recent ones kept for the API, waiters for their end, and a graceful shutdown: no new
 /// jobs, the running one cancelled or waited for as it asked.
-public actor JobQueue<Record: QueuedJob> {
+package actor JobQueue<Record: QueuedJob> {
     private struct Running {
         var id: String
         var task: Task<Void, Never>
@@ -33,14 +33,14 @@ public actor JobQueue<Record: QueuedJob> {
     /// - Parameters:
     ///   - keep: How many finished jobs are kept.
     ///   - finished: Called with each job as it ends (logs, metrics).
-    public init(keep: Int, finished: (@Sendable (Record) -> Void)? = nil) {
+    package init(keep: Int, finished: (@Sendable (Record) -> Void)? = nil) {
         self.keep = keep
         self.finished = finished
     }
 
     /// Fails when a job runs or the queue is shutting down, so that a request can be refused before it takes
     /// anything else (such as the node lock).
-    public func ensureIdle() throws(DynokeeperError) {
+    package func ensureIdle() throws(DynokeeperError) {
         guard accepting else { throw DynokeeperError(.shuttingDown, "dynokeeper is shutting down and starts no new jobs") }
         if let running, let current = job(running.id) { throw DynokeeperError(.jobRunning, current.runningDescription) }
     }
@@ -52,7 +52,7 @@ public actor JobQueue<Record: QueuedJob> {
     ///   - live: Brings the running job's live fields into its record.
     ///   - work: The job; what it returns or throws is recorded.
     /// - Throws: `job_running` or `shutting_down`.
-    public func start(
+    package func start(
         _ make: (_ sequence: Int, _ now: Date) -> Record, cancelOnShutdown: Bool,
         live: (@Sendable (inout Record) -> Void)? = nil, work: @escaping @Sendable () async throws -> Record.Output
     ) throws(DynokeeperError) -> Record {
@@ -81,25 +81,25 @@ public actor JobQueue<Record: QueuedJob> {
     }
 
     /// A job as it is now, with the live fields of a running one.
-    public func job(_ id: String) -> Record? {
+    package func job(_ id: String) -> Record? {
         guard var record = records.first(where: { $0.id == id }) else { return nil }
         if let running, running.id == id { running.live?(&record) }
         return record
     }
 
     /// The recent jobs, newest first.
-    public func list() -> [Record] { records.reversed().compactMap { job($0.id) } }
+    package func list() -> [Record] { records.reversed().compactMap { job($0.id) } }
 
     /// The job running now, if any.
-    public func current() -> Record? { running.flatMap { job($0.id) } }
+    package func current() -> Record? { running.flatMap { job($0.id) } }
 
     /// The newest finished job that matches.
-    public func lastFinished(where matches: (Record) -> Bool) -> Record? {
+    package func lastFinished(where matches: (Record) -> Bool) -> Record? {
         records.last { $0.isFinished && matches($0) }
     }
 
     /// Waits until a job has finished.
-    public func wait(_ id: String) async -> Record? {
+    package func wait(_ id: String) async -> Record? {
         guard let record = job(id) else { return nil }
         if record.isFinished { return record }
         return await withCheckedContinuation { waiters[id, default: []].append($0) }
@@ -107,7 +107,7 @@ public actor JobQueue<Record: QueuedJob> {
 
     /// Stops taking jobs; cancels the running one or waits for it, as it was started.
     /// - Parameter announce: Told what happens to the running job (for the log).
-    public func shutdown(announce: (_ id: String, _ cancelling: Bool) -> Void = { _, _ in }) async {
+    package func shutdown(announce: (_ id: String, _ cancelling: Bool) -> Void = { _, _ in }) async {
         accepting = false
         guard let running else { return }
         announce(running.id, running.cancelOnShutdown)

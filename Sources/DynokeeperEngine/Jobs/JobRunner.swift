@@ -1,9 +1,9 @@
-public import Foundation
-public import Logging
+package import Foundation
+package import Logging
 import Synchronization
 
 /// What the daemon's metrics learn from the jobs.
-public protocol NodeEvents: Sendable {
+package protocol NodeEvents: Sendable {
     func jobStarted(_ job: Job)
     func jobFinished(_ job: Job)
     func backupSucceeded(storedBytes: Int64, at date: Date)
@@ -11,9 +11,9 @@ public protocol NodeEvents: Sendable {
 }
 
 extension Job: QueuedJob {
-    public var runningDescription: String { "a \(kind.rawValue) job (\(id)) is already running on this node" }
+    package var runningDescription: String { "a \(kind.rawValue) job (\(id)) is already running on this node" }
 
-    public mutating func finish(_ outcome: Result<JobResult, DynokeeperError>, at date: Date) {
+    package mutating func finish(_ outcome: Result<JobResult, DynokeeperError>, at date: Date) {
         finishedAt = date
         step = nil
         switch outcome {
@@ -33,15 +33,15 @@ extension Job: QueuedJob {
 /// A second request while one runs is refused (`job_running`) naming the running job. On shutdown no new jobs
 /// start; a running backup is cancelled (its upload aborted cleanly, no manifest), and a running restore is
 /// waited for, since stopping it halfway would leave the node without its data.
-public struct JobRunner: Sendable {
+package struct JobRunner: Sendable {
     /// The work of a job: what it returns is the job's `result`.
-    public typealias Work = @Sendable (JobProgress) async throws -> JobResult
+    package typealias Work = @Sendable (JobProgress) async throws -> JobResult
 
     let queue: JobQueue<Job>
     let logger: Logger
     let events: (any NodeEvents)?
 
-    public init(logger: Logger, events: (any NodeEvents)? = nil) {
+    package init(logger: Logger, events: (any NodeEvents)? = nil) {
         self.logger = logger
         self.events = events
         queue = JobQueue(keep: 100) { job in
@@ -51,11 +51,11 @@ public struct JobRunner: Sendable {
     }
 
     /// Fails when a job runs or the daemon is shutting down.
-    public func ensureIdle() async throws(DynokeeperError) { try await queue.ensureIdle() }
+    package func ensureIdle() async throws(DynokeeperError) { try await queue.ensureIdle() }
 
     /// Starts a job now.
     /// - Throws: `job_running` when another job runs, `shutting_down` when the daemon is shutting down.
-    public func start(
+    package func start(
         _ kind: Job.Kind, parameters: JobParameters = .init(), trigger: String, work: @escaping Work
     ) async throws(DynokeeperError) -> Job {
         let progress = JobProgress()
@@ -74,22 +74,22 @@ public struct JobRunner: Sendable {
     }
 
     /// A job as it is now, with the live step and progress of a running one.
-    public func job(_ id: String) async -> Job? { await queue.job(id) }
+    package func job(_ id: String) async -> Job? { await queue.job(id) }
 
     /// The recent jobs, newest first.
-    public func list() async -> [Job] { await queue.list() }
+    package func list() async -> [Job] { await queue.list() }
 
     /// The job running now, if any.
-    public func current() async -> Job? { await queue.current() }
+    package func current() async -> Job? { await queue.current() }
 
     /// The newest finished job of a kind.
-    public func lastFinished(_ kind: Job.Kind) async -> Job? { await queue.lastFinished { $0.kind == kind } }
+    package func lastFinished(_ kind: Job.Kind) async -> Job? { await queue.lastFinished { $0.kind == kind } }
 
     /// Waits until a job has finished.
-    public func wait(_ id: String) async -> Job? { await queue.wait(id) }
+    package func wait(_ id: String) async -> Job? { await queue.wait(id) }
 
     /// Stops taking jobs; cancels a running backup, waits for a running restore.
-    public func shutdown() async {
+    package func shutdown() async {
         let logger = logger
         await queue.shutdown { id, cancelling in
             if cancelling {
@@ -102,18 +102,18 @@ public struct JobRunner: Sendable {
 }
 
 /// The live step and transfer progress of a running job, written by the work and read by the runner.
-public final class JobProgress: ProgressReporter {
+package final class JobProgress: ProgressReporter {
     private let state = Mutex<(step: String?, done: Int64, total: Int64)>((nil, 0, 0))
 
     init() {}
 
-    public func progress(label: String, done: Int64, total: Int64) {
+    package func progress(label: String, done: Int64, total: Int64) {
         state.withLock { $0.done = done; $0.total = total }
     }
 
-    public func finished(label: String) {}
+    package func finished(label: String) {}
 
-    public func step(_ name: String) {
+    package func step(_ name: String) {
         state.withLock { $0 = (name, 0, 0) }
     }
 

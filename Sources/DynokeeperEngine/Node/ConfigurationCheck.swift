@@ -1,25 +1,25 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import Logging
+package import Logging
 import RedisClient
 
 /// `dynokeeper config check` beyond the file itself: everything a backup or a restore would need (the node's
 /// dynomite.yml, the password file, redis.conf, the state folder, the commands a restore runs), what the
 /// settings resolve to, and how the node's Redis answers.
-public struct ConfigurationCheck: Sendable {
-    public struct Finding: Sendable, CustomStringConvertible {
-        public enum Level: String, Sendable { case error, warning, note }
-        public var level: Level
-        public var message: String
-        public var description: String { "\(level.rawValue): \(message)" }
+package struct ConfigurationCheck: Sendable {
+    package struct Finding: Sendable, CustomStringConvertible {
+        package enum Level: String, Sendable { case error, warning, note }
+        package var level: Level
+        package var message: String
+        package var description: String { "\(level.rawValue): \(message)" }
     }
 
     /// What the settings resolve to: `(what, value, where from)`.
-    public var resolved: [(name: String, value: String, origin: String)] = []
-    public var findings: [Finding] = []
-    public var hasErrors: Bool { findings.contains { $0.level == .error } }
+    package var resolved: [(name: String, value: String, origin: String)] = []
+    package var findings: [Finding] = []
+    package var hasErrors: Bool { findings.contains { $0.level == .error } }
 
-    public static func run(_ configuration: DynokeeperConfiguration, logger: Logger) async -> ConfigurationCheck {
+    package static func run(_ configuration: DynokeeperConfiguration, logger: Logger) async -> ConfigurationCheck {
         var check = ConfigurationCheck()
         let node: NodeSettings
         do {

@@ -1,23 +1,23 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
 import RedisClient
 
 /// Where the node's Redis keeps its data and where dynokeeper keeps its own state (the node lock and the
 /// restore journal), found the same way by the CLI and the daemon.
-public struct NodeFolders: Sendable, Equatable {
+package struct NodeFolders: Sendable, Equatable {
     /// Redis's data folder as dynokeeper sees it.
-    public var data: String
+    package var data: String
     /// `node.state_dir`, else `.dynokeeper` in the data folder.
-    public var state: String
+    package var state: String
 
     /// How the data folder was found, for messages.
-    public var dataOrigin: String
+    package var dataOrigin: String
 
     static let defaultStateName = ".dynokeeper"
 
     /// Finds the folders without asking Redis: `node.state_dir` and `redis.data_dir`, or redis.conf's `dir`.
     /// Returns `nil` when only a running Redis could tell (neither redis.data_dir nor redis.conf is set).
-    public static func withoutRedis(_ configuration: DynokeeperConfiguration) throws -> NodeFolders? {
+    package static func withoutRedis(_ configuration: DynokeeperConfiguration) throws -> NodeFolders? {
         let data: (path: String, origin: String)
         if let dir = configuration.redis.dataDir {
             data = (dir, "redis.data_dir")
@@ -31,7 +31,7 @@ public struct NodeFolders: Sendable, Equatable {
     }
 
     /// Finds the folders, asking Redis (`CONFIG GET dir`) when the configuration does not say.
-    public static func resolve(_ configuration: DynokeeperConfiguration, connector: RedisConnector) async throws -> NodeFolders {
+    package static func resolve(_ configuration: DynokeeperConfiguration, connector: RedisConnector) async throws -> NodeFolders {
         if let folders = try withoutRedis(configuration) { return folders }
         let dir = try await connector.withConnection(commandTimeout: .seconds(10)) { try await $0.configGet("dir") }
         guard let dir, !dir.isEmpty else {
@@ -43,13 +43,13 @@ public struct NodeFolders: Sendable, Equatable {
 
     /// The restore's work folder (fetched files, set-aside files): in the data folder, so that renames stay on
     /// one file system.
-    public var work: String { data + "/" + RestoreJournal.workFolderName }
+    package var work: String { data + "/" + RestoreJournal.workFolderName }
 
     /// The journal of an unfinished restore.
-    public var journal: String { state + "/" + RestoreJournal.fileName }
+    package var journal: String { state + "/" + RestoreJournal.fileName }
 
     /// The node lock.
-    public var lock: String { state + "/" + NodeLock.fileName }
+    package var lock: String { state + "/" + NodeLock.fileName }
 
     /// Why the running Redis's data folder is not the one found without Redis (`nil` when it is, or when
     /// `redis.data_dir` says where dynokeeper sees it).

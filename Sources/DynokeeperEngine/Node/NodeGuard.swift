@@ -1,16 +1,16 @@
-public import DynokeeperConfiguration
-public import Foundation
-public import Logging
+package import DynokeeperConfiguration
+package import Foundation
+package import Logging
 
 /// The checks every operation on a node goes through, from the CLI and the daemon alike: the node lock, and
 /// the journal of a restore that did not finish (which blocks backups until it is resumed or rolled back, since
 /// a backup would store whatever half-restored data the node has as its newest snapshot).
-public struct NodeGuard: Sendable {
-    public let configuration: DynokeeperConfiguration
-    public let connector: RedisConnector
-    public let logger: Logger
+package struct NodeGuard: Sendable {
+    package let configuration: DynokeeperConfiguration
+    package let connector: RedisConnector
+    package let logger: Logger
 
-    public init(configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger) {
+    package init(configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger) {
         self.configuration = configuration
         self.connector = connector
         self.logger = logger
@@ -18,7 +18,7 @@ public struct NodeGuard: Sendable {
 
     /// Takes the node lock for a backup (or a BGSAVE): busy while another operation runs, refused while a
     /// restore is unfinished. The journal of a restore that never touched the node is cleaned up on the way.
-    public func lockForBackup(_ operation: String = "backup") async throws -> NodeLock {
+    package func lockForBackup(_ operation: String = "backup") async throws -> NodeLock {
         let folders = try await NodeFolders.resolve(configuration, connector: connector)
         let lock = try NodeLock.acquire(folders, operation: operation)
         do {
@@ -44,7 +44,7 @@ public struct NodeGuard: Sendable {
 
     /// What the state folder says about the node now, for `/v1/status`, metrics, start-up and `dynokeeper
     /// status`. When nobody holds the lock, a journal of a restore that never touched the node is cleaned up.
-    public func inspect() async -> NodeState {
+    package func inspect() async -> NodeState {
         do {
             return await inspect(try await NodeFolders.resolve(configuration, connector: connector))
         } catch {
@@ -78,16 +78,16 @@ public struct NodeGuard: Sendable {
 }
 
 /// The node's state as dynokeeper keeps it: who holds the lock, and a restore that did not finish.
-public struct NodeState: Sendable, Codable, Equatable {
+package struct NodeState: Sendable, Codable, Equatable {
     /// `node.state_dir` (or its default), when it could be found.
-    public var stateFolder: String?
+    package var stateFolder: String?
     /// The operation running now (from this process or another).
-    public var operation: NodeLock.Holder?
-    public var unfinishedRestore: UnfinishedRestore?
+    package var operation: NodeLock.Holder?
+    package var unfinishedRestore: UnfinishedRestore?
     /// Why the state could not be read.
-    public var problem: String?
+    package var problem: String?
 
-    public init(stateFolder: String? = nil, operation: NodeLock.Holder? = nil, unfinishedRestore: UnfinishedRestore? = nil, problem: String? = nil) {
+    package init(stateFolder: String? = nil, operation: NodeLock.Holder? = nil, unfinishedRestore: UnfinishedRestore? = nil, problem: String? = nil) {
         self.stateFolder = stateFolder
         self.operation = operation
         self.unfinishedRestore = unfinishedRestore
@@ -96,18 +96,18 @@ public struct NodeState: Sendable, Codable, Equatable {
 }
 
 /// A restore whose journal is still there.
-public struct UnfinishedRestore: Sendable, Codable, Equatable {
-    public var snapshot: String
-    public var phase: RestoreJournal.Phase
-    public var startedAt: Date
-    public var pid: Int32
-    public var journal: String
+package struct UnfinishedRestore: Sendable, Codable, Equatable {
+    package var snapshot: String
+    package var phase: RestoreJournal.Phase
+    package var startedAt: Date
+    package var pid: Int32
+    package var journal: String
     /// Whether its process still runs it (it holds the lock): then it is not interrupted, only under way.
-    public var running: Bool
-    public var lastError: String?
-    public var files: [RestoreJournal.FileLocation]
+    package var running: Bool
+    package var lastError: String?
+    package var files: [RestoreJournal.FileLocation]
     /// What to do about it.
-    public var resolve: String
+    package var resolve: String
 
     init(journal: RestoreJournal, path: String, running: Bool) {
         snapshot = journal.snapshot

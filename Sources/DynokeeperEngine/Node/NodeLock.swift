@@ -3,28 +3,28 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import Foundation
+package import Foundation
 import Synchronization
 
 /// One backup, restore, resume or rollback at a time on a node, whether the CLI or the daemon runs it: an
 /// exclusive `flock` on a file in the state folder, held for the whole operation and released by the kernel
 /// when the process ends, even by kill -9.
-public final class NodeLock: Sendable {
+package final class NodeLock: Sendable {
     /// Who holds the lock, written into the lock file for the others to read.
-    public struct Holder: Codable, Sendable, Equatable, CustomStringConvertible {
-        public var operation: String
-        public var pid: Int32
-        public var startedAt: Date
+    package struct Holder: Codable, Sendable, Equatable, CustomStringConvertible {
+        package var operation: String
+        package var pid: Int32
+        package var startedAt: Date
 
-        public var description: String {
+        package var description: String {
             "\(operation) started by pid \(pid) at \(startedAt.formatted(.iso8601))"
         }
     }
 
     static let fileName = "lock"
 
-    public let path: String
-    public let holder: Holder
+    package let path: String
+    package let holder: Holder
     private let descriptor: Mutex<Int32>
 
     private init(path: String, holder: Holder, descriptor: Int32) {
@@ -40,7 +40,7 @@ public final class NodeLock: Sendable {
     ///   - folders: Where the lock file is (created with the state folder when missing).
     ///   - operation: What is about to run (`backup`, `restore`, …), for whoever finds the lock taken.
     /// - Throws: ``NodeBusyError`` naming the holder; ``DynokeeperError`` when the lock file cannot be created.
-    public static func acquire(_ folders: NodeFolders, operation: String) throws -> NodeLock {
+    package static func acquire(_ folders: NodeFolders, operation: String) throws -> NodeLock {
         try StateFolder.make(folders)
         let path = folders.lock
         var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o660)
@@ -82,7 +82,7 @@ public final class NodeLock: Sendable {
     }
 
     /// Who holds the lock now, or `nil` when nobody does.
-    public static func currentHolder(_ folders: NodeFolders) -> Holder? {
+    package static func currentHolder(_ folders: NodeFolders) -> Holder? {
         let fd = open(folders.lock, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -94,7 +94,7 @@ public final class NodeLock: Sendable {
     }
 
     /// Releases the lock (also done when the value goes away).
-    public func release() {
+    package func release() {
         descriptor.withLock { fd in
             guard fd >= 0 else { return }
             _ = ftruncate(fd, 0)
@@ -113,11 +113,11 @@ public final class NodeLock: Sendable {
 }
 
 /// Another operation holds the node lock (HTTP 409, exit status 1).
-public struct NodeBusyError: Error, Sendable, CustomStringConvertible {
-    public var holder: NodeLock.Holder?
-    public var lockPath: String
+package struct NodeBusyError: Error, Sendable, CustomStringConvertible {
+    package var holder: NodeLock.Holder?
+    package var lockPath: String
 
-    public var description: String {
+    package var description: String {
         "busy: \(holder.map(\.description) ?? "another dynokeeper operation") holds the node lock \(lockPath); try again when it has finished"
     }
 }

@@ -1,17 +1,17 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import Logging
+package import Logging
 import NIOCore
-public import RedisClient
+package import RedisClient
 
 /// Opens connections to the node's Redis with the configured credentials.
-public struct RedisConnector: Sendable {
-    public let address: RedisAddress
+package struct RedisConnector: Sendable {
+    package let address: RedisAddress
     let user: String?
     let passwordFile: String?
     let logger: Logger
 
-    public init(node: NodeSettings, redis: DynokeeperConfiguration.Redis, logger: Logger) {
+    package init(node: NodeSettings, redis: DynokeeperConfiguration.Redis, logger: Logger) {
         self.address = RedisAddress(host: node.redisHost, port: node.redisPort)
         self.user = redis.user
         self.passwordFile = redis.passwordFile
@@ -34,7 +34,7 @@ public struct RedisConnector: Sendable {
 
     /// Connects and authenticates.
     /// - Parameter commandTimeout: How long each answer may take.
-    public func connect(commandTimeout: Duration = .seconds(30)) async throws -> RedisConnection {
+    package func connect(commandTimeout: Duration = .seconds(30)) async throws -> RedisConnection {
         let credentials = try credentials()
         do {
             return try await RedisConnection.connect(
@@ -49,7 +49,7 @@ public struct RedisConnector: Sendable {
     /// Connects, runs `body` with the connection, and closes it before returning or throwing (cancellation
     /// included).
     /// - Parameter commandTimeout: How long each answer may take.
-    public func withConnection<T>(
+    package func withConnection<T>(
         commandTimeout: Duration = .seconds(30), isolation: isolated (any Actor)? = #isolation,
         _ body: (RedisConnection) async throws -> T
     ) async throws -> T {

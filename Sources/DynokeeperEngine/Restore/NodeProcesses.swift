@@ -1,7 +1,7 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import Logging
-public import NodeControl
+package import Logging
+package import NodeControl
 import RedisClient
 
 /// Stops and starts the node's Redis, and waits for it to be gone or to have loaded its data.
@@ -9,7 +9,7 @@ import RedisClient
 /// Both waits check which Redis answers (its `run_id`), so that a supervisor that brings Redis back on its own
 /// (systemd's `Restart=always`, a container runtime, a watchdog script) is found out instead of racing the
 /// restore.
-public struct RedisService: Sendable {
+package struct RedisService: Sendable {
     let connector: RedisConnector
     let startCommand: ShellCommand?
     let stopCommand: ShellCommand?
@@ -28,7 +28,7 @@ public struct RedisService: Sendable {
     ///   - startCommand: `redis.start`.
     ///   - stopCommand: `redis.stop` (`SHUTDOWN NOSAVE` when `nil`).
     ///   - logger: Where load progress is reported.
-    public init(connector: RedisConnector, startCommand: ShellCommand?, stopCommand: ShellCommand?, logger: Logger) {
+    package init(connector: RedisConnector, startCommand: ShellCommand?, stopCommand: ShellCommand?, logger: Logger) {
         self.connector = connector
         self.startCommand = startCommand
         self.stopCommand = stopCommand
@@ -36,7 +36,7 @@ public struct RedisService: Sendable {
     }
 
     /// The node's Redis as the configuration describes it (`redis.start`, `redis.stop`).
-    public static func make(_ configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger) -> RedisService {
+    package static func make(_ configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger) -> RedisService {
         let passing = configuration.node.commandEnvironment
         return RedisService(
             connector: connector,
@@ -45,13 +45,13 @@ public struct RedisService: Sendable {
     }
 
     /// Whether a Redis listens (loading, or refusing our password, counts as running).
-    public enum Presence: Sendable, Equatable {
+    package enum Presence: Sendable, Equatable {
         case down
         /// Running; its `run_id` when it answered `INFO`.
         case up(runID: String?)
     }
 
-    public func presence() async -> Presence {
+    package func presence() async -> Presence {
         do {
             return try await connector.withConnection(commandTimeout: .seconds(5)) { redis in
                 .up(runID: (try? await redis.info("server"))?["run_id"])
@@ -64,17 +64,17 @@ public struct RedisService: Sendable {
     }
 
     /// Whether Redis runs.
-    public func isUp() async -> Bool { await presence() != .down }
+    package func isUp() async -> Bool { await presence() != .down }
 
     /// The `run_id` of the Redis answering now, `nil` when none answers.
-    public func runID() async -> String? {
+    package func runID() async -> String? {
         guard case .up(let runID) = await presence() else { return nil }
         return runID
     }
 
     /// Stops Redis (`SHUTDOWN NOSAVE`, or `redis.stop`) and waits until it is gone and stays gone.
     /// - Throws: ``NodeControlError`` when Redis does not stop, or comes back (as another process) by itself.
-    public func stop() async throws {
+    package func stop() async throws {
         let stopped = await runID()
         if let stopCommand {
             try await stopCommand.run(timeout: commandTimeout)
@@ -105,7 +105,7 @@ public struct RedisService: Sendable {
 
     /// Fails unless Redis is down: checked right before files are moved, so that a Redis brought back by a
     /// supervisor is never left running on files being replaced.
-    public func ensureDown(before step: String) async throws {
+    package func ensureDown(before step: String) async throws {
         guard case .up(let current) = await presence() else { return }
         throw NodeControlError(
             "Redis at \(connector.address) is running again (run_id \(current ?? "unknown")) although dynokeeper stopped it; refusing to \(step). \(Self.supervisorAdvice)")
@@ -120,7 +120,7 @@ public struct RedisService: Sendable {
 
     /// Starts Redis and waits until a new Redis (not one of `stoppedRunIDs`) answers with its data loaded,
     /// reporting load progress.
-    public func start(excluding stoppedRunIDs: [String] = []) async throws {
+    package func start(excluding stoppedRunIDs: [String] = []) async throws {
         guard let startCommand else {
             throw ConfigurationError("redis.start is not set: dynokeeper cannot start Redis again")
         }
@@ -175,7 +175,7 @@ public struct RedisService: Sendable {
 }
 
 /// Stops and starts Dynomite with the configured commands, waiting on its client port.
-public struct DynomiteService: Sendable {
+package struct DynomiteService: Sendable {
     let startCommand: ShellCommand
     let stopCommand: ShellCommand
     let host: String
@@ -185,7 +185,7 @@ public struct DynomiteService: Sendable {
 
     /// Builds it from the configuration and dynomite.yml; `nil` for a plain Redis node.
     /// - Throws: When the node runs Dynomite but the commands to stop and start it are missing.
-    public static func make(_ configuration: DynokeeperConfiguration, node: NodeSettings) throws -> DynomiteService? {
+    package static func make(_ configuration: DynokeeperConfiguration, node: NodeSettings) throws -> DynomiteService? {
         let settings = configuration.dynomite
         guard settings.start != nil || settings.stop != nil || node.dynomite != nil else { return nil }
         guard let start = settings.start, let stop = settings.stop else {
@@ -210,14 +210,14 @@ public struct DynomiteService: Sendable {
         return (host == "0.0.0.0" || host.isEmpty ? "127.0.0.1" : host, port)
     }
 
-    public func isUp() async -> Bool { await PortProbe.isOpen(host: host, port: port) }
+    package func isUp() async -> Bool { await PortProbe.isOpen(host: host, port: port) }
 
-    public func stop() async throws {
+    package func stop() async throws {
         try await stopCommand.run(timeout: commandTimeout)
         try await PortProbe.wait(host: host, port: port, open: false, timeout: waitTimeout, what: "waiting for Dynomite to stop")
     }
 
-    public func start() async throws {
+    package func start() async throws {
         try await startCommand.run(timeout: commandTimeout)
         try await PortProbe.wait(host: host, port: port, open: true, timeout: waitTimeout, what: "waiting for Dynomite to start")
     }

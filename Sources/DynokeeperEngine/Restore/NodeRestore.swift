@@ -1,8 +1,8 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import Logging
+package import Logging
 import NodeControl
-public import ObjectStorage
+package import ObjectStorage
 import RedisClient
 
 /// Replaces a node's data with a snapshot: fetch and verify while the node serves, stop Dynomite, have Redis
@@ -14,38 +14,38 @@ import RedisClient
 /// puts the previous data back and starts the processes as they were; the error then says what failed and the
 /// state the node is in. Every step is recorded in a journal in the state folder, under the node lock, so that a
 /// restore that was killed is found again and can be finished (`resume`) or undone (`rollback`).
-public struct NodeRestore: Sendable {
-    public struct Options: Sendable {
-        public var request: SnapshotSelector.Request
+package struct NodeRestore: Sendable {
+    package struct Options: Sendable {
+        package var request: SnapshotSelector.Request
         /// Describe the restore without changing anything.
-        public var dryRun = false
+        package var dryRun = false
         /// Skip the BGSAVE that makes the set-aside files hold Redis's latest data.
-        public var skipSafetySave = false
+        package var skipSafetySave = false
         /// Restore even a snapshot whose RDB format the node's Redis is older than.
-        public var force = false
+        package var force = false
 
-        public init(request: SnapshotSelector.Request) { self.request = request }
+        package init(request: SnapshotSelector.Request) { self.request = request }
     }
 
     /// What a restore did, or would do (dry run).
-    public struct Report: Sendable {
-        public var source: RestoreSource
-        public var plan: RestorePlan
+    package struct Report: Sendable {
+        package var source: RestoreSource
+        package var plan: RestorePlan
         /// Each step with its duration (planned steps with zero durations on a dry run).
-        public var steps: [(name: String, duration: Duration)]
+        package var steps: [(name: String, duration: Duration)]
         /// Messages about the checks and the loaded data (such as keys that expired since the backup).
-        public var notes: [String]
-        public var dryRun: Bool
+        package var notes: [String]
+        package var dryRun: Bool
     }
 
-    public let configuration: DynokeeperConfiguration
-    public let node: NodeSettings
-    public let connector: RedisConnector
-    public let store: any ObjectStore
-    public let logger: Logger
-    public let progress: (any ProgressReporter)?
+    package let configuration: DynokeeperConfiguration
+    package let node: NodeSettings
+    package let connector: RedisConnector
+    package let store: any ObjectStore
+    package let logger: Logger
+    package let progress: (any ProgressReporter)?
 
-    public init(
+    package init(
         configuration: DynokeeperConfiguration, node: NodeSettings, connector: RedisConnector, store: any ObjectStore,
         logger: Logger, progress: (any ProgressReporter)? = nil
     ) {
@@ -58,7 +58,7 @@ public struct NodeRestore: Sendable {
     }
 
     /// The same restore, reporting its progress to `progress`.
-    public func with(progress: (any ProgressReporter)?) -> NodeRestore {
+    package func with(progress: (any ProgressReporter)?) -> NodeRestore {
         NodeRestore(configuration: configuration, node: node, connector: connector, store: store, logger: logger, progress: progress)
     }
 
@@ -67,24 +67,25 @@ public struct NodeRestore: Sendable {
     /// Refuses unless restores are enabled: the one check the CLI, the API, Dynomite-manager's paths and ring
     /// restores share.
     /// - Throws: `restores_disabled`.
-    public static func checkEnabled(_ configuration: DynokeeperConfiguration) throws(DynokeeperError) {
+    /// - Parameter ring: For a ring restore, which needs restores enabled on every node.
+    package static func checkEnabled(_ configuration: DynokeeperConfiguration, ring: Bool = false) throws(DynokeeperError) {
         guard configuration.restore.enabled else {
             throw DynokeeperError(
                 .restoresDisabled,
-                "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them")
+                "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them\(ring ? " on every node of the ring" : "")")
         }
     }
 
     /// Takes the node lock for a restore, resume or rollback (the daemon takes it before it answers, so that a
     /// busy node gets 409 at once).
-    public func acquireLock(_ operation: String) throws -> NodeLock {
+    package func acquireLock(_ operation: String) throws -> NodeLock {
         try NodeLock.acquire(NodeFolders.forRestore(configuration), operation: operation)
     }
 
     // MARK: Restore
 
     /// - Parameter lock: The node lock, when the caller took it already; taken here otherwise.
-    public func run(_ options: Options, holding lock: NodeLock? = nil) async throws -> Report {
+    package func run(_ options: Options, holding lock: NodeLock? = nil) async throws -> Report {
         try Self.checkEnabled(configuration)
         let dynomite = try DynomiteService.make(configuration, node: node)
         guard configuration.redis.start != nil else {
@@ -144,7 +145,7 @@ public struct NodeRestore: Sendable {
     }
 
     /// Finishes an interrupted restore from its journal.
-    public func resume(holding lock: NodeLock? = nil) async throws -> Report {
+    package func resume(holding lock: NodeLock? = nil) async throws -> Report {
         try Self.checkEnabled(configuration)
         let folders = try NodeFolders.forRestore(configuration)
         let held = try lock ?? NodeLock.acquire(folders, operation: "resume")
@@ -167,7 +168,7 @@ public struct NodeRestore: Sendable {
 
     /// Undoes an interrupted restore from its journal: previous data back in place, processes started. Safe to
     /// repeat until it succeeds.
-    public func rollback(holding lock: NodeLock? = nil) async throws -> String {
+    package func rollback(holding lock: NodeLock? = nil) async throws -> String {
         let folders = try NodeFolders.forRestore(configuration)
         let held = try lock ?? NodeLock.acquire(folders, operation: "rollback")
         defer { held.release() }
@@ -189,14 +190,14 @@ public struct NodeRestore: Sendable {
 
     /// The unfinished restore that would refuse a new one (the daemon answers 409 with it at once), `nil` when
     /// there is none or its journal is of one that never touched the node.
-    public func unfinishedRestore() throws -> UnfinishedRestoreError? {
+    package func unfinishedRestore() throws -> UnfinishedRestoreError? {
         let folders = try NodeFolders.forRestore(configuration)
         guard let journal = try RestoreJournal.load(folders), !journal.isUntouched else { return nil }
         return UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
     }
 
     /// Fails unless a restore is unfinished (before a resume or rollback job is accepted).
-    public func checkUnfinished() throws {
+    package func checkUnfinished() throws {
         _ = try unfinishedJournal(try NodeFolders.forRestore(configuration))
     }
 
@@ -262,18 +263,18 @@ public struct NodeRestore: Sendable {
 }
 
 /// A resume or rollback was asked for, but no restore is unfinished (HTTP 404).
-public struct NoUnfinishedRestoreError: Error, Sendable, CustomStringConvertible {
-    public var journalPath: String
-    public var description: String { "there is no unfinished restore on this node (no \(journalPath))" }
+package struct NoUnfinishedRestoreError: Error, Sendable, CustomStringConvertible {
+    package var journalPath: String
+    package var description: String { "there is no unfinished restore on this node (no \(journalPath))" }
 }
 
 /// A restore was interrupted and its journal is still there: nothing else may run until it is resumed or
 /// rolled back (HTTP 409).
-public struct UnfinishedRestoreError: Error, Sendable, CustomStringConvertible {
-    public var journal: RestoreJournal
-    public var journalPath: String
+package struct UnfinishedRestoreError: Error, Sendable, CustomStringConvertible {
+    package var journal: RestoreJournal
+    package var journalPath: String
 
-    public var description: String {
+    package var description: String {
         if journal.phase == .committed {
             return "the restore of snapshot \(journal.snapshot) finished (its data is in place and checked), but removing the set-aside files was interrupted: run `dynokeeper restore --resume` (or POST /v1/restores/resume) to finish"
         }

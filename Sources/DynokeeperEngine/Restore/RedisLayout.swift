@@ -3,15 +3,15 @@ import Foundation
 import RedisClient
 
 /// Where the node's Redis keeps its files and how it loads them at start-up.
-public struct RedisLayout: Sendable, Equatable, Codable {
+package struct RedisLayout: Sendable, Equatable, Codable {
     /// The data folder, as dynokeeper sees it.
-    public var directory: String
-    public var dbFilename: String
+    package var directory: String
+    package var dbFilename: String
     /// Whether Redis loads the AOF (and not the RDB) at start-up.
-    public var appendOnly: Bool
-    public var appendFilename: String
+    package var appendOnly: Bool
+    package var appendFilename: String
     /// The multi-part AOF folder (Redis 7+); `nil` before Redis 7.
-    public var appendDirectory: String?
+    package var appendDirectory: String?
 
     /// Asks the running Redis.
     static func read(from redis: RedisConnection, dataDirectory: String?) async throws -> RedisLayout {

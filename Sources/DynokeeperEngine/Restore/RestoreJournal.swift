@@ -1,5 +1,5 @@
-public import DynokeeperConfiguration
-public import Foundation
+package import DynokeeperConfiguration
+package import Foundation
 import NIOCore
 import ObjectStorage
 
@@ -11,8 +11,8 @@ import ObjectStorage
 /// file is always at its old or its new place; ``setAside`` and ``placed`` record each move before it happens,
 /// and the file system tells which side of the rename a crash left it on. ``files`` says, for the operator,
 /// where the node's previous data and the restored data are at every moment.
-public struct RestoreJournal: Sendable, Codable, Equatable {
-    public enum Phase: String, Sendable, Codable, Comparable {
+package struct RestoreJournal: Sendable, Codable, Equatable {
+    package enum Phase: String, Sendable, Codable, Comparable {
         /// Fetching the snapshot; nothing touched yet.
         case downloading
         /// Everything fetched and verified; nothing touched yet (unless ``stoppedDynomite``).
@@ -32,58 +32,58 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
         case rollingBack = "rolling_back"
 
         static let order: [Phase] = [.downloading, .prepared, .stopped, .setAside, .placed, .started, .committed, .rollingBack]
-        public static func < (lhs: Phase, rhs: Phase) -> Bool { order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)! }
+        package static func < (lhs: Phase, rhs: Phase) -> Bool { order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)! }
     }
 
     /// Where one data path's versions are.
-    public struct FileLocation: Sendable, Codable, Equatable {
+    package struct FileLocation: Sendable, Codable, Equatable {
         /// The path relative to the data folder (`dump.rdb`, `appendonlydir`).
-        public var path: String
+        package var path: String
         /// Where the node's data from before the restore is (absolute), `nil` when the node had none.
-        public var previous: String?
+        package var previous: String?
         /// Where the restored version is (absolute), `nil` when it is not on this machine (any more).
-        public var restored: String?
+        package var restored: String?
     }
 
-    public var format = 2
-    public var phase: Phase
-    public var snapshot: String
-    public var sourceNode: NodeIdentity
-    public var type: DynokeeperConfiguration.Backup.PersistenceType
+    package var format = 2
+    package var phase: Phase
+    package var snapshot: String
+    package var sourceNode: NodeIdentity
+    package var type: DynokeeperConfiguration.Backup.PersistenceType
     /// The target's layout (with its absolute data folder) and what goes where.
-    public var plan: RestorePlan
+    package var plan: RestorePlan
     /// The work folder in the data folder: `incoming/` (fetched files), `previous/` (set-aside files).
-    public var work: String
+    package var work: String
     /// Paths (relative to the data folder) moved, or about to be moved, into `previous/`.
-    public var setAside: [String] = []
+    package var setAside: [String] = []
     /// Placement targets moved, or about to be moved, into the data folder.
-    public var placed: [String] = []
+    package var placed: [String] = []
     /// Paths a rollback has already put back (set-aside paths) or removed (restored files the node did not have).
-    public var undone: [String] = []
+    package var undone: [String] = []
     /// Folders the placements created in the data folder (removed again by a rollback).
-    public var createdFolders: [String] = []
+    package var createdFolders: [String] = []
     /// Whether the restore stopped Dynomite (and must start it again).
-    public var stoppedDynomite = false
+    package var stoppedDynomite = false
     /// The `run_id`s of the Redis the restore stopped: the one that serves afterwards must be another.
-    public var stoppedRedisRunIDs: [String] = []
+    package var stoppedRedisRunIDs: [String] = []
     /// Whether the restore skips the safety save (`--no-safety-save`); a resume does as the restore would.
-    public var skipSafetySave = false
+    package var skipSafetySave = false
     /// The manifest's key counts, to check the data once loaded.
-    public var keyspace: [String: KeyCount]?
-    public var keyspaceExact = false
-    public var startedAt: Date
+    package var keyspace: [String: KeyCount]?
+    package var keyspaceExact = false
+    package var startedAt: Date
     /// The process that ran the restore.
-    public var pid: Int32
+    package var pid: Int32
     /// The phase a rollback started from.
-    public var rollbackFrom: Phase?
+    package var rollbackFrom: Phase?
     /// The last failure, for status reports.
-    public var lastError: String?
+    package var lastError: String?
     /// Where every file is now (written with each save, for operators).
-    public var files: [FileLocation] = []
+    package var files: [FileLocation] = []
 
-    public struct KeyCount: Sendable, Codable, Equatable {
-        public var keys: Int
-        public var expires: Int
+    package struct KeyCount: Sendable, Codable, Equatable {
+        package var keys: Int
+        package var expires: Int
     }
 
     static let fileName = "restore-journal.json"
@@ -94,7 +94,7 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
     var previous: String { work + "/previous" }
 
     /// Reads the journal of an unfinished restore, if there is one.
-    public static func load(_ folders: NodeFolders) throws -> RestoreJournal? {
+    package static func load(_ folders: NodeFolders) throws -> RestoreJournal? {
         guard let data = FileManager.default.contents(atPath: folders.journal) else {
             if FileManager.default.fileExists(atPath: folders.journal) {
                 throw DynokeeperError.snapshot("the restore journal \(folders.journal) cannot be read by this user")

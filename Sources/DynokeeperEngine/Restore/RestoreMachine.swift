@@ -48,7 +48,13 @@ struct RestoreMachine {
 
     /// Runs the transitions from the journal's phase to the end; rolls back on failure.
     mutating func run() async throws {
-        restore.progress?.step(step)
+        // Only a fetched snapshot goes on, and only a committed one is cleaned up: the clean-up removes
+        // `previous/`, the node's old data, which a journal in any other phase still needs.
+        guard journal.phase >= .prepared, journal.phase != .rollingBack else {
+            throw DynokeeperError(
+                .unfinishedRestore,
+                "the restore of snapshot \(journal.snapshot) is at step \(journal.phase.rawValue), from which it cannot go on; run `dynokeeper restore --rollback`")
+        }
         do {
             while let transition = Self.transition(from: journal.phase) {
                 journal.phase = try await transition(&self)
@@ -84,7 +90,7 @@ struct RestoreMachine {
         case .setAside: { try await $0.placeFiles() }
         case .placed: { try await $0.startRedis() }
         case .started: { try await $0.checkAndStartDynomite() }
-        // `downloading` ends in NodeRestore.run, `rolling_back` in a rollback: neither is resumed here.
+        // `downloading` ends in NodeRestore.run, `rolling_back` in a rollback: `run` refuses both before this.
         case .committed, .downloading, .rollingBack: nil
         }
     }

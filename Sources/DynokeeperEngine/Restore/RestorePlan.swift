@@ -1,27 +1,27 @@
 import Foundation
 
 /// Where each fetched file goes in the target Redis's data folder, and what is set aside first.
-public struct RestorePlan: Sendable, Codable, Equatable {
+package struct RestorePlan: Sendable, Codable, Equatable {
     /// A file to put in place: fetched from the store, or written by dynokeeper (an empty AOF increment and a
     /// manifest that turn an RDB into an AOF base for a Redis that loads its AOF).
-    public struct Placement: Sendable, Codable, Equatable {
+    package struct Placement: Sendable, Codable, Equatable {
         /// The path relative to the data folder.
-        public var target: String
+        package var target: String
         /// The snapshot file it comes from (`nil` for a file dynokeeper writes).
-        public var source: RestoreSource.File?
+        package var source: RestoreSource.File?
         /// The content of a file dynokeeper writes.
-        public var content: String?
+        package var content: String?
         /// Another placement whose file this one reuses (a hard link, no second download).
-        public var sameAs: String?
+        package var sameAs: String?
     }
 
-    public var layout: RedisLayout
-    public var placements: [Placement]
+    package var layout: RedisLayout
+    package var placements: [Placement]
 
     /// Plans a restore of `source` into a Redis laid out as `layout`.
     /// - Throws: ``DynokeeperError`` when this Redis cannot load that snapshot (an AOF snapshot into a Redis with
     ///   `appendonly no`, a multi-part AOF into Redis before 7).
-    public static func make(_ source: RestoreSource, into layout: RedisLayout) throws -> RestorePlan {
+    package static func make(_ source: RestoreSource, into layout: RedisLayout) throws -> RestorePlan {
         var placements: [Placement] = []
         switch source.type {
         case .rdb:
@@ -77,5 +77,5 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     }
 
     /// The bytes the fetched files need on disk.
-    public var downloadSize: Int64 { placements.compactMap(\.source?.size).reduce(0, +) }
+    package var downloadSize: Int64 { placements.compactMap(\.source?.size).reduce(0, +) }
 }

@@ -1,9 +1,9 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
 
 /// The snapshot a restore brings back, and the objects to fetch for it.
-public struct RestoreSource: Sendable {
-    public enum Format: String, Sendable, Codable {
+package struct RestoreSource: Sendable {
+    package enum Format: String, Sendable, Codable {
         /// dynokeeper's layout: a folder with a manifest.
         case dynokeeper
         /// Netflix Dynomite-manager's: `<dc>/<rack>/<token>/<epoch ms>`, one uncompressed object.
@@ -11,34 +11,34 @@ public struct RestoreSource: Sendable {
     }
 
     /// One object to fetch.
-    public struct File: Sendable, Codable, Equatable {
+    package struct File: Sendable, Codable, Equatable {
         /// The object's key in the store.
-        public var key: String
+        package var key: String
         /// Its name under the data folder, as in the snapshot (`dump.rdb`, `appendonlydir/…`).
-        public var name: String
+        package var name: String
         /// Whether it is zstd-compressed.
-        public var compressed: Bool
+        package var compressed: Bool
         /// Size after decompression.
-        public var size: Int64
+        package var size: Int64
         /// Size in the store.
-        public var storedSize: Int64
+        package var storedSize: Int64
         /// SHA-256 after decompression; `nil` for Dynomite-manager objects, which have none.
-        public var sha256: String?
+        package var sha256: String?
     }
 
-    public var format: Format
+    package var format: Format
     /// The snapshot's id (for Dynomite-manager, the day it was taken).
-    public var id: SnapshotID
+    package var id: SnapshotID
     /// The node the data was taken from.
-    public var node: NodeIdentity
-    public var type: DynokeeperConfiguration.Backup.PersistenceType
-    public var files: [File]
+    package var node: NodeIdentity
+    package var type: DynokeeperConfiguration.Backup.PersistenceType
+    package var files: [File]
     /// dynokeeper's manifest; `nil` for Dynomite-manager objects.
-    public var manifest: SnapshotManifest?
+    package var manifest: SnapshotManifest?
 
-    public var size: Int64 { files.reduce(0) { $0 + $1.size } }
+    package var size: Int64 { files.reduce(0) { $0 + $1.size } }
     /// The bytes a restore downloads.
-    public var storedSize: Int64 { files.reduce(0) { $0 + $1.storedSize } }
+    package var storedSize: Int64 { files.reduce(0) { $0 + $1.storedSize } }
 
     init(entry: SnapshotEntry) {
         format = .dynokeeper

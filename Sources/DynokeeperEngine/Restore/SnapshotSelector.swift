@@ -1,25 +1,25 @@
-public import DynokeeperConfiguration
-public import Foundation
-public import Logging
-public import ObjectStorage
+package import DynokeeperConfiguration
+package import Foundation
+package import Logging
+package import ObjectStorage
 
 /// Chooses what a restore brings back: the newest complete snapshot of the source node, at or before a
 /// date, or a given one; Dynomite-manager's objects when no dynokeeper snapshot matches.
-public struct SnapshotSelector: Sendable {
+package struct SnapshotSelector: Sendable {
     /// Which snapshot to take.
-    public struct Request: Sendable {
+    package struct Request: Sendable {
         /// The node whose data to restore (this node, or its counterpart in another cluster).
-        public var source: NodeIdentity
+        package var source: NodeIdentity
         /// The newest snapshot taken at or before this moment; the newest of all when `nil`.
-        public var date: Date?
+        package var date: Date?
         /// Exactly this snapshot.
-        public var snapshotID: SnapshotID?
+        package var snapshotID: SnapshotID?
         /// `nil`: dynokeeper's layout, then Dynomite-manager's; otherwise only that one.
-        public var format: RestoreSource.Format?
+        package var format: RestoreSource.Format?
         /// The persistence type of Dynomite-manager objects (they do not say), from `backup.type`.
-        public var dynomiteManagerType: DynokeeperConfiguration.Backup.PersistenceType
+        package var dynomiteManagerType: DynokeeperConfiguration.Backup.PersistenceType
 
-        public init(
+        package init(
             source: NodeIdentity, date: Date? = nil, snapshotID: SnapshotID? = nil, format: RestoreSource.Format? = nil,
             dynomiteManagerType: DynokeeperConfiguration.Backup.PersistenceType = .rdb
         ) {
@@ -31,15 +31,15 @@ public struct SnapshotSelector: Sendable {
         }
     }
 
-    public let store: any ObjectStore
-    public let logger: Logger
+    package let store: any ObjectStore
+    package let logger: Logger
 
-    public init(store: any ObjectStore, logger: Logger) {
+    package init(store: any ObjectStore, logger: Logger) {
         self.store = store
         self.logger = logger
     }
 
-    public func select(_ request: Request) async throws -> RestoreSource {
+    package func select(_ request: Request) async throws -> RestoreSource {
         var found: [String] = []
         if request.format != .dynomiteManager {
             let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: request.source)

@@ -1,20 +1,20 @@
 import DynokeeperConfiguration
-public import Foundation
-public import Logging
-public import ObjectStorage
+package import Foundation
+package import Logging
+package import ObjectStorage
 
 /// Finds complete ring snapshots (those with a ring manifest).
-public struct RingCatalog: Sendable {
-    public let store: any ObjectStore
-    public let logger: Logger
+package struct RingCatalog: Sendable {
+    package let store: any ObjectStore
+    package let logger: Logger
 
-    public init(store: any ObjectStore, logger: Logger) {
+    package init(store: any ObjectStore, logger: Logger) {
         self.store = store
         self.logger = logger
     }
 
     /// The ids of a cluster's complete ring snapshots, newest first.
-    public func ids(cluster: String) async throws -> [SnapshotID] {
+    package func ids(cluster: String) async throws -> [SnapshotID] {
         let folder = RingManifest.folder(cluster: cluster)
         return try await store.listAll(prefix: folder).compactMap { info in
             let name = info.key.dropFirst(folder.count)
@@ -24,7 +24,7 @@ public struct RingCatalog: Sendable {
     }
 
     /// Reads one ring manifest.
-    public func manifest(cluster: String, id: SnapshotID) async throws -> RingManifest {
+    package func manifest(cluster: String, id: SnapshotID) async throws -> RingManifest {
         let key = RingManifest.key(cluster: cluster, id: id)
         let bytes = try await store.getBytes(key, limit: 16 << 20)
         do {
@@ -43,7 +43,7 @@ public struct RingCatalog: Sendable {
     /// The newest complete ring snapshot taken at or before `date` (the newest of all without a date), or
     /// exactly `id`.
     /// - Throws: ``DynokeeperError`` listing the ring snapshots there are when none fits.
-    public func choose(cluster: String, date: Date?, id: SnapshotID?) async throws -> RingManifest {
+    package func choose(cluster: String, date: Date?, id: SnapshotID?) async throws -> RingManifest {
         let ids = try await ids(cluster: cluster)
         let chosen = id.flatMap { wanted in ids.first { $0 == wanted } } ?? (id == nil ? ids.first { date == nil || $0.date <= date! } : nil)
         guard let chosen else {

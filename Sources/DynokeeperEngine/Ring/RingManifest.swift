@@ -1,25 +1,25 @@
-public import DynokeeperConfiguration
-public import Foundation
+package import DynokeeperConfiguration
+package import Foundation
 
 /// What a ring snapshot holds: every node's snapshot under one id. Written, last, to
 /// `<cluster>/_ring/<snapshot-id>.json` once every node's backup succeeded; a ring snapshot without it is
 /// incomplete (the nodes' own snapshots stay usable for single-node restores).
-public struct RingManifest: Codable, Sendable, Equatable {
-    public static let currentFormat = 1
+package struct RingManifest: Codable, Sendable, Equatable {
+    package static let currentFormat = 1
 
-    public struct Node: Codable, Sendable, Equatable {
-        public var datacenter: String
-        public var rack: String
-        public var tokens: String
+    package struct Node: Codable, Sendable, Equatable {
+        package var datacenter: String
+        package var rack: String
+        package var tokens: String
         /// The node's snapshot folder in the store.
-        public var prefix: String
+        package var prefix: String
         /// Where the node's dynokeeper answered.
-        public var url: String
-        public var size: Int64?
-        public var storedSize: Int64?
-        public var keys: Int?
+        package var url: String
+        package var size: Int64?
+        package var storedSize: Int64?
+        package var keys: Int?
 
-        public init(
+        package init(
             datacenter: String, rack: String, tokens: String, prefix: String, url: String, size: Int64? = nil,
             storedSize: Int64? = nil, keys: Int? = nil
         ) {
@@ -33,23 +33,23 @@ public struct RingManifest: Codable, Sendable, Equatable {
             self.keys = keys
         }
 
-        public var identity: (datacenter: String, rack: String, tokens: String) { (datacenter, rack, tokens) }
+        package var identity: (datacenter: String, rack: String, tokens: String) { (datacenter, rack, tokens) }
     }
 
-    public var format: Int
-    public var snapshotID: SnapshotID
-    public var cluster: String
-    public var type: DynokeeperConfiguration.Backup.PersistenceType
-    public var nodes: [Node]
-    public var startedAt: Date
-    public var finishedAt: Date
+    package var format: Int
+    package var snapshotID: SnapshotID
+    package var cluster: String
+    package var type: DynokeeperConfiguration.Backup.PersistenceType
+    package var nodes: [Node]
+    package var startedAt: Date
+    package var finishedAt: Date
 
     enum CodingKeys: String, CodingKey {
         case format, cluster, type, nodes, startedAt, finishedAt
         case snapshotID = "snapshotId"
     }
 
-    public init(
+    package init(
         snapshotID: SnapshotID, cluster: String, type: DynokeeperConfiguration.Backup.PersistenceType, nodes: [Node],
         startedAt: Date, finishedAt: Date
     ) {
@@ -62,11 +62,11 @@ public struct RingManifest: Codable, Sendable, Equatable {
         self.finishedAt = finishedAt
     }
 
-    public static let folderName = "_ring"
+    package static let folderName = "_ring"
 
     /// `<cluster>/_ring/`.
-    public static func folder(cluster: String) -> String { "\(cluster)/\(folderName)/" }
+    package static func folder(cluster: String) -> String { "\(cluster)/\(folderName)/" }
 
     /// `<cluster>/_ring/<snapshot-id>.json`.
-    public static func key(cluster: String, id: SnapshotID) -> String { folder(cluster: cluster) + id.text + ".json" }
+    package static func key(cluster: String, id: SnapshotID) -> String { folder(cluster: cluster) + id.text + ".json" }
 }

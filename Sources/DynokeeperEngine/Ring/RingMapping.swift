@@ -1,20 +1,20 @@
 /// Pairs every node of the target ring with the node of the source ring whose data it gets: same datacenter,
 /// rack and tokens; when the two clusters name their datacenters or racks differently, datacenters in sorted
 /// order (the first with the first), racks in sorted order within them, or as an explicit mapping says.
-public enum RingMapping {
+package enum RingMapping {
     /// A node's place in a ring.
-    public struct Place: Sendable, Hashable, CustomStringConvertible {
-        public var datacenter: String
-        public var rack: String
-        public var tokens: String
+    package struct Place: Sendable, Hashable, CustomStringConvertible {
+        package var datacenter: String
+        package var rack: String
+        package var tokens: String
 
-        public init(datacenter: String, rack: String, tokens: String) {
+        package init(datacenter: String, rack: String, tokens: String) {
             self.datacenter = datacenter
             self.rack = rack
             self.tokens = tokens
         }
 
-        public var description: String { "\(datacenter)/\(rack)/\(tokens)" }
+        package var description: String { "\(datacenter)/\(rack)/\(tokens)" }
     }
 
     /// - Parameters:
@@ -23,7 +23,7 @@ public enum RingMapping {
     ///   - explicit: `target datacenter/rack` → `source datacenter/rack`, for the racks it names.
     /// - Returns: Each target with its source.
     /// - Throws: ``DynokeeperError`` naming the target nodes that have no source, before anything is stopped.
-    public static func map(targets: [Place], sources: [Place], explicit: [String: String] = [:]) throws -> [Place: Place] {
+    package static func map(targets: [Place], sources: [Place], explicit: [String: String] = [:]) throws -> [Place: Place] {
         let sourceSet = Set(sources)
         let targetRacks = racks(targets)
         let sourceRacks = racks(sources)

@@ -1,20 +1,20 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import Logging
+package import Logging
 
 /// The configuration the daemon runs with, re-read on SIGHUP: the schedule and the enabled flags take effect
 /// at once; a file that does not load is rejected and the previous configuration kept.
-public actor ConfigurationHolder {
-    public private(set) var current: DynokeeperConfiguration
+package actor ConfigurationHolder {
+    package private(set) var current: DynokeeperConfiguration
     /// Increases with every accepted reload.
-    public private(set) var version = 0
+    package private(set) var version = 0
     let path: String?
     let environment: [String: String]
     let logger: Logger
     private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter = 0
 
-    public init(_ configuration: DynokeeperConfiguration, path: String?, environment: [String: String], logger: Logger) {
+    package init(_ configuration: DynokeeperConfiguration, path: String?, environment: [String: String], logger: Logger) {
         self.current = configuration
         self.path = path
         self.environment = environment
@@ -24,7 +24,7 @@ public actor ConfigurationHolder {
     /// Reads the file again.
     /// - Returns: `nil` when the new configuration was taken, else the error (the old one stays).
     @discardableResult
-    public func reload() -> (any Error)? {
+    package func reload() -> (any Error)? {
         do {
             let fresh = try DynokeeperConfiguration.load(path: path, environment: environment)
             if fresh.storage != current.storage || fresh.redis != current.redis || fresh.node != current.node
@@ -46,7 +46,7 @@ public actor ConfigurationHolder {
     }
 
     /// Waits until the configuration changes after `version`, or the task is cancelled.
-    public func changed(after version: Int) async {
+    package func changed(after version: Int) async {
         if self.version > version { return }
         nextWaiter += 1
         let id = nextWaiter

@@ -1,42 +1,42 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
-public import Logging
-public import ObjectStorage
+package import Logging
+package import ObjectStorage
 
 /// What one configuration builds for the node: its Redis connector, the Redis and Dynomite services, the node
 /// guard, backups and restores. The CLI and the daemon build them here, and nowhere else.
-public struct NodeComponents: Sendable {
-    public let configuration: DynokeeperConfiguration
-    public let node: NodeSettings
-    public let store: any ObjectStore
-    public let logger: Logger
+package struct NodeComponents: Sendable {
+    package let configuration: DynokeeperConfiguration
+    package let node: NodeSettings
+    package let store: any ObjectStore
+    package let logger: Logger
 
-    public init(configuration: DynokeeperConfiguration, node: NodeSettings, store: any ObjectStore, logger: Logger) {
+    package init(configuration: DynokeeperConfiguration, node: NodeSettings, store: any ObjectStore, logger: Logger) {
         self.configuration = configuration
         self.node = node
         self.store = store
         self.logger = logger
     }
 
-    public var connector: RedisConnector { RedisConnector(node: node, redis: configuration.redis, logger: logger) }
+    package var connector: RedisConnector { RedisConnector(node: node, redis: configuration.redis, logger: logger) }
 
     /// The node lock and the unfinished-restore checks.
-    public var nodeGuard: NodeGuard { NodeGuard(configuration: configuration, connector: connector, logger: logger) }
+    package var nodeGuard: NodeGuard { NodeGuard(configuration: configuration, connector: connector, logger: logger) }
 
     /// The node's Redis as `redis.start` and `redis.stop` run it.
-    public var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
+    package var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
 
     /// The node's Dynomite; `nil` for a plain Redis node.
     /// - Throws: When the node runs Dynomite but the commands to stop and start it are missing.
-    public func dynomiteService() throws -> DynomiteService? { try DynomiteService.make(configuration, node: node) }
+    package func dynomiteService() throws -> DynomiteService? { try DynomiteService.make(configuration, node: node) }
 
-    public func backup(progress: (any ProgressReporter)?) -> NodeBackup {
+    package func backup(progress: (any ProgressReporter)?) -> NodeBackup {
         NodeBackup(
             node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
             progress: progress)
     }
 
-    public func restore(progress: (any ProgressReporter)?) -> NodeRestore {
+    package func restore(progress: (any ProgressReporter)?) -> NodeRestore {
         NodeRestore(
             configuration: configuration, node: node, connector: connector, store: store, logger: logger, progress: progress)
     }
@@ -44,7 +44,7 @@ public struct NodeComponents: Sendable {
 
 extension RestoreRequest {
     /// The node whose snapshot is restored: the request's source, else `restore.source_*`, else this node.
-    public func source(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> NodeIdentity {
+    package func source(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> NodeIdentity {
         var source = node.identity
         source.cluster = sourceCluster ?? configuration.restore.sourceCluster ?? source.cluster
         source.datacenter = sourceDatacenter ?? configuration.restore.sourceDatacenter ?? source.datacenter
@@ -53,7 +53,7 @@ extension RestoreRequest {
     }
 
     /// The restore's options: the request, completed from the configuration.
-    public func options(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> NodeRestore.Options {
+    package func options(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> NodeRestore.Options {
         var options = NodeRestore.Options(
             request: SnapshotSelector.Request(
                 source: source(configuration, node: node), date: date ?? configuration.restore.date, snapshotID: snapshot,
@@ -67,14 +67,14 @@ extension RestoreRequest {
 
 extension RingRestoreRequest {
     /// The cluster whose ring snapshot is restored: the request's, else `restore.source_cluster`, else this one.
-    public func sourceCluster(_ configuration: DynokeeperConfiguration) -> String {
+    package func sourceCluster(_ configuration: DynokeeperConfiguration) -> String {
         sourceCluster ?? configuration.restore.sourceCluster ?? configuration.cluster
     }
 }
 
 extension JobResult {
     /// A backup's outcome.
-    public init(_ report: NodeBackup.Report) {
+    package init(_ report: NodeBackup.Report) {
         let manifest = report.manifest
         self.init(
             snapshot: manifest.snapshotID.text, location: report.location, size: manifest.size,
@@ -82,7 +82,7 @@ extension JobResult {
     }
 
     /// A restore's outcome (or, on a dry run, its plan).
-    public init(_ report: NodeRestore.Report) {
+    package init(_ report: NodeRestore.Report) {
         self.init(
             snapshot: report.source.id.text, source: "\(report.source.node.cluster)/\(report.source.node)",
             steps: report.steps.map { .init(name: $0.name, seconds: report.dryRun ? nil : $0.duration / .seconds(1)) },

@@ -1,21 +1,21 @@
-public import DynokeeperConfiguration
-public import Foundation
-public import Logging
-public import ObjectStorage
+package import DynokeeperConfiguration
+package import Foundation
+package import Logging
+package import ObjectStorage
 import RedisClient
 
 /// The application service the daemon's API, its schedule and Dynomite-manager's paths call: backups, restores
 /// and their recovery as jobs, Redis's BGSAVE, and starting or stopping Redis and Dynomite by hand. Each call
 /// takes the configuration in force at that moment.
-public struct NodeService: Sendable {
-    public let holder: ConfigurationHolder
-    public let node: NodeSettings
-    public let store: any ObjectStore
-    public let runner: JobRunner
-    public let events: (any NodeEvents)?
-    public let logger: Logger
+package struct NodeService: Sendable {
+    package let holder: ConfigurationHolder
+    package let node: NodeSettings
+    package let store: any ObjectStore
+    package let runner: JobRunner
+    package let events: (any NodeEvents)?
+    package let logger: Logger
 
-    public init(
+    package init(
         holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, runner: JobRunner,
         events: (any NodeEvents)?, logger: Logger
     ) {
@@ -28,7 +28,7 @@ public struct NodeService: Sendable {
     }
 
     /// The node's components, with the configuration in force now.
-    public func components() async -> NodeComponents {
+    package func components() async -> NodeComponents {
         NodeComponents(configuration: await holder.current, node: node, store: store, logger: logger)
     }
 
@@ -38,12 +38,11 @@ public struct NodeService: Sendable {
     func lockForBackup(_ components: NodeComponents, operation: String) async throws -> NodeLock? {
         do {
             return try await components.nodeGuard.lockForBackup(operation)
-        } catch let error as NodeBusyError {
-            throw error
-        } catch let error as UnfinishedRestoreError {
-            throw error
         } catch {
-            return nil
+            switch DynokeeperError(error).code {
+            case .busy, .unfinishedRestore: throw error
+            default: return nil
+            }
         }
     }
 
@@ -65,7 +64,7 @@ public struct NodeService: Sendable {
     }
 
     /// Starts a backup job.
-    public func startBackup(_ request: BackupRequest, trigger: String) async throws -> Job {
+    package func startBackup(_ request: BackupRequest, trigger: String) async throws -> Job {
         let components = await components()
         var backupOptions = NodeBackup.Options(components.configuration.backup, type: request.type)
         backupOptions.snapshotID = request.snapshotID
@@ -86,7 +85,7 @@ public struct NodeService: Sendable {
 
     /// Starts a restore job (refused at once when restores are disabled, the node is busy, or an earlier
     /// restore did not finish).
-    public func startRestore(_ request: RestoreRequest, trigger: String) async throws -> Job {
+    package func startRestore(_ request: RestoreRequest, trigger: String) async throws -> Job {
         let components = await components()
         try NodeRestore.checkEnabled(components.configuration)
         let options = request.options(components.configuration, node: node)
@@ -107,7 +106,7 @@ public struct NodeService: Sendable {
     }
 
     /// Finishes (`resume`) or undoes (`rollback`) a restore that did not finish, as a job.
-    public func startRestoreRecovery(rollback: Bool, trigger: String) async throws -> Job {
+    package func startRestoreRecovery(rollback: Bool, trigger: String) async throws -> Job {
         let components = await components()
         if !rollback { try NodeRestore.checkEnabled(components.configuration) }
         let restore = components.restore(progress: nil)
@@ -123,7 +122,7 @@ public struct NodeService: Sendable {
     }
 
     /// Starts a job that only makes Redis save (Dynomite-manager's `takesnapshot`).
-    public func startSnapshot(trigger: String) async throws -> Job {
+    package func startSnapshot(trigger: String) async throws -> Job {
         let components = await components()
         let logger = logger
         try await runner.ensureIdle()
@@ -141,13 +140,13 @@ public struct NodeService: Sendable {
     }
 
     /// Redis and Dynomite, stopped or started by hand (Dynomite-manager's admin paths).
-    public enum Process: String, Sendable { case redis, dynomite }
+    package enum Process: String, Sendable { case redis, dynomite }
 
-    public func start(_ process: Process) async throws {
+    package func start(_ process: Process) async throws {
         try await control(process, "start") { try await $0.start() } dynomite: { try await $0.start() }
     }
 
-    public func stop(_ process: Process) async throws {
+    package func stop(_ process: Process) async throws {
         try await control(process, "stop") { try await $0.stop() } dynomite: { try await $0.stop() }
     }
 
@@ -172,14 +171,17 @@ public struct NodeService: Sendable {
     }
 
     /// The node lock and a restore that did not finish, as `/v1/status` and the metrics show them.
-    public func nodeState() async -> NodeState {
-        await components().nodeGuard.inspect()
+    /// - Parameter components: Built from one configuration for a whole status document; now's by default.
+    package func nodeState(_ components: NodeComponents? = nil) async -> NodeState {
+        let components = if let components { components } else { await self.components() }
+        return await components.nodeGuard.inspect()
     }
 
-    /// What Redis says of itself, `nil` when it does not answer.
-    public func redisState() async -> NodeStatus.Redis {
+    /// What Redis says of itself (`up: false` when it does not answer).
+    package func redisState(_ components: NodeComponents? = nil) async -> NodeStatus.Redis {
         let address = "\(node.redisHost):\(node.redisPort)"
-        let info = try? await components().connector.withConnection(commandTimeout: .seconds(5)) { try await $0.info() }
+        let connector = if let components { components.connector } else { await self.components().connector }
+        let info = try? await connector.withConnection(commandTimeout: .seconds(5)) { try await $0.info() }
         guard let info else { return NodeStatus.Redis(address: address, up: false) }
         return NodeStatus.Redis(
             address: address, up: true, loading: info.int("loading") == 1,
@@ -188,8 +190,9 @@ public struct NodeService: Sendable {
     }
 
     /// Whether Dynomite answers; `nil` for a plain Redis node.
-    public func dynomiteUp() async -> Bool? {
-        guard let dynomite = try? await components().dynomiteService() else { return nil }
+    package func dynomiteUp(_ components: NodeComponents? = nil) async -> Bool? {
+        let components = if let components { components } else { await self.components() }
+        guard let dynomite = try? components.dynomiteService() else { return nil }
         return await dynomite.isUp()
     }
 }

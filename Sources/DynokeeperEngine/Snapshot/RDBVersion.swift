@@ -3,9 +3,9 @@ import Foundation
 /// The RDB format version: the number after `REDIS` in an RDB file's first nine bytes. A Redis refuses, at
 /// start-up, an RDB newer than the newest format it knows, and the node then stays down; so a restore compares
 /// the two before it touches the node.
-public enum RDBVersion {
+package enum RDBVersion {
     /// The version an RDB file (or an AOF with an RDB preamble) starts with, `nil` when it does not start like one.
-    public static func parse(header bytes: some Collection<UInt8>) -> Int? {
+    package static func parse(header bytes: some Collection<UInt8>) -> Int? {
         let head = Array(bytes.prefix(9))
         guard head.count == 9, head.prefix(5).elementsEqual("REDIS".utf8),
             let version = Int(String(decoding: head[5...], as: UTF8.self))
@@ -14,7 +14,7 @@ public enum RDBVersion {
     }
 
     /// Reads the version at the start of a local file.
-    public static func read(file path: String) -> Int? {
+    package static func read(file path: String) -> Int? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         guard let data = try? handle.read(upToCount: 9) else { return nil }
@@ -23,7 +23,7 @@ public enum RDBVersion {
 
     /// The newest RDB version a Redis release loads, `nil` when unknown (Valkey, or a release newer than this
     /// table, which then is not second-guessed). RDB 10 is Redis 7.0, 11 is 7.2, 12 is 7.4 and 8.x.
-    public static func newestLoadable(redisVersion: String, serverName: String? = nil) -> Int? {
+    package static func newestLoadable(redisVersion: String, serverName: String? = nil) -> Int? {
         guard serverName == nil || serverName == "redis" else { return nil }
         let parts = redisVersion.split(separator: ".").compactMap { Int($0) }
         guard parts.count >= 2 else { return nil }

@@ -1,66 +1,66 @@
-public import DynokeeperConfiguration
-public import Foundation
-public import RedisClient
+package import DynokeeperConfiguration
+package import Foundation
+package import RedisClient
 
 /// What a snapshot holds, written last into its folder: a snapshot without one is incomplete and never
 /// offered for restore.
-public struct SnapshotManifest: Codable, Sendable, Equatable {
+package struct SnapshotManifest: Codable, Sendable, Equatable {
     /// The version of this format; readers refuse versions they do not know.
-    public static let currentFormat = 1
+    package static let currentFormat = 1
 
-    public struct Tool: Codable, Sendable, Equatable {
-        public var name: String
-        public var version: String
+    package struct Tool: Codable, Sendable, Equatable {
+        package var name: String
+        package var version: String
     }
 
-    public struct Redis: Codable, Sendable, Equatable {
-        public var version: String
+    package struct Redis: Codable, Sendable, Equatable {
+        package var version: String
         /// `host:port` as dynokeeper reached it.
-        public var address: String
+        package var address: String
         /// For multi-part AOF (Redis 7+): the folder and the manifest's name.
-        public var aofDirectory: String?
-        public var aofManifest: String?
+        package var aofDirectory: String?
+        package var aofManifest: String?
     }
 
-    public struct Compression: Codable, Sendable, Equatable {
+    package struct Compression: Codable, Sendable, Equatable {
         /// `zstd` or `none`.
-        public var algorithm: String
-        public var level: Int?
+        package var algorithm: String
+        package var level: Int?
     }
 
     /// One stored file.
-    public struct File: Codable, Sendable, Equatable {
+    package struct File: Codable, Sendable, Equatable {
         /// The file's path under Redis's data folder: `dump.rdb`, `appendonlydir/appendonly.aof.1.base.rdb`.
-        public var name: String
+        package var name: String
         /// The object's key within the snapshot folder: the name, with `.zst` when compressed.
-        public var object: String
+        package var object: String
         /// Bytes before compression.
-        public var size: Int64
+        package var size: Int64
         /// Bytes stored.
-        public var storedSize: Int64
+        package var storedSize: Int64
         /// SHA-256 (hex) of the bytes before compression.
-        public var sha256: String
+        package var sha256: String
     }
 
-    public var format: Int
-    public var snapshotID: SnapshotID
-    public var tool: Tool
-    public var node: NodeIdentity
-    public var hostname: String
-    public var redis: Redis
-    public var type: DynokeeperConfiguration.Backup.PersistenceType
-    public var compression: Compression
-    public var files: [File]
+    package var format: Int
+    package var snapshotID: SnapshotID
+    package var tool: Tool
+    package var node: NodeIdentity
+    package var hostname: String
+    package var redis: Redis
+    package var type: DynokeeperConfiguration.Backup.PersistenceType
+    package var compression: Compression
+    package var files: [File]
     /// Keys per database (`db0`, …) when the backup was taken.
-    public var keyspace: [String: RedisInfo.Keyspace]
+    package var keyspace: [String: RedisInfo.Keyspace]
     /// Whether the key counts are those of the saved data exactly (RDB taken right after them) or approximate
     /// (writes may have come in between).
-    public var keyspaceExact: Bool
+    package var keyspaceExact: Bool
     /// The RDB format version of the RDB file (or of the AOF's RDB base), so that a restore can refuse a snapshot
     /// the node's Redis cannot load before it touches the node; `nil` in older manifests and for AOFs without one.
-    public var rdbVersion: Int?
-    public var startedAt: Date
-    public var finishedAt: Date
+    package var rdbVersion: Int?
+    package var startedAt: Date
+    package var finishedAt: Date
 
     // Spelled so that the snake_case strategies map `snapshot_id` both ways.
     enum CodingKeys: String, CodingKey {
@@ -69,15 +69,15 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     }
 
     /// The total size before compression.
-    public var size: Int64 { files.reduce(0) { $0 + $1.size } }
+    package var size: Int64 { files.reduce(0) { $0 + $1.size } }
     /// The total size stored.
-    public var storedSize: Int64 { files.reduce(0) { $0 + $1.storedSize } }
+    package var storedSize: Int64 { files.reduce(0) { $0 + $1.storedSize } }
     /// Keys in all databases.
-    public var keyCount: Int { keyspace.values.reduce(0) { $0 + $1.keys } }
+    package var keyCount: Int { keyspace.values.reduce(0) { $0 + $1.keys } }
 
     /// The encoding manifests (and other dynokeeper JSON) use: snake_case keys, ISO 8601 dates.
     /// - Parameter pretty: Indented (manifests) or one line (JSON lines output).
-    public static func makeEncoder(pretty: Bool = true) -> JSONEncoder {
+    package static func makeEncoder(pretty: Bool = true) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
@@ -85,9 +85,9 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
         return encoder
     }
 
-    public static let encoder = makeEncoder()
+    package static let encoder = makeEncoder()
 
-    public static let decoder: JSONDecoder = {
+    package static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .iso8601
@@ -95,7 +95,7 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     }()
 
     /// Reads a manifest, refusing formats this version does not know.
-    public static func decode(_ data: Data, key: String) throws -> SnapshotManifest {
+    package static func decode(_ data: Data, key: String) throws -> SnapshotManifest {
         struct Header: Decodable { var format: Int }
         guard let header = try? decoder.decode(Header.self, from: data) else {
             throw DynokeeperError.snapshot("\(key) is not a dynokeeper manifest")

@@ -1,19 +1,19 @@
 import Crypto
 import Foundation
-public import ObjectStorage
+package import ObjectStorage
 import NIOCore
 
 /// Proves that a store works with the current settings: writes a probe object of random bytes, reads it
 /// back and compares, finds it in a listing, deletes it.
-public struct StorageProbe: Sendable {
-    public let store: any ObjectStore
+package struct StorageProbe: Sendable {
+    package let store: any ObjectStore
 
-    public init(store: any ObjectStore) { self.store = store }
+    package init(store: any ObjectStore) { self.store = store }
 
     /// - Parameters:
     ///   - bytes: The probe's size.
     ///   - report: Receives one line per step.
-    public func run(bytes: Int, report: (String) -> Void) async throws {
+    package func run(bytes: Int, report: (String) -> Void) async throws {
         let key = "_dynokeeper-probe/\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8))"
         var payload = ByteBufferAllocator().buffer(capacity: bytes)
         var generator = SystemRandomNumberGenerator()

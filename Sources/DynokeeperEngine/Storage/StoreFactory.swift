@@ -1,16 +1,16 @@
-public import DynokeeperConfiguration
-public import Logging
-public import ObjectStorage
+package import DynokeeperConfiguration
+package import Logging
+package import ObjectStorage
 import ObjectStorageS3
 
 /// Builds the object store a configuration names.
-public enum StoreFactory {
+package enum StoreFactory {
     /// - Parameters:
     ///   - storage: The `storage` section.
     ///   - environment: Where AWS credentials and `AWS_CA_BUNDLE` are read.
     ///   - logger: Where the store reports retries.
     /// - Returns: The store; call ``ObjectStore/shutdown()`` when done.
-    public static func makeStore(
+    package static func makeStore(
         _ storage: DynokeeperConfiguration.Storage, environment: [String: String], logger: Logger
     ) throws -> any ObjectStore {
         switch storage.url {
@@ -43,7 +43,7 @@ public enum StoreFactory {
 
     /// Where credentials would come from, checked without touching the network (environment and shared
     /// files only), for `config check`.
-    public static func describeCredentials(_ storage: DynokeeperConfiguration.Storage, environment: [String: String]) async -> String {
+    package static func describeCredentials(_ storage: DynokeeperConfiguration.Storage, environment: [String: String]) async -> String {
         guard case .s3 = storage.url else { return "not needed (local directory store)" }
         do {
             if let found = try await EnvironmentCredentialProvider(environment: environment).resolve() {

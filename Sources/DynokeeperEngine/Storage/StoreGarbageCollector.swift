@@ -1,26 +1,26 @@
-public import Foundation
-public import Logging
-public import ObjectStorage
+package import Foundation
+package import Logging
+package import ObjectStorage
 
 /// Removes what interrupted backups leave in the store: multipart uploads never completed nor aborted (S3 bills
 /// their parts until they are), the local store's temporary files and empty folders, and snapshot folders without
 /// a manifest (never listed or restored). Only what is older than a threshold goes, so that a backup under way
 /// is left alone.
-public struct StoreGarbageCollector: Sendable {
-    public struct Report: Sendable {
-        public var uploads: [IncompleteUpload] = []
+package struct StoreGarbageCollector: Sendable {
+    package struct Report: Sendable {
+        package var uploads: [IncompleteUpload] = []
         /// Snapshot folders without a manifest, with their objects.
-        public var folders: [(prefix: String, keys: [String])] = []
-        public var emptyFolders = 0
-        public var dryRun: Bool
+        package var folders: [(prefix: String, keys: [String])] = []
+        package var emptyFolders = 0
+        package var dryRun: Bool
 
-        public var isEmpty: Bool { uploads.isEmpty && folders.isEmpty && emptyFolders == 0 }
+        package var isEmpty: Bool { uploads.isEmpty && folders.isEmpty && emptyFolders == 0 }
     }
 
-    public let store: any ObjectStore
-    public let logger: Logger
+    package let store: any ObjectStore
+    package let logger: Logger
 
-    public init(store: any ObjectStore, logger: Logger) {
+    package init(store: any ObjectStore, logger: Logger) {
         self.store = store
         self.logger = logger
     }
@@ -29,7 +29,7 @@ public struct StoreGarbageCollector: Sendable {
     ///   - olderThan: Only what is at least this old goes (uploads by their start, folders by their newest object).
     ///   - dryRun: List, remove nothing.
     ///   - now: The clock.
-    public func run(olderThan: Duration, dryRun: Bool, now: Date = Date()) async throws -> Report {
+    package func run(olderThan: Duration, dryRun: Bool, now: Date = Date()) async throws -> Report {
         let cutoff = now.addingTimeInterval(-(olderThan / .seconds(1)))
         var report = Report(dryRun: dryRun)
         if let cleaning = store as? any IncompleteUploadCleaning {
@@ -82,8 +82,8 @@ public struct StoreGarbageCollector: Sendable {
 }
 
 /// Durations as the command line and the configuration write them: `90s`, `30m`, `24h`, `7d`.
-public enum DurationText {
-    public static func parse(_ text: String) -> Duration? {
+package enum DurationText {
+    package static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let unit = trimmed.last, let value = Int(trimmed.dropLast()), value >= 0 else { return nil }
         let factor: Int

@@ -1,26 +1,26 @@
 import Crypto
-public import NIOCore
+package import NIOCore
 import Synchronization
 
 /// Passes bytes through while computing their SHA-256 and counting them; the result is in ``digest``
 /// once the stream has ended.
-public struct DigestingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    public typealias Element = ByteBuffer
+package struct DigestingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    package typealias Element = ByteBuffer
     let base: Base
-    public let digest: DigestResult
+    package let digest: DigestResult
 
-    public init(_ base: Base) {
+    package init(_ base: Base) {
         self.base = base
         self.digest = DigestResult()
     }
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         var hasher = SHA256()
         var count: Int64 = 0
         let result: DigestResult
 
-        public mutating func next() async throws -> ByteBuffer? {
+        package mutating func next() async throws -> ByteBuffer? {
             guard let chunk = try await base.next() else {
                 result.set(hex: hasher.finalize().map { String(format: "%02x", $0) }.joined(), count: count)
                 return nil
@@ -31,17 +31,17 @@ public struct DigestingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, 
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), result: digest) }
+    package func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), result: digest) }
 }
 
 /// The SHA-256 and size of a stream that has ended.
-public final class DigestResult: Sendable {
+package final class DigestResult: Sendable {
     private let value = Mutex<(hex: String, count: Int64)?>(nil)
 
     func set(hex: String, count: Int64) { value.withLock { $0 = (hex, count) } }
 
     /// `nil` until the stream has ended.
-    public var result: (hex: String, count: Int64)? { value.withLock { $0 } }
+    package var result: (hex: String, count: Int64)? { value.withLock { $0 } }
 }
 
 import Foundation

@@ -1,8 +1,8 @@
-public import NIOCore
+package import NIOCore
 import Synchronization
 
 /// Receives how far a transfer has got, for a progress display.
-public protocol ProgressReporter: Sendable {
+package protocol ProgressReporter: Sendable {
     /// - Parameters:
     ///   - label: What moves, such as `dump.rdb`.
     ///   - done: Bytes so far.
@@ -15,32 +15,32 @@ public protocol ProgressReporter: Sendable {
 }
 
 extension ProgressReporter {
-    public func step(_ name: String) {}
+    package func step(_ name: String) {}
 }
 
 /// Passes bytes through, reporting their running count.
-public struct ProgressSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    public typealias Element = ByteBuffer
+package struct ProgressSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    package typealias Element = ByteBuffer
     let base: Base
     let label: String
     let total: Int64
     let reporter: (any ProgressReporter)?
 
-    public init(_ base: Base, label: String, total: Int64, reporter: (any ProgressReporter)?) {
+    package init(_ base: Base, label: String, total: Int64, reporter: (any ProgressReporter)?) {
         self.base = base
         self.label = label
         self.total = total
         self.reporter = reporter
     }
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let label: String
         let total: Int64
         let reporter: (any ProgressReporter)?
         var done: Int64 = 0
 
-        public mutating func next() async throws -> ByteBuffer? {
+        package mutating func next() async throws -> ByteBuffer? {
             guard let chunk = try await base.next() else {
                 reporter?.finished(label: label)
                 return nil
@@ -51,7 +51,7 @@ public struct ProgressSequence<Base: AsyncSequence & Sendable>: AsyncSequence, S
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator {
+    package func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(base: base.makeAsyncIterator(), label: label, total: total, reporter: reporter)
     }
 }

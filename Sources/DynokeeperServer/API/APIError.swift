@@ -26,7 +26,10 @@ struct APIError: HTTPResponseError {
             case .busy, .jobRunning, .unfinishedRestore, .shuttingDown: .conflict
             case .redis, .storage, .peer: .badGateway
             case .cancelled: .serviceUnavailable
-            case .invalidConfiguration, .snapshot, .failed: .internalServerError
+            // The node's configuration cannot serve the request (such as a restore without redis.conf): not a
+            // server fault worth retrying, and not a refusal of the caller either.
+            case .invalidConfiguration: .unprocessableContent
+            case .snapshot, .failed: .internalServerError
             }
         self.init(status: status, code: error.code.rawValue, message: error.message)
     }

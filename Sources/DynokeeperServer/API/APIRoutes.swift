@@ -92,10 +92,12 @@ struct APIRoutes: Sendable {
     }
 
     func status() async throws -> NodeStatus {
-        let configuration = await node.holder.current
-        async let redis = node.redisState()
-        async let dynomite = node.dynomiteUp()
-        async let state = node.nodeState()
+        // One configuration for the whole document, even across a reload.
+        let components = await node.components()
+        let configuration = components.configuration
+        async let redis = node.redisState(components)
+        async let dynomite = node.dynomiteUp(components)
+        async let state = node.nodeState(components)
         return NodeStatus(
             version: DynokeeperVersion.current, node: node.node.identity, redis: await redis,
             dynomite: await dynomite.map { .init(up: $0) }, currentJob: await node.runner.current(),

@@ -1,13 +1,13 @@
 import CoreMetrics
-public import DynokeeperEngine
-public import Foundation
+package import DynokeeperEngine
+package import Foundation
 import Metrics
-public import Prometheus
+package import Prometheus
 
 /// dynokeeper's metrics, in their own Prometheus registry (so that several daemons can live in one process,
 /// as in tests), exported as Prometheus text on `/metrics`.
-public final class DynokeeperMetrics: NodeEvents {
-    public let registry: PrometheusCollectorRegistry
+package final class DynokeeperMetrics: NodeEvents {
+    package let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     let uploaded: CoreMetrics.Counter
     let downloaded: CoreMetrics.Counter
@@ -16,7 +16,7 @@ public final class DynokeeperMetrics: NodeEvents {
     let redisUp: CoreMetrics.Gauge
     let unfinished: CoreMetrics.Gauge
 
-    public init() {
+    package init() {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -42,12 +42,12 @@ public final class DynokeeperMetrics: NodeEvents {
         CoreMetrics.Gauge(label: "dynokeeper_job_running", dimensions: [("kind", kind)], factory: factory)
     }
 
-    public func jobStarted(_ job: Job) {
+    package func jobStarted(_ job: Job) {
         CoreMetrics.Counter(label: "dynokeeper_jobs_started_total", dimensions: dimensions(job), factory: factory).increment()
         running(job.kind.rawValue).record(1)
     }
 
-    public func jobFinished(_ job: Job) {
+    package func jobFinished(_ job: Job) {
         let outcome = job.state == .succeeded ? "succeeded" : "failed"
         CoreMetrics.Counter(label: "dynokeeper_jobs_\(outcome)_total", dimensions: dimensions(job), factory: factory).increment()
         running(job.kind.rawValue).record(0)
@@ -58,13 +58,13 @@ public final class DynokeeperMetrics: NodeEvents {
     }
 
     /// A backup stored `bytes`.
-    public func backupSucceeded(storedBytes: Int64, at date: Date) {
+    package func backupSucceeded(storedBytes: Int64, at date: Date) {
         uploaded.increment(by: Int(storedBytes))
         lastBackup.record(date.timeIntervalSince1970)
         lastBackupSize.record(Double(storedBytes))
     }
 
-    public func restoreDownloaded(bytes: Int64) {
+    package func restoreDownloaded(bytes: Int64) {
         downloaded.increment(by: Int(bytes))
     }
 
@@ -86,7 +86,7 @@ public final class DynokeeperMetrics: NodeEvents {
     }
 
     /// The Prometheus text exposition of every metric.
-    public func render() -> String {
+    package func render() -> String {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

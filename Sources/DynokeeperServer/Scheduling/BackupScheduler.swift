@@ -1,14 +1,14 @@
-public import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import DynokeeperEngine
 import DynokeeperRing
-public import Foundation
-public import Logging
-public import ServiceLifecycle
+package import Foundation
+package import Logging
+package import ServiceLifecycle
 
 /// Takes the scheduled backups: at each time `backup.schedule` names while `backup.enabled` is true, and once
 /// at start-up when the newest snapshot is older than one period (the daemon was down when one was due).
 /// A reload of the configuration takes effect at once.
-public struct BackupScheduler: Service {
+package struct BackupScheduler: Service {
     let node: NodeService
     let ring: RingService
     let metrics: DynokeeperMetrics
@@ -27,11 +27,11 @@ public struct BackupScheduler: Service {
     }
 
     /// The next run for a configuration, `nil` when scheduled backups are off.
-    public static func nextRun(_ configuration: DynokeeperConfiguration, after date: Date) -> Date? {
+    package static func nextRun(_ configuration: DynokeeperConfiguration, after date: Date) -> Date? {
         configuration.backup.enabled ? configuration.backup.schedule.next(after: date) : nil
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await cancelWhenGracefulShutdown {
             await catchUp()
             while !Task.isCancelled {

@@ -3,8 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import NIOCore
-public import Foundation
+package import NIOCore
+package import Foundation
 
 /// An object store in a local folder: each key is a file under the root, `/` making sub-folders.
 ///
@@ -12,11 +12,11 @@ public import Foundation
 /// to disk (`fsync`), renamed over the destination, and the folder flushed in turn. A crash leaves either
 /// the old object or the new one, plus at worst a hidden temporary file that listings ignore.
 /// Keys are checked by ``ObjectKey/validate(_:)``, so no key leads outside the root.
-public struct LocalDirectoryStore: ObjectStore {
+package struct LocalDirectoryStore: ObjectStore {
     /// The absolute path of the root folder.
-    public let root: String
+    package let root: String
     /// The size of the chunks a download yields.
-    public var readChunkSize: Int
+    package var readChunkSize: Int
 
     static let temporaryPrefix = ".dynokeeper-tmp-"
 
@@ -24,13 +24,13 @@ public struct LocalDirectoryStore: ObjectStore {
     ///   - root: The root folder; a relative path is resolved against the current directory. It is
     ///     created on the first write.
     ///   - readChunkSize: The size of the chunks a download yields.
-    public init(root: String, readChunkSize: Int = 1 << 20) {
+    package init(root: String, readChunkSize: Int = 1 << 20) {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = URL(fileURLWithPath: absolute).standardizedFileURL.path
         self.readChunkSize = readChunkSize
     }
 
-    public var location: String { "file://\(root)" }
+    package var location: String { "file://\(root)" }
 
     func path(for key: String) throws -> String {
         try ObjectKey.validate(key)
@@ -42,7 +42,7 @@ public struct LocalDirectoryStore: ObjectStore {
 
     // MARK: put
 
-    public func put<Body: AsyncSequence & Sendable>(
+    package func put<Body: AsyncSequence & Sendable>(
         _ key: String, body: Body, options: PutOptions
     ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
         let destination = try path(for: key)
@@ -78,7 +78,7 @@ public struct LocalDirectoryStore: ObjectStore {
 
     // MARK: get
 
-    public func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
+    package func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
         let file: LocalFile
         switch try await LocalFile.attempt(try path(for: key)) {
         case .opened(let opened): file = opened
@@ -101,7 +101,7 @@ public struct LocalDirectoryStore: ObjectStore {
 
     // MARK: head
 
-    public func head(_ key: String) async throws -> ObjectInfo? {
+    package func head(_ key: String) async throws -> ObjectInfo? {
         let path = try path(for: key)
         return try await BlockingIO.run { () throws -> ObjectInfo? in
             var info = stat()
@@ -116,7 +116,7 @@ public struct LocalDirectoryStore: ObjectStore {
 
     // MARK: list
 
-    public func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+    package func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
         let root = root
         return try await BlockingIO.run {
             // Only the folder holding the prefix's last complete segment can contain matches.
@@ -194,7 +194,7 @@ public struct LocalDirectoryStore: ObjectStore {
 
     // MARK: delete
 
-    public func delete(_ keys: [String]) async throws {
+    package func delete(_ keys: [String]) async throws {
         let paths = try keys.map { try path(for: $0) }
         let root = root
         let failures = try await BlockingIO.run { () -> [String] in
@@ -233,7 +233,7 @@ public struct LocalDirectoryStore: ObjectStore {
 extension LocalDirectoryStore: IncompleteUploadCleaning {
     /// The temporary files puts leave when they are killed, under the folders the prefix can reach, with their
     /// modification times; and nothing else (empty folders are removed by ``removeEmptyFolders(prefix:)``).
-    public func incompleteUploads(prefix: String) async throws -> [IncompleteUpload] {
+    package func incompleteUploads(prefix: String) async throws -> [IncompleteUpload] {
         let root = root
         return try await BlockingIO.run {
             let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
@@ -244,7 +244,7 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
     }
 
     /// Removes a temporary file (its key is its path under the root).
-    public func abort(_ upload: IncompleteUpload) async throws {
+    package func abort(_ upload: IncompleteUpload) async throws {
         let parts = upload.key.split(separator: "/", omittingEmptySubsequences: false)
         guard upload.id.hasPrefix(Self.temporaryPrefix), parts.last.map(String.init) == upload.id,
             !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
@@ -259,7 +259,7 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
 
     /// Removes the empty folders under `prefix`'s folder not changed since `cutoff` (a killed put can leave the
     /// folders it made; a put under way has just made its own).
-    public func removeEmptyFolders(prefix: String, olderThan cutoff: Date) async throws -> Int {
+    package func removeEmptyFolders(prefix: String, olderThan cutoff: Date) async throws -> Int {
         let root = root
         return try await BlockingIO.run {
             let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""

@@ -11,10 +11,10 @@ import NIOFileSystem
 ///
 /// The file stays open as long as this value or a stream of its chunks lives: a file that is renamed over or
 /// deleted meanwhile (as Redis does with its RDB and AOF files) still reads as it was when opened, up to ``size``.
-public final class LocalFile: Sendable {
-    public let path: String
+package final class LocalFile: Sendable {
+    package let path: String
     /// The size when it was opened.
-    public let size: Int64
+    package let size: Int64
     /// What `fstat` said when it was opened.
     let status: stat
     let file: OwnedFileHandle<ReadFileHandle>
@@ -28,7 +28,7 @@ public final class LocalFile: Sendable {
 
     /// Opens a regular file.
     /// - Throws: ``LocalFileError`` when it cannot be opened or is not a regular file.
-    public static func open(_ path: String) async throws -> LocalFile {
+    package static func open(_ path: String) async throws -> LocalFile {
         switch try await attempt(path) {
         case .opened(let file): return file
         case .missing(let errno): throw LocalFileError("cannot open \(path): \(String(cString: strerror(errno)))")
@@ -69,7 +69,7 @@ public final class LocalFile: Sendable {
     /// - Parameters:
     ///   - range: The bytes to read; the whole file by default.
     ///   - chunkSize: The size of each chunk.
-    public func chunks(range: Range<Int64>? = nil, chunkSize: Int = 1 << 20) -> ByteStream {
+    package func chunks(range: Range<Int64>? = nil, chunkSize: Int = 1 << 20) -> ByteStream {
         // Not NIOFileSystem's readChunks: it reads one chunk at a time, 1.5-2x slower here on a cached 512 MiB file.
         let reader = ParallelRangeReader(range: range ?? 0..<size, partSize: Int64(chunkSize), concurrency: 2) {
             [self] part in try await read(part)
@@ -78,7 +78,7 @@ public final class LocalFile: Sendable {
     }
 
     /// The first `count` bytes (fewer when the file is shorter), as opened.
-    public func prefix(_ count: Int) async throws -> [UInt8] {
+    package func prefix(_ count: Int) async throws -> [UInt8] {
         Array(try await read(0..<min(Int64(count), size)).readableBytesView)
     }
 
@@ -101,7 +101,7 @@ public final class LocalFile: Sendable {
 }
 
 /// A local file could not be opened, read or written.
-public struct LocalFileError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct LocalFileError: Error, Sendable, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

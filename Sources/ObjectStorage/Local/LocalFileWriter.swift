@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import NIOCore
+package import NIOCore
 import NIOFileSystem
 import Synchronization
 
@@ -12,8 +12,8 @@ import Synchronization
 /// The file is created under its own name at once, not with NIOFileSystem's transactional creation: a killed
 /// writer must leave a file that `dynokeeper gc` can find by its name, and NIOFileSystem makes a transactional
 /// file visible by removing the old one first (not atomically) and without flushing it.
-public final class LocalFileWriter: Sendable {
-    public let path: String
+package final class LocalFileWriter: Sendable {
+    package let path: String
     let file: OwnedFileHandle<WriteFileHandle>
     /// Where the next write goes.
     private let offset = Mutex<Int64>(0)
@@ -25,7 +25,7 @@ public final class LocalFileWriter: Sendable {
 
     /// Creates a file that must not exist yet.
     /// - Parameter mode: The new file's permissions (before the umask).
-    public static func create(_ path: String, mode: UInt16 = 0o644) async throws -> LocalFileWriter {
+    package static func create(_ path: String, mode: UInt16 = 0o644) async throws -> LocalFileWriter {
         var options = OpenOptions.Write.newFile(replaceExisting: false, permissions: FilePermissions(mode))
         options.newFile?.transactionalCreation = false
         do {
@@ -37,7 +37,7 @@ public final class LocalFileWriter: Sendable {
     }
 
     /// Appends bytes.
-    public func write(_ buffer: ByteBuffer) async throws {
+    package func write(_ buffer: ByteBuffer) async throws {
         let start = offset.withLock { $0 }
         do {
             let written = try await file.handle.write(contentsOf: buffer, toAbsoluteOffset: start)
@@ -48,15 +48,15 @@ public final class LocalFileWriter: Sendable {
     }
 
     /// Flushes the file's bytes to disk.
-    public func sync() async throws {
+    package func sync() async throws {
         do { try await file.handle.synchronize() } catch { throw LocalFileError("fsync", path, error) }
     }
 }
 
 /// The few file-system operations backups and restores need, off the cooperative threads.
-public enum LocalFileSystem {
+package enum LocalFileSystem {
     /// Renames atomically (replacing `destination` if it is a file), then flushes the destination's folder.
-    public static func rename(_ source: String, to destination: String) async throws {
+    package static func rename(_ source: String, to destination: String) async throws {
         // Hand-written: NIOFileSystem's moveItem refuses an existing destination and replaceItem removes it first.
         try await BlockingIO.run {
             guard Glibc.rename(source, destination) == 0 else {
@@ -67,7 +67,7 @@ public enum LocalFileSystem {
     }
 
     /// Flushes a folder's entries (after creating or renaming files in it) to disk.
-    public static func syncFolder(_ path: String) async throws {
+    package static func syncFolder(_ path: String) async throws {
         do {
             let folder = try await FileSystem.shared.openDirectory(atPath: FilePath(path))
             do {
@@ -83,8 +83,9 @@ public enum LocalFileSystem {
     }
 
     /// Creates a folder and its parents.
-    /// - Parameter mode: The new folders' permissions (before the umask).
-    public static func makeFolders(_ path: String, mode: UInt16 = 0o755) async throws {
+    /// - Parameter mode: The new folders' permissions before the umask (by default the umask alone decides, as
+    ///   for `mkdir`: a group that shares a local store with umask 002 keeps its write access).
+    package static func makeFolders(_ path: String, mode: UInt16 = 0o777) async throws {
         do {
             try await FileSystem.shared.createDirectory(
                 at: FilePath(path), withIntermediateDirectories: true, permissions: FilePermissions(mode))
@@ -94,7 +95,7 @@ public enum LocalFileSystem {
     }
 
     /// Removes a file or a folder with its content; a missing path is not an error.
-    public static func remove(_ path: String) async throws {
+    package static func remove(_ path: String) async throws {
         do {
             try await FileSystem.shared.removeItem(at: FilePath(path), recursively: true)
         } catch {
@@ -103,7 +104,7 @@ public enum LocalFileSystem {
     }
 
     /// Gives a file a second name (a hard link), so that two paths share one copy.
-    public static func link(_ source: String, to destination: String) async throws {
+    package static func link(_ source: String, to destination: String) async throws {
         // Hand-written: NIOFileSystem makes symbolic links only.
         try await BlockingIO.run {
             guard Glibc.link(source, destination) == 0 else {
@@ -113,14 +114,14 @@ public enum LocalFileSystem {
     }
 
     /// Whether a path exists (file or folder).
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         // Hand-written: callers ask inside synchronous code; NIOFileSystem's info(forFileAt:) is async only.
         var info = stat()
         return lstat(path, &info) == 0
     }
 
     /// The bytes available to an unprivileged user on the file system holding `path`.
-    public static func availableSpace(_ path: String) throws -> Int64 {
+    package static func availableSpace(_ path: String) throws -> Int64 {
         // Hand-written: NIOFileSystem has no statvfs.
         var info = statvfs()
         guard statvfs(path, &info) == 0 else {

@@ -1,24 +1,24 @@
-public import NIOCore
+package import NIOCore
 
 /// A type-erased asynchronous sequence of byte buffers: the body of a download.
-public struct ByteStream: AsyncSequence, Sendable {
-    public typealias Element = ByteBuffer
+package struct ByteStream: AsyncSequence, Sendable {
+    package typealias Element = ByteBuffer
 
     private let makeIterator: @Sendable () -> AsyncIterator
 
     /// Wraps any sequence of byte buffers.
-    public init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == ByteBuffer {
+    package init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == ByteBuffer {
         makeIterator = { AsyncIterator(base.makeAsyncIterator()) }
     }
 
     /// A stream of the given buffers.
-    public init(buffers: [ByteBuffer]) {
+    package init(buffers: [ByteBuffer]) {
         self.init(buffers.async)
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { makeIterator() }
+    package func makeAsyncIterator() -> AsyncIterator { makeIterator() }
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         private var nextBuffer: () async throws -> ByteBuffer?
 
         init<Base: AsyncIteratorProtocol>(_ base: Base) where Base.Element == ByteBuffer {
@@ -26,7 +26,7 @@ public struct ByteStream: AsyncSequence, Sendable {
             nextBuffer = { try await base.next() }
         }
 
-        public mutating func next() async throws -> ByteBuffer? {
+        package mutating func next() async throws -> ByteBuffer? {
             try await nextBuffer()
         }
     }
@@ -35,7 +35,7 @@ public struct ByteStream: AsyncSequence, Sendable {
 extension ByteStream {
     /// Reads the whole stream into one buffer; for small objects such as manifests.
     /// - Parameter limit: The most bytes accepted; more is an error rather than unbounded memory.
-    public func collect(upTo limit: Int) async throws -> ByteBuffer {
+    package func collect(upTo limit: Int) async throws -> ByteBuffer {
         var result = ByteBuffer()
         for try await chunk in self {
             guard result.readableBytes + chunk.readableBytes <= limit else {

@@ -1,12 +1,12 @@
-public import NIOCore
+package import NIOCore
 
 /// Reads a range of bytes as consecutive parts fetched concurrently, and yields them in order.
 ///
 /// At most `concurrency` parts are in flight or waiting to be consumed, so memory stays below
 /// `concurrency × partSize` whatever the size of the object. When the consumer stops early or is
 /// cancelled, the parts in flight are cancelled.
-public struct ParallelRangeReader: AsyncSequence, Sendable {
-    public typealias Element = ByteBuffer
+package struct ParallelRangeReader: AsyncSequence, Sendable {
+    package typealias Element = ByteBuffer
 
     let range: Range<Int64>
     let partSize: Int64
@@ -19,7 +19,7 @@ public struct ParallelRangeReader: AsyncSequence, Sendable {
     ///   - concurrency: How many parts are fetched at once.
     ///   - fetch: Fetches one part whole (and retries it as it sees fit); it must return exactly the
     ///     bytes of the range it is given.
-    public init(
+    package init(
         range: Range<Int64>, partSize: Int64, concurrency: Int,
         fetch: @escaping @Sendable (Range<Int64>) async throws -> ByteBuffer
     ) {
@@ -30,14 +30,14 @@ public struct ParallelRangeReader: AsyncSequence, Sendable {
         self.fetch = fetch
     }
 
-    public func makeAsyncIterator() -> AsyncIterator {
+    package func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(window: Window(reader: self))
     }
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         let window: Window
 
-        public mutating func next() async throws -> ByteBuffer? {
+        package mutating func next() async throws -> ByteBuffer? {
             try await window.next()
         }
     }

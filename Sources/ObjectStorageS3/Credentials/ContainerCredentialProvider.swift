@@ -1,23 +1,23 @@
-public import AWSSigV4
-public import AsyncHTTPClient
+package import AWSSigV4
+package import AsyncHTTPClient
 import Foundation
-public import NIOCore
+package import NIOCore
 
 /// ECS (and EKS Pod Identity) container credentials: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` (on
 /// `169.254.170.2`) or `AWS_CONTAINER_CREDENTIALS_FULL_URI`, with `AWS_CONTAINER_AUTHORIZATION_TOKEN` or
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` when set.
-public struct ContainerCredentialProvider: CredentialProvider {
+package struct ContainerCredentialProvider: CredentialProvider {
     let environment: [String: String]
     let client: HTTPClient
     let timeout: TimeAmount
 
-    public var name: String { "container credentials" }
+    package var name: String { "container credentials" }
 
     /// - Parameters:
     ///   - environment: Where to find the variables.
     ///   - client: The HTTP client to ask with.
     ///   - timeout: How long the endpoint has to answer.
-    public init(environment: [String: String], client: HTTPClient, timeout: TimeAmount = .seconds(5)) {
+    package init(environment: [String: String], client: HTTPClient, timeout: TimeAmount = .seconds(5)) {
         self.environment = environment
         self.client = client
         self.timeout = timeout
@@ -31,7 +31,7 @@ public struct ContainerCredentialProvider: CredentialProvider {
         return nil
     }
 
-    public func resolve() async throws -> AWSCredentials? {
+    package func resolve() async throws -> AWSCredentials? {
         guard let url else { return nil }
         var request = HTTPClientRequest(url: url)
         if let tokenFile = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !tokenFile.isEmpty {

@@ -1,25 +1,25 @@
-public import AWSSigV4
-public import AsyncHTTPClient
-public import Foundation
+package import AWSSigV4
+package import AsyncHTTPClient
+package import Foundation
 
 /// The standard AWS order: environment, shared files (profile), container credentials, EC2 instance
 /// metadata. The first source that has credentials wins; they are cached and refreshed five minutes
 /// before they expire, one refresh at a time however many requests wait for it.
-public actor CredentialChain: CredentialProvider {
-    public nonisolated let providers: [any CredentialProvider]
+package actor CredentialChain: CredentialProvider {
+    package nonisolated let providers: [any CredentialProvider]
     /// How long before expiry the credentials are refreshed.
-    public nonisolated let refreshMargin: TimeInterval
+    package nonisolated let refreshMargin: TimeInterval
     private let now: @Sendable () -> Date
     private var cached: (credentials: AWSCredentials, source: String)?
     private var refreshing: Task<(AWSCredentials, String), any Error>?
 
-    public nonisolated var name: String { "credential chain" }
+    package nonisolated var name: String { "credential chain" }
 
     /// - Parameters:
     ///   - providers: The sources, in order.
     ///   - refreshMargin: How long before expiry to refresh.
     ///   - now: The clock, injectable for tests.
-    public init(
+    package init(
         providers: [any CredentialProvider], refreshMargin: TimeInterval = 300,
         now: @escaping @Sendable () -> Date = Date.init
     ) {
@@ -29,12 +29,12 @@ public actor CredentialChain: CredentialProvider {
     }
 
     /// The credentials to sign with now.
-    public func resolve() async throws -> AWSCredentials? {
+    package func resolve() async throws -> AWSCredentials? {
         try await current().credentials
     }
 
     /// The credentials and the name of the source they came from.
-    public func current() async throws -> (credentials: AWSCredentials, source: String) {
+    package func current() async throws -> (credentials: AWSCredentials, source: String) {
         if let cached, !needsRefresh(cached.credentials) { return cached }
         if let refreshing { return try await refreshing.value }
         let providers = providers
@@ -54,7 +54,7 @@ public actor CredentialChain: CredentialProvider {
     }
 
     /// Drops the cached credentials, after S3 refused them as expired.
-    public func invalidate() { cached = nil }
+    package func invalidate() { cached = nil }
 
     private func needsRefresh(_ credentials: AWSCredentials) -> Bool {
         guard let expiration = credentials.expiration else { return false }
@@ -68,7 +68,7 @@ extension CredentialChain {
     ///   - environment: The process environment (or a test's).
     ///   - profile: A profile name that wins over `AWS_PROFILE`.
     ///   - client: The HTTP client for container and instance credentials.
-    public static func standard(
+    package static func standard(
         environment: [String: String], profile: String? = nil, client: HTTPClient
     ) -> CredentialChain {
         CredentialChain(providers: [

@@ -1,7 +1,7 @@
-public import AWSSigV4
+package import AWSSigV4
 
 /// A source of AWS credentials.
-public protocol CredentialProvider: Sendable {
+package protocol CredentialProvider: Sendable {
     /// A short name for messages, such as `environment` or `profile default`.
     var name: String { get }
 
@@ -12,17 +12,17 @@ public protocol CredentialProvider: Sendable {
 }
 
 /// Credentials given in code or configuration.
-public struct StaticCredentialProvider: CredentialProvider {
-    public let credentials: AWSCredentials
-    public var name: String { "static" }
+package struct StaticCredentialProvider: CredentialProvider {
+    package let credentials: AWSCredentials
+    package var name: String { "static" }
 
-    public init(_ credentials: AWSCredentials) { self.credentials = credentials }
+    package init(_ credentials: AWSCredentials) { self.credentials = credentials }
 
-    public func resolve() async throws -> AWSCredentials? { credentials }
+    package func resolve() async throws -> AWSCredentials? { credentials }
 }
 
 /// Something is wrong with where the credentials come from.
-public struct CredentialError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct CredentialError: Error, CustomStringConvertible, Sendable {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

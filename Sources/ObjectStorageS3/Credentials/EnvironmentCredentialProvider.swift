@@ -1,14 +1,14 @@
-public import AWSSigV4
+package import AWSSigV4
 
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
-public struct EnvironmentCredentialProvider: CredentialProvider {
+package struct EnvironmentCredentialProvider: CredentialProvider {
     let environment: [String: String]
-    public var name: String { "environment" }
+    package var name: String { "environment" }
 
     /// - Parameter environment: The variables to read.
-    public init(environment: [String: String]) { self.environment = environment }
+    package init(environment: [String: String]) { self.environment = environment }
 
-    public func resolve() async throws -> AWSCredentials? {
+    package func resolve() async throws -> AWSCredentials? {
         let id = environment["AWS_ACCESS_KEY_ID"].flatMap { $0.isEmpty ? nil : $0 }
         let secret = environment["AWS_SECRET_ACCESS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         switch (id, secret) {

@@ -1,24 +1,24 @@
-public import AWSSigV4
-public import AsyncHTTPClient
+package import AWSSigV4
+package import AsyncHTTPClient
 import Foundation
-public import NIOCore
+package import NIOCore
 
 /// EC2 instance profile credentials through the instance metadata service, version 2 (a session token
 /// first, then the role's credentials). Off when `AWS_EC2_METADATA_DISABLED=true`;
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` moves it (tests point it at a local server).
-public struct InstanceMetadataCredentialProvider: CredentialProvider {
+package struct InstanceMetadataCredentialProvider: CredentialProvider {
     let endpoint: String
     let disabled: Bool
     let client: HTTPClient
     let timeout: TimeAmount
 
-    public var name: String { "EC2 instance metadata" }
+    package var name: String { "EC2 instance metadata" }
 
     /// - Parameters:
     ///   - environment: Where to find the variables.
     ///   - client: The HTTP client to ask with.
     ///   - timeout: How long each call may take; short, since off EC2 nothing answers.
-    public init(environment: [String: String], client: HTTPClient, timeout: TimeAmount = .seconds(2)) {
+    package init(environment: [String: String], client: HTTPClient, timeout: TimeAmount = .seconds(2)) {
         var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] ?? "http://169.254.169.254"
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
         self.endpoint = endpoint
@@ -27,7 +27,7 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
         self.timeout = timeout
     }
 
-    public func resolve() async throws -> AWSCredentials? {
+    package func resolve() async throws -> AWSCredentials? {
         guard !disabled else { return nil }
         let token: String
         do {

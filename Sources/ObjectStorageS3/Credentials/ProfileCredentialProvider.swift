@@ -1,21 +1,21 @@
-public import AWSSigV4
+package import AWSSigV4
 import Foundation
 
 /// Keys from the shared files: `~/.aws/credentials` (`AWS_SHARED_CREDENTIALS_FILE`) and `~/.aws/config`
 /// (`AWS_CONFIG_FILE`), for the profile `AWS_PROFILE` (or `default`).
-public struct ProfileCredentialProvider: CredentialProvider {
-    public let profile: String
+package struct ProfileCredentialProvider: CredentialProvider {
+    package let profile: String
     let credentialsFile: String
     let configFile: String
     /// Whether the profile was asked for explicitly, in which case its absence is an error.
     let explicit: Bool
 
-    public var name: String { "profile \(profile)" }
+    package var name: String { "profile \(profile)" }
 
     /// - Parameters:
     ///   - environment: Where to find `AWS_PROFILE`, `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`, `HOME`.
     ///   - profile: A profile that wins over `AWS_PROFILE`.
-    public init(environment: [String: String], profile: String? = nil) {
+    package init(environment: [String: String], profile: String? = nil) {
         let home = environment["HOME"] ?? NSHomeDirectory()
         self.profile = profile ?? environment["AWS_PROFILE"] ?? environment["AWS_DEFAULT_PROFILE"] ?? "default"
         self.explicit = profile != nil || environment["AWS_PROFILE"] != nil || environment["AWS_DEFAULT_PROFILE"] != nil
@@ -23,7 +23,7 @@ public struct ProfileCredentialProvider: CredentialProvider {
         self.configFile = environment["AWS_CONFIG_FILE"] ?? home + "/.aws/config"
     }
 
-    public func resolve() async throws -> AWSCredentials? {
+    package func resolve() async throws -> AWSCredentials? {
         let credentials = try Self.readINI(credentialsFile)
         let config = try Self.readINI(configFile)
         // The credentials file names sections by profile; the config file as "profile NAME" (but "default").
@@ -53,7 +53,7 @@ public struct ProfileCredentialProvider: CredentialProvider {
     }
 
     /// The region the profile names in the config file, if any.
-    public func region() -> String? {
+    package func region() -> String? {
         guard let config = try? Self.readINI(configFile) else { return nil }
         return (config[profile == "default" ? "default" : "profile \(profile)"] ?? config[profile])?["region"]
     }

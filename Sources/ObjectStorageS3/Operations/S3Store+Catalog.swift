@@ -2,10 +2,10 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
-public import ObjectStorage
+package import ObjectStorage
 
 extension S3Store {
-    public func head(_ key: String) async throws -> ObjectInfo? {
+    package func head(_ key: String) async throws -> ObjectInfo? {
         try ObjectKey.validate(key)
         let fullKey = configuration.location.fullKey(key)
         let request = S3Request(method: .HEAD, key: fullKey, action: "lookup of \(fullKey)")
@@ -23,7 +23,7 @@ extension S3Store {
             lastModified: response.headers.first(name: "last-modified").flatMap(HTTPDate.parse))
     }
 
-    public func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+    package func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
         let location = configuration.location
         let fullPrefix = location.prefix.isEmpty ? prefix : location.prefix + "/" + prefix
         var query: [(name: String, value: String)] = [
@@ -55,7 +55,7 @@ extension S3Store {
         return ObjectListing(objects: objects, commonPrefixes: prefixes, continuation: truncated ? next : nil)
     }
 
-    public func delete(_ keys: [String]) async throws {
+    package func delete(_ keys: [String]) async throws {
         for key in keys { try ObjectKey.validate(key) }
         var failures: [String] = []
         for start in stride(from: 0, to: keys.count, by: 1000) {
@@ -83,7 +83,7 @@ extension S3Store {
 
 extension S3Store: IncompleteUploadCleaning {
     /// `ListMultipartUploads` under the store's root, all pages.
-    public func incompleteUploads(prefix: String) async throws -> [IncompleteUpload] {
+    package func incompleteUploads(prefix: String) async throws -> [IncompleteUpload] {
         let location = configuration.location
         let fullPrefix = location.prefix.isEmpty ? prefix : location.prefix + "/" + prefix
         var uploads: [IncompleteUpload] = []
@@ -111,7 +111,7 @@ extension S3Store: IncompleteUploadCleaning {
         return uploads
     }
 
-    public func abort(_ upload: IncompleteUpload) async throws {
+    package func abort(_ upload: IncompleteUpload) async throws {
         let fullKey = configuration.location.fullKey(upload.key)
         let request = S3Request(
             method: .DELETE, key: fullKey, query: [("uploadId", upload.id)], action: "abort of multipart upload of \(fullKey)")

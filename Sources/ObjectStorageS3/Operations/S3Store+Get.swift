@@ -2,10 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-public import ObjectStorage
+package import ObjectStorage
 
 extension S3Store {
-    public func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
+    package func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
         try ObjectKey.validate(key)
         let fullKey = configuration.location.fullKey(key)
         var request = S3Request(method: .GET, key: fullKey, action: "download of \(fullKey)")
@@ -83,7 +83,7 @@ extension S3Store {
         return (info, returned)
     }
 
-    public func download(_ key: String) async throws -> ObjectDownload {
+    package func download(_ key: String) async throws -> ObjectDownload {
         guard let info = try await head(key) else {
             throw ObjectStoreError(.notFound, "no such object in \(location)", key: key)
         }

@@ -1,11 +1,11 @@
 import AWSSigV4
 import Foundation
-public import NIOCore
+package import NIOCore
 import NIOHTTP1
-public import ObjectStorage
+package import ObjectStorage
 
 extension S3Store {
-    public func put<Body: AsyncSequence & Sendable>(
+    package func put<Body: AsyncSequence & Sendable>(
         _ key: String, body: Body, options: PutOptions
     ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
         try ObjectKey.validate(key)

@@ -45,11 +45,7 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// The one place where error codes become exit statuses: 1 for a failed operation, whatever failed (a busy node
-/// included: scripts retry on non-zero), 2 for a request that cannot be served as given.
-func exitStatus(_ code: DynokeeperError.Code) -> Int32 {
-    switch code {
-    case .invalidRequest: 2
-    default: 1
-    }
-}
+/// The one place where error codes become exit statuses. Every failure is 1, whatever its code (a busy node
+/// included: scripts retry on non-zero), as the README promises; 2 belongs to `status` ("a restore waits to be
+/// resumed or rolled back") and 64 to ArgumentParser's usage errors.
+func exitStatus(_ code: DynokeeperError.Code) -> Int32 { 1 }

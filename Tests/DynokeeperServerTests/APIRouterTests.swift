@@ -1,0 +1,157 @@
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import Testing
+
+/// The API's checks and answers that need no Redis or store, at router level (see ``TestRouter``).
+@Suite struct APIRouterTests {
+    static func errorCode(_ reply: TestDaemon.Reply) -> String? {
+        (reply.json["error"] as? [String: Any])?["code"] as? String
+    }
+
+    static func errorMessage(_ reply: TestDaemon.Reply) -> String {
+        (reply.json["error"] as? [String: Any])?["message"] as? String ?? ""
+    }
+
+    @Test func tokensAreRequiredButNotForHealth() async throws {
+        try await withTestRouter { api in
+            let missing = try await api.call(.get, "/v1/status", token: nil)
+            #expect(missing.status == 401)
+            #expect(Self.errorCode(missing) == "unauthorized")
+            #expect(try await api.call(.get, "/v1/jobs", token: "wrong-token-0123456789abcdef").status == 401)
+            #expect(try await api.call(.get, "/v1/jobs", token: String(TestDaemon.token.dropLast())).status == 401)
+            #expect(try await api.call(.get, "/health", token: nil).status == 200)
+            #expect(try await api.call(.get, "/metrics", token: nil).status == 401)
+            #expect(try await api.call(.get, "/REST/v1/admin/status", token: nil).status == 401)
+            #expect(try await api.call(.get, "/v1/jobs").status == 200)
+        }
+    }
+
+    @Test func badBodiesAre400sNamingTheField() async throws {
+        try await withTestRouter { api in
+            let cases: [(String, String, String)] = [
+                ("/v1/backups", #"{"type": "rdb", "extra": 1}"#, "unknown field extra"),
+                ("/v1/backups", #"{"type": "zip"}"#, "field type must be rdb or aof"),
+                ("/v1/backups", #"{"type": 3}"#, "field type must be a string"),
+                ("/v1/backups", #"{"snapshot_id": "today"}"#, "field snapshot_id"),
+                ("/v1/backups", "not json", "the body is not JSON"),
+                ("/v1/backups", "[1, 2]", "the body must be a JSON object"),
+                ("/v1/restores", #"{"date": "yesterday"}"#, "field date"),
+                ("/v1/restores", #"{"dry_run": "yes"}"#, "field dry_run must be true or false"),
+                ("/v1/restores", #"{"dry_run": 1}"#, "field dry_run must be true or false"),
+                ("/v1/restores", #"{"snapshot": "2026-11-24"}"#, "field snapshot"),
+                ("/v1/restores", #"{"source_cluster": "a/b"}"#, "field source_cluster"),
+                ("/v1/restores", #"{"format": "rdb"}"#, "unknown field format"),
+                ("/v1/restores/resume", #"{"force": true}"#, "unknown field force"),
+                ("/v1/restores/rollback", #"{"x": 1}"#, "unknown field x"),
+                ("/v1/ring/backups", #"{"snapshot_id": "20261124T020000Z"}"#, "unknown field snapshot_id"),
+                ("/v1/ring/restores", #"{"rack_by_rack": "no"}"#, "field rack_by_rack must be true or false"),
+                ("/v1/ring/restores", #"{"mapping": {"dc1/r1": 2}}"#, "field mapping.dc1/r1 must be a string"),
+                ("/v1/ring/restores", #"{"mapping": ["dc1/r1"]}"#, "field mapping must be an object"),
+            ]
+            for (path, body, expected) in cases {
+                let reply = try await api.call(.post, path, body: body)
+                #expect(reply.status == 400, "\(body): \(reply.body)")
+                #expect(Self.errorCode(reply) == "invalid_request", "\(body): \(reply.body)")
+                #expect(Self.errorMessage(reply).contains(expected), "\(body): \(Self.errorMessage(reply))")
+            }
+        }
+    }
+
+    @Test func unknownQueryParametersAndBadValuesAre400s() async throws {
+        try await withTestRouter { api in
+            let maybe = try await api.call(.get, "/v1/snapshots?all_nodes=maybe")
+            #expect(maybe.status == 400)
+            #expect(Self.errorMessage(maybe).contains("all_nodes must be true or false, not maybe"))
+            let colour = try await api.call(.get, "/v1/snapshots?colour=red")
+            #expect(colour.status == 400)
+            #expect(Self.errorMessage(colour).contains("unknown query parameter colour"))
+            #expect(try await api.call(.get, "/v1/snapshots?cluster=a/b").status == 400)
+            let listed = try await api.call(.get, "/v1/snapshots?cluster=other&all_nodes=true")
+            #expect(listed.status == 200)
+            #expect((listed.json["snapshots"] as? [Any])?.isEmpty == true)
+            let ring = try await api.call(.get, "/v1/ring/snapshots?cluster=other")
+            #expect(ring.json["cluster"] as? String == "other")
+            #expect(try await api.call(.get, "/v1/ring/snapshots").json["cluster"] as? String == "router-test")
+        }
+    }
+
+    @Test func unknownPathsAndJobsAre404s() async throws {
+        try await withTestRouter { api in
+            let nothing = try await api.call(.get, "/v1/nothing")
+            #expect(nothing.status == 404)
+            #expect(Self.errorCode(nothing) == "not_found")
+            let job = try await api.call(.get, "/v1/jobs/no-such-job")
+            #expect(job.status == 404)
+            #expect(Self.errorMessage(job) == "no job no-such-job")
+            let ringJob = try await api.call(.get, "/v1/ring/jobs/no-such-job")
+            #expect(ringJob.status == 404)
+            #expect(Self.errorCode(ringJob) == "not_found")
+            // No unfinished restore to resume or roll back.
+            let rollback = try await api.call(.post, "/v1/restores/rollback")
+            #expect(rollback.status == 404)
+            #expect(Self.errorCode(rollback) == "no_unfinished_restore")
+        }
+    }
+
+    @Test func restoresRefusedWhenDisabledAre403s() async throws {
+        try await withTestRouter(restore: "enabled: false") { api in
+            for path in ["/v1/restores", "/v1/restores/resume"] {
+                let reply = try await api.call(.post, path, body: "{}")
+                #expect(reply.status == 403, "\(path): \(reply.body)")
+                #expect(Self.errorCode(reply) == "restores_disabled")
+            }
+        }
+    }
+
+    /// A backup is accepted before it meets Redis; it then fails with the `redis` code, as the job, the job list
+    /// and the status show.
+    @Test func aBackupWithoutRedisIsAcceptedThenFailsWithItsCode() async throws {
+        try await withTestRouter { api in
+            let accepted = try await api.call(.post, "/v1/backups", body: #"{"type": "aof"}"#)
+            #expect(accepted.status == 202, "\(accepted.body)")
+            let id = try #require(accepted.json["id"] as? String)
+            #expect((accepted.json["parameters"] as? [String: Any])?["type"] as? String == "aof")
+            _ = await api.daemon.operations.runner.wait(id)
+            let job = try await api.call(.get, "/v1/jobs/\(id)").json
+            #expect(job["state"] as? String == "failed")
+            #expect(job["error_code"] as? String == "redis", "\(job)")
+            let jobs = try await api.call(.get, "/v1/jobs").json["jobs"] as? [[String: Any]]
+            #expect(jobs?.map { $0["id"] as? String } == [id])
+            let status = try await api.call(.get, "/v1/status").json
+            #expect((status["redis"] as? [String: Any])?["up"] as? Bool == false)
+            #expect((status["last_backup"] as? [String: Any])?["id"] as? String == id)
+            #expect(status["restores_enabled"] as? Bool == true)
+            let metrics = try await api.call(.get, "/metrics")
+            #expect(metrics.body.contains("dynokeeper_redis_up 0"), "\(metrics.body)")
+        }
+    }
+
+    /// A ring backup without peers is accepted, then fails saying why.
+    @Test func aRingBackupWithoutPeersFailsSayingWhy() async throws {
+        try await withTestRouter { api in
+            let accepted = try await api.call(.post, "/v1/ring/backups", body: "{}")
+            #expect(accepted.status == 202, "\(accepted.body)")
+            let id = try #require(accepted.json["id"] as? String)
+            _ = await api.daemon.ring.wait(id)
+            let job = try await api.call(.get, "/v1/ring/jobs/\(id)").json
+            #expect(job["state"] as? String == "failed", "\(job)")
+            #expect((job["error"] as? String)?.contains("ring operations need ring.peers") == true, "\(job)")
+            #expect(job["error_code"] as? String == "invalid_configuration", "\(job)")
+            let listed = try await api.call(.get, "/v1/ring/jobs").json["jobs"] as? [[String: Any]]
+            #expect(listed?.map { $0["id"] as? String } == [id])
+        }
+    }
+
+    @Test func dynomiteManagerPathsAnswerInItsShapes() async throws {
+        try await withTestRouter { api in
+            let start = try await api.call(.get, "/REST/v1/admin/start")
+            #expect(start.status == 500)
+            #expect(start.body.contains("runs no Dynomite"))
+            let status = try await api.call(.get, "/REST/v1/Admin/Status").json
+            #expect((status["health"] as? [String: Any])?["storageAlive"] as? Bool == false)
+            #expect((status["backup"] as? [String: Any])?["status"] as? String == "not started")
+            #expect(status["storage engine"] as? String == "redis")
+        }
+    }
+}
