@@ -69,9 +69,11 @@ package final class FakeHTTPServer: TestResource {
     }
 
     /// Stops listening.
-    package func close() async {
+    package func stop() async {
         try? await channel.close()
     }
+
+    package func close() async { await stop() }
 
     private final class Handler: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart

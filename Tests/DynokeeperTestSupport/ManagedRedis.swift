@@ -171,7 +171,7 @@ package final class ManagedRedis: Sendable {
 
 extension ManagedRedis: TestResource {
     /// Stops it and its supervisor and removes its folder (``stopAndRemove()``).
-    public func close() async { await stopAndRemove() }
+    package func close() async { await stopAndRemove() }
 }
 
 /// Debian's nutcracker (twemproxy, Dynomite's ancestor) in front of a test Redis: a long-running process

@@ -82,5 +82,5 @@ package final class RedisServer: Sendable {
 
 extension RedisServer: TestResource {
     /// Stops the server and removes its folder (``stopAndRemove()``).
-    public func close() async { await stopAndRemove() }
+    package func close() async { await stopAndRemove() }
 }

@@ -26,7 +26,7 @@ extension SeaweedFS {
 
 extension S3Store: TestResource {
     /// Shuts the store's HTTP client down.
-    public func close() async { try? await shutdown() }
+    package func close() async { try? await shutdown() }
 }
 
 /// One bucket for all the tests of a run; each test works under its own prefix.
