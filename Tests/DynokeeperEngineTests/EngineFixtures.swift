@@ -16,7 +16,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 }
 
 /// A fresh store: a temporary folder, or a unique prefix in a bucket of the shared SeaweedFS.
-struct TestStore {
+struct TestStore: TestResource {
     let store: any ObjectStore
     let folder: TemporaryDirectory?
 

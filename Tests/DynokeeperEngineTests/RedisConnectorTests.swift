@@ -9,19 +9,19 @@ import Testing
     /// Command timeouts used to be cut to whole seconds: 1.5 s became 1 s, and 0.5 s became 0, which failed every
     /// command at once.
     @Test func subSecondCommandTimeoutsAreKept() async throws {
-        let server = try await RedisServer.start()
-        defer { Task { await server.stopAndRemove() } }
-        let connector = RedisConnector(
-            node: .test(port: server.port), redis: Engine.redisSettings(), logger: Engine.logger)
-        let used = try await connector.withConnection(commandTimeout: .milliseconds(1500)) { redis in
-            #expect(redis.commandTimeout == .milliseconds(1500))
-            try await redis.ping()
-            return redis
-        }
-        #expect(!used.isActive, "closed when the scope ends")
-        try await connector.withConnection(commandTimeout: .milliseconds(500)) { redis in
-            #expect(redis.commandTimeout == .milliseconds(500))
-            try await redis.ping()
+        try await withResource(RedisServer.start()) { server in
+            let connector = RedisConnector(
+                node: .test(port: server.port), redis: Engine.redisSettings(), logger: Engine.logger)
+            let used = try await connector.withConnection(commandTimeout: .milliseconds(1500)) { redis in
+                #expect(redis.commandTimeout == .milliseconds(1500))
+                try await redis.ping()
+                return redis
+            }
+            #expect(!used.isActive, "closed when the scope ends")
+            try await connector.withConnection(commandTimeout: .milliseconds(500)) { redis in
+                #expect(redis.commandTimeout == .milliseconds(500))
+                try await redis.ping()
+            }
         }
     }
 }

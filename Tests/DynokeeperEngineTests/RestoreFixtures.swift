@@ -8,7 +8,7 @@ import Testing
 
 /// A node to restore into: a managed Redis (started and stopped through commands), optionally behind a
 /// stand-in Dynomite, and the configuration that describes them.
-struct RestoreNode {
+struct RestoreNode: TestResource {
     let redis: ManagedRedis
     let dynomite: StandInDynomite?
     var configuration: DynokeeperConfiguration

@@ -42,342 +42,366 @@ import Glibc
     // MARK: Rollbacks
 
     @Test func aRollbackThatFailsLeavesThePreviousDataInPlaceAndCanBeRepeated() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make { redis in
-            // Fails while the marker is there: the restore's start and its rollback's start both fail.
-            "if [ -f \(redis.directory.file("broken")) ]; then echo broken >&2; exit 3; fi; \(redis.startCommand)"
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make { redis in
+                // Fails while the marker is there: the restore's start and its rollback's start both fail.
+                "if [ -f \(redis.directory.file("broken")) ]; then echo broken >&2; exit 3; fi; \(redis.startCommand)"
+            }) { node in
+                let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store)
+                FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
+
+                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let message = error?.description ?? ""
+                #expect(message.contains("restore failed at start Redis"), "\(message)")
+                #expect(message.contains("Rolling back failed too"))
+                // The command's text (which may hold a password) is named by its key only.
+                #expect(message.contains("redis.start exited with status 3"))
+                #expect(!message.contains("echo broken"))
+                // The previous data was put back before the start failed: the message and the journal say where it is.
+                #expect(message.contains("dump.rdb: \(node.redis.dataPath)/dump.rdb"), "\(message)")
+                let folders = try node.folders
+                let journal = try #require(try RestoreJournal.load(folders))
+                #expect(journal.phase == .rollingBack)
+                #expect(journal.files.first { $0.path == "dump.rdb" }?.previous == node.redis.dataPath + "/dump.rdb")
+                #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
+
+                // A resume would take the previous data for the restored one: refused.
+                let resume = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).resume() }
+                #expect(resume?.description.contains("dynokeeper restore --rollback") == true)
+                // Rolling back again while Redis still cannot start changes nothing and says the same.
+                await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).rollback() }
+                #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
+
+                // Once the cause is fixed, the rollback finishes with the node's own data.
+                try FileManager.default.removeItem(atPath: node.redis.directory.file("broken"))
+                let outcome = try await node.restore(store: store.store).rollback()
+                #expect(outcome.contains("Rolled back"))
+                #expect(try await node.content() == own)
+                #expect(!node.hasJournal)
+            }
         }
-        defer { Task { await node.close(); await store.close() } }
-        let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store)
-        FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
-
-        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
-        let message = error?.description ?? ""
-        #expect(message.contains("restore failed at start Redis"), "\(message)")
-        #expect(message.contains("Rolling back failed too"))
-        // The command's text (which may hold a password) is named by its key only.
-        #expect(message.contains("redis.start exited with status 3"))
-        #expect(!message.contains("echo broken"))
-        // The previous data was put back before the start failed: the message and the journal say where it is.
-        #expect(message.contains("dump.rdb: \(node.redis.dataPath)/dump.rdb"), "\(message)")
-        let folders = try node.folders
-        let journal = try #require(try RestoreJournal.load(folders))
-        #expect(journal.phase == .rollingBack)
-        #expect(journal.files.first { $0.path == "dump.rdb" }?.previous == node.redis.dataPath + "/dump.rdb")
-        #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
-
-        // A resume would take the previous data for the restored one: refused.
-        let resume = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).resume() }
-        #expect(resume?.description.contains("dynokeeper restore --rollback") == true)
-        // Rolling back again while Redis still cannot start changes nothing and says the same.
-        await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).rollback() }
-        #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
-
-        // Once the cause is fixed, the rollback finishes with the node's own data.
-        try FileManager.default.removeItem(atPath: node.redis.directory.file("broken"))
-        let outcome = try await node.restore(store: store.store).rollback()
-        #expect(outcome.contains("Rolled back"))
-        #expect(try await node.content() == own)
-        #expect(!node.hasJournal)
     }
 
     /// Files in previous/ that no journal accounts for may be the only copy of a node's data (a state folder that
     /// moved, a journal removed by hand): a restore refuses to start, and removes nothing.
     @Test func setAsideDataWithoutAJournalIsNeverRemoved() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make()
-        defer { Task { await node.close(); await store.close() } }
-        _ = try await Self.snapshotThenOwnData(node, store: store.store)
-        let orphan = node.redis.dataPath + "/.dynokeeper-restore/previous/dump.rdb"
-        try FileManager.default.createDirectory(atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data("the only copy".utf8).write(to: URL(fileURLWithPath: orphan))
-        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
-        #expect(error?.description.contains("has no journal") == true, "\(String(describing: error))")
-        #expect(try String(contentsOfFile: orphan, encoding: .utf8) == "the only copy")
-        let state = await NodeGuard(
-            configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger),
-            logger: Engine.logger
-        ).inspect()
-        #expect(state.problem?.contains("may be the only copy") == true, "\(state)")
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { node in
+                _ = try await Self.snapshotThenOwnData(node, store: store.store)
+                let orphan = node.redis.dataPath + "/.dynokeeper-restore/previous/dump.rdb"
+                try FileManager.default.createDirectory(atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Data("the only copy".utf8).write(to: URL(fileURLWithPath: orphan))
+                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.description.contains("has no journal") == true, "\(String(describing: error))")
+                #expect(try String(contentsOfFile: orphan, encoding: .utf8) == "the only copy")
+                let state = await NodeGuard(
+                    configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger),
+                    logger: Engine.logger
+                ).inspect()
+                #expect(state.problem?.contains("may be the only copy") == true, "\(state)")
+            }
+        }
     }
 
     /// Redis reads `appendonly` from an included file: the main file's value is not trusted, the running one is,
     /// and the restored data is the AOF it loads (every key here has a TTL, so missing keys would go unnoticed).
     @Test func aConfigurationWithIncludesFollowsWhatRedisRunsWith() async throws {
-        let store = try await TestStore.make(.local)
         let folder = try TemporaryDirectory(prefix: "include")
+        defer { folder.remove() }
         try "appendonly yes\n".write(toFile: folder.file("aof.conf"), atomically: false, encoding: .utf8)
-        let node = try await RestoreNode.make(appendOnly: false, extra: ["include \(folder.file("aof.conf"))"])
-        defer { Task { await node.close(); await store.close(); folder.remove() } }
-        #expect(try await node.redis.cli(["CONFIG", "GET", "appendonly"]).stdoutText.contains("yes"))
-        _ = try await node.redis.cli(["SET", "session:1", "a", "EX", "86400"])
-        _ = try await node.redis.cli(["SET", "session:2", "b", "EX", "86400"])
-        _ = try await node.backup(store: store.store)
-        let snapshot = try await node.content()
-        _ = try await node.redis.cli(["FLUSHALL"])
-        _ = try await node.restore(store: store.store).run(Self.request(node))
-        #expect(try await node.content() == snapshot)
-        await node.redis.stop()
-        try await node.redis.start()
-        #expect(try await node.content() == snapshot)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make(appendOnly: false, extra: ["include \(folder.file("aof.conf"))"])) { node in
+                #expect(try await node.redis.cli(["CONFIG", "GET", "appendonly"]).stdoutText.contains("yes"))
+                _ = try await node.redis.cli(["SET", "session:1", "a", "EX", "86400"])
+                _ = try await node.redis.cli(["SET", "session:2", "b", "EX", "86400"])
+                _ = try await node.backup(store: store.store)
+                let snapshot = try await node.content()
+                _ = try await node.redis.cli(["FLUSHALL"])
+                _ = try await node.restore(store: store.store).run(Self.request(node))
+                #expect(try await node.content() == snapshot)
+                await node.redis.stop()
+                try await node.redis.start()
+                #expect(try await node.content() == snapshot)
+            }
+        }
     }
 
     // MARK: What Redis loads
 
     @Test func anAOFSnapshotThatRedisDoesNotLoadFailsAndRollsBack() async throws {
-        let store = try await TestStore.make(.local)
-        // redis.conf says appendonly yes, but redis.start turns it off: Redis loads the (absent) RDB and comes up
-        // empty, which the key counts show.
-        let node = try await RestoreNode.make(appendOnly: true) { redis in
-            "echo redis-start >> \(redis.eventsPath) && redis-server \(redis.confPath) --appendonly no"
+        try await withResource(TestStore.make(.local)) { store in
+            // redis.conf says appendonly yes, but redis.start turns it off: Redis loads the (absent) RDB and comes
+            // up empty, which the key counts show.
+            try await withResource(RestoreNode.make(appendOnly: true) { redis in
+                "echo redis-start >> \(redis.eventsPath) && redis-server \(redis.confPath) --appendonly no"
+            }) { node in
+                let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
+                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let message = error?.description ?? ""
+                #expect(message.contains("Redis started with appendonly no, but the restored files were placed for appendonly yes"), "\(message)")
+                #expect(message.contains("Rolled back"))
+                // Back on its previous data (the safety save's RDB, which this start loads).
+                #expect(try await node.content() == own)
+                #expect(!node.hasJournal)
+            }
         }
-        defer { Task { await node.close(); await store.close() } }
-        let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
-        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
-        let message = error?.description ?? ""
-        #expect(message.contains("Redis started with appendonly no, but the restored files were placed for appendonly yes"), "\(message)")
-        #expect(message.contains("Rolled back"))
-        // Back on its previous data (the safety save's RDB, which this start loads).
-        #expect(try await node.content() == own)
-        #expect(!node.hasJournal)
     }
 
     /// Keys may be missing after a restore only as far as the snapshot had keys with a TTL: here Redis runs as
     /// planned but something empties it right after the start.
     @Test func missingKeysThatCannotHaveExpiredFailTheRestore() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make { redis in
-            "\(redis.startCommand) && sleep 0.3 && redis-cli -p \(redis.port) flushall"
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make { redis in
+                "\(redis.startCommand) && sleep 0.3 && redis-cli -p \(redis.port) flushall"
+            }) { node in
+                _ = try await Self.snapshotThenOwnData(node, store: store.store)
+                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let message = error?.description ?? ""
+                #expect(message.contains("db0 holds 0 keys after loading, the snapshot had 341 of which 40 had a TTL: 301 keys are missing that cannot have expired"), "\(message)")
+                #expect(message.contains("Rolled back"))
+                #expect(!node.hasJournal)
+            }
         }
-        defer { Task { await node.close(); await store.close() } }
-        _ = try await Self.snapshotThenOwnData(node, store: store.store)
-        let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
-        let message = error?.description ?? ""
-        #expect(message.contains("db0 holds 0 keys after loading, the snapshot had 341 of which 40 had a TTL: 301 keys are missing that cannot have expired"), "\(message)")
-        #expect(message.contains("Rolled back"))
-        #expect(!node.hasJournal)
     }
 
     @Test func anAOFSnapshotIsRefusedWhenRedisWouldStartWithAppendonlyNo() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make(appendOnly: false)
-        defer { Task { await node.close(); await store.close() } }
-        // AOF on at run time only: redis.conf, which Redis starts with, says no.
-        _ = try await node.redis.cli(["CONFIG", "SET", "appendonly", "yes"])
-        try await Task.sleep(for: .milliseconds(500))
-        _ = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
-        let current = try await node.content()
-        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
-        #expect(error?.description.contains("appendonly no") == true, "\(String(describing: error))")
-        #expect(try await node.content() == current)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make(appendOnly: false)) { node in
+                // AOF on at run time only: redis.conf, which Redis starts with, says no.
+                _ = try await node.redis.cli(["CONFIG", "SET", "appendonly", "yes"])
+                try await Task.sleep(for: .milliseconds(500))
+                _ = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
+                let current = try await node.content()
+                let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                #expect(error?.description.contains("appendonly no") == true, "\(String(describing: error))")
+                #expect(try await node.content() == current)
+            }
+        }
     }
 
     @Test func theDryRunSaysWhenTheRDBIsHandedOverAsTheAOF() async throws {
-        let store = try await TestStore.make(.local)
-        let source = try await RestoreNode.make()
-        let target = try await RestoreNode.make(appendOnly: true)
-        defer { Task { await source.close(); await target.close(); await store.close() } }
-        try await source.populate("rdb")
-        _ = try await source.backup(store: store.store)
-        var options = try Self.request(target)
-        options.dryRun = true
-        let report = try await target.restore(store: store.store).run(options)
-        #expect(report.steps.contains { $0.name.hasPrefix("hand the RDB over as this Redis's AOF") })
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { source in
+                try await withResource(RestoreNode.make(appendOnly: true)) { target in
+                    try await source.populate("rdb")
+                    _ = try await source.backup(store: store.store)
+                    var options = try Self.request(target)
+                    options.dryRun = true
+                    let report = try await target.restore(store: store.store).run(options)
+                    #expect(report.steps.contains { $0.name.hasPrefix("hand the RDB over as this Redis's AOF") })
+                }
+            }
+        }
     }
 
     // MARK: Supervisors
 
     @Test func aSupervisedRedisWithoutRedisStopIsRefusedUpFront() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make(extra: ["supervised systemd"], stopCommand: { _ in nil })
-        defer { Task { await node.close(); await store.close() } }
-        _ = try await Self.snapshotThenOwnData(node, store: store.store)
-        let error = try await Self.refusal(ConfigurationError.self, node, store: store.store)
-        #expect(error?.message.contains("supervised systemd") == true, "\(String(describing: error))")
-        #expect(error?.message.contains("Set redis.stop and redis.start") == true)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make(extra: ["supervised systemd"], stopCommand: { _ in nil })) { node in
+                _ = try await Self.snapshotThenOwnData(node, store: store.store)
+                let error = try await Self.refusal(ConfigurationError.self, node, store: store.store)
+                #expect(error?.message.contains("supervised systemd") == true, "\(String(describing: error))")
+                #expect(error?.message.contains("Set redis.stop and redis.start") == true)
+            }
+        }
     }
 
     // MARK: RDB formats
 
     @Test func aSnapshotInANewerRDBFormatIsRefusedUnlessForced() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make()
-        defer { Task { await node.close(); await store.close() } }
-        try await node.populate("format")
-        let manifest = try await node.backup(store: store.store)
-        #expect(manifest.rdbVersion == 10, "Redis 7.0 writes RDB 10")
-        // The same snapshot, as if a Redis 7.2 had written it.
-        var newer = manifest
-        newer.rdbVersion = 11
-        let key = SnapshotLayout.manifestKey(manifest.node, manifest.snapshotID)
-        try await store.store.put(key, bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(newer)))
-        try await node.scribble("current")
-        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
-        let message = error?.description ?? ""
-        #expect(message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
-        #expect(message.contains("--force"))
-        var forced = try Self.request(node)
-        forced.force = true
-        let report = try await node.restore(store: store.store).run(forced)
-        #expect(report.notes.contains { $0.contains("restoring anyway: --force") })
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { node in
+                try await node.populate("format")
+                let manifest = try await node.backup(store: store.store)
+                #expect(manifest.rdbVersion == 10, "Redis 7.0 writes RDB 10")
+                // The same snapshot, as if a Redis 7.2 had written it.
+                var newer = manifest
+                newer.rdbVersion = 11
+                let key = SnapshotLayout.manifestKey(manifest.node, manifest.snapshotID)
+                try await store.store.put(key, bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(newer)))
+                try await node.scribble("current")
+                let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                let message = error?.description ?? ""
+                #expect(message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
+                #expect(message.contains("--force"))
+                var forced = try Self.request(node)
+                forced.force = true
+                let report = try await node.restore(store: store.store).run(forced)
+                #expect(report.notes.contains { $0.contains("restoring anyway: --force") })
+            }
+        }
     }
 
     @Test func aDynomiteManagerObjectInANewerRDBFormatIsRefusedBeforeTheNodeIsTouched() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make()
-        defer { Task { await node.close(); await store.close() } }
-        try await node.populate("dm")
-        _ = try await node.redis.cli(["SAVE"])
-        var rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
-        rdb.replaceSubrange(0..<9, with: Data("REDIS0012".utf8))
-        let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
-        try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
-        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
-        #expect(error?.description.contains("is RDB format 12") == true, "\(String(describing: error))")
-        #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { node in
+                try await node.populate("dm")
+                _ = try await node.redis.cli(["SAVE"])
+                var rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
+                rdb.replaceSubrange(0..<9, with: Data("REDIS0012".utf8))
+                let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
+                try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
+                let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                #expect(error?.description.contains("is RDB format 12") == true, "\(String(describing: error))")
+                #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
+            }
+        }
     }
 
     // MARK: Sizes and space
 
     @Test func anObjectWhoseSizeIsNotTheManifestsIsRefusedBeforeItIsFetched() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make()
-        defer { Task { await node.close(); await store.close() } }
-        let manifest = try await Self.snapshotThenOwnData(node, store: store.store)
-        _ = manifest
-        let entry = try #require(try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(of: try node.settings.identity).first)
-        let object = try #require(store.folder).path + "/" + entry.prefix + entry.manifest.files[0].object
-        let handle = try #require(FileHandle(forWritingAtPath: object))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(repeating: 0, count: 100))
-        try handle.close()
-        let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
-        #expect(error?.description.contains("bytes in file://") == true, "\(String(describing: error))")
-        #expect(error?.description.contains("the snapshot says \(entry.manifest.files[0].storedSize)") == true)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { node in
+                let manifest = try await Self.snapshotThenOwnData(node, store: store.store)
+                _ = manifest
+                let entry = try #require(try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(of: try node.settings.identity).first)
+                let object = try #require(store.folder).path + "/" + entry.prefix + entry.manifest.files[0].object
+                let handle = try #require(FileHandle(forWritingAtPath: object))
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data(repeating: 0, count: 100))
+                try handle.close()
+                let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                #expect(error?.description.contains("bytes in file://") == true, "\(String(describing: error))")
+                #expect(error?.description.contains("the snapshot says \(entry.manifest.files[0].storedSize)") == true)
+            }
+        }
     }
 
     @Test func anUncompressedObjectLongerThanListedIsCutOff() async throws {
         let folder = try TemporaryDirectory(prefix: "shrinking-store")
+        defer { folder.remove() }
         let store = ListingShrinkingStore(base: LocalDirectoryStore(root: folder.path), by: 1000)
-        let node = try await RestoreNode.make()
-        defer { Task { await node.close(); folder.remove() } }
-        try await node.populate("dm")
-        _ = try await node.redis.cli(["SAVE"])
-        let rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
-        let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
-        try await store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
-        let error = try await Self.refusal(DynokeeperError.self, node, store: store)
-        #expect(error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true, "\(String(describing: error))")
+        try await withResource(RestoreNode.make()) { node in
+            try await node.populate("dm")
+            _ = try await node.redis.cli(["SAVE"])
+            let rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
+            let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
+            try await store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
+            let error = try await Self.refusal(DynokeeperError.self, node, store: store)
+            #expect(error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true, "\(String(describing: error))")
+        }
     }
 
     @Test(.enabled(if: SystemUsers.isRoot, "mounts a small tmpfs"))
     func tooLittleSpaceForTheSnapshotAndTheSafetySaveIsRefused() async throws {
-        let store = try await TestStore.make(.local)
-        let redis = try ManagedRedis()
-        try await ProcessRunner.check("mount", ["-t", "tmpfs", "-o", "size=136m", "tmpfs", redis.dataPath])
-        defer { Task { await redis.stop(); _ = try? await ProcessRunner.run("umount", ["-l", redis.dataPath]); await redis.stopAndRemove(); await store.close() } }
-        try await redis.start()
-        let configuration = try DynokeeperConfiguration.parse(yaml: """
-            redis:
-              port: \(redis.port)
-              conf: \(redis.confPath)
-              start: "\(redis.startCommand)"
-              stop: "\(redis.stopCommand)"
-            restore:
-              enabled: true
-            """, path: "test.yml")
-        let settings = try NodeSettings.resolve(configuration)
-        let restore = NodeRestore(
-            configuration: configuration, node: settings, connector: RedisConnector(node: settings, redis: configuration.redis, logger: Engine.logger),
-            store: store.store, logger: Engine.logger)
-        // About 27 MB of data: the snapshot, the safety save of as much and the margin (64 MiB + 5 %) do not fit in
-        // what the 136 MiB tmpfs has left beside the current RDB; without the safety save they do.
-        try await RedisDataset.populateRandom(redis, count: 20_000, size: 1000)
-        _ = try await Engine.backup(settings, store: store.store).run(NodeBackup.Options(type: .rdb))
-        _ = try await redis.cli(["SAVE"])
-        let events = redis.events()
-        let options = NodeRestore.Options(request: SnapshotSelector.Request(source: settings.identity))
-        let error = await #expect(throws: DynokeeperError.self) { _ = try await restore.run(options) }
-        #expect(error?.description.contains("not enough free space") == true, "\(String(describing: error))")
-        #expect(error?.description.contains("safety save") == true)
-        #expect(redis.events() == events)
-        // Without the safety save it fits.
-        var withoutSave = options
-        withoutSave.skipSafetySave = true
-        _ = try await restore.run(withoutSave)
+        try await withResource(TestStore.make(.local)) { store in
+            // Redis stops before its data folder is unmounted, which is unmounted before the folder is removed.
+            try await withResource(ManagedRedis(), cleanUp: { redis in
+                await redis.stop()
+                _ = try? await ProcessRunner.run("umount", ["-l", redis.dataPath])
+                await redis.stopAndRemove()
+            }) { redis in
+                try await ProcessRunner.check("mount", ["-t", "tmpfs", "-o", "size=136m", "tmpfs", redis.dataPath])
+                try await redis.start()
+                let configuration = try DynokeeperConfiguration.parse(yaml: """
+                    redis:
+                      port: \(redis.port)
+                      conf: \(redis.confPath)
+                      start: "\(redis.startCommand)"
+                      stop: "\(redis.stopCommand)"
+                    restore:
+                      enabled: true
+                    """, path: "test.yml")
+                let settings = try NodeSettings.resolve(configuration)
+                let restore = NodeRestore(
+                    configuration: configuration, node: settings, connector: RedisConnector(node: settings, redis: configuration.redis, logger: Engine.logger),
+                    store: store.store, logger: Engine.logger)
+                // About 27 MB of data: the snapshot, the safety save of as much and the margin (64 MiB + 5 %) do not fit in
+                // what the 136 MiB tmpfs has left beside the current RDB; without the safety save they do.
+                try await RedisDataset.populateRandom(redis, count: 20_000, size: 1000)
+                _ = try await Engine.backup(settings, store: store.store).run(NodeBackup.Options(type: .rdb))
+                _ = try await redis.cli(["SAVE"])
+                let events = redis.events()
+                let options = NodeRestore.Options(request: SnapshotSelector.Request(source: settings.identity))
+                let error = await #expect(throws: DynokeeperError.self) { _ = try await restore.run(options) }
+                #expect(error?.description.contains("not enough free space") == true, "\(String(describing: error))")
+                #expect(error?.description.contains("safety save") == true)
+                #expect(redis.events() == events)
+                // Without the safety save it fits.
+                var withoutSave = options
+                withoutSave.skipSafetySave = true
+                _ = try await restore.run(withoutSave)
+            }
+        }
     }
 
     // MARK: Ownership
 
     @Test(.enabled(if: SystemUsers.canSwitchUsers, "needs root to run Redis as redis"))
     func restoredFilesBelongToRedisWhenItRunsAsAnotherUser() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make(appendOnly: true, asRedisUser: true)
-        defer { Task { await node.close(); await store.close() } }
-        let (snapshot, _) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
-        _ = try await node.restore(store: store.store).run(Self.request(node))
-        #expect(try await node.content() == snapshot)
-        let redis = try #require(SystemUsers.redis)
-        let files = (FileManager.default.enumerator(atPath: node.redis.dataPath)?.allObjects as? [String] ?? [])
-            .filter { !$0.hasPrefix(".dynokeeper") }
-        #expect(files.contains { $0.hasSuffix(".incr.aof") })
-        for file in files {
-            let owner = SystemUsers.owner(of: node.redis.dataPath + "/" + file)
-            #expect(owner?.uid == redis.uid && owner?.gid == redis.gid, "\(file): \(String(describing: owner))")
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make(appendOnly: true, asRedisUser: true)) { node in
+                let (snapshot, _) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
+                _ = try await node.restore(store: store.store).run(Self.request(node))
+                #expect(try await node.content() == snapshot)
+                let redis = try #require(SystemUsers.redis)
+                let files = (FileManager.default.enumerator(atPath: node.redis.dataPath)?.allObjects as? [String] ?? [])
+                    .filter { !$0.hasPrefix(".dynokeeper") }
+                #expect(files.contains { $0.hasSuffix(".incr.aof") })
+                for file in files {
+                    let owner = SystemUsers.owner(of: node.redis.dataPath + "/" + file)
+                    #expect(owner?.uid == redis.uid && owner?.gid == redis.gid, "\(file): \(String(describing: owner))")
+                }
+                _ = try await node.redis.cli(["SET", "after", "restore"])
+                _ = try await node.redis.cli(["BGREWRITEAOF"])
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await node.redis.cli(["INFO", "persistence"]).stdoutText.contains("aof_last_bgrewrite_status:ok"))
+            }
         }
-        _ = try await node.redis.cli(["SET", "after", "restore"])
-        _ = try await node.redis.cli(["BGREWRITEAOF"])
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await node.redis.cli(["INFO", "persistence"]).stdoutText.contains("aof_last_bgrewrite_status:ok"))
     }
 
     // MARK: Finding the node
 
     @Test func aRestoreWithoutRedisConfOrDataDirIsRefusedUpFront() async throws {
-        let store = try await TestStore.make(.local)
-        let original = try await RestoreNode.make()
-        defer { Task { await original.close(); await store.close() } }
-        _ = try await Self.snapshotThenOwnData(original, store: store.store)
-        var node = original
-        node.configuration.redis.conf = nil
-        let changed = node
-        let error = await #expect(throws: ConfigurationError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
-        #expect(error?.message.contains("set redis.conf (or redis.data_dir)") == true, "\(String(describing: error))")
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { original in
+                _ = try await Self.snapshotThenOwnData(original, store: store.store)
+                var node = original
+                node.configuration.redis.conf = nil
+                let changed = node
+                let error = await #expect(throws: ConfigurationError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
+                #expect(error?.message.contains("set redis.conf (or redis.data_dir)") == true, "\(String(describing: error))")
+            }
+        }
     }
 
     @Test func aRedisThatIsDownIsReportedWithTheRealError() async throws {
-        let store = try await TestStore.make(.local)
-        let original = try await RestoreNode.make()
-        defer { Task { await original.close(); await store.close() } }
-        _ = try await Self.snapshotThenOwnData(original, store: store.store)
-        var node = original
-        node.configuration.redis.conf = nil
-        node.configuration.redis.dataDir = node.redis.dataPath
-        let changed = node
-        await node.redis.stop()
-        let error = await #expect(throws: DynokeeperError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
-        #expect(error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true, "\(String(describing: error))")
-        #expect(error?.description.contains("Connection refused") == true)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { original in
+                _ = try await Self.snapshotThenOwnData(original, store: store.store)
+                var node = original
+                node.configuration.redis.conf = nil
+                node.configuration.redis.dataDir = node.redis.dataPath
+                let changed = node
+                await node.redis.stop()
+                let error = await #expect(throws: DynokeeperError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
+                #expect(error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true, "\(String(describing: error))")
+                #expect(error?.description.contains("Connection refused") == true)
+            }
+        }
     }
 
     // MARK: One operation at a time
 
     @Test func theNodeLockKeepsOperationsApart() async throws {
-        let store = try await TestStore.make(.local)
-        let node = try await RestoreNode.make()
-        defer { Task { await node.close(); await store.close() } }
-        _ = try await Self.snapshotThenOwnData(node, store: store.store)
-        let held = try NodeLock.acquire(try node.folders, operation: "restore")
-        let nodeGuard = NodeGuard(configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger), logger: Engine.logger)
-        let busy = await #expect(throws: NodeBusyError.self) { _ = try await nodeGuard.lockForBackup() }
-        #expect(busy?.description.hasPrefix("busy: restore started by pid \(getpid()) at ") == true, "\(String(describing: busy))")
-        await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
-        await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).rollback() }
-        #expect(NodeLock.currentHolder(try node.folders)?.operation == "restore")
-        held.release()
-        #expect(NodeLock.currentHolder(try node.folders) == nil)
-        let lock = try await nodeGuard.lockForBackup()
-        lock.release()
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { node in
+                _ = try await Self.snapshotThenOwnData(node, store: store.store)
+                let held = try NodeLock.acquire(try node.folders, operation: "restore")
+                let nodeGuard = NodeGuard(configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger), logger: Engine.logger)
+                let busy = await #expect(throws: NodeBusyError.self) { _ = try await nodeGuard.lockForBackup() }
+                #expect(busy?.description.hasPrefix("busy: restore started by pid \(getpid()) at ") == true, "\(String(describing: busy))")
+                await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).rollback() }
+                #expect(NodeLock.currentHolder(try node.folders)?.operation == "restore")
+                held.release()
+                #expect(NodeLock.currentHolder(try node.folders) == nil)
+                let lock = try await nodeGuard.lockForBackup()
+                lock.release()
+            }
+        }
     }
 }
 

@@ -9,39 +9,40 @@ import Testing
 @Suite struct SnapshotCatalogTests {
     @Test(arguments: StoreKind.allCases)
     func onlyCompleteSnapshotsOfTheRightNodeAreListed(kind: StoreKind) async throws {
-        let server = try await RedisServer.start()
-        let store = try await TestStore.make(kind)
-        defer { Task { await server.stopAndRemove(); await store.close() } }
-        let nodeA = NodeSettings.test(port: server.port, rack: "rack1", tokens: "100")
-        let nodeB = NodeSettings.test(port: server.port, rack: "rack2", tokens: "200")
-        let early = SnapshotID(date: Date(timeIntervalSince1970: 1_790_000_000))
-        let late = SnapshotID(date: Date(timeIntervalSince1970: 1_790_086_400))
-        for (node, id) in [(nodeA, early), (nodeA, late), (nodeB, early)] {
-            var options = NodeBackup.Options(type: .rdb)
-            options.snapshotID = id
-            _ = try await Engine.backup(node, store: store.store).run(options)
+        try await withResource(RedisServer.start()) { server in
+            try await withResource(TestStore.make(kind)) { store in
+                let nodeA = NodeSettings.test(port: server.port, rack: "rack1", tokens: "100")
+                let nodeB = NodeSettings.test(port: server.port, rack: "rack2", tokens: "200")
+                let early = SnapshotID(date: Date(timeIntervalSince1970: 1_790_000_000))
+                let late = SnapshotID(date: Date(timeIntervalSince1970: 1_790_086_400))
+                for (node, id) in [(nodeA, early), (nodeA, late), (nodeB, early)] {
+                    var options = NodeBackup.Options(type: .rdb)
+                    options.snapshotID = id
+                    _ = try await Engine.backup(node, store: store.store).run(options)
+                }
+                // An incomplete snapshot (no manifest), a damaged manifest, a manifest in the wrong folder.
+                let incomplete = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_200_000)))
+                try await store.store.put(incomplete + "dump.rdb.zst", bytes: ByteBuffer(string: "x"))
+                let damaged = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_300_000)))
+                let moved = SnapshotLayout.snapshotPrefix(nodeB.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_400_000)))
+                let catalog = SnapshotCatalog(store: store.store, logger: Engine.logger)
+                let real = try await catalog.snapshots(of: nodeA.identity)[0]
+                try await store.store.put(moved + "manifest.json", bytes: try await store.store.getBytes(real.prefix + "manifest.json"))
+
+                try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
+                // A damaged manifest fails the listing rather than shortening it (a restore would pick an older snapshot).
+                let error = await #expect(throws: DynokeeperError.self) { _ = try await catalog.snapshots(of: nodeA.identity) }
+                #expect(error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true, "\(String(describing: error))")
+                try await store.store.delete([damaged + "manifest.json"])
+
+                let ofA = try await catalog.snapshots(of: nodeA.identity)
+                #expect(ofA.map(\.id) == [late, early])
+                #expect(ofA.allSatisfy { $0.node == nodeA.identity })
+                let all = try await catalog.snapshots(cluster: "test-cluster")
+                #expect(all.map { "\($0.id) \($0.node)" } == ["\(late) dc1/rack1/100", "\(early) dc1/rack2/200", "\(early) dc1/rack1/100"])
+                #expect(try await catalog.snapshots(cluster: "other-cluster").isEmpty)
+            }
         }
-        // An incomplete snapshot (no manifest), a damaged manifest, a manifest in the wrong folder.
-        let incomplete = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_200_000)))
-        try await store.store.put(incomplete + "dump.rdb.zst", bytes: ByteBuffer(string: "x"))
-        let damaged = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_300_000)))
-        let moved = SnapshotLayout.snapshotPrefix(nodeB.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_400_000)))
-        let catalog = SnapshotCatalog(store: store.store, logger: Engine.logger)
-        let real = try await catalog.snapshots(of: nodeA.identity)[0]
-        try await store.store.put(moved + "manifest.json", bytes: try await store.store.getBytes(real.prefix + "manifest.json"))
-
-        try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
-        // A damaged manifest fails the listing rather than shortening it (a restore would pick an older snapshot).
-        let error = await #expect(throws: DynokeeperError.self) { _ = try await catalog.snapshots(of: nodeA.identity) }
-        #expect(error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true, "\(String(describing: error))")
-        try await store.store.delete([damaged + "manifest.json"])
-
-        let ofA = try await catalog.snapshots(of: nodeA.identity)
-        #expect(ofA.map(\.id) == [late, early])
-        #expect(ofA.allSatisfy { $0.node == nodeA.identity })
-        let all = try await catalog.snapshots(cluster: "test-cluster")
-        #expect(all.map { "\($0.id) \($0.node)" } == ["\(late) dc1/rack1/100", "\(early) dc1/rack2/200", "\(early) dc1/rack1/100"])
-        #expect(try await catalog.snapshots(cluster: "other-cluster").isEmpty)
     }
 
     @Test func manifestsOfAFutureFormatAreRefusedClearly() throws {

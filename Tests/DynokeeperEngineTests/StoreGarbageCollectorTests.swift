@@ -10,54 +10,54 @@ import Testing
 @Suite struct StoreGarbageCollectorTests {
     @Test(arguments: StoreKind.allCases)
     func incompleteSnapshotsAndUploadsOlderThanTheThresholdGo(kind: StoreKind) async throws {
-        let fixture = try await TestStore.make(kind)
-        defer { Task { await fixture.close() } }
-        let store = fixture.store
-        let complete = "c/dc1/rack1/0/20261101T000000Z/"
-        let incomplete = "c/dc1/rack1/0/20261102T000000Z/"
-        try await store.put(complete + "dump.rdb.zst", bytes: ByteBuffer(string: "data"))
-        try await store.put(complete + "manifest.json", bytes: ByteBuffer(string: "{}"))
-        try await store.put(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst", bytes: ByteBuffer(string: "part"))
-        try await store.put("c/_ring/20261102T000000Z.json", bytes: ByteBuffer(string: "{}"))
-        try await store.put("dc1/rack1/0/1795478400000", bytes: ByteBuffer(string: "REDIS0010 Dynomite-manager's"))
-        // An upload that never finished.
-        switch kind {
-        case .local:
-            let folder = try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: folder + "/.dynokeeper-tmp-1234", contents: Data("half".utf8))
-        case .s3:
-            let s3 = try #require(store as? S3Store)
-            let data = RandomBytes(total: 12 << 20, failAfter: 11 << 20)
-            _ = try? await s3.put("c/dc1/rack1/0/20261103T000000Z/dump.rdb.zst", body: data)
-            // The failed put aborted its own upload; start one that nobody finishes, as a killed process would.
-            _ = try await SeaweedFS.shared().awsCheck([
-                "s3api", "create-multipart-upload", "--bucket", s3.configuration.location.bucket, "--key",
-                s3.configuration.location.prefix + "/c/dc1/rack1/0/20261103T000000Z/dump.rdb.zst",
-            ])
-        }
-        let collector = StoreGarbageCollector(store: store, logger: Engine.logger)
-        // Nothing is old enough yet.
-        let recent = try await collector.run(olderThan: .seconds(3600), dryRun: false)
-        #expect(recent.uploads.isEmpty && recent.folders.isEmpty, "\(recent)")
-        #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") != nil)
+        try await withResource(TestStore.make(kind)) { fixture in
+            let store = fixture.store
+            let complete = "c/dc1/rack1/0/20261101T000000Z/"
+            let incomplete = "c/dc1/rack1/0/20261102T000000Z/"
+            try await store.put(complete + "dump.rdb.zst", bytes: ByteBuffer(string: "data"))
+            try await store.put(complete + "manifest.json", bytes: ByteBuffer(string: "{}"))
+            try await store.put(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst", bytes: ByteBuffer(string: "part"))
+            try await store.put("c/_ring/20261102T000000Z.json", bytes: ByteBuffer(string: "{}"))
+            try await store.put("dc1/rack1/0/1795478400000", bytes: ByteBuffer(string: "REDIS0010 Dynomite-manager's"))
+            // An upload that never finished.
+            switch kind {
+            case .local:
+                let folder = try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: folder + "/.dynokeeper-tmp-1234", contents: Data("half".utf8))
+            case .s3:
+                let s3 = try #require(store as? S3Store)
+                let data = RandomBytes(total: 12 << 20, failAfter: 11 << 20)
+                _ = try? await s3.put("c/dc1/rack1/0/20261103T000000Z/dump.rdb.zst", body: data)
+                // The failed put aborted its own upload; start one that nobody finishes, as a killed process would.
+                _ = try await SeaweedFS.shared().awsCheck([
+                    "s3api", "create-multipart-upload", "--bucket", s3.configuration.location.bucket, "--key",
+                    s3.configuration.location.prefix + "/c/dc1/rack1/0/20261103T000000Z/dump.rdb.zst",
+                ])
+            }
+            let collector = StoreGarbageCollector(store: store, logger: Engine.logger)
+            // Nothing is old enough yet.
+            let recent = try await collector.run(olderThan: .seconds(3600), dryRun: false)
+            #expect(recent.uploads.isEmpty && recent.folders.isEmpty, "\(recent)")
+            #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") != nil)
 
-        // A day later: the dry run lists, then the run removes.
-        let later = Date().addingTimeInterval(86_400)
-        let dry = try await collector.run(olderThan: .seconds(3600), dryRun: true, now: later)
-        #expect(dry.uploads.count == 1, "\(dry.uploads)")
-        #expect(dry.folders.map(\.prefix) == [incomplete])
-        #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") != nil)
-        let report = try await collector.run(olderThan: .seconds(3600), dryRun: false, now: later)
-        #expect(report.uploads.count == 1)
-        #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") == nil)
-        #expect(try await store.head(complete + "dump.rdb.zst") != nil)
-        #expect(try await store.head("c/_ring/20261102T000000Z.json") != nil)
-        #expect(try await store.head("dc1/rack1/0/1795478400000") != nil)
-        let left = try await (store as! any IncompleteUploadCleaning).incompleteUploads(prefix: "")
-        #expect(left.isEmpty, "\(left)")
-        if kind == .local {
-            #expect(!FileManager.default.fileExists(atPath: try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"))
+            // A day later: the dry run lists, then the run removes.
+            let later = Date().addingTimeInterval(86_400)
+            let dry = try await collector.run(olderThan: .seconds(3600), dryRun: true, now: later)
+            #expect(dry.uploads.count == 1, "\(dry.uploads)")
+            #expect(dry.folders.map(\.prefix) == [incomplete])
+            #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") != nil)
+            let report = try await collector.run(olderThan: .seconds(3600), dryRun: false, now: later)
+            #expect(report.uploads.count == 1)
+            #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") == nil)
+            #expect(try await store.head(complete + "dump.rdb.zst") != nil)
+            #expect(try await store.head("c/_ring/20261102T000000Z.json") != nil)
+            #expect(try await store.head("dc1/rack1/0/1795478400000") != nil)
+            let left = try await (store as! any IncompleteUploadCleaning).incompleteUploads(prefix: "")
+            #expect(left.isEmpty, "\(left)")
+            if kind == .local {
+                #expect(!FileManager.default.fileExists(atPath: try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"))
+            }
         }
     }
 }

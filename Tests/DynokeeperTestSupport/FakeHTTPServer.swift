@@ -6,7 +6,7 @@ import NIOPosix
 
 /// A loopback HTTP server whose answers a test scripts: it stands in for the EC2 metadata service, the
 /// ECS credentials endpoint, or an S3 that fails on purpose, and records every request it receives.
-package final class FakeHTTPServer: Sendable {
+package final class FakeHTTPServer: TestResource {
     package struct Request: Sendable {
         package var method: String
         package var uri: String
@@ -68,9 +68,12 @@ package final class FakeHTTPServer: Sendable {
         return FakeHTTPServer(port: port, channel: channel, log: log)
     }
 
+    /// Stops listening.
     package func stop() async {
         try? await channel.close()
     }
+
+    package func close() async { await stop() }
 
     private final class Handler: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart

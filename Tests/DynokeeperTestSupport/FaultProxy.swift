@@ -3,7 +3,7 @@ import Foundation
 /// A fault-injecting HTTP proxy in front of the test S3 server (`Tests/FaultProxy/fault_proxy.py`): SlowDown
 /// answers, connections reset before the response, GET bodies cut at half, PUT bodies cut off, latency, or a dead
 /// store, each on every Nth request of its kind.
-package final class FaultProxy: Sendable {
+package final class FaultProxy: TestResource {
     package struct Faults: Sendable {
         package var slowdownEvery = 0
         package var resetEvery = 0
@@ -78,7 +78,8 @@ package final class FaultProxy: Sendable {
         return counts
     }
 
-    package func stop() async {
+    /// Stops the proxy and removes its folder.
+    package func close() async {
         await process.stop()
         folder.remove()
     }

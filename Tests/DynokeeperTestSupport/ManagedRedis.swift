@@ -169,6 +169,11 @@ package final class ManagedRedis: Sendable {
     }
 }
 
+extension ManagedRedis: TestResource {
+    /// Stops it and its supervisor and removes its folder (``stopAndRemove()``).
+    package func close() async { await stopAndRemove() }
+}
+
 /// Debian's nutcracker (twemproxy, Dynomite's ancestor) in front of a test Redis: a long-running process
 /// that listens and proxies like Dynomite, stopped and started through shell commands.
 package final class StandInDynomite: Sendable {

@@ -79,3 +79,8 @@ package final class RedisServer: Sendable {
         directory.remove()
     }
 }
+
+extension RedisServer: TestResource {
+    /// Stops the server and removes its folder (``stopAndRemove()``).
+    package func close() async { await stopAndRemove() }
+}

@@ -24,6 +24,11 @@ extension SeaweedFS {
     }
 }
 
+extension S3Store: TestResource {
+    /// Shuts the store's HTTP client down.
+    package func close() async { try? await shutdown() }
+}
+
 /// One bucket for all the tests of a run; each test works under its own prefix.
 actor SharedBucket {
     static let shared = SharedBucket()

@@ -94,25 +94,26 @@ import Testing
             guard request.header("authorization") == "Bearer pod-token" else { return .init(status: 401) }
             return .init(body: Self.credentialDocument("AKIACONTAINER"))
         }
-        defer { Task { await server.stop() } }
-        try await Self.withClient { client in
-            let provider = ContainerCredentialProvider(
-                environment: [
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/v2/credentials/abc",
-                    "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer pod-token",
-                ], client: client)
-            let credentials = try #require(try await provider.resolve())
-            #expect(credentials.accessKeyID == "AKIACONTAINER")
-            #expect(credentials.sessionToken == "token-AKIACONTAINER")
-            #expect(credentials.expiration == ISO8601DateFormatter().date(from: Self.expiration))
-            #expect(server.requests.first?.path == "/v2/credentials/abc")
+        try await withResource(server) { server in
+            try await Self.withClient { client in
+                let provider = ContainerCredentialProvider(
+                    environment: [
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/v2/credentials/abc",
+                        "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer pod-token",
+                    ], client: client)
+                let credentials = try #require(try await provider.resolve())
+                #expect(credentials.accessKeyID == "AKIACONTAINER")
+                #expect(credentials.sessionToken == "token-AKIACONTAINER")
+                #expect(credentials.expiration == ISO8601DateFormatter().date(from: Self.expiration))
+                #expect(server.requests.first?.path == "/v2/credentials/abc")
 
-            let refused = ContainerCredentialProvider(
-                environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/x"], client: client)
-            let error = await #expect(throws: CredentialError.self) { _ = try await refused.resolve() }
-            #expect(error?.description.contains("answered 401") == true)
+                let refused = ContainerCredentialProvider(
+                    environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/x"], client: client)
+                let error = await #expect(throws: CredentialError.self) { _ = try await refused.resolve() }
+                #expect(error?.description.contains("answered 401") == true)
 
-            #expect(try await ContainerCredentialProvider(environment: [:], client: client).resolve() == nil)
+                #expect(try await ContainerCredentialProvider(environment: [:], client: client).resolve() == nil)
+            }
         }
     }
 
@@ -132,26 +133,27 @@ import Testing
                 return .init(status: 404)
             }
         }
-        defer { Task { await server.stop() } }
-        try await Self.withClient { client in
-            let provider = InstanceMetadataCredentialProvider(
-                environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url + "/"], client: client)
-            let credentials = try #require(try await provider.resolve())
-            #expect(credentials.accessKeyID == "ASIAIMDS")
-            #expect(credentials.secretAccessKey == "secret-ASIAIMDS")
-            #expect(server.requests.map(\.method) == ["PUT", "GET", "GET"])
+        try await withResource(server) { server in
+            try await Self.withClient { client in
+                let provider = InstanceMetadataCredentialProvider(
+                    environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url + "/"], client: client)
+                let credentials = try #require(try await provider.resolve())
+                #expect(credentials.accessKeyID == "ASIAIMDS")
+                #expect(credentials.secretAccessKey == "secret-ASIAIMDS")
+                #expect(server.requests.map(\.method) == ["PUT", "GET", "GET"])
 
-            let disabled = InstanceMetadataCredentialProvider(
-                environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url, "AWS_EC2_METADATA_DISABLED": "true"],
-                client: client)
-            #expect(try await disabled.resolve() == nil)
-            #expect(server.requests.count == 3)
+                let disabled = InstanceMetadataCredentialProvider(
+                    environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url, "AWS_EC2_METADATA_DISABLED": "true"],
+                    client: client)
+                #expect(try await disabled.resolve() == nil)
+                #expect(server.requests.count == 3)
 
-            // Nothing listening: not on EC2, so no credentials rather than an error.
-            let port = try FreePort.next()
-            let absent = InstanceMetadataCredentialProvider(
-                environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)"], client: client)
-            #expect(try await absent.resolve() == nil)
+                // Nothing listening: not on EC2, so no credentials rather than an error.
+                let port = try FreePort.next()
+                let absent = InstanceMetadataCredentialProvider(
+                    environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)"], client: client)
+                #expect(try await absent.resolve() == nil)
+            }
         }
     }
 

@@ -18,60 +18,63 @@ import Testing
         // The usual mix, with every other GET cut: this object takes only a few GETs.
         var faults = FaultProxy.Faults.mixed
         faults.cutGetEvery = 2
-        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: faults)
-        let store = try await Self.store(through: proxy)
-        defer { Task { try? await store.shutdown(); await proxy.stop() } }
-        // 24 MiB here (the command-line test moves 55 MB through the same faults): five parts, two ranges.
-        let data = RandomBytes(total: 24 << 20)
-        let stored = try await store.put("big", body: data)
-        #expect(stored.size == 24 << 20)
-        let expected = try #require(data.digest.hex)
-        let downloaded = try await store.download("big").body.sizeAndSHA256()
-        #expect(downloaded.size == 24 << 20)
-        #expect(downloaded.sha256 == expected)
-        // A plain GET of the whole object, resumed where its body breaks off.
-        let whole = try await store.get("big", range: nil).body.sizeAndSHA256()
-        #expect(whole.sha256 == expected)
-        // Every kind of fault happened on the way.
-        let injected = proxy.injected()
-        for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
+        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: faults)) { proxy in
+            try await withResource(Self.store(through: proxy)) { store in
+                // 24 MiB here (the command-line test moves 55 MB through the same faults): five parts, two ranges.
+                let data = RandomBytes(total: 24 << 20)
+                let stored = try await store.put("big", body: data)
+                #expect(stored.size == 24 << 20)
+                let expected = try #require(data.digest.hex)
+                let downloaded = try await store.download("big").body.sizeAndSHA256()
+                #expect(downloaded.size == 24 << 20)
+                #expect(downloaded.sha256 == expected)
+                // A plain GET of the whole object, resumed where its body breaks off.
+                let whole = try await store.get("big", range: nil).body.sizeAndSHA256()
+                #expect(whole.sha256 == expected)
+                // Every kind of fault happened on the way.
+                let injected = proxy.injected()
+                for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
+            }
+        }
     }
 
     /// Every GET body is cut at half: a small object (one request, no ranges) still arrives whole, each retry
     /// asking only for what is missing.
     @Test func aSmallObjectWhoseEveryBodyIsCutIsResumed() async throws {
         let server = try await SeaweedFS.shared()
-        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(cutGetEvery: 1))
-        let store = try await Self.store(through: proxy)
-        defer { Task { try? await store.shutdown(); await proxy.stop() } }
-        let content = String(repeating: "manifest line\n", count: 60)
-        _ = try await store.put("manifest.json", bytes: ByteBuffer(string: content))
-        #expect(String(buffer: try await store.getBytes("manifest.json")) == content)
-        #expect(String(buffer: try await store.download("manifest.json").body.collect(upTo: 1 << 20)) == content)
-        #expect((proxy.injected()["cut_get"] ?? 0) >= 8, "each GET was cut, about log2(840) times per read: \(proxy.injected())")
+        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .init(cutGetEvery: 1))) { proxy in
+            try await withResource(Self.store(through: proxy)) { store in
+                let content = String(repeating: "manifest line\n", count: 60)
+                _ = try await store.put("manifest.json", bytes: ByteBuffer(string: content))
+                #expect(String(buffer: try await store.getBytes("manifest.json")) == content)
+                #expect(String(buffer: try await store.download("manifest.json").body.collect(upTo: 1 << 20)) == content)
+                #expect((proxy.injected()["cut_get"] ?? 0) >= 8, "each GET was cut, about log2(840) times per read: \(proxy.injected())")
+            }
+        }
     }
 
     @Test(arguments: [5, 17, 64])
     func everyPartSizeWorksBothWays(partSizeMiB: Int) async throws {
-        let store = try await SeaweedFS.shared().makeStore(partSize: partSizeMiB << 20, concurrency: 2)
-        defer { Task { try? await store.shutdown() } }
-        let size = Int64(partSizeMiB + 3) << 20
-        let data = RandomBytes(total: size)
-        _ = try await store.put("object", body: data)
-        let downloaded = try await store.download("object").body.sizeAndSHA256()
-        #expect(downloaded.size == size)
-        #expect(downloaded.sha256 == data.digest.hex)
+        try await withResource(SeaweedFS.shared().makeStore(partSize: partSizeMiB << 20, concurrency: 2)) { store in
+            let size = Int64(partSizeMiB + 3) << 20
+            let data = RandomBytes(total: size)
+            _ = try await store.put("object", body: data)
+            let downloaded = try await store.download("object").body.sizeAndSHA256()
+            #expect(downloaded.size == size)
+            #expect(downloaded.sha256 == data.digest.hex)
+        }
     }
 
     @Test func aDeadStoreFailsWithinTheBoundNamingTheLastError() async throws {
         let server = try await SeaweedFS.shared()
-        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))
-        let store = try await Self.store(through: proxy, retry: RetryPolicy(giveUpAfter: .seconds(3)))
-        defer { Task { try? await store.shutdown(); await proxy.stop() } }
-        let start = ContinuousClock.now
-        let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.put("k", bytes: ByteBuffer(string: "x")) }
-        #expect(ContinuousClock.now - start < .seconds(30))
-        #expect(error?.description.contains("InternalError") == true, "\(String(describing: error))")
-        #expect(error?.description.contains("gave up after") == true)
+        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))) { proxy in
+            try await withResource(Self.store(through: proxy, retry: RetryPolicy(giveUpAfter: .seconds(3)))) { store in
+                let start = ContinuousClock.now
+                let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.put("k", bytes: ByteBuffer(string: "x")) }
+                #expect(ContinuousClock.now - start < .seconds(30))
+                #expect(error?.description.contains("InternalError") == true, "\(String(describing: error))")
+                #expect(error?.description.contains("gave up after") == true)
+            }
+        }
     }
 }

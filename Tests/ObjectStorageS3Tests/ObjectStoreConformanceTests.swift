@@ -10,14 +10,7 @@ import Testing
     static func withStore(
         _ kind: StoreKind, partSize: Int = 5 << 20, _ body: (any ObjectStore, StoreFixture) async throws -> Void
     ) async throws {
-        let fixture = try await StoreFixture.make(kind, partSize: partSize)
-        do {
-            try await body(fixture.store, fixture)
-        } catch {
-            await fixture.cleanup()
-            throw error
-        }
-        await fixture.cleanup()
+        try await withResource(StoreFixture.make(kind, partSize: partSize)) { fixture in try await body(fixture.store, fixture) }
     }
 
     static func bytes(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }

@@ -56,90 +56,99 @@ import Testing
             default: return .init(headers: [("ETag", "\"\(Self.md5Hex(request.body))\"")])
             }
         }
-        let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        let info = try await store.put("k", bytes: ByteBuffer(string: "payload"))
-        #expect(info.size == 7)
-        #expect(server.requests.count == 3)
-        #expect(server.requests.allSatisfy { $0.path == "/fake-bucket/pre/k" })
+        try await withResource(server) { server in
+            try await withResource(Self.store(server)) { store in
+                let info = try await store.put("k", bytes: ByteBuffer(string: "payload"))
+                #expect(info.size == 7)
+                #expect(server.requests.count == 3)
+                #expect(server.requests.allSatisfy { $0.path == "/fake-bucket/pre/k" })
+            }
+        }
     }
 
     @Test func persistentServerErrorsEndInAClearError() async throws {
         let server = try await FakeHTTPServer.start { _ in
             .init(status: 500, body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>")
         }
-        let store = try Self.store(server, attempts: 3)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.head("k") }
-        #expect(error?.code == .unavailable)
-        #expect(server.requests.count == 3)
-        let putError = await #expect(throws: ObjectStoreError.self) { try await store.put("k", bytes: ByteBuffer(string: "x")) }
-        #expect(putError?.message.contains("InternalError: We encountered an internal error.") == true)
+        try await withResource(server) { server in
+            try await withResource(Self.store(server, attempts: 3)) { store in
+                let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.head("k") }
+                #expect(error?.code == .unavailable)
+                #expect(server.requests.count == 3)
+                let putError = await #expect(throws: ObjectStoreError.self) { try await store.put("k", bytes: ByteBuffer(string: "x")) }
+                #expect(putError?.message.contains("InternalError: We encountered an internal error.") == true)
+            }
+        }
     }
 
     @Test func requestsCarryChecksumsAndSignature() async throws {
-        let server = try await FakeHTTPServer.start(Self.fakeS3())
-        let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        try await store.put("sub/key", bytes: ByteBuffer(string: "Welcome to Amazon S3."))
-        let put = try #require(server.requests.first)
-        #expect(put.method == "PUT")
-        #expect(put.header("content-md5") == Data(Insecure.MD5.hash(data: Array("Welcome to Amazon S3.".utf8))).base64EncodedString())
-        #expect(put.header("x-amz-content-sha256") == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
-        #expect(put.header("authorization")?.hasPrefix("AWS4-HMAC-SHA256 Credential=AKID/") == true)
-        #expect(put.header("authorization")?.contains("SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date") == true)
-        #expect(put.header("host") == "127.0.0.1:\(server.port)")
+        try await withResource(FakeHTTPServer.start(Self.fakeS3())) { server in
+            try await withResource(Self.store(server)) { store in
+                try await store.put("sub/key", bytes: ByteBuffer(string: "Welcome to Amazon S3."))
+                let put = try #require(server.requests.first)
+                #expect(put.method == "PUT")
+                #expect(put.header("content-md5") == Data(Insecure.MD5.hash(data: Array("Welcome to Amazon S3.".utf8))).base64EncodedString())
+                #expect(put.header("x-amz-content-sha256") == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
+                #expect(put.header("authorization")?.hasPrefix("AWS4-HMAC-SHA256 Credential=AKID/") == true)
+                #expect(put.header("authorization")?.contains("SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date") == true)
+                #expect(put.header("host") == "127.0.0.1:\(server.port)")
+            }
+        }
     }
 
     @Test func aWrongETagIsAnIntegrityError() async throws {
-        let server = try await FakeHTTPServer.start { _ in .init(headers: [("ETag", "\"0123456789abcdef0123456789abcdef\"")]) }
-        let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        let error = await #expect(throws: ObjectStoreError.self) { try await store.put("k", bytes: ByteBuffer(string: "x")) }
-        #expect(error?.code == .integrity)
+        try await withResource(FakeHTTPServer.start { _ in .init(headers: [("ETag", "\"0123456789abcdef0123456789abcdef\"")]) }) { server in
+            try await withResource(Self.store(server)) { store in
+                let error = await #expect(throws: ObjectStoreError.self) { try await store.put("k", bytes: ByteBuffer(string: "x")) }
+                #expect(error?.code == .integrity)
+            }
+        }
     }
 
     @Test func kmsEncryptionHeadersGoOnUploadsAndMultipartCreationOnly() async throws {
-        let server = try await FakeHTTPServer.start(Self.fakeS3())
-        let store = try Self.store(server, encryption: .kms(keyID: "arn:aws:kms:us-east-1:1:key/abc"))
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        try await store.put("small", bytes: ByteBuffer(string: "x"))
-        _ = try await store.put("large", body: RandomBytes(total: 11 << 20, chunkSize: 1 << 20))
+        try await withResource(FakeHTTPServer.start(Self.fakeS3())) { server in
+            try await withResource(Self.store(server, encryption: .kms(keyID: "arn:aws:kms:us-east-1:1:key/abc"))) { store in
+                try await store.put("small", bytes: ByteBuffer(string: "x"))
+                _ = try await store.put("large", body: RandomBytes(total: 11 << 20, chunkSize: 1 << 20))
 
-        let requests = server.requests
-        let single = try #require(requests.first { $0.method == "PUT" && $0.path.hasSuffix("/small") })
-        #expect(single.header("x-amz-server-side-encryption") == "aws:kms")
-        #expect(single.header("x-amz-server-side-encryption-aws-kms-key-id") == "arn:aws:kms:us-east-1:1:key/abc")
-        let create = try #require(requests.first { $0.method == "POST" && $0.query.hasPrefix("uploads") })
-        #expect(create.header("x-amz-server-side-encryption") == "aws:kms")
-        let parts = requests.filter { $0.query.contains("partNumber=") }
-        #expect(parts.count == 3)
-        #expect(parts.allSatisfy { $0.header("x-amz-server-side-encryption") == nil })
-        let complete = try #require(requests.first { $0.method == "POST" && $0.query.hasPrefix("uploadId=") })
-        let xml = String(decoding: complete.body, as: UTF8.self)
-        #expect(xml.contains("<PartNumber>3</PartNumber>"))
+                let requests = server.requests
+                let single = try #require(requests.first { $0.method == "PUT" && $0.path.hasSuffix("/small") })
+                #expect(single.header("x-amz-server-side-encryption") == "aws:kms")
+                #expect(single.header("x-amz-server-side-encryption-aws-kms-key-id") == "arn:aws:kms:us-east-1:1:key/abc")
+                let create = try #require(requests.first { $0.method == "POST" && $0.query.hasPrefix("uploads") })
+                #expect(create.header("x-amz-server-side-encryption") == "aws:kms")
+                let parts = requests.filter { $0.query.contains("partNumber=") }
+                #expect(parts.count == 3)
+                #expect(parts.allSatisfy { $0.header("x-amz-server-side-encryption") == nil })
+                let complete = try #require(requests.first { $0.method == "POST" && $0.query.hasPrefix("uploadId=") })
+                let xml = String(decoding: complete.body, as: UTF8.self)
+                #expect(xml.contains("<PartNumber>3</PartNumber>"))
+            }
+        }
     }
 
     @Test func sseS3AsksForAES256() async throws {
-        let server = try await FakeHTTPServer.start(Self.fakeS3())
-        let store = try Self.store(server, encryption: .s3)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        try await store.put("small", bytes: ByteBuffer(string: "x"))
-        #expect(server.requests.first?.header("x-amz-server-side-encryption") == "AES256")
+        try await withResource(FakeHTTPServer.start(Self.fakeS3())) { server in
+            try await withResource(Self.store(server, encryption: .s3)) { store in
+                try await store.put("small", bytes: ByteBuffer(string: "x"))
+                #expect(server.requests.first?.header("x-amz-server-side-encryption") == "AES256")
+            }
+        }
     }
 
     @Test func aRefusedPartAbortsTheUpload() async throws {
-        let server = try await FakeHTTPServer.start(Self.fakeS3(failPart: 2))
-        let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        let error = await #expect(throws: ObjectStoreError.self) {
-            _ = try await store.put("large", body: RandomBytes(total: 16 << 20, chunkSize: 1 << 20))
+        try await withResource(FakeHTTPServer.start(Self.fakeS3(failPart: 2))) { server in
+            try await withResource(Self.store(server)) { store in
+                let error = await #expect(throws: ObjectStoreError.self) {
+                    _ = try await store.put("large", body: RandomBytes(total: 16 << 20, chunkSize: 1 << 20))
+                }
+                #expect(error?.message.contains("upload of part 2") == true)
+                let abort = server.requests.filter { $0.method == "DELETE" }
+                #expect(abort.count == 1)
+                #expect(abort.first?.query == "uploadId=UP-1")
+                #expect(!server.requests.contains { $0.method == "POST" && $0.query.hasPrefix("uploadId=") })
+            }
         }
-        #expect(error?.message.contains("upload of part 2") == true)
-        let abort = server.requests.filter { $0.method == "DELETE" }
-        #expect(abort.count == 1)
-        #expect(abort.first?.query == "uploadId=UP-1")
-        #expect(!server.requests.contains { $0.method == "POST" && $0.query.hasPrefix("uploadId=") })
     }
 
     @Test func completionErrorsInsideA200AreRetried() async throws {
@@ -151,22 +160,25 @@ import Testing
             }
             return await base(request)
         }
-        let store = try Self.store(server)
-        defer { Task { try? await store.shutdown(); await server.stop() } }
-        let info = try await store.put("large", body: RandomBytes(total: 6 << 20, chunkSize: 1 << 20))
-        #expect(info.size == 6 << 20)
-        #expect(server.requests.filter { $0.method == "POST" && $0.query.hasPrefix("uploadId=") }.count == 2)
+        try await withResource(server) { server in
+            try await withResource(Self.store(server)) { store in
+                let info = try await store.put("large", body: RandomBytes(total: 6 << 20, chunkSize: 1 << 20))
+                #expect(info.size == 6 << 20)
+                #expect(server.requests.filter { $0.method == "POST" && $0.query.hasPrefix("uploadId=") }.count == 2)
+            }
+        }
     }
 
-    @Test func sizeHintRaisesThePartSizeForHugeObjects() throws {
+    @Test func sizeHintRaisesThePartSizeForHugeObjects() async throws {
         let configuration = S3StoreConfiguration(location: S3Location(bucket: "bucket"), partSize: 16 << 20)
         let store = try S3Store(
             configuration: configuration, credentials: StaticCredentialProvider(.init(accessKeyID: "a", secretAccessKey: "b")))
-        defer { Task { try? await store.shutdown() } }
-        #expect(store.partSize(for: PutOptions()) == 16 << 20)
-        #expect(store.partSize(for: PutOptions(sizeHint: 1 << 30)) == 16 << 20)
-        let hinted = store.partSize(for: PutOptions(sizeHint: 500 << 30))
-        #expect(hinted > 16 << 20)
-        #expect(Int64(hinted) * 10_000 >= 500 << 30)
+        try await withResource(store) { store in
+            #expect(store.partSize(for: PutOptions()) == 16 << 20)
+            #expect(store.partSize(for: PutOptions(sizeHint: 1 << 30)) == 16 << 20)
+            let hinted = store.partSize(for: PutOptions(sizeHint: 500 << 30))
+            #expect(hinted > 16 << 20)
+            #expect(Int64(hinted) * 10_000 >= 500 << 30)
+        }
     }
 }

@@ -15,7 +15,7 @@ import Testing
 
 /// A fresh, empty store of a kind: a temporary folder, or a unique prefix in a bucket of the shared
 /// SeaweedFS server.
-struct StoreFixture {
+struct StoreFixture: TestResource {
     let store: any ObjectStore
     let cleanup: @Sendable () async -> Void
 
@@ -36,6 +36,8 @@ struct StoreFixture {
     ) async throws -> S3Store {
         try await SeaweedFS.shared().makeStore(prefix: prefix, partSize: partSize, concurrency: concurrency, secret: secret)
     }
+
+    func close() async { await cleanup() }
 
     /// The local store's root folder, to look for leftovers.
     var localRoot: String? { (store as? LocalDirectoryStore)?.root }

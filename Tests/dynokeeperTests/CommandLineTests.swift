@@ -90,17 +90,17 @@ import Testing
 
         // A password Redis refuses is an error (every job would fail), said once; a password file anyone can read
         // is a warning; a listener off loopback without a token is an error.
-        let redis = try await RedisServer.start(password: "right-password")
-        defer { Task { await redis.stopAndRemove() } }
-        try "wrong-password\n".write(toFile: folder.file("password"), atomically: false, encoding: .utf8)
-        chmod(folder.file("password"), 0o644)
-        let wrong = try await check("redis:\n  port: \(redis.port)\n  password_file: \(folder.file("password"))\nserver:\n  listen: 0.0.0.0:8080\n")
-        #expect(wrong.status == 1)
-        #expect(wrong.stdoutText.contains("error: Redis refused AUTH: WRONGPASS"), "\(wrong.stdoutText)")
-        #expect(!wrong.stdoutText.contains("Redis refused AUTH: Redis refused AUTH"))
-        #expect(wrong.stdoutText.contains("warning: redis.password_file \(folder.file("password")) is readable by every user"))
-        #expect(wrong.stdoutText.contains("dynokeeper serve would refuse to start"))
-        #expect(!wrong.stdoutText.contains("wrong-password"))
+        try await withResource(RedisServer.start(password: "right-password")) { redis in
+            try "wrong-password\n".write(toFile: folder.file("password"), atomically: false, encoding: .utf8)
+            chmod(folder.file("password"), 0o644)
+            let wrong = try await check("redis:\n  port: \(redis.port)\n  password_file: \(folder.file("password"))\nserver:\n  listen: 0.0.0.0:8080\n")
+            #expect(wrong.status == 1)
+            #expect(wrong.stdoutText.contains("error: Redis refused AUTH: WRONGPASS"), "\(wrong.stdoutText)")
+            #expect(!wrong.stdoutText.contains("Redis refused AUTH: Redis refused AUTH"))
+            #expect(wrong.stdoutText.contains("warning: redis.password_file \(folder.file("password")) is readable by every user"))
+            #expect(wrong.stdoutText.contains("dynokeeper serve would refuse to start"))
+            #expect(!wrong.stdoutText.contains("wrong-password"))
+        }
     }
 
     @Test func aBadConfigurationFailsWithOneClearLine() async throws {

@@ -108,74 +108,74 @@ import Testing
 
     @Test(arguments: [false, true])
     func aRestoreKilledAfterAnyJournalWriteIsFoundAndRecovered(failingStart: Bool) async throws {
-        let node = try await Node(failingStart: failingStart)
-        defer { Task { await node.close() } }
-        try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
-        let backup = try await node.cli(["backup"])
-        #expect(backup.status == 0, "\(backup.stderrText)")
-        let snapshot = try await node.content()
+        try await withResource(Node(failingStart: failingStart)) { node in
+            try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
+            let backup = try await node.cli(["backup"])
+            #expect(backup.status == 0, "\(backup.stderrText)")
+            let snapshot = try await node.content()
 
-        var interrupted = 0
-        for killAt in 1...40 {
-            // The node's own data, different from the snapshot's.
-            _ = try await node.redis.cli(["FLUSHALL"])
-            try await RedisDataset.populateAllTypes(node.redis, tag: "own-\(killAt)")
-            let own = try await node.content()
-            if failingStart { FileManager.default.createFile(atPath: node.failOnce, contents: nil) }
+            var interrupted = 0
+            for killAt in 1...40 {
+                // The node's own data, different from the snapshot's.
+                _ = try await node.redis.cli(["FLUSHALL"])
+                try await RedisDataset.populateAllTypes(node.redis, tag: "own-\(killAt)")
+                let own = try await node.content()
+                if failingStart { FileManager.default.createFile(atPath: node.failOnce, contents: nil) }
 
-            let run = try await node.cli(["restore"], killAt: killAt)
-            guard run.status == 137 else {
-                // Fewer journal writes than killAt: the restore ran to its end.
-                if failingStart {
-                    #expect(run.status == 1 && run.stderrText.contains("Rolled back"), "\(run.stderrText)")
-                    #expect(try await node.content() == own)
-                } else {
-                    #expect(run.status == 0, "\(run.stderrText)")
-                    #expect(try await node.content() == snapshot)
+                let run = try await node.cli(["restore"], killAt: killAt)
+                guard run.status == 137 else {
+                    // Fewer journal writes than killAt: the restore ran to its end.
+                    if failingStart {
+                        #expect(run.status == 1 && run.stderrText.contains("Rolled back"), "\(run.stderrText)")
+                        #expect(try await node.content() == own)
+                    } else {
+                        #expect(run.status == 0, "\(run.stderrText)")
+                        #expect(try await node.content() == snapshot)
+                    }
+                    break
                 }
-                break
-            }
-            interrupted += 1
-            let recovery = Recovery.allCases[killAt % Recovery.allCases.count]
-            let context = "killed after journal write \(killAt), recovered by \(recovery)"
+                interrupted += 1
+                let recovery = Recovery.allCases[killAt % Recovery.allCases.count]
+                let context = "killed after journal write \(killAt), recovered by \(recovery)"
 
-            let status = try await node.cli(["status"])
-            if status.status == 0 {
-                // Killed before it touched the node: cleaned up by itself, and the node is as it was.
-                #expect(status.stdoutText.contains("unfinished restore: none"), "\(context): \(status.stdoutText)")
-                #expect(try await node.content() == own, "\(context)")
-                continue
-            }
-            #expect(status.status == 2, "\(context): \(status.stdoutText) \(status.stderrText)")
-            #expect(status.stdoutText.contains("unfinished restore: snapshot"), "\(context)")
-            // Backups are refused while the node holds half-restored data, from the CLI and the API.
-            let refused = try await node.cli(["backup"])
-            #expect(refused.status == 1 && refused.stderrText.contains("`dynokeeper restore --"), "\(context): \(refused.stderrText)")
-            let apiBackup = try await node.api("POST", "/v1/backups")
-            #expect(apiBackup.status == 409 && apiBackup.text.contains("unfinished_restore"), "\(context): \(apiBackup.text)")
-            let apiRestore = try await node.api("POST", "/v1/restores", body: #"{"dry_run": true}"#)
-            #expect(apiRestore.status == 409 && apiRestore.text.contains("unfinished_restore"), "\(context): \(apiRestore.text)")
-            let apiStatus = try await node.api("GET", "/v1/status")
-            #expect(apiStatus.json["unfinished_restore"] != nil, "\(context): \(apiStatus.text)")
-            #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 1"), "\(context)")
+                let status = try await node.cli(["status"])
+                if status.status == 0 {
+                    // Killed before it touched the node: cleaned up by itself, and the node is as it was.
+                    #expect(status.stdoutText.contains("unfinished restore: none"), "\(context): \(status.stdoutText)")
+                    #expect(try await node.content() == own, "\(context)")
+                    continue
+                }
+                #expect(status.status == 2, "\(context): \(status.stdoutText) \(status.stderrText)")
+                #expect(status.stdoutText.contains("unfinished restore: snapshot"), "\(context)")
+                // Backups are refused while the node holds half-restored data, from the CLI and the API.
+                let refused = try await node.cli(["backup"])
+                #expect(refused.status == 1 && refused.stderrText.contains("`dynokeeper restore --"), "\(context): \(refused.stderrText)")
+                let apiBackup = try await node.api("POST", "/v1/backups")
+                #expect(apiBackup.status == 409 && apiBackup.text.contains("unfinished_restore"), "\(context): \(apiBackup.text)")
+                let apiRestore = try await node.api("POST", "/v1/restores", body: #"{"dry_run": true}"#)
+                #expect(apiRestore.status == 409 && apiRestore.text.contains("unfinished_restore"), "\(context): \(apiRestore.text)")
+                let apiStatus = try await node.api("GET", "/v1/status")
+                #expect(apiStatus.json["unfinished_restore"] != nil, "\(context): \(apiStatus.text)")
+                #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 1"), "\(context)")
 
-            // The failing start was meant for the restore that was killed; the recovery's starts work.
-            try? FileManager.default.removeItem(atPath: node.failOnce)
-            let outcome = try await recover(node, recovery, context: context)
-            switch outcome {
-            case .restored: #expect(try await node.content() == snapshot, "\(context)")
-            case .rolledBack: #expect(try await node.content() == own, "\(context)")
+                // The failing start was meant for the restore that was killed; the recovery's starts work.
+                try? FileManager.default.removeItem(atPath: node.failOnce)
+                let outcome = try await recover(node, recovery, context: context)
+                switch outcome {
+                case .restored: #expect(try await node.content() == snapshot, "\(context)")
+                case .rolledBack: #expect(try await node.content() == own, "\(context)")
+                }
+                #expect(node.dynomite.isRunning, "\(context)")
+                let after = try await node.cli(["status"])
+                #expect(after.status == 0 && after.stdoutText.contains("unfinished restore: none"), "\(context): \(after.stdoutText)")
+                #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"), "\(context)")
+                #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 0"), "\(context)")
             }
-            #expect(node.dynomite.isRunning, "\(context)")
-            let after = try await node.cli(["status"])
-            #expect(after.status == 0 && after.stdoutText.contains("unfinished restore: none"), "\(context): \(after.stdoutText)")
-            #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"), "\(context)")
-            #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 0"), "\(context)")
+            // Every step of a restore (and of its rollback) writes the journal: each was a kill point.
+            #expect(interrupted >= (failingStart ? 12 : 8), "only \(interrupted) kill points")
+            // With nothing to resume or roll back, the API says so at once.
+            #expect(try await node.api("POST", "/v1/restores/rollback").status == 404)
         }
-        // Every step of a restore (and of its rollback) writes the journal: each was a kill point.
-        #expect(interrupted >= (failingStart ? 12 : 8), "only \(interrupted) kill points")
-        // With nothing to resume or roll back, the API says so at once.
-        #expect(try await node.api("POST", "/v1/restores/rollback").status == 404)
     }
 
     /// Whether a process runs (an orphan killed here may stay a zombie: PID 1 of a container need not reap it).
@@ -187,30 +187,30 @@ import Testing
     /// A restore killed while its `redis.start` runs leaves that command running in a session of its own; the
     /// rollback stops it first, so that it never starts Redis in the middle of what comes next.
     @Test func aCommandLeftRunningByAKilledRestoreIsStopped() async throws {
-        let node = try await Node(failingStart: false)
-        defer { Task { await node.close() } }
-        try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
-        #expect(try await node.cli(["backup"]).status == 0)
-        _ = try await node.redis.cli(["SET", "own", "data"])
-        let own = try await node.content()
-        let marker = node.folder.file("slow-start.pid")
-        let slow = "echo $$ > \(marker); sleep 4; \(node.redis.startCommand)"
-        let restore = try BackgroundProcess(
-            try DynokeeperBinary.path, ["restore", "--config", node.configPath], logPath: node.folder.file("restore.log"),
-            environment: DynokeeperBinary.cleanEnvironment(["DYNOKEEPER_REDIS_START": slow]))
-        try await restore.waitUntil("the restore to run redis.start", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: marker) }
-        kill(restore.pid, SIGKILL)
-        await restore.stop()
-        let leftover = try #require(Int32((try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(Self.isRunning(leftover), "the slow redis.start outlived the restore")
+        try await withResource(Node(failingStart: false)) { node in
+            try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
+            #expect(try await node.cli(["backup"]).status == 0)
+            _ = try await node.redis.cli(["SET", "own", "data"])
+            let own = try await node.content()
+            let marker = node.folder.file("slow-start.pid")
+            let slow = "echo $$ > \(marker); sleep 4; \(node.redis.startCommand)"
+            let restore = try BackgroundProcess(
+                try DynokeeperBinary.path, ["restore", "--config", node.configPath], logPath: node.folder.file("restore.log"),
+                environment: DynokeeperBinary.cleanEnvironment(["DYNOKEEPER_REDIS_START": slow]))
+            try await restore.waitUntil("the restore to run redis.start", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: marker) }
+            kill(restore.pid, SIGKILL)
+            await restore.stop()
+            let leftover = try #require(Int32((try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(Self.isRunning(leftover), "the slow redis.start outlived the restore")
 
-        let rolledBack = try await node.cli(["restore", "--rollback"])
-        #expect(rolledBack.status == 0, "\(rolledBack.stderrText)")
-        #expect(!Self.isRunning(leftover), "the leftover redis.start was stopped")
-        let starts = node.redis.events().filter { $0 == "redis-start" }.count
-        try await Task.sleep(for: .seconds(5))
-        #expect(node.redis.events().filter { $0 == "redis-start" }.count == starts, "no late start from the killed restore")
-        #expect(try await node.content() == own)
+            let rolledBack = try await node.cli(["restore", "--rollback"])
+            #expect(rolledBack.status == 0, "\(rolledBack.stderrText)")
+            #expect(!Self.isRunning(leftover), "the leftover redis.start was stopped")
+            let starts = node.redis.events().filter { $0 == "redis-start" }.count
+            try await Task.sleep(for: .seconds(5))
+            #expect(node.redis.events().filter { $0 == "redis-start" }.count == starts, "no late start from the killed restore")
+            #expect(try await node.content() == own)
+        }
     }
 
     /// Finishes or undoes the interrupted restore; a journal of a rollback under way can only be rolled back, and
@@ -249,3 +249,5 @@ import Testing
         }
     }
 }
+
+extension InterruptedRestoreTests.Node: TestResource {}

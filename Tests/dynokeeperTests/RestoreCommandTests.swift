@@ -37,32 +37,34 @@ import Testing
     }
 
     @Test func restoreDryRunAndRestore() async throws {
-        let node = try await Node.make()
-        defer { Task { await node.close() } }
-        _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])
-        let backup = try await DynokeeperBinary.run(["backup"], environment: node.environment())
-        #expect(backup.status == 0, "\(backup.stderrText)")
-        _ = try await node.redis.cli(["SET", "greeting", "changed-later"])
+        try await withResource(Node.make()) { node in
+            _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])
+            let backup = try await DynokeeperBinary.run(["backup"], environment: node.environment())
+            #expect(backup.status == 0, "\(backup.stderrText)")
+            _ = try await node.redis.cli(["SET", "greeting", "changed-later"])
 
-        let dry = try await DynokeeperBinary.run(["restore", "--dry-run"], environment: node.environment())
-        #expect(dry.status == 0, "\(dry.stderrText)")
-        #expect(dry.stdoutText.hasPrefix("would restore snapshot 2"))
-        #expect(dry.stdoutText.contains("dry run: nothing was changed"))
-        #expect(try await node.get("greeting") == "changed-later")
+            let dry = try await DynokeeperBinary.run(["restore", "--dry-run"], environment: node.environment())
+            #expect(dry.status == 0, "\(dry.stderrText)")
+            #expect(dry.stdoutText.hasPrefix("would restore snapshot 2"))
+            #expect(dry.stdoutText.contains("dry run: nothing was changed"))
+            #expect(try await node.get("greeting") == "changed-later")
 
-        let restored = try await DynokeeperBinary.run(["restore"], environment: node.environment())
-        #expect(restored.status == 0, "\(restored.stderrText)")
-        #expect(restored.stdoutText.hasPrefix("restored snapshot 2"))
-        #expect(restored.stdoutText.contains("start Redis and load: "))
-        #expect(try await node.get("greeting") == "from-the-backup")
+            let restored = try await DynokeeperBinary.run(["restore"], environment: node.environment())
+            #expect(restored.status == 0, "\(restored.stderrText)")
+            #expect(restored.stdoutText.hasPrefix("restored snapshot 2"))
+            #expect(restored.stdoutText.contains("start Redis and load: "))
+            #expect(try await node.get("greeting") == "from-the-backup")
 
-        let disabled = try await DynokeeperBinary.run(
-            ["restore"], environment: node.environment().merging(["DYNOKEEPER_RESTORE_ENABLED": "false"]) { $1 })
-        #expect(disabled.status == 1)
-        #expect(disabled.stderrText.contains("set restore.enabled: true"))
+            let disabled = try await DynokeeperBinary.run(
+                ["restore"], environment: node.environment().merging(["DYNOKEEPER_RESTORE_ENABLED": "false"]) { $1 })
+            #expect(disabled.status == 1)
+            #expect(disabled.stderrText.contains("set restore.enabled: true"))
 
-        let badDate = try await DynokeeperBinary.run(["restore", "--date", "yesterday"], environment: node.environment())
-        #expect(badDate.status == 1)
-        #expect(badDate.stderrText.contains("\"yesterday\" is not a date"))
+            let badDate = try await DynokeeperBinary.run(["restore", "--date", "yesterday"], environment: node.environment())
+            #expect(badDate.status == 1)
+            #expect(badDate.stderrText.contains("\"yesterday\" is not a date"))
+        }
     }
 }
+
+extension RestoreCommandTests.Node: TestResource {}

@@ -65,7 +65,7 @@ import Testing
             return (try? JSONSerialization.jsonObject(with: result.stdout)) as? [String: Any] ?? [:]
         }
 
-        func stop() async {
+        func close() async {
             for node in nodes {
                 await node.serve.stop()
                 await node.redis.stopAndRemove()
@@ -75,40 +75,42 @@ import Testing
     }
 
     @Test func ringBackupAndRestoreFromTheCommandLineAndTheAPI() async throws {
-        let ring = try await Ring.start()
-        defer { Task { await ring.stop() } }
-        for (index, node) in ring.nodes.enumerated() { try await RedisDataset.populateAllTypes(node.redis, tag: "ring-\(index)") }
-        let before = try await ring.contents()
+        try await withResource(Ring.start()) { ring in
+            for (index, node) in ring.nodes.enumerated() { try await RedisDataset.populateAllTypes(node.redis, tag: "ring-\(index)") }
+            let before = try await ring.contents()
 
-        let backup = try await DynokeeperBinary.run(["ring", "backup", "--config", ring.nodes[0].config])
-        #expect(backup.status == 0, "\(backup.stdoutText) \(backup.stderrText)")
-        #expect(backup.stdoutText.contains(": succeeded"))
-        #expect(backup.stdoutText.split(separator: "\n").filter { $0.contains("succeeded in") }.count == 3, "\(backup.stdoutText)")
+            let backup = try await DynokeeperBinary.run(["ring", "backup", "--config", ring.nodes[0].config])
+            #expect(backup.status == 0, "\(backup.stdoutText) \(backup.stderrText)")
+            #expect(backup.stdoutText.contains(": succeeded"))
+            #expect(backup.stdoutText.split(separator: "\n").filter { $0.contains("succeeded in") }.count == 3, "\(backup.stdoutText)")
 
-        // The same through the coordinating daemon's API; the daemon lives on.
-        let accepted = try await ring.curl("POST", "/v1/ring/backups")
-        let id = try #require(accepted["id"] as? String, "\(accepted)")
-        var job: [String: Any] = [:]
-        for _ in 0..<600 {
-            job = try await ring.curl("GET", "/v1/ring/jobs/\(id)")
-            if job["state"] as? String != "running" { break }
-            try await Task.sleep(for: .milliseconds(50))
+            // The same through the coordinating daemon's API; the daemon lives on.
+            let accepted = try await ring.curl("POST", "/v1/ring/backups")
+            let id = try #require(accepted["id"] as? String, "\(accepted)")
+            var job: [String: Any] = [:]
+            for _ in 0..<600 {
+                job = try await ring.curl("GET", "/v1/ring/jobs/\(id)")
+                if job["state"] as? String != "running" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            #expect(ring.nodes.allSatisfy { $0.serve.isRunning })
+
+            // --json prints the ring report, each node's typed job result included.
+            let plan = try await DynokeeperBinary.run(["ring", "restore", "--dry-run", "--json", "--config", ring.nodes[2].config])
+            #expect(plan.status == 0, "\(plan.stdoutText) \(plan.stderrText)")
+            let report = try APIJSON.decoder.decode(RingReport.self, from: Data(plan.stdoutText.utf8))
+            #expect(report.kind == .restore && report.dryRun && report.succeeded && report.nodes.count == 3)
+            #expect(report.nodes.allSatisfy { $0.state == .succeeded && $0.result?.dryRun == true && $0.result?.snapshot == report.snapshotID })
+            #expect(report.nodes.allSatisfy { ($0.result?.steps ?? []).contains { $0.name.contains("start Redis") } }, "\(plan.stdoutText)")
+
+            for node in ring.nodes { _ = try await node.redis.cli(["FLUSHALL"]) }
+            let restore = try await DynokeeperBinary.run(["ring", "restore", "--config", ring.nodes[1].config])
+            #expect(restore.status == 0, "\(restore.stdoutText) \(restore.stderrText)")
+            #expect(try await ring.contents() == before)
+            #expect(ring.nodes.allSatisfy { $0.serve.isRunning })
         }
-        #expect(job["state"] as? String == "succeeded", "\(job)")
-        #expect(ring.nodes.allSatisfy { $0.serve.isRunning })
-
-        // --json prints the ring report, each node's typed job result included.
-        let plan = try await DynokeeperBinary.run(["ring", "restore", "--dry-run", "--json", "--config", ring.nodes[2].config])
-        #expect(plan.status == 0, "\(plan.stdoutText) \(plan.stderrText)")
-        let report = try APIJSON.decoder.decode(RingReport.self, from: Data(plan.stdoutText.utf8))
-        #expect(report.kind == .restore && report.dryRun && report.succeeded && report.nodes.count == 3)
-        #expect(report.nodes.allSatisfy { $0.state == .succeeded && $0.result?.dryRun == true && $0.result?.snapshot == report.snapshotID })
-        #expect(report.nodes.allSatisfy { ($0.result?.steps ?? []).contains { $0.name.contains("start Redis") } }, "\(plan.stdoutText)")
-
-        for node in ring.nodes { _ = try await node.redis.cli(["FLUSHALL"]) }
-        let restore = try await DynokeeperBinary.run(["ring", "restore", "--config", ring.nodes[1].config])
-        #expect(restore.status == 0, "\(restore.stdoutText) \(restore.stderrText)")
-        #expect(try await ring.contents() == before)
-        #expect(ring.nodes.allSatisfy { $0.serve.isRunning })
     }
 }
+
+extension RingCommandTests.Ring: TestResource {}

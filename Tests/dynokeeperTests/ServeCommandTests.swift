@@ -24,38 +24,39 @@ import Testing
 
     @Test func sighupReloadsAndKeepsTheOldConfigurationOnABadFileAndSigtermStops() async throws {
         let folder = try TemporaryDirectory()
-        let redis = try await RedisServer.start()
-        defer { Task { await redis.stopAndRemove(); folder.remove() } }
-        let port = try FreePort.next()
-        let path = folder.file("dynokeeper.yml")
-        try Self.config(port: port, schedule: "0 3 * * *", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
-        // Plenty of room before the first run: the schedule's next run is hours away, and the catch-up runs once.
-        let serve = try BackgroundProcess(
-            try DynokeeperBinary.path, ["serve", "--config", path], logPath: folder.file("serve.log"), currentDirectory: folder.path)
-        try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
-        #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
+        defer { folder.remove() }
+        try await withResource(RedisServer.start()) { redis in
+            let port = try FreePort.next()
+            let path = folder.file("dynokeeper.yml")
+            try Self.config(port: port, schedule: "0 3 * * *", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
+            // Plenty of room before the first run: the schedule's next run is hours away, and the catch-up runs once.
+            let serve = try BackgroundProcess(
+                try DynokeeperBinary.path, ["serve", "--config", path], logPath: folder.file("serve.log"), currentDirectory: folder.path)
+            try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
+            #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
 
-        try "cluster: serve-test\nbackup:\n  schedule: every now and then\n".write(toFile: path, atomically: false, encoding: .utf8)
-        kill(serve.pid, SIGHUP)
-        try await serve.waitUntil("the rejected reload in the log", timeout: .seconds(20)) {
-            serve.logTail(lines: 200).contains("configuration reload rejected, keeping the previous one")
+            try "cluster: serve-test\nbackup:\n  schedule: every now and then\n".write(toFile: path, atomically: false, encoding: .utf8)
+            kill(serve.pid, SIGHUP)
+            try await serve.waitUntil("the rejected reload in the log", timeout: .seconds(20)) {
+                serve.logTail(lines: 200).contains("configuration reload rejected, keeping the previous one")
+            }
+            #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
+
+            try Self.config(port: port, schedule: "daily 04:30", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
+            kill(serve.pid, SIGHUP)
+            var schedule: String?
+            for _ in 0..<200 {
+                schedule = try await Self.status(port: port)["schedule"] as? String
+                if schedule == "daily 04:30" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(schedule == "daily 04:30")
+
+            kill(serve.pid, SIGTERM)
+            try await serve.waitUntil("dynokeeper to exit", timeout: .seconds(30)) { !serve.isRunning }
+            #expect(serve.logTail(lines: 200).contains("dynokeeper stopped"))
+            #expect(!FreePort.isListening(port))
         }
-        #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
-
-        try Self.config(port: port, schedule: "daily 04:30", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
-        kill(serve.pid, SIGHUP)
-        var schedule: String?
-        for _ in 0..<200 {
-            schedule = try await Self.status(port: port)["schedule"] as? String
-            if schedule == "daily 04:30" { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(schedule == "daily 04:30")
-
-        kill(serve.pid, SIGTERM)
-        try await serve.waitUntil("dynokeeper to exit", timeout: .seconds(30)) { !serve.isRunning }
-        #expect(serve.logTail(lines: 200).contains("dynokeeper stopped"))
-        #expect(!FreePort.isListening(port))
     }
 
     @Test func sigtermStopsADaemonWhoseBackupsAreOff() async throws {

@@ -9,69 +9,70 @@ import Testing
         let server = try await SeaweedFS.shared()
         let bucket = try await server.makeBucket("debris")
         // A slow link, so that the upload is still under way when the backup is killed.
-        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(latencyMilliseconds: 400))
-        let redis = try ManagedRedis()
-        try await redis.start()
-        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
-        try await RedisDataset.populateRandom(redis, count: 30_000, size: 1000)
-        let slow: [String: String?] = [
-            "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
-            "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
-            "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": "s3://\(bucket)/debris",
-            "DYNOKEEPER_STORAGE_ENDPOINT": proxy.endpoint, "DYNOKEEPER_STORAGE_PART_SIZE_MB": "5",
-            "DYNOKEEPER_STORAGE_CONCURRENCY": "1", "AWS_ACCESS_KEY_ID": server.accessKey,
-            "AWS_SECRET_ACCESS_KEY": server.secretKey, "AWS_EC2_METADATA_DISABLED": "true",
-        ]
-        let backup = try BackgroundProcess(
-            try DynokeeperBinary.path, ["backup"], logPath: redis.directory.file("backup.log"),
-            environment: DynokeeperBinary.cleanEnvironment(slow))
-        let uploads = { () async throws -> String in
-            try await server.awsCheck(["s3api", "list-multipart-uploads", "--bucket", bucket, "--prefix", "debris/"]).stdoutText
+        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .init(latencyMilliseconds: 400))) { proxy in
+            try await withResource(ManagedRedis()) { redis in
+                try await redis.start()
+                try await RedisDataset.populateRandom(redis, count: 30_000, size: 1000)
+                let slow: [String: String?] = [
+                    "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
+                    "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
+                    "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": "s3://\(bucket)/debris",
+                    "DYNOKEEPER_STORAGE_ENDPOINT": proxy.endpoint, "DYNOKEEPER_STORAGE_PART_SIZE_MB": "5",
+                    "DYNOKEEPER_STORAGE_CONCURRENCY": "1", "AWS_ACCESS_KEY_ID": server.accessKey,
+                    "AWS_SECRET_ACCESS_KEY": server.secretKey, "AWS_EC2_METADATA_DISABLED": "true",
+                ]
+                let backup = try BackgroundProcess(
+                    try DynokeeperBinary.path, ["backup"], logPath: redis.directory.file("backup.log"),
+                    environment: DynokeeperBinary.cleanEnvironment(slow))
+                let uploads = { () async throws -> String in
+                    try await server.awsCheck(["s3api", "list-multipart-uploads", "--bucket", bucket, "--prefix", "debris/"]).stdoutText
+                }
+                try await backup.waitUntil("a multipart upload", timeout: .seconds(60)) { ((try? await uploads()) ?? "").contains("UploadId") }
+                kill(backup.pid, SIGKILL)
+                await backup.stop()
+                #expect(try await uploads().contains("UploadId"), "the killed backup's upload is left behind")
+                // The rest goes straight to the store.
+                let environment = slow.merging(["DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_STORAGE_CONCURRENCY": "4"]) { $1 }
+                let listed = try await DynokeeperBinary.run(["snapshots"], environment: environment)
+                #expect(listed.stdoutText.contains("no complete snapshots"), "\(listed.stdoutText)")
+
+                let dry = try await DynokeeperBinary.run(["gc", "--older-than", "0s", "--dry-run"], environment: environment)
+                #expect(dry.status == 0, "\(dry.stderrText)")
+                #expect(dry.stdoutText.contains("would abort incomplete upload dynomite/dc1/rack1/0/"), "\(dry.stdoutText)")
+                #expect(try await uploads().contains("UploadId"))
+                let gc = try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment)
+                #expect(gc.status == 0, "\(gc.stderrText)")
+                #expect(gc.stdoutText.contains("aborted incomplete upload"))
+                #expect(!(try await uploads().contains("UploadId")), "no upload left, as awscli sees it")
+
+                let before = try await RedisContent.read(port: redis.port)
+                let again = try await DynokeeperBinary.run(["backup"], environment: environment)
+                #expect(again.status == 0, "\(again.stderrText)")
+                _ = try await redis.cli(["FLUSHALL"])
+                _ = try await redis.cli(["SET", "own", "data"])
+                let own = try await RedisContent.read(port: redis.port)
+
+                // A restore killed while it downloads (over the slow link) has touched nothing: the node serves its own
+                // data, the next command cleans up after it, and a restore then works.
+                let restoring = try BackgroundProcess(
+                    try DynokeeperBinary.path, ["restore"], logPath: redis.directory.file("restore.log"),
+                    environment: DynokeeperBinary.cleanEnvironment(slow))
+                let incoming = redis.dataPath + "/.dynokeeper-restore/incoming/dump.rdb"
+                try await restoring.waitUntil("the download to be under way", timeout: .seconds(60)) {
+                    ((try? FileManager.default.attributesOfItem(atPath: incoming)[.size] as? Int) ?? 0) > 0
+                }
+                kill(restoring.pid, SIGKILL)
+                await restoring.stop()
+                #expect(try await RedisContent.read(port: redis.port) == own)
+                #expect(try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment).status == 0)
+                let status = try await DynokeeperBinary.run(["status"], environment: environment)
+                #expect(status.status == 0 && status.stdoutText.contains("unfinished restore: none"), "\(status.stdoutText)")
+                #expect(!FileManager.default.fileExists(atPath: incoming))
+                let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
+                #expect(restore.status == 0, "\(restore.stderrText)")
+                #expect(try await RedisContent.read(port: redis.port) == before)
+            }
         }
-        try await backup.waitUntil("a multipart upload", timeout: .seconds(60)) { ((try? await uploads()) ?? "").contains("UploadId") }
-        kill(backup.pid, SIGKILL)
-        await backup.stop()
-        #expect(try await uploads().contains("UploadId"), "the killed backup's upload is left behind")
-        // The rest goes straight to the store.
-        let environment = slow.merging(["DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_STORAGE_CONCURRENCY": "4"]) { $1 }
-        let listed = try await DynokeeperBinary.run(["snapshots"], environment: environment)
-        #expect(listed.stdoutText.contains("no complete snapshots"), "\(listed.stdoutText)")
-
-        let dry = try await DynokeeperBinary.run(["gc", "--older-than", "0s", "--dry-run"], environment: environment)
-        #expect(dry.status == 0, "\(dry.stderrText)")
-        #expect(dry.stdoutText.contains("would abort incomplete upload dynomite/dc1/rack1/0/"), "\(dry.stdoutText)")
-        #expect(try await uploads().contains("UploadId"))
-        let gc = try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment)
-        #expect(gc.status == 0, "\(gc.stderrText)")
-        #expect(gc.stdoutText.contains("aborted incomplete upload"))
-        #expect(!(try await uploads().contains("UploadId")), "no upload left, as awscli sees it")
-
-        let before = try await RedisContent.read(port: redis.port)
-        let again = try await DynokeeperBinary.run(["backup"], environment: environment)
-        #expect(again.status == 0, "\(again.stderrText)")
-        _ = try await redis.cli(["FLUSHALL"])
-        _ = try await redis.cli(["SET", "own", "data"])
-        let own = try await RedisContent.read(port: redis.port)
-
-        // A restore killed while it downloads (over the slow link) has touched nothing: the node serves its own
-        // data, the next command cleans up after it, and a restore then works.
-        let restoring = try BackgroundProcess(
-            try DynokeeperBinary.path, ["restore"], logPath: redis.directory.file("restore.log"),
-            environment: DynokeeperBinary.cleanEnvironment(slow))
-        let incoming = redis.dataPath + "/.dynokeeper-restore/incoming/dump.rdb"
-        try await restoring.waitUntil("the download to be under way", timeout: .seconds(60)) {
-            ((try? FileManager.default.attributesOfItem(atPath: incoming)[.size] as? Int) ?? 0) > 0
-        }
-        kill(restoring.pid, SIGKILL)
-        await restoring.stop()
-        #expect(try await RedisContent.read(port: redis.port) == own)
-        #expect(try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment).status == 0)
-        let status = try await DynokeeperBinary.run(["status"], environment: environment)
-        #expect(status.status == 0 && status.stdoutText.contains("unfinished restore: none"), "\(status.stdoutText)")
-        #expect(!FileManager.default.fileExists(atPath: incoming))
-        let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
-        #expect(restore.status == 0, "\(restore.stderrText)")
-        #expect(try await RedisContent.read(port: redis.port) == before)
     }
 }
 
@@ -91,42 +92,44 @@ import Testing
     @Test func fiftyMegabytesGoUpAndComeBackThroughEveryFault() async throws {
         let server = try await SeaweedFS.shared()
         let bucket = try await server.makeBucket("faults")
-        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .mixed)
-        let redis = try ManagedRedis()
-        try await redis.start()
-        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
-        // Random hex values: about 56 MB of RDB, which zstd brings to about half.
-        try await RedisDataset.populateRandom(redis, count: 55_000, size: 1000)
-        let environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
-        let before = try await RedisContent.read(port: redis.port)
-        let backup = try await DynokeeperBinary.run(["backup", "--log-level", "error"], environment: environment)
-        #expect(backup.status == 0, "\(backup.stderrText)")
-        _ = try await redis.cli(["FLUSHALL"])
-        let restore = try await DynokeeperBinary.run(["restore", "--log-level", "error"], environment: environment)
-        #expect(restore.status == 0, "\(restore.stderrText)")
-        #expect(try await RedisContent.read(port: redis.port) == before)
-        let injected = proxy.injected()
-        for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
+        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .mixed)) { proxy in
+            try await withResource(ManagedRedis()) { redis in
+                try await redis.start()
+                // Random hex values: about 56 MB of RDB, which zstd brings to about half.
+                try await RedisDataset.populateRandom(redis, count: 55_000, size: 1000)
+                let environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
+                let before = try await RedisContent.read(port: redis.port)
+                let backup = try await DynokeeperBinary.run(["backup", "--log-level", "error"], environment: environment)
+                #expect(backup.status == 0, "\(backup.stderrText)")
+                _ = try await redis.cli(["FLUSHALL"])
+                let restore = try await DynokeeperBinary.run(["restore", "--log-level", "error"], environment: environment)
+                #expect(restore.status == 0, "\(restore.stderrText)")
+                #expect(try await RedisContent.read(port: redis.port) == before)
+                let injected = proxy.injected()
+                for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
+            }
+        }
     }
 
     @Test func aDeadStoreFailsTheBackupInBoundedTimeAndTheNodeServesOn() async throws {
         let server = try await SeaweedFS.shared()
         let bucket = try await server.makeBucket("dead")
-        let proxy = try await FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))
-        let redis = try ManagedRedis()
-        try await redis.start()
-        defer { Task { await proxy.stop(); await redis.stopAndRemove() } }
-        try await RedisDataset.populateAllTypes(redis, tag: "dead")
-        var environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
-        environment["DYNOKEEPER_STORAGE_GIVE_UP_AFTER_SECONDS"] = "5"
-        let start = ContinuousClock.now
-        let backup = try await DynokeeperBinary.run(["backup"], environment: environment)
-        #expect(backup.status == 1)
-        #expect(ContinuousClock.now - start < .seconds(60))
-        #expect(backup.stderrText.contains("HTTP 500 Internal Server Error"), "\(backup.stderrText)")
-        #expect(backup.stderrText.contains("gave up after"))
-        let listing = try await server.awsCheck(["s3", "ls", "--recursive", "s3://\(bucket)/"])
-        #expect(!listing.stdoutText.contains("manifest.json"))
-        #expect(try await redis.cli(["DBSIZE"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "341")
+        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))) { proxy in
+            try await withResource(ManagedRedis()) { redis in
+                try await redis.start()
+                try await RedisDataset.populateAllTypes(redis, tag: "dead")
+                var environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
+                environment["DYNOKEEPER_STORAGE_GIVE_UP_AFTER_SECONDS"] = "5"
+                let start = ContinuousClock.now
+                let backup = try await DynokeeperBinary.run(["backup"], environment: environment)
+                #expect(backup.status == 1)
+                #expect(ContinuousClock.now - start < .seconds(60))
+                #expect(backup.stderrText.contains("HTTP 500 Internal Server Error"), "\(backup.stderrText)")
+                #expect(backup.stderrText.contains("gave up after"))
+                let listing = try await server.awsCheck(["s3", "ls", "--recursive", "s3://\(bucket)/"])
+                #expect(!listing.stdoutText.contains("manifest.json"))
+                #expect(try await redis.cli(["DBSIZE"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "341")
+            }
+        }
     }
 }
