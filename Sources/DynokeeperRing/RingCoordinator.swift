@@ -106,10 +106,10 @@ package struct RingCoordinator: Sendable {
     // MARK: Backup
 
     package func backup(_ request: RingBackupRequest) async throws -> RingReport {
-        let startedAt = now()
-        let id = SnapshotID(date: startedAt)
         let (members, unreachable) = try await members()
         guard !members.isEmpty else { throw DynokeeperError(.peer, "no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })") }
+        let startedAt = try await freshStart()
+        let id = SnapshotID(date: startedAt)
         let persistence = request.type ?? configuration.backup.type
         logger.info("ring backup \(id) of \(configuration.cluster): \(members.count) node(s)")
         let body = BackupRequest(type: persistence, snapshotID: id)
@@ -141,6 +141,19 @@ package struct RingCoordinator: Sendable {
             kind: .backup, cluster: configuration.cluster, snapshotID: id.text, succeeded: succeeded, ringManifest: manifestKey,
             dryRun: false, nodes: nodes,
             error: succeeded ? nil : "ring backup incomplete: \(nodes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; "))")
+    }
+
+    /// When the backup starts. Snapshot ids are to the second: a ring backup in the second of the previous one
+    /// (a quick ring, or two requests in a row) waits for the next second, rather than take an id whose node
+    /// snapshots exist already.
+    private func freshStart() async throws -> Date {
+        let startedAt = now()
+        let current = SnapshotID(date: startedAt)
+        guard try await RingCatalog(store: store, logger: logger).ids(cluster: configuration.cluster).first == current
+        else { return startedAt }
+        let next = current.date.addingTimeInterval(1)
+        try await Task.sleep(for: .seconds(max(0, next.timeIntervalSince(startedAt))))
+        return max(now(), next)
     }
 
     // MARK: Restore

@@ -53,6 +53,7 @@ import Testing
                 let error = await #expect(throws: DynokeeperError.self) {
                     _ = try await Engine.backup(.test(port: server.port), store: store.store).run(.init(type: .rdb))
                 }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.hasPrefix("BGSAVE failed (rdb_last_bgsave_status:err)") == true)
                 #expect(try await store.store.listAll(prefix: "").isEmpty)
             }
@@ -117,6 +118,7 @@ import Testing
                 #expect(try await store.store.listAll(prefix: prefix).map(\.key).sorted() == [prefix + "dump.rdb.zst", prefix + "manifest.json"])
 
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await Engine.backup(node, store: store.store).run(options) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("already exists") == true)
             }
         }

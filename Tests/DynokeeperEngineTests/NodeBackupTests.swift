@@ -112,6 +112,7 @@ import Testing
                 let error = await #expect(throws: DynokeeperError.self) {
                     _ = try await Engine.backup(.test(port: source.port), store: store.store).run(.init(type: .aof))
                 }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("needs appendonly yes") == true)
                 #expect(try await store.store.listAll(prefix: "").isEmpty)
             }

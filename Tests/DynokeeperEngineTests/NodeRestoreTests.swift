@@ -97,6 +97,7 @@ import Testing
                 let error = await #expect(throws: DynokeeperError.self) {
                     _ = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("2026-10-31")))
                 }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("there are: 20261103T020000Z, 20261102T020000Z, 20261101T020000Z") == true)
                 #expect(try await node.content() == contents[0])
             }
@@ -143,6 +144,7 @@ import Testing
                 let pid = node.redis.pid
                 let eventsBefore = node.redis.events()
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("is damaged") == true, "\(String(describing: error))")
                 #expect(try await node.content() == current)
                 #expect(node.redis.pid == pid)
@@ -167,6 +169,7 @@ import Testing
                 try Data().write(to: URL(fileURLWithPath: node.redis.directory.file("fail-once")))
 
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.hasPrefix("restore failed at start Redis: redis.start"), "\(message)")
                 #expect(message.contains("exited with status 3"))
@@ -235,6 +238,7 @@ import Testing
                 let next = ISO8601DateFormatter().date(from: "2026-11-22T00:00:00Z")!
                 try await store.store.put("dc1/rack1/0/\(Int64(next.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(string: "<html>not a backup</html>"))
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("does not look like an RDB file") == true)
                 #expect(try await node.content() == expected)
             }

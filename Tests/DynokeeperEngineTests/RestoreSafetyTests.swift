@@ -51,6 +51,7 @@ import Glibc
                 FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
 
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.code == .unfinishedRestore, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.contains("restore failed at start Redis"), "\(message)")
                 #expect(message.contains("Rolling back failed too"))
@@ -67,9 +68,11 @@ import Glibc
 
                 // A resume would take the previous data for the restored one: refused.
                 let resume = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).resume() }
+                #expect(resume?.code == .snapshot, "\(String(describing: resume))")
                 #expect(resume?.description.contains("dynokeeper restore --rollback") == true)
                 // Rolling back again while Redis still cannot start changes nothing and says the same.
-                await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).rollback() }
+                let refused = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).rollback() }
+                #expect(refused?.code == .unfinishedRestore, "\(String(describing: refused))")
                 #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
 
                 // Once the cause is fixed, the rollback finishes with the node's own data.
@@ -92,6 +95,7 @@ import Glibc
                 try FileManager.default.createDirectory(atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try Data("the only copy".utf8).write(to: URL(fileURLWithPath: orphan))
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("has no journal") == true, "\(String(describing: error))")
                 #expect(try String(contentsOfFile: orphan, encoding: .utf8) == "the only copy")
                 let state = await NodeGuard(
@@ -137,6 +141,7 @@ import Glibc
             }) { node in
                 let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.contains("Redis started with appendonly no, but the restored files were placed for appendonly yes"), "\(message)")
                 #expect(message.contains("Rolled back"))
@@ -156,6 +161,7 @@ import Glibc
             }) { node in
                 _ = try await Self.snapshotThenOwnData(node, store: store.store)
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.contains("db0 holds 0 keys after loading, the snapshot had 341 of which 40 had a TTL: 301 keys are missing that cannot have expired"), "\(message)")
                 #expect(message.contains("Rolled back"))
@@ -173,6 +179,7 @@ import Glibc
                 _ = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
                 let current = try await node.content()
                 let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("appendonly no") == true, "\(String(describing: error))")
                 #expect(try await node.content() == current)
             }
@@ -222,6 +229,7 @@ import Glibc
                 try await store.store.put(key, bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(newer)))
                 try await node.scribble("current")
                 let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
                 #expect(message.contains("--force"))
@@ -243,6 +251,7 @@ import Glibc
                 let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
                 try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
                 let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("is RDB format 12") == true, "\(String(describing: error))")
                 #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
             }
@@ -263,6 +272,7 @@ import Glibc
                 try handle.write(contentsOf: Data(repeating: 0, count: 100))
                 try handle.close()
                 let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("bytes in file://") == true, "\(String(describing: error))")
                 #expect(error?.description.contains("the snapshot says \(entry.manifest.files[0].storedSize)") == true)
             }
@@ -280,6 +290,7 @@ import Glibc
             let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
             try await store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
             let error = try await Self.refusal(DynokeeperError.self, node, store: store)
+            #expect(error?.code == .snapshot, "\(String(describing: error))")
             #expect(error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true, "\(String(describing: error))")
         }
     }
@@ -316,6 +327,7 @@ import Glibc
                 let events = redis.events()
                 let options = NodeRestore.Options(request: SnapshotSelector.Request(source: settings.identity))
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await restore.run(options) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("not enough free space") == true, "\(String(describing: error))")
                 #expect(error?.description.contains("safety save") == true)
                 #expect(redis.events() == events)
@@ -377,6 +389,7 @@ import Glibc
                 let changed = node
                 await node.redis.stop()
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true, "\(String(describing: error))")
                 #expect(error?.description.contains("Connection refused") == true)
             }

@@ -32,6 +32,7 @@ import Testing
                 try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
                 // A damaged manifest fails the listing rather than shortening it (a restore would pick an older snapshot).
                 let error = await #expect(throws: DynokeeperError.self) { _ = try await catalog.snapshots(of: nodeA.identity) }
+                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true, "\(String(describing: error))")
                 try await store.store.delete([damaged + "manifest.json"])
 
@@ -47,7 +48,8 @@ import Testing
 
     @Test func manifestsOfAFutureFormatAreRefusedClearly() throws {
         let data = Data(#"{"format": 9}"#.utf8)
-        #expect(throws: DynokeeperError.self) { _ = try SnapshotManifest.decode(data, key: "k") }
+        let refused = #expect(throws: DynokeeperError.self) { _ = try SnapshotManifest.decode(data, key: "k") }
+        #expect(refused?.code == .snapshot, "\(String(describing: refused))")
         do {
             _ = try SnapshotManifest.decode(data, key: "k")
         } catch {
