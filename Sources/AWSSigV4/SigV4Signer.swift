@@ -1,5 +1,6 @@
-package import struct Foundation.Date
 import Crypto
+
+package import struct Foundation.Date
 
 /// Signs requests with AWS Signature Version 4 in the `Authorization` header.
 ///

@@ -1,3 +1,5 @@
+package import Foundation
+
 /// When scheduled backups run, in UTC: every day at a time, or as a five-field cron expression.
 package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
     case daily(hour: Int, minute: Int)
@@ -12,7 +14,8 @@ package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
             guard parts.count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]), (0...23).contains(hour),
                 (0...59).contains(minute), parts[1].count == 2
             else {
-                throw ConfigurationError("\"\(text)\" is not \"daily HH:MM\" with HH from 00 to 23 and MM from 00 to 59")
+                throw ConfigurationError(
+                    "\"\(text)\" is not \"daily HH:MM\" with HH from 00 to 23 and MM from 00 to 59")
             }
             self = .daily(hour: hour, minute: minute)
         } else {
@@ -69,5 +72,3 @@ package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
-
-package import Foundation

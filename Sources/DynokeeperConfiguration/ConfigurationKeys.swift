@@ -29,8 +29,12 @@ package enum ConfigurationKeys {
         Key("node.datacenter", name),
         Key("node.rack", name),
         Key("node.tokens", "the node's token(s): unsigned 32-bit integers, comma-separated"),
-        Key("node.state_dir", "the folder of dynokeeper's lock and restore journal (default: .dynokeeper in Redis's data folder)"),
-        Key("node.command_environment", "a list of environment variable names passed on to redis.start/stop and dynomite.start/stop"),
+        Key(
+            "node.state_dir",
+            "the folder of dynokeeper's lock and restore journal (default: .dynokeeper in Redis's data folder)"),
+        Key(
+            "node.command_environment",
+            "a list of environment variable names passed on to redis.start/stop and dynomite.start/stop"),
         Key("redis.host", "a host name or IP address"),
         Key("redis.port", "a port number (1-65535)"),
         Key("redis.user", "an ACL user name"),
@@ -49,8 +53,12 @@ package enum ConfigurationKeys {
         Key("storage.path_style", "true or false"),
         Key("storage.part_size_mb", "an integer from 5 to 5120 (MiB)"),
         Key("storage.concurrency", "an integer from 1 to 64"),
-        Key("storage.max_attempts", "an integer from 1 to 100: tries of a request, or of a transfer that makes no progress"),
-        Key("storage.give_up_after_seconds", "an integer from 1 to 86400: how long after its first failure a request is given up"),
+        Key(
+            "storage.max_attempts",
+            "an integer from 1 to 100: tries of a request, or of a transfer that makes no progress"),
+        Key(
+            "storage.give_up_after_seconds",
+            "an integer from 1 to 86400: how long after its first failure a request is given up"),
         Key("storage.server_side_encryption", "AES256 or aws:kms"),
         Key("storage.kms_key_id", "a KMS key id or ARN (with server_side_encryption: aws:kms)"),
         Key("storage.profile", "an AWS profile name from ~/.aws/credentials or ~/.aws/config"),

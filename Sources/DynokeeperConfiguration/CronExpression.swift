@@ -28,12 +28,15 @@ package struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     package init(parsing text: String) throws {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else {
-            throw ConfigurationError("\"\(text)\" is not a cron expression: it needs five fields (minute hour day-of-month month day-of-week), it has \(fields.count)")
+            throw ConfigurationError(
+                "\"\(text)\" is not a cron expression: it needs five fields (minute hour day-of-month month day-of-week), it has \(fields.count)"
+            )
         }
         minutes = try Self.field(fields[0], name: "minute", range: 0...59, names: [], text: text)
         hours = try Self.field(fields[1], name: "hour", range: 0...23, names: [], text: text)
         daysOfMonth = try Self.field(fields[2], name: "day of month", range: 1...31, names: [], text: text)
-        months = try Self.field(fields[3], name: "month", range: 1...12, names: Self.monthNames, nameBase: 1, text: text)
+        months = try Self.field(
+            fields[3], name: "month", range: 1...12, names: Self.monthNames, nameBase: 1, text: text)
         let weekdays = try Self.field(fields[4], name: "day of week", range: 0...7, names: Self.dayNames, text: text)
         daysOfWeek = Set(weekdays.map { $0 == 7 ? 0 : $0 })
         anyDayOfMonth = fields[2] == "*" || fields[2] == "?"
@@ -49,7 +52,9 @@ package struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         }
         func number(_ token: Substring) throws -> Int {
             if let value = Int(token) {
-                guard range.contains(value) else { throw invalid("has \(value) outside \(range.lowerBound)-\(range.upperBound)") }
+                guard range.contains(value) else {
+                    throw invalid("has \(value) outside \(range.lowerBound)-\(range.upperBound)")
+                }
                 return value
             }
             if let index = names.firstIndex(of: token.lowercased()) { return index + nameBase }
@@ -62,7 +67,9 @@ package struct CronExpression: Sendable, Equatable, CustomStringConvertible {
             guard pieces.count <= 2 else { throw invalid("has more than one /") }
             var step = 1
             if pieces.count == 2 {
-                guard let parsed = Int(pieces[1]), parsed > 0 else { throw invalid("has a step that is not a positive number") }
+                guard let parsed = Int(pieces[1]), parsed > 0 else {
+                    throw invalid("has a step that is not a positive number")
+                }
                 step = parsed
             }
             let base = pieces[0]
@@ -116,7 +123,8 @@ package struct CronExpression: Sendable, Equatable, CustomStringConvertible {
                 continue
             }
             guard hours.contains(parts.hour!) else {
-                let hourStart = calendar.date(from: DateComponents(year: parts.year, month: parts.month, day: parts.day, hour: parts.hour))!
+                let hourStart = calendar.date(
+                    from: DateComponents(year: parts.year, month: parts.month, day: parts.day, hour: parts.hour))!
                 current = hourStart.addingTimeInterval(3600)
                 continue
             }

@@ -27,16 +27,25 @@ extension DynokeeperConfiguration.Backup {
             schedule = .daily(hour: 12, minute: 0)
             reader.record("backup.schedule", schedule.description, .defaultValue)
         }
-        let type = try reader.string("backup.type", default: "rdb", check: {
-            PersistenceType(rawValue: $0) == nil ? "unknown type" : nil
-        }).flatMap(PersistenceType.init(rawValue:))!
-        let compression = try reader.string("backup.compression", default: "zstd", check: {
-            Compression(rawValue: $0) == nil ? "unknown compression" : nil
-        }).flatMap(Compression.init(rawValue:))!
+        let type = try reader.string(
+            "backup.type", default: "rdb",
+            check: {
+                PersistenceType(rawValue: $0) == nil ? "unknown type" : nil
+            }
+        ).flatMap(PersistenceType.init(rawValue:))!
+        let compression = try reader.string(
+            "backup.compression", default: "zstd",
+            check: {
+                Compression(rawValue: $0) == nil ? "unknown compression" : nil
+            }
+        ).flatMap(Compression.init(rawValue:))!
         let level = try reader.int("backup.compression_level", default: 1, range: 1...19)!
-        let scope = try reader.string("backup.scope", default: "node", check: {
-            Scope(rawValue: $0) == nil ? "unknown scope" : nil
-        }).flatMap(Scope.init(rawValue:))!
+        let scope = try reader.string(
+            "backup.scope", default: "node",
+            check: {
+                Scope(rawValue: $0) == nil ? "unknown scope" : nil
+            }
+        ).flatMap(Scope.init(rawValue:))!
         self.init(
             enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level,
             scope: scope)

@@ -10,7 +10,9 @@ extension DynokeeperConfiguration {
     ///     (every key has a default).
     ///   - environment: The variables that override the file.
     /// - Throws: ``ConfigurationError`` naming the key, where it was set and what is expected.
-    package static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+    package static func load(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Self {
         let explicit = path ?? environment["DYNOKEEPER_CONFIG"]
         let file = explicit ?? defaultPath
         guard FileManager.default.fileExists(atPath: file) else {

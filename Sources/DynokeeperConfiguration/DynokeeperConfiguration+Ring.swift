@@ -2,12 +2,15 @@ extension DynokeeperConfiguration.Ring {
     /// Reads the `ring.*` keys; a peer's trailing slash is dropped.
     init(reading reader: inout TypedReader) throws {
         self.init(
-            peers: try reader.strings("ring.peers", check: { url in
-                guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
-                    return "a base URL such as http://10.0.0.2:8080"
+            peers: try reader.strings(
+                "ring.peers",
+                check: { url in
+                    guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
+                        return "a base URL such as http://10.0.0.2:8080"
+                    }
+                    return nil
                 }
-                return nil
-            }).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+            ).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
             peerPort: try reader.int("ring.peer_port", range: 1...65535))
     }
 }

@@ -3,12 +3,14 @@ import Foundation
 extension DynokeeperConfiguration.Server {
     /// Reads the `server.*` keys; a token file is read here, so a missing one fails at load.
     init(reading reader: inout TypedReader) throws {
-        let listen = try reader.string("server.listen", default: "127.0.0.1:8080", check: { text in
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                (0...65535).contains(port), colon != text.startIndex
-            else { return "it must be host:port" }
-            return nil
-        })!
+        let listen = try reader.string(
+            "server.listen", default: "127.0.0.1:8080",
+            check: { text in
+                guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                    (0...65535).contains(port), colon != text.startIndex
+                else { return "it must be host:port" }
+                return nil
+            })!
         let colon = listen.lastIndex(of: ":")!
         var host = String(listen[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -25,12 +25,15 @@ extension DynokeeperConfiguration.Storage {
         if case .s3(let bucketName, _) = url, let problem = Self.checkBucket(bucketName) {
             throw ConfigurationError("storage bucket \"\(bucketName)\": \(problem)")
         }
-        let endpoint = try reader.string("storage.endpoint", check: { text in
-            guard let scheme = text.range(of: "://"),
-                ["http", "https"].contains(text[..<scheme.lowerBound].lowercased()), !text[scheme.upperBound...].isEmpty
-            else { return "it must start with http:// or https:// and name a host" }
-            return nil
-        })
+        let endpoint = try reader.string(
+            "storage.endpoint",
+            check: { text in
+                guard let scheme = text.range(of: "://"),
+                    ["http", "https"].contains(text[..<scheme.lowerBound].lowercased()),
+                    !text[scheme.upperBound...].isEmpty
+                else { return "it must start with http:// or https:// and name a host" }
+                return nil
+            })
         let region = try reader.string(
             "storage.region", default: environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1",
             check: { $0.isEmpty ? "empty" : nil })!
@@ -41,9 +44,12 @@ extension DynokeeperConfiguration.Storage {
         let concurrency = try reader.int("storage.concurrency", default: 8, range: 1...64)!
         let maxAttempts = try reader.int("storage.max_attempts", default: 10, range: 1...100)!
         let giveUpAfter = try reader.int("storage.give_up_after_seconds", default: 120, range: 1...86_400)!
-        let sse = try reader.string("storage.server_side_encryption", check: {
-            ServerSideEncryption(rawValue: $0) == nil ? "unknown encryption" : nil
-        }).flatMap(ServerSideEncryption.init(rawValue:))
+        let sse = try reader.string(
+            "storage.server_side_encryption",
+            check: {
+                ServerSideEncryption(rawValue: $0) == nil ? "unknown encryption" : nil
+            }
+        ).flatMap(ServerSideEncryption.init(rawValue:))
         let kmsKey = try reader.string("storage.kms_key_id")
         if kmsKey != nil && sse != .kms {
             throw ConfigurationError("storage.kms_key_id is set but storage.server_side_encryption is not aws:kms")
@@ -62,7 +68,8 @@ extension DynokeeperConfiguration.Storage {
         guard (3...63).contains(bucket.count), allowed, bucket.first != "-", bucket.first != ".", bucket.last != "-",
             bucket.last != "."
         else {
-            return "bucket names have 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
+            return
+                "bucket names have 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
         }
         return nil
     }

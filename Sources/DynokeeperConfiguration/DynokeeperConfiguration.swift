@@ -1,3 +1,5 @@
+package import Foundation
+
 /// dynokeeper's configuration: one YAML file, overridden by environment variables, checked as a whole.
 package struct DynokeeperConfiguration: Sendable, Equatable {
     /// The cluster's name; the first level of the snapshot layout.
@@ -39,7 +41,8 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var stop: String?
 
         package init(
-            host: String? = nil, port: Int? = nil, user: String? = nil, passwordFile: String? = nil, conf: String? = nil,
+            host: String? = nil, port: Int? = nil, user: String? = nil, passwordFile: String? = nil,
+            conf: String? = nil,
             dataDir: String? = nil, start: String? = nil, stop: String? = nil
         ) {
             self.host = host
@@ -156,7 +159,9 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var tokenSource: String?
 
         /// Whether the address is reachable from this machine only.
-        package var isLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.") }
+        package var isLoopback: Bool {
+            host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
+        }
     }
 
     package struct Log: Sendable, Equatable {
@@ -170,8 +175,7 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
 
     package static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.cluster == rhs.cluster && lhs.node == rhs.node && lhs.redis == rhs.redis && lhs.storage == rhs.storage
-            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.dynomite == rhs.dynomite && lhs.ring == rhs.ring && lhs.server == rhs.server && lhs.log == rhs.log
+            && lhs.backup == rhs.backup && lhs.restore == rhs.restore && lhs.dynomite == rhs.dynomite
+            && lhs.ring == rhs.ring && lhs.server == rhs.server && lhs.log == rhs.log
     }
 }
-
-package import Foundation

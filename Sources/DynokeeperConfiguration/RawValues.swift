@@ -79,7 +79,11 @@ struct RawValues: Sendable {
                 try set(path, RawValue(text: "", shape: .mapping, origin: origin))
             case .sequence(let sequence):
                 let items = sequence.map { $0.scalar?.string }
-                try set(path, RawValue(text: "", shape: .list, origin: origin, items: items.contains(nil) ? nil : items.compactMap { $0 }))
+                try set(
+                    path,
+                    RawValue(
+                        text: "", shape: .list, origin: origin,
+                        items: items.contains(nil) ? nil : items.compactMap { $0 }))
             case .scalar(let scalar):
                 let isNull = scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
                 try set(
@@ -126,7 +130,8 @@ struct RawValues: Sendable {
             }
         }
         // DYNOKEEPER_TEST_KILL_AT is the tests' crash hook (see the engine's CrashPoint), not a setting.
-        let known = Set(ConfigurationKeys.native.map(\.environmentVariable) + ["DYNOKEEPER_CONFIG", "DYNOKEEPER_TEST_KILL_AT"])
+        let known = Set(
+            ConfigurationKeys.native.map(\.environmentVariable) + ["DYNOKEEPER_CONFIG", "DYNOKEEPER_TEST_KILL_AT"])
         for variable in environment.keys.sorted() where variable.hasPrefix("DYNOKEEPER_") && !known.contains(variable) {
             var message = "unknown environment variable \(variable)"
             let path = variable.dropFirst("DYNOKEEPER_".count).lowercased()

@@ -17,7 +17,8 @@ struct TypedReader {
         case _ where ConfigurationKeys.key(path)?.secret == true: shown = "a value that is not shown (it is a secret)"
         default: shown = "\"\(value.text)\""
         }
-        return ConfigurationError("\(path) (\(value.origin)): expected \(expected), got \(shown)\(detail.map { ": \($0)" } ?? "")")
+        return ConfigurationError(
+            "\(path) (\(value.origin)): expected \(expected), got \(shown)\(detail.map { ": \($0)" } ?? "")")
     }
 
     /// Records a key's effective value (hidden when secret) for `config check`.
@@ -32,7 +33,9 @@ struct TypedReader {
         return value
     }
 
-    mutating func string(_ path: String, default fallback: String? = nil, check: ((String) -> String?)? = nil) throws -> String? {
+    mutating func string(
+        _ path: String, default fallback: String? = nil, check: ((String) -> String?)? = nil
+    ) throws -> String? {
         guard let value = try scalar(path) else {
             record(path, fallback, .defaultValue)
             return fallback
@@ -66,7 +69,9 @@ struct TypedReader {
             guard let listed = value.items else { throw fail(path, value, "every item must be a single value") }
             items = listed
         case .scalar:
-            items = value.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            items = value.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
         default:
             throw fail(path, value)
         }
@@ -103,7 +108,9 @@ struct TypedReader {
             throw ConfigurationError("\(native) (\(mine.origin)) and \(alias) (\(theirs.origin)) disagree: keep one")
         }
         let chosen = mine ?? theirs
-        record(native, String(chosen?.value ?? false), chosen.map { mine != nil ? $0.origin : .alias(of: [alias]) } ?? .defaultValue)
+        record(
+            native, String(chosen?.value ?? false),
+            chosen.map { mine != nil ? $0.origin : .alias(of: [alias]) } ?? .defaultValue)
         return chosen?.value ?? false
     }
 
@@ -119,7 +126,9 @@ struct TypedReader {
     /// A node's tokens, from `node.tokens` or dynomite.yml.
     static func checkTokens(_ text: String) -> String? {
         let tokens = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !tokens.isEmpty, tokens.allSatisfy({ UInt32($0) != nil }) else { return "tokens are unsigned 32-bit integers" }
+        guard !tokens.isEmpty, tokens.allSatisfy({ UInt32($0) != nil }) else {
+            return "tokens are unsigned 32-bit integers"
+        }
         return nil
     }
 }

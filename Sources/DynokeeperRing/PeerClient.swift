@@ -32,7 +32,9 @@ package final class PeerClient: Sendable {
         var status: UInt
         var body: ByteBuffer
 
-        func decode<T: Decodable>(_ type: T.Type) throws -> T { try APIJSON.decoder.decode(type, from: Data(body.readableBytesView)) }
+        func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            try APIJSON.decoder.decode(type, from: Data(body.readableBytesView))
+        }
 
         var errorMessage: String { (try? decode(ErrorBody.self).error.message) ?? "HTTP \(status)" }
     }
@@ -70,7 +72,9 @@ package final class PeerClient: Sendable {
     /// What a peer says of itself: who it is and which contract it speaks.
     package func status(_ base: String) async throws -> NodeStatus.Identity {
         let reply = try await call(.GET, base + "/v1/status")
-        guard reply.status == 200 else { throw DynokeeperError(.peer, "\(base)/v1/status answered \(reply.status): \(reply.errorMessage)") }
+        guard reply.status == 200 else {
+            throw DynokeeperError(.peer, "\(base)/v1/status answered \(reply.status): \(reply.errorMessage)")
+        }
         do {
             return try reply.decode(NodeStatus.Identity.self)
         } catch {
@@ -106,9 +110,13 @@ package final class PeerClient: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let reply = try await call(.GET, base + "/v1/jobs/" + id)
-            guard reply.status == 200 else { throw DynokeeperError(.peer, "\(base)/v1/jobs/\(id) answered \(reply.status): \(reply.errorMessage)") }
+            guard reply.status == 200 else {
+                throw DynokeeperError(.peer, "\(base)/v1/jobs/\(id) answered \(reply.status): \(reply.errorMessage)")
+            }
             let job: Job
-            do { job = try reply.decode(Job.self) } catch { throw DynokeeperError(.peer, "\(base)/v1/jobs/\(id): unexpected answer: \(error)") }
+            do { job = try reply.decode(Job.self) } catch {
+                throw DynokeeperError(.peer, "\(base)/v1/jobs/\(id): unexpected answer: \(error)")
+            }
             if job.isFinished { return job }
             try await Task.sleep(for: pollInterval)
         }

@@ -27,8 +27,10 @@ package struct RingCoordinator: Sendable {
     var jobTimeout: Duration
 
     package init(
-        configuration: DynokeeperConfiguration, node: NodeSettings, store: any ObjectStore, peers: PeerClient, logger: Logger,
-        now: @escaping @Sendable () -> Date = Date.init, pollInterval: Duration = .milliseconds(250), jobTimeout: Duration = .seconds(6 * 3600)
+        configuration: DynokeeperConfiguration, node: NodeSettings, store: any ObjectStore, peers: PeerClient,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init, pollInterval: Duration = .milliseconds(250),
+        jobTimeout: Duration = .seconds(6 * 3600)
     ) {
         self.configuration = configuration
         self.node = node
@@ -45,7 +47,10 @@ package struct RingCoordinator: Sendable {
     package func peerURLs() throws -> [String] {
         if !configuration.ring.peers.isEmpty { return configuration.ring.peers }
         guard let port = configuration.ring.peerPort else {
-            throw DynokeeperError(.invalidConfiguration, "ring operations need ring.peers (the dynokeepers' URLs) or ring.peer_port (their port on the dyn_seeds hosts)")
+            throw DynokeeperError(
+                .invalidConfiguration,
+                "ring operations need ring.peers (the dynokeepers' URLs) or ring.peer_port (their port on the dyn_seeds hosts)"
+            )
         }
         let hosts = ["127.0.0.1"] + (node.dynomite?.seeds.map(\.host) ?? [])
         var seen = Set<String>()
@@ -75,14 +80,18 @@ package struct RingCoordinator: Sendable {
                 guard identity.contract == NodeStatus.currentContract else {
                     throw DynokeeperError(
                         .peer,
-                        "peer \(probe.url) runs dynokeeper \(identity.version ?? "of an older release") (API contract \(identity.contract ?? 1)), this one \(DynokeeperVersion.current) (contract \(NodeStatus.currentContract)): ring operations need every node on the same release; nothing was started")
+                        "peer \(probe.url) runs dynokeeper \(identity.version ?? "of an older release") (API contract \(identity.contract ?? 1)), this one \(DynokeeperVersion.current) (contract \(NodeStatus.currentContract)): ring operations need every node on the same release; nothing was started"
+                    )
                 }
                 members.append(Member(url: probe.url, node: identity.node))
             case .failure(let error): unreachable.append(NodeOutcome(url: probe.url, state: .unreachable, error: error))
             }
         }
         for member in members where member.node.cluster != configuration.cluster {
-            throw DynokeeperError(.peer, "peer \(member.url) belongs to cluster \(member.node.cluster), not \(configuration.cluster): check ring.peers")
+            throw DynokeeperError(
+                .peer,
+                "peer \(member.url) belongs to cluster \(member.node.cluster), not \(configuration.cluster): check ring.peers"
+            )
         }
         var seen = Set<String>()
         members = members.sorted { $0.url < $1.url }.filter { seen.insert($0.node.description).inserted }
@@ -107,7 +116,10 @@ package struct RingCoordinator: Sendable {
 
     package func backup(_ request: RingBackupRequest) async throws -> RingReport {
         let (members, unreachable) = try await members()
-        guard !members.isEmpty else { throw DynokeeperError(.peer, "no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })") }
+        guard !members.isEmpty else {
+            throw DynokeeperError(
+                .peer, "no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })")
+        }
         let startedAt = try await freshStart()
         let id = SnapshotID(date: startedAt)
         let persistence = request.type ?? configuration.backup.type
@@ -117,7 +129,8 @@ package struct RingCoordinator: Sendable {
             (try await peers.startBackup(member.url, body), nil)
         }
         var nodes = outcomes + unreachable
-        let succeeded = unreachable.isEmpty && outcomes.allSatisfy { $0.state == .succeeded }
+        let succeeded =
+            unreachable.isEmpty && outcomes.allSatisfy { $0.state == .succeeded }
             && outcomes.allSatisfy { $0.result?.snapshot == id.text }
         var manifestKey: String?
         if succeeded {
@@ -130,7 +143,9 @@ package struct RingCoordinator: Sendable {
                         size: outcome.result?.size, storedSize: outcome.result?.storedSize, keys: outcome.result?.keys)
                 }, startedAt: startedAt, finishedAt: now())
             let key = RingManifest.key(cluster: configuration.cluster, id: id)
-            try await store.put(key, bytes: .init(bytes: try SnapshotManifest.encoder.encode(manifest)), options: PutOptions(contentType: "application/json"))
+            try await store.put(
+                key, bytes: .init(bytes: try SnapshotManifest.encoder.encode(manifest)),
+                options: PutOptions(contentType: "application/json"))
             manifestKey = key
             logger.info("ring snapshot \(id) complete: \(key)")
         } else {
@@ -138,9 +153,13 @@ package struct RingCoordinator: Sendable {
             logger.error("ring backup \(id) incomplete: no ring manifest written; the nodes' own snapshots stay usable")
         }
         return RingReport(
-            kind: .backup, cluster: configuration.cluster, snapshotID: id.text, succeeded: succeeded, ringManifest: manifestKey,
+            kind: .backup, cluster: configuration.cluster, snapshotID: id.text, succeeded: succeeded,
+            ringManifest: manifestKey,
             dryRun: false, nodes: nodes,
-            error: succeeded ? nil : "ring backup incomplete: \(nodes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; "))")
+            error: succeeded
+                ? nil
+                : "ring backup incomplete: \(nodes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; "))"
+        )
     }
 
     /// When the backup starts. Snapshot ids are to the second: a ring backup in the second of the previous one
@@ -165,15 +184,22 @@ package struct RingCoordinator: Sendable {
             cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshot)
         let (members, unreachable) = try await members()
         guard unreachable.isEmpty else {
-            throw DynokeeperError(.peer, "every node must answer before a ring restore; unreachable: \(unreachable.map { "\($0.url): \($0.error ?? "")" }.joined(separator: "; ")). Nothing was stopped")
+            throw DynokeeperError(
+                .peer,
+                "every node must answer before a ring restore; unreachable: \(unreachable.map { "\($0.url): \($0.error ?? "")" }.joined(separator: "; ")). Nothing was stopped"
+            )
         }
         let sources = ring.nodes.map { RingMapping.Place(datacenter: $0.datacenter, rack: $0.rack, tokens: $0.tokens) }
         let mapping = try RingMapping.map(targets: members.map(\.place), sources: sources, explicit: request.mapping)
-        logger.info("ring restore of \(sourceCluster) ring snapshot \(ring.snapshotID) into \(configuration.cluster): \(members.count) node(s)\(request.rackByRack ? ", one rack at a time" : "")")
+        logger.info(
+            "ring restore of \(sourceCluster) ring snapshot \(ring.snapshotID) into \(configuration.cluster): \(members.count) node(s)\(request.rackByRack ? ", one rack at a time" : "")"
+        )
 
         let groups: [[Member]]
         if request.rackByRack {
-            groups = Dictionary(grouping: members) { "\($0.node.datacenter)/\($0.node.rack)" }.sorted { $0.key < $1.key }.map(\.value)
+            groups = Dictionary(grouping: members) { "\($0.node.datacenter)/\($0.node.rack)" }.sorted {
+                $0.key < $1.key
+            }.map(\.value)
         } else {
             groups = [members]
         }
@@ -193,8 +219,12 @@ package struct RingCoordinator: Sendable {
         let succeeded = outcomes.count == members.count && outcomes.allSatisfy { $0.state == .succeeded }
         return RingReport(
             kind: .restore, cluster: configuration.cluster, snapshotID: ring.snapshotID.text, succeeded: succeeded,
-            ringManifest: RingManifest.key(cluster: sourceCluster, id: ring.snapshotID), dryRun: request.dryRun, nodes: outcomes,
-            error: succeeded ? nil : "ring restore failed on: \(outcomes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; ")) (each failed node rolled back to its previous data)")
+            ringManifest: RingManifest.key(cluster: sourceCluster, id: ring.snapshotID), dryRun: request.dryRun,
+            nodes: outcomes,
+            error: succeeded
+                ? nil
+                : "ring restore failed on: \(outcomes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; ")) (each failed node rolled back to its previous data)"
+        )
     }
 
     // MARK: Jobs on the peers
@@ -212,11 +242,14 @@ package struct RingCoordinator: Sendable {
                         let (id, source) = try await start(member)
                         outcome.job = id
                         outcome.source = source
-                        let job = try await peers.waitForJob(member.url, id: id, timeout: jobTimeout, pollInterval: pollInterval)
+                        let job = try await peers.waitForJob(
+                            member.url, id: id, timeout: jobTimeout, pollInterval: pollInterval)
                         outcome.state = job.state == .succeeded ? .succeeded : .failed
                         outcome.error = job.error
                         outcome.result = job.result
-                        outcome.seconds = job.finishedAt.flatMap { end in job.startedAt.map { end.timeIntervalSince($0) } }
+                        outcome.seconds = job.finishedAt.flatMap { end in
+                            job.startedAt.map { end.timeIntervalSince($0) }
+                        }
                     } catch {
                         outcome.error = "\(error)"
                     }

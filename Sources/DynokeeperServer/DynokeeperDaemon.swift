@@ -21,7 +21,8 @@ package final class DynokeeperDaemon: Sendable {
     let host: String
     let requestedPort: Int
     let token: String?
-    private let state = Mutex<(group: ServiceGroup?, port: Int?, portWaiters: [CheckedContinuation<Int, Never>])>((nil, nil, []))
+    private let state = Mutex<(group: ServiceGroup?, port: Int?, portWaiters: [CheckedContinuation<Int, Never>])>(
+        (nil, nil, []))
 
     /// Builds the daemon from its configuration.
     /// - Parameters:
@@ -38,14 +39,16 @@ package final class DynokeeperDaemon: Sendable {
         let server = configuration.server
         guard server.token != nil || server.isLoopback else {
             throw ConfigurationError(
-                "server.listen \(server.host):\(server.port) is reachable from other machines: set server.token or server.token_file (or listen on 127.0.0.1)")
+                "server.listen \(server.host):\(server.port) is reachable from other machines: set server.token or server.token_file (or listen on 127.0.0.1)"
+            )
         }
         let node = try NodeSettings.resolve(configuration)
         let store = try StoreFactory.makeStore(configuration.storage, environment: environment, logger: logger)
         let metrics = DynokeeperMetrics()
         let holder = ConfigurationHolder(configuration, path: path, environment: environment, logger: logger)
         operations = NodeService(
-            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, events: metrics), events: metrics,
+            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, events: metrics),
+            events: metrics,
             logger: logger)
         ring = RingService(
             holder: holder, node: node, store: store, peers: PeerClient(token: server.token), logger: logger,
@@ -92,7 +95,8 @@ package final class DynokeeperDaemon: Sendable {
         if handleSignals { services.append(ReloadOnHangup(holder: operations.holder)) }
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                 logger: logger))
         state.withLock { $0.group = group }
         defer { state.withLock { $0.group = nil } }
@@ -178,9 +182,12 @@ struct GarbageCollection: Service {
                 do { try await Task.sleep(for: wait) } catch { return }
                 wait = period
                 do {
-                    let report = try await StoreGarbageCollector(store: store, logger: logger).run(olderThan: olderThan, dryRun: false)
+                    let report = try await StoreGarbageCollector(store: store, logger: logger).run(
+                        olderThan: olderThan, dryRun: false)
                     if !report.isEmpty {
-                        logger.notice("store clean-up: \(report.uploads.count) incomplete upload(s) aborted, \(report.folders.count) incomplete snapshot(s) removed")
+                        logger.notice(
+                            "store clean-up: \(report.uploads.count) incomplete upload(s) aborted, \(report.folders.count) incomplete snapshot(s) removed"
+                        )
                     }
                 } catch {
                     logger.warning("store clean-up failed: \(error)")

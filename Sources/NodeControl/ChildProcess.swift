@@ -43,7 +43,9 @@ package enum ChildProcess {
         input: String? = nil, timeout: Duration
     ) async throws -> Result {
         let path = try resolve(executable)
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("dynokeeper-\(UUID().uuidString).out").path
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "dynokeeper-\(UUID().uuidString).out"
+        ).path
         defer { unlink(outputPath) }
         let environment = environment ?? ProcessInfo.processInfo.environment
         var control: [Int32] = [-1, -1]
@@ -70,7 +72,9 @@ package enum ChildProcess {
         while true {
             let reaped = waitpid(pid, &status, WNOHANG)
             if reaped == pid { break }
-            if reaped < 0 && errno != EINTR { throw NodeControlError("waiting for \(executable): \(String(cString: strerror(errno)))") }
+            if reaped < 0 && errno != EINTR {
+                throw NodeControlError("waiting for \(executable): \(String(cString: strerror(errno)))")
+            }
             if ContinuousClock.now > deadline {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
@@ -96,7 +100,8 @@ package enum ChildProcess {
     }
 
     /// Calls `body` with a NULL-terminated array of C strings.
-    static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) throws -> T) rethrows -> T {
+    static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) throws -> T) rethrows -> T
+    {
         let pointers = strings.map { strdup($0) } + [nil]
         defer { for pointer in pointers { free(pointer) } }
         return try body(pointers)

@@ -13,7 +13,9 @@ package struct ShellCommand: Sendable, CustomStringConvertible {
     package let passing: [String]
 
     /// What every command gets from dynokeeper's environment, when set.
-    package static let baseVariables = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]
+    package static let baseVariables = [
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    ]
 
     package init(_ command: String, key: String, passing: [String] = []) {
         self.command = command
@@ -26,7 +28,9 @@ package struct ShellCommand: Sendable, CustomStringConvertible {
     package var description: String { key }
 
     /// The environment the command runs with, taken from `environment`.
-    package func environment(from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+    package func environment(
+        from environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String: String] {
         var result: [String: String] = [:]
         for name in Self.baseVariables + passing {
             if let value = environment[name] { result[name] = value }
@@ -41,10 +45,12 @@ package struct ShellCommand: Sendable, CustomStringConvertible {
     package func run(timeout: Duration) async throws {
         let result: ChildProcess.Result
         do {
-            result = try await ChildProcess.run("/bin/sh", ["-c", command], environment: environment(), timeout: timeout)
+            result = try await ChildProcess.run(
+                "/bin/sh", ["-c", command], environment: environment(), timeout: timeout)
         } catch let error as NodeControlError where error.description.contains("did not finish within") {
             throw NodeControlError(
-                "\(key) did not finish within \(timeout) and was killed: it must start or stop the process and return (redis-server with daemonize yes, systemctl start …), not run it in the foreground")
+                "\(key) did not finish within \(timeout) and was killed: it must start or stop the process and return (redis-server with daemonize yes, systemctl start …), not run it in the foreground"
+            )
         }
         guard result.status == 0 else {
             let tail = result.output.split(separator: "\n").suffix(5).joined(separator: " | ")

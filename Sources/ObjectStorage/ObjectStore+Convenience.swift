@@ -18,7 +18,8 @@ extension ObjectStore {
     package func getBytes(_ key: String, limit: Int = 64 << 20) async throws -> ByteBuffer {
         let download = try await get(key, range: nil)
         guard download.info.size <= Int64(limit) else {
-            throw ObjectStoreError(.invalidRequest, "object is \(download.info.size) bytes, more than \(limit) expected", key: key)
+            throw ObjectStoreError(
+                .invalidRequest, "object is \(download.info.size) bytes, more than \(limit) expected", key: key)
         }
         return try await download.body.collect(upTo: limit)
     }

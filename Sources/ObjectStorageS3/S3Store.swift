@@ -1,5 +1,5 @@
-import AsyncHTTPClient
 import AWSSigV4
+import AsyncHTTPClient
 import Foundation
 package import Logging
 import NIOCore
@@ -56,7 +56,8 @@ package final class S3Store: ObjectStore {
         }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         self.client = client
-        self.credentials = credentials ?? CredentialChain.standard(environment: environment, profile: profile, client: client)
+        self.credentials =
+            credentials ?? CredentialChain.standard(environment: environment, profile: profile, client: client)
         self.logger = logger
     }
 
@@ -78,7 +79,8 @@ package final class S3Store: ObjectStore {
     ///     retryable.
     ///   - maxBody: The largest response body accepted.
     func send(
-        _ request: S3Request, payloadHash: String? = nil, acceptedStatus: Set<UInt> = [200, 204], maxBody: Int = 16 << 20,
+        _ request: S3Request, payloadHash: String? = nil, acceptedStatus: Set<UInt> = [200, 204],
+        maxBody: Int = 16 << 20,
         inspect: (S3Response) throws -> Void = { _ in }
     ) async throws -> S3Response {
         let payloadHash = payloadHash ?? request.body.map(PayloadDigests.sha256) ?? SigV4Signer.emptyPayloadHash
@@ -91,7 +93,8 @@ package final class S3Store: ObjectStore {
                 throw S3ErrorMapping.transportError(error, request: request, location: self.location)
             }
             guard acceptedStatus.contains(response.status.code) else {
-                throw S3ErrorMapping.error(status: response.status, body: body, request: request, location: self.location)
+                throw S3ErrorMapping.error(
+                    status: response.status, body: body, request: request, location: self.location)
             }
             let result = S3Response(status: response.status, headers: response.headers, body: body)
             try inspect(result)
@@ -101,7 +104,9 @@ package final class S3Store: ObjectStore {
 
     /// Sends a request whose body is streamed back (a download), retrying until the response starts (once only
     /// with `retrying: false`, for a caller that has a retry loop of its own).
-    func sendStreaming(_ request: S3Request, acceptedStatus: Set<UInt>, retrying: Bool = true) async throws -> HTTPClientResponse {
+    func sendStreaming(
+        _ request: S3Request, acceptedStatus: Set<UInt>, retrying: Bool = true
+    ) async throws -> HTTPClientResponse {
         guard retrying else {
             let response = try await execute(request, payloadHash: SigV4Signer.emptyPayloadHash)
             guard acceptedStatus.contains(response.status.code) else {
@@ -114,7 +119,8 @@ package final class S3Store: ObjectStore {
             let response = try await self.execute(request, payloadHash: SigV4Signer.emptyPayloadHash)
             guard acceptedStatus.contains(response.status.code) else {
                 let body = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
-                throw S3ErrorMapping.error(status: response.status, body: body, request: request, location: self.location)
+                throw S3ErrorMapping.error(
+                    status: response.status, body: body, request: request, location: self.location)
             }
             return response
         }

@@ -1,5 +1,5 @@
-package import ObjectStorage
 package import NIOCore
+package import ObjectStorage
 
 /// Everything the S3 store needs to know, apart from credentials.
 package struct S3StoreConfiguration: Sendable {
@@ -79,7 +79,9 @@ package struct S3StoreConfiguration: Sendable {
         guard partSize >= Self.minimumPartSize else {
             throw S3ConfigurationError("part size \(partSize) is below S3's minimum of 5 MiB")
         }
-        guard partSize <= 5 << 30 else { throw S3ConfigurationError("part size \(partSize) is above S3's maximum of 5 GiB") }
+        guard partSize <= 5 << 30 else {
+            throw S3ConfigurationError("part size \(partSize) is above S3's maximum of 5 GiB")
+        }
         guard downloadRangeSize >= 1 << 20 else {
             throw S3ConfigurationError("download range size \(downloadRangeSize) is below 1 MiB")
         }

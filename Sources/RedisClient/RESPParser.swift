@@ -32,18 +32,22 @@ package struct RESPParser: Sendable {
             return try readLine(&buffer).map { .error($0) }
         case UInt8(ascii: ":"):
             guard let line = try readLine(&buffer) else { return nil }
-            guard let value = Int64(line) else { throw RESPError.malformed("integer reply \"\(line)\" is not a number") }
+            guard let value = Int64(line) else {
+                throw RESPError.malformed("integer reply \"\(line)\" is not a number")
+            }
             return .integer(value)
         case UInt8(ascii: "$"):
             guard let length = try readLength(&buffer) else { return nil }
             if length == -1 { return .bulkString(nil) }
             guard length >= 0 else { throw RESPError.malformed("bulk string length \(length)") }
             guard length <= maximumBulkLength else {
-                throw RESPError.malformed("bulk string of \(length) bytes is larger than the \(maximumBulkLength) accepted")
+                throw RESPError.malformed(
+                    "bulk string of \(length) bytes is larger than the \(maximumBulkLength) accepted")
             }
             guard buffer.readableBytes >= length + 2 else { return nil }
             let bytes = buffer.readSlice(length: length)!
-            guard buffer.readInteger(as: UInt8.self) == UInt8(ascii: "\r"), buffer.readInteger(as: UInt8.self) == UInt8(ascii: "\n")
+            guard buffer.readInteger(as: UInt8.self) == UInt8(ascii: "\r"),
+                buffer.readInteger(as: UInt8.self) == UInt8(ascii: "\n")
             else { throw RESPError.malformed("bulk string not followed by CRLF") }
             return .bulkString(bytes)
         case UInt8(ascii: "*"):
@@ -61,7 +65,8 @@ package struct RESPParser: Sendable {
             }
             return .array(values)
         default:
-            throw RESPError.malformed("unexpected type byte 0x\(String(marker, radix: 16)) (\"\(Character(Unicode.Scalar(marker)))\")")
+            throw RESPError.malformed(
+                "unexpected type byte 0x\(String(marker, radix: 16)) (\"\(Character(Unicode.Scalar(marker)))\")")
         }
     }
 
@@ -75,7 +80,9 @@ package struct RESPParser: Sendable {
     private func readLine(_ buffer: inout ByteBuffer) throws(RESPError) -> String? {
         let view = buffer.readableBytesView
         guard let cr = view.firstIndex(of: UInt8(ascii: "\r")) else {
-            if view.count > maximumLineLength { throw RESPError.malformed("line longer than \(maximumLineLength) bytes") }
+            if view.count > maximumLineLength {
+                throw RESPError.malformed("line longer than \(maximumLineLength) bytes")
+            }
             return nil
         }
         let length = cr - view.startIndex

@@ -19,7 +19,9 @@ extension RedisConnection {
     /// `CONFIG GET name`: the value, or `nil` when this Redis has no such parameter.
     package func configGet(_ name: String) async throws -> String? {
         let answer = try await send(["CONFIG", "GET", name])
-        guard let values = answer.array else { throw RedisError.unexpectedReply(command: "CONFIG GET", reply: "\(answer)") }
+        guard let values = answer.array else {
+            throw RedisError.unexpectedReply(command: "CONFIG GET", reply: "\(answer)")
+        }
         var index = 0
         while index + 1 < values.count {
             if values[index].string == name { return values[index + 1].string }
@@ -31,14 +33,18 @@ extension RedisConnection {
     /// `LASTSAVE`: when the last successful save finished, in seconds since 1970.
     package func lastSave() async throws -> Int64 {
         let answer = try await send(["LASTSAVE"])
-        guard let value = answer.integer else { throw RedisError.unexpectedReply(command: "LASTSAVE", reply: "\(answer)") }
+        guard let value = answer.integer else {
+            throw RedisError.unexpectedReply(command: "LASTSAVE", reply: "\(answer)")
+        }
         return value
     }
 
     /// `DBSIZE` of the selected database.
     package func dbSize() async throws -> Int {
         let answer = try await send(["DBSIZE"])
-        guard let value = answer.integer else { throw RedisError.unexpectedReply(command: "DBSIZE", reply: "\(answer)") }
+        guard let value = answer.integer else {
+            throw RedisError.unexpectedReply(command: "DBSIZE", reply: "\(answer)")
+        }
         return Int(value)
     }
 

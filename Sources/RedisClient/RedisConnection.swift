@@ -74,7 +74,8 @@ package final class RedisConnection: Sendable {
         } catch {
             throw RedisError.connectionFailed(address: address.description, reason: Self.describe(error))
         }
-        let connection = RedisConnection(address: address, channel: channel, commandTimeout: commandTimeout, logger: logger)
+        let connection = RedisConnection(
+            address: address, channel: channel, commandTimeout: commandTimeout, logger: logger)
         if let credentials {
             do {
                 var command = ["AUTH"]
@@ -106,14 +107,19 @@ package final class RedisConnection: Sendable {
     ///   - redacted: What to call the command in messages (so that `AUTH` never shows the password).
     /// - Throws: ``RedisError/server(command:message:)`` for an error reply, or a connection failure.
     @discardableResult
-    package func send(_ command: [String], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> RESPValue {
+    package func send(
+        _ command: [String], timeout: TimeAmount? = nil, redacted: String? = nil
+    ) async throws -> RESPValue {
         try await sendPipelined([command], timeout: timeout, redacted: redacted)[0]
     }
 
     /// Sends several commands in one write, so that Redis runs them back to back, and returns their answers.
     /// An error reply to any of them is thrown.
-    package func sendPipelined(_ commands: [[String]], timeout: TimeAmount? = nil, redacted: String? = nil) async throws -> [RESPValue] {
-        let name = redacted ?? (commands.first.map { $0.prefix(2).joined(separator: " ") } ?? "")
+    package func sendPipelined(
+        _ commands: [[String]], timeout: TimeAmount? = nil, redacted: String? = nil
+    ) async throws -> [RESPValue] {
+        let name =
+            redacted ?? (commands.first.map { $0.prefix(2).joined(separator: " ") } ?? "")
             + (commands.count > 1 ? " and \(commands.count - 1) more pipelined" : "")
         let loop = channel.eventLoop
         let promises = commands.map { _ in loop.makePromise(of: RESPValue.self) }

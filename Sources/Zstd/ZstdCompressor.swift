@@ -20,7 +20,8 @@ package final class ZstdCompressor {
         }
         guard let context = ZSTD_createCCtx() else { throw ZstdError("cannot create a zstd compression context") }
         self.context = context
-        try ZstdError.check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "compression level \(level)")
+        try ZstdError.check(
+            ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "compression level \(level)")
         try ZstdError.check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), "content checksum")
         if workers > 0 {
             // A libzstd built without threads refuses; compress on this thread then.
@@ -48,9 +49,11 @@ package final class ZstdCompressor {
             var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
             while true {
                 var remaining = 0
-                try output.writeWithUnsafeMutableBytes(minimumWritableBytes: outputChunk) { (target) throws(ZstdError) -> Int in
+                try output.writeWithUnsafeMutableBytes(minimumWritableBytes: outputChunk) {
+                    (target) throws(ZstdError) -> Int in
                     var outBuffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
-                    remaining = try ZstdError.check(ZSTD_compressStream2(context, &outBuffer, &inBuffer, mode), "zstd compression")
+                    remaining = try ZstdError.check(
+                        ZSTD_compressStream2(context, &outBuffer, &inBuffer, mode), "zstd compression")
                     return outBuffer.pos
                 }
                 let consumed = inBuffer.pos == inBuffer.size

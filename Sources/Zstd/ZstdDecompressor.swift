@@ -33,9 +33,11 @@ package final class ZstdDecompressor {
             var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
             while inBuffer.pos < inBuffer.size || pending > 0 {
                 var written = 0
-                try output.writeWithUnsafeMutableBytes(minimumWritableBytes: outputChunk) { (target) throws(ZstdError) -> Int in
+                try output.writeWithUnsafeMutableBytes(minimumWritableBytes: outputChunk) {
+                    (target) throws(ZstdError) -> Int in
                     var outBuffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
-                    pending = try ZstdError.check(ZSTD_decompressStream(context, &outBuffer, &inBuffer), "zstd data is corrupt")
+                    pending = try ZstdError.check(
+                        ZSTD_decompressStream(context, &outBuffer, &inBuffer), "zstd data is corrupt")
                     written = outBuffer.pos
                     return outBuffer.pos
                 }

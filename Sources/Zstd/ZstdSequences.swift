@@ -1,7 +1,8 @@
 package import NIOCore
 
 /// Compresses a stream of buffers on the fly.
-package struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+package struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable
+where Base.Element == ByteBuffer {
     package typealias Element = ByteBuffer
     let base: Base
     let level: Int32
@@ -52,7 +53,8 @@ package struct ZstdCompressingSequence<Base: AsyncSequence & Sendable>: AsyncSeq
 }
 
 /// Decompresses a stream of buffers on the fly, failing on corrupt or truncated data.
-package struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+package struct ZstdDecompressingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable
+where Base.Element == ByteBuffer {
     package typealias Element = ByteBuffer
     let base: Base
     let limit: Int

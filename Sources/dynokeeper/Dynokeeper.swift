@@ -13,7 +13,8 @@ struct Dynokeeper: AsyncParsableCommand {
             """,
         version: DynokeeperVersion.current,
         subcommands: [
-            BackupCommand.self, RestoreCommand.self, StatusCommand.self, SnapshotsCommand.self, RingCommand.self, ServeCommand.self,
+            BackupCommand.self, RestoreCommand.self, StatusCommand.self, SnapshotsCommand.self, RingCommand.self,
+            ServeCommand.self,
             ScheduleCommand.self,
             GCCommand.self, ConfigCommand.self, StorageCommand.self,
         ]

@@ -57,15 +57,20 @@ import Testing
         let keyAlphabet = Array("abcXYZ019-_.~ !$&'()*+,;=:@%é漢/")
         let valueAlphabet = Array("abcXYZ019-_.~ /+=&?%é")
         func word(_ alphabet: [Character], _ range: ClosedRange<Int>) -> String {
-            String((0..<Int.random(in: range, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            String(
+                (0..<Int.random(in: range, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
         }
         let methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
         return (0..<count).map { index in
             var query: [[String]] = []
             for _ in 0..<Int.random(in: 0...4, using: &generator) {
-                query.append([word(valueAlphabet, 1...8), Bool.random(using: &generator) ? "" : word(valueAlphabet, 1...12)])
+                query.append([
+                    word(valueAlphabet, 1...8), Bool.random(using: &generator) ? "" : word(valueAlphabet, 1...12),
+                ])
             }
-            var headers: [[String]] = [["Host", index % 2 == 0 ? "bucket.s3.eu-west-1.amazonaws.com" : "127.0.0.1:8333"]]
+            var headers: [[String]] = [
+                ["Host", index % 2 == 0 ? "bucket.s3.eu-west-1.amazonaws.com" : "127.0.0.1:8333"]
+            ]
             if Bool.random(using: &generator) { headers.append(["Range", "bytes=0-\(Int.random(in: 1...1_000_000))"]) }
             if Bool.random(using: &generator) { headers.append(["Content-Type", "application/octet-stream"]) }
             if Bool.random(using: &generator) { headers.append(["x-amz-meta-note", "  spaced   value  here "]) }

@@ -17,7 +17,8 @@ import Testing
     }
 
     @Test func theDocumentedExampleParses() throws {
-        let configuration = try Self.parse("""
+        let configuration = try Self.parse(
+            """
             cluster: prod-users            # the cluster's name, used in the snapshot layout
             node:
               dynomite_yaml: /etc/dynomite/dynomite.yml
@@ -79,16 +80,26 @@ import Testing
     }
 
     @Test func unknownKeysAreErrorsWithSuggestions() {
-        #expect(Self.error("storage:\n  urll: s3://bucket-x\n") == "unknown configuration key storage.urll (test.yml line 2); did you mean storage.url?")
+        #expect(
+            Self.error("storage:\n  urll: s3://bucket-x\n")
+                == "unknown configuration key storage.urll (test.yml line 2); did you mean storage.url?")
         #expect(Self.error("clster: x\n").contains("did you mean cluster?"))
-        #expect(Self.error("nothing_like_it:\n  at_all: 1\n").hasPrefix("unknown configuration key nothing_like_it (test.yml line 1)"))
-        #expect(Self.error("", environment: ["DYNOKEEPER_STORAGE_ULR": "x"]).hasPrefix("unknown environment variable DYNOKEEPER_STORAGE_ULR"))
+        #expect(
+            Self.error("nothing_like_it:\n  at_all: 1\n").hasPrefix(
+                "unknown configuration key nothing_like_it (test.yml line 1)"))
+        #expect(
+            Self.error("", environment: ["DYNOKEEPER_STORAGE_ULR": "x"]).hasPrefix(
+                "unknown environment variable DYNOKEEPER_STORAGE_ULR"))
     }
 
     @Test func wrongTypesAndImpossibleValuesNameTheKey() {
-        #expect(Self.error("redis:\n  port: abc\n") == "redis.port (test.yml line 2): expected a port number (1-65535), got \"abc\"")
+        #expect(
+            Self.error("redis:\n  port: abc\n")
+                == "redis.port (test.yml line 2): expected a port number (1-65535), got \"abc\"")
         #expect(Self.error("redis:\n  port: 70000\n").hasPrefix("redis.port (test.yml line 2): expected a port number"))
-        #expect(Self.error("storage:\n  path_style: maybe\n").hasPrefix("storage.path_style (test.yml line 2): expected true or false"))
+        #expect(
+            Self.error("storage:\n  path_style: maybe\n").hasPrefix(
+                "storage.path_style (test.yml line 2): expected true or false"))
         #expect(Self.error("storage:\n  part_size_mb: 2\n").contains("expected an integer from 5 to 5120"))
         #expect(Self.error("storage:\n  url: [a, b]\n").contains("got a list"))
         #expect(Self.error("cluster: prod/users\n").contains("cluster (test.yml line 1): expected a name"))
@@ -110,17 +121,26 @@ import Testing
     @Test func environmentOverridesTheFile() throws {
         let configuration = try Self.parse(
             "storage:\n  url: /from/file\nredis:\n  port: 7000\n",
-            environment: ["DYNOKEEPER_STORAGE_URL": "s3://env-bucket/p", "DYNOKEEPER_REDIS_PORT": "7001", "AWS_REGION": "eu-west-3"])
+            environment: [
+                "DYNOKEEPER_STORAGE_URL": "s3://env-bucket/p", "DYNOKEEPER_REDIS_PORT": "7001",
+                "AWS_REGION": "eu-west-3",
+            ])
         #expect(configuration.storage.url == .s3(bucket: "env-bucket", prefix: "p"))
         #expect(configuration.redis.port == 7001)
         #expect(configuration.storage.region == "eu-west-3")
-        #expect(configuration.effective.first { $0.key == "redis.port" }?.origin == .environment(variable: "DYNOKEEPER_REDIS_PORT"))
+        #expect(
+            configuration.effective.first { $0.key == "redis.port" }?.origin
+                == .environment(variable: "DYNOKEEPER_REDIS_PORT"))
         let bad = Self.error("", environment: ["DYNOKEEPER_REDIS_PORT": "x"])
-        #expect(bad == "redis.port (environment variable DYNOKEEPER_REDIS_PORT): expected a port number (1-65535), got \"x\"")
+        #expect(
+            bad
+                == "redis.port (environment variable DYNOKEEPER_REDIS_PORT): expected a port number (1-65535), got \"x\""
+        )
     }
 
     @Test func dynomiteManagerPropertiesInTheFile() throws {
-        let flat = try Self.parse("""
+        let flat = try Self.parse(
+            """
             dynomitemanager.dyno.backup.bucket.name: legacy-backups
             dynomitemanager.dyno.backup.snapshot.enabled: true
             dynomitemanager.dyno.backup.restore.enabled: "true"
@@ -133,11 +153,14 @@ import Testing
         #expect(flat.restore.enabled)
         #expect(flat.backup.schedule.description == "1 3 * * 1")
         #expect(flat.restore.date == ISO8601DateFormatter().date(from: "2026-11-20T23:59:59Z"))
-        #expect(flat.effective.first { $0.key == "storage.url" }?.origin == .alias(of: [
-            "dynomitemanager.dyno.backup.bucket.name", "dynomitemanager.dyno.backup.s3.base_dir",
-        ]))
+        #expect(
+            flat.effective.first { $0.key == "storage.url" }?.origin
+                == .alias(of: [
+                    "dynomitemanager.dyno.backup.bucket.name", "dynomitemanager.dyno.backup.s3.base_dir",
+                ]))
 
-        let nested = try Self.parse("""
+        let nested = try Self.parse(
+            """
             dynomitemanager:
               dyno:
                 backup:
@@ -150,18 +173,26 @@ import Testing
     }
 
     @Test func dynomiteManagerPropertiesFromTheEnvironment() throws {
-        let configuration = try Self.parse("", environment: [
-            "dynomitemanager.dyno.backup.bucket.name": "from-env-dotted",
-            "DYNOMITEMANAGER_DYNO_BACKUP_SNAPSHOT_ENABLED": "true",
-        ])
+        let configuration = try Self.parse(
+            "",
+            environment: [
+                "dynomitemanager.dyno.backup.bucket.name": "from-env-dotted",
+                "DYNOMITEMANAGER_DYNO_BACKUP_SNAPSHOT_ENABLED": "true",
+            ])
         #expect(configuration.storage.url == .s3(bucket: "from-env-dotted", prefix: "backup"))
         #expect(configuration.backup.enabled)
     }
 
     @Test func conflictingSettingsAreRefused() {
-        #expect(Self.error("storage:\n  url: /x\ndynomitemanager.dyno.backup.bucket.name: b-b-b\n").contains("both say where backups go"))
-        #expect(Self.error("backup:\n  enabled: true\ndynomitemanager.dyno.backup.snapshot.enabled: false\n").contains("disagree"))
-        #expect(Self.error("backup:\n  schedule: daily 01:00\ndynomitemanager.dyno.backup.hour: 3\n").contains("both set the schedule"))
+        #expect(
+            Self.error("storage:\n  url: /x\ndynomitemanager.dyno.backup.bucket.name: b-b-b\n").contains(
+                "both say where backups go"))
+        #expect(
+            Self.error("backup:\n  enabled: true\ndynomitemanager.dyno.backup.snapshot.enabled: false\n").contains(
+                "disagree"))
+        #expect(
+            Self.error("backup:\n  schedule: daily 01:00\ndynomitemanager.dyno.backup.hour: 3\n").contains(
+                "both set the schedule"))
         #expect(Self.error("dynomitemanager.dyno.backup.schedule: month\n").contains("not day or week"))
         #expect(Self.error("dynomitemanager.dyno.backup.restore.date: 2026-11-20\n").contains("yyyyMMdd"))
     }
@@ -177,7 +208,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("given.yml").path
         try "cluster: from-env-path\n".write(toFile: file, atomically: false, encoding: .utf8)
-        #expect(try DynokeeperConfiguration.load(path: nil, environment: ["DYNOKEEPER_CONFIG": file]).cluster == "from-env-path")
+        #expect(
+            try DynokeeperConfiguration.load(path: nil, environment: ["DYNOKEEPER_CONFIG": file]).cluster
+                == "from-env-path")
     }
 }
 
@@ -264,7 +297,8 @@ import Testing
         #expect(daily.next(after: Self.date("2027-01-04T02:15:00Z")) == Self.date("2027-01-05T02:15:00Z"))
         #expect(daily.period == 86_400)
         let weekly = try DynokeeperConfiguration.parse(
-            yaml: "dynomitemanager.dyno.backup.schedule: week\ndynomitemanager.dyno.backup.hour: 4\n", path: "x").backup.schedule
+            yaml: "dynomitemanager.dyno.backup.schedule: week\ndynomitemanager.dyno.backup.hour: 4\n", path: "x"
+        ).backup.schedule
         // Dynomite-manager runs weekly backups on Mondays at HH:01.
         #expect(weekly.next(after: Self.date("2027-01-01T00:00:00Z")) == Self.date("2027-01-04T04:01:00Z"))
         #expect(weekly.period == 7 * 86_400)
@@ -314,11 +348,13 @@ import Testing
 @Suite struct RingSettingsTests {
     @Test func peersAsAListOrFromTheEnvironment() throws {
         let listed = try DynokeeperConfiguration.parse(
-            yaml: "ring:\n  peers:\n  - http://10.0.0.1:8080/\n  - https://node2:8443\nbackup:\n  scope: ring\n", path: "x")
+            yaml: "ring:\n  peers:\n  - http://10.0.0.1:8080/\n  - https://node2:8443\nbackup:\n  scope: ring\n",
+            path: "x")
         #expect(listed.ring.peers == ["http://10.0.0.1:8080", "https://node2:8443"])
         #expect(listed.backup.scope == .ring)
         let environment = try DynokeeperConfiguration.parse(
-            yaml: "", path: "x", environment: ["DYNOKEEPER_RING_PEERS": "http://a:1, http://b:2", "DYNOKEEPER_RING_PEER_PORT": "8080"])
+            yaml: "", path: "x",
+            environment: ["DYNOKEEPER_RING_PEERS": "http://a:1, http://b:2", "DYNOKEEPER_RING_PEER_PORT": "8080"])
         #expect(environment.ring.peers == ["http://a:1", "http://b:2"])
         #expect(environment.ring.peerPort == 8080)
         #expect(try DynokeeperConfiguration.parse(yaml: "", path: "x").backup.scope == .node)
@@ -343,7 +379,8 @@ import Testing
     /// it), and a refused token is not echoed.
     @Test func errorsNeverShowSecrets() {
         let secret = "s3cr3t-bearer-token-0123456789"
-        let broken = ConfigurationTests.error("""
+        let broken = ConfigurationTests.error(
+            """
             server:
               token: \(secret)
               listen: [127.0.0.1:8080
@@ -369,10 +406,13 @@ import Testing
     }
 
     @Test func stateFolderAndCommandEnvironment() throws {
-        let configuration = try ConfigurationTests.parse("node:\n  state_dir: /var/lib/dynokeeper\n  command_environment: [SYSTEMD_LOG_LEVEL, LC_TIME]\n")
+        let configuration = try ConfigurationTests.parse(
+            "node:\n  state_dir: /var/lib/dynokeeper\n  command_environment: [SYSTEMD_LOG_LEVEL, LC_TIME]\n")
         #expect(configuration.node.stateDir == "/var/lib/dynokeeper")
         #expect(configuration.node.commandEnvironment == ["SYSTEMD_LOG_LEVEL", "LC_TIME"])
         #expect(ConfigurationTests.error("node:\n  state_dir: relative/folder\n").contains("use an absolute path"))
-        #expect(ConfigurationTests.error("node:\n  command_environment: [\"NOT A NAME\"]\n").contains("an environment variable name"))
+        #expect(
+            ConfigurationTests.error("node:\n  command_environment: [\"NOT A NAME\"]\n").contains(
+                "an environment variable name"))
     }
 }

@@ -20,7 +20,8 @@ import Testing
         """
 
     static func write(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dynomite-\(UUID().uuidString).yml").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dynomite-\(UUID().uuidString).yml")
+            .path
         try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
@@ -33,7 +34,10 @@ import Testing
         #expect(yaml.tokens == "4294967295")
         #expect(yaml.servers == [.init(host: "127.0.0.1", port: 22122, weight: 1)])
         #expect(yaml.seeds.count == 2)
-        #expect(yaml.seeds[1] == .init(host: "10.0.0.3", port: 8101, rack: "us-east-1e", datacenter: "us-east-1", tokens: "2147483647"))
+        #expect(
+            yaml.seeds[1]
+                == .init(
+                    host: "10.0.0.3", port: 8101, rack: "us-east-1e", datacenter: "us-east-1", tokens: "2147483647"))
         #expect(yaml.statsListen == "0.0.0.0:22222")
         #expect(yaml.dynListen == "0.0.0.0:8101")
         #expect(yaml.dataStore == 0)
@@ -45,7 +49,10 @@ import Testing
         var configuration = try DynokeeperConfiguration.parse(
             yaml: "cluster: prod-users\nnode:\n  dynomite_yaml: \(path)\n", path: "dynokeeper.yml")
         var node = try NodeSettings.resolve(configuration)
-        #expect(node.identity == NodeIdentity(cluster: "prod-users", datacenter: "us-east-1", rack: "us-east-1c", tokens: "4294967295"))
+        #expect(
+            node.identity
+                == NodeIdentity(
+                    cluster: "prod-users", datacenter: "us-east-1", rack: "us-east-1c", tokens: "4294967295"))
         #expect(node.redisHost == "127.0.0.1")
         #expect(node.redisPort == 22122)
         #expect(node.dynomite?.seeds.count == 2)
@@ -72,7 +79,10 @@ import Testing
         ("dyn_o_mite:\n  servers: 127.0.0.1:22122:1\n", "dyn_o_mite.servers must be a list"),
         ("dyn_o_mite:\n  servers:\n  - 127.0.0.1\n", "servers[0] \"127.0.0.1\" is not host:port:weight"),
         ("dyn_o_mite:\n  servers:\n  - 127.0.0.1:99999:1\n", "has an invalid port"),
-        ("dyn_o_mite:\n  dyn_seeds:\n  - 10.0.0.2:8101:rack\n", "dyn_seeds[0] \"10.0.0.2:8101:rack\" is not host:port:rack:datacenter:token"),
+        (
+            "dyn_o_mite:\n  dyn_seeds:\n  - 10.0.0.2:8101:rack\n",
+            "dyn_seeds[0] \"10.0.0.2:8101:rack\" is not host:port:rack:datacenter:token"
+        ),
         ("dyn_o_mite:\n  data_store: redis\n", "data_store must be 0"),
         ("dyn_o_mite: [\n", "not valid YAML"),
     ])
@@ -94,9 +104,13 @@ import Testing
         for (path, expected) in [(memcached, "memcached"), (badTokens, "unsigned 32-bit"), (badRack, "rack \"a/b\"")] {
             let configuration = try DynokeeperConfiguration.parse(yaml: "node:\n  dynomite_yaml: \(path)\n", path: "x")
             #expect(throws: ConfigurationError.self) { _ = try NodeSettings.resolve(configuration) }
-            do { _ = try NodeSettings.resolve(configuration) } catch { #expect("\(error)".contains(expected), "\(error)") }
+            do { _ = try NodeSettings.resolve(configuration) } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
         }
         let missing = try DynokeeperConfiguration.parse(yaml: "node:\n  dynomite_yaml: /nonexistent.yml\n", path: "x")
-        #expect(throws: ConfigurationError("node.dynomite_yaml: cannot read /nonexistent.yml")) { _ = try NodeSettings.resolve(missing) }
+        #expect(throws: ConfigurationError("node.dynomite_yaml: cannot read /nonexistent.yml")) {
+            _ = try NodeSettings.resolve(missing)
+        }
     }
 }

@@ -29,16 +29,20 @@ import Testing
             try await withResource(TestStore.make(.local)) { store in
                 try "wrong-password\n".write(toFile: folder.file("password"), atomically: false, encoding: .utf8)
                 let error = await #expect(throws: RedisError.self) {
-                    _ = try await Engine.backup(.test(port: server.port), store: store.store, passwordFile: folder.file("password"))
-                        .run(.init(type: .rdb))
+                    _ = try await Engine.backup(
+                        .test(port: server.port), store: store.store, passwordFile: folder.file("password")
+                    )
+                    .run(.init(type: .rdb))
                 }
                 #expect(error?.description.contains("WRONGPASS") == true)
                 #expect(error?.description.contains("check redis.password_file") == true)
                 #expect(try await store.store.listAll(prefix: "").isEmpty)
 
                 try "right-password\n".write(toFile: folder.file("password"), atomically: false, encoding: .utf8)
-                let report = try await Engine.backup(.test(port: server.port), store: store.store, passwordFile: folder.file("password"))
-                    .run(.init(type: .rdb))
+                let report = try await Engine.backup(
+                    .test(port: server.port), store: store.store, passwordFile: folder.file("password")
+                )
+                .run(.init(type: .rdb))
                 #expect(report.manifest.files.count == 1)
             }
         }
@@ -71,20 +75,23 @@ import Testing
                 case "HEAD": return .init(status: 404)
                 case "GET": return .init(body: "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>")
                 case "POST" where request.query.hasPrefix("uploads"):
-                    return .init(body: "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>")
+                    return .init(
+                        body: "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>")
                 case "PUT" where request.query.contains("partNumber=") && parts.next() == 1:
                     let md5 = Insecure.MD5.hash(data: request.body).map { String(format: "%02x", $0) }.joined()
                     return .init(headers: [("ETag", "\"\(md5)\"")])
                 case "DELETE":
                     return .init(status: 204)
                 default:
-                    return .init(status: 503, body: "<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>")
+                    return .init(
+                        status: 503, body: "<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>")
                 }
             }
             try await withResource(fake) { fake in
                 let store = try S3Store(
                     configuration: S3StoreConfiguration(
-                        location: S3Location(bucket: "fake-bucket"), endpoint: fake.url, partSize: 5 << 20, concurrency: 1,
+                        location: S3Location(bucket: "fake-bucket"), endpoint: fake.url, partSize: 5 << 20,
+                        concurrency: 1,
                         retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5))),
                     credentials: StaticCredentialProvider(.init(accessKeyID: "a", secretAccessKey: "b")))
                 try await withResource(store) { store in
@@ -115,9 +122,14 @@ import Testing
                 options.snapshotID = id
                 let report = try await Engine.backup(node, store: store.store).run(options)
                 #expect(report.manifest.snapshotID == id)
-                #expect(try await store.store.listAll(prefix: prefix).map(\.key).sorted() == [prefix + "dump.rdb.zst", prefix + "manifest.json"])
+                #expect(
+                    try await store.store.listAll(prefix: prefix).map(\.key).sorted() == [
+                        prefix + "dump.rdb.zst", prefix + "manifest.json",
+                    ])
 
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await Engine.backup(node, store: store.store).run(options) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await Engine.backup(node, store: store.store).run(options)
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("already exists") == true)
             }

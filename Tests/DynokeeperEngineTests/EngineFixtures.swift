@@ -38,7 +38,10 @@ struct TestStore: TestResource {
 
 extension NodeSettings {
     /// A node with a given identity whose Redis is a test server.
-    static func test(port: Int, cluster: String = "test-cluster", datacenter: String = "dc1", rack: String = "rack1", tokens: String = "0") -> NodeSettings {
+    static func test(
+        port: Int, cluster: String = "test-cluster", datacenter: String = "dc1", rack: String = "rack1",
+        tokens: String = "0"
+    ) -> NodeSettings {
         NodeSettings(
             identity: NodeIdentity(cluster: cluster, datacenter: datacenter, rack: rack, tokens: tokens),
             redisHost: "127.0.0.1", redisPort: port, dynomite: nil)
@@ -49,12 +52,14 @@ enum Engine {
     static let logger = Logger(label: "test")
 
     static func redisSettings(passwordFile: String? = nil) -> DynokeeperConfiguration.Redis {
-        DynokeeperConfiguration.Redis(host: nil, port: nil, user: nil, passwordFile: passwordFile, conf: nil, dataDir: nil)
+        DynokeeperConfiguration.Redis(
+            host: nil, port: nil, user: nil, passwordFile: passwordFile, conf: nil, dataDir: nil)
     }
 
     static func backup(_ node: NodeSettings, store: any ObjectStore, passwordFile: String? = nil) -> NodeBackup {
         NodeBackup(
-            node: node, connector: RedisConnector(node: node, redis: redisSettings(passwordFile: passwordFile), logger: logger),
+            node: node,
+            connector: RedisConnector(node: node, redis: redisSettings(passwordFile: passwordFile), logger: logger),
             store: store, dataDirectory: nil, logger: logger)
     }
 }

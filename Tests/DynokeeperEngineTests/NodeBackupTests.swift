@@ -12,7 +12,9 @@ import Testing
 /// into a fresh redis-server.
 @Suite struct NodeBackupTests {
     /// Fetches a stored object, decompresses it with the zstd command, and returns the bytes.
-    static func decompressWithZstdCommand(_ store: any ObjectStore, key: String, into folder: TemporaryDirectory, name: String) async throws -> Data {
+    static func decompressWithZstdCommand(
+        _ store: any ObjectStore, key: String, into folder: TemporaryDirectory, name: String
+    ) async throws -> Data {
         let bytes = try await store.getBytes(key, limit: 1 << 30)
         let compressed = folder.file(name + ".zst")
         let plain = folder.file(name)
@@ -33,12 +35,16 @@ import Testing
         try await withResource(RedisServer.start()) { source in
             try await withResource(TestStore.make(kind)) { store in
                 let counts = try await RedisDataset.populateAllTypes(source)
-                try await RedisDataset.populateRandom(source, count: 6000, size: 1024)  // about 6 MiB: more than one part
+                // About 6 MiB: more than one part.
+                try await RedisDataset.populateRandom(source, count: 6000, size: 1024)
 
-                let report = try await Engine.backup(.test(port: source.port), store: store.store).run(.init(type: .rdb))
+                let report = try await Engine.backup(.test(port: source.port), store: store.store).run(
+                    .init(type: .rdb))
                 let manifest = report.manifest
                 #expect(manifest.type == .rdb)
-                #expect(manifest.node == NodeIdentity(cluster: "test-cluster", datacenter: "dc1", rack: "rack1", tokens: "0"))
+                #expect(
+                    manifest.node
+                        == NodeIdentity(cluster: "test-cluster", datacenter: "dc1", rack: "rack1", tokens: "0"))
                 #expect(manifest.redis.version.hasPrefix("7."))
                 #expect(manifest.keyspace["db0"]?.keys == counts[0]! + 6000)
                 #expect(manifest.keyspace["db0"]?.expires == 40)
@@ -52,7 +58,8 @@ import Testing
                 let prefix = SnapshotLayout.snapshotPrefix(manifest.node, manifest.snapshotID)
                 #expect(prefix == "test-cluster/dc1/rack1/0/\(manifest.snapshotID)/")
                 let written = try Data(contentsOf: URL(fileURLWithPath: source.directory.file("dump.rdb")))
-                let decompressed = try await Self.decompressWithZstdCommand(store.store, key: prefix + "dump.rdb.zst", into: restored, name: "dump.rdb")
+                let decompressed = try await Self.decompressWithZstdCommand(
+                    store.store, key: prefix + "dump.rdb.zst", into: restored, name: "dump.rdb")
                 #expect(decompressed == written)
                 #expect(Self.sha256(decompressed) == manifest.files[0].sha256)
                 #expect(Int64(decompressed.count) == manifest.files[0].size)
@@ -77,7 +84,8 @@ import Testing
         try await withResource(RedisServer.start(arguments: ["--appendonly", "yes"])) { source in
             try await withResource(TestStore.make(kind)) { store in
                 try await RedisDataset.populateAllTypes(source)
-                let report = try await Engine.backup(.test(port: source.port), store: store.store).run(.init(type: .aof))
+                let report = try await Engine.backup(.test(port: source.port), store: store.store).run(
+                    .init(type: .aof))
                 // Writes after the rewrite land in the incremental file, which the snapshot carries too.
                 let manifest = report.manifest
                 #expect(manifest.type == .aof)
@@ -91,14 +99,16 @@ import Testing
 
                 let prefix = SnapshotLayout.snapshotPrefix(manifest.node, manifest.snapshotID)
                 for file in manifest.files {
-                    let data = try await Self.decompressWithZstdCommand(store.store, key: prefix + file.object, into: restored, name: file.name)
+                    let data = try await Self.decompressWithZstdCommand(
+                        store.store, key: prefix + file.object, into: restored, name: file.name)
                     #expect(Self.sha256(data) == file.sha256, "\(file.name)")
                     let onDisk = try Data(contentsOf: URL(fileURLWithPath: source.directory.file(file.name)))
                     #expect(data == onDisk, "\(file.name) differs from what Redis wrote")
                 }
                 // Stopped only: its folder is the test's.
                 try await withResource(
-                    RedisServer.start(arguments: ["--appendonly", "yes"], directory: restored), cleanUp: { await $0.stop() }
+                    RedisServer.start(arguments: ["--appendonly", "yes"], directory: restored),
+                    cleanUp: { await $0.stop() }
                 ) { copy throws in  // `throws`: its only `try` is inside #expect, which closure inference misses
                     #expect(try await RedisContent.read(port: copy.port) == RedisContent.read(port: source.port))
                 }
@@ -129,7 +139,9 @@ import Testing
                 #expect(report.manifest.compression.algorithm == "none")
                 let prefix = SnapshotLayout.snapshotPrefix(report.manifest.node, report.manifest.snapshotID)
                 let stored = try await store.store.getBytes(prefix + "dump.rdb")
-                #expect(Data(stored.readableBytesView) == (try Data(contentsOf: URL(fileURLWithPath: source.directory.file("dump.rdb")))))
+                #expect(
+                    Data(stored.readableBytesView)
+                        == (try Data(contentsOf: URL(fileURLWithPath: source.directory.file("dump.rdb")))))
             }
         }
     }
@@ -141,7 +153,8 @@ import Testing
                 // A slow BGSAVE started by someone else (200 µs per key: about 0.1 s).
                 try await source.command("BGSAVE")
                 try await source.command("SET", "written-after-their-save", "yes")
-                let report = try await Engine.backup(.test(port: source.port), store: store.store).run(.init(type: .rdb))
+                let report = try await Engine.backup(.test(port: source.port), store: store.store).run(
+                    .init(type: .rdb))
                 #expect(report.manifest.keyspaceExact)
                 #expect(report.manifest.keyspace["db0"]?.keys == 342)
                 let info = try await source.cli(["INFO", "persistence"]).stdoutText

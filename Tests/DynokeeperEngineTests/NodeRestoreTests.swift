@@ -9,7 +9,9 @@ import Testing
 /// Restores into real redis-server processes that the restore stops and starts through `redis.stop` and
 /// `redis.start`, with nutcracker standing in for Dynomite.
 @Suite struct NodeRestoreTests {
-    static func request(_ node: RestoreNode, date: Date? = nil, sourceCluster: String? = nil) throws -> NodeRestore.Options {
+    static func request(
+        _ node: RestoreNode, date: Date? = nil, sourceCluster: String? = nil
+    ) throws -> NodeRestore.Options {
         var source = try node.settings.identity
         if let sourceCluster { source.cluster = sourceCluster }
         return NodeRestore.Options(request: SnapshotSelector.Request(source: source, date: date))
@@ -29,7 +31,8 @@ import Testing
                 #expect(report.source.id == manifest.snapshotID)
                 #expect(try await node.content() == before)
                 #expect(node.dynomite?.isRunning == true)
-                #expect(node.redis.events().suffix(4) == ["dynomite-stop", "redis-stop", "redis-start", "dynomite-start"])
+                #expect(
+                    node.redis.events().suffix(4) == ["dynomite-stop", "redis-stop", "redis-start", "dynomite-start"])
                 #expect(report.steps.map(\.name).contains("start Redis and load"))
                 // Nothing left behind.
                 #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
@@ -76,7 +79,9 @@ import Testing
     @Test func dateChoosesTheNewestSnapshotAtOrBeforeIt() async throws {
         try await withResource(TestStore.make(.local)) { store in
             try await withResource(RestoreNode.make()) { node in
-                let days = ["2026-11-01T02:00:00Z", "2026-11-02T02:00:00Z", "2026-11-03T02:00:00Z"].map { ISO8601DateFormatter().date(from: $0)! }
+                let days = ["2026-11-01T02:00:00Z", "2026-11-02T02:00:00Z", "2026-11-03T02:00:00Z"].map {
+                    ISO8601DateFormatter().date(from: $0)!
+                }
                 var contents: [RedisContent] = []
                 for (index, day) in days.enumerated() {
                     try await node.scribble("day\(index)")
@@ -84,21 +89,28 @@ import Testing
                     do {
                         contents.append(try await node.content())
                     } catch {
-                        Issue.record("reading the content failed: \(error); port \(node.port); redis log: \(node.redis.log().suffix(3000))")
+                        Issue.record(
+                            "reading the content failed: \(error); port \(node.port); redis log: \(node.redis.log().suffix(3000))"
+                        )
                         throw error
                     }
                     _ = try await node.backup(store: store.store, id: SnapshotID(date: day))
                 }
-                _ = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("2026-11-02T23:00")))
+                _ = try await node.restore(store: store.store).run(
+                    Self.request(node, date: try RestorePoint.parse("2026-11-02T23:00")))
                 #expect(try await node.content() == contents[1])
-                _ = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("2026-11-01")))
+                _ = try await node.restore(store: store.store).run(
+                    Self.request(node, date: try RestorePoint.parse("2026-11-01")))
                 #expect(try await node.content() == contents[0])
 
                 let error = await #expect(throws: DynokeeperError.self) {
-                    _ = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("2026-10-31")))
+                    _ = try await node.restore(store: store.store).run(
+                        Self.request(node, date: try RestorePoint.parse("2026-10-31")))
                 }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
-                #expect(error?.description.contains("there are: 20261103T020000Z, 20261102T020000Z, 20261101T020000Z") == true)
+                #expect(
+                    error?.description.contains("there are: 20261103T020000Z, 20261102T020000Z, 20261101T020000Z")
+                        == true)
                 #expect(try await node.content() == contents[0])
             }
         }
@@ -113,7 +125,8 @@ import Testing
                     _ = try await production.backup(store: store.store)
                     let expected = try await production.content()
                     try await test.populate("test-data")
-                    let report = try await test.restore(store: store.store).run(Self.request(test, sourceCluster: "production"))
+                    let report = try await test.restore(store: store.store).run(
+                        Self.request(test, sourceCluster: "production"))
                     #expect(report.source.node.cluster == "production")
                     #expect(try await test.content() == expected)
                 }
@@ -129,7 +142,8 @@ import Testing
                 let manifest = try await node.backup(store: store.store)
                 // The damaged copy goes to keys never written before, as a newer snapshot (overwriting an object in place
                 // could be read back stale from SeaweedFS's S3 gateway under load, and the test is about dynokeeper).
-                let original = SnapshotLayout.snapshotPrefix(manifest.node, manifest.snapshotID) + manifest.files[0].object
+                let original =
+                    SnapshotLayout.snapshotPrefix(manifest.node, manifest.snapshotID) + manifest.files[0].object
                 var bytes = try await store.store.getBytes(original)
                 let offset = bytes.readableBytes / 2
                 bytes.setInteger(bytes.getInteger(at: offset, as: UInt8.self)! ^ 0x01, at: offset)
@@ -137,13 +151,17 @@ import Testing
                 damaged.snapshotID = SnapshotID(date: manifest.snapshotID.date.addingTimeInterval(60))
                 let prefix = SnapshotLayout.snapshotPrefix(damaged.node, damaged.snapshotID)
                 try await store.store.put(prefix + damaged.files[0].object, bytes: bytes)
-                try await store.store.put(prefix + SnapshotLayout.manifestName, bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(damaged)))
+                try await store.store.put(
+                    prefix + SnapshotLayout.manifestName,
+                    bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(damaged)))
 
                 try await node.scribble("current")
                 let current = try await node.content()
                 let pid = node.redis.pid
                 let eventsBefore = node.redis.events()
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("is damaged") == true, "\(String(describing: error))")
                 #expect(try await node.content() == current)
@@ -157,10 +175,12 @@ import Testing
 
     @Test func aFailingRedisStartRollsBack() async throws {
         try await withResource(TestStore.make(.local)) { store in
-            try await withResource(RestoreNode.make(withDynomite: true) { redis in
-                // Fails once (the restore's start), then works (the rollback's start).
-                "if [ -f \(redis.directory.file("fail-once")) ]; then rm \(redis.directory.file("fail-once")); echo refusing >&2; exit 3; fi; \(redis.startCommand)"
-            }) { node in
+            try await withResource(
+                RestoreNode.make(withDynomite: true) { redis in
+                    // Fails once (the restore's start), then works (the rollback's start).
+                    "if [ -f \(redis.directory.file("fail-once")) ]; then rm \(redis.directory.file("fail-once")); echo refusing >&2; exit 3; fi; \(redis.startCommand)"
+                }
+            ) { node in
                 try await node.populate("snapshot")
                 _ = try await node.backup(store: store.store)
                 try await node.scribble("current")
@@ -168,12 +188,16 @@ import Testing
                 let current = try await node.content()
                 try Data().write(to: URL(fileURLWithPath: node.redis.directory.file("fail-once")))
 
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.hasPrefix("restore failed at start Redis: redis.start"), "\(message)")
                 #expect(message.contains("exited with status 3"))
-                #expect(message.contains("Rolled back: the previous data is back in place and Redis and Dynomite run again."))
+                #expect(
+                    message.contains(
+                        "Rolled back: the previous data is back in place and Redis and Dynomite run again."))
                 #expect(try await node.content() == current)
                 #expect(node.dynomite?.isRunning == true)
                 #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
@@ -185,7 +209,9 @@ import Testing
         try await withResource(TestStore.make(.local)) { store in
             try await withResource(RestoreNode.make(restoreEnabled: false)) { node in
                 _ = try await node.backup(store: store.store)
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .restoresDisabled)
                 #expect(error?.message.contains("restore.enabled") == true)
                 #expect(error?.message.contains("dynomitemanager.dyno.backup.restore.enabled") == true)
@@ -226,18 +252,24 @@ import Testing
                 let rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
                 // Dynomite-manager's layout: <dc>/<rack>/<token>/<epoch ms of the day's start>.
                 let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
-                try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
+                try await store.store.put(
+                    "dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
                 try await node.scribble("later")
 
-                let report = try await node.restore(store: store.store).run(Self.request(node, date: try RestorePoint.parse("20261121")))
+                let report = try await node.restore(store: store.store).run(
+                    Self.request(node, date: try RestorePoint.parse("20261121")))
                 #expect(report.source.format == .dynomiteManager)
                 #expect(report.notes.first?.contains("Dynomite-manager") == true)
                 #expect(try await node.content() == expected)
 
                 // Something that is not an RDB is refused before anything is touched.
                 let next = ISO8601DateFormatter().date(from: "2026-11-22T00:00:00Z")!
-                try await store.store.put("dc1/rack1/0/\(Int64(next.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(string: "<html>not a backup</html>"))
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                try await store.store.put(
+                    "dc1/rack1/0/\(Int64(next.timeIntervalSince1970 * 1000))",
+                    bytes: ByteBuffer(string: "<html>not a backup</html>"))
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("does not look like an RDB file") == true)
                 #expect(try await node.content() == expected)

@@ -20,7 +20,8 @@ struct RestoreNode: TestResource {
     ///   - stopCommand: `redis.stop` (`nil` inside: none, SHUTDOWN NOSAVE), instead of the managed one.
     ///   - moreYAML: More top-level configuration.
     static func make(
-        cluster: String = "test-cluster", appendOnly: Bool = false, withDynomite: Bool = false, restoreEnabled: Bool = true,
+        cluster: String = "test-cluster", appendOnly: Bool = false, withDynomite: Bool = false,
+        restoreEnabled: Bool = true,
         extra: [String] = [], asRedisUser: Bool = false, startCommand: ((ManagedRedis) -> String)? = nil,
         stopCommand: ((ManagedRedis) -> String?)? = nil, moreYAML: String = ""
     ) async throws -> RestoreNode {
@@ -62,7 +63,9 @@ struct RestoreNode: TestResource {
     var folders: NodeFolders { get throws { try #require(try NodeFolders.withoutRedis(configuration)) } }
 
     /// Whether a restore journal is there.
-    var hasJournal: Bool { FileManager.default.fileExists(atPath: redis.dataPath + "/.dynokeeper/restore-journal.json") }
+    var hasJournal: Bool {
+        FileManager.default.fileExists(atPath: redis.dataPath + "/.dynokeeper/restore-journal.json")
+    }
 
     /// The node's data as a server: for populating and backing up with the test helpers.
     var port: Int { redis.port }
@@ -75,7 +78,9 @@ struct RestoreNode: TestResource {
             logger: Engine.logger)
     }
 
-    func backup(store: any ObjectStore, id: SnapshotID? = nil, type: DynokeeperConfiguration.Backup.PersistenceType = .rdb) async throws -> SnapshotManifest {
+    func backup(
+        store: any ObjectStore, id: SnapshotID? = nil, type: DynokeeperConfiguration.Backup.PersistenceType = .rdb
+    ) async throws -> SnapshotManifest {
         var options = NodeBackup.Options(type: type)
         options.snapshotID = id
         return try await Engine.backup(try settings, store: store).run(options).manifest

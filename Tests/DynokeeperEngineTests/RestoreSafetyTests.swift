@@ -8,7 +8,7 @@ import ObjectStorage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The unhappy paths of a restore: each check that refuses before the node is touched, each failure after it
@@ -19,7 +19,9 @@ import Glibc
     }
 
     /// A snapshot of one data set, and the node holding another one.
-    static func snapshotThenOwnData(_ node: RestoreNode, store: any ObjectStore, type: DynokeeperConfiguration.Backup.PersistenceType = .rdb) async throws -> (snapshot: RedisContent, own: RedisContent) {
+    static func snapshotThenOwnData(
+        _ node: RestoreNode, store: any ObjectStore, type: DynokeeperConfiguration.Backup.PersistenceType = .rdb
+    ) async throws -> (snapshot: RedisContent, own: RedisContent) {
         try await node.populate("snapshot")
         _ = try await node.backup(store: store, type: type)
         let snapshot = try await node.content()
@@ -43,14 +45,18 @@ import Glibc
 
     @Test func aRollbackThatFailsLeavesThePreviousDataInPlaceAndCanBeRepeated() async throws {
         try await withResource(TestStore.make(.local)) { store in
-            try await withResource(RestoreNode.make { redis in
-                // Fails while the marker is there: the restore's start and its rollback's start both fail.
-                "if [ -f \(redis.directory.file("broken")) ]; then echo broken >&2; exit 3; fi; \(redis.startCommand)"
-            }) { node in
+            try await withResource(
+                RestoreNode.make { redis in
+                    // Fails while the marker is there: the restore's start and its rollback's start both fail.
+                    "if [ -f \(redis.directory.file("broken")) ]; then echo broken >&2; exit 3; fi; \(redis.startCommand)"
+                }
+            ) { node in
                 let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store)
                 FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
 
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .unfinishedRestore, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.contains("restore failed at start Redis"), "\(message)")
@@ -67,11 +73,15 @@ import Glibc
                 #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
 
                 // A resume would take the previous data for the restored one: refused.
-                let resume = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).resume() }
+                let resume = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).resume()
+                }
                 #expect(resume?.code == .snapshot, "\(String(describing: resume))")
                 #expect(resume?.description.contains("dynokeeper restore --rollback") == true)
                 // Rolling back again while Redis still cannot start changes nothing and says the same.
-                let refused = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).rollback() }
+                let refused = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).rollback()
+                }
                 #expect(refused?.code == .unfinishedRestore, "\(String(describing: refused))")
                 #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
 
@@ -92,14 +102,19 @@ import Glibc
             try await withResource(RestoreNode.make()) { node in
                 _ = try await Self.snapshotThenOwnData(node, store: store.store)
                 let orphan = node.redis.dataPath + "/.dynokeeper-restore/previous/dump.rdb"
-                try FileManager.default.createDirectory(atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try Data("the only copy".utf8).write(to: URL(fileURLWithPath: orphan))
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("has no journal") == true, "\(String(describing: error))")
                 #expect(try String(contentsOfFile: orphan, encoding: .utf8) == "the only copy")
                 let state = await NodeGuard(
-                    configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger),
+                    configuration: node.configuration,
+                    connector: RedisConnector(
+                        node: try node.settings, redis: node.configuration.redis, logger: Engine.logger),
                     logger: Engine.logger
                 ).inspect()
                 #expect(state.problem?.contains("may be the only copy") == true, "\(state)")
@@ -114,7 +129,8 @@ import Glibc
         defer { folder.remove() }
         try "appendonly yes\n".write(toFile: folder.file("aof.conf"), atomically: false, encoding: .utf8)
         try await withResource(TestStore.make(.local)) { store in
-            try await withResource(RestoreNode.make(appendOnly: false, extra: ["include \(folder.file("aof.conf"))"])) { node in
+            try await withResource(RestoreNode.make(appendOnly: false, extra: ["include \(folder.file("aof.conf"))"])) {
+                node in
                 #expect(try await node.redis.cli(["CONFIG", "GET", "appendonly"]).stdoutText.contains("yes"))
                 _ = try await node.redis.cli(["SET", "session:1", "a", "EX", "86400"])
                 _ = try await node.redis.cli(["SET", "session:2", "b", "EX", "86400"])
@@ -136,14 +152,21 @@ import Glibc
         try await withResource(TestStore.make(.local)) { store in
             // redis.conf says appendonly yes, but redis.start turns it off: Redis loads the (absent) RDB and comes
             // up empty, which the key counts show.
-            try await withResource(RestoreNode.make(appendOnly: true) { redis in
-                "echo redis-start >> \(redis.eventsPath) && redis-server \(redis.confPath) --appendonly no"
-            }) { node in
+            try await withResource(
+                RestoreNode.make(appendOnly: true) { redis in
+                    "echo redis-start >> \(redis.eventsPath) && redis-server \(redis.confPath) --appendonly no"
+                }
+            ) { node in
                 let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
-                #expect(message.contains("Redis started with appendonly no, but the restored files were placed for appendonly yes"), "\(message)")
+                #expect(
+                    message.contains(
+                        "Redis started with appendonly no, but the restored files were placed for appendonly yes"),
+                    "\(message)")
                 #expect(message.contains("Rolled back"))
                 // Back on its previous data (the safety save's RDB, which this start loads).
                 #expect(try await node.content() == own)
@@ -156,14 +179,21 @@ import Glibc
     /// planned but something empties it right after the start.
     @Test func missingKeysThatCannotHaveExpiredFailTheRestore() async throws {
         try await withResource(TestStore.make(.local)) { store in
-            try await withResource(RestoreNode.make { redis in
-                "\(redis.startCommand) && sleep 0.3 && redis-cli -p \(redis.port) flushall"
-            }) { node in
+            try await withResource(
+                RestoreNode.make { redis in
+                    "\(redis.startCommand) && sleep 0.3 && redis-cli -p \(redis.port) flushall"
+                }
+            ) { node in
                 _ = try await Self.snapshotThenOwnData(node, store: store.store)
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
-                #expect(message.contains("db0 holds 0 keys after loading, the snapshot had 341 of which 40 had a TTL: 301 keys are missing that cannot have expired"), "\(message)")
+                #expect(
+                    message.contains(
+                        "db0 holds 0 keys after loading, the snapshot had 341 of which 40 had a TTL: 301 keys are missing that cannot have expired"
+                    ), "\(message)")
                 #expect(message.contains("Rolled back"))
                 #expect(!node.hasJournal)
             }
@@ -231,7 +261,8 @@ import Glibc
                 let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
-                #expect(message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
+                #expect(
+                    message.contains("is RDB format 11, and this Redis 7.0.15 loads formats up to 10"), "\(message)")
                 #expect(message.contains("--force"))
                 var forced = try Self.request(node)
                 forced.force = true
@@ -249,7 +280,8 @@ import Glibc
                 var rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
                 rdb.replaceSubrange(0..<9, with: Data("REDIS0012".utf8))
                 let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
-                try await store.store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
+                try await store.store.put(
+                    "dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
                 let error = try await Self.refusal(DynokeeperError.self, node, store: store.store)
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("is RDB format 12") == true, "\(String(describing: error))")
@@ -265,7 +297,10 @@ import Glibc
             try await withResource(RestoreNode.make()) { node in
                 let manifest = try await Self.snapshotThenOwnData(node, store: store.store)
                 _ = manifest
-                let entry = try #require(try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(of: try node.settings.identity).first)
+                let entry = try #require(
+                    try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(
+                        of: try node.settings.identity
+                    ).first)
                 let object = try #require(store.folder).path + "/" + entry.prefix + entry.manifest.files[0].object
                 let handle = try #require(FileHandle(forWritingAtPath: object))
                 try handle.seekToEnd()
@@ -291,7 +326,9 @@ import Glibc
             try await store.put("dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
             let error = try await Self.refusal(DynokeeperError.self, node, store: store)
             #expect(error?.code == .snapshot, "\(String(describing: error))")
-            #expect(error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true, "\(String(describing: error))")
+            #expect(
+                error?.description.contains("holds more than the \(rdb.count - 1000) bytes expected") == true,
+                "\(String(describing: error))")
         }
     }
 
@@ -299,25 +336,30 @@ import Glibc
     func tooLittleSpaceForTheSnapshotAndTheSafetySaveIsRefused() async throws {
         try await withResource(TestStore.make(.local)) { store in
             // Redis stops before its data folder is unmounted, which is unmounted before the folder is removed.
-            try await withResource(ManagedRedis(), cleanUp: { redis in
-                await redis.stop()
-                _ = try? await ProcessRunner.run("umount", ["-l", redis.dataPath])
-                await redis.stopAndRemove()
-            }) { redis in
+            try await withResource(
+                ManagedRedis(),
+                cleanUp: { redis in
+                    await redis.stop()
+                    _ = try? await ProcessRunner.run("umount", ["-l", redis.dataPath])
+                    await redis.stopAndRemove()
+                }
+            ) { redis in
                 try await ProcessRunner.check("mount", ["-t", "tmpfs", "-o", "size=136m", "tmpfs", redis.dataPath])
                 try await redis.start()
-                let configuration = try DynokeeperConfiguration.parse(yaml: """
-                    redis:
-                      port: \(redis.port)
-                      conf: \(redis.confPath)
-                      start: "\(redis.startCommand)"
-                      stop: "\(redis.stopCommand)"
-                    restore:
-                      enabled: true
-                    """, path: "test.yml")
+                let configuration = try DynokeeperConfiguration.parse(
+                    yaml: """
+                        redis:
+                          port: \(redis.port)
+                          conf: \(redis.confPath)
+                          start: "\(redis.startCommand)"
+                          stop: "\(redis.stopCommand)"
+                        restore:
+                          enabled: true
+                        """, path: "test.yml")
                 let settings = try NodeSettings.resolve(configuration)
                 let restore = NodeRestore(
-                    configuration: configuration, node: settings, connector: RedisConnector(node: settings, redis: configuration.redis, logger: Engine.logger),
+                    configuration: configuration, node: settings,
+                    connector: RedisConnector(node: settings, redis: configuration.redis, logger: Engine.logger),
                     store: store.store, logger: Engine.logger)
                 // About 27 MB of data: the snapshot, the safety save of as much and the margin (64 MiB + 5 %) do not fit in
                 // what the 136 MiB tmpfs has left beside the current RDB; without the safety save they do.
@@ -359,7 +401,9 @@ import Glibc
                 _ = try await node.redis.cli(["SET", "after", "restore"])
                 _ = try await node.redis.cli(["BGREWRITEAOF"])
                 try await Task.sleep(for: .milliseconds(500))
-                #expect(try await node.redis.cli(["INFO", "persistence"]).stdoutText.contains("aof_last_bgrewrite_status:ok"))
+                #expect(
+                    try await node.redis.cli(["INFO", "persistence"]).stdoutText.contains(
+                        "aof_last_bgrewrite_status:ok"))
             }
         }
     }
@@ -373,8 +417,12 @@ import Glibc
                 var node = original
                 node.configuration.redis.conf = nil
                 let changed = node
-                let error = await #expect(throws: ConfigurationError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
-                #expect(error?.message.contains("set redis.conf (or redis.data_dir)") == true, "\(String(describing: error))")
+                let error = await #expect(throws: ConfigurationError.self) {
+                    _ = try await changed.restore(store: store.store).run(Self.request(changed))
+                }
+                #expect(
+                    error?.message.contains("set redis.conf (or redis.data_dir)") == true,
+                    "\(String(describing: error))")
             }
         }
     }
@@ -388,9 +436,13 @@ import Glibc
                 node.configuration.redis.dataDir = node.redis.dataPath
                 let changed = node
                 await node.redis.stop()
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await changed.restore(store: store.store).run(Self.request(changed)) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await changed.restore(store: store.store).run(Self.request(changed))
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
-                #expect(error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true, "\(String(describing: error))")
+                #expect(
+                    error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true,
+                    "\(String(describing: error))")
                 #expect(error?.description.contains("Connection refused") == true)
             }
         }
@@ -403,10 +455,18 @@ import Glibc
             try await withResource(RestoreNode.make()) { node in
                 _ = try await Self.snapshotThenOwnData(node, store: store.store)
                 let held = try NodeLock.acquire(try node.folders, operation: "restore")
-                let nodeGuard = NodeGuard(configuration: node.configuration, connector: RedisConnector(node: try node.settings, redis: node.configuration.redis, logger: Engine.logger), logger: Engine.logger)
+                let nodeGuard = NodeGuard(
+                    configuration: node.configuration,
+                    connector: RedisConnector(
+                        node: try node.settings, redis: node.configuration.redis, logger: Engine.logger),
+                    logger: Engine.logger)
                 let busy = await #expect(throws: NodeBusyError.self) { _ = try await nodeGuard.lockForBackup() }
-                #expect(busy?.description.hasPrefix("busy: restore started by pid \(getpid()) at ") == true, "\(String(describing: busy))")
-                await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).run(Self.request(node)) }
+                #expect(
+                    busy?.description.hasPrefix("busy: restore started by pid \(getpid()) at ") == true,
+                    "\(String(describing: busy))")
+                await #expect(throws: NodeBusyError.self) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
                 await #expect(throws: NodeBusyError.self) { _ = try await node.restore(store: store.store).rollback() }
                 #expect(NodeLock.currentHolder(try node.folders)?.operation == "restore")
                 held.release()
@@ -426,11 +486,14 @@ struct ListingShrinkingStore: ObjectStore {
 
     var location: String { base.location }
 
-    func put<Body: AsyncSequence & Sendable>(_ key: String, body: Body, options: PutOptions) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+    func put<Body: AsyncSequence & Sendable>(_ key: String, body: Body, options: PutOptions) async throws -> ObjectInfo
+    where Body.Element == ByteBuffer {
         try await base.put(key, body: body, options: options)
     }
 
-    func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload { try await base.get(key, range: range) }
+    func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
+        try await base.get(key, range: range)
+    }
 
     func head(_ key: String) async throws -> ObjectInfo? {
         try await base.head(key).map { info in
@@ -441,7 +504,8 @@ struct ListingShrinkingStore: ObjectStore {
     }
 
     func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
-        var listing = try await base.list(prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
+        var listing = try await base.list(
+            prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
         listing.objects = listing.objects.map { object in
             var object = object
             object.size -= by

@@ -21,26 +21,37 @@ import Testing
                     _ = try await Engine.backup(node, store: store.store).run(options)
                 }
                 // An incomplete snapshot (no manifest), a damaged manifest, a manifest in the wrong folder.
-                let incomplete = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_200_000)))
+                let incomplete = SnapshotLayout.snapshotPrefix(
+                    nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_200_000)))
                 try await store.store.put(incomplete + "dump.rdb.zst", bytes: ByteBuffer(string: "x"))
-                let damaged = SnapshotLayout.snapshotPrefix(nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_300_000)))
-                let moved = SnapshotLayout.snapshotPrefix(nodeB.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_400_000)))
+                let damaged = SnapshotLayout.snapshotPrefix(
+                    nodeA.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_300_000)))
+                let moved = SnapshotLayout.snapshotPrefix(
+                    nodeB.identity, SnapshotID(date: Date(timeIntervalSince1970: 1_790_400_000)))
                 let catalog = SnapshotCatalog(store: store.store, logger: Engine.logger)
                 let real = try await catalog.snapshots(of: nodeA.identity)[0]
-                try await store.store.put(moved + "manifest.json", bytes: try await store.store.getBytes(real.prefix + "manifest.json"))
+                try await store.store.put(
+                    moved + "manifest.json", bytes: try await store.store.getBytes(real.prefix + "manifest.json"))
 
                 try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
                 // A damaged manifest fails the listing rather than shortening it (a restore would pick an older snapshot).
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await catalog.snapshots(of: nodeA.identity) }
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await catalog.snapshots(of: nodeA.identity)
+                }
                 #expect(error?.code == .snapshot, "\(String(describing: error))")
-                #expect(error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true, "\(String(describing: error))")
+                #expect(
+                    error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true,
+                    "\(String(describing: error))")
                 try await store.store.delete([damaged + "manifest.json"])
 
                 let ofA = try await catalog.snapshots(of: nodeA.identity)
                 #expect(ofA.map(\.id) == [late, early])
                 #expect(ofA.allSatisfy { $0.node == nodeA.identity })
                 let all = try await catalog.snapshots(cluster: "test-cluster")
-                #expect(all.map { "\($0.id) \($0.node)" } == ["\(late) dc1/rack1/100", "\(early) dc1/rack2/200", "\(early) dc1/rack1/100"])
+                #expect(
+                    all.map { "\($0.id) \($0.node)" } == [
+                        "\(late) dc1/rack1/100", "\(early) dc1/rack2/200", "\(early) dc1/rack1/100",
+                    ])
                 #expect(try await catalog.snapshots(cluster: "other-cluster").isEmpty)
             }
         }

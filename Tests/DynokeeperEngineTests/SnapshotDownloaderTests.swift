@@ -1,9 +1,10 @@
-@testable import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
 import NIOCore
 import ObjectStorage
 import Testing
+
+@testable import DynokeeperEngine
 
 @Suite struct SnapshotDownloaderTests {
     /// A download that fails leaves no write running: writes used to be chained in unstructured tasks, and the one

@@ -16,7 +16,8 @@ import Testing
             let incomplete = "c/dc1/rack1/0/20261102T000000Z/"
             try await store.put(complete + "dump.rdb.zst", bytes: ByteBuffer(string: "data"))
             try await store.put(complete + "manifest.json", bytes: ByteBuffer(string: "{}"))
-            try await store.put(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst", bytes: ByteBuffer(string: "part"))
+            try await store.put(
+                incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst", bytes: ByteBuffer(string: "part"))
             try await store.put("c/_ring/20261102T000000Z.json", bytes: ByteBuffer(string: "{}"))
             try await store.put("dc1/rack1/0/1795478400000", bytes: ByteBuffer(string: "REDIS0010 Dynomite-manager's"))
             // An upload that never finished.
@@ -56,7 +57,9 @@ import Testing
             let left = try await (store as! any IncompleteUploadCleaning).incompleteUploads(prefix: "")
             #expect(left.isEmpty, "\(left)")
             if kind == .local {
-                #expect(!FileManager.default.fileExists(atPath: try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"))
+                #expect(
+                    !FileManager.default.fileExists(
+                        atPath: try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"))
             }
         }
     }

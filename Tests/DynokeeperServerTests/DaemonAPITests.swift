@@ -45,7 +45,9 @@ import Testing
             #expect(restore.status == 202, "\(restore.body)")
             let restored = try await daemon.waitForJob(try #require(restore.json["id"] as? String))
             #expect(restored["state"] as? String == "succeeded", "\(restored)")
-            #expect(try await daemon.redis.cli(["DBSIZE"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "341")
+            #expect(
+                try await daemon.redis.cli(["DBSIZE"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == "341")
             #expect(try await daemon.redis.cli(["GET", "string:3"]).stdoutText.hasPrefix("rest-value-3"))
 
             let status = try await daemon.call(.GET, "/v1/status").json
@@ -85,13 +87,17 @@ import Testing
     /// it, and the status shows it.
     @Test func aNodeLockedByAnotherProcessIs409() async throws {
         try await withTestDaemon { daemon in
-            let folders = try #require(try NodeFolders.withoutRedis(try DynokeeperConfiguration.load(path: daemon.configPath, environment: [:])))
+            let folders = try #require(
+                try NodeFolders.withoutRedis(
+                    try DynokeeperConfiguration.load(path: daemon.configPath, environment: [:])))
             let lock = try NodeLock.acquire(folders, operation: "restore")
             let backup = try await daemon.call(.POST, "/v1/backups", body: "{}")
             #expect(backup.status == 409)
             let error = backup.json["error"] as? [String: Any]
             #expect(error?["code"] as? String == "busy")
-            #expect((error?["message"] as? String)?.contains("restore started by pid \(getpid())") == true, "\(backup.body)")
+            #expect(
+                (error?["message"] as? String)?.contains("restore started by pid \(getpid())") == true, "\(backup.body)"
+            )
             #expect(try await daemon.call(.POST, "/v1/restores", body: "{}").status == 409)
             // Stopping Redis by hand (Dynomite-manager's admin path) waits for its turn too.
             let stop = try await daemon.call(.GET, "/REST/v1/admin/stopstorageprocess")
@@ -150,7 +156,11 @@ import Testing
                     // name{labels} value
                     let parts = line.split(separator: " ")
                     #expect(parts.count == 2, "not a sample line: \(line)")
-                    #expect(parts[0].range(of: #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})?$"#, options: .regularExpression) != nil, "\(line)")
+                    #expect(
+                        parts[0].range(
+                            of:
+                                #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})?$"#,
+                            options: .regularExpression) != nil, "\(line)")
                     samples[String(parts[0])] = Double(parts[1])
                 }
                 return samples
@@ -166,7 +176,9 @@ import Testing
             #expect(after[#"dynokeeper_jobs_started_total{kind="backup",type="rdb"}"#] == 1)
             #expect(after[#"dynokeeper_jobs_succeeded_total{kind="backup",type="rdb"}"#] == 1)
             #expect((after["dynokeeper_uploaded_bytes_total"] ?? 0) > 0)
-            #expect((after["dynokeeper_last_successful_backup_timestamp_seconds"] ?? 0) > Date().timeIntervalSince1970 - 600)
+            #expect(
+                (after["dynokeeper_last_successful_backup_timestamp_seconds"] ?? 0) > Date().timeIntervalSince1970 - 600
+            )
             #expect(after.keys.contains { $0.hasPrefix("dynokeeper_job_duration_seconds_bucket") })
             #expect(after[#"dynokeeper_job_running{kind="backup"}"#] == 0)
         }

@@ -1,8 +1,9 @@
-@testable import DynokeeperServer
 import DynokeeperTestSupport
 import Foundation
 import Testing
 import Yams
+
+@testable import DynokeeperServer
 
 /// docs/openapi.yaml, read as JSON values, with a small JSON Schema checker for the keywords it uses: `type`
 /// (one or a list, `"null"` for nullable), `enum`, `format: date-time`, `properties`, `required`,

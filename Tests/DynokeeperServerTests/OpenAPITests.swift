@@ -1,10 +1,11 @@
 import DynokeeperConfiguration
 import DynokeeperEngine
 import DynokeeperRing
-@testable import DynokeeperServer
 import DynokeeperTestSupport
 import Foundation
 import Testing
+
+@testable import DynokeeperServer
 
 /// docs/openapi.yaml describes the API the router really serves: the same routes, the fields the server accepts,
 /// and schemas that the contracts' JSON matches field for field. (Every reply in this target's tests is checked
@@ -72,9 +73,12 @@ import Testing
             ("/v1/backups", BackupRequest(type: .aof, snapshotID: snapshot)),
             ("/v1/restores", restore),
             ("/v1/ring/backups", RingBackupRequest(type: .rdb)),
-            ("/v1/ring/restores", RingRestoreRequest(
-                date: date, snapshot: snapshot, sourceCluster: "prod", dryRun: true, rackByRack: true,
-                mapping: ["east/ra": "dc1/rack1"])),
+            (
+                "/v1/ring/restores",
+                RingRestoreRequest(
+                    date: date, snapshot: snapshot, sourceCluster: "prod", dryRun: true, rackByRack: true,
+                    mapping: ["east/ra": "dc1/rack1"])
+            ),
         ]
         for (path, request) in requests {
             #expect(ContractValues.unset(request).isEmpty, "\(path): \(ContractValues.unset(request))")
@@ -196,12 +200,15 @@ enum ContractValues {
         let holder = try APIJSON.decoder.decode(
             NodeLock.Holder.self,
             from: Data(#"{"operation": "backup", "pid": 7, "started_at": "2026-11-24T02:00:00Z"}"#.utf8))
-        let restore = try APIJSON.decoder.decode(UnfinishedRestore.self, from: Data("""
-            {"snapshot": "20261124T020000Z", "phase": "rolling_back", "started_at": "2026-11-24T02:00:00Z", "pid": 7,
-             "journal": "/data/.dynokeeper/restore-journal.json", "running": false, "last_error": "killed",
-             "files": [{"path": "dump.rdb", "previous": "/data/p/dump.rdb", "restored": "/data/r/dump.rdb"}],
-             "resolve": "run dynokeeper restore --resume"}
-            """.utf8))
+        let restore = try APIJSON.decoder.decode(
+            UnfinishedRestore.self,
+            from: Data(
+                """
+                {"snapshot": "20261124T020000Z", "phase": "rolling_back", "started_at": "2026-11-24T02:00:00Z", "pid": 7,
+                 "journal": "/data/.dynokeeper/restore-journal.json", "running": false, "last_error": "killed",
+                 "files": [{"path": "dump.rdb", "previous": "/data/p/dump.rdb", "restored": "/data/r/dump.rdb"}],
+                 "resolve": "run dynokeeper restore --resume"}
+                """.utf8))
         return NodeStatus(
             version: "1.0.0", node: NodeIdentity(cluster: "prod", datacenter: "dc1", rack: "rack1", tokens: "100"),
             redis: .init(address: "127.0.0.1:6379", up: true, loading: false, lastSave: date, version: "7.2.4"),

@@ -1,10 +1,11 @@
 import DynokeeperConfiguration
 import DynokeeperEngine
-@testable import DynokeeperRing
 import DynokeeperTestSupport
 import Foundation
 import Logging
 import Testing
+
+@testable import DynokeeperRing
 
 /// A ring whose nodes run different releases: refused before anything starts, and a job a peer accepted is never
 /// taken for one it did not.
@@ -44,14 +45,23 @@ import Testing
         }
         try await withScoped(peer, stop: { await $0.stop() }) { peer in
             let coordinator = try Self.coordinator(peer: peer.url, folder: folder)
-            try await withScoped(coordinator, stop: { await $0.peers.shutdown(); try? await $0.store.shutdown() }) { coordinator in
-                let backup = await #expect(throws: DynokeeperError.self) { _ = try await coordinator.backup(RingBackupRequest()) }
+            try await withScoped(
+                coordinator,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) { coordinator in
+                let backup = await #expect(throws: DynokeeperError.self) {
+                    _ = try await coordinator.backup(RingBackupRequest())
+                }
                 #expect(backup?.code == .peer)
                 #expect(backup?.message.contains("0.3.0") == true && backup?.message.contains("same release") == true)
                 await #expect(throws: DynokeeperError.self) { _ = try await coordinator.restore(RingRestoreRequest()) }
             }
             // Nothing was asked of the peer but who it is.
-            #expect(peer.requests.allSatisfy { $0.method == "GET" && $0.path == "/v1/status" }, "\(peer.requests.map(\.uri))")
+            #expect(
+                peer.requests.allSatisfy { $0.method == "GET" && $0.path == "/v1/status" },
+                "\(peer.requests.map(\.uri))")
         }
     }
 
@@ -62,7 +72,12 @@ import Testing
             .init(status: 202, body: #"{"id": "restore-x-1", "parameters": {"dry_run": "false"}, "result": 7}"#)
         }
         let client = PeerClient(token: nil, timeout: .seconds(5), attempts: 1)
-        try await withScoped((peer, client), stop: { await $0.1.shutdown(); await $0.0.stop() }) { peer, client in
+        try await withScoped(
+            (peer, client),
+            stop: {
+                await $0.1.shutdown(); await $0.0.stop()
+            }
+        ) { peer, client in
             let id = try await client.startRestore(peer.url, RestoreRequest(snapshot: SnapshotID("20261129T000000Z")))
             #expect(id == "restore-x-1")
             let sent = try #require(peer.requests.first)

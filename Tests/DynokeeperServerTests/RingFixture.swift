@@ -76,7 +76,8 @@ struct RingFixture {
                 "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
                 "AWS_EC2_METADATA_DISABLED": "true",
             ]
-            let configuration = try DynokeeperConfiguration.parse(yaml: yaml, path: "node\(index).yml", environment: environment)
+            let configuration = try DynokeeperConfiguration.parse(
+                yaml: yaml, path: "node\(index).yml", environment: environment)
             let daemon = try DynokeeperDaemon(
                 configuration: configuration, path: nil, environment: environment,
                 clock: index == 0 ? clock : SystemSchedulerClock(), logger: Logger(label: "ring-\(cluster)-\(index)"))

@@ -42,7 +42,11 @@ import Testing
             #expect(restore["state"] as? String == "succeeded", "\(restore)")
             #expect(Self.nodesOf(restore).allSatisfy { $0["state"] as? String == "succeeded" })
             let after = try await ring.contents()
-            for index in 0..<3 { #expect(after[index] == before[index], "node \(index): \(after[index].differences(from: before[index]).prefix(5))") }
+            for index in 0..<3 {
+                #expect(
+                    after[index] == before[index],
+                    "node \(index): \(after[index].differences(from: before[index]).prefix(5))")
+            }
 
             let dry = try await ring.ringJob("/v1/ring/restores", body: #"{"dry_run": true}"#)
             #expect(dry["state"] as? String == "succeeded")
@@ -95,9 +99,10 @@ import Testing
                 "/v1/ring/restores", body: #"{"source_cluster": "production", "date": "2027-02-01T12:00"}"#)
             #expect(restore["state"] as? String == "succeeded", "\(restore)")
             #expect((restore["report"] as? [String: Any])?["snapshot_id"] as? String == "20270201T020000Z")
-            #expect(Self.nodesOf(restore).compactMap { $0["source"] as? String }.sorted() == [
-                "production/dc1/rack1/100", "production/dc1/rack1/200", "production/dc1/rack2/100",
-            ])
+            #expect(
+                Self.nodesOf(restore).compactMap { $0["source"] as? String }.sorted() == [
+                    "production/dc1/rack1/100", "production/dc1/rack1/200", "production/dc1/rack2/100",
+                ])
             #expect(try await test.contents() == first)
 
             let newest = try await test.ringJob("/v1/ring/restores", body: #"{"source_cluster": "production"}"#)
@@ -122,20 +127,25 @@ extension RingTests {
                 "DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_SERVER_TOKEN": TestDaemon.token,
                 "DYNOKEEPER_RING_PEERS": ring.nodes.map(\.url).joined(separator: ","),
                 "DYNOKEEPER_RESTORE_ENABLED": "true",
-                "DYNOKEEPER_LOG_LEVEL": "warning", "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
+                "DYNOKEEPER_LOG_LEVEL": "warning", "AWS_ACCESS_KEY_ID": server.accessKey,
+                "AWS_SECRET_ACCESS_KEY": server.secretKey,
                 "AWS_EC2_METADATA_DISABLED": "true",
             ]
             let backup = try await DynokeeperBinary.run(["ring", "backup"], environment: environment)
             #expect(backup.status == 0, "\(backup.stdoutText) \(backup.stderrText)")
             #expect(backup.stdoutText.contains(": succeeded"))
-            #expect(backup.stdoutText.split(separator: "\n").filter { $0.contains(" at http://127.0.0.1:") && $0.contains(": succeeded") }.count == 3)
+            #expect(
+                backup.stdoutText.split(separator: "\n").filter {
+                    $0.contains(" at http://127.0.0.1:") && $0.contains(": succeeded")
+                }.count == 3)
             #expect(backup.stdoutText.contains("ring manifest: cli-ring/_ring/"))
 
             let listed = try await DynokeeperBinary.run(["ring", "snapshots"], environment: environment)
             #expect(listed.status == 0)
             #expect(listed.stdoutText.contains("3 node(s): dc1/rack1/100, dc1/rack1/200, dc1/rack2/100"))
 
-            let dry = try await DynokeeperBinary.run(["ring", "restore", "--dry-run", "--rack-by-rack"], environment: environment)
+            let dry = try await DynokeeperBinary.run(
+                ["ring", "restore", "--dry-run", "--rack-by-rack"], environment: environment)
             #expect(dry.status == 0, "\(dry.stdoutText) \(dry.stderrText)")
             #expect(dry.stdoutText.hasPrefix("ring restore (dry run)"))
 
@@ -151,14 +161,17 @@ extension RingTests {
     typealias Place = RingMapping.Place
 
     @Test func sameNamesMapToThemselves() throws {
-        let places = [Place(datacenter: "dc1", rack: "r1", tokens: "1"), Place(datacenter: "dc1", rack: "r2", tokens: "1")]
+        let places = [
+            Place(datacenter: "dc1", rack: "r1", tokens: "1"), Place(datacenter: "dc1", rack: "r2", tokens: "1"),
+        ]
         let mapping = try RingMapping.map(targets: places, sources: places)
         #expect(places.allSatisfy { mapping[$0] == $0 })
     }
 
     @Test func differentNamesMapInSortedOrder() throws {
         let sources = [
-            Place(datacenter: "us-east-1", rack: "us-east-1c", tokens: "1"), Place(datacenter: "us-east-1", rack: "us-east-1d", tokens: "1"),
+            Place(datacenter: "us-east-1", rack: "us-east-1c", tokens: "1"),
+            Place(datacenter: "us-east-1", rack: "us-east-1d", tokens: "1"),
             Place(datacenter: "us-west-2", rack: "us-west-2a", tokens: "1"),
         ]
         let targets = [
@@ -169,15 +182,21 @@ extension RingTests {
         #expect(mapping[targets[0]] == sources[0])
         #expect(mapping[targets[1]] == sources[1])
         #expect(mapping[targets[2]] == sources[2])
-        let explicit = try RingMapping.map(targets: targets, sources: sources, explicit: ["a/z1": "us-east-1/us-east-1d", "a/z2": "us-east-1/us-east-1c"])
+        let explicit = try RingMapping.map(
+            targets: targets, sources: sources,
+            explicit: ["a/z1": "us-east-1/us-east-1d", "a/z2": "us-east-1/us-east-1c"])
         #expect(explicit[targets[0]] == sources[1])
         #expect(explicit[targets[1]] == sources[0])
     }
 
     @Test func aMappingThatDoesNotCoverEveryTokenIsRefused() {
         let sources = [Place(datacenter: "dc1", rack: "r1", tokens: "1")]
-        let targets = [Place(datacenter: "dc1", rack: "r1", tokens: "1"), Place(datacenter: "dc1", rack: "r1", tokens: "2")]
-        let refused = #expect(throws: DynokeeperError.self) { _ = try RingMapping.map(targets: targets, sources: sources) }
+        let targets = [
+            Place(datacenter: "dc1", rack: "r1", tokens: "1"), Place(datacenter: "dc1", rack: "r1", tokens: "2"),
+        ]
+        let refused = #expect(throws: DynokeeperError.self) {
+            _ = try RingMapping.map(targets: targets, sources: sources)
+        }
         #expect(refused?.code == .snapshot, "\(String(describing: refused))")
         do {
             _ = try RingMapping.map(targets: targets, sources: sources)

@@ -11,7 +11,9 @@ import Testing
     static func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
 
     /// Waits (bounded, in real time) for a condition the daemon brings about.
-    static func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+    static func eventually(
+        _ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool
+    ) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await condition() { return }
@@ -44,7 +46,9 @@ import Testing
                 return jobs.count == 2 && jobs.first?["state"] as? String == "succeeded"
             }
             try await Self.eventually("the scheduler to wait for 10:10") { clock.sleeping == 1 }
-            #expect(try await daemon.call(.GET, "/v1/status").json["next_scheduled_backup"] as? String == "2027-01-04T10:10:00Z")
+            #expect(
+                try await daemon.call(.GET, "/v1/status").json["next_scheduled_backup"] as? String
+                    == "2027-01-04T10:10:00Z")
             #expect((try await daemon.call(.GET, "/v1/snapshots").json["snapshots"] as? [Any])?.count == 2)
         }
     }
@@ -108,10 +112,12 @@ import Testing
     @Test func listeningBeyondLoopbackNeedsAToken() throws {
         let configuration = try DynokeeperConfiguration.parse(yaml: "server:\n  listen: 0.0.0.0:8080\n", path: "x")
         #expect(throws: ConfigurationError.self) {
-            _ = try DynokeeperDaemon(configuration: configuration, path: nil, environment: [:], logger: Logger(label: "t"))
+            _ = try DynokeeperDaemon(
+                configuration: configuration, path: nil, environment: [:], logger: Logger(label: "t"))
         }
         do {
-            _ = try DynokeeperDaemon(configuration: configuration, path: nil, environment: [:], logger: Logger(label: "t"))
+            _ = try DynokeeperDaemon(
+                configuration: configuration, path: nil, environment: [:], logger: Logger(label: "t"))
         } catch {
             #expect("\(error)".contains("set server.token or server.token_file"))
         }

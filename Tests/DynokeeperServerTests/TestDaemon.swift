@@ -49,7 +49,8 @@ final class TestDaemon: Sendable {
         let task = Task { try await daemon.run(handleSignals: false) }
         let port = await daemon.port()
         return TestDaemon(
-            daemon: daemon, redis: redis, folder: folder, configPath: configPath, task: task, port: port, bucket: bucket)
+            daemon: daemon, redis: redis, folder: folder, configPath: configPath, task: task, port: port, bucket: bucket
+        )
     }
 
     static func configuration(redis: ManagedRedis, bucket: String, endpoint: String, backup: String) -> String {
@@ -95,7 +96,9 @@ final class TestDaemon: Sendable {
     }
 
     /// Calls the API.
-    func call(_ method: HTTPMethod, _ path: String, body: String? = nil, token: String? = TestDaemon.token) async throws -> Reply {
+    func call(
+        _ method: HTTPMethod, _ path: String, body: String? = nil, token: String? = TestDaemon.token
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }

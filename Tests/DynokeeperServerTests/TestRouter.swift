@@ -1,5 +1,4 @@
 import DynokeeperConfiguration
-@testable import DynokeeperServer
 import DynokeeperTestSupport
 import Foundation
 import Hummingbird
@@ -7,6 +6,8 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+
+@testable import DynokeeperServer
 
 /// The daemon's router, called through HummingbirdTesting without a server: its store is a folder, its Redis a
 /// loopback port nothing listens on, and it has no ring peers. Every reply is checked against

@@ -81,7 +81,8 @@ package final class BackgroundProcess: @unchecked Sendable {
         do {
             return try ChildProcess.resolve(executable)
         } catch {
-            throw TestSupportError("\(executable) is not installed (not found on PATH); run `make test`, which installs it")
+            throw TestSupportError(
+                "\(executable) is not installed (not found on PATH); run `make test`, which installs it")
         }
     }
 }

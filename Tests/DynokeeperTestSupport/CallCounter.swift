@@ -8,5 +8,9 @@ package final class CallCounter: @unchecked Sendable {
     package init() {}
 
     /// Increments and returns the new count (1 for the first call).
-    package func next() -> Int { lock.withLock { value += 1; return value } }
+    package func next() -> Int {
+        lock.withLock {
+            value += 1; return value
+        }
+    }
 }

@@ -8,7 +8,8 @@ package enum DynokeeperBinary {
         get throws {
             if let chosen = ProcessInfo.processInfo.environment["TEST_DYNOKEEPER_BINARY"], !chosen.isEmpty {
                 guard FileManager.default.isExecutableFile(atPath: chosen) else {
-                    throw TestSupportError("TEST_DYNOKEEPER_BINARY=\(chosen) is not an executable; run `swift build -c release`")
+                    throw TestSupportError(
+                        "TEST_DYNOKEEPER_BINARY=\(chosen) is not an executable; run `swift build -c release`")
                 }
                 return chosen
             }
@@ -19,7 +20,8 @@ package enum DynokeeperBinary {
                 .deletingLastPathComponent()
             candidates.append(root.appendingPathComponent(".build/debug/dynokeeper").path)
             guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw TestSupportError("dynokeeper is not built (looked at \(candidates)); run `swift build --build-tests`")
+                throw TestSupportError(
+                    "dynokeeper is not built (looked at \(candidates)); run `swift build --build-tests`")
             }
             return found
         }
@@ -33,7 +35,8 @@ package enum DynokeeperBinary {
     ) async throws -> ProcessResult {
         let command = try commandLine(arguments, as: user)
         return try await ProcessRunner.run(
-            command[0], Array(command.dropFirst()), environment: cleanEnvironment(environment), currentDirectory: folder,
+            command[0], Array(command.dropFirst()), environment: cleanEnvironment(environment),
+            currentDirectory: folder,
             timeout: timeout)
     }
 
@@ -45,7 +48,9 @@ package enum DynokeeperBinary {
     /// The tests' own environment must not leak dynokeeper settings into a run.
     package static func cleanEnvironment(_ environment: [String: String?]) -> [String: String?] {
         var clean: [String: String?] = [:]
-        for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("DYNOKEEPER_") { clean[name] = .some(nil) }
+        for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("DYNOKEEPER_") {
+            clean[name] = .some(nil)
+        }
         return clean.merging(environment) { $1 }
     }
 }

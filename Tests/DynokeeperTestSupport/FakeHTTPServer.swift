@@ -53,7 +53,8 @@ package final class FakeHTTPServer: TestResource {
 
     /// Starts a server on a free loopback port.
     /// - Parameter handler: Answers each request.
-    package static func start(_ handler: @escaping @Sendable (Request) async -> Response) async throws -> FakeHTTPServer {
+    package static func start(_ handler: @escaping @Sendable (Request) async -> Response) async throws -> FakeHTTPServer
+    {
         let log = NIOLockedValueBox<[Request]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -119,7 +120,8 @@ package final class FakeHTTPServer: TestResource {
                         version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
                     context.write(self.wrapOutboundOut(.head(responseHead)), promise: nil)
                     if request.method != "HEAD" && !response.body.isEmpty {
-                        context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
+                        context.write(
+                            self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
                     }
                     context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
                         if !keepAlive { bound.value.close(promise: nil) }

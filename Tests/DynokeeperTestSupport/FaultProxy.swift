@@ -13,7 +13,8 @@ package final class FaultProxy: TestResource {
         package var dead = false
 
         package init(
-            slowdownEvery: Int = 0, resetEvery: Int = 0, cutGetEvery: Int = 0, cutPutEvery: Int = 0, latencyMilliseconds: Int = 0,
+            slowdownEvery: Int = 0, resetEvery: Int = 0, cutGetEvery: Int = 0, cutPutEvery: Int = 0,
+            latencyMilliseconds: Int = 0,
             dead: Bool = false
         ) {
             self.slowdownEvery = slowdownEvery
@@ -25,12 +26,14 @@ package final class FaultProxy: TestResource {
         }
 
         /// Everything at once, at rates that make every transfer of a few parts meet several faults.
-        package static let mixed = Faults(slowdownEvery: 10, resetEvery: 7, cutGetEvery: 3, cutPutEvery: 3, latencyMilliseconds: 2)
+        package static let mixed = Faults(
+            slowdownEvery: 10, resetEvery: 7, cutGetEvery: 3, cutPutEvery: 3, latencyMilliseconds: 2)
 
         var arguments: [String] {
             var result = [
                 "--slowdown-every", String(slowdownEvery), "--reset-every", String(resetEvery), "--cut-get-every",
-                String(cutGetEvery), "--cut-put-every", String(cutPutEvery), "--latency-ms", String(latencyMilliseconds),
+                String(cutGetEvery), "--cut-put-every", String(cutPutEvery), "--latency-ms",
+                String(latencyMilliseconds),
             ]
             if dead { result.append("--dead") }
             return result
@@ -57,11 +60,15 @@ package final class FaultProxy: TestResource {
         let hostAndPort = upstream.replacingOccurrences(of: "http://", with: "")
         let portFile = folder.file("port")
         let process = try BackgroundProcess(
-            "python3", [script, "--upstream", hostAndPort, "--port-file", portFile] + faults.arguments, logPath: folder.file("proxy.log"))
+            "python3", [script, "--upstream", hostAndPort, "--port-file", portFile] + faults.arguments,
+            logPath: folder.file("proxy.log"))
         try await process.waitUntil("the fault proxy to listen", timeout: .seconds(20)) {
             FileManager.default.fileExists(atPath: portFile)
         }
-        guard let port = Int((try String(contentsOfFile: portFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard
+            let port = Int(
+                (try String(contentsOfFile: portFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
             throw TestSupportError("the fault proxy wrote no port")
         }
         return FaultProxy(port: port, process: process, folder: folder)

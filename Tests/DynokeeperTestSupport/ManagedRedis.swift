@@ -28,7 +28,8 @@ package final class ManagedRedis: Sendable {
     ///   - supervised: Run Redis under a supervisor loop that restarts it when it exits.
     ///   - umask: The umask Redis writes its files with (Debian's unit: 007).
     package init(
-        appendOnly: Bool = false, events: String? = nil, extra: [String] = [], asRedisUser: Bool = false, supervised: Bool = false,
+        appendOnly: Bool = false, events: String? = nil, extra: [String] = [], asRedisUser: Bool = false,
+        supervised: Bool = false,
         umask: String = "007"
     ) throws {
         directory = try TemporaryDirectory(prefix: "managed-redis")
@@ -41,15 +42,20 @@ package final class ManagedRedis: Sendable {
         if asRedisUser && (user == nil || !SystemUsers.isRoot) {
             throw TestSupportError("running Redis as the redis user needs root and the redis-server package")
         }
-        let lines = [
-            "port \(port)", "bind 127.0.0.1", "dir \(directory.file("data"))", "save \"\"", "daemonize \(supervised ? "no" : "yes")",
-            "pidfile \(pidPath)", "logfile \(directory.file("redis.log"))", "appendonly \(appendOnly ? "yes" : "no")",
-            "enable-debug-command local",
-        ] + extra
+        let lines =
+            [
+                "port \(port)", "bind 127.0.0.1", "dir \(directory.file("data"))", "save \"\"",
+                "daemonize \(supervised ? "no" : "yes")",
+                "pidfile \(pidPath)", "logfile \(directory.file("redis.log"))",
+                "appendonly \(appendOnly ? "yes" : "no")",
+                "enable-debug-command local",
+            ] + extra
         try FileManager.default.createDirectory(atPath: directory.file("data"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory.file("control"), withIntermediateDirectories: true)
         try (lines.joined(separator: "\n") + "\n").write(toFile: confPath, atomically: false, encoding: .utf8)
-        if !FileManager.default.fileExists(atPath: eventsPath) { try Data().write(to: URL(fileURLWithPath: eventsPath)) }
+        if !FileManager.default.fileExists(atPath: eventsPath) {
+            try Data().write(to: URL(fileURLWithPath: eventsPath))
+        }
         if let user {
             SystemUsers.chown(directory.path, to: user)
             // The events file and the supervisor's hold file are written by the commands dynokeeper runs, as any user.
@@ -126,7 +132,9 @@ package final class ManagedRedis: Sendable {
         if supervisor != nil { FileManager.default.createFile(atPath: directory.file("control/hold"), contents: nil) }
         _ = try? await cli(["SHUTDOWN", "NOSAVE"])
         let deadline = ContinuousClock.now + .seconds(10)
-        while FreePort.isListening(port) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        while FreePort.isListening(port) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         Self.kill(pidFile: pidPath, ifCommandLineContains: ":\(port)")
     }
 
@@ -144,7 +152,9 @@ package final class ManagedRedis: Sendable {
 
     /// The server's process id, from its pid file.
     package var pid: Int32? {
-        (try? String(contentsOfFile: pidPath, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOfFile: pidPath, encoding: .utf8)).flatMap {
+            Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     /// The lines of the events file.
@@ -195,12 +205,12 @@ package final class StandInDynomite: Sendable {
         confPath = directory.file("nutcracker.yml")
         pidPath = directory.file("nutcracker.pid")
         try """
-            dyn_o_mite:
-              listen: 127.0.0.1:\(port)
-              redis: true
-              servers:
-               - 127.0.0.1:\(redisPort):1
-            """.write(toFile: confPath, atomically: false, encoding: .utf8)
+        dyn_o_mite:
+          listen: 127.0.0.1:\(port)
+          redis: true
+          servers:
+           - 127.0.0.1:\(redisPort):1
+        """.write(toFile: confPath, atomically: false, encoding: .utf8)
         let pidPath = pidPath, marker = confPath
         ProcessRegistry.shared.addCleanup { ManagedRedis.kill(pidFile: pidPath, ifCommandLineContains: marker) }
     }
@@ -212,20 +222,22 @@ package final class StandInDynomite: Sendable {
     package var stopCommand: String { "echo dynomite-stop >> \(eventsPath) && kill $(cat \(pidPath))" }
 
     /// A dynomite.yml describing this node, for `node.dynomite_yaml`.
-    package func dynomiteYAML(redisPort: Int, datacenter: String = "dc1", rack: String = "rack1", tokens: String = "0") throws -> String {
+    package func dynomiteYAML(
+        redisPort: Int, datacenter: String = "dc1", rack: String = "rack1", tokens: String = "0"
+    ) throws -> String {
         let path = directory.file("dynomite.yml")
         try """
-            dyn_o_mite:
-              datacenter: \(datacenter)
-              rack: \(rack)
-              tokens: '\(tokens)'
-              listen: 127.0.0.1:\(port)
-              dyn_listen: 127.0.0.1:\(port + 1)
-              stats_listen: 127.0.0.1:\(statsPort)
-              servers:
-              - 127.0.0.1:\(redisPort):1
-              data_store: 0
-            """.write(toFile: path, atomically: false, encoding: .utf8)
+        dyn_o_mite:
+          datacenter: \(datacenter)
+          rack: \(rack)
+          tokens: '\(tokens)'
+          listen: 127.0.0.1:\(port)
+          dyn_listen: 127.0.0.1:\(port + 1)
+          stats_listen: 127.0.0.1:\(statsPort)
+          servers:
+          - 127.0.0.1:\(redisPort):1
+          data_store: 0
+        """.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 

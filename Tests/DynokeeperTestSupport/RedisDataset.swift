@@ -13,7 +13,8 @@ package enum RedisDataset {
     /// Strings, hashes, lists, sets, sorted sets, streams and keys with TTLs, in databases 0 and 3.
     /// - Returns: How many keys each database holds afterwards.
     @discardableResult
-    package static func populateAllTypes(_ server: some RedisCommandLine, tag: String = "v1") async throws -> [Int: Int] {
+    package static func populateAllTypes(_ server: some RedisCommandLine, tag: String = "v1") async throws -> [Int: Int]
+    {
         var commands: [String] = []
         for index in 0..<50 {
             commands.append("SET string:\(index) \(tag)-value-\(index)")
@@ -40,7 +41,9 @@ package enum RedisDataset {
 
     /// `count` string keys of `size` random hexadecimal bytes, written by a server-side script (fast, and
     /// hardly compressible beyond hex's factor of two).
-    package static func populateRandom(_ server: some RedisCommandLine, count: Int, size: Int, prefix: String = "random") async throws {
+    package static func populateRandom(
+        _ server: some RedisCommandLine, count: Int, size: Int, prefix: String = "random"
+    ) async throws {
         let script = """
             math.randomseed(tonumber(ARGV[3]))
             for i = 1, tonumber(ARGV[1]) do
@@ -51,7 +54,8 @@ package enum RedisDataset {
             return 1
             """
         let result = try await server.cli(
-            ["EVAL", script, "1", prefix, String(count), String(size), String(Int.random(in: 1...1_000_000))], input: nil)
+            ["EVAL", script, "1", prefix, String(count), String(size), String(Int.random(in: 1...1_000_000))],
+            input: nil)
         guard result.status == 0, result.stdoutText.contains("1") else {
             throw TestSupportError("random population failed: \(result.stdoutText) \(result.stderrText)")
         }

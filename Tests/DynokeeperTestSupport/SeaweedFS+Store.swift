@@ -12,7 +12,8 @@ extension SeaweedFS {
     ///   - through: Another endpoint to reach it by (a fault proxy).
     ///   - retry: The retry policy; a quick one by default.
     package func makeStore(
-        prefix: String? = nil, partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil, through: String? = nil,
+        prefix: String? = nil, partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil,
+        through: String? = nil,
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20))
     ) async throws -> S3Store {
         let bucket = try await SharedBucket.shared.name(self)

@@ -45,11 +45,15 @@ package final class SeaweedFS: Sendable {
         defer { probe.remove() }
         let config = directory.file("s3.json")
         let identity: [String: Any] = [
-            "identities": [[
-                "name": "test",
-                "credentials": [["accessKey": "dynokeeper-test", "secretKey": "dynokeeper-test-secret-0123456789"]],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            ]]
+            "identities": [
+                [
+                    "name": "test",
+                    "credentials": [
+                        ["accessKey": "dynokeeper-test", "secretKey": "dynokeeper-test-secret-0123456789"]
+                    ],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                ]
+            ]
         ]
         try JSONSerialization.data(withJSONObject: identity).write(to: URL(fileURLWithPath: config))
         // Every port SeaweedFS opens is named: it also opens each port + 10000 for gRPC.
@@ -107,7 +111,9 @@ package final class SeaweedFS: Sendable {
     }
 
     /// Runs awscli against this server: an independent S3 client to check what dynokeeper writes.
-    package func aws(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+    package func aws(
+        _ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)
+    ) async throws -> ProcessResult {
         try await ProcessRunner.run(
             "aws", ["--endpoint-url", endpoint] + arguments, input: input, environment: clientEnvironment,
             timeout: timeout)
@@ -115,10 +121,13 @@ package final class SeaweedFS: Sendable {
 
     /// Runs awscli and fails unless it succeeds.
     @discardableResult
-    package func awsCheck(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+    package func awsCheck(
+        _ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(120)
+    ) async throws -> ProcessResult {
         let result = try await aws(arguments, input: input, timeout: timeout)
         guard result.status == 0 else {
-            throw TestSupportError("aws \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderrText)")
+            throw TestSupportError(
+                "aws \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderrText)")
         }
         return result
     }

@@ -1,6 +1,7 @@
 package import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The users production-like tests run processes as: Redis as Debian's `redis` user, dynokeeper as an
@@ -49,7 +50,9 @@ package enum SystemUsers {
             case .current: return []
             case .nobodyInRedisGroup:
                 guard let nobody = SystemUsers.nobody, let redis = SystemUsers.redis else { return [] }
-                return ["/usr/bin/setpriv", "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--groups=\(redis.gid)", "--"]
+                return [
+                    "/usr/bin/setpriv", "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--groups=\(redis.gid)", "--",
+                ]
             case .redis: return ["/usr/bin/setpriv", "--reuid=redis", "--regid=redis", "--init-groups", "--"]
             }
         }
@@ -75,7 +78,8 @@ package enum SystemUsers {
     }
 
     /// Gives a path (recursively) to an owner and group, with a mode for folders and one for files.
-    package static func chown(_ path: String, to account: Account, folderMode: mode_t = 0o770, fileMode: mode_t = 0o660) {
+    package static func chown(_ path: String, to account: Account, folderMode: mode_t = 0o770, fileMode: mode_t = 0o660)
+    {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         Glibc.lchown(path, account.uid, account.gid)

@@ -7,7 +7,8 @@ import Testing
     @Test func commandsRunWithTheirStatusAndOutput() async throws {
         try await ShellCommand("echo fine; true", key: "test.ok").run(timeout: .seconds(10))
         let error = await #expect(throws: NodeControlError.self) {
-            try await ShellCommand("echo first; echo last words >&2; exit 7", key: "redis.start").run(timeout: .seconds(10))
+            try await ShellCommand("echo first; echo last words >&2; exit 7", key: "redis.start").run(
+                timeout: .seconds(10))
         }
         // Named by its key: the command's text may hold a password.
         #expect(error?.description == "redis.start exited with status 7: first | last words")
@@ -34,7 +35,9 @@ import Testing
         ).run(timeout: .seconds(20))
         try await PortProbe.wait(host: "127.0.0.1", port: port, open: true, timeout: .seconds(10), what: "redis")
         #expect(await PortProbe.isOpen(host: "127.0.0.1", port: port))
-        let pid = Int32(try String(contentsOfFile: folder.file("pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        let pid = Int32(
+            try String(contentsOfFile: folder.file("pid"), encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines))!
         kill(pid, SIGTERM)
         try await PortProbe.wait(host: "127.0.0.1", port: port, open: false, timeout: .seconds(10), what: "redis")
         #expect(!(await PortProbe.isOpen(host: "127.0.0.1", port: port)))
@@ -55,7 +58,8 @@ import Testing
     @Test func waitingForAPortGivesUp() async throws {
         let port = try FreePort.next()
         let error = await #expect(throws: NodeControlError.self) {
-            try await PortProbe.wait(host: "127.0.0.1", port: port, open: true, timeout: .milliseconds(200), what: "Dynomite")
+            try await PortProbe.wait(
+                host: "127.0.0.1", port: port, open: true, timeout: .milliseconds(200), what: "Dynomite")
         }
         #expect(error?.description == "Dynomite: 127.0.0.1:\(port) still closed after 0.2 seconds")
     }

@@ -2,8 +2,9 @@ import AWSSigV4
 import AsyncHTTPClient
 import DynokeeperTestSupport
 import Foundation
-@testable import ObjectStorageS3
 import Testing
+
+@testable import ObjectStorageS3
 
 /// The standard AWS credential sources, with local files and scripted metadata servers.
 @Suite struct CredentialTests {
@@ -29,7 +30,9 @@ import Testing
             "AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "envsecret", "AWS_SESSION_TOKEN": "envtoken",
         ])
         let credentials = try #require(try await provider.resolve())
-        #expect(credentials == AWSCredentials(accessKeyID: "AKIAENV", secretAccessKey: "envsecret", sessionToken: "envtoken"))
+        #expect(
+            credentials
+                == AWSCredentials(accessKeyID: "AKIAENV", secretAccessKey: "envsecret", sessionToken: "envtoken"))
         #expect(try await EnvironmentCredentialProvider(environment: [:]).resolve() == nil)
         let error = await #expect(throws: CredentialError.self) {
             _ = try await EnvironmentCredentialProvider(environment: ["AWS_ACCESS_KEY_ID": "x"]).resolve()
@@ -41,34 +44,39 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         try """
-            [default]
-            aws_access_key_id = AKIADEFAULT
-            aws_secret_access_key = default-secret
+        [default]
+        aws_access_key_id = AKIADEFAULT
+        aws_secret_access_key = default-secret
 
-            [backup]
-            aws_access_key_id=AKIABACKUP
-            aws_secret_access_key=backup-secret
-            aws_session_token = backup-token
-            """.write(toFile: folder.file("credentials"), atomically: false, encoding: .utf8)
+        [backup]
+        aws_access_key_id=AKIABACKUP
+        aws_secret_access_key=backup-secret
+        aws_session_token = backup-token
+        """.write(toFile: folder.file("credentials"), atomically: false, encoding: .utf8)
         try """
-            [default]
-            region = eu-west-1
-            [profile from-config]
-            aws_access_key_id = AKIACONFIG
-            aws_secret_access_key = config-secret
-            region = ap-south-1
-            [profile assumed]
-            role_arn = arn:aws:iam::1:role/x
-            source_profile = default
-            """.write(toFile: folder.file("config"), atomically: false, encoding: .utf8)
-        let files = ["AWS_SHARED_CREDENTIALS_FILE": folder.file("credentials"), "AWS_CONFIG_FILE": folder.file("config")]
+        [default]
+        region = eu-west-1
+        [profile from-config]
+        aws_access_key_id = AKIACONFIG
+        aws_secret_access_key = config-secret
+        region = ap-south-1
+        [profile assumed]
+        role_arn = arn:aws:iam::1:role/x
+        source_profile = default
+        """.write(toFile: folder.file("config"), atomically: false, encoding: .utf8)
+        let files = [
+            "AWS_SHARED_CREDENTIALS_FILE": folder.file("credentials"), "AWS_CONFIG_FILE": folder.file("config"),
+        ]
 
         let fallback = ProfileCredentialProvider(environment: files)
         #expect(try await fallback.resolve()?.accessKeyID == "AKIADEFAULT")
         #expect(fallback.region() == "eu-west-1")
 
         let backup = ProfileCredentialProvider(environment: files.merging(["AWS_PROFILE": "backup"]) { $1 })
-        #expect(try await backup.resolve() == AWSCredentials(accessKeyID: "AKIABACKUP", secretAccessKey: "backup-secret", sessionToken: "backup-token"))
+        #expect(
+            try await backup.resolve()
+                == AWSCredentials(
+                    accessKeyID: "AKIABACKUP", secretAccessKey: "backup-secret", sessionToken: "backup-token"))
 
         let fromConfig = ProfileCredentialProvider(environment: files, profile: "from-config")
         #expect(try await fromConfig.resolve()?.secretAccessKey == "config-secret")
@@ -121,7 +129,9 @@ import Testing
         let server = try await FakeHTTPServer.start { request in
             switch (request.method, request.path) {
             case ("PUT", "/latest/api/token"):
-                guard request.header("x-aws-ec2-metadata-token-ttl-seconds") == "21600" else { return .init(status: 400) }
+                guard request.header("x-aws-ec2-metadata-token-ttl-seconds") == "21600" else {
+                    return .init(status: 400)
+                }
                 return .init(body: "imds-session")
             case ("GET", "/latest/meta-data/iam/security-credentials/"):
                 guard request.header("x-aws-ec2-metadata-token") == "imds-session" else { return .init(status: 401) }
@@ -143,7 +153,9 @@ import Testing
                 #expect(server.requests.map(\.method) == ["PUT", "GET", "GET"])
 
                 let disabled = InstanceMetadataCredentialProvider(
-                    environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url, "AWS_EC2_METADATA_DISABLED": "true"],
+                    environment: [
+                        "AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url, "AWS_EC2_METADATA_DISABLED": "true",
+                    ],
                     client: client)
                 #expect(try await disabled.resolve() == nil)
                 #expect(server.requests.count == 3)
@@ -220,7 +232,9 @@ import Testing
         try "[default]\naws_access_key_id=AKIAFILE\naws_secret_access_key=file\n"
             .write(toFile: folder.file("credentials"), atomically: false, encoding: .utf8)
         try await Self.withClient { client in
-            let files = ["AWS_SHARED_CREDENTIALS_FILE": folder.file("credentials"), "AWS_EC2_METADATA_DISABLED": "true"]
+            let files = [
+                "AWS_SHARED_CREDENTIALS_FILE": folder.file("credentials"), "AWS_EC2_METADATA_DISABLED": "true",
+            ]
             let withEnv = CredentialChain.standard(
                 environment: files.merging(["AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "env"]) { $1 },
                 client: client)

@@ -9,8 +9,11 @@ import Testing
 /// the response, bodies cut off both ways, and a store that only answers errors.
 @Suite struct FaultToleranceTests {
     /// The policy dynokeeper uses by default, with a shorter deadline for the dead-store test.
-    static func store(through proxy: FaultProxy, partSize: Int = 5 << 20, retry: RetryPolicy = RetryPolicy()) async throws -> S3Store {
-        try await SeaweedFS.shared().makeStore(partSize: partSize, concurrency: 4, through: proxy.endpoint, retry: retry)
+    static func store(
+        through proxy: FaultProxy, partSize: Int = 5 << 20, retry: RetryPolicy = RetryPolicy()
+    ) async throws -> S3Store {
+        try await SeaweedFS.shared().makeStore(
+            partSize: partSize, concurrency: 4, through: proxy.endpoint, retry: retry)
     }
 
     @Test func objectsGoUpAndComeDownByteExactThroughEveryFaultAtOnce() async throws {
@@ -33,7 +36,9 @@ import Testing
                 #expect(whole.sha256 == expected)
                 // Every kind of fault happened on the way.
                 let injected = proxy.injected()
-                for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
+                for kind in ["slowdown", "reset", "cut_get", "cut_put"] {
+                    #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)")
+                }
             }
         }
     }
@@ -47,8 +52,11 @@ import Testing
                 let content = String(repeating: "manifest line\n", count: 60)
                 _ = try await store.put("manifest.json", bytes: ByteBuffer(string: content))
                 #expect(String(buffer: try await store.getBytes("manifest.json")) == content)
-                #expect(String(buffer: try await store.download("manifest.json").body.collect(upTo: 1 << 20)) == content)
-                #expect((proxy.injected()["cut_get"] ?? 0) >= 8, "each GET was cut, about log2(840) times per read: \(proxy.injected())")
+                #expect(
+                    String(buffer: try await store.download("manifest.json").body.collect(upTo: 1 << 20)) == content)
+                #expect(
+                    (proxy.injected()["cut_get"] ?? 0) >= 8,
+                    "each GET was cut, about log2(840) times per read: \(proxy.injected())")
             }
         }
     }
@@ -70,7 +78,9 @@ import Testing
         try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .init(dead: true))) { proxy in
             try await withResource(Self.store(through: proxy, retry: RetryPolicy(giveUpAfter: .seconds(3)))) { store in
                 let start = ContinuousClock.now
-                let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.put("k", bytes: ByteBuffer(string: "x")) }
+                let error = await #expect(throws: ObjectStoreError.self) {
+                    _ = try await store.put("k", bytes: ByteBuffer(string: "x"))
+                }
                 #expect(ContinuousClock.now - start < .seconds(30))
                 #expect(error?.description.contains("InternalError") == true, "\(String(describing: error))")
                 #expect(error?.description.contains("gave up after") == true)

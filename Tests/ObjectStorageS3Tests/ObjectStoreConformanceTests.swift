@@ -10,7 +10,9 @@ import Testing
     static func withStore(
         _ kind: StoreKind, partSize: Int = 5 << 20, _ body: (any ObjectStore, StoreFixture) async throws -> Void
     ) async throws {
-        try await withResource(StoreFixture.make(kind, partSize: partSize)) { fixture in try await body(fixture.store, fixture) }
+        try await withResource(StoreFixture.make(kind, partSize: partSize)) { fixture in
+            try await body(fixture.store, fixture)
+        }
     }
 
     static func bytes(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
@@ -58,7 +60,9 @@ import Testing
         try await Self.withStore(kind) { store, _ in
             let head = try await store.head("no/such/key")
             #expect(head == nil)
-            let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.get("no/such/key", range: nil) }
+            let error = await #expect(throws: ObjectStoreError.self) {
+                _ = try await store.get("no/such/key", range: nil)
+            }
             #expect(error?.code == .notFound)
         }
     }
@@ -160,7 +164,8 @@ import Testing
             #expect(size == stored.size)
             #expect(digest == expected)
 
-            let (partSize, partDigest) = try await store.get("big/object", range: 0..<(12 << 20 | 12345)).body.sizeAndSHA256()
+            let (partSize, partDigest) = try await store.get("big/object", range: 0..<(12 << 20 | 12345)).body
+                .sizeAndSHA256()
             #expect(partSize == stored.size)
             #expect(partDigest == expected)
         }

@@ -1,13 +1,17 @@
+import NIOCore
 import ObjectStorage
-@testable import ObjectStorageS3
 import Testing
+
+@testable import ObjectStorageS3
 
 @Suite struct S3EndpointTests {
     @Test func awsUsesVirtualHostedStyle() throws {
         let endpoint = try S3Endpoint(endpoint: nil, region: "eu-west-1", bucket: "my-backups", pathStyle: nil)
         #expect(endpoint.hostHeader == "my-backups.s3.eu-west-1.amazonaws.com")
         #expect(endpoint.path(key: "a b/c") == "/a b/c")
-        #expect(endpoint.url(path: endpoint.path(key: "a b/c"), query: [("x", "1 2")]) == "https://my-backups.s3.eu-west-1.amazonaws.com/a%20b/c?x=1%202")
+        #expect(
+            endpoint.url(path: endpoint.path(key: "a b/c"), query: [("x", "1 2")])
+                == "https://my-backups.s3.eu-west-1.amazonaws.com/a%20b/c?x=1%202")
     }
 
     @Test func bucketsWithDotsUsePathStyleOnAWS() throws {
@@ -17,11 +21,13 @@ import Testing
     }
 
     @Test func customEndpointsDefaultToPathStyle() throws {
-        let endpoint = try S3Endpoint(endpoint: "http://127.0.0.1:8333", region: "us-east-1", bucket: "b-1", pathStyle: nil)
+        let endpoint = try S3Endpoint(
+            endpoint: "http://127.0.0.1:8333", region: "us-east-1", bucket: "b-1", pathStyle: nil)
         #expect(endpoint.hostHeader == "127.0.0.1:8333")
         #expect(endpoint.path(key: nil) == "/b-1")
         #expect(endpoint.path(key: "x") == "/b-1/x")
-        let virtual = try S3Endpoint(endpoint: "https://minio.internal:443/", region: "us-east-1", bucket: "b-1", pathStyle: false)
+        let virtual = try S3Endpoint(
+            endpoint: "https://minio.internal:443/", region: "us-east-1", bucket: "b-1", pathStyle: false)
         #expect(virtual.hostHeader == "b-1.minio.internal")
         #expect(virtual.path(key: "x") == "/x")
     }
@@ -48,10 +54,11 @@ import Testing
     }
 
     @Test func errorDocumentsAreRead() {
-        let body = NIOCore.ByteBuffer(string: """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key></Error>
-            """)
+        let body = NIOCore.ByteBuffer(
+            string: """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key></Error>
+                """)
         let document = S3ErrorMapping.ErrorDocument(body)
         #expect(document?.code == "NoSuchKey")
         #expect(document?.message == "The specified key does not exist.")
@@ -71,5 +78,3 @@ import Testing
         #expect(code("AccessDenied", message: "Policy for expired users") == .accessDenied)
     }
 }
-
-import NIOCore

@@ -76,9 +76,13 @@ import Testing
             let bucket = store.configuration.location.bucket
             let prefix = store.configuration.location.prefix
             try await server.awsCheck(["s3", "cp", file, "s3://\(bucket)/\(prefix)/from-awscli/blob.bin"])
-            try await server.awsCheck(["s3", "cp", "-", "s3://\(bucket)/\(prefix)/from-awscli/tiny.txt"], input: Data("tiny\n".utf8))
+            try await server.awsCheck(
+                ["s3", "cp", "-", "s3://\(bucket)/\(prefix)/from-awscli/tiny.txt"], input: Data("tiny\n".utf8))
 
-            #expect(try await store.listAll(prefix: "from-awscli/").map(\.key) == ["from-awscli/blob.bin", "from-awscli/tiny.txt"])
+            #expect(
+                try await store.listAll(prefix: "from-awscli/").map(\.key) == [
+                    "from-awscli/blob.bin", "from-awscli/tiny.txt",
+                ])
             let info = try #require(try await store.head("from-awscli/blob.bin"))
             #expect(info.size == 20 << 20 | 777)
             let (size, digest) = try await store.download("from-awscli/blob.bin").body.sizeAndSHA256()
@@ -111,7 +115,9 @@ import Testing
                 "s3api", "list-multipart-uploads", "--bucket", store.configuration.location.bucket,
                 "--prefix", store.configuration.location.prefix + "/", "--output", "json",
             ])
-            let json = try JSONSerialization.jsonObject(with: pending.stdout.isEmpty ? Data("{}".utf8) : pending.stdout) as? [String: Any]
+            let json =
+                try JSONSerialization.jsonObject(with: pending.stdout.isEmpty ? Data("{}".utf8) : pending.stdout)
+                as? [String: Any]
             let uploads = json?["Uploads"] as? [Any] ?? []
             #expect(uploads.isEmpty, "pending uploads: \(pending.stdoutText)")
             #expect(try await store.head("aborted/object") == nil)

@@ -4,8 +4,9 @@ import DynokeeperTestSupport
 import Foundation
 import NIOCore
 import ObjectStorage
-@testable import ObjectStorageS3
 import Testing
+
+@testable import ObjectStorageS3
 
 /// The requests the S3 store sends, against a scripted server: retries, encryption headers, aborts.
 @Suite struct S3RequestTests {
@@ -29,14 +30,17 @@ import Testing
         { request in
             switch (request.method, request.query) {
             case ("POST", "uploads="), ("POST", "uploads"):
-                return .init(body: "<InitiateMultipartUploadResult><UploadId>UP-1</UploadId></InitiateMultipartUploadResult>")
+                return .init(
+                    body: "<InitiateMultipartUploadResult><UploadId>UP-1</UploadId></InitiateMultipartUploadResult>")
             case ("PUT", let query) where query.contains("partNumber="):
                 if let failPart, query.contains("partNumber=\(failPart)&") {
-                    return .init(status: 400, body: "<Error><Code>InvalidArgument</Code><Message>bad part</Message></Error>")
+                    return .init(
+                        status: 400, body: "<Error><Code>InvalidArgument</Code><Message>bad part</Message></Error>")
                 }
                 return .init(headers: [("ETag", "\"\(md5Hex(request.body))\"")])
             case ("POST", let query) where query.hasPrefix("uploadId="):
-                return .init(body: "<CompleteMultipartUploadResult><ETag>\"whatever-2\"</ETag></CompleteMultipartUploadResult>")
+                return .init(
+                    body: "<CompleteMultipartUploadResult><ETag>\"whatever-2\"</ETag></CompleteMultipartUploadResult>")
             case ("DELETE", _):
                 return .init(status: 204)
             case ("PUT", _):
@@ -51,7 +55,10 @@ import Testing
         let calls = CallCounter()
         let server = try await FakeHTTPServer.start { request in
             switch calls.next() {
-            case 1: return .init(status: 503, body: "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
+            case 1:
+                return .init(
+                    status: 503,
+                    body: "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
             case 2: return .init(status: 500, body: "<Error><Code>InternalError</Code><Message>oops</Message></Error>")
             default: return .init(headers: [("ETag", "\"\(Self.md5Hex(request.body))\"")])
             }
@@ -68,14 +75,18 @@ import Testing
 
     @Test func persistentServerErrorsEndInAClearError() async throws {
         let server = try await FakeHTTPServer.start { _ in
-            .init(status: 500, body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>")
+            .init(
+                status: 500,
+                body: "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>")
         }
         try await withResource(server) { server in
             try await withResource(Self.store(server, attempts: 3)) { store in
                 let error = await #expect(throws: ObjectStoreError.self) { _ = try await store.head("k") }
                 #expect(error?.code == .unavailable)
                 #expect(server.requests.count == 3)
-                let putError = await #expect(throws: ObjectStoreError.self) { try await store.put("k", bytes: ByteBuffer(string: "x")) }
+                let putError = await #expect(throws: ObjectStoreError.self) {
+                    try await store.put("k", bytes: ByteBuffer(string: "x"))
+                }
                 #expect(putError?.message.contains("InternalError: We encountered an internal error.") == true)
             }
         }
@@ -87,19 +98,29 @@ import Testing
                 try await store.put("sub/key", bytes: ByteBuffer(string: "Welcome to Amazon S3."))
                 let put = try #require(server.requests.first)
                 #expect(put.method == "PUT")
-                #expect(put.header("content-md5") == Data(Insecure.MD5.hash(data: Array("Welcome to Amazon S3.".utf8))).base64EncodedString())
-                #expect(put.header("x-amz-content-sha256") == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
+                #expect(
+                    put.header("content-md5")
+                        == Data(Insecure.MD5.hash(data: Array("Welcome to Amazon S3.".utf8))).base64EncodedString())
+                #expect(
+                    put.header("x-amz-content-sha256")
+                        == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
                 #expect(put.header("authorization")?.hasPrefix("AWS4-HMAC-SHA256 Credential=AKID/") == true)
-                #expect(put.header("authorization")?.contains("SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date") == true)
+                #expect(
+                    put.header("authorization")?.contains(
+                        "SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date") == true)
                 #expect(put.header("host") == "127.0.0.1:\(server.port)")
             }
         }
     }
 
     @Test func aWrongETagIsAnIntegrityError() async throws {
-        try await withResource(FakeHTTPServer.start { _ in .init(headers: [("ETag", "\"0123456789abcdef0123456789abcdef\"")]) }) { server in
+        try await withResource(
+            FakeHTTPServer.start { _ in .init(headers: [("ETag", "\"0123456789abcdef0123456789abcdef\"")]) }
+        ) { server in
             try await withResource(Self.store(server)) { store in
-                let error = await #expect(throws: ObjectStoreError.self) { try await store.put("k", bytes: ByteBuffer(string: "x")) }
+                let error = await #expect(throws: ObjectStoreError.self) {
+                    try await store.put("k", bytes: ByteBuffer(string: "x"))
+                }
                 #expect(error?.code == .integrity)
             }
         }
@@ -107,14 +128,16 @@ import Testing
 
     @Test func kmsEncryptionHeadersGoOnUploadsAndMultipartCreationOnly() async throws {
         try await withResource(FakeHTTPServer.start(Self.fakeS3())) { server in
-            try await withResource(Self.store(server, encryption: .kms(keyID: "arn:aws:kms:us-east-1:1:key/abc"))) { store in
+            try await withResource(Self.store(server, encryption: .kms(keyID: "arn:aws:kms:us-east-1:1:key/abc"))) {
+                store in
                 try await store.put("small", bytes: ByteBuffer(string: "x"))
                 _ = try await store.put("large", body: RandomBytes(total: 11 << 20, chunkSize: 1 << 20))
 
                 let requests = server.requests
                 let single = try #require(requests.first { $0.method == "PUT" && $0.path.hasSuffix("/small") })
                 #expect(single.header("x-amz-server-side-encryption") == "aws:kms")
-                #expect(single.header("x-amz-server-side-encryption-aws-kms-key-id") == "arn:aws:kms:us-east-1:1:key/abc")
+                #expect(
+                    single.header("x-amz-server-side-encryption-aws-kms-key-id") == "arn:aws:kms:us-east-1:1:key/abc")
                 let create = try #require(requests.first { $0.method == "POST" && $0.query.hasPrefix("uploads") })
                 #expect(create.header("x-amz-server-side-encryption") == "aws:kms")
                 let parts = requests.filter { $0.query.contains("partNumber=") }
@@ -172,7 +195,8 @@ import Testing
     @Test func sizeHintRaisesThePartSizeForHugeObjects() async throws {
         let configuration = S3StoreConfiguration(location: S3Location(bucket: "bucket"), partSize: 16 << 20)
         let store = try S3Store(
-            configuration: configuration, credentials: StaticCredentialProvider(.init(accessKeyID: "a", secretAccessKey: "b")))
+            configuration: configuration,
+            credentials: StaticCredentialProvider(.init(accessKeyID: "a", secretAccessKey: "b")))
         try await withResource(store) { store in
             #expect(store.partSize(for: PutOptions()) == 16 << 20)
             #expect(store.partSize(for: PutOptions(sizeHint: 1 << 30)) == 16 << 20)

@@ -2,6 +2,7 @@ import DynokeeperTestSupport
 import Foundation
 import ObjectStorage
 import ObjectStorageS3
+import Testing
 
 /// The two stores that must behave alike.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -10,8 +11,6 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     var testDescription: String { rawValue }
 }
-
-import Testing
 
 /// A fresh, empty store of a kind: a temporary folder, or a unique prefix in a bucket of the shared
 /// SeaweedFS server.
@@ -34,7 +33,8 @@ struct StoreFixture: TestResource {
     static func makeS3Store(
         partSize: Int = 5 << 20, concurrency: Int = 4, secret: String? = nil, prefix: String? = nil
     ) async throws -> S3Store {
-        try await SeaweedFS.shared().makeStore(prefix: prefix, partSize: partSize, concurrency: concurrency, secret: secret)
+        try await SeaweedFS.shared().makeStore(
+            prefix: prefix, partSize: partSize, concurrency: concurrency, secret: secret)
     }
 
     func close() async { await cleanup() }

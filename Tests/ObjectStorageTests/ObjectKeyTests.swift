@@ -2,7 +2,9 @@ import ObjectStorage
 import Testing
 
 @Suite struct ObjectKeyTests {
-    @Test(arguments: ["a", "a/b/c.rdb", "prod/dc1/rack1/0/20261124T020000Z/manifest.json", "é/漢字", "a b+c=d", "..a/b..", ".hidden"])
+    @Test(arguments: [
+        "a", "a/b/c.rdb", "prod/dc1/rack1/0/20261124T020000Z/manifest.json", "é/漢字", "a b+c=d", "..a/b..", ".hidden",
+    ])
     func acceptsOrdinaryKeys(key: String) throws {
         try ObjectKey.validate(key)
     }

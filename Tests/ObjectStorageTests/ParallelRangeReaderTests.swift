@@ -1,7 +1,7 @@
+import Foundation
 import NIOCore
 import ObjectStorage
 import Testing
-import Foundation
 
 @Suite struct ParallelRangeReaderTests {
     /// Records how many fetches run at once.

@@ -30,7 +30,9 @@ import Testing
             }
         }
         #expect(counter.count == 3)
-        #expect(error?.message.hasPrefix("slow down 3 (gave up after 3 failed attempt(s) in ") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.hasPrefix("slow down 3 (gave up after 3 failed attempt(s) in ") == true,
+            "\(String(describing: error))")
     }
 
     @Test func doesNotRetryPermanentFailures() async throws {

@@ -13,15 +13,19 @@ import Testing
 
     @Test func everyType() throws {
         let values = try Self.parseAll("+OK\r\n-ERR wrong\r\n:-42\r\n$5\r\nhe\r\no\r\n$-1\r\n*-1\r\n*0\r\n$0\r\n\r\n")
-        #expect(values == [
-            .simpleString("OK"), .error("ERR wrong"), .integer(-42), .bulkString(ByteBuffer(string: "he\r\no")),
-            .bulkString(nil), .array(nil), .array([]), .bulkString(ByteBuffer()),
-        ])
+        #expect(
+            values == [
+                .simpleString("OK"), .error("ERR wrong"), .integer(-42), .bulkString(ByteBuffer(string: "he\r\no")),
+                .bulkString(nil), .array(nil), .array([]), .bulkString(ByteBuffer()),
+            ])
     }
 
     @Test func nestedArrays() throws {
         let values = try Self.parseAll("*2\r\n*2\r\n:1\r\n$1\r\na\r\n*1\r\n+x\r\n")
-        #expect(values == [.array([.array([.integer(1), .bulkString(ByteBuffer(string: "a"))]), .array([.simpleString("x")])])])
+        #expect(
+            values == [
+                .array([.array([.integer(1), .bulkString(ByteBuffer(string: "a"))]), .array([.simpleString("x")])])
+            ])
     }
 
     @Test func valuesArrivingByteByByteAreHeldUntilComplete() throws {
@@ -33,7 +37,10 @@ import Testing
             buffer.writeInteger(byte)
             while let value = try parser.parse(&buffer) { values.append(value) }
         }
-        #expect(values == [.array([.bulkString(ByteBuffer(string: "SET")), .integer(12), .bulkString(nil)]), .simpleString("PONG")])
+        #expect(
+            values == [
+                .array([.bulkString(ByteBuffer(string: "SET")), .integer(12), .bulkString(nil)]), .simpleString("PONG"),
+            ])
     }
 
     @Test(arguments: [
@@ -64,7 +71,10 @@ import Testing
     }
 
     @Test func infoIsParsedWithItsKeyspace() {
-        let info = RedisInfo(parsing: "# Server\r\nredis_version:7.0.15\r\n\r\n# Keyspace\r\ndb0:keys=10,expires=2,avg_ttl=3\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n")
+        let info = RedisInfo(
+            parsing:
+                "# Server\r\nredis_version:7.0.15\r\n\r\n# Keyspace\r\ndb0:keys=10,expires=2,avg_ttl=3\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
+        )
         #expect(info.version == "7.0.15")
         #expect(info.keyspace == [0: .init(keys: 10, expires: 2), 3: .init(keys: 1, expires: 0)])
         #expect(info.int("redis_version") == nil)

@@ -1,10 +1,11 @@
 import DynokeeperTestSupport
 import NIOCore
-@testable import RedisClient
 import Testing
 
+@testable import RedisClient
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The client against a real redis-server.
@@ -147,7 +148,9 @@ import Glibc
         try await withResource(RedisServer.start()) { server in
             let redis = try await RedisConnection.connect(to: RedisAddress(host: "127.0.0.1", port: server.port))
             try await redis.shutdown(save: false)
-            try await server.process.waitUntil("redis-server to exit", timeout: .seconds(10)) { !server.process.isRunning }
+            try await server.process.waitUntil("redis-server to exit", timeout: .seconds(10)) {
+                !server.process.isRunning
+            }
             #expect(!FreePort.isListening(server.port))
         }
     }

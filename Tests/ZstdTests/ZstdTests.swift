@@ -77,7 +77,9 @@ import Zstd
     }
 
     @Test func notZstdAtAll() async throws {
-        let error = await #expect(throws: ZstdError.self) { _ = try await Self.decompress(ByteBuffer(string: "REDIS0011 not zstd")) }
+        let error = await #expect(throws: ZstdError.self) {
+            _ = try await Self.decompress(ByteBuffer(string: "REDIS0011 not zstd"))
+        }
         #expect(error?.description.hasPrefix("zstd data is corrupt") == true)
         await #expect(throws: ZstdError.self) { _ = try await Self.decompress(ByteBuffer()) }
     }

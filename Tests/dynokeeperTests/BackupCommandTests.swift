@@ -40,12 +40,15 @@ import Testing
 
             let json = try await DynokeeperBinary.run(["snapshots", "--json", "--all-nodes"], environment: environment)
             #expect(json.status == 0)
-            let object = try JSONSerialization.jsonObject(with: Data(json.stdoutText.split(separator: "\n")[0].utf8)) as? [String: Any]
+            let object =
+                try JSONSerialization.jsonObject(with: Data(json.stdoutText.split(separator: "\n")[0].utf8))
+                as? [String: Any]
             #expect(object?["id"] as? String == id)
             #expect(object?["keys"] as? Int == 351)
             #expect(object?["tokens"] as? String == "42")
 
-            let otherCluster = try await DynokeeperBinary.run(["snapshots", "--cluster", "nothing-here"], environment: environment)
+            let otherCluster = try await DynokeeperBinary.run(
+                ["snapshots", "--cluster", "nothing-here"], environment: environment)
             #expect(otherCluster.stdoutText.contains("(no complete snapshots)"))
 
             // --json prints the job result the API shows, as the shared contract decodes it.
@@ -77,7 +80,8 @@ import Testing
         defer { folder.remove() }
         try await withResource(RedisServer.start()) { redis in
             let result = try await DynokeeperBinary.run(
-                ["backup", "--log-format", "json"], environment: ["DYNOKEEPER_REDIS_PORT": String(redis.port)], in: folder.path)
+                ["backup", "--log-format", "json"], environment: ["DYNOKEEPER_REDIS_PORT": String(redis.port)],
+                in: folder.path)
             #expect(result.status == 0, "\(result.stderrText)")
             let lines = result.stderrText.split(separator: "\n")
             #expect(!lines.isEmpty)
@@ -97,9 +101,12 @@ import Testing
         // Each key takes 2 ms to save: the first backup's BGSAVE of 1000 keys runs for about two seconds.
         try await withResource(RedisServer.start(arguments: ["--rdb-key-save-delay", "2000"])) { redis in
             try await RedisDataset.populateRandom(redis, count: 1000, size: 16)
-            let environment: [String: String?] = ["DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path]
+            let environment: [String: String?] = [
+                "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path,
+            ]
             let first = try BackgroundProcess(
-                try DynokeeperBinary.path, ["backup"], logPath: store.file("first.log"), environment: DynokeeperBinary.cleanEnvironment(environment))
+                try DynokeeperBinary.path, ["backup"], logPath: store.file("first.log"),
+                environment: DynokeeperBinary.cleanEnvironment(environment))
             let lockFile = redis.directory.path + "/.dynokeeper/lock"
             try await first.waitUntil("the first backup to hold the lock", timeout: .seconds(30)) {
                 ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").contains("\"operation\":\"backup\"")
@@ -126,10 +133,12 @@ import Testing
             let dump = redis.directory.file("start-environment")
             let environment: [String: String?] = [
                 "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
-                "DYNOKEEPER_REDIS_START": "env > \(dump); \(redis.startCommand)", "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
+                "DYNOKEEPER_REDIS_START": "env > \(dump); \(redis.startCommand)",
+                "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
                 "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": store.path,
                 "DYNOKEEPER_SERVER_TOKEN": "secret-token-0123456789", "AWS_SECRET_ACCESS_KEY": "aws-secret-value",
-                "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "WANTED_BY_THE_SCRIPT": "passed", "DYNOKEEPER_NODE_COMMAND_ENVIRONMENT": "WANTED_BY_THE_SCRIPT",
+                "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "WANTED_BY_THE_SCRIPT": "passed",
+                "DYNOKEEPER_NODE_COMMAND_ENVIRONMENT": "WANTED_BY_THE_SCRIPT",
             ]
             #expect(try await DynokeeperBinary.run(["backup"], environment: environment).status == 0)
             let restore = try await DynokeeperBinary.run(["restore"], environment: environment)

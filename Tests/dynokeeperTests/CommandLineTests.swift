@@ -17,21 +17,26 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         try """
-            cluster: prod-users
-            storage:
-              url: s3://my-bucket/prefix
-              endpoint: http://127.0.0.1:1
-            dynomitemanager.dyno.backup.snapshot.enabled: true
-            """.write(toFile: folder.file("dynokeeper.yml"), atomically: false, encoding: .utf8)
+        cluster: prod-users
+        storage:
+          url: s3://my-bucket/prefix
+          endpoint: http://127.0.0.1:1
+        dynomitemanager.dyno.backup.snapshot.enabled: true
+        """.write(toFile: folder.file("dynokeeper.yml"), atomically: false, encoding: .utf8)
         let result = try await DynokeeperBinary.run(
-            ["config", "check"], environment: ["DYNOKEEPER_REDIS_PORT": "7000", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "very-secret"],
+            ["config", "check"],
+            environment: [
+                "DYNOKEEPER_REDIS_PORT": "7000", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+                "AWS_SECRET_ACCESS_KEY": "very-secret",
+            ],
             in: folder.path)
         #expect(result.status == 0, "\(result.stderrText)")
         let out = result.stdoutText
         #expect(out.contains("configuration is valid"))
         #expect(out.contains("cluster                         prod-users  # dynokeeper.yml line 1"))
         #expect(out.contains("redis.port                      7000  # environment variable DYNOKEEPER_REDIS_PORT"))
-        #expect(out.contains("backup.enabled                  true  # from dynomitemanager.dyno.backup.snapshot.enabled"))
+        #expect(
+            out.contains("backup.enabled                  true  # from dynomitemanager.dyno.backup.snapshot.enabled"))
         #expect(out.contains("credentials: environment variables (AKIA…MPLE, secret <redacted>)"))
         #expect(!out.contains("very-secret"))
     }
@@ -47,18 +52,28 @@ import Testing
         }
         let missingYAML = try await check("node:\n  dynomite_yaml: \(folder.file("absent.yml"))\n")
         #expect(missingYAML.status == 1)
-        #expect(missingYAML.stdoutText.contains("error: node.dynomite_yaml: cannot read \(folder.file("absent.yml"))"), "\(missingYAML.stdoutText)")
+        #expect(
+            missingYAML.stdoutText.contains("error: node.dynomite_yaml: cannot read \(folder.file("absent.yml"))"),
+            "\(missingYAML.stdoutText)")
 
-        try "dyn_o_mite:\n  tokens: [not, a, token]\n".write(toFile: folder.file("bad-dynomite.yml"), atomically: false, encoding: .utf8)
+        try "dyn_o_mite:\n  tokens: [not, a, token]\n".write(
+            toFile: folder.file("bad-dynomite.yml"), atomically: false, encoding: .utf8)
         let malformed = try await check("node:\n  dynomite_yaml: \(folder.file("bad-dynomite.yml"))\n")
         #expect(malformed.status == 1)
         #expect(malformed.stdoutText.contains("error: "), "\(malformed.stdoutText)")
 
-        let files = try await check("redis:\n  password_file: \(folder.file("no-password"))\n  conf: \(folder.file("no-redis.conf"))\n")
+        let files = try await check(
+            "redis:\n  password_file: \(folder.file("no-password"))\n  conf: \(folder.file("no-redis.conf"))\n")
         #expect(files.status == 1)
-        #expect(files.stdoutText.contains("error: redis.password_file: cannot read \(folder.file("no-password"))"), "\(files.stdoutText)")
-        #expect(files.stdoutText.contains("error: redis.conf: cannot read \(folder.file("no-redis.conf")): it does not exist"))
-        #expect(files.stdoutText.components(separatedBy: "no-redis.conf").count == 3, "the file once in the settings, once in the error")
+        #expect(
+            files.stdoutText.contains("error: redis.password_file: cannot read \(folder.file("no-password"))"),
+            "\(files.stdoutText)")
+        #expect(
+            files.stdoutText.contains(
+                "error: redis.conf: cannot read \(folder.file("no-redis.conf")): it does not exist"))
+        #expect(
+            files.stdoutText.components(separatedBy: "no-redis.conf").count == 3,
+            "the file once in the settings, once in the error")
 
         let restores = try await check("restore:\n  enabled: true\n")
         #expect(restores.status == 1)
@@ -71,33 +86,43 @@ import Testing
 
         // The node's identity and Redis address from dynomite.yml, not "(not set)".
         try """
-            dyn_o_mite:
-              datacenter: us-east-1
-              rack: us-east-1c
-              tokens: '1383429731'
-              listen: 0.0.0.0:8102
-              servers:
-              - 127.0.0.1:1:1
-              data_store: 0
-            """.write(toFile: folder.file("dynomite.yml"), atomically: false, encoding: .utf8)
+        dyn_o_mite:
+          datacenter: us-east-1
+          rack: us-east-1c
+          tokens: '1383429731'
+          listen: 0.0.0.0:8102
+          servers:
+          - 127.0.0.1:1:1
+          data_store: 0
+        """.write(toFile: folder.file("dynomite.yml"), atomically: false, encoding: .utf8)
         let resolved = try await check("node:\n  dynomite_yaml: \(folder.file("dynomite.yml"))\n")
         #expect(resolved.status == 0, "\(resolved.stdoutText)")
-        #expect(resolved.stdoutText.contains("node.datacenter                 us-east-1  # dynomite.yml \(folder.file("dynomite.yml"))"), "\(resolved.stdoutText)")
+        #expect(
+            resolved.stdoutText.contains(
+                "node.datacenter                 us-east-1  # dynomite.yml \(folder.file("dynomite.yml"))"),
+            "\(resolved.stdoutText)")
         #expect(resolved.stdoutText.contains("node.tokens                     1383429731"))
         #expect(resolved.stdoutText.contains("redis.port                      1  # servers: in dynomite.yml"))
         #expect(!resolved.stdoutText.contains("node.rack                       (not set)"))
-        #expect(resolved.stdoutText.contains("warning: Redis does not answer: cannot connect to Redis at 127.0.0.1:1: Connection refused"), "\(resolved.stdoutText)")
+        #expect(
+            resolved.stdoutText.contains(
+                "warning: Redis does not answer: cannot connect to Redis at 127.0.0.1:1: Connection refused"),
+            "\(resolved.stdoutText)")
 
         // A password Redis refuses is an error (every job would fail), said once; a password file anyone can read
         // is a warning; a listener off loopback without a token is an error.
         try await withResource(RedisServer.start(password: "right-password")) { redis in
             try "wrong-password\n".write(toFile: folder.file("password"), atomically: false, encoding: .utf8)
             chmod(folder.file("password"), 0o644)
-            let wrong = try await check("redis:\n  port: \(redis.port)\n  password_file: \(folder.file("password"))\nserver:\n  listen: 0.0.0.0:8080\n")
+            let wrong = try await check(
+                "redis:\n  port: \(redis.port)\n  password_file: \(folder.file("password"))\nserver:\n  listen: 0.0.0.0:8080\n"
+            )
             #expect(wrong.status == 1)
             #expect(wrong.stdoutText.contains("error: Redis refused AUTH: WRONGPASS"), "\(wrong.stdoutText)")
             #expect(!wrong.stdoutText.contains("Redis refused AUTH: Redis refused AUTH"))
-            #expect(wrong.stdoutText.contains("warning: redis.password_file \(folder.file("password")) is readable by every user"))
+            #expect(
+                wrong.stdoutText.contains(
+                    "warning: redis.password_file \(folder.file("password")) is readable by every user"))
             #expect(wrong.stdoutText.contains("dynokeeper serve would refuse to start"))
             #expect(!wrong.stdoutText.contains("wrong-password"))
         }
@@ -109,7 +134,10 @@ import Testing
         try "redis:\n  prot: 6379\n".write(toFile: folder.file("bad.yml"), atomically: false, encoding: .utf8)
         let result = try await DynokeeperBinary.run(["config", "check", "--config", folder.file("bad.yml")])
         #expect(result.status == 1)
-        #expect(result.stderrText == "error: unknown configuration key redis.prot (\(folder.file("bad.yml")) line 2); did you mean redis.port?\n")
+        #expect(
+            result.stderrText
+                == "error: unknown configuration key redis.prot (\(folder.file("bad.yml")) line 2); did you mean redis.port?\n"
+        )
         let missing = try await DynokeeperBinary.run(["config", "check", "--config", folder.file("absent.yml")])
         #expect(missing.status == 1)
         #expect(missing.stderrText.contains("does not exist"))

@@ -29,29 +29,31 @@ import Testing
             configPath = folder.file("dynokeeper.yml")
             // With failingStart, redis.start fails while the marker file is there (and removes it): the restore's
             // start fails and its rollback's start works.
-            let start = failingStart
-                ? "if [ -f \(failOnce) ]; then rm \(failOnce); echo refusing >&2; exit 3; fi; \(redis.startCommand)" : redis.startCommand
+            let start =
+                failingStart
+                ? "if [ -f \(failOnce) ]; then rm \(failOnce); echo refusing >&2; exit 3; fi; \(redis.startCommand)"
+                : redis.startCommand
             try """
-                cluster: interrupted
-                node:
-                  dynomite_yaml: \(try dynomite.dynomiteYAML(redisPort: redis.port))
-                redis:
-                  port: \(redis.port)
-                  conf: \(redis.confPath)
-                  start: "\(start)"
-                  stop: "\(redis.stopCommand)"
-                dynomite:
-                  start: "\(dynomite.startCommand)"
-                  stop: "\(dynomite.stopCommand)"
-                storage:
-                  url: \(store.path)
-                restore:
-                  enabled: true
-                server:
-                  listen: 127.0.0.1:\(apiPort)
-                log:
-                  level: warning
-                """.write(toFile: configPath, atomically: false, encoding: .utf8)
+            cluster: interrupted
+            node:
+              dynomite_yaml: \(try dynomite.dynomiteYAML(redisPort: redis.port))
+            redis:
+              port: \(redis.port)
+              conf: \(redis.confPath)
+              start: "\(start)"
+              stop: "\(redis.stopCommand)"
+            dynomite:
+              start: "\(dynomite.startCommand)"
+              stop: "\(dynomite.stopCommand)"
+            storage:
+              url: \(store.path)
+            restore:
+              enabled: true
+            server:
+              listen: 127.0.0.1:\(apiPort)
+            log:
+              level: warning
+            """.write(toFile: configPath, atomically: false, encoding: .utf8)
             serve = try BackgroundProcess(
                 try DynokeeperBinary.path, ["serve", "--config", configPath], logPath: folder.file("serve.log"),
                 environment: DynokeeperBinary.cleanEnvironment([:]))
@@ -64,8 +66,13 @@ import Testing
                 arguments + ["--config", configPath], environment: ["DYNOKEEPER_TEST_KILL_AT": killAt.map(String.init)])
         }
 
-        func api(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, json: [String: Any], text: String) {
-            var arguments = ["-s", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(apiPort)\(path)"]
+        func api(
+            _ method: String, _ path: String, body: String? = nil
+        ) async throws -> (status: Int, json: [String: Any], text: String) {
+            var arguments = [
+                "-s", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method,
+                "http://127.0.0.1:\(apiPort)\(path)",
+            ]
             if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
             let result = try await ProcessRunner.run("curl", arguments)
             let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
@@ -149,14 +156,22 @@ import Testing
                 #expect(status.stdoutText.contains("unfinished restore: snapshot"), "\(context)")
                 // Backups are refused while the node holds half-restored data, from the CLI and the API.
                 let refused = try await node.cli(["backup"])
-                #expect(refused.status == 1 && refused.stderrText.contains("`dynokeeper restore --"), "\(context): \(refused.stderrText)")
+                #expect(
+                    refused.status == 1 && refused.stderrText.contains("`dynokeeper restore --"),
+                    "\(context): \(refused.stderrText)")
                 let apiBackup = try await node.api("POST", "/v1/backups")
-                #expect(apiBackup.status == 409 && apiBackup.text.contains("unfinished_restore"), "\(context): \(apiBackup.text)")
+                #expect(
+                    apiBackup.status == 409 && apiBackup.text.contains("unfinished_restore"),
+                    "\(context): \(apiBackup.text)")
                 let apiRestore = try await node.api("POST", "/v1/restores", body: #"{"dry_run": true}"#)
-                #expect(apiRestore.status == 409 && apiRestore.text.contains("unfinished_restore"), "\(context): \(apiRestore.text)")
+                #expect(
+                    apiRestore.status == 409 && apiRestore.text.contains("unfinished_restore"),
+                    "\(context): \(apiRestore.text)")
                 let apiStatus = try await node.api("GET", "/v1/status")
                 #expect(apiStatus.json["unfinished_restore"] != nil, "\(context): \(apiStatus.text)")
-                #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 1"), "\(context)")
+                #expect(
+                    try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 1"), "\(context)"
+                )
 
                 // The failing start was meant for the restore that was killed; the recovery's starts work.
                 try? FileManager.default.removeItem(atPath: node.failOnce)
@@ -167,9 +182,14 @@ import Testing
                 }
                 #expect(node.dynomite.isRunning, "\(context)")
                 let after = try await node.cli(["status"])
-                #expect(after.status == 0 && after.stdoutText.contains("unfinished restore: none"), "\(context): \(after.stdoutText)")
-                #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"), "\(context)")
-                #expect(try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 0"), "\(context)")
+                #expect(
+                    after.status == 0 && after.stdoutText.contains("unfinished restore: none"),
+                    "\(context): \(after.stdoutText)")
+                #expect(
+                    !FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"), "\(context)")
+                #expect(
+                    try await node.api("GET", "/metrics").text.contains("dynokeeper_unfinished_restore 0"), "\(context)"
+                )
             }
             // Every step of a restore (and of its rollback) writes the journal: each was a kill point.
             #expect(interrupted >= (failingStart ? 12 : 8), "only \(interrupted) kill points")
@@ -195,12 +215,18 @@ import Testing
             let marker = node.folder.file("slow-start.pid")
             let slow = "echo $$ > \(marker); sleep 4; \(node.redis.startCommand)"
             let restore = try BackgroundProcess(
-                try DynokeeperBinary.path, ["restore", "--config", node.configPath], logPath: node.folder.file("restore.log"),
+                try DynokeeperBinary.path, ["restore", "--config", node.configPath],
+                logPath: node.folder.file("restore.log"),
                 environment: DynokeeperBinary.cleanEnvironment(["DYNOKEEPER_REDIS_START": slow]))
-            try await restore.waitUntil("the restore to run redis.start", timeout: .seconds(60)) { FileManager.default.fileExists(atPath: marker) }
+            try await restore.waitUntil("the restore to run redis.start", timeout: .seconds(60)) {
+                FileManager.default.fileExists(atPath: marker)
+            }
             kill(restore.pid, SIGKILL)
             await restore.stop()
-            let leftover = try #require(Int32((try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let leftover = try #require(
+                Int32(
+                    (try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(
+                        in: .whitespacesAndNewlines)))
             #expect(Self.isRunning(leftover), "the slow redis.start outlived the restore")
 
             let rolledBack = try await node.cli(["restore", "--rollback"])
@@ -208,7 +234,9 @@ import Testing
             #expect(!Self.isRunning(leftover), "the leftover redis.start was stopped")
             let starts = node.redis.events().filter { $0 == "redis-start" }.count
             try await Task.sleep(for: .seconds(5))
-            #expect(node.redis.events().filter { $0 == "redis-start" }.count == starts, "no late start from the killed restore")
+            #expect(
+                node.redis.events().filter { $0 == "redis-start" }.count == starts,
+                "no late start from the killed restore")
             #expect(try await node.content() == own)
         }
     }
@@ -230,7 +258,9 @@ import Testing
                 #expect(rolledBack.stderrText.contains("--resume"), "\(context): \(rolledBack.stderrText)")
                 return try await recover(node, .cliResume, context: context)
             }
-            #expect(rolledBack.status == 0 && rolledBack.stdoutText.contains("Rolled back"), "\(context): \(rolledBack.stderrText)")
+            #expect(
+                rolledBack.status == 0 && rolledBack.stdoutText.contains("Rolled back"),
+                "\(context): \(rolledBack.stderrText)")
             return .rolledBack
         case .apiResume:
             let job = try await node.apiJob("/v1/restores/resume")

@@ -18,18 +18,23 @@ struct ProductionTests {
             var environment: [String: String?] = [
                 "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
                 "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
-                "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": store.path, "DYNOKEEPER_LOG_LEVEL": "warning",
+                "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": store.path,
+                "DYNOKEEPER_LOG_LEVEL": "warning",
             ]
             if case .some(let stop) = stop { environment["DYNOKEEPER_REDIS_STOP"] = stop }
             return environment
         }
 
         /// Redis as `redis` under a supervisor, and a local store that only dynokeeper's user may read.
-        static func make(appendOnly: Bool, asRedisUser: Bool = true, runner: SystemUsers.Runner = .current) async throws -> Node {
+        static func make(
+            appendOnly: Bool, asRedisUser: Bool = true, runner: SystemUsers.Runner = .current
+        ) async throws -> Node {
             let redis = try ManagedRedis(appendOnly: appendOnly, asRedisUser: asRedisUser, supervised: true)
             try await redis.start()
             let store = try TemporaryDirectory(prefix: "production-store")
-            if let account = runner.account { SystemUsers.chown(store.path, to: account, folderMode: 0o700, fileMode: 0o600) }
+            if let account = runner.account {
+                SystemUsers.chown(store.path, to: account, folderMode: 0o700, fileMode: 0o600)
+            }
             return Node(redis: redis, store: store)
         }
 
@@ -84,11 +89,15 @@ struct ProductionTests {
             #expect(!files.isEmpty)
             for file in files {
                 let path = node.redis.dataPath + "/" + file
-                #expect(SystemUsers.canReadAndWrite(path, as: redisUser), "\(file): \(String(describing: SystemUsers.owner(of: path)))")
+                #expect(
+                    SystemUsers.canReadAndWrite(path, as: redisUser),
+                    "\(file): \(String(describing: SystemUsers.owner(of: path)))")
                 #expect((SystemUsers.owner(of: path)?.mode ?? 0o777) & 0o007 == 0, "\(file) is open to other users")
             }
             for file in node.dataFiles() where file.hasPrefix(".dynokeeper") {
-                #expect((SystemUsers.owner(of: node.redis.dataPath + "/" + file)?.mode ?? 0o777) & 0o007 == 0, "\(file) is open to other users")
+                #expect(
+                    (SystemUsers.owner(of: node.redis.dataPath + "/" + file)?.mode ?? 0o777) & 0o007 == 0,
+                    "\(file) is open to other users")
             }
             // And it really writes them: a save, a rewrite, and new writes appended to the restored AOF.
             _ = try await node.redis.cli(["SET", "after-the-restore", "y"])
@@ -110,14 +119,18 @@ struct ProductionTests {
     @Test func anAOFFolderThatOnlyRedisMayChangeIsRefusedUpFront() async throws {
         try await withResource(Node.make(appendOnly: true, runner: .nobodyInRedisGroup)) { node in
             try await RedisDataset.populateAllTypes(node.redis, tag: "aof")
-            let backup = try await DynokeeperBinary.run(["backup", "--type", "aof"], environment: node.environment(), as: .nobodyInRedisGroup)
+            let backup = try await DynokeeperBinary.run(
+                ["backup", "--type", "aof"], environment: node.environment(), as: .nobodyInRedisGroup)
             #expect(backup.status == 0, "\(backup.stderrText)")
             _ = try await node.redis.cli(["SET", "current", "data"])
             let current = try await RedisContent.read(port: node.redis.port)
             let events = node.redis.events()
-            let restore = try await DynokeeperBinary.run(["restore"], environment: node.environment(), as: .nobodyInRedisGroup)
+            let restore = try await DynokeeperBinary.run(
+                ["restore"], environment: node.environment(), as: .nobodyInRedisGroup)
             #expect(restore.status == 1)
-            #expect(restore.stderrText.contains("dynokeeper runs as nobody and cannot change Redis's AOF folder"), "\(restore.stderrText)")
+            #expect(
+                restore.stderrText.contains("dynokeeper runs as nobody and cannot change Redis's AOF folder"),
+                "\(restore.stderrText)")
             #expect(restore.stderrText.contains("owner redis, group redis, mode 750"))
             #expect(restore.stderrText.contains("nothing was touched"))
             #expect(node.redis.events() == events)
@@ -145,7 +158,9 @@ struct ProductionTests {
             let proper = try await DynokeeperBinary.run(["restore"], environment: node.environment())
             #expect(proper.status == 0, "\(proper.stderrText)")
             #expect(try await RedisContent.read(port: node.redis.port) != current)
-            #expect(try await node.redis.cli(["EXISTS", "current"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            #expect(
+                try await node.redis.cli(["EXISTS", "current"]).stdoutText.trimmingCharacters(
+                    in: .whitespacesAndNewlines) == "0")
         }
     }
 }
@@ -161,23 +176,36 @@ struct UnreadableStoreTests {
             let nobody = try #require(SystemUsers.nobody)
             SystemUsers.chown(store.path, to: nobody, folderMode: 0o700, fileMode: 0o600)
             let environment: [String: String?] = [
-                "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path, "DYNOKEEPER_RESTORE_ENABLED": "true",
-                "DYNOKEEPER_REDIS_DATA_DIR": store.path, "DYNOKEEPER_REDIS_START": "true", "DYNOKEEPER_NODE_STATE_DIR": store.path + "/state",
+                "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path,
+                "DYNOKEEPER_RESTORE_ENABLED": "true",
+                "DYNOKEEPER_REDIS_DATA_DIR": store.path, "DYNOKEEPER_REDIS_START": "true",
+                "DYNOKEEPER_NODE_STATE_DIR": store.path + "/state",
             ]
             // Two snapshots, one per node folder of the cluster (the backup runs as root: Redis's folder is its own).
             _ = try await redis.cli(["SET", "k", "v"])
-            #expect(try await DynokeeperBinary.run(["backup"], environment: environment.merging(["DYNOKEEPER_REDIS_DATA_DIR": nil, "DYNOKEEPER_NODE_STATE_DIR": nil]) { $1 }).status == 0)
+            #expect(
+                try await DynokeeperBinary.run(
+                    ["backup"],
+                    environment: environment.merging([
+                        "DYNOKEEPER_REDIS_DATA_DIR": nil, "DYNOKEEPER_NODE_STATE_DIR": nil,
+                    ]) { $1 }
+                ).status == 0)
             SystemUsers.chown(store.path, to: nobody, folderMode: 0o700, fileMode: 0o600)
-            let listed = try await DynokeeperBinary.run(["snapshots", "--all-nodes"], environment: environment, as: .nobodyInRedisGroup)
+            let listed = try await DynokeeperBinary.run(
+                ["snapshots", "--all-nodes"], environment: environment, as: .nobodyInRedisGroup)
             #expect(listed.status == 0, "\(listed.stderrText)")
             #expect(listed.stdoutText.contains("dc1/rack1/0"))
 
             chmod(store.path + "/dynomite/dc1/rack1", 0o000)
-            let unreadable = try await DynokeeperBinary.run(["snapshots", "--all-nodes"], environment: environment, as: .nobodyInRedisGroup)
+            let unreadable = try await DynokeeperBinary.run(
+                ["snapshots", "--all-nodes"], environment: environment, as: .nobodyInRedisGroup)
             #expect(unreadable.status == 1)
-            #expect(unreadable.stderrText.contains("cannot list \(store.path)/dynomite/dc1/rack1: Permission denied"), "\(unreadable.stderrText)")
+            #expect(
+                unreadable.stderrText.contains("cannot list \(store.path)/dynomite/dc1/rack1: Permission denied"),
+                "\(unreadable.stderrText)")
             #expect(!unreadable.stdoutText.contains("no complete snapshots"))
-            let restore = try await DynokeeperBinary.run(["restore", "--dry-run"], environment: environment, as: .nobodyInRedisGroup)
+            let restore = try await DynokeeperBinary.run(
+                ["restore", "--dry-run"], environment: environment, as: .nobodyInRedisGroup)
             #expect(restore.status == 1)
             #expect(restore.stderrText.contains("Permission denied"), "\(restore.stderrText)")
         }

@@ -60,7 +60,8 @@ import Testing
             #expect(disabled.status == 1)
             #expect(disabled.stderrText.contains("set restore.enabled: true"))
 
-            let badDate = try await DynokeeperBinary.run(["restore", "--date", "yesterday"], environment: node.environment())
+            let badDate = try await DynokeeperBinary.run(
+                ["restore", "--date", "yesterday"], environment: node.environment())
             #expect(badDate.status == 1)
             #expect(badDate.stderrText.contains("\"yesterday\" is not a date"))
         }

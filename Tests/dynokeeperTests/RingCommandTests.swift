@@ -23,25 +23,25 @@ import Testing
                 try await redis.start()
                 let config = folder.file("node\(index).yml")
                 try """
-                    cluster: ring-cli
-                    node:
-                      datacenter: dc1
-                      rack: rack\(index % 2 + 1)
-                      tokens: "\((index + 1) * 100)"
-                    redis:
-                    \(redis.configurationLines)
-                    storage:
-                      url: \(folder.file("store"))
-                    restore:
-                      enabled: true
-                    server:
-                      listen: 127.0.0.1:\(port)
-                      token: \(token)
-                    ring:
-                      peers: [\(peers)]
-                    log:
-                      level: warning
-                    """.write(toFile: config, atomically: false, encoding: .utf8)
+                cluster: ring-cli
+                node:
+                  datacenter: dc1
+                  rack: rack\(index % 2 + 1)
+                  tokens: "\((index + 1) * 100)"
+                redis:
+                \(redis.configurationLines)
+                storage:
+                  url: \(folder.file("store"))
+                restore:
+                  enabled: true
+                server:
+                  listen: 127.0.0.1:\(port)
+                  token: \(token)
+                ring:
+                  peers: [\(peers)]
+                log:
+                  level: warning
+                """.write(toFile: config, atomically: false, encoding: .utf8)
                 let serve = try BackgroundProcess(
                     try DynokeeperBinary.path, ["serve", "--config", config], logPath: folder.file("serve\(index).log"),
                     environment: DynokeeperBinary.cleanEnvironment([:]))
@@ -58,10 +58,13 @@ import Testing
         }
 
         func curl(_ method: String, _ path: String, body: String = "{}") async throws -> [String: Any] {
-            let result = try await ProcessRunner.run("curl", [
-                "-s", "--max-time", "60", "-X", method, "-H", "Authorization: Bearer \(RingCommandTests.token)", "-d", body,
-                "http://127.0.0.1:\(nodes[0].port)\(path)",
-            ])
+            let result = try await ProcessRunner.run(
+                "curl",
+                [
+                    "-s", "--max-time", "60", "-X", method, "-H", "Authorization: Bearer \(RingCommandTests.token)",
+                    "-d", body,
+                    "http://127.0.0.1:\(nodes[0].port)\(path)",
+                ])
             return (try? JSONSerialization.jsonObject(with: result.stdout)) as? [String: Any] ?? [:]
         }
 
@@ -76,13 +79,17 @@ import Testing
 
     @Test func ringBackupAndRestoreFromTheCommandLineAndTheAPI() async throws {
         try await withResource(Ring.start()) { ring in
-            for (index, node) in ring.nodes.enumerated() { try await RedisDataset.populateAllTypes(node.redis, tag: "ring-\(index)") }
+            for (index, node) in ring.nodes.enumerated() {
+                try await RedisDataset.populateAllTypes(node.redis, tag: "ring-\(index)")
+            }
             let before = try await ring.contents()
 
             let backup = try await DynokeeperBinary.run(["ring", "backup", "--config", ring.nodes[0].config])
             #expect(backup.status == 0, "\(backup.stdoutText) \(backup.stderrText)")
             #expect(backup.stdoutText.contains(": succeeded"))
-            #expect(backup.stdoutText.split(separator: "\n").filter { $0.contains("succeeded in") }.count == 3, "\(backup.stdoutText)")
+            #expect(
+                backup.stdoutText.split(separator: "\n").filter { $0.contains("succeeded in") }.count == 3,
+                "\(backup.stdoutText)")
 
             // The same through the coordinating daemon's API; the daemon lives on.
             let accepted = try await ring.curl("POST", "/v1/ring/backups")
@@ -97,12 +104,19 @@ import Testing
             #expect(ring.nodes.allSatisfy { $0.serve.isRunning })
 
             // --json prints the ring report, each node's typed job result included.
-            let plan = try await DynokeeperBinary.run(["ring", "restore", "--dry-run", "--json", "--config", ring.nodes[2].config])
+            let plan = try await DynokeeperBinary.run([
+                "ring", "restore", "--dry-run", "--json", "--config", ring.nodes[2].config,
+            ])
             #expect(plan.status == 0, "\(plan.stdoutText) \(plan.stderrText)")
             let report = try APIJSON.decoder.decode(RingReport.self, from: Data(plan.stdoutText.utf8))
             #expect(report.kind == .restore && report.dryRun && report.succeeded && report.nodes.count == 3)
-            #expect(report.nodes.allSatisfy { $0.state == .succeeded && $0.result?.dryRun == true && $0.result?.snapshot == report.snapshotID })
-            #expect(report.nodes.allSatisfy { ($0.result?.steps ?? []).contains { $0.name.contains("start Redis") } }, "\(plan.stdoutText)")
+            #expect(
+                report.nodes.allSatisfy {
+                    $0.state == .succeeded && $0.result?.dryRun == true && $0.result?.snapshot == report.snapshotID
+                })
+            #expect(
+                report.nodes.allSatisfy { ($0.result?.steps ?? []).contains { $0.name.contains("start Redis") } },
+                "\(plan.stdoutText)")
 
             for node in ring.nodes { _ = try await node.redis.cli(["FLUSHALL"]) }
             let restore = try await DynokeeperBinary.run(["ring", "restore", "--config", ring.nodes[1].config])

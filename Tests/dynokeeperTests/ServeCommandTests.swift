@@ -18,7 +18,8 @@ import Testing
     }
 
     static func status(port: Int) async throws -> [String: Any] {
-        let result = try await ProcessRunner.run("curl", ["-s", "--max-time", "10", "http://127.0.0.1:\(port)/v1/status"])
+        let result = try await ProcessRunner.run(
+            "curl", ["-s", "--max-time", "10", "http://127.0.0.1:\(port)/v1/status"])
         return (try? JSONSerialization.jsonObject(with: result.stdout)) as? [String: Any] ?? [:]
     }
 
@@ -28,21 +29,25 @@ import Testing
         try await withResource(RedisServer.start()) { redis in
             let port = try FreePort.next()
             let path = folder.file("dynokeeper.yml")
-            try Self.config(port: port, schedule: "0 3 * * *", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
+            try Self.config(port: port, schedule: "0 3 * * *", redisPort: redis.port).write(
+                toFile: path, atomically: false, encoding: .utf8)
             // Plenty of room before the first run: the schedule's next run is hours away, and the catch-up runs once.
             let serve = try BackgroundProcess(
-                try DynokeeperBinary.path, ["serve", "--config", path], logPath: folder.file("serve.log"), currentDirectory: folder.path)
+                try DynokeeperBinary.path, ["serve", "--config", path], logPath: folder.file("serve.log"),
+                currentDirectory: folder.path)
             try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
             #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
 
-            try "cluster: serve-test\nbackup:\n  schedule: every now and then\n".write(toFile: path, atomically: false, encoding: .utf8)
+            try "cluster: serve-test\nbackup:\n  schedule: every now and then\n".write(
+                toFile: path, atomically: false, encoding: .utf8)
             kill(serve.pid, SIGHUP)
             try await serve.waitUntil("the rejected reload in the log", timeout: .seconds(20)) {
                 serve.logTail(lines: 200).contains("configuration reload rejected, keeping the previous one")
             }
             #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
 
-            try Self.config(port: port, schedule: "daily 04:30", redisPort: redis.port).write(toFile: path, atomically: false, encoding: .utf8)
+            try Self.config(port: port, schedule: "daily 04:30", redisPort: redis.port).write(
+                toFile: path, atomically: false, encoding: .utf8)
             kill(serve.pid, SIGHUP)
             var schedule: String?
             for _ in 0..<200 {
@@ -76,7 +81,8 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let result = try await DynokeeperBinary.run(
-            ["schedule", "--count", "3"], environment: ["DYNOKEEPER_BACKUP_SCHEDULE": "0 */6 * * *", "DYNOKEEPER_BACKUP_ENABLED": "true"],
+            ["schedule", "--count", "3"],
+            environment: ["DYNOKEEPER_BACKUP_SCHEDULE": "0 */6 * * *", "DYNOKEEPER_BACKUP_ENABLED": "true"],
             in: folder.path)
         #expect(result.status == 0, "\(result.stderrText)")
         let lines = result.stdoutText.split(separator: "\n").map(String.init)
@@ -85,7 +91,11 @@ import Testing
         let times = lines.dropFirst().compactMap { ISO8601DateFormatter().date(from: $0) }
         #expect(times.count == 3)
         #expect(zip(times, times.dropFirst()).allSatisfy { $1.timeIntervalSince($0) == 6 * 3600 })
-        #expect(times.allSatisfy { Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: $0).hour! % 6 == 0 })
+        #expect(
+            times.allSatisfy {
+                Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: $0).hour! % 6
+                    == 0
+            })
 
         let off = try await DynokeeperBinary.run(["schedule"], in: folder.path)
         #expect(off.stdoutText.contains("scheduled backups are off (backup.enabled: false)"))

@@ -9,7 +9,8 @@ import Testing
         let server = try await SeaweedFS.shared()
         let bucket = try await server.makeBucket("debris")
         // A slow link, so that the upload is still under way when the backup is killed.
-        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .init(latencyMilliseconds: 400))) { proxy in
+        try await withResource(FaultProxy.start(upstream: server.endpoint, faults: .init(latencyMilliseconds: 400))) {
+            proxy in
             try await withResource(ManagedRedis()) { redis in
                 try await redis.start()
                 try await RedisDataset.populateRandom(redis, count: 30_000, size: 1000)
@@ -25,20 +26,28 @@ import Testing
                     try DynokeeperBinary.path, ["backup"], logPath: redis.directory.file("backup.log"),
                     environment: DynokeeperBinary.cleanEnvironment(slow))
                 let uploads = { () async throws -> String in
-                    try await server.awsCheck(["s3api", "list-multipart-uploads", "--bucket", bucket, "--prefix", "debris/"]).stdoutText
+                    try await server.awsCheck([
+                        "s3api", "list-multipart-uploads", "--bucket", bucket, "--prefix", "debris/",
+                    ]).stdoutText
                 }
-                try await backup.waitUntil("a multipart upload", timeout: .seconds(60)) { ((try? await uploads()) ?? "").contains("UploadId") }
+                try await backup.waitUntil("a multipart upload", timeout: .seconds(60)) {
+                    ((try? await uploads()) ?? "").contains("UploadId")
+                }
                 kill(backup.pid, SIGKILL)
                 await backup.stop()
                 #expect(try await uploads().contains("UploadId"), "the killed backup's upload is left behind")
                 // The rest goes straight to the store.
-                let environment = slow.merging(["DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_STORAGE_CONCURRENCY": "4"]) { $1 }
+                let environment = slow.merging([
+                    "DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_STORAGE_CONCURRENCY": "4",
+                ]) { $1 }
                 let listed = try await DynokeeperBinary.run(["snapshots"], environment: environment)
                 #expect(listed.stdoutText.contains("no complete snapshots"), "\(listed.stdoutText)")
 
-                let dry = try await DynokeeperBinary.run(["gc", "--older-than", "0s", "--dry-run"], environment: environment)
+                let dry = try await DynokeeperBinary.run(
+                    ["gc", "--older-than", "0s", "--dry-run"], environment: environment)
                 #expect(dry.status == 0, "\(dry.stderrText)")
-                #expect(dry.stdoutText.contains("would abort incomplete upload dynomite/dc1/rack1/0/"), "\(dry.stdoutText)")
+                #expect(
+                    dry.stdoutText.contains("would abort incomplete upload dynomite/dc1/rack1/0/"), "\(dry.stdoutText)")
                 #expect(try await uploads().contains("UploadId"))
                 let gc = try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment)
                 #expect(gc.status == 0, "\(gc.stderrText)")
@@ -64,9 +73,12 @@ import Testing
                 kill(restoring.pid, SIGKILL)
                 await restoring.stop()
                 #expect(try await RedisContent.read(port: redis.port) == own)
-                #expect(try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment).status == 0)
+                #expect(
+                    try await DynokeeperBinary.run(["gc", "--older-than", "0s"], environment: environment).status == 0)
                 let status = try await DynokeeperBinary.run(["status"], environment: environment)
-                #expect(status.status == 0 && status.stdoutText.contains("unfinished restore: none"), "\(status.stdoutText)")
+                #expect(
+                    status.status == 0 && status.stdoutText.contains("unfinished restore: none"), "\(status.stdoutText)"
+                )
                 #expect(!FileManager.default.fileExists(atPath: incoming))
                 let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
                 #expect(restore.status == 0, "\(restore.stderrText)")
@@ -79,13 +91,16 @@ import Testing
 /// Backups and restores as users run them, through a store that misbehaves in every way at once, and one that
 /// is dead.
 @Suite(.tags(.integration, .process)) struct FaultyStoreCommandTests {
-    static func environment(_ redis: ManagedRedis, bucket: String, endpoint: String, server: SeaweedFS) -> [String: String?] {
+    static func environment(
+        _ redis: ManagedRedis, bucket: String, endpoint: String, server: SeaweedFS
+    ) -> [String: String?] {
         [
             "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
             "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
             "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_STORAGE_URL": "s3://\(bucket)/faults",
             "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_STORAGE_PART_SIZE_MB": "5",
-            "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey, "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
+            "AWS_EC2_METADATA_DISABLED": "true",
         ]
     }
 
@@ -99,14 +114,18 @@ import Testing
                 try await RedisDataset.populateRandom(redis, count: 55_000, size: 1000)
                 let environment = Self.environment(redis, bucket: bucket, endpoint: proxy.endpoint, server: server)
                 let before = try await RedisContent.read(port: redis.port)
-                let backup = try await DynokeeperBinary.run(["backup", "--log-level", "error"], environment: environment)
+                let backup = try await DynokeeperBinary.run(
+                    ["backup", "--log-level", "error"], environment: environment)
                 #expect(backup.status == 0, "\(backup.stderrText)")
                 _ = try await redis.cli(["FLUSHALL"])
-                let restore = try await DynokeeperBinary.run(["restore", "--log-level", "error"], environment: environment)
+                let restore = try await DynokeeperBinary.run(
+                    ["restore", "--log-level", "error"], environment: environment)
                 #expect(restore.status == 0, "\(restore.stderrText)")
                 #expect(try await RedisContent.read(port: redis.port) == before)
                 let injected = proxy.injected()
-                for kind in ["slowdown", "reset", "cut_get", "cut_put"] { #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)") }
+                for kind in ["slowdown", "reset", "cut_get", "cut_put"] {
+                    #expect((injected[kind] ?? 0) > 0, "\(kind): \(injected)")
+                }
             }
         }
     }
@@ -128,7 +147,8 @@ import Testing
                 #expect(backup.stderrText.contains("gave up after"))
                 let listing = try await server.awsCheck(["s3", "ls", "--recursive", "s3://\(bucket)/"])
                 #expect(!listing.stdoutText.contains("manifest.json"))
-                #expect(try await redis.cli(["DBSIZE"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "341")
+                #expect(
+                    try await redis.cli(["DBSIZE"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "341")
             }
         }
     }

@@ -51,7 +51,8 @@ package struct DynomiteYAML: Sendable, Equatable {
     /// Reads and parses a dynomite.yml.
     /// - Throws: ``ConfigurationError`` naming the file and the field.
     package static func load(_ path: String) throws -> DynomiteYAML {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw ConfigurationError("node.dynomite_yaml: cannot read \(path)")
         }
         return try parse(text, path: path)
@@ -86,7 +87,9 @@ package struct DynomiteYAML: Sendable, Equatable {
             }
         }
         func port(_ text: Substring, _ field: String) throws -> Int {
-            guard let number = Int(text), (1...65535).contains(number) else { throw fail("\(field) has an invalid port \"\(text)\"") }
+            guard let number = Int(text), (1...65535).contains(number) else {
+                throw fail("\(field) has an invalid port \"\(text)\"")
+            }
             return number
         }
 
@@ -101,7 +104,9 @@ package struct DynomiteYAML: Sendable, Equatable {
         for (index, (line, _)) in try list("servers").enumerated() {
             let field = "\(pool).servers[\(index)] \"\(line)\""
             let parts = line.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 3 || parts.count == 2, !parts[0].isEmpty else { throw fail("\(field) is not host:port:weight") }
+            guard parts.count == 3 || parts.count == 2, !parts[0].isEmpty else {
+                throw fail("\(field) is not host:port:weight")
+            }
             let weight = parts.count == 3 ? Int(parts[2]) : 1
             guard let weight else { throw fail("\(field) has an invalid weight") }
             result.servers.append(Server(host: String(parts[0]), port: try port(parts[1], field), weight: weight))
@@ -113,7 +118,9 @@ package struct DynomiteYAML: Sendable, Equatable {
                 throw fail("\(field) is not host:port:rack:datacenter:token")
             }
             result.seeds.append(
-                Seed(host: parts[0], port: try port(Substring(parts[1]), field), rack: parts[2], datacenter: parts[3], tokens: parts[4]))
+                Seed(
+                    host: parts[0], port: try port(Substring(parts[1]), field), rack: parts[2], datacenter: parts[3],
+                    tokens: parts[4]))
         }
         return result
     }

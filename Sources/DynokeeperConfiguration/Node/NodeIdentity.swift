@@ -1,3 +1,5 @@
+import Foundation
+
 /// Who a node is in its ring: what the snapshot layout and ring restores go by.
 package struct NodeIdentity: Sendable, Equatable, Codable, CustomStringConvertible {
     package var cluster: String
@@ -42,7 +44,9 @@ package struct NodeSettings: Sendable {
     package static func resolve(_ configuration: DynokeeperConfiguration) throws -> NodeSettings {
         let dynomite = try configuration.node.dynomiteYAML.map(DynomiteYAML.load)
         if let dynomite, let store = dynomite.dataStore, store != 0 {
-            throw ConfigurationError("dynomite.yml \(dynomite.path): data_store is \(store) (memcached); dynokeeper backs up Redis (data_store: 0)")
+            throw ConfigurationError(
+                "dynomite.yml \(dynomite.path): data_store is \(store) (memcached); dynokeeper backs up Redis (data_store: 0)"
+            )
         }
         func name(_ value: String?, _ field: String) throws -> String? {
             guard let value else { return nil }
@@ -57,7 +61,8 @@ package struct NodeSettings: Sendable {
         }
         let identity = NodeIdentity(
             cluster: configuration.cluster,
-            datacenter: try configuration.node.datacenter ?? name(dynomite?.datacenter, "datacenter") ?? NodeIdentity.defaultDatacenter,
+            datacenter: try configuration.node.datacenter ?? name(dynomite?.datacenter, "datacenter")
+                ?? NodeIdentity.defaultDatacenter,
             rack: try configuration.node.rack ?? name(dynomite?.rack, "rack") ?? NodeIdentity.defaultRack,
             tokens: tokens.replacingOccurrences(of: " ", with: ""))
         let server = dynomite?.servers.first
@@ -68,5 +73,3 @@ package struct NodeSettings: Sendable {
             dynomite: dynomite)
     }
 }
-
-import Foundation

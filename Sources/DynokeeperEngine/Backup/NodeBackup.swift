@@ -1,8 +1,8 @@
 package import DynokeeperConfiguration
 package import Foundation
 package import Logging
-package import ObjectStorage
 import NIOCore
+package import ObjectStorage
 import RedisClient
 import Zstd
 
@@ -20,7 +20,8 @@ package struct NodeBackup: Sendable {
         package var snapshotID: SnapshotID?
 
         package init(
-            type: DynokeeperConfiguration.Backup.PersistenceType, compression: DynokeeperConfiguration.Backup.Compression = .zstd,
+            type: DynokeeperConfiguration.Backup.PersistenceType,
+            compression: DynokeeperConfiguration.Backup.Compression = .zstd,
             compressionLevel: Int = 1, snapshotID: SnapshotID? = nil
         ) {
             self.type = type
@@ -29,8 +30,11 @@ package struct NodeBackup: Sendable {
             self.snapshotID = snapshotID
         }
 
-        package init(_ backup: DynokeeperConfiguration.Backup, type: DynokeeperConfiguration.Backup.PersistenceType? = nil) {
-            self.init(type: type ?? backup.type, compression: backup.compression, compressionLevel: backup.compressionLevel)
+        package init(
+            _ backup: DynokeeperConfiguration.Backup, type: DynokeeperConfiguration.Backup.PersistenceType? = nil
+        ) {
+            self.init(
+                type: type ?? backup.type, compression: backup.compression, compressionLevel: backup.compressionLevel)
         }
     }
 
@@ -79,7 +83,8 @@ package struct NodeBackup: Sendable {
             // An id asked for is taken: refuse. One from the clock: a backup already started this second, take
             // the next free second.
             guard options.snapshotID == nil, id.date < startedAt.addingTimeInterval(60) else {
-                throw DynokeeperError.snapshot("snapshot \(id) of node \(node.identity) already exists in \(store.location)")
+                throw DynokeeperError.snapshot(
+                    "snapshot \(id) of node \(node.identity) already exists in \(store.location)")
             }
             id = SnapshotID(date: id.date.addingTimeInterval(1))
         }
@@ -102,7 +107,9 @@ package struct NodeBackup: Sendable {
                 let store = store, logger = logger, keys = uploaded
                 await Task {
                     do { try await store.delete(keys) } catch {
-                        logger.error("could not remove the incomplete snapshot's objects under \(prefix): \(error); without a manifest they are never restored")
+                        logger.error(
+                            "could not remove the incomplete snapshot's objects under \(prefix): \(error); without a manifest they are never restored"
+                        )
                     }
                 }.value
             }
@@ -111,13 +118,16 @@ package struct NodeBackup: Sendable {
     }
 
     private func take(
-        _ options: Options, id: SnapshotID, prefix: String, startedAt: Date, redis: RedisConnection, uploaded: inout [String]
+        _ options: Options, id: SnapshotID, prefix: String, startedAt: Date, redis: RedisConnection,
+        uploaded: inout [String]
     ) async throws -> Report {
         let clock = ContinuousClock()
         let version = try await redis.info("server").version ?? "unknown"
         let persistence = RedisPersistence(redis: redis, dataDirectory: dataDirectory, logger: logger)
 
-        logger.info("asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")")
+        logger.info(
+            "asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")"
+        )
         progress?.step(options.type == .rdb ? "BGSAVE" : "BGREWRITEAOF")
         let saveStart = clock.now
         var trigger: RedisPersistence.Trigger
@@ -174,7 +184,8 @@ package struct NodeBackup: Sendable {
         // have removed it): a manifest makes the snapshot complete.
         for file in stored {
             guard let info = try await store.head(prefix + file.object), info.size == file.storedSize else {
-                throw DynokeeperError.snapshot("\(prefix + file.object) is no longer in the store as it was uploaded; no manifest written")
+                throw DynokeeperError.snapshot(
+                    "\(prefix + file.object) is no longer in the store as it was uploaded; no manifest written")
             }
         }
         let json = try SnapshotManifest.encoder.encode(manifest)
@@ -182,7 +193,8 @@ package struct NodeBackup: Sendable {
             prefix + SnapshotLayout.manifestName, bytes: ByteBuffer(bytes: json),
             options: PutOptions(contentType: "application/json"))
         logger.info(
-            "snapshot \(id) complete: \(stored.count) file(s), \(manifest.size) bytes, \(manifest.storedSize) stored, in \(store.location)/\(prefix)")
+            "snapshot \(id) complete: \(stored.count) file(s), \(manifest.size) bytes, \(manifest.storedSize) stored, in \(store.location)/\(prefix)"
+        )
         return Report(
             manifest: manifest, location: "\(store.location)/\(prefix)", saveDuration: saveDuration,
             uploadDuration: uploadDuration)

@@ -65,7 +65,9 @@ package struct RedisPersistence: Sendable {
             let answers: [RESPValue]
             do {
                 answers = try await redis.sendPipelined([["INFO", "keyspace"], [command]])
-            } catch RedisError.server(_, let message) where message.contains("in progress") || message.contains("child process") {
+            } catch RedisError.server(_, let message)
+                where message.contains("in progress") || message.contains("child process")
+            {
                 logger.info("another save or rewrite started meanwhile; waiting for it (attempt \(attempt))")
                 continue
             }
@@ -88,7 +90,9 @@ package struct RedisPersistence: Sendable {
         do {
             return DataFile(name: name, file: try await LocalFile.open(directory + "/" + name))
         } catch let error as LocalFileError {
-            throw DynokeeperError.snapshot("the RDB file Redis wrote cannot be read: \(error) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
+            throw DynokeeperError.snapshot(
+                "the RDB file Redis wrote cannot be read: \(error) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)"
+            )
         }
     }
 
@@ -97,7 +101,9 @@ package struct RedisPersistence: Sendable {
     /// Checks that AOF is on, runs BGREWRITEAOF and waits for it.
     func rewrite() async throws -> Trigger {
         guard try await redis.configGet("appendonly") == "yes" else {
-            throw DynokeeperError.snapshot("an AOF backup needs appendonly yes, and this Redis has appendonly no: take an RDB backup (--type rdb) or enable AOF")
+            throw DynokeeperError.snapshot(
+                "an AOF backup needs appendonly yes, and this Redis has appendonly no: take an RDB backup (--type rdb) or enable AOF"
+            )
         }
         return try await run(
             "BGREWRITEAOF", finished: { $0.int("aof_rewrite_in_progress") == 0 && $0.int("aof_rewrite_scheduled") == 0 }
@@ -116,13 +122,18 @@ package struct RedisPersistence: Sendable {
     /// The key counts are taken right before the files are opened: Redis writes every command it has answered
     /// to the AOF before it answers the next one, so the counts match the files but for writes that land in the
     /// moment between (the files keep growing; only the bytes present when opened are read).
-    func aofFiles() async throws -> (files: [DataFile], manifest: (directory: String, name: String, content: String)?, keyspace: [Int: RedisInfo.Keyspace]) {
+    func aofFiles() async throws -> (
+        files: [DataFile], manifest: (directory: String, name: String, content: String)?,
+        keyspace: [Int: RedisInfo.Keyspace]
+    ) {
         let keyspace = try await redis.info("keyspace").keyspace
         let (files, manifest) = try await openAOFFiles()
         return (files, manifest, keyspace)
     }
 
-    private func openAOFFiles() async throws -> (files: [DataFile], manifest: (directory: String, name: String, content: String)?) {
+    private func openAOFFiles() async throws -> (
+        files: [DataFile], manifest: (directory: String, name: String, content: String)?
+    ) {
         let directory = try await dataFolder()
         guard let fileName = try await redis.configGet("appendfilename"), !fileName.isEmpty else {
             throw DynokeeperError.snapshot("Redis did not say its appendfilename")
@@ -139,15 +150,21 @@ package struct RedisPersistence: Sendable {
         for _ in 0..<5 {
             let manifestName = fileName + ".manifest"
             let manifestPath = "\(directory)/\(folder)/\(manifestName)"
-            guard let data = FileManager.default.contents(atPath: manifestPath), let text = String(data: data, encoding: .utf8)
+            guard let data = FileManager.default.contents(atPath: manifestPath),
+                let text = String(data: data, encoding: .utf8)
             else {
-                throw DynokeeperError.snapshot("cannot read the AOF manifest \(manifestPath) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)")
+                throw DynokeeperError.snapshot(
+                    "cannot read the AOF manifest \(manifestPath) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)"
+                )
             }
             let entries = try AOFManifest.parse(text, path: manifestPath)
             do {
                 var files: [DataFile] = []
                 for entry in entries where entry.type != "h" {
-                    files.append(DataFile(name: "\(folder)/\(entry.file)", file: try await LocalFile.open("\(directory)/\(folder)/\(entry.file)")))
+                    files.append(
+                        DataFile(
+                            name: "\(folder)/\(entry.file)",
+                            file: try await LocalFile.open("\(directory)/\(folder)/\(entry.file)")))
                 }
                 return (files, (folder, manifestName, AOFManifest.withoutHistory(text)))
             } catch let error as LocalFileError {
@@ -212,7 +229,8 @@ enum AOFManifest {
             guard let file = fields["file"], let sequence = fields["seq"].flatMap(Int.init), let type = fields["type"],
                 !file.contains("/"), file != "..", !file.isEmpty
             else {
-                throw DynokeeperError.snapshot("the AOF manifest \(path) has a line dynokeeper does not understand: \(line)")
+                throw DynokeeperError.snapshot(
+                    "the AOF manifest \(path) has a line dynokeeper does not understand: \(line)")
             }
             return Entry(file: file, sequence: sequence, type: type)
         }

@@ -26,7 +26,9 @@ package struct SnapshotCatalog: Sendable {
     /// The node's complete snapshots, newest first.
     package func snapshots(of node: NodeIdentity) async throws -> [SnapshotEntry] {
         try await find(prefix: SnapshotLayout.nodePrefix(node), cluster: node.cluster)
-            .filter { $0.node.datacenter == node.datacenter && $0.node.rack == node.rack && $0.node.tokens == node.tokens }
+            .filter {
+                $0.node.datacenter == node.datacenter && $0.node.rack == node.rack && $0.node.tokens == node.tokens
+            }
     }
 
     /// Every node's complete snapshots in a cluster, newest first.
@@ -65,12 +67,14 @@ package struct SnapshotCatalog: Sendable {
             let bytes = try await store.getBytes(key, limit: 16 << 20)
             let manifest = try SnapshotManifest.decode(Data(bytes.readableBytesView), key: key)
             guard SnapshotLayout.snapshotPrefix(manifest.node, manifest.snapshotID) == folder else {
-                logger.warning("skipping \(key): its manifest describes \(manifest.node) \(manifest.snapshotID), not this folder")
+                logger.warning(
+                    "skipping \(key): its manifest describes \(manifest.node) \(manifest.snapshotID), not this folder")
                 return nil
             }
             return SnapshotEntry(manifest: manifest, prefix: folder)
         } catch let error as DynokeeperError where error.code == .snapshot {
-            throw DynokeeperError.snapshot("\(error); remove or repair that snapshot's manifest (or the whole folder) before listing or restoring")
+            throw DynokeeperError.snapshot(
+                "\(error); remove or repair that snapshot's manifest (or the whole folder) before listing or restoring")
         } catch let error as ObjectStoreError where error.code == .notFound {
             return nil  // deleted since the listing
         }

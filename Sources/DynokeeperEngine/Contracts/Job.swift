@@ -111,7 +111,8 @@ package struct JobResult: Sendable, Codable, Equatable {
     }
 
     package init(
-        snapshot: String? = nil, location: String? = nil, size: Int64? = nil, storedSize: Int64? = nil, keys: Int? = nil,
+        snapshot: String? = nil, location: String? = nil, size: Int64? = nil, storedSize: Int64? = nil,
+        keys: Int? = nil,
         source: String? = nil, steps: [Step]? = nil, notes: [String]? = nil, dryRun: Bool? = nil, outcome: String? = nil
     ) {
         self.snapshot = snapshot

@@ -41,7 +41,9 @@ package actor JobQueue<Record: QueuedJob> {
     /// Fails when a job runs or the queue is shutting down, so that a request can be refused before it takes
     /// anything else (such as the node lock).
     package func ensureIdle() throws(DynokeeperError) {
-        guard accepting else { throw DynokeeperError(.shuttingDown, "dynokeeper is shutting down and starts no new jobs") }
+        guard accepting else {
+            throw DynokeeperError(.shuttingDown, "dynokeeper is shutting down and starts no new jobs")
+        }
         if let running, let current = job(running.id) { throw DynokeeperError(.jobRunning, current.runningDescription) }
     }
 

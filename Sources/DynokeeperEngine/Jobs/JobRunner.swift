@@ -45,7 +45,11 @@ package struct JobRunner: Sendable {
         self.logger = logger
         self.events = events
         queue = JobQueue(keep: 100) { job in
-            if let error = job.error { logger.error("job \(job.id) failed: \(error)") } else { logger.info("job \(job.id) succeeded") }
+            if let error = job.error {
+                logger.error("job \(job.id) failed: \(error)")
+            } else {
+                logger.info("job \(job.id) succeeded")
+            }
             events?.jobFinished(job)
         }
     }
@@ -63,14 +67,16 @@ package struct JobRunner: Sendable {
         return try await queue.start(
             { sequence, now in
                 var job = Job(
-                    id: "\(kind.rawValue)-\(SnapshotID(date: now).text)-\(sequence)", kind: kind, parameters: parameters,
+                    id: "\(kind.rawValue)-\(SnapshotID(date: now).text)-\(sequence)", kind: kind,
+                    parameters: parameters,
                     trigger: trigger, createdAt: now)
                 job.step = "starting"
                 // Before the work starts, so that its end is never reported before its start.
                 events?.jobStarted(job)
                 logger.info("job \(job.id) started (\(kind.rawValue), by \(trigger))")
                 return job
-            }, cancelOnShutdown: kind != .restore, live: { progress.apply(to: &$0) }, work: { try await work(progress) })
+            }, cancelOnShutdown: kind != .restore, live: { progress.apply(to: &$0) }, work: { try await work(progress) }
+        )
     }
 
     /// A job as it is now, with the live step and progress of a running one.
@@ -108,7 +114,9 @@ package final class JobProgress: ProgressReporter {
     init() {}
 
     package func progress(label: String, done: Int64, total: Int64) {
-        state.withLock { $0.done = done; $0.total = total }
+        state.withLock {
+            $0.done = done; $0.total = total
+        }
     }
 
     package func finished(label: String) {}

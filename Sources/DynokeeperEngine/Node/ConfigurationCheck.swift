@@ -30,19 +30,31 @@ package struct ConfigurationCheck: Sendable {
         }
         let fromYAML = node.dynomite.map { "dynomite.yml \($0.path)" } ?? "default for a plain Redis"
         let identity = node.identity
-        check.resolved.append(("node.datacenter", identity.datacenter, configuration.node.datacenter != nil ? "node.datacenter" : fromYAML))
+        check.resolved.append(
+            (
+                "node.datacenter", identity.datacenter,
+                configuration.node.datacenter != nil ? "node.datacenter" : fromYAML
+            ))
         check.resolved.append(("node.rack", identity.rack, configuration.node.rack != nil ? "node.rack" : fromYAML))
-        check.resolved.append(("node.tokens", identity.tokens, configuration.node.tokens != nil ? "node.tokens" : fromYAML))
+        check.resolved.append(
+            ("node.tokens", identity.tokens, configuration.node.tokens != nil ? "node.tokens" : fromYAML))
         let redisFrom = node.dynomite?.servers.first != nil ? "servers: in \(fromYAML)" : "default"
-        check.resolved.append(("redis.host", node.redisHost, configuration.redis.host != nil ? "redis.host" : redisFrom))
-        check.resolved.append(("redis.port", String(node.redisPort), configuration.redis.port != nil ? "redis.port" : redisFrom))
+        check.resolved.append(
+            ("redis.host", node.redisHost, configuration.redis.host != nil ? "redis.host" : redisFrom))
+        check.resolved.append(
+            ("redis.port", String(node.redisPort), configuration.redis.port != nil ? "redis.port" : redisFrom))
 
         let connector = RedisConnector(node: node, redis: configuration.redis, logger: logger)
         var credentialsReadable = true
         do {
             _ = try connector.credentials()
             if let file = configuration.redis.passwordFile, let mode = FileOwnership.of(file)?.mode, mode & 0o004 != 0 {
-                check.findings.append(Finding(level: .warning, message: "redis.password_file \(file) is readable by every user (mode \(String(mode, radix: 8))): chmod o-r it"))
+                check.findings.append(
+                    Finding(
+                        level: .warning,
+                        message:
+                            "redis.password_file \(file) is readable by every user (mode \(String(mode, radix: 8))): chmod o-r it"
+                    ))
             }
         } catch {
             credentialsReadable = false
@@ -66,7 +78,11 @@ package struct ConfigurationCheck: Sendable {
                 folders = try NodeFolders.withoutRedis(configuration)
                 if let folders {
                     check.resolved.append(("Redis's data folder", folders.data, folders.dataOrigin))
-                    check.resolved.append(("state folder", folders.state, configuration.node.stateDir != nil ? "node.state_dir" : "default"))
+                    check.resolved.append(
+                        (
+                            "state folder", folders.state,
+                            configuration.node.stateDir != nil ? "node.state_dir" : "default"
+                        ))
                 }
             } catch {
                 check.findings.append(Finding(level: .error, message: "\(error)"))
@@ -76,9 +92,12 @@ package struct ConfigurationCheck: Sendable {
             check.resolved.append(("next scheduled backup", next.formatted(.iso8601), "backup.schedule"))
         }
         if configuration.server.token == nil && !configuration.server.isLoopback {
-            check.findings.append(Finding(
-                level: .error,
-                message: "server.listen \(configuration.server.host):\(configuration.server.port) is reachable from other machines without server.token: dynokeeper serve would refuse to start"))
+            check.findings.append(
+                Finding(
+                    level: .error,
+                    message:
+                        "server.listen \(configuration.server.host):\(configuration.server.port) is reachable from other machines without server.token: dynokeeper serve would refuse to start"
+                ))
         }
 
         // How Redis answers now. Down is a warning (it may be stopped while the configuration is checked); a
@@ -93,7 +112,11 @@ package struct ConfigurationCheck: Sendable {
                     running = try await RedisLayout.read(from: redis, dataDirectory: configuration.redis.dataDir)
                     return version
                 }
-                check.resolved.append(("Redis", "answers at \(connector.address), version \(version), supervised \(supervised ?? "no")", "Redis"))
+                check.resolved.append(
+                    (
+                        "Redis",
+                        "answers at \(connector.address), version \(version), supervised \(supervised ?? "no")", "Redis"
+                    ))
             } catch let error as RedisError {
                 if case .connectionFailed = error {
                     check.findings.append(Finding(level: .warning, message: "Redis does not answer: \(error)"))
@@ -104,28 +127,36 @@ package struct ConfigurationCheck: Sendable {
                 check.findings.append(Finding(level: .error, message: "\(error)"))
             }
         }
-        if let running, let folders, let mismatch = folders.mismatch(runningDirectory: running.directory, configuration) {
+        if let running, let folders, let mismatch = folders.mismatch(runningDirectory: running.directory, configuration)
+        {
             check.findings.append(Finding(level: configuration.restore.enabled ? .error : .warning, message: mismatch))
         }
 
         // What a restore needs: refused up front otherwise, so say so now.
         if configuration.restore.enabled {
             var missing: [String] = []
-            if configuration.redis.start == nil { missing.append("set redis.start (restores stop Redis and must start it again)") }
+            if configuration.redis.start == nil {
+                missing.append("set redis.start (restores stop Redis and must start it again)")
+            }
             if configuration.redis.conf == nil && configuration.redis.dataDir == nil {
                 missing.append("set redis.conf or redis.data_dir (to find an interrupted restore while Redis is down)")
             }
             do { _ = try DynomiteService.make(configuration, node: node) } catch { missing.append("\(error)") }
             if let supervised, supervised != "no", configuration.redis.stop == nil {
-                missing.append("set redis.stop: Redis runs supervised (\(supervised)) and its supervisor would start it again after SHUTDOWN")
+                missing.append(
+                    "set redis.stop: Redis runs supervised (\(supervised)) and its supervisor would start it again after SHUTDOWN"
+                )
             }
             if let directory = running?.directory ?? folders?.data {
-                for problem in FolderAccess.restoreProblems(directory: directory, appendDirectory: running?.appendDirectory) {
+                for problem in FolderAccess.restoreProblems(
+                    directory: directory, appendDirectory: running?.appendDirectory)
+                {
                     missing.append("\(problem) (see the README's Running in production)")
                 }
             }
             for item in missing {
-                check.findings.append(Finding(level: .error, message: "restore.enabled is true, but restores would be refused: \(item)"))
+                check.findings.append(
+                    Finding(level: .error, message: "restore.enabled is true, but restores would be refused: \(item)"))
             }
         }
         return check

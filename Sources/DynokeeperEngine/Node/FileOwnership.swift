@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Owner, group and permission bits taken from a file or folder that Redis already uses, for what dynokeeper
 /// puts beside it: a restored file must be readable and writable by the user Redis runs as (an AOF it cannot
@@ -22,7 +23,8 @@ struct FileOwnership: Sendable, Equatable {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
         return FileOwnership(
-            owner: info.st_uid, group: info.st_gid, mode: info.st_mode & 0o777, fromFolder: info.st_mode & S_IFMT == S_IFDIR)
+            owner: info.st_uid, group: info.st_gid, mode: info.st_mode & 0o777,
+            fromFolder: info.st_mode & S_IFMT == S_IFDIR)
     }
 
     /// The mode a file or folder gets from this reference: a folder's execute bits go to folders only.
@@ -50,7 +52,8 @@ struct FileOwnership: Sendable, Equatable {
             }
         } else if info.st_gid != group && lchown(path, uid_t.max, group) != 0 {
             problems.append(
-                "chgrp \(group): \(String(cString: strerror(errno))) (run dynokeeper as a member of Redis's group so that it can give Redis its files)")
+                "chgrp \(group): \(String(cString: strerror(errno))) (run dynokeeper as a member of Redis's group so that it can give Redis its files)"
+            )
         }
         var wanted = mode(forFolder: info.st_mode & S_IFMT == S_IFDIR)
         if geteuid() != 0 && owner != info.st_uid {
@@ -75,7 +78,8 @@ enum StateFolder {
             try FileManager.default.createDirectory(atPath: folders.state, withIntermediateDirectories: true)
         } catch {
             throw DynokeeperError.snapshot(
-                "cannot create dynokeeper's state folder \(folders.state): \(error.localizedDescription); set node.state_dir to a folder this user can write, or let this user write Redis's data folder (see the README's Running in production)")
+                "cannot create dynokeeper's state folder \(folders.state): \(error.localizedDescription); set node.state_dir to a folder this user can write, or let this user write Redis's data folder (see the README's Running in production)"
+            )
         }
         if let mode = FileOwnership.of(folders.data)?.mode {
             giveToDataOwner(folders.state, folders: folders, mode: (mode & 0o770) | 0o700)
@@ -104,8 +108,10 @@ enum FolderAccess {
         let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
         var detail = ""
         if let ownership = FileOwnership.of(path) {
-            let owner = getpwuid(ownership.owner).map { String(cString: $0.pointee.pw_name) } ?? "uid \(ownership.owner)"
-            let group = getgrgid(ownership.group).map { String(cString: $0.pointee.gr_name) } ?? "gid \(ownership.group)"
+            let owner =
+                getpwuid(ownership.owner).map { String(cString: $0.pointee.pw_name) } ?? "uid \(ownership.owner)"
+            let group =
+                getgrgid(ownership.group).map { String(cString: $0.pointee.gr_name) } ?? "gid \(ownership.group)"
             detail = " (owner \(owner), group \(group), mode \(String(ownership.mode, radix: 8)))"
         }
         return "dynokeeper runs as \(user) and cannot change \(what) \(path)\(detail): \(error)"

@@ -27,18 +27,22 @@ package struct NodeFolders: Sendable, Equatable {
             return nil
         }
         return NodeFolders(
-            data: data.path, state: configuration.node.stateDir ?? data.path + "/" + defaultStateName, dataOrigin: data.origin)
+            data: data.path, state: configuration.node.stateDir ?? data.path + "/" + defaultStateName,
+            dataOrigin: data.origin)
     }
 
     /// Finds the folders, asking Redis (`CONFIG GET dir`) when the configuration does not say.
-    package static func resolve(_ configuration: DynokeeperConfiguration, connector: RedisConnector) async throws -> NodeFolders {
+    package static func resolve(
+        _ configuration: DynokeeperConfiguration, connector: RedisConnector
+    ) async throws -> NodeFolders {
         if let folders = try withoutRedis(configuration) { return folders }
         let dir = try await connector.withConnection(commandTimeout: .seconds(10)) { try await $0.configGet("dir") }
         guard let dir, !dir.isEmpty else {
             throw DynokeeperError.snapshot("Redis did not say its data folder (CONFIG GET dir); set redis.data_dir")
         }
         return NodeFolders(
-            data: dir, state: configuration.node.stateDir ?? dir + "/" + defaultStateName, dataOrigin: "Redis's CONFIG GET dir")
+            data: dir, state: configuration.node.stateDir ?? dir + "/" + defaultStateName,
+            dataOrigin: "Redis's CONFIG GET dir")
     }
 
     /// The restore's work folder (fetched files, set-aside files): in the data folder, so that renames stay on
@@ -54,17 +58,21 @@ package struct NodeFolders: Sendable, Equatable {
     /// Why the running Redis's data folder is not the one found without Redis (`nil` when it is, or when
     /// `redis.data_dir` says where dynokeeper sees it).
     func mismatch(runningDirectory: String, _ configuration: DynokeeperConfiguration) -> String? {
-        guard configuration.redis.dataDir == nil, RestoreTarget.realPath(runningDirectory) != RestoreTarget.realPath(data) else {
+        guard configuration.redis.dataDir == nil,
+            RestoreTarget.realPath(runningDirectory) != RestoreTarget.realPath(data)
+        else {
             return nil
         }
-        return "the running Redis keeps its data in \(runningDirectory), but \(dataOrigin) says \(data): check redis.conf, or set redis.data_dir to the folder as dynokeeper sees it"
+        return
+            "the running Redis keeps its data in \(runningDirectory), but \(dataOrigin) says \(data): check redis.conf, or set redis.data_dir to the folder as dynokeeper sees it"
     }
 
     /// What a restore requires: its journal must be found again while Redis is down.
     static func forRestore(_ configuration: DynokeeperConfiguration) throws -> NodeFolders {
         guard let folders = try withoutRedis(configuration) else {
             throw ConfigurationError(
-                "restores stop Redis, and an interrupted one must be found again while Redis is down: set redis.conf (or redis.data_dir) so that dynokeeper knows Redis's data folder without asking Redis")
+                "restores stop Redis, and an interrupted one must be found again while Redis is down: set redis.conf (or redis.data_dir) so that dynokeeper knows Redis's data folder without asking Redis"
+            )
         }
         return folders
     }

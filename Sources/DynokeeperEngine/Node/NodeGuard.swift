@@ -22,7 +22,8 @@ package struct NodeGuard: Sendable {
         let folders = try await NodeFolders.resolve(configuration, connector: connector)
         let lock = try NodeLock.acquire(folders, operation: operation)
         do {
-            if let journal = try RestoreJournal.load(folders), try await !discardIfUntouched(journal, folders: folders) {
+            if let journal = try RestoreJournal.load(folders), try await !discardIfUntouched(journal, folders: folders)
+            {
                 throw UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
             }
         } catch {
@@ -37,7 +38,8 @@ package struct NodeGuard: Sendable {
     func discardIfUntouched(_ journal: RestoreJournal, folders: NodeFolders) async throws -> Bool {
         guard journal.isUntouched else { return false }
         logger.notice(
-            "removing the journal and fetched files of a restore of snapshot \(journal.snapshot) that was interrupted before it touched the node (pid \(journal.pid), \(journal.startedAt.formatted(.iso8601)))")
+            "removing the journal and fetched files of a restore of snapshot \(journal.snapshot) that was interrupted before it touched the node (pid \(journal.pid), \(journal.startedAt.formatted(.iso8601)))"
+        )
         try await NodeRestore.discardUntouched(journal, folders: folders)
         return true
     }
@@ -60,16 +62,20 @@ package struct NodeGuard: Sendable {
         do {
             guard var journal = try RestoreJournal.load(folders) else {
                 if let left = NodeRestore.orphanedData(folders.work + "/previous") {
-                    state.problem = "\(folders.work)/previous holds \(left), set aside by a restore that has no journal: they may be the only copy of the node's earlier data"
+                    state.problem =
+                        "\(folders.work)/previous holds \(left), set aside by a restore that has no journal: they may be the only copy of the node's earlier data"
                 }
                 return state
             }
-            if state.operation == nil, journal.isUntouched, let lock = try? NodeLock.acquire(folders, operation: "cleanup") {
+            if state.operation == nil, journal.isUntouched,
+                let lock = try? NodeLock.acquire(folders, operation: "cleanup")
+            {
                 defer { lock.release() }
                 if try await discardIfUntouched(journal, folders: folders) { return state }
             }
             journal.files = journal.locations()
-            state.unfinishedRestore = UnfinishedRestore(journal: journal, path: folders.journal, running: state.operation != nil)
+            state.unfinishedRestore = UnfinishedRestore(
+                journal: journal, path: folders.journal, running: state.operation != nil)
         } catch {
             state.problem = "\(error)"
         }
@@ -87,7 +93,10 @@ package struct NodeState: Sendable, Codable, Equatable {
     /// Why the state could not be read.
     package var problem: String?
 
-    package init(stateFolder: String? = nil, operation: NodeLock.Holder? = nil, unfinishedRestore: UnfinishedRestore? = nil, problem: String? = nil) {
+    package init(
+        stateFolder: String? = nil, operation: NodeLock.Holder? = nil, unfinishedRestore: UnfinishedRestore? = nil,
+        problem: String? = nil
+    ) {
         self.stateFolder = stateFolder
         self.operation = operation
         self.unfinishedRestore = unfinishedRestore
@@ -118,7 +127,8 @@ package struct UnfinishedRestore: Sendable, Codable, Equatable {
         self.running = running
         lastError = journal.lastError
         files = journal.files
-        resolve = running
+        resolve =
+            running
             ? "a restore is running (pid \(journal.pid))"
             : UnfinishedRestoreError(journal: journal, journalPath: path).description
     }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 package import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One backup, restore, resume or rollback at a time on a node, whether the CLI or the daemon runs it: an
 /// exclusive `flock` on a file in the state folder, held for the whole operation and released by the kernel
@@ -51,7 +52,8 @@ package final class NodeLock: Sendable {
         }
         guard fd >= 0 else {
             throw DynokeeperError.snapshot(
-                "cannot open the node lock \(path): \(String(cString: strerror(errno))) (dynokeeper needs to write node.state_dir, by default .dynokeeper in Redis's data folder)")
+                "cannot open the node lock \(path): \(String(cString: strerror(errno))) (dynokeeper needs to write node.state_dir, by default .dynokeeper in Redis's data folder)"
+            )
         }
         // A status probe holds a shared lock for a moment (see currentHolder): try again for a little while.
         var locked = false

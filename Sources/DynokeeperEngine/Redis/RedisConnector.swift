@@ -24,7 +24,9 @@ package struct RedisConnector: Sendable {
             if user != nil { throw ConfigurationError("redis.user is set but redis.password_file is not") }
             return nil
         }
-        guard let data = FileManager.default.contents(atPath: passwordFile), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: passwordFile),
+            let text = String(data: data, encoding: .utf8)
+        else {
             throw ConfigurationError("redis.password_file: cannot read \(passwordFile)")
         }
         let password = text.trimmingCharacters(in: .newlines)
@@ -39,10 +41,14 @@ package struct RedisConnector: Sendable {
         do {
             return try await RedisConnection.connect(
                 to: address, credentials: credentials, commandTimeout: TimeAmount(commandTimeout), logger: logger)
-        } catch RedisError.server(let command, let message) where RedisError.server(command: command, message: message).isAuthenticationFailure {
+        } catch RedisError.server(let command, let message)
+            where RedisError.server(command: command, message: message).isAuthenticationFailure
+        {
             throw RedisError.server(
                 command: "AUTH",
-                message: "\(message) — check redis.password_file\(user == nil ? "" : " and redis.user") (Redis at \(address))")
+                message:
+                    "\(message) — check redis.password_file\(user == nil ? "" : " and redis.user") (Redis at \(address))"
+            )
         }
     }
 

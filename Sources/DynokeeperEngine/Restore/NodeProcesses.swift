@@ -36,12 +36,15 @@ package struct RedisService: Sendable {
     }
 
     /// The node's Redis as the configuration describes it (`redis.start`, `redis.stop`).
-    package static func make(_ configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger) -> RedisService {
+    package static func make(
+        _ configuration: DynokeeperConfiguration, connector: RedisConnector, logger: Logger
+    ) -> RedisService {
         let passing = configuration.node.commandEnvironment
         return RedisService(
             connector: connector,
             startCommand: configuration.redis.start.map { ShellCommand($0, key: "redis.start", passing: passing) },
-            stopCommand: configuration.redis.stop.map { ShellCommand($0, key: "redis.stop", passing: passing) }, logger: logger)
+            stopCommand: configuration.redis.stop.map { ShellCommand($0, key: "redis.stop", passing: passing) },
+            logger: logger)
     }
 
     /// Whether a Redis listens (loading, or refusing our password, counts as running).
@@ -89,7 +92,8 @@ package struct RedisService: Sendable {
                 // Another process than the one stopped (a supervisor's restart may be quicker than this poll), or
                 // any Redis after this one was seen gone.
                 if wentDown || (current != nil && stopped != nil && current != stopped) {
-                    throw NodeControlError(Self.supervisorMessage(connector.address, stopped: stopped, current: current ?? "unknown"))
+                    throw NodeControlError(
+                        Self.supervisorMessage(connector.address, stopped: stopped, current: current ?? "unknown"))
                 }
                 downSince = nil
             } else if let since = downSince {
@@ -100,7 +104,9 @@ package struct RedisService: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw NodeControlError("Redis at \(connector.address) still answers \(stopTimeout) after \(stopCommand.map { "\($0)" } ?? "SHUTDOWN NOSAVE")")
+        throw NodeControlError(
+            "Redis at \(connector.address) still answers \(stopTimeout) after \(stopCommand.map { "\($0)" } ?? "SHUTDOWN NOSAVE")"
+        )
     }
 
     /// Fails unless Redis is down: checked right before files are moved, so that a Redis brought back by a
@@ -108,7 +114,8 @@ package struct RedisService: Sendable {
     package func ensureDown(before step: String) async throws {
         guard case .up(let current) = await presence() else { return }
         throw NodeControlError(
-            "Redis at \(connector.address) is running again (run_id \(current ?? "unknown")) although dynokeeper stopped it; refusing to \(step). \(Self.supervisorAdvice)")
+            "Redis at \(connector.address) is running again (run_id \(current ?? "unknown")) although dynokeeper stopped it; refusing to \(step). \(Self.supervisorAdvice)"
+        )
     }
 
     static let supervisorAdvice =
@@ -135,10 +142,14 @@ package struct RedisService: Sendable {
         var lastAnswer: ContinuousClock.Instant?
         while ContinuousClock.now < deadline {
             if let lastAnswer, ContinuousClock.now - lastAnswer > vanishTime {
-                throw NodeControlError("Redis at \(connector.address) answered, then went away while loading its data after \(startCommand); its log says why")
+                throw NodeControlError(
+                    "Redis at \(connector.address) answered, then went away while loading its data after \(startCommand); its log says why"
+                )
             }
             guard ContinuousClock.now < answerDeadline || lastAnswer != nil else {
-                throw NodeControlError("Redis at \(connector.address) did not answer within \(startTimeout) after \(startCommand); its log says why")
+                throw NodeControlError(
+                    "Redis at \(connector.address) did not answer within \(startTimeout) after \(startCommand); its log says why"
+                )
             }
             if let redis = try? await connector.connect(commandTimeout: .seconds(10)) {
                 // Polls on this connection while it answers (`false` once it fails: connect again).
@@ -149,11 +160,13 @@ package struct RedisService: Sendable {
                         if let runID = info["run_id"] {
                             if stoppedRunIDs.contains(runID) {
                                 throw NodeControlError(
-                                    "the Redis answering at \(connector.address) after \(startCommand) is the one dynokeeper stopped (run_id \(runID)): it never stopped, or redis.start did not start a new one")
+                                    "the Redis answering at \(connector.address) after \(startCommand) is the one dynokeeper stopped (run_id \(runID)): it never stopped, or redis.start did not start a new one"
+                                )
                             }
                             if let first = loadingRunID, first != runID, info.int("loading") != 0 {
                                 throw NodeControlError(
-                                    "Redis at \(connector.address) exited while loading its data and was started again (run_id \(first), then \(runID)): it cannot load what was put in place; its log says why")
+                                    "Redis at \(connector.address) exited while loading its data and was started again (run_id \(first), then \(runID)): it cannot load what was put in place; its log says why"
+                                )
                             }
                             loadingRunID = loadingRunID ?? runID
                         }
@@ -170,7 +183,9 @@ package struct RedisService: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw NodeControlError("Redis at \(connector.address) did not answer with its data loaded within \(loadTimeout) after \(startCommand)")
+        throw NodeControlError(
+            "Redis at \(connector.address) did not answer with its data loaded within \(loadTimeout) after \(startCommand)"
+        )
     }
 }
 
@@ -190,11 +205,13 @@ package struct DynomiteService: Sendable {
         guard settings.start != nil || settings.stop != nil || node.dynomite != nil else { return nil }
         guard let start = settings.start, let stop = settings.stop else {
             throw ConfigurationError(
-                "this node runs Dynomite (node.dynomite_yaml or dynomite.* is set): set both dynomite.stop and dynomite.start so that a restore can stop it and start it again")
+                "this node runs Dynomite (node.dynomite_yaml or dynomite.* is set): set both dynomite.stop and dynomite.start so that a restore can stop it and start it again"
+            )
         }
         let listen = node.dynomite?.listen.flatMap(Self.hostAndPort)
         guard let port = settings.port ?? listen?.port else {
-            throw ConfigurationError("set dynomite.port (or listen: in dynomite.yml) so that dynokeeper can tell when Dynomite is up")
+            throw ConfigurationError(
+                "set dynomite.port (or listen: in dynomite.yml) so that dynokeeper can tell when Dynomite is up")
         }
         let passing = configuration.node.commandEnvironment
         return DynomiteService(
@@ -214,11 +231,13 @@ package struct DynomiteService: Sendable {
 
     package func stop() async throws {
         try await stopCommand.run(timeout: commandTimeout)
-        try await PortProbe.wait(host: host, port: port, open: false, timeout: waitTimeout, what: "waiting for Dynomite to stop")
+        try await PortProbe.wait(
+            host: host, port: port, open: false, timeout: waitTimeout, what: "waiting for Dynomite to stop")
     }
 
     package func start() async throws {
         try await startCommand.run(timeout: commandTimeout)
-        try await PortProbe.wait(host: host, port: port, open: true, timeout: waitTimeout, what: "waiting for Dynomite to start")
+        try await PortProbe.wait(
+            host: host, port: port, open: true, timeout: waitTimeout, what: "waiting for Dynomite to start")
     }
 }

@@ -8,29 +8,39 @@ import ObjectStorage
 extension NodeRestore {
     /// Everything that can be refused before anything is fetched: a Redis that a supervisor would restart, a
     /// snapshot the node's Redis cannot load, objects whose size is not the manifest's, too little free space.
-    func preflight(source: RestoreSource, plan: RestorePlan, target: RestoreTarget, options: Options) async throws -> [String] {
+    func preflight(
+        source: RestoreSource, plan: RestorePlan, target: RestoreTarget, options: Options
+    ) async throws -> [String] {
         var notes: [String] = []
         if let supervised = target.supervised, supervised != "no", configuration.redis.stop == nil {
             throw ConfigurationError(
-                "Redis runs supervised (supervised \(supervised)): after SHUTDOWN its supervisor would start it again on the old files while dynokeeper replaces them. Set redis.stop and redis.start to the supervisor's commands (such as systemctl stop redis-server / systemctl start redis-server)")
+                "Redis runs supervised (supervised \(supervised)): after SHUTDOWN its supervisor would start it again on the old files while dynokeeper replaces them. Set redis.stop and redis.start to the supervisor's commands (such as systemctl stop redis-server / systemctl start redis-server)"
+            )
         }
         if let version = source.manifest?.rdbVersion {
             notes += try checkRDBVersion(version, of: "snapshot \(source.id)", target: target, force: options.force)
         } else if target.newestRDBVersion == nil && target.up {
-            notes.append("this Redis (\(target.version ?? "unknown version")) is not one whose RDB formats dynokeeper knows: the format check is skipped")
+            notes.append(
+                "this Redis (\(target.version ?? "unknown version")) is not one whose RDB formats dynokeeper knows: the format check is skipped"
+            )
         }
         for file in source.files {
             guard let info = try await store.head(file.key) else {
-                throw DynokeeperError.snapshot("\(file.key) is listed in the snapshot but missing from \(store.location)")
+                throw DynokeeperError.snapshot(
+                    "\(file.key) is listed in the snapshot but missing from \(store.location)")
             }
             guard info.size == file.storedSize else {
                 throw DynokeeperError.snapshot(
-                    "\(file.key) is \(info.size) bytes in \(store.location), the snapshot says \(file.storedSize): it is damaged or was replaced; nothing was touched")
+                    "\(file.key) is \(info.size) bytes in \(store.location), the snapshot says \(file.storedSize): it is damaged or was replaced; nothing was touched"
+                )
             }
         }
-        if let problem = FolderAccess.restoreProblems(directory: plan.layout.directory, appendDirectory: plan.layout.appendDirectory).first {
+        if let problem = FolderAccess.restoreProblems(
+            directory: plan.layout.directory, appendDirectory: plan.layout.appendDirectory
+        ).first {
             throw DynokeeperError.snapshot(
-                "\(problem). Run dynokeeper as root or as Redis's own user, or give Redis's group write access (see the README's Running in production); nothing was touched")
+                "\(problem). Run dynokeeper as root or as Redis's own user, or give Redis's group write access (see the README's Running in production); nothing was touched"
+            )
         }
         let safetySave = options.skipSafetySave || !target.up ? 0 : target.currentRDBSize
         let margin: Int64 = (64 << 20) + plan.downloadSize / 20
@@ -38,16 +48,20 @@ extension NodeRestore {
         let available = try LocalFileSystem.availableSpace(plan.layout.directory)
         guard available >= needed else {
             throw DynokeeperError.snapshot(
-                "not enough free space in \(plan.layout.directory): the restore needs \(needed) bytes (snapshot \(plan.downloadSize), safety save \(safetySave), margin \(margin)), \(available) are free; nothing was touched")
+                "not enough free space in \(plan.layout.directory): the restore needs \(needed) bytes (snapshot \(plan.downloadSize), safety save \(safetySave), margin \(margin)), \(available) are free; nothing was touched"
+            )
         }
         return notes
     }
 
     func checkRDBVersion(_ version: Int, of what: String, target: RestoreTarget, force: Bool) throws -> [String] {
         guard let newest = target.newestRDBVersion, version > newest else { return [] }
-        let message = "\(what) is RDB format \(version), and this Redis \(target.version ?? "") loads formats up to \(newest): it would refuse the data at start-up"
+        let message =
+            "\(what) is RDB format \(version), and this Redis \(target.version ?? "") loads formats up to \(newest): it would refuse the data at start-up"
         guard force else {
-            throw DynokeeperError.snapshot("\(message). Upgrade Redis, restore an older snapshot, or pass --force (force: true) to try anyway; nothing was touched")
+            throw DynokeeperError.snapshot(
+                "\(message). Upgrade Redis, restore an older snapshot, or pass --force (force: true) to try anyway; nothing was touched"
+            )
         }
         logger.warning("\(message); restoring anyway (--force)")
         return ["\(message) (restoring anyway: --force)"]
@@ -58,27 +72,45 @@ extension NodeRestore {
     func checkFetchedFormat(_ plan: RestorePlan, incoming: String, target: RestoreTarget, force: Bool) throws {
         for placement in plan.placements {
             // An RDB, an AOF's RDB base, or an AOF with an RDB preamble: all start with REDIS and the version.
-            guard let file = placement.source, let version = RDBVersion.read(file: incoming + "/" + placement.target) else { continue }
+            guard let file = placement.source, let version = RDBVersion.read(file: incoming + "/" + placement.target)
+            else { continue }
             _ = try checkRDBVersion(version, of: file.name, target: target, force: force)
         }
     }
 
     /// The steps a dry run lists.
-    func plannedSteps(_ plan: RestorePlan, folders: NodeFolders, dynomite: DynomiteService?, options: Options) -> [String] {
-        var planned = ["fetch and verify \(plan.placements.compactMap(\.source).count) file(s) into \(folders.work)/incoming"]
-        if let dynomite { planned.append("stop Dynomite (\(dynomite.stopCommand)) and wait for \(dynomite.host):\(dynomite.port) to close") }
-        planned.append(options.skipSafetySave ? "no safety save (--no-safety-save)" : "BGSAVE, so that the set-aside files hold Redis's latest data")
-        planned.append("stop Redis (\(configuration.redis.stop.map { "redis.stop: \($0)" } ?? "SHUTDOWN NOSAVE")) and check that it stays down")
+    func plannedSteps(
+        _ plan: RestorePlan, folders: NodeFolders, dynomite: DynomiteService?, options: Options
+    ) -> [String] {
+        var planned = [
+            "fetch and verify \(plan.placements.compactMap(\.source).count) file(s) into \(folders.work)/incoming"
+        ]
+        if let dynomite {
+            planned.append(
+                "stop Dynomite (\(dynomite.stopCommand)) and wait for \(dynomite.host):\(dynomite.port) to close")
+        }
+        planned.append(
+            options.skipSafetySave
+                ? "no safety save (--no-safety-save)" : "BGSAVE, so that the set-aside files hold Redis's latest data")
+        planned.append(
+            "stop Redis (\(configuration.redis.stop.map { "redis.stop: \($0)" } ?? "SHUTDOWN NOSAVE")) and check that it stays down"
+        )
         planned.append("set aside \(plan.layout.dataPaths.joined(separator: ", ")) into \(folders.work)/previous")
         if plan.layout.appendOnly && plan.placements.contains(where: { $0.sameAs != nil }) {
-            planned.append("hand the RDB over as this Redis's AOF (appendonly yes: it loads the AOF, not the RDB): the RDB becomes the base of a new multi-part AOF")
+            planned.append(
+                "hand the RDB over as this Redis's AOF (appendonly yes: it loads the AOF, not the RDB): the RDB becomes the base of a new multi-part AOF"
+            )
         }
         for placement in plan.placements {
             planned.append("put \(placement.target) in place, with the owner, group and mode of the file it replaces")
         }
-        planned.append("start Redis (redis.start: \(configuration.redis.start ?? "")) and wait until a new Redis process has loaded its data")
+        planned.append(
+            "start Redis (redis.start: \(configuration.redis.start ?? "")) and wait until a new Redis process has loaded its data"
+        )
         planned.append("check the key counts against the manifest")
-        if let dynomite { planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)") }
+        if let dynomite {
+            planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)")
+        }
         planned.append("remove the set-aside files")
         return planned
     }

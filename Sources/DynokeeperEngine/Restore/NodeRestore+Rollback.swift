@@ -17,12 +17,15 @@ extension NodeRestore {
         }
     }
 
-    private func undoSteps(_ initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?) async throws -> String {
+    private func undoSteps(
+        _ initial: RestoreJournal, folders: NodeFolders, dynomite: DynomiteService?
+    ) async throws -> String {
         var journal = initial
         let redis = redisService
         guard journal.phase != .committed else {
             throw RestoreCommittedError(
-                "the restore of snapshot \(journal.snapshot) had finished (its data is in place and checked) when it stopped; only removing the set-aside files was left, which the previous data no longer survives whole: it cannot be rolled back. Run `dynokeeper restore --resume` to finish it")
+                "the restore of snapshot \(journal.snapshot) had finished (its data is in place and checked) when it stopped; only removing the set-aside files was left, which the previous data no longer survives whole: it cannot be rolled back. Run `dynokeeper restore --resume` to finish it"
+            )
         }
         if journal.phase != .rollingBack {
             journal.rollbackFrom = journal.phase
@@ -31,7 +34,8 @@ extension NodeRestore {
         }
         let directory = journal.directory
         let touched = (journal.rollbackFrom ?? .prepared) >= .stopped
-        let pending = journal.setAside.filter { LocalFileSystem.exists(journal.previous + "/" + $0) }
+        let pending =
+            journal.setAside.filter { LocalFileSystem.exists(journal.previous + "/" + $0) }
             + journal.placed.filter { !journal.covered($0) && !journal.undone.contains($0) }
         if touched && !pending.isEmpty {
             // Redis may run on the restored files (or have come back): it must be down while they go.
@@ -66,7 +70,8 @@ extension NodeRestore {
         }
         try await Self.removeWorkFolder(journal)
         try await RestoreJournal.remove(folders)
-        return "Rolled back: the previous data is back in place and \(journal.stoppedDynomite ? "Redis and Dynomite run" : "Redis runs") again."
+        return
+            "Rolled back: the previous data is back in place and \(journal.stoppedDynomite ? "Redis and Dynomite run" : "Redis runs") again."
     }
 
     /// The error of a rollback that did not finish, saying where the node's data is and what to do.
@@ -79,7 +84,8 @@ extension NodeRestore {
         return DynokeeperError(
             .unfinishedRestore,
             prefix
-                + "\(error). Where the node's previous data is now: \(journal.previousDataSummary). The journal \(folders.journal) records where every file is; once the cause is fixed, run `dynokeeper restore --rollback` again (it is safe to repeat), or see the README's manual recovery")
+                + "\(error). Where the node's previous data is now: \(journal.previousDataSummary). The journal \(folders.journal) records where every file is; once the cause is fixed, run `dynokeeper restore --rollback` again (it is safe to repeat), or see the README's manual recovery"
+        )
     }
 }
 

@@ -16,7 +16,8 @@ extension NodeRestore {
             restore: self, journal: journal, folders: folders, dynomite: dynomite, skipSafetySave: skipSafetySave,
             steps: steps, notes: notes)
         try await ChildProcess.$observer.withValue(CommandTracker(folders)) { try await machine.run() }
-        return Report(source: source, plan: machine.journal.plan, steps: machine.steps, notes: machine.notes, dryRun: false)
+        return Report(
+            source: source, plan: machine.journal.plan, steps: machine.steps, notes: machine.notes, dryRun: false)
     }
 
     /// Moves one fetched file into the data folder, with the owner, group and mode of what it replaces.
@@ -33,7 +34,8 @@ extension NodeRestore {
         }
         guard !LocalFileSystem.exists(destination) else {
             throw DynokeeperError.snapshot(
-                "\(target) appeared in the data folder after the current data was set aside (a Redis that started again?); refusing to replace it")
+                "\(target) appeared in the data folder after the current data was set aside (a Redis that started again?); refusing to replace it"
+            )
         }
         // Missing folders (the AOF folder of a Redis that had none) are created like the data folder.
         var folder = ""
@@ -98,16 +100,23 @@ extension NodeRestore {
         // file, that turns the AOF off would leave it empty, or on other files).
         let running = try await RedisLayout.read(from: connection, dataDirectory: configuration.redis.dataDir)
         var differences: [String] = []
-        if running.appendOnly != layout.appendOnly { differences.append("appendonly \(running.appendOnly ? "yes" : "no")") }
+        if running.appendOnly != layout.appendOnly {
+            differences.append("appendonly \(running.appendOnly ? "yes" : "no")")
+        }
         if running.dbFilename != layout.dbFilename { differences.append("dbfilename \(running.dbFilename)") }
-        if configuration.redis.dataDir == nil, RestoreTarget.realPath(running.directory) != RestoreTarget.realPath(layout.directory) {
+        if configuration.redis.dataDir == nil,
+            RestoreTarget.realPath(running.directory) != RestoreTarget.realPath(layout.directory)
+        {
             differences.append("dir \(running.directory)")
         }
         guard differences.isEmpty else {
             throw DynokeeperError.snapshot(
-                "Redis started with \(differences.joined(separator: ", ")), but the restored files were placed for appendonly \(layout.appendOnly ? "yes" : "no"), dbfilename \(layout.dbFilename) in \(layout.directory): check redis.start and Redis's configuration files")
+                "Redis started with \(differences.joined(separator: ", ")), but the restored files were placed for appendonly \(layout.appendOnly ? "yes" : "no"), dbfilename \(layout.dbFilename) in \(layout.directory): check redis.start and Redis's configuration files"
+            )
         }
-        guard let expected = journal.keyspace else { return ["no key counts to check against (Dynomite-manager snapshot)"] }
+        guard let expected = journal.keyspace else {
+            return ["no key counts to check against (Dynomite-manager snapshot)"]
+        }
         let loaded = try await connection.info("keyspace").keyspace
         var notes: [String] = []
         for database in Set(expected.keys.compactMap { Int($0.dropFirst(2)) }).union(loaded.keys).sorted() {
@@ -118,11 +127,14 @@ extension NodeRestore {
                 let missing = want.keys - have
                 guard missing <= want.expires else {
                     throw DynokeeperError.snapshot(
-                        "db\(database) holds \(have) keys after loading, the snapshot had \(want.keys) of which \(want.expires) had a TTL: \(missing - want.expires) keys are missing that cannot have expired. Redis did not load the restored files: check that redis.start starts it with dir \(layout.directory), dbfilename \(layout.dbFilename) and appendonly \(layout.appendOnly ? "yes" : "no")")
+                        "db\(database) holds \(have) keys after loading, the snapshot had \(want.keys) of which \(want.expires) had a TTL: \(missing - want.expires) keys are missing that cannot have expired. Redis did not load the restored files: check that redis.start starts it with dir \(layout.directory), dbfilename \(layout.dbFilename) and appendonly \(layout.appendOnly ? "yes" : "no")"
+                    )
                 }
-                notes.append("db\(database): \(have) keys of \(want.keys) (\(missing) had a TTL and expired since the backup)")
+                notes.append(
+                    "db\(database): \(have) keys of \(want.keys) (\(missing) had a TTL and expired since the backup)")
             } else if journal.keyspaceExact {
-                throw DynokeeperError.snapshot("db\(database) holds \(have) keys after loading, the snapshot had \(want.keys)")
+                throw DynokeeperError.snapshot(
+                    "db\(database) holds \(have) keys after loading, the snapshot had \(want.keys)")
             } else {
                 notes.append("db\(database): \(have) keys, the snapshot counted about \(want.keys) (approximate count)")
             }

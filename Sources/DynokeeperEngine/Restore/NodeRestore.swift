@@ -59,7 +59,9 @@ package struct NodeRestore: Sendable {
 
     /// The same restore, reporting its progress to `progress`.
     package func with(progress: (any ProgressReporter)?) -> NodeRestore {
-        NodeRestore(configuration: configuration, node: node, connector: connector, store: store, logger: logger, progress: progress)
+        NodeRestore(
+            configuration: configuration, node: node, connector: connector, store: store, logger: logger,
+            progress: progress)
     }
 
     var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
@@ -68,11 +70,14 @@ package struct NodeRestore: Sendable {
     /// restores share.
     /// - Throws: `restores_disabled`.
     /// - Parameter ring: For a ring restore, which needs restores enabled on every node.
-    package static func checkEnabled(_ configuration: DynokeeperConfiguration, ring: Bool = false) throws(DynokeeperError) {
+    package static func checkEnabled(
+        _ configuration: DynokeeperConfiguration, ring: Bool = false
+    ) throws(DynokeeperError) {
         guard configuration.restore.enabled else {
             throw DynokeeperError(
                 .restoresDisabled,
-                "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them\(ring ? " on every node of the ring" : "")")
+                "restores are disabled: set restore.enabled: true (or dynomitemanager.dyno.backup.restore.enabled=true) to allow them\(ring ? " on every node of the ring" : "")"
+            )
         }
     }
 
@@ -89,15 +94,17 @@ package struct NodeRestore: Sendable {
         try Self.checkEnabled(configuration)
         let dynomite = try DynomiteService.make(configuration, node: node)
         guard configuration.redis.start != nil else {
-            throw ConfigurationError("restores stop Redis and start it again: set redis.start (the command that starts Redis)")
+            throw ConfigurationError(
+                "restores stop Redis and start it again: set redis.start (the command that starts Redis)")
         }
         let folders = try NodeFolders.forRestore(configuration)
         let held = try lock ?? (options.dryRun ? nil : NodeLock.acquire(folders, operation: "restore"))
         defer { held?.release() }
         if held != nil { CommandTracker(folders).stopLeftover(logger: logger) }
         if let journal = try RestoreJournal.load(folders) {
-            guard held != nil, try await NodeGuard(configuration: configuration, connector: connector, logger: logger)
-                .discardIfUntouched(journal, folders: folders)
+            guard held != nil,
+                try await NodeGuard(configuration: configuration, connector: connector, logger: logger)
+                    .discardIfUntouched(journal, folders: folders)
             else {
                 throw UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
             }
@@ -107,16 +114,20 @@ package struct NodeRestore: Sendable {
         let plan = try RestorePlan.make(source, into: target.layout)
         var notes = target.notes
         notes += try await preflight(source: source, plan: plan, target: target, options: options)
-        logger.info("restoring snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format, \(source.size) bytes) into \(plan.layout.directory)")
+        logger.info(
+            "restoring snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format, \(source.size) bytes) into \(plan.layout.directory)"
+        )
         if options.dryRun {
             return Report(
-                source: source, plan: plan, steps: plannedSteps(plan, folders: folders, dynomite: dynomite, options: options).map { ($0, .zero) },
+                source: source, plan: plan,
+                steps: plannedSteps(plan, folders: folders, dynomite: dynomite, options: options).map { ($0, .zero) },
                 notes: notes, dryRun: true)
         }
 
         var journal = RestoreJournal(
             phase: .downloading, snapshot: source.id.text, sourceNode: source.node, type: source.type, plan: plan,
-            work: folders.work, keyspace: source.manifest?.keyspace.mapValues { .init(keys: $0.keys, expires: $0.expires) },
+            work: folders.work,
+            keyspace: source.manifest?.keyspace.mapValues { .init(keys: $0.keys, expires: $0.expires) },
             keyspaceExact: source.manifest?.keyspaceExact ?? false, startedAt: Date(), pid: getpid())
         journal.skipSafetySave = options.skipSafetySave
         let clock = ContinuousClock()
@@ -154,12 +165,14 @@ package struct NodeRestore: Sendable {
         CommandTracker(folders).stopLeftover(logger: logger)
         if journal.phase == .rollingBack {
             throw DynokeeperError.snapshot(
-                "the earlier restore of snapshot \(journal.snapshot) was being rolled back when it stopped; it cannot be resumed: finish the rollback with `dynokeeper restore --rollback`")
+                "the earlier restore of snapshot \(journal.snapshot) was being rolled back when it stopped; it cannot be resumed: finish the rollback with `dynokeeper restore --rollback`"
+            )
         }
         guard journal.phase >= .prepared else {
             try await Self.discardUntouched(journal, folders: folders)
             throw DynokeeperError.snapshot(
-                "the earlier restore was interrupted while fetching the snapshot, before the node was touched; its files were removed: run the restore again")
+                "the earlier restore was interrupted while fetching the snapshot, before the node was touched; its files were removed: run the restore again"
+            )
         }
         return try await proceed(
             journal: journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node),
@@ -175,7 +188,8 @@ package struct NodeRestore: Sendable {
         let journal = try unfinishedJournal(folders)
         CommandTracker(folders).stopLeftover(logger: logger)
         do {
-            return try await undo(journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node))
+            return try await undo(
+                journal, folders: folders, dynomite: try DynomiteService.make(configuration, node: node))
         } catch let error as RestoreCommittedError {
             throw DynokeeperError.snapshot(error.description)
         } catch {
@@ -184,7 +198,9 @@ package struct NodeRestore: Sendable {
     }
 
     func unfinishedJournal(_ folders: NodeFolders) throws -> RestoreJournal {
-        guard let journal = try RestoreJournal.load(folders) else { throw NoUnfinishedRestoreError(journalPath: folders.journal) }
+        guard let journal = try RestoreJournal.load(folders) else {
+            throw NoUnfinishedRestoreError(journalPath: folders.journal)
+        }
         return journal
     }
 
@@ -212,13 +228,16 @@ package struct NodeRestore: Sendable {
     static func checkNoOrphanedData(_ journal: RestoreJournal) throws {
         if let left = orphanedData(journal.previous) {
             throw DynokeeperError.snapshot(
-                "\(journal.previous) holds \(left) set aside by an earlier restore that has no journal (was node.state_dir changed, or the journal removed?): they may be the only copy of that node's data. Move them back into \(journal.directory), or remove them, before restoring")
+                "\(journal.previous) holds \(left) set aside by an earlier restore that has no journal (was node.state_dir changed, or the journal removed?): they may be the only copy of that node's data. Move them back into \(journal.directory), or remove them, before restoring"
+            )
         }
     }
 
     /// What a `previous/` folder holds, `nil` when it is empty or missing.
     static func orphanedData(_ previous: String) -> String? {
-        guard let left = try? FileManager.default.contentsOfDirectory(atPath: previous), !left.isEmpty else { return nil }
+        guard let left = try? FileManager.default.contentsOfDirectory(atPath: previous), !left.isEmpty else {
+            return nil
+        }
         return left.sorted().joined(separator: ", ")
     }
 
@@ -233,7 +252,8 @@ package struct NodeRestore: Sendable {
     /// Removes the work folder, unless set-aside data is still in it.
     static func removeWorkFolder(_ journal: RestoreJournal) async throws {
         if let left = try? FileManager.default.contentsOfDirectory(atPath: journal.previous), !left.isEmpty {
-            throw DynokeeperError.snapshot("\(journal.previous) still holds \(left.sorted().joined(separator: ", ")); it was not removed")
+            throw DynokeeperError.snapshot(
+                "\(journal.previous) still holds \(left.sorted().joined(separator: ", ")); it was not removed")
         }
         try await LocalFileSystem.remove(journal.work)
     }
@@ -276,12 +296,15 @@ package struct UnfinishedRestoreError: Error, Sendable, CustomStringConvertible 
 
     package var description: String {
         if journal.phase == .committed {
-            return "the restore of snapshot \(journal.snapshot) finished (its data is in place and checked), but removing the set-aside files was interrupted: run `dynokeeper restore --resume` (or POST /v1/restores/resume) to finish"
+            return
+                "the restore of snapshot \(journal.snapshot) finished (its data is in place and checked), but removing the set-aside files was interrupted: run `dynokeeper restore --resume` (or POST /v1/restores/resume) to finish"
         }
         if journal.phase == .rollingBack {
-            return "an earlier restore (snapshot \(journal.snapshot)) failed and its rollback did not finish: run `dynokeeper restore --rollback` (or POST /v1/restores/rollback) to finish it; the journal \(journalPath) says where every file is"
+            return
+                "an earlier restore (snapshot \(journal.snapshot)) failed and its rollback did not finish: run `dynokeeper restore --rollback` (or POST /v1/restores/rollback) to finish it; the journal \(journalPath) says where every file is"
         }
-        return "an earlier restore (snapshot \(journal.snapshot), started \(journal.startedAt.formatted(.iso8601)) by pid \(journal.pid)) did not finish: it stopped at step \(journal.phase.rawValue). Run `dynokeeper restore --resume` to finish it or `dynokeeper restore --rollback` to undo it (or POST /v1/restores/resume, /v1/restores/rollback); the journal \(journalPath) says where every file is"
+        return
+            "an earlier restore (snapshot \(journal.snapshot), started \(journal.startedAt.formatted(.iso8601)) by pid \(journal.pid)) did not finish: it stopped at step \(journal.phase.rawValue). Run `dynokeeper restore --resume` to finish it or `dynokeeper restore --rollback` to undo it (or POST /v1/restores/resume, /v1/restores/rollback); the journal \(journalPath) says where every file is"
     }
 }
 

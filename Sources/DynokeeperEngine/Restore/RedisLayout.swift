@@ -42,7 +42,8 @@ package struct RedisLayout: Sendable, Equatable, Codable {
         guard let directory = dataDirectory ?? settings["dir"] else {
             throw ConfigurationError("\(path) has no dir; set redis.data_dir")
         }
-        let base = directory.hasPrefix("/") ? directory : ((path as NSString).deletingLastPathComponent + "/" + directory)
+        let base =
+            directory.hasPrefix("/") ? directory : ((path as NSString).deletingLastPathComponent + "/" + directory)
         return RedisLayout(
             directory: base, dbFilename: settings["dbfilename"] ?? "dump.rdb",
             appendOnly: settings["appendonly"]?.lowercased() == "yes",
@@ -64,7 +65,9 @@ package struct RedisLayout: Sendable, Equatable, Codable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            let reason = access(path, F_OK) != 0 ? "it does not exist" : access(path, R_OK) != 0 ? "this user may not read it" : "it is not UTF-8 text"
+            let reason =
+                access(path, F_OK) != 0
+                ? "it does not exist" : access(path, R_OK) != 0 ? "this user may not read it" : "it is not UTF-8 text"
             throw ConfigurationError("redis.conf: cannot read \(path): \(reason)")
         }
         var settings: [String: String] = [:]

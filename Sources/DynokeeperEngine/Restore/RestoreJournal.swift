@@ -31,8 +31,12 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
         /// Undoing the restore: the previous data goes back, then the processes start.
         case rollingBack = "rolling_back"
 
-        static let order: [Phase] = [.downloading, .prepared, .stopped, .setAside, .placed, .started, .committed, .rollingBack]
-        package static func < (lhs: Phase, rhs: Phase) -> Bool { order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)! }
+        static let order: [Phase] = [
+            .downloading, .prepared, .stopped, .setAside, .placed, .started, .committed, .rollingBack,
+        ]
+        package static func < (lhs: Phase, rhs: Phase) -> Bool {
+            order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)!
+        }
     }
 
     /// Where one data path's versions are.
@@ -104,7 +108,8 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
         do {
             return try SnapshotManifest.decoder.decode(RestoreJournal.self, from: data)
         } catch {
-            throw DynokeeperError.snapshot("the restore journal \(folders.journal) is damaged (\(error)); see the README's manual recovery")
+            throw DynokeeperError.snapshot(
+                "the restore journal \(folders.journal) is damaged (\(error)); see the README's manual recovery")
         }
     }
 
@@ -146,14 +151,18 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
             var location = FileLocation(path: path)
             if LocalFileSystem.exists(setAsideCopy) {
                 location.previous = setAsideCopy
-            } else if setAside.contains(path) || phase < .setAside || (phase == .rollingBack && (rollbackFrom ?? .prepared) < .setAside) {
+            } else if setAside.contains(path) || phase < .setAside
+                || (phase == .rollingBack && (rollbackFrom ?? .prepared) < .setAside)
+            {
                 // Never moved, or moved back.
                 location.previous = LocalFileSystem.exists(inData) ? inData : nil
             }
             let targets = plan.placements.map(\.target).filter { $0 == path || $0.hasPrefix(path + "/") }
             if targets.contains(where: { LocalFileSystem.exists(incoming + "/" + $0) }) {
                 location.restored = incoming + "/" + path
-            } else if targets.contains(where: { placed.contains($0) }) && location.previous != inData && LocalFileSystem.exists(inData) {
+            } else if targets.contains(where: { placed.contains($0) }) && location.previous != inData
+                && LocalFileSystem.exists(inData)
+            {
                 location.restored = inData
             }
             return location

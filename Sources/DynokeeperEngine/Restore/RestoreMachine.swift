@@ -53,7 +53,8 @@ struct RestoreMachine {
         guard journal.phase >= .prepared, journal.phase != .rollingBack else {
             throw DynokeeperError(
                 .unfinishedRestore,
-                "the restore of snapshot \(journal.snapshot) is at step \(journal.phase.rawValue), from which it cannot go on; run `dynokeeper restore --rollback`")
+                "the restore of snapshot \(journal.snapshot) is at step \(journal.phase.rawValue), from which it cannot go on; run `dynokeeper restore --rollback`"
+            )
         }
         do {
             while let transition = Self.transition(from: journal.phase) {
@@ -69,7 +70,8 @@ struct RestoreMachine {
                 outcome = try await restore.undo(journal, folders: folders, dynomite: dynomite)
             } catch let rollbackError {
                 throw NodeRestore.rollbackFailure(
-                    rollbackError, folders: folders, fallback: journal, restoreError: "restore failed at \(step): \(error)")
+                    rollbackError, folders: folders, fallback: journal,
+                    restoreError: "restore failed at \(step): \(error)")
             }
             throw DynokeeperError.snapshot("restore failed at \(step): \(error). \(outcome)")
         }
@@ -149,7 +151,8 @@ struct RestoreMachine {
             for path in machine.journal.plan.layout.dataPaths where LocalFileSystem.exists(directory + "/" + path) {
                 guard !LocalFileSystem.exists(previous + "/" + path) else {
                     throw DynokeeperError.snapshot(
-                        "\(path) is in the data folder although it was set aside into \(previous): something (a Redis that started again?) created it meanwhile")
+                        "\(path) is in the data folder although it was set aside into \(previous): something (a Redis that started again?) created it meanwhile"
+                    )
                 }
                 if !machine.journal.setAside.contains(path) {
                     machine.journal.setAside.append(path)

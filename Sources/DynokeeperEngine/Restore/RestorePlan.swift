@@ -26,7 +26,8 @@ package struct RestorePlan: Sendable, Codable, Equatable {
         switch source.type {
         case .rdb:
             guard let rdb = source.files.first, source.files.count == 1 else {
-                throw DynokeeperError.snapshot("an RDB snapshot should hold one file, this one holds \(source.files.count)")
+                throw DynokeeperError.snapshot(
+                    "an RDB snapshot should hold one file, this one holds \(source.files.count)")
             }
             placements.append(Placement(target: layout.dbFilename, source: rdb))
             if layout.appendOnly {
@@ -37,9 +38,10 @@ package struct RestorePlan: Sendable, Codable, Equatable {
                     let incr = "\(layout.appendFilename).1.incr.aof"
                     placements.append(Placement(target: "\(folder)/\(base)", sameAs: layout.dbFilename))
                     placements.append(Placement(target: "\(folder)/\(incr)", content: ""))
-                    placements.append(Placement(
-                        target: "\(folder)/\(layout.appendFilename).manifest",
-                        content: "file \(base) seq 1 type b\nfile \(incr) seq 1 type i\n"))
+                    placements.append(
+                        Placement(
+                            target: "\(folder)/\(layout.appendFilename).manifest",
+                            content: "file \(base) seq 1 type b\nfile \(incr) seq 1 type i\n"))
                 } else {
                     // Before Redis 7, an AOF may start with an RDB preamble.
                     placements.append(Placement(target: layout.appendFilename, sameAs: layout.dbFilename))
@@ -48,11 +50,16 @@ package struct RestorePlan: Sendable, Codable, Equatable {
         case .aof:
             guard layout.appendOnly else {
                 throw DynokeeperError.snapshot(
-                    "snapshot \(source.id) is an AOF snapshot, but this Redis runs with appendonly no and would not load it: set appendonly yes in redis.conf, or restore an RDB snapshot")
+                    "snapshot \(source.id) is an AOF snapshot, but this Redis runs with appendonly no and would not load it: set appendonly yes in redis.conf, or restore an RDB snapshot"
+                )
             }
-            if let sourceFolder = source.manifest?.redis.aofDirectory, let sourceManifest = source.manifest?.redis.aofManifest {
+            if let sourceFolder = source.manifest?.redis.aofDirectory,
+                let sourceManifest = source.manifest?.redis.aofManifest
+            {
                 guard let folder = layout.appendDirectory else {
-                    throw DynokeeperError.snapshot("snapshot \(source.id) is a multi-part AOF (Redis 7+), and this Redis is older: restore an RDB snapshot")
+                    throw DynokeeperError.snapshot(
+                        "snapshot \(source.id) is a multi-part AOF (Redis 7+), and this Redis is older: restore an RDB snapshot"
+                    )
                 }
                 for file in source.files {
                     let name = String(file.name.dropFirst(sourceFolder.count + 1))
@@ -64,14 +71,16 @@ package struct RestorePlan: Sendable, Codable, Equatable {
                 }
             } else {
                 guard let file = source.files.first, source.files.count == 1 else {
-                    throw DynokeeperError.snapshot("a single-file AOF snapshot should hold one file, this one holds \(source.files.count)")
+                    throw DynokeeperError.snapshot(
+                        "a single-file AOF snapshot should hold one file, this one holds \(source.files.count)")
                 }
                 // Redis 7 turns a lone appendonly file into its multi-part layout when it loads it.
                 placements.append(Placement(target: layout.appendFilename, source: file))
             }
         }
         for placement in placements where placement.target.split(separator: "/").contains("..") {
-            throw DynokeeperError.snapshot("refusing a snapshot file that would land outside the data folder: \(placement.target)")
+            throw DynokeeperError.snapshot(
+                "refusing a snapshot file that would land outside the data folder: \(placement.target)")
         }
         return RestorePlan(layout: layout, placements: placements)
     }

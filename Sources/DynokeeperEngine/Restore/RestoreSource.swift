@@ -48,17 +48,25 @@ package struct RestoreSource: Sendable {
         manifest = entry.manifest
         files = entry.manifest.files.map {
             File(
-                key: entry.prefix + $0.object, name: $0.name, compressed: $0.object.hasSuffix(".zst") && $0.object != $0.name,
+                key: entry.prefix + $0.object, name: $0.name,
+                compressed: $0.object.hasSuffix(".zst") && $0.object != $0.name,
                 size: $0.size, storedSize: $0.storedSize, sha256: $0.sha256)
         }
     }
 
-    init(dynomiteManagerKey key: String, node: NodeIdentity, day: Date, size: Int64, type: DynokeeperConfiguration.Backup.PersistenceType) {
+    init(
+        dynomiteManagerKey key: String, node: NodeIdentity, day: Date, size: Int64,
+        type: DynokeeperConfiguration.Backup.PersistenceType
+    ) {
         format = .dynomiteManager
         id = SnapshotID(date: day)
         self.node = node
         self.type = type
         manifest = nil
-        files = [File(key: key, name: type == .rdb ? "dump.rdb" : "appendonly.aof", compressed: false, size: size, storedSize: size, sha256: nil)]
+        files = [
+            File(
+                key: key, name: type == .rdb ? "dump.rdb" : "appendonly.aof", compressed: false, size: size,
+                storedSize: size, sha256: nil)
+        ]
     }
 }

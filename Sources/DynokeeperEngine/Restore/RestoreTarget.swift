@@ -28,12 +28,15 @@ struct RestoreTarget: Sendable {
             guard case .connectionFailed = error else { throw error }
             guard let conf = configuration.redis.conf else {
                 throw DynokeeperError.snapshot(
-                    "cannot reach Redis at \(connector.address): \(error). With Redis down, dynokeeper reads its layout from redis.conf, which is not set: start Redis, or set redis.conf")
+                    "cannot reach Redis at \(connector.address): \(error). With Redis down, dynokeeper reads its layout from redis.conf, which is not set: start Redis, or set redis.conf"
+                )
             }
             let layout = try RedisLayout.read(conf: conf, dataDirectory: configuration.redis.dataDir, multiPart: true)
             return RestoreTarget(
                 layout: layout, up: false, currentRDBSize: 0,
-                notes: ["Redis at \(connector.address) is not running (\(error)): its layout comes from \(conf), and whether it can load the snapshot's RDB format is not checked"])
+                notes: [
+                    "Redis at \(connector.address) is not running (\(error)): its layout comes from \(conf), and whether it can load the snapshot's RDB format is not checked"
+                ])
         }
         return try await redis.closing { try await inspect(running: $0, configuration, folders: folders) }
     }
@@ -56,21 +59,28 @@ struct RestoreTarget: Sendable {
                 if let appendOnly = try RedisLayout.appendOnly(conf: file) {
                     if appendOnly != layout.appendOnly {
                         notes.append(
-                            "Redis runs with appendonly \(layout.appendOnly ? "yes" : "no") now, but its configuration file \(file) says appendonly \(appendOnly ? "yes" : "no"), which is what it will start with: the restore follows the file")
+                            "Redis runs with appendonly \(layout.appendOnly ? "yes" : "no") now, but its configuration file \(file) says appendonly \(appendOnly ? "yes" : "no"), which is what it will start with: the restore follows the file"
+                        )
                         layout.appendOnly = appendOnly
                     }
                 } else {
-                    notes.append("Redis's configuration file \(file) includes other files: the restore assumes Redis starts with appendonly \(layout.appendOnly ? "yes" : "no"), as it runs now, and checks it after the start")
+                    notes.append(
+                        "Redis's configuration file \(file) includes other files: the restore assumes Redis starts with appendonly \(layout.appendOnly ? "yes" : "no"), as it runs now, and checks it after the start"
+                    )
                 }
             } catch {
-                notes.append("cannot read Redis's configuration file \(file): the restore assumes Redis starts with appendonly \(layout.appendOnly ? "yes" : "no"), as it runs now, and checks it after the start")
+                notes.append(
+                    "cannot read Redis's configuration file \(file): the restore assumes Redis starts with appendonly \(layout.appendOnly ? "yes" : "no"), as it runs now, and checks it after the start"
+                )
             }
         }
         var rdb = stat()
         let currentRDBSize = stat(layout.directory + "/" + layout.dbFilename, &rdb) == 0 ? Int64(rdb.st_size) : 0
         return RestoreTarget(
             layout: layout, up: true, version: server.version,
-            newestRDBVersion: server.version.flatMap { RDBVersion.newestLoadable(redisVersion: $0, serverName: server["server_name"]) },
+            newestRDBVersion: server.version.flatMap {
+                RDBVersion.newestLoadable(redisVersion: $0, serverName: server["server_name"])
+            },
             supervised: supervised, currentRDBSize: currentRDBSize, notes: notes)
     }
 

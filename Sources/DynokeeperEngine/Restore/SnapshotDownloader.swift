@@ -23,7 +23,8 @@ struct SnapshotDownloader {
             // with: a foreign or replaced object must not fill the disk.
             body = ByteStream(SizeLimitedSequence(download.body, limit: file.size, label: file.key))
         }
-        let digesting = DigestingSequence(ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
+        let digesting = DigestingSequence(
+            ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
         try await LocalFileSystem.makeFolders((path as NSString).deletingLastPathComponent)
         let writer = try await LocalFileWriter.create(path)
         do {
@@ -41,16 +42,19 @@ struct SnapshotDownloader {
         } catch let error as ZstdError {
             throw DynokeeperError.snapshot("\(file.key) is damaged: \(error)")
         } catch let error as ObjectTooLong {
-            throw DynokeeperError.snapshot("\(file.key) is damaged or was replaced: it holds more than the \(error.limit) bytes expected")
+            throw DynokeeperError.snapshot(
+                "\(file.key) is damaged or was replaced: it holds more than the \(error.limit) bytes expected")
         }
         guard let (sha256, count) = digesting.digest.result else {
             throw DynokeeperError.snapshot("\(file.key): the download ended early")
         }
         guard count == file.size else {
-            throw DynokeeperError.snapshot("\(file.key) is damaged or truncated: it holds \(count) bytes, the manifest says \(file.size)")
+            throw DynokeeperError.snapshot(
+                "\(file.key) is damaged or truncated: it holds \(count) bytes, the manifest says \(file.size)")
         }
         if let expected = file.sha256, expected != sha256 {
-            throw DynokeeperError.snapshot("\(file.key) is damaged: its SHA-256 is \(sha256), the manifest says \(expected)")
+            throw DynokeeperError.snapshot(
+                "\(file.key) is damaged: its SHA-256 is \(sha256), the manifest says \(expected)")
         }
         logger.info("fetched and verified \(file.name): \(count) bytes")
     }

@@ -53,18 +53,21 @@ package struct SnapshotSelector: Sendable {
             if let chosen = Self.choose(objects, id: \.id, date: request.date, snapshotID: request.snapshotID) {
                 try await checkLooksLikeRedis(chosen.info.key, type: request.dynomiteManagerType)
                 return RestoreSource(
-                    dynomiteManagerKey: chosen.info.key, node: request.source, day: chosen.id.date, size: chosen.info.size,
+                    dynomiteManagerKey: chosen.info.key, node: request.source, day: chosen.id.date,
+                    size: chosen.info.size,
                     type: request.dynomiteManagerType)
             }
             found += objects.map { "\($0.id) (Dynomite-manager)" }
         }
-        let wanted = request.snapshotID.map { "snapshot \($0)" }
+        let wanted =
+            request.snapshotID.map { "snapshot \($0)" }
             ?? request.date.map { "snapshot taken at or before \($0.formatted(.iso8601))" } ?? "complete snapshot"
         let node = "\(request.source.cluster) \(request.source)"
         throw DynokeeperError.snapshot(
             found.isEmpty
                 ? "no \(wanted) of node \(node) in \(store.location): there are no snapshots of this node"
-                : "no \(wanted) of node \(node) in \(store.location); there are: \(found.sorted().reversed().joined(separator: ", "))")
+                : "no \(wanted) of node \(node) in \(store.location); there are: \(found.sorted().reversed().joined(separator: ", "))"
+        )
     }
 
     static func choose<T>(_ candidates: [T], id: KeyPath<T, SnapshotID>, date: Date?, snapshotID: SnapshotID?) -> T? {
@@ -92,7 +95,9 @@ package struct SnapshotSelector: Sendable {
         // An AOF starts with a command (`*`) or, with an RDB preamble, like an RDB.
         let valid = type == .rdb ? text.hasPrefix("REDIS") : (text.hasPrefix("*") || text.hasPrefix("REDIS"))
         guard valid else {
-            throw DynokeeperError.snapshot("\(key) does not look like \(type == .rdb ? "an RDB file (it should start with REDIS)" : "an AOF file"); refusing to restore it")
+            throw DynokeeperError.snapshot(
+                "\(key) does not look like \(type == .rdb ? "an RDB file (it should start with REDIS)" : "an AOF file"); refusing to restore it"
+            )
         }
     }
 }

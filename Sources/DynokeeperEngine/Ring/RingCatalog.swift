@@ -1,6 +1,7 @@
 import DynokeeperConfiguration
 package import Foundation
 package import Logging
+import NIOCore
 package import ObjectStorage
 
 /// Finds complete ring snapshots (those with a ring manifest).
@@ -45,17 +46,19 @@ package struct RingCatalog: Sendable {
     /// - Throws: ``DynokeeperError`` listing the ring snapshots there are when none fits.
     package func choose(cluster: String, date: Date?, id: SnapshotID?) async throws -> RingManifest {
         let ids = try await ids(cluster: cluster)
-        let chosen = id.flatMap { wanted in ids.first { $0 == wanted } } ?? (id == nil ? ids.first { date == nil || $0.date <= date! } : nil)
+        let chosen =
+            id.flatMap { wanted in ids.first { $0 == wanted } }
+            ?? (id == nil ? ids.first { date == nil || $0.date <= date! } : nil)
         guard let chosen else {
-            let wanted = id.map { "ring snapshot \($0)" }
+            let wanted =
+                id.map { "ring snapshot \($0)" }
                 ?? date.map { "ring snapshot taken at or before \($0.formatted(.iso8601))" } ?? "complete ring snapshot"
             throw DynokeeperError.snapshot(
                 ids.isEmpty
                     ? "no \(wanted) of cluster \(cluster) in \(store.location): there are no ring snapshots"
-                    : "no \(wanted) of cluster \(cluster) in \(store.location); there are: \(ids.map(\.text).joined(separator: ", "))")
+                    : "no \(wanted) of cluster \(cluster) in \(store.location); there are: \(ids.map(\.text).joined(separator: ", "))"
+            )
         }
         return try await manifest(cluster: cluster, id: chosen)
     }
 }
-
-import NIOCore

@@ -23,7 +23,9 @@ package enum RingMapping {
     ///   - explicit: `target datacenter/rack` → `source datacenter/rack`, for the racks it names.
     /// - Returns: Each target with its source.
     /// - Throws: ``DynokeeperError`` naming the target nodes that have no source, before anything is stopped.
-    package static func map(targets: [Place], sources: [Place], explicit: [String: String] = [:]) throws -> [Place: Place] {
+    package static func map(
+        targets: [Place], sources: [Place], explicit: [String: String] = [:]
+    ) throws -> [Place: Place] {
         let sourceSet = Set(sources)
         let targetRacks = racks(targets)
         let sourceRacks = racks(sources)
@@ -38,7 +40,9 @@ package enum RingMapping {
         }
         for (target, source) in explicit {
             guard sourceRacks.contains(source) else {
-                throw DynokeeperError.snapshot("the mapping names source rack \(source), which the ring snapshot does not have (it has \(sourceRacks.joined(separator: ", ")))")
+                throw DynokeeperError.snapshot(
+                    "the mapping names source rack \(source), which the ring snapshot does not have (it has \(sourceRacks.joined(separator: ", ")))"
+                )
             }
             rackMap[target] = source
         }
@@ -63,7 +67,9 @@ package enum RingMapping {
             result[target] = source
         }
         guard missing.isEmpty else {
-            throw DynokeeperError.snapshot("the ring snapshot does not cover every node: \(missing.sorted().joined(separator: "; ")); nothing was stopped")
+            throw DynokeeperError.snapshot(
+                "the ring snapshot does not cover every node: \(missing.sorted().joined(separator: "; ")); nothing was stopped"
+            )
         }
         return result
     }

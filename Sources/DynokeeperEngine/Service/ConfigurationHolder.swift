@@ -14,7 +14,8 @@ package actor ConfigurationHolder {
     private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter = 0
 
-    package init(_ configuration: DynokeeperConfiguration, path: String?, environment: [String: String], logger: Logger) {
+    package init(_ configuration: DynokeeperConfiguration, path: String?, environment: [String: String], logger: Logger)
+    {
         self.current = configuration
         self.path = path
         self.environment = environment
@@ -30,7 +31,9 @@ package actor ConfigurationHolder {
             if fresh.storage != current.storage || fresh.redis != current.redis || fresh.node != current.node
                 || fresh.server != current.server || fresh.cluster != current.cluster
             {
-                logger.warning("configuration reloaded; changes to cluster, node, redis, storage and server take effect at the next restart")
+                logger.warning(
+                    "configuration reloaded; changes to cluster, node, redis, storage and server take effect at the next restart"
+                )
             } else {
                 logger.info("configuration reloaded")
             }

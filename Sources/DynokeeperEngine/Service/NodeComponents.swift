@@ -38,7 +38,8 @@ package struct NodeComponents: Sendable {
 
     package func restore(progress: (any ProgressReporter)?) -> NodeRestore {
         NodeRestore(
-            configuration: configuration, node: node, connector: connector, store: store, logger: logger, progress: progress)
+            configuration: configuration, node: node, connector: connector, store: store, logger: logger,
+            progress: progress)
     }
 }
 
@@ -56,7 +57,8 @@ extension RestoreRequest {
     package func options(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> NodeRestore.Options {
         var options = NodeRestore.Options(
             request: SnapshotSelector.Request(
-                source: source(configuration, node: node), date: date ?? configuration.restore.date, snapshotID: snapshot,
+                source: source(configuration, node: node), date: date ?? configuration.restore.date,
+                snapshotID: snapshot,
                 format: format, dynomiteManagerType: configuration.backup.type))
         options.dryRun = dryRun
         options.force = force

@@ -114,7 +114,8 @@ package struct NodeService: Sendable {
         try restore.checkUnfinished()
         let action = rollback ? "rollback" : "resume"
         let lock = try restore.acquireLock(action)
-        return try await start(.restore, parameters: .init(action: action), trigger: trigger, holding: lock) { progress in
+        return try await start(.restore, parameters: .init(action: action), trigger: trigger, holding: lock) {
+            progress in
             let restore = restore.with(progress: progress)
             if rollback { return JobResult(outcome: try await restore.rollback(holding: lock)) }
             return JobResult(try await restore.resume(holding: lock))
@@ -132,8 +133,10 @@ package struct NodeService: Sendable {
             defer { late?.release() }
             progress.step("BGSAVE")
             let saved = try await components.connector.withConnection { redis in
-                try await RedisPersistence(redis: redis, dataDirectory: components.configuration.redis.dataDir, logger: logger)
-                    .save()
+                try await RedisPersistence(
+                    redis: redis, dataDirectory: components.configuration.redis.dataDir, logger: logger
+                )
+                .save()
             }
             return JobResult(keys: saved.keyspace.values.reduce(0) { $0 + $1.keys })
         }
@@ -143,11 +146,19 @@ package struct NodeService: Sendable {
     package enum Process: String, Sendable { case redis, dynomite }
 
     package func start(_ process: Process) async throws {
-        try await control(process, "start") { try await $0.start() } dynomite: { try await $0.start() }
+        try await control(process, "start") {
+            try await $0.start()
+        } dynomite: {
+            try await $0.start()
+        }
     }
 
     package func stop(_ process: Process) async throws {
-        try await control(process, "stop") { try await $0.stop() } dynomite: { try await $0.stop() }
+        try await control(process, "stop") {
+            try await $0.stop()
+        } dynomite: {
+            try await $0.stop()
+        }
     }
 
     /// Starting or stopping a process by hand must not cut into a running backup or restore: it takes the node
@@ -164,7 +175,8 @@ package struct NodeService: Sendable {
         case .redis: try await redis(components.redisService)
         case .dynomite:
             guard let service = try components.dynomiteService() else {
-                throw DynokeeperError(.invalidConfiguration, "this node runs no Dynomite (no node.dynomite_yaml, no dynomite.start/stop)")
+                throw DynokeeperError(
+                    .invalidConfiguration, "this node runs no Dynomite (no node.dynomite_yaml, no dynomite.start/stop)")
             }
             try await dynomite(service)
         }

@@ -28,7 +28,8 @@ package struct SnapshotID: Sendable, Hashable, Comparable, Codable, CustomString
     package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = SnapshotID(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(text) is not a snapshot id"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "\(text) is not a snapshot id"))
         }
         self = id
     }

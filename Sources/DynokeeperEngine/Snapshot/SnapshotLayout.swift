@@ -23,7 +23,9 @@ package enum SnapshotLayout {
     /// for keys outside the layout.
     package static func snapshotFolder(containing key: String) -> (prefix: String, id: SnapshotID)? {
         let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 6, !parts[0...3].contains(where: \.isEmpty), let id = SnapshotID(String(parts[4])) else { return nil }
+        guard parts.count >= 6, !parts[0...3].contains(where: \.isEmpty), let id = SnapshotID(String(parts[4])) else {
+            return nil
+        }
         return (parts[0...4].joined(separator: "/") + "/", id)
     }
 }

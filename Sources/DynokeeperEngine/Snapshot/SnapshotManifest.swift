@@ -64,7 +64,8 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
 
     // Spelled so that the snake_case strategies map `snapshot_id` both ways.
     enum CodingKeys: String, CodingKey {
-        case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, rdbVersion, startedAt, finishedAt
+        case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, rdbVersion,
+            startedAt, finishedAt
         case snapshotID = "snapshotId"
     }
 
@@ -81,7 +82,8 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting =
+            pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 
@@ -101,7 +103,8 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
             throw DynokeeperError.snapshot("\(key) is not a dynokeeper manifest")
         }
         guard header.format <= currentFormat else {
-            throw DynokeeperError.snapshot("\(key) has manifest format \(header.format); this dynokeeper reads up to \(currentFormat): upgrade it")
+            throw DynokeeperError.snapshot(
+                "\(key) has manifest format \(header.format); this dynokeeper reads up to \(currentFormat): upgrade it")
         }
         do {
             return try decoder.decode(SnapshotManifest.self, from: data)

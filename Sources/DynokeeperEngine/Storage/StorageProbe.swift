@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-package import ObjectStorage
 import NIOCore
+package import ObjectStorage
 
 /// Proves that a store works with the current settings: writes a probe object of random bytes, reads it
 /// back and compares, finds it in a listing, deletes it.
@@ -40,7 +40,8 @@ package struct StorageProbe: Sendable {
         }
         guard size == bytes, hasher.finalize() == expected else {
             try? await store.delete([key])
-            throw ObjectStoreError(.integrity, "the probe read back differs from what was written (\(size) of \(bytes) bytes)", key: key)
+            throw ObjectStoreError(
+                .integrity, "the probe read back differs from what was written (\(size) of \(bytes) bytes)", key: key)
         }
         report("read back and compared: \(size) bytes in \(clock.now - start)")
 

@@ -34,7 +34,8 @@ package enum StoreFactory {
                 retry: RetryPolicy(maxAttempts: storage.maxAttempts, giveUpAfter: .seconds(storage.giveUpAfterSeconds)),
                 caBundle: environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 })
             do {
-                return try S3Store(configuration: configuration, environment: environment, profile: storage.profile, logger: logger)
+                return try S3Store(
+                    configuration: configuration, environment: environment, profile: storage.profile, logger: logger)
             } catch let error as S3ConfigurationError {
                 throw ConfigurationError("storage: \(error.description)")
             }
@@ -43,7 +44,9 @@ package enum StoreFactory {
 
     /// Where credentials would come from, checked without touching the network (environment and shared
     /// files only), for `config check`.
-    package static func describeCredentials(_ storage: DynokeeperConfiguration.Storage, environment: [String: String]) async -> String {
+    package static func describeCredentials(
+        _ storage: DynokeeperConfiguration.Storage, environment: [String: String]
+    ) async -> String {
         guard case .s3 = storage.url else { return "not needed (local directory store)" }
         do {
             if let found = try await EnvironmentCredentialProvider(environment: environment).resolve() {

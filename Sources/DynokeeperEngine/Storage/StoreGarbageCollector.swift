@@ -36,13 +36,16 @@ package struct StoreGarbageCollector: Sendable {
             // Only uploads of dynokeeper's own snapshot layout (Dynomite-manager and other tools may share the
             // prefix), started before the cutoff by both their own clock and their snapshot's id.
             report.uploads = try await cleaning.incompleteUploads(prefix: "").filter { upload in
-                guard let started = upload.started, started <= cutoff, let id = Self.snapshotFolder(upload.key)?.id else { return false }
+                guard let started = upload.started, started <= cutoff, let id = Self.snapshotFolder(upload.key)?.id
+                else { return false }
                 return id.date <= cutoff
             }
             if !dryRun {
                 for upload in report.uploads {
                     try await cleaning.abort(upload)
-                    logger.notice("aborted the incomplete upload of \(upload.key) (\(upload.id)), started \(upload.started.map { $0.formatted(.iso8601) } ?? "at an unknown time")")
+                    logger.notice(
+                        "aborted the incomplete upload of \(upload.key) (\(upload.id)), started \(upload.started.map { $0.formatted(.iso8601) } ?? "at an unknown time")"
+                    )
                 }
             }
         }

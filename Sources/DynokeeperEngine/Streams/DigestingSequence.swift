@@ -1,10 +1,12 @@
 import Crypto
+import Foundation
 package import NIOCore
 import Synchronization
 
 /// Passes bytes through while computing their SHA-256 and counting them; the result is in ``digest``
 /// once the stream has ended.
-package struct DigestingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+package struct DigestingSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable
+where Base.Element == ByteBuffer {
     package typealias Element = ByteBuffer
     let base: Base
     package let digest: DigestResult
@@ -43,5 +45,3 @@ package final class DigestResult: Sendable {
     /// `nil` until the stream has ended.
     package var result: (hex: String, count: Int64)? { value.withLock { $0 } }
 }
-
-import Foundation

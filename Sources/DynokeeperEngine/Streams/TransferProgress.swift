@@ -19,7 +19,8 @@ extension ProgressReporter {
 }
 
 /// Passes bytes through, reporting their running count.
-package struct ProgressSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+package struct ProgressSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable
+where Base.Element == ByteBuffer {
     package typealias Element = ByteBuffer
     let base: Base
     let label: String

@@ -59,7 +59,9 @@ enum JSON {
 /// Turns every error into the JSON error shape: HTTP errors keep their status, dynokeeper's errors take the
 /// status of their code.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {

@@ -30,11 +30,13 @@ struct APIRoutes: Sendable {
         // A restore that did not finish (see `unfinished_restore` in /v1/status): finish it, or undo it.
         v1.post("/restores/resume") { request, _ in
             _ = try await RequestBody.read(request, allowed: [])
-            return try JSON.response(try await self.node.startRestoreRecovery(rollback: false, trigger: "api"), status: .accepted)
+            return try JSON.response(
+                try await self.node.startRestoreRecovery(rollback: false, trigger: "api"), status: .accepted)
         }
         v1.post("/restores/rollback") { request, _ in
             _ = try await RequestBody.read(request, allowed: [])
-            return try JSON.response(try await self.node.startRestoreRecovery(rollback: true, trigger: "api"), status: .accepted)
+            return try JSON.response(
+                try await self.node.startRestoreRecovery(rollback: true, trigger: "api"), status: .accepted)
         }
         v1.get("/jobs") { _, _ in try JSON.response(JobList(jobs: await self.node.runner.list())) }
         v1.get("/jobs/:id") { _, context in
@@ -51,7 +53,8 @@ struct APIRoutes: Sendable {
             return try JSON.response(try await self.ring.startBackup(backup, trigger: "api"), status: .accepted)
         }
         ring.post("/restores") { request, _ in
-            let restore = try RingRestoreRequest(try await RequestBody.read(request, allowed: RingRestoreRequest.fields))
+            let restore = try RingRestoreRequest(
+                try await RequestBody.read(request, allowed: RingRestoreRequest.fields))
             return try JSON.response(try await self.ring.startRestore(restore, trigger: "api"), status: .accepted)
         }
         ring.get("/jobs") { _, _ in try JSON.response(RingJobList(jobs: await self.ring.list())) }
@@ -87,7 +90,9 @@ struct APIRoutes: Sendable {
             identity.cluster = cluster
         }
         let catalog = SnapshotCatalog(store: node.store, logger: node.logger)
-        let entries = allNodes ? try await catalog.snapshots(cluster: identity.cluster) : try await catalog.snapshots(of: identity)
+        let entries =
+            allNodes
+            ? try await catalog.snapshots(cluster: identity.cluster) : try await catalog.snapshots(of: identity)
         return try JSON.response(SnapshotList(snapshots: entries.map(SnapshotSummary.init)))
     }
 
@@ -116,7 +121,9 @@ struct APIRoutes: Sendable {
         if buffer.readableBytes == 0 { buffer.writeString("\n") }
         return Response(
             status: .ok,
-            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .contentLength: String(buffer.readableBytes)],
+            headers: [
+                .contentType: "text/plain; version=0.0.4; charset=utf-8", .contentLength: String(buffer.readableBytes),
+            ],
             body: .init(byteBuffer: buffer))
     }
 }

@@ -4,12 +4,16 @@ import Hummingbird
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         if request.uri.path == "/health" { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
             Self.constantTimeEquals(Array(header.dropFirst(7).utf8), Array(token.utf8))
         else {
-            throw APIError(status: .unauthorized, code: "unauthorized", message: "this endpoint needs Authorization: Bearer <server.token>")
+            throw APIError(
+                status: .unauthorized, code: "unauthorized",
+                message: "this endpoint needs Authorization: Bearer <server.token>")
         }
         return try await next(request, context)
     }

@@ -39,7 +39,8 @@ struct DynomiteManagerRoutes: Sendable {
             let job = try await start()
             let finished = await node.runner.wait(job.id)
             return finished?.state == .succeeded
-                ? plain(Self.ok, status: .ok) : plain(errorBody(finished?.error ?? "failed"), status: .internalServerError)
+                ? plain(Self.ok, status: .ok)
+                : plain(errorBody(finished?.error ?? "failed"), status: .internalServerError)
         } catch {
             return plain(errorBody("\(error)"), status: .internalServerError)
         }
@@ -113,7 +114,9 @@ struct DynomiteManagerRoutes: Sendable {
         let dynomite = await node.dynomiteUp()
         let document = StatusDocument(
             backup: section(backup), restore: section(restore),
-            health: .init(dynomiteAlive: dynomite ?? false, storageAlive: storageAlive, overall: storageAlive && (dynomite ?? true)),
+            health: .init(
+                dynomiteAlive: dynomite ?? false, storageAlive: storageAlive,
+                overall: storageAlive && (dynomite ?? true)),
             tokens: node.node.identity.tokens)
         var buffer = ByteBuffer(bytes: try StatusDocument.encoder.encode(document))
         buffer.writeString("\n")

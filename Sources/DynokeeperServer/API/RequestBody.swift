@@ -12,12 +12,19 @@ struct RequestBody {
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if container.decodeNil() { self = .null }
-            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-            else if let value = try? container.decode(Double.self) { self = .number(value) }
-            else if let value = try? container.decode(String.self) { self = .string(value) }
-            else if let value = try? container.decode([Value].self) { self = .array(value) }
-            else { self = .object(try container.decode([String: Value].self)) }
+            if container.decodeNil() {
+                self = .null
+            } else if let value = try? container.decode(Bool.self) {
+                self = .bool(value)
+            } else if let value = try? container.decode(Double.self) {
+                self = .number(value)
+            } else if let value = try? container.decode(String.self) {
+                self = .string(value)
+            } else if let value = try? container.decode([Value].self) {
+                self = .array(value)
+            } else {
+                self = .object(try container.decode([String: Value].self))
+            }
         }
     }
 
@@ -71,7 +78,9 @@ struct RequestBody {
 
     func snapshot(_ field: String = "snapshot") throws -> SnapshotID? {
         try string(field).map { text in
-            guard let id = SnapshotID(text) else { throw APIError.badRequest("field \(field): \(text) is not a snapshot id such as 20261124T020000Z") }
+            guard let id = SnapshotID(text) else {
+                throw APIError.badRequest("field \(field): \(text) is not a snapshot id such as 20261124T020000Z")
+            }
             return id
         }
     }
@@ -83,7 +92,9 @@ struct RequestBody {
         case .object(let object)?:
             var result: [String: String] = [:]
             for (key, value) in object {
-                guard case .string(let text) = value else { throw APIError.badRequest("field \(field).\(key) must be a string") }
+                guard case .string(let text) = value else {
+                    throw APIError.badRequest("field \(field).\(key) must be a string")
+                }
                 result[key] = text
             }
             return result
@@ -93,7 +104,8 @@ struct RequestBody {
 
     func name(_ field: String) throws -> String? {
         try string(field).map { text in
-            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+            else {
                 throw APIError.badRequest("field \(field) must be a name of letters, digits, '.', '_' or '-'")
             }
             return text

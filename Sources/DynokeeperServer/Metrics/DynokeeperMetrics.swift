@@ -43,13 +43,15 @@ package final class DynokeeperMetrics: NodeEvents {
     }
 
     package func jobStarted(_ job: Job) {
-        CoreMetrics.Counter(label: "dynokeeper_jobs_started_total", dimensions: dimensions(job), factory: factory).increment()
+        CoreMetrics.Counter(label: "dynokeeper_jobs_started_total", dimensions: dimensions(job), factory: factory)
+            .increment()
         running(job.kind.rawValue).record(1)
     }
 
     package func jobFinished(_ job: Job) {
         let outcome = job.state == .succeeded ? "succeeded" : "failed"
-        CoreMetrics.Counter(label: "dynokeeper_jobs_\(outcome)_total", dimensions: dimensions(job), factory: factory).increment()
+        CoreMetrics.Counter(label: "dynokeeper_jobs_\(outcome)_total", dimensions: dimensions(job), factory: factory)
+            .increment()
         running(job.kind.rawValue).record(0)
         if let seconds = job.durationSeconds {
             Metrics.Timer(label: "dynokeeper_job_duration_seconds", dimensions: dimensions(job), factory: factory)
@@ -71,7 +73,9 @@ package final class DynokeeperMetrics: NodeEvents {
     /// Redis's state, and Dynomite's on nodes that run it (the gauge appears only there).
     func processes(redisUp: Bool, dynomiteUp: Bool?) {
         self.redisUp.record(redisUp ? 1 : 0)
-        if let dynomiteUp { CoreMetrics.Gauge(label: "dynokeeper_dynomite_up", factory: factory).record(dynomiteUp ? 1 : 0) }
+        if let dynomiteUp {
+            CoreMetrics.Gauge(label: "dynokeeper_dynomite_up", factory: factory).record(dynomiteUp ? 1 : 0)
+        }
     }
 
     /// 1 while a restore that did not finish waits to be resumed or rolled back.

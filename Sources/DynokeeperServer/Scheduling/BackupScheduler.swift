@@ -16,7 +16,8 @@ package struct BackupScheduler: Service {
     let logger: Logger
 
     init(
-        node: NodeService, ring: RingService, metrics: DynokeeperMetrics, clock: any SchedulerClock = SystemSchedulerClock(),
+        node: NodeService, ring: RingService, metrics: DynokeeperMetrics,
+        clock: any SchedulerClock = SystemSchedulerClock(),
         logger: Logger
     ) {
         self.node = node
@@ -66,12 +67,15 @@ package struct BackupScheduler: Service {
     /// Runs one backup now if the newest snapshot is older than one period of the schedule.
     func catchUp() async {
         let configuration = await node.holder.current
-        let newest = try? await SnapshotCatalog(store: node.store, logger: logger).snapshots(of: node.node.identity).first
+        let newest = try? await SnapshotCatalog(store: node.store, logger: logger).snapshots(of: node.node.identity)
+            .first
         if let newest { metrics.knownBackup(storedBytes: newest.manifest.storedSize, at: newest.manifest.finishedAt) }
         guard configuration.backup.enabled else { return }
         let age = newest.map { clock.now().timeIntervalSince($0.id.date) } ?? .infinity
         guard age > configuration.backup.schedule.period else { return }
-        await takeBackup(reason: newest == nil ? "no snapshot yet" : "the newest snapshot is older than one period: a run was missed")
+        await takeBackup(
+            reason: newest == nil ? "no snapshot yet" : "the newest snapshot is older than one period: a run was missed"
+        )
     }
 
     private func takeBackup(reason: String) async {

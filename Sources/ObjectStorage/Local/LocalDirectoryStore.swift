@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-package import NIOCore
 package import Foundation
+package import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// An object store in a local folder: each key is a file under the root, `/` making sub-folders.
 ///
@@ -35,7 +36,8 @@ package struct LocalDirectoryStore: ObjectStore {
     func path(for key: String) throws -> String {
         try ObjectKey.validate(key)
         if key.split(separator: "/").contains(where: { $0.hasPrefix(Self.temporaryPrefix) }) {
-            throw ObjectStoreError(.invalidKey, "invalid object key: names starting with \(Self.temporaryPrefix) are reserved", key: key)
+            throw ObjectStoreError(
+                .invalidKey, "invalid object key: names starting with \(Self.temporaryPrefix) are reserved", key: key)
         }
         return root + "/" + key
     }
@@ -51,7 +53,9 @@ package struct LocalDirectoryStore: ObjectStore {
         do {
             try await LocalFileSystem.makeFolders(folder)
         } catch {
-            throw ObjectStoreError(.invalidRequest, "cannot create folder \(folder) (is a part of the key an existing object?): \(error)", key: key)
+            throw ObjectStoreError(
+                .invalidRequest, "cannot create folder \(folder) (is a part of the key an existing object?): \(error)",
+                key: key)
         }
         let writer = try await LocalFileWriter.create(temporary)
         do {
@@ -83,9 +87,11 @@ package struct LocalDirectoryStore: ObjectStore {
         switch try await LocalFile.attempt(try path(for: key)) {
         case .opened(let opened): file = opened
         case .missing: throw ObjectStoreError(.notFound, "no such object in \(location)", key: key)
-        case .notRegular: throw ObjectStoreError(.notFound, "no such object in \(location) (a folder has that name)", key: key)
+        case .notRegular:
+            throw ObjectStoreError(.notFound, "no such object in \(location) (a folder has that name)", key: key)
         }
-        let object = ObjectInfo(key: key, size: file.size, etag: Self.etag(file.status), lastModified: Self.date(file.status))
+        let object = ObjectInfo(
+            key: key, size: file.size, etag: Self.etag(file.status), lastModified: Self.date(file.status))
         let bytes = try Self.clip(range, size: object.size, key: key)
         return ObjectDownload(info: object, range: bytes, body: file.chunks(range: bytes, chunkSize: readChunkSize))
     }
@@ -94,7 +100,9 @@ package struct LocalDirectoryStore: ObjectStore {
     static func clip(_ range: Range<Int64>?, size: Int64, key: String) throws -> Range<Int64> {
         guard let range else { return 0..<size }
         guard range.lowerBound >= 0, range.lowerBound < size || (size == 0 && range.lowerBound == 0) else {
-            throw ObjectStoreError(.invalidRequest, "range starts at \(range.lowerBound), past the end of the \(size)-byte object", key: key)
+            throw ObjectStoreError(
+                .invalidRequest, "range starts at \(range.lowerBound), past the end of the \(size)-byte object",
+                key: key)
         }
         return range.lowerBound..<min(range.upperBound, size)
     }
@@ -116,7 +124,9 @@ package struct LocalDirectoryStore: ObjectStore {
 
     // MARK: list
 
-    package func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+    package func list(
+        prefix: String, delimiter: String?, continuation: String?, maxKeys: Int
+    ) async throws -> ObjectListing {
         let root = root
         return try await BlockingIO.run {
             // Only the folder holding the prefix's last complete segment can contain matches.
@@ -134,7 +144,8 @@ package struct LocalDirectoryStore: ObjectStore {
                 var entry = key
                 var isPrefix = false
                 if let delimiter, !delimiter.isEmpty,
-                    let found = key.range(of: delimiter, range: key.index(key.startIndex, offsetBy: prefix.count)..<key.endIndex)
+                    let found = key.range(
+                        of: delimiter, range: key.index(key.startIndex, offsetBy: prefix.count)..<key.endIndex)
                 {
                     entry = String(key[..<found.upperBound])
                     isPrefix = true
@@ -147,7 +158,9 @@ package struct LocalDirectoryStore: ObjectStore {
                 if isPrefix {
                     prefixes.append(entry)
                 } else {
-                    objects.append(ObjectInfo(key: key, size: Int64(info.st_size), etag: Self.etag(info), lastModified: Self.date(info)))
+                    objects.append(
+                        ObjectInfo(
+                            key: key, size: Int64(info.st_size), etag: Self.etag(info), lastModified: Self.date(info)))
                 }
                 lastEntry = entry
                 count += 1
@@ -164,17 +177,22 @@ package struct LocalDirectoryStore: ObjectStore {
         let folder = relative.isEmpty ? root : root + "/" + relative
         guard let directory = opendir(folder) else {
             if errno == ENOENT || errno == ENOTDIR { return }
-            throw ObjectStoreError(errno == EACCES ? .accessDenied : .other, "cannot list \(folder): \(String(cString: strerror(errno)))")
+            throw ObjectStoreError(
+                errno == EACCES ? .accessDenied : .other, "cannot list \(folder): \(String(cString: strerror(errno)))")
         }
         defer { closedir(directory) }
         var names: [String] = []
         while true {
             errno = 0
             guard let entry = readdir(directory) else {
-                if errno != 0 { throw ObjectStoreError(.other, "cannot list \(folder): \(String(cString: strerror(errno)))") }
+                if errno != 0 {
+                    throw ObjectStoreError(.other, "cannot list \(folder): \(String(cString: strerror(errno)))")
+                }
                 break
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         for name in names where !name.hasPrefix(temporaryPrefix) {
@@ -213,7 +231,8 @@ package struct LocalDirectoryStore: ObjectStore {
             return failures
         }
         if !failures.isEmpty {
-            throw ObjectStoreError(.other, "could not delete \(failures.count) object(s): \(failures.joined(separator: "; "))")
+            throw ObjectStoreError(
+                .other, "could not delete \(failures.count) object(s): \(failures.joined(separator: "; "))")
         }
     }
 
@@ -221,7 +240,9 @@ package struct LocalDirectoryStore: ObjectStore {
 
     /// Size, modification time and inode: changes whenever the file is replaced.
     static func etag(_ info: stat) -> String {
-        let parts = [UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec), UInt64(info.st_ino)]
+        let parts = [
+            UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec), UInt64(info.st_ino),
+        ]
         return parts.map { String($0, radix: 16) }.joined(separator: "-")
     }
 
@@ -296,7 +317,9 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
             if info.st_mode & S_IFMT == S_IFDIR {
                 try walkTemporary(root: root, relative: key, into: &found)
             } else if name.hasPrefix(temporaryPrefix) {
-                found.append(IncompleteUpload(key: relative.isEmpty ? name : relative + "/" + name, id: name, started: date(info)))
+                found.append(
+                    IncompleteUpload(
+                        key: relative.isEmpty ? name : relative + "/" + name, id: name, started: date(info)))
             }
         }
     }

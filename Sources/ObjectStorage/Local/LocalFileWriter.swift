@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 package import NIOCore
 import NIOFileSystem
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A new file being written, flushed to disk before it is renamed into place (NIOFileSystem's write handle).
 ///
@@ -136,7 +138,7 @@ extension FilePermissions {
 }
 
 extension LocalFileError {
-    init(_ error: POSIXCallError) { self.init("\(error.call) \(error.path): \(String(cString: strerror(error.errno)))") }
+    init(_ error: POSIXCallError) {
+        self.init("\(error.call) \(error.path): \(String(cString: strerror(error.errno)))")
+    }
 }
-
-import Foundation

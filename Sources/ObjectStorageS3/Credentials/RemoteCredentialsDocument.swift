@@ -25,7 +25,9 @@ struct RemoteCredentialsDocument: Decodable {
                 withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
                 expiration = withFraction.date(from: text)
             }
-            guard expiration != nil else { throw CredentialError("\(source) answered an unreadable Expiration: \(text)") }
+            guard expiration != nil else {
+                throw CredentialError("\(source) answered an unreadable Expiration: \(text)")
+            }
         }
         return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: Token, expiration: expiration)
     }

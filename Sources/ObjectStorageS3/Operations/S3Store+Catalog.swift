@@ -23,7 +23,9 @@ extension S3Store {
             lastModified: response.headers.first(name: "last-modified").flatMap(HTTPDate.parse))
     }
 
-    package func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+    package func list(
+        prefix: String, delimiter: String?, continuation: String?, maxKeys: Int
+    ) async throws -> ObjectListing {
         let location = configuration.location
         let fullPrefix = location.prefix.isEmpty ? prefix : location.prefix + "/" + prefix
         var query: [(name: String, value: String)] = [
@@ -50,7 +52,8 @@ extension S3Store {
         let truncated = tree.value("IsTruncated") == "true"
         let next = tree.value("NextContinuationToken")
         if truncated && next == nil {
-            throw ObjectStoreError(.other, "listing of \(fullPrefix) at \(self.location): truncated without a continuation token")
+            throw ObjectStoreError(
+                .other, "listing of \(fullPrefix) at \(self.location): truncated without a continuation token")
         }
         return ObjectListing(objects: objects, commonPrefixes: prefixes, continuation: truncated ? next : nil)
     }
@@ -72,11 +75,14 @@ extension S3Store {
             let response = try await send(request)
             let tree = try? XMLTree.parse(Data(response.body.readableBytesView))
             for error in tree?.children("Error") ?? [] {
-                failures.append("\(error.value("Key") ?? "?"): \(error.value("Code") ?? "?") \(error.value("Message") ?? "")")
+                failures.append(
+                    "\(error.value("Key") ?? "?"): \(error.value("Code") ?? "?") \(error.value("Message") ?? "")")
             }
         }
         if !failures.isEmpty {
-            throw ObjectStoreError(.other, "could not delete \(failures.count) object(s) at \(location): \(failures.joined(separator: "; "))")
+            throw ObjectStoreError(
+                .other,
+                "could not delete \(failures.count) object(s) at \(location): \(failures.joined(separator: "; "))")
         }
     }
 }
@@ -91,7 +97,8 @@ extension S3Store: IncompleteUploadCleaning {
         for _ in 0..<10_000 {
             var query: [(name: String, value: String)] = [("uploads", ""), ("prefix", fullPrefix)]
             if let marker { query += [("key-marker", marker.key), ("upload-id-marker", marker.upload)] }
-            let request = S3Request(method: .GET, key: nil, query: query, action: "listing of multipart uploads under \(fullPrefix)")
+            let request = S3Request(
+                method: .GET, key: nil, query: query, action: "listing of multipart uploads under \(fullPrefix)")
             let response = try await send(request)
             let tree: XMLTree
             do {
@@ -100,10 +107,16 @@ extension S3Store: IncompleteUploadCleaning {
                 throw ObjectStoreError(.other, "\(request.action) at \(self.location): unreadable answer: \(error)")
             }
             for upload in tree.children("Upload") {
-                guard let fullKey = upload.value("Key"), let key = location.storeKey(fullKey), let id = upload.value("UploadId") else { continue }
-                uploads.append(IncompleteUpload(key: key, id: id, started: upload.value("Initiated").flatMap(HTTPDate.parseISO8601)))
+                guard let fullKey = upload.value("Key"), let key = location.storeKey(fullKey),
+                    let id = upload.value("UploadId")
+                else { continue }
+                uploads.append(
+                    IncompleteUpload(
+                        key: key, id: id, started: upload.value("Initiated").flatMap(HTTPDate.parseISO8601)))
             }
-            guard tree.value("IsTruncated") == "true", let key = tree.value("NextKeyMarker"), let upload = tree.value("NextUploadIdMarker") else {
+            guard tree.value("IsTruncated") == "true", let key = tree.value("NextKeyMarker"),
+                let upload = tree.value("NextUploadIdMarker")
+            else {
                 break
             }
             marker = (key, upload)
@@ -114,7 +127,8 @@ extension S3Store: IncompleteUploadCleaning {
     package func abort(_ upload: IncompleteUpload) async throws {
         let fullKey = configuration.location.fullKey(upload.key)
         let request = S3Request(
-            method: .DELETE, key: fullKey, query: [("uploadId", upload.id)], action: "abort of multipart upload of \(fullKey)")
+            method: .DELETE, key: fullKey, query: [("uploadId", upload.id)],
+            action: "abort of multipart upload of \(fullKey)")
         do {
             _ = try await send(request)
         } catch let error as ObjectStoreError where error.code == .notFound {

@@ -31,19 +31,25 @@ extension S3Store {
         let (info, bytes) = try describe(response, key: key, fullKey: fullKey)
         // A body that breaks off is continued from the last byte received, from the same version of the object.
         let body = ResumingBody(
-            store: self, key: key, fullKey: fullKey, etag: info.etag, size: info.size, range: bytes, first: response.body)
+            store: self, key: key, fullKey: fullKey, etag: info.etag, size: info.size, range: bytes,
+            first: response.body)
         return ObjectDownload(info: info, range: bytes, body: ByteStream(body))
     }
 
     /// Asks for bytes `range` of the version `etag` (the rest of a range after its body broke off), once: the
     /// caller's loop retries. Without an ETag, bytes from another version could be joined on unnoticed: refused.
     /// - Parameter size: The object's size as first seen; another size is another version.
-    func resume(_ range: Range<Int64>, key: String, fullKey: String, etag: String?, size: Int64?, retrying: Bool) async throws -> HTTPClientResponse.Body {
+    func resume(
+        _ range: Range<Int64>, key: String, fullKey: String, etag: String?, size: Int64?, retrying: Bool
+    ) async throws -> HTTPClientResponse.Body {
         var request = S3Request(
             method: .GET, key: fullKey, headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
             action: "download of bytes \(range.lowerBound)-\(range.upperBound - 1) of \(fullKey)")
         guard let etag else {
-            throw ObjectStoreError(.integrity, "\(request.action): the store gave the object no ETag, so a broken-off download cannot be continued safely")
+            throw ObjectStoreError(
+                .integrity,
+                "\(request.action): the store gave the object no ETag, so a broken-off download cannot be continued safely"
+            )
         }
         request.headers.append(("if-match", "\"\(etag)\""))
         let response = try await sendStreaming(request, acceptedStatus: [206], retrying: retrying)
@@ -51,13 +57,16 @@ extension S3Store {
         guard returned == range, size == nil || info.size == size, info.etag == nil || info.etag == etag else {
             throw ObjectStoreError(
                 .integrity,
-                "\(request.action): the store answered bytes \(returned.lowerBound)-\(returned.upperBound - 1) of \(info.size) (ETag \(info.etag ?? "none")), not the version being read")
+                "\(request.action): the store answered bytes \(returned.lowerBound)-\(returned.upperBound - 1) of \(info.size) (ETag \(info.etag ?? "none")), not the version being read"
+            )
         }
         return response.body
     }
 
     /// Reads the object's size, version and the range actually returned from a GET response.
-    private func describe(_ response: HTTPClientResponse, key: String, fullKey: String) throws -> (ObjectInfo, Range<Int64>) {
+    private func describe(
+        _ response: HTTPClientResponse, key: String, fullKey: String
+    ) throws -> (ObjectInfo, Range<Int64>) {
         let length = response.headers.first(name: "content-length").flatMap { Int64($0) }
         var total = length
         var returned: Range<Int64>? = length.map { 0..<$0 }
@@ -69,7 +78,8 @@ extension S3Store {
                 let start = rangePart.split(separator: "-").first.flatMap({ Int64($0) }),
                 let end = rangePart.split(separator: "-").last.flatMap({ Int64($0) })
             else {
-                throw ObjectStoreError(.integrity, "download of \(fullKey): partial answer without a usable Content-Range")
+                throw ObjectStoreError(
+                    .integrity, "download of \(fullKey): partial answer without a usable Content-Range")
             }
             total = size
             returned = start..<(end + 1)
@@ -90,7 +100,9 @@ extension S3Store {
         let rangeSize = Int64(configuration.downloadRangeSize)
         guard info.size > rangeSize else { return try await get(key, range: nil) }
         let fullKey = configuration.location.fullKey(key)
-        let reader = ParallelRangeReader(range: 0..<info.size, partSize: rangeSize, concurrency: configuration.concurrency) {
+        let reader = ParallelRangeReader(
+            range: 0..<info.size, partSize: rangeSize, concurrency: configuration.concurrency
+        ) {
             part in
             try await self.fetchRange(part, key: key, fullKey: fullKey, etag: info.etag)
         }
@@ -99,10 +111,13 @@ extension S3Store {
 
     /// Fetches one range whole; a body that breaks off is continued from the last byte received. `If-Match`
     /// makes sure every range comes from the same version of the object.
-    private func fetchRange(_ range: Range<Int64>, key: String, fullKey: String, etag: String?) async throws -> ByteBuffer {
+    private func fetchRange(
+        _ range: Range<Int64>, key: String, fullKey: String, etag: String?
+    ) async throws -> ByteBuffer {
         var collected = ByteBuffer()
         collected.reserveCapacity(range.count)
-        let body = ResumingBody(store: self, key: key, fullKey: fullKey, etag: etag, size: nil, range: range, first: nil)
+        let body = ResumingBody(
+            store: self, key: key, fullKey: fullKey, etag: etag, size: nil, range: range, first: nil)
         for try await chunk in body {
             var chunk = chunk
             collected.writeBuffer(&chunk)
@@ -143,7 +158,9 @@ struct ResumingBody: AsyncSequence, Sendable {
                 if received == Int64(body.range.count) {
                     // Everything arrived; a longer body would be a different object.
                     if var current, let extra = try? await current.next(), extra.readableBytes > 0 {
-                        throw ObjectStoreError(.integrity, "download of \(body.fullKey) sent more than the \(body.range.count) bytes announced")
+                        throw ObjectStoreError(
+                            .integrity,
+                            "download of \(body.fullKey) sent more than the \(body.range.count) bytes announced")
                     }
                     return nil
                 }
@@ -152,16 +169,20 @@ struct ResumingBody: AsyncSequence, Sendable {
                         let rest = (body.range.lowerBound + received)..<body.range.upperBound
                         // This loop does the retrying: one attempt per round.
                         current = try await body.store.resume(
-                            rest, key: body.key, fullKey: body.fullKey, etag: body.etag, size: body.size, retrying: false
+                            rest, key: body.key, fullKey: body.fullKey, etag: body.etag, size: body.size,
+                            retrying: false
                         ).makeAsyncIterator()
                     }
                     guard let chunk = try await current!.next() else {
                         throw ObjectStoreError(
-                            .unavailable, "download of \(body.fullKey) ended after \(received) of \(body.range.count) bytes")
+                            .unavailable,
+                            "download of \(body.fullKey) ended after \(received) of \(body.range.count) bytes")
                     }
                     received += Int64(chunk.readableBytes)
                     guard received <= Int64(body.range.count) else {
-                        throw ObjectStoreError(.integrity, "download of \(body.fullKey) sent more than the \(body.range.count) bytes announced")
+                        throw ObjectStoreError(
+                            .integrity,
+                            "download of \(body.fullKey) sent more than the \(body.range.count) bytes announced")
                     }
                     if chunk.readableBytes > 0 { retries.madeProgress() }
                     return chunk
@@ -171,12 +192,15 @@ struct ResumingBody: AsyncSequence, Sendable {
                     throw CancellationError()
                 } catch {
                     current = nil
-                    let failure = (error as? ObjectStoreError)
+                    let failure =
+                        (error as? ObjectStoreError)
                         ?? ObjectStoreError(
                             .unavailable,
-                            "download of \(body.fullKey) broke off after \(received) of \(body.range.count) bytes: \((error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)")")
+                            "download of \(body.fullKey) broke off after \(received) of \(body.range.count) bytes: \((error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)")"
+                        )
                     let wait = try retries.failed(failure)
-                    body.store.logger.warning("resuming \(failure.message) from byte \(body.range.lowerBound + received) in \(wait)")
+                    body.store.logger.warning(
+                        "resuming \(failure.message) from byte \(body.range.lowerBound + received) in \(wait)")
                     try await Task.sleep(for: wait)
                 }
             }
@@ -197,7 +221,9 @@ enum HTTPDate {
     }
 
     static func parseISO8601(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+            return date
+        }
         return try? Date(text, strategy: Date.ISO8601FormatStyle())
     }
 }

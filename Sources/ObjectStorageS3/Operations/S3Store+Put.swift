@@ -21,15 +21,19 @@ extension S3Store {
     /// The configured part size, raised when a size hint says 10,000 parts would not be enough.
     func partSize(for options: PutOptions) -> Int {
         guard let hint = options.sizeHint else { return configuration.partSize }
-        let needed = Int((hint + Int64(S3StoreConfiguration.maximumParts) - 1) / Int64(S3StoreConfiguration.maximumParts - 500))
+        let needed = Int(
+            (hint + Int64(S3StoreConfiguration.maximumParts) - 1) / Int64(S3StoreConfiguration.maximumParts - 500))
         let rounded = (needed + (1 << 20) - 1) / (1 << 20) * (1 << 20)
         return max(configuration.partSize, rounded)
     }
 
-    private func putSingle(key: String, fullKey: String, bytes: ByteBuffer, options: PutOptions) async throws -> ObjectInfo {
+    private func putSingle(
+        key: String, fullKey: String, bytes: ByteBuffer, options: PutOptions
+    ) async throws -> ObjectInfo {
         let digests = PayloadDigests(bytes)
         var request = S3Request(method: .PUT, key: fullKey, body: bytes, action: "upload of \(fullKey)")
-        request.headers = [("content-md5", digests.md5Base64), ("content-type", options.contentType)]
+        request.headers =
+            [("content-md5", digests.md5Base64), ("content-type", options.contentType)]
             + configuration.encryptionHeaders
         let response = try await send(request, payloadHash: digests.sha256)
         try checkETag(response.etag, expected: digests.md5Hex, what: "upload of \(fullKey)")
@@ -45,7 +49,8 @@ extension S3Store {
         let created = try await send(create)
         guard let tree = try? XMLTree.parse(Data(created.body.readableBytesView)), let uploadID = tree.value("UploadId")
         else {
-            throw ObjectStoreError(.other, "start of multipart upload of \(fullKey) at \(location): no UploadId in the answer")
+            throw ObjectStoreError(
+                .other, "start of multipart upload of \(fullKey) at \(location): no UploadId in the answer")
         }
         do {
             var uploaded: [(number: Int, etag: String, md5: [UInt8])] = []
@@ -89,7 +94,9 @@ extension S3Store {
         }
     }
 
-    private func uploadPart(_ part: ByteBuffer, number: Int, uploadID: String, fullKey: String) async throws -> (Int, String, [UInt8]) {
+    private func uploadPart(
+        _ part: ByteBuffer, number: Int, uploadID: String, fullKey: String
+    ) async throws -> (Int, String, [UInt8]) {
         let digests = PayloadDigests(part)
         var request = S3Request(
             method: .PUT, key: fullKey, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: part,
@@ -112,7 +119,8 @@ extension S3Store {
         }
         xml += "</CompleteMultipartUpload>"
         let request = S3Request(
-            method: .POST, key: fullKey, query: [("uploadId", uploadID)], headers: [("content-type", "application/xml")],
+            method: .POST, key: fullKey, query: [("uploadId", uploadID)],
+            headers: [("content-type", "application/xml")],
             body: ByteBuffer(string: xml), action: "completion of multipart upload of \(fullKey)")
         let response = try await send(request) { response in
             // S3 may answer 200 and put an error in the body, since it starts answering before it is done.
@@ -148,10 +156,13 @@ extension S3Store {
     /// return other forms, which cannot be checked).
     func checkETag(_ etag: String?, expected: String, what: String) throws {
         guard let etag else { return }
-        let looksLikeMD5 = etag.count == expected.count && etag.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || $0 == UInt8(ascii: "-") }
+        let looksLikeMD5 =
+            etag.count == expected.count
+            && etag.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || $0 == UInt8(ascii: "-") }
         if case .kms = configuration.serverSideEncryption { return }
         if looksLikeMD5 && etag != expected {
-            throw ObjectStoreError(.integrity, "\(what): the store's ETag \(etag) does not match the data's \(expected)")
+            throw ObjectStoreError(
+                .integrity, "\(what): the store's ETag \(etag) does not match the data's \(expected)")
         }
     }
 }

@@ -13,27 +13,34 @@ enum S3ErrorMapping {
         var message: String
 
         init?(_ body: ByteBuffer) {
-            guard body.readableBytes > 0, let tree = try? XMLTree.parse(Data(body.readableBytesView)), tree.name == "Error"
+            guard body.readableBytes > 0, let tree = try? XMLTree.parse(Data(body.readableBytesView)),
+                tree.name == "Error"
             else { return nil }
             code = tree.value("Code") ?? "Unknown"
             message = tree.value("Message") ?? ""
         }
     }
 
-    static func error(status: HTTPResponseStatus, body: ByteBuffer, request: S3Request, location: String) -> ObjectStoreError {
+    static func error(
+        status: HTTPResponseStatus, body: ByteBuffer, request: S3Request, location: String
+    ) -> ObjectStoreError {
         let document = ErrorDocument(body)
         let code = document?.code ?? "HTTP \(status.code)"
-        let detail = document.map { $0.message.isEmpty ? $0.code : "\($0.code): \($0.message)" } ?? "HTTP \(status.code) \(status.reasonPhrase)"
+        let detail =
+            document.map { $0.message.isEmpty ? $0.code : "\($0.code): \($0.message)" }
+            ?? "HTTP \(status.code) \(status.reasonPhrase)"
         let what = "\(request.action) at \(location) failed"
         switch (status.code, code) {
         case (_, "SignatureDoesNotMatch"):
-            return ObjectStoreError(.accessDenied, "\(what): S3 refused the signature (\(detail)); check the secret access key")
+            return ObjectStoreError(
+                .accessDenied, "\(what): S3 refused the signature (\(detail)); check the secret access key")
         case (_, "InvalidAccessKeyId"):
             return ObjectStoreError(.accessDenied, "\(what): S3 does not know the access key id (\(detail))")
         case (_, "ExpiredToken"), (_, "TokenRefreshRequired"):
             return ObjectStoreError(.expiredCredentials, "\(what): the session token has expired (\(detail))")
         case (403, _):
-            return ObjectStoreError(.accessDenied, "\(what): access denied (\(detail)); check the credentials' permissions on the bucket")
+            return ObjectStoreError(
+                .accessDenied, "\(what): access denied (\(detail)); check the credentials' permissions on the bucket")
         case (404, "NoSuchBucket"):
             return ObjectStoreError(.notFound, "\(what): the bucket does not exist (\(detail))")
         case (404, _):
@@ -44,7 +51,8 @@ enum S3ErrorMapping {
         case (_, "RequestTimeout"):
             return ObjectStoreError(.unavailable, "\(what): \(detail)")
         case (_, "RequestTimeTooSkewed"):
-            return ObjectStoreError(.invalidRequest, "\(what): this machine's clock is too far from S3's (\(detail)); fix the time (NTP)")
+            return ObjectStoreError(
+                .invalidRequest, "\(what): this machine's clock is too far from S3's (\(detail)); fix the time (NTP)")
         case (412, _):
             return ObjectStoreError(.integrity, "\(what): the object changed while it was being read (\(detail))")
         case (416, _):
@@ -65,6 +73,7 @@ enum S3ErrorMapping {
         if let error = error as? ObjectStoreError { return error }
         // NIO's own text repeats itself ("read(…): Connection reset by peer) (errno: 104)").
         let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
-        return ObjectStoreError(.unavailable, "\(request.action) at \(location) failed: cannot reach the store (\(reason))")
+        return ObjectStoreError(
+            .unavailable, "\(request.action) at \(location) failed: cannot reach the store (\(reason))")
     }
 }

@@ -30,13 +30,18 @@ struct BackupCommand: AsyncParsableCommand {
                     return
                 }
                 let manifest = report.manifest
-                print("snapshot \(manifest.snapshotID) of \(manifest.node.cluster) \(manifest.node) (\(manifest.type.rawValue))")
+                print(
+                    "snapshot \(manifest.snapshotID) of \(manifest.node.cluster) \(manifest.node) (\(manifest.type.rawValue))"
+                )
                 print("location: \(report.location)")
                 for file in manifest.files {
-                    print("  \(file.name): \(Format.bytes(file.size)) -> \(Format.bytes(file.storedSize)) sha256 \(file.sha256)")
+                    print(
+                        "  \(file.name): \(Format.bytes(file.size)) -> \(Format.bytes(file.storedSize)) sha256 \(file.sha256)"
+                    )
                 }
                 print("keys: \(manifest.keyCount)\(manifest.keyspaceExact ? "" : " (approximate)")")
-                print("save: \(Format.duration(report.saveDuration)), upload: \(Format.duration(report.uploadDuration))")
+                print(
+                    "save: \(Format.duration(report.saveDuration)), upload: \(Format.duration(report.uploadDuration))")
             }
         }
     }

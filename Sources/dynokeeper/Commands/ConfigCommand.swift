@@ -13,7 +13,9 @@ struct ConfigCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate the configuration and print the effective settings (secrets hidden).",
-            discussion: "Also checks what backups and restores need (dynomite.yml, password file, redis.conf, the restore commands), shows what the settings resolve to, and asks Redis how it runs. Exit status 1 when anything a job needs is wrong.")
+            discussion:
+                "Also checks what backups and restores need (dynomite.yml, password file, redis.conf, the restore commands), shows what the settings resolve to, and asks Redis how it runs. Exit status 1 when anything a job needs is wrong."
+        )
 
         @OptionGroup var options: GlobalOptions
 
@@ -25,14 +27,18 @@ struct ConfigCommand: AsyncParsableCommand {
                 let resolved = Dictionary(check.resolved.map { ($0.name, ($0.value, $0.origin)) }) { first, _ in first }
                 var lines = configuration.effective.map { (key: $0.key, value: $0.value, origin: "\($0.origin)") }
                 for index in lines.indices where lines[index].value == "(not set)" {
-                    if let (value, origin) = resolved[lines[index].key] { lines[index].value = value; lines[index].origin = origin }
+                    if let (value, origin) = resolved[lines[index].key] {
+                        lines[index].value = value; lines[index].origin = origin
+                    }
                 }
                 let extra = check.resolved.filter { item in !lines.contains { $0.key == item.name } }
                     .map { (key: $0.name, value: $0.value, origin: $0.origin) }
                 let width = (lines + extra).map(\.key.count).max() ?? 0
                 print(check.hasErrors ? "configuration has problems" : "configuration is valid")
                 for line in lines + extra {
-                    print("\(line.key + String(repeating: " ", count: width - line.key.count))  \(line.value)  # \(line.origin)")
+                    print(
+                        "\(line.key + String(repeating: " ", count: width - line.key.count))  \(line.value)  # \(line.origin)"
+                    )
                 }
                 let credentials = await StoreFactory.describeCredentials(
                     configuration.storage, environment: ProcessInfo.processInfo.environment)

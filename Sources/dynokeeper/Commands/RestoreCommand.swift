@@ -15,7 +15,10 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: "Restore the newest snapshot taken at or before this moment: 2026-11-20 (end of that day, UTC), 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120.")
+    @Option(
+        help:
+            "Restore the newest snapshot taken at or before this moment: 2026-11-20 (end of that day, UTC), 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120."
+    )
     var date: String?
 
     @Option(help: "Restore this snapshot id (such as 20261124T020000Z).")
@@ -24,13 +27,19 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(help: "Restore another cluster's data (default: restore.source_cluster, else this cluster).")
     var sourceCluster: String?
 
-    @Option(help: "The source node's datacenter, when its name differs (default: restore.source_datacenter, else this node's).")
+    @Option(
+        help:
+            "The source node's datacenter, when its name differs (default: restore.source_datacenter, else this node's)."
+    )
     var sourceDatacenter: String?
 
     @Option(help: "The source node's rack, when its name differs (default: restore.source_rack, else this node's).")
     var sourceRack: String?
 
-    @Option(help: "Only dynokeeper snapshots (dynokeeper) or only Dynomite-manager's objects (dynomite-manager); both by default.")
+    @Option(
+        help:
+            "Only dynokeeper snapshots (dynokeeper) or only Dynomite-manager's objects (dynomite-manager); both by default."
+    )
     var format: String?
 
     @Flag(help: "Print the chosen snapshot, its files and every step, and change nothing.")
@@ -60,7 +69,10 @@ struct RestoreCommand: AsyncParsableCommand {
                     print(json ? try APIJSON.line(JobResult(outcome: outcome)) : outcome)
                     return
                 }
-                let report = resume ? try await restore.resume() : try await restore.run(try request().options(context.configuration, node: context.node))
+                let report =
+                    resume
+                    ? try await restore.resume()
+                    : try await restore.run(try request().options(context.configuration, node: context.node))
                 if json { print(try APIJSON.line(JobResult(report))) } else { printReport(report) }
             }
         }
@@ -89,7 +101,9 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func printReport(_ report: NodeRestore.Report) {
         let source = report.source
-        print("\(report.dryRun ? "would restore" : "restored") snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format)")
+        print(
+            "\(report.dryRun ? "would restore" : "restored") snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format)"
+        )
         for file in source.files {
             print("  \(file.name): \(Format.bytes(file.size))\(file.sha256.map { " sha256 \($0)" } ?? "")")
         }

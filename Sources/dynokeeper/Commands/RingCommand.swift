@@ -61,14 +61,18 @@ struct RingCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                try await RingCommand.coordinate(options, json: json) { try await $0.backup(RingBackupRequest(type: type)) }
+                try await RingCommand.coordinate(options, json: json) {
+                    try await $0.backup(RingBackupRequest(type: type))
+                }
             }
         }
     }
 
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Restore every node from a ring snapshot, each node from its counterpart (restore.enabled on every node).")
+            abstract:
+                "Restore every node from a ring snapshot, each node from its counterpart (restore.enabled on every node)."
+        )
 
         @OptionGroup var options: GlobalOptions
 
@@ -81,7 +85,9 @@ struct RingCommand: AsyncParsableCommand {
         @Option(help: "Restore another cluster's ring snapshot (default: restore.source_cluster, else this cluster).")
         var sourceCluster: String?
 
-        @Option(name: .customLong("map"), help: "Map a target rack to a source rack: dc/rack=source-dc/source-rack (repeatable).")
+        @Option(
+            name: .customLong("map"),
+            help: "Map a target rack to a source rack: dc/rack=source-dc/source-rack (repeatable).")
         var mappings: [String] = []
 
         @Flag(help: "One rack at a time, so that the cluster keeps serving from the other racks.")
@@ -96,8 +102,11 @@ struct RingCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 var request = RingRestoreRequest(
-                    date: try date.map(RestorePoint.parse), snapshot: try snapshot.map { text in
-                        guard let id = SnapshotID(text) else { throw ValidationError("--snapshot \(text) is not a snapshot id") }
+                    date: try date.map(RestorePoint.parse),
+                    snapshot: try snapshot.map { text in
+                        guard let id = SnapshotID(text) else {
+                            throw ValidationError("--snapshot \(text) is not a snapshot id")
+                        }
                         return id
                     }, sourceCluster: sourceCluster, dryRun: dryRun, rackByRack: rackByRack)
                 for mapping in mappings {
@@ -129,7 +138,9 @@ struct RingCommand: AsyncParsableCommand {
                     if ids.isEmpty { print("(no complete ring snapshots of \(cluster))") }
                     for id in ids {
                         let manifest = try await catalog.manifest(cluster: cluster, id: id)
-                        print("\(id)  \(manifest.type.rawValue)  \(manifest.nodes.count) node(s): \(manifest.nodes.map { "\($0.datacenter)/\($0.rack)/\($0.tokens)" }.joined(separator: ", "))")
+                        print(
+                            "\(id)  \(manifest.type.rawValue)  \(manifest.nodes.count) node(s): \(manifest.nodes.map { "\($0.datacenter)/\($0.rack)/\($0.tokens)" }.joined(separator: ", "))"
+                        )
                     }
                 }
             }

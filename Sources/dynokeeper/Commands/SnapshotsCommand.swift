@@ -25,7 +25,9 @@ struct SnapshotsCommand: AsyncParsableCommand {
                 let catalog = SnapshotCatalog(store: context.store, logger: context.logger)
                 var node = context.node.identity
                 if let cluster { node.cluster = cluster }
-                let entries = allNodes ? try await catalog.snapshots(cluster: node.cluster) : try await catalog.snapshots(of: node)
+                let entries =
+                    allNodes
+                    ? try await catalog.snapshots(cluster: node.cluster) : try await catalog.snapshots(of: node)
                 if json {
                     let encoder = SnapshotManifest.makeEncoder(pretty: false)
                     for entry in entries {
@@ -39,16 +41,21 @@ struct SnapshotsCommand: AsyncParsableCommand {
     }
 
     func printTable(_ entries: [SnapshotEntry]) {
-        let rows = [["ID", "NODE", "TYPE", "SIZE", "STORED", "KEYS", "AGE"]] + entries.map { entry in
-            [
-                entry.id.text, "\(entry.node.cluster)/\(entry.node)", entry.manifest.type.rawValue,
-                Format.bytes(entry.manifest.size), Format.bytes(entry.manifest.storedSize), String(entry.manifest.keyCount),
-                Format.age(entry.id.date),
-            ]
-        }
+        let rows =
+            [["ID", "NODE", "TYPE", "SIZE", "STORED", "KEYS", "AGE"]]
+            + entries.map { entry in
+                [
+                    entry.id.text, "\(entry.node.cluster)/\(entry.node)", entry.manifest.type.rawValue,
+                    Format.bytes(entry.manifest.size), Format.bytes(entry.manifest.storedSize),
+                    String(entry.manifest.keyCount),
+                    Format.age(entry.id.date),
+                ]
+            }
         let widths = (0..<7).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
-            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            print(
+                row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(
+                    separator: "  "))
         }
         if entries.isEmpty { print("(no complete snapshots)") }
     }

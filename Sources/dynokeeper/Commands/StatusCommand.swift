@@ -7,7 +7,9 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show this node's Redis, the operation running on it, and a restore that did not finish.",
-        discussion: "Exit status 0 when the node is in order, 2 when a restore did not finish (resolve it with restore --resume or --rollback).")
+        discussion:
+            "Exit status 0 when the node is in order, 2 when a restore did not finish (resolve it with restore --resume or --rollback)."
+    )
 
     @OptionGroup var options: GlobalOptions
 
@@ -19,7 +21,8 @@ struct StatusCommand: AsyncParsableCommand {
             var unfinished = false
             try await NodeContext.with(options) { context in
                 let state = await context.guard.inspect()
-                let redis = RedisService.make(context.configuration, connector: context.connector, logger: context.logger)
+                let redis = RedisService.make(
+                    context.configuration, connector: context.connector, logger: context.logger)
                 let up = await redis.isUp()
                 unfinished = state.unfinishedRestore.map { !$0.running } ?? false
                 if json {
@@ -29,8 +32,11 @@ struct StatusCommand: AsyncParsableCommand {
                         var redisUp: Bool
                         var state: NodeState
                     }
-                    let output = Output(node: context.node.identity, redis: context.connector.address.description, redisUp: up, state: state)
-                    print(String(decoding: try SnapshotManifest.makeEncoder(pretty: false).encode(output), as: UTF8.self))
+                    let output = Output(
+                        node: context.node.identity, redis: context.connector.address.description, redisUp: up,
+                        state: state)
+                    print(
+                        String(decoding: try SnapshotManifest.makeEncoder(pretty: false).encode(output), as: UTF8.self))
                     return
                 }
                 print("node: \(context.node.identity.cluster) \(context.node.identity)")
@@ -42,10 +48,14 @@ struct StatusCommand: AsyncParsableCommand {
                     print("unfinished restore: none")
                     return
                 }
-                print("unfinished restore: snapshot \(restore.snapshot), at step \(restore.phase.rawValue), started \(restore.startedAt.formatted(.iso8601)) by pid \(restore.pid)")
+                print(
+                    "unfinished restore: snapshot \(restore.snapshot), at step \(restore.phase.rawValue), started \(restore.startedAt.formatted(.iso8601)) by pid \(restore.pid)"
+                )
                 if let error = restore.lastError { print("  last error: \(error)") }
                 for file in restore.files {
-                    print("  \(file.path): previous data \(file.previous ?? "none"), restored data \(file.restored ?? "none")")
+                    print(
+                        "  \(file.path): previous data \(file.previous ?? "none"), restored data \(file.restored ?? "none")"
+                    )
                 }
                 print("  \(restore.resolve)")
             }

@@ -18,7 +18,8 @@ struct NodeContext {
         let node = try NodeSettings.resolve(configuration)
         let store = try StoreFactory.makeStore(
             configuration.storage, environment: ProcessInfo.processInfo.environment, logger: logger)
-        return NodeContext(components: NodeComponents(configuration: configuration, node: node, store: store, logger: logger))
+        return NodeContext(
+            components: NodeComponents(configuration: configuration, node: node, store: store, logger: logger))
     }
 
     /// The node lock and the unfinished-restore checks.

@@ -28,7 +28,8 @@ final class TerminalProgress: ProgressReporter {
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             let eta = rate > 0 ? Double(total - done) / rate : 0
             let percent = total > 0 ? Int(Double(done) * 100 / Double(total)) : 100
-            return "\r\(label): \(Format.bytes(done)) of \(Format.bytes(total)) (\(percent)%), \(Format.bytes(Int64(rate)))/s, ETA \(Int(eta.rounded())) s\u{1B}[K"
+            return
+                "\r\(label): \(Format.bytes(done)) of \(Format.bytes(total)) (\(percent)%), \(Format.bytes(Int64(rate)))/s, ETA \(Int(eta.rounded())) s\u{1B}[K"
         }
         if let line { FileHandle.standardError.write(Data(line.utf8)) }
     }
