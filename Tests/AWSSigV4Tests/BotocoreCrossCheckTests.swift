@@ -5,7 +5,7 @@ import Testing
 
 /// Signs generated requests with dynokeeper's signer and with botocore's `S3SigV4Auth` (an independent
 /// implementation, through python3) and compares canonical requests and signatures.
-@Suite struct BotocoreCrossCheckTests {
+@Suite(.tags(.integration)) struct BotocoreCrossCheckTests {
     struct Case: Codable {
         var method: String
         var path: String

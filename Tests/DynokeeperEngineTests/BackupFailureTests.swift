@@ -10,7 +10,7 @@ import RedisClient
 import Testing
 
 /// Backups that cannot succeed: a clear error, and nothing in the store that looks complete.
-@Suite struct BackupFailureTests {
+@Suite(.tags(.integration)) struct BackupFailureTests {
     @Test func unreachableRedis() async throws {
         try await withResource(TestStore.make(.local)) { store in
             let port = try FreePort.next()

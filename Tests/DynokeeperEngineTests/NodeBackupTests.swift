@@ -10,7 +10,7 @@ import Testing
 
 /// Backups of a real redis-server into both stores, checked with the zstd command and by loading them
 /// into a fresh redis-server.
-@Suite struct NodeBackupTests {
+@Suite(.tags(.integration)) struct NodeBackupTests {
     /// Fetches a stored object, decompresses it with the zstd command, and returns the bytes.
     static func decompressWithZstdCommand(
         _ store: any ObjectStore, key: String, into folder: TemporaryDirectory, name: String

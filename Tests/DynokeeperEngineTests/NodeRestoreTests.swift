@@ -8,7 +8,7 @@ import Testing
 
 /// Restores into real redis-server processes that the restore stops and starts through `redis.stop` and
 /// `redis.start`, with nutcracker standing in for Dynomite.
-@Suite struct NodeRestoreTests {
+@Suite(.tags(.integration)) struct NodeRestoreTests {
     static func request(
         _ node: RestoreNode, date: Date? = nil, sourceCluster: String? = nil
     ) throws -> NodeRestore.Options {

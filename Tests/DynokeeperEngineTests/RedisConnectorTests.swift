@@ -5,7 +5,7 @@ import NIOCore
 import RedisClient
 import Testing
 
-@Suite struct RedisConnectorTests {
+@Suite(.tags(.integration)) struct RedisConnectorTests {
     /// Command timeouts used to be cut to whole seconds: 1.5 s became 1 s, and 0.5 s became 0, which failed every
     /// command at once.
     @Test func subSecondCommandTimeoutsAreKept() async throws {

@@ -13,7 +13,7 @@ import Testing
 
 /// The unhappy paths of a restore: each check that refuses before the node is touched, each failure after it
 /// that must roll back, and rollbacks that fail themselves.
-@Suite struct RestoreSafetyTests {
+@Suite(.tags(.integration)) struct RestoreSafetyTests {
     static func request(_ node: RestoreNode) throws -> NodeRestore.Options {
         NodeRestore.Options(request: SnapshotSelector.Request(source: try node.settings.identity))
     }

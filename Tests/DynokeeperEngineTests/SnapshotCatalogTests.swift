@@ -6,7 +6,7 @@ import NIOCore
 import ObjectStorage
 import Testing
 
-@Suite struct SnapshotCatalogTests {
+@Suite(.tags(.integration)) struct SnapshotCatalogTests {
     @Test(arguments: StoreKind.allCases)
     func onlyCompleteSnapshotsOfTheRightNodeAreListed(kind: StoreKind) async throws {
         try await withResource(RedisServer.start()) { server in

@@ -7,7 +7,7 @@ import ObjectStorageS3
 import Testing
 
 /// `dynokeeper gc`: what interrupted backups leave goes, complete snapshots and anything recent stay.
-@Suite struct StoreGarbageCollectorTests {
+@Suite(.tags(.integration)) struct StoreGarbageCollectorTests {
     @Test(arguments: StoreKind.allCases)
     func incompleteSnapshotsAndUploadsOlderThanTheThresholdGo(kind: StoreKind) async throws {
         try await withResource(TestStore.make(kind)) { fixture in

@@ -3,7 +3,7 @@ import Foundation
 import NodeControl
 import Testing
 
-@Suite struct NodeControlTests {
+@Suite(.tags(.integration)) struct NodeControlTests {
     @Test func commandsRunWithTheirStatusAndOutput() async throws {
         try await ShellCommand("echo fine; true", key: "test.ok").run(timeout: .seconds(10))
         let error = await #expect(throws: NodeControlError.self) {

@@ -7,7 +7,7 @@ import Testing
 
 /// The S3 client through a proxy that injects what S3 and networks really do: SlowDown, connections reset before
 /// the response, bodies cut off both ways, and a store that only answers errors.
-@Suite struct FaultToleranceTests {
+@Suite(.tags(.integration)) struct FaultToleranceTests {
     /// The policy dynokeeper uses by default, with a shorter deadline for the dead-store test.
     static func store(
         through proxy: FaultProxy, partSize: Int = 5 << 20, retry: RetryPolicy = RetryPolicy()

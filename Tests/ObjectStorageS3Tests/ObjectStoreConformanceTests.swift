@@ -6,7 +6,7 @@ import ObjectStorageS3
 import Testing
 
 /// One behavioural suite that the local directory store and the S3 store (on SeaweedFS) both pass.
-@Suite struct ObjectStoreConformanceTests {
+@Suite(.tags(.integration)) struct ObjectStoreConformanceTests {
     static func withStore(
         _ kind: StoreKind, partSize: Int = 5 << 20, _ body: (any ObjectStore, StoreFixture) async throws -> Void
     ) async throws {

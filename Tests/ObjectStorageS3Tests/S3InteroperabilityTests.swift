@@ -6,7 +6,7 @@ import ObjectStorageS3
 import Testing
 
 /// dynokeeper's S3 client against SeaweedFS with SigV4 on, cross-checked with awscli.
-@Suite struct S3InteroperabilityTests {
+@Suite(.tags(.integration)) struct S3InteroperabilityTests {
     static func sha256(ofFile path: String) async throws -> String {
         let result = try await ProcessRunner.check("sha256sum", [path])
         return String(result.stdoutText.prefix(64))

@@ -9,7 +9,7 @@ import Testing
 #endif
 
 /// The client against a real redis-server.
-@Suite struct RedisConnectionTests {
+@Suite(.tags(.integration)) struct RedisConnectionTests {
     @Test func commandsAgainstARealServer() async throws {
         try await withResource(RedisServer.start()) { server in
             try await RedisConnection.withConnection(to: RedisAddress(host: "127.0.0.1", port: server.port)) { redis in
