@@ -1,4 +1,4 @@
-/// dynokeeper's version, recorded in every manifest.
+/// dynokeeper's version, recorded in every manifest (0.2: the typed API contracts, contract 2).
 package enum DynokeeperVersion {
-    package static let current = "0.1.0"
+    package static let current = "0.2.0"
 }

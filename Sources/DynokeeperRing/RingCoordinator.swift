@@ -57,6 +57,11 @@ package struct RingCoordinator: Sendable {
         return hosts.filter { seen.insert($0).inserted }.map { "http://\($0):\(port)" }
     }
 
+    /// Fails unless the configuration says where the ring's dynokeepers are, so that a ring job is refused at once.
+    package func checkPeers() throws(DynokeeperError) {
+        do { _ = try peerURLs() } catch { throw DynokeeperError(error) }
+    }
+
     /// Asks every peer who it is. Peers of another cluster are an error; the same node listed twice (by two
     /// URLs) counts once.
     package func members() async throws -> (members: [Member], unreachable: [NodeOutcome]) {
@@ -80,7 +85,7 @@ package struct RingCoordinator: Sendable {
                 guard identity.contract == NodeStatus.currentContract else {
                     throw DynokeeperError(
                         .peer,
-                        "peer \(probe.url) runs dynokeeper \(identity.version ?? "of an older release") (API contract \(identity.contract ?? 1)), this one \(DynokeeperVersion.current) (contract \(NodeStatus.currentContract)): ring operations need every node on the same release; nothing was started"
+                        "peer \(probe.url) speaks API contract \(identity.contract ?? 1) (dynokeeper \(identity.version ?? "of an older release")), this node contract \(NodeStatus.currentContract) (dynokeeper \(DynokeeperVersion.current)): ring operations need every node on the same dynokeeper release; install one release on every node, then run the ring operation again. Nothing was started"
                     )
                 }
                 members.append(Member(url: probe.url, node: identity.node))
@@ -247,9 +252,7 @@ package struct RingCoordinator: Sendable {
                         outcome.state = job.state == .succeeded ? .succeeded : .failed
                         outcome.error = job.error
                         outcome.result = job.result
-                        outcome.seconds = job.finishedAt.flatMap { end in
-                            job.startedAt.map { end.timeIntervalSince($0) }
-                        }
+                        outcome.seconds = job.seconds
                     } catch {
                         outcome.error = "\(error)"
                     }

@@ -59,6 +59,7 @@ package struct RingService: Sendable {
     /// Starts a ring backup (this node coordinates).
     package func startBackup(_ request: RingBackupRequest, trigger: String) async throws(DynokeeperError) -> RingJob {
         let coordinator = await coordinator()
+        try coordinator.checkPeers()
         return try await start(.backup, trigger: trigger) { try await coordinator.backup(request) }
     }
 
@@ -67,6 +68,7 @@ package struct RingService: Sendable {
         let coordinator = await coordinator()
         // Refused at once (403) rather than as a failed job; the coordinator checks again for the CLI.
         try NodeRestore.checkEnabled(coordinator.configuration, ring: true)
+        try coordinator.checkPeers()
         return try await start(.restore, trigger: trigger) { try await coordinator.restore(request) }
     }
 

@@ -236,6 +236,13 @@ import Testing
                 #expect(steps.first?.hasPrefix("fetch and verify 1 file(s)") == true)
                 #expect(steps.contains { $0.hasPrefix("stop Dynomite") })
                 #expect(steps.contains { $0.hasPrefix("put dump.rdb in place") })
+                // Commands are named by their key: their text may hold a password, and the plan goes to the API.
+                #expect(
+                    steps.contains("start Redis (redis.start) and wait until a new Redis process has loaded its data"))
+                let commands = [node.configuration.redis.start, node.configuration.redis.stop].compactMap { $0 }
+                #expect(
+                    !commands.isEmpty && !steps.contains { step in commands.contains { step.contains($0) } }, "\(steps)"
+                )
                 #expect(try await node.content() == now)
                 #expect(node.redis.events() == events)
                 #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))

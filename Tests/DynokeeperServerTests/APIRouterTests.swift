@@ -127,19 +127,25 @@ import Testing
         }
     }
 
-    /// A ring backup without peers is accepted, then fails saying why.
-    @Test func aRingBackupWithoutPeersFailsSayingWhy() async throws {
+    /// A job the node's configuration cannot run is refused at once (422, saying what to set), rather than
+    /// accepted and failed: a restore without redis.start, ring jobs without ring.peers.
+    @Test func jobsTheConfigurationCannotRunAre422s() async throws {
         try await withTestRouter { api in
-            let accepted = try await api.call(.post, "/v1/ring/backups", body: "{}")
-            #expect(accepted.status == 202, "\(accepted.body)")
-            let id = try #require(accepted.json["id"] as? String)
-            _ = await api.daemon.ring.wait(id)
-            let job = try await api.call(.get, "/v1/ring/jobs/\(id)").json
-            #expect(job["state"] as? String == "failed", "\(job)")
-            #expect((job["error"] as? String)?.contains("ring operations need ring.peers") == true, "\(job)")
-            #expect(job["error_code"] as? String == "invalid_configuration", "\(job)")
-            let listed = try await api.call(.get, "/v1/ring/jobs").json["jobs"] as? [[String: Any]]
-            #expect(listed?.map { $0["id"] as? String } == [id])
+            let restore = try await api.call(.post, "/v1/restores", body: #"{"dry_run": true}"#)
+            #expect(restore.status == 422, "\(restore.body)")
+            #expect(Self.errorCode(restore) == "invalid_configuration")
+            #expect(Self.errorMessage(restore).contains("set redis.start"), "\(restore.body)")
+            for path in ["/v1/ring/backups", "/v1/ring/restores"] {
+                let ring = try await api.call(.post, path, body: "{}")
+                #expect(ring.status == 422, "\(path): \(ring.body)")
+                #expect(Self.errorMessage(ring).contains("ring operations need ring.peers"), "\(ring.body)")
+            }
+            // Nothing was started.
+            #expect((try await api.call(.get, "/v1/jobs").json["jobs"] as? [Any])?.isEmpty == true)
+            #expect((try await api.call(.get, "/v1/ring/jobs").json["jobs"] as? [Any])?.isEmpty == true)
+            // A request that takes no fields says so.
+            let resume = try await api.call(.post, "/v1/restores/rollback", body: #"{"x": 1}"#)
+            #expect(Self.errorMessage(resume) == "unknown field x: this request takes no fields")
         }
     }
 

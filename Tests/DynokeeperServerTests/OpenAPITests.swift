@@ -172,6 +172,7 @@ enum ContractValues {
         job.error = "cannot connect to Redis"
         job.errorCode = .redis
         job.finishedAt = date.addingTimeInterval(2)
+        job.seconds = 2.25
         return job
     }
 

@@ -55,7 +55,9 @@ import Testing
                     _ = try await coordinator.backup(RingBackupRequest())
                 }
                 #expect(backup?.code == .peer)
-                #expect(backup?.message.contains("0.3.0") == true && backup?.message.contains("same release") == true)
+                #expect(
+                    backup?.message.contains("0.3.0") == true
+                        && backup?.message.contains("same dynokeeper release") == true)
                 await #expect(throws: DynokeeperError.self) { _ = try await coordinator.restore(RingRestoreRequest()) }
             }
             // Nothing was asked of the peer but who it is.

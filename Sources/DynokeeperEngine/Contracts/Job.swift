@@ -9,7 +9,7 @@ package struct Job: Sendable, Codable, Equatable {
     }
 
     package enum State: String, Sendable, Codable {
-        case queued, running, succeeded, failed
+        case running, succeeded, failed
     }
 
     package var id: String
@@ -32,6 +32,8 @@ package struct Job: Sendable, Codable, Equatable {
     package var createdAt: Date
     package var startedAt: Date?
     package var finishedAt: Date?
+    /// How long it ran, in seconds with their fraction (the timestamps are to the second), once it has finished.
+    package var seconds: Double?
 
     package init(id: String, kind: Kind, parameters: JobParameters, trigger: String, createdAt: Date) {
         self.id = id

@@ -15,6 +15,7 @@ extension Job: QueuedJob {
 
     package mutating func finish(_ outcome: Result<JobResult, DynokeeperError>, at date: Date) {
         finishedAt = date
+        seconds = startedAt.map { date.timeIntervalSince($0) }
         step = nil
         switch outcome {
         case .success(let result):

@@ -93,7 +93,7 @@ extension NodeRestore {
             options.skipSafetySave
                 ? "no safety save (--no-safety-save)" : "BGSAVE, so that the set-aside files hold Redis's latest data")
         planned.append(
-            "stop Redis (\(configuration.redis.stop.map { "redis.stop: \($0)" } ?? "SHUTDOWN NOSAVE")) and check that it stays down"
+            "stop Redis (\(configuration.redis.stop == nil ? "SHUTDOWN NOSAVE" : "redis.stop")) and check that it stays down"
         )
         planned.append("set aside \(plan.layout.dataPaths.joined(separator: ", ")) into \(folders.work)/previous")
         if plan.layout.appendOnly && plan.placements.contains(where: { $0.sameAs != nil }) {
@@ -105,7 +105,7 @@ extension NodeRestore {
             planned.append("put \(placement.target) in place, with the owner, group and mode of the file it replaces")
         }
         planned.append(
-            "start Redis (redis.start: \(configuration.redis.start ?? "")) and wait until a new Redis process has loaded its data"
+            "start Redis (redis.start) and wait until a new Redis process has loaded its data"
         )
         planned.append("check the key counts against the manifest")
         if let dynomite {

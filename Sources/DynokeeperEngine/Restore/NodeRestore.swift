@@ -81,6 +81,19 @@ package struct NodeRestore: Sendable {
         }
     }
 
+    /// What a restore needs of the configuration, in the order the CLI and the API report it: restores enabled,
+    /// Dynomite's commands when the node runs Dynomite, `redis.start`, and where the data is.
+    /// - Returns: The node's folders and its Dynomite, if any.
+    package func checkConfiguration() throws -> (NodeFolders, DynomiteService?) {
+        try Self.checkEnabled(configuration)
+        let dynomite = try DynomiteService.make(configuration, node: node)
+        guard configuration.redis.start != nil else {
+            throw ConfigurationError(
+                "restores stop Redis and start it again: set redis.start (the command that starts Redis)")
+        }
+        return (try NodeFolders.forRestore(configuration), dynomite)
+    }
+
     /// Takes the node lock for a restore, resume or rollback (the daemon takes it before it answers, so that a
     /// busy node gets 409 at once).
     package func acquireLock(_ operation: String) throws -> NodeLock {
@@ -91,13 +104,7 @@ package struct NodeRestore: Sendable {
 
     /// - Parameter lock: The node lock, when the caller took it already; taken here otherwise.
     package func run(_ options: Options, holding lock: NodeLock? = nil) async throws -> Report {
-        try Self.checkEnabled(configuration)
-        let dynomite = try DynomiteService.make(configuration, node: node)
-        guard configuration.redis.start != nil else {
-            throw ConfigurationError(
-                "restores stop Redis and start it again: set redis.start (the command that starts Redis)")
-        }
-        let folders = try NodeFolders.forRestore(configuration)
+        let (folders, dynomite) = try checkConfiguration()
         let held = try lock ?? (options.dryRun ? nil : NodeLock.acquire(folders, operation: "restore"))
         defer { held?.release() }
         if held != nil { CommandTracker(folders).stopLeftover(logger: logger) }

@@ -87,14 +87,14 @@ package struct NodeService: Sendable {
     /// restore did not finish).
     package func startRestore(_ request: RestoreRequest, trigger: String) async throws -> Job {
         let components = await components()
-        try NodeRestore.checkEnabled(components.configuration)
+        let restore = components.restore(progress: nil)
+        _ = try restore.checkConfiguration()
         let options = request.options(components.configuration, node: node)
         let source = options.request.source
         let parameters = JobParameters(
             source: "\(source.cluster)/\(source)", date: options.request.date, snapshot: request.snapshot?.text,
             dryRun: request.dryRun)
         let events = events
-        let restore = components.restore(progress: nil)
         try await runner.ensureIdle()
         if let unfinished = try restore.unfinishedRestore() { throw unfinished }
         let lock = request.dryRun ? nil : try restore.acquireLock("restore")

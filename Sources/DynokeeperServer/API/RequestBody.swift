@@ -40,7 +40,10 @@ struct RequestBody {
         }
         guard case .object(let fields) = value else { throw APIError.badRequest("the body must be a JSON object") }
         for name in fields.keys.sorted() where !allowed.contains(name) {
-            throw APIError.badRequest("unknown field \(name); expected \(allowed.sorted().joined(separator: ", "))")
+            throw APIError.badRequest(
+                allowed.isEmpty
+                    ? "unknown field \(name): this request takes no fields"
+                    : "unknown field \(name); expected \(allowed.sorted().joined(separator: ", "))")
         }
         return RequestBody(fields: fields)
     }

@@ -28,7 +28,14 @@ struct RingCommand: AsyncParsableCommand {
             }
             await peers.shutdown()
             if json { print(try APIJSON.line(report)) } else { printReport(report) }
-            if !report.succeeded { throw ExitCode(1) }
+            guard report.succeeded else {
+                // The JSON carries the error too; standard error says it in one line, as for every failure.
+                if json {
+                    FileHandle.standardError.write(
+                        Data("error: \(report.error ?? "ring \(report.kind.rawValue) failed")\n".utf8))
+                }
+                throw ExitCode(1)
+            }
         }
     }
 
