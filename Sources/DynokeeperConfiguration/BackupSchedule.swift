@@ -1,5 +1,12 @@
 package import Foundation
 
+extension DynokeeperConfiguration {
+    /// The next scheduled backup after `date`; `nil` when scheduled backups are off.
+    package func nextScheduledBackup(after date: Date) -> Date? {
+        backup.enabled ? backup.schedule.next(after: date) : nil
+    }
+}
+
 /// When scheduled backups run, in UTC: every day at a time, or as a five-field cron expression.
 package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
     case daily(hour: Int, minute: Int)

@@ -1,3 +1,4 @@
+import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
 import Testing
@@ -80,6 +81,12 @@ import Testing
                     status.status == 0 && status.stdoutText.contains("unfinished restore: none"), "\(status.stdoutText)"
                 )
                 #expect(!FileManager.default.fileExists(atPath: incoming))
+                // --json prints the document GET /v1/status answers, without the daemon's jobs.
+                let document = try await DynokeeperBinary.run(["status", "--json"], environment: environment)
+                let parsed = try APIJSON.decoder.decode(NodeStatus.self, from: Data(document.stdoutText.utf8))
+                #expect(parsed.contract == NodeStatus.currentContract && parsed.redis.up && parsed.redis.version != nil)
+                #expect(parsed.unfinishedRestore == nil && parsed.nodeOperation == nil && parsed.startedAt == nil)
+                #expect(parsed.redis.address == "127.0.0.1:\(redis.port)" && parsed.restoresEnabled)
                 let restore = try await DynokeeperBinary.run(["restore"], environment: environment)
                 #expect(restore.status == 0, "\(restore.stderrText)")
                 #expect(try await RedisContent.read(port: redis.port) == before)

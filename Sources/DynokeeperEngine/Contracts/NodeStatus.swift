@@ -48,12 +48,13 @@ package struct NodeStatus: Sendable, Codable, Equatable {
     package var schedule: String
     package var nextScheduledBackup: Date?
     package var store: String
-    package var startedAt: Date
+    /// When the daemon started; absent from `dynokeeper status --json`.
+    package var startedAt: Date?
 
     package init(
         version: String, node: NodeIdentity, redis: Redis, dynomite: Dynomite?, currentJob: Job?, lastBackup: Job?,
         lastRestore: Job?, state: NodeState, backupsEnabled: Bool, restoresEnabled: Bool, schedule: String,
-        nextScheduledBackup: Date?, store: String, startedAt: Date
+        nextScheduledBackup: Date?, store: String, startedAt: Date?
     ) {
         self.version = version
         self.node = node

@@ -1,5 +1,5 @@
 package import DynokeeperConfiguration
-import Foundation
+package import Foundation
 package import Logging
 package import ObjectStorage
 import RedisClient
@@ -182,29 +182,23 @@ package struct NodeService: Sendable {
         }
     }
 
-    /// The node lock and a restore that did not finish, as `/v1/status` and the metrics show them.
-    /// - Parameter components: Built from one configuration for a whole status document; now's by default.
-    package func nodeState(_ components: NodeComponents? = nil) async -> NodeState {
-        let components = if let components { components } else { await self.components() }
-        return await components.nodeGuard.inspect()
+    /// The node lock and a restore that did not finish, as the metrics show them.
+    package func nodeState() async -> NodeState {
+        await components().nodeGuard.inspect()
     }
 
-    /// What Redis says of itself (`up: false` when it does not answer).
-    package func redisState(_ components: NodeComponents? = nil) async -> NodeStatus.Redis {
-        let address = "\(node.redisHost):\(node.redisPort)"
-        let connector = if let components { components.connector } else { await self.components().connector }
-        let info = try? await connector.withConnection(commandTimeout: .seconds(5)) { try await $0.info() }
-        guard let info else { return NodeStatus.Redis(address: address, up: false) }
-        return NodeStatus.Redis(
-            address: address, up: true, loading: info.int("loading") == 1,
-            lastSave: info.int("rdb_last_save_time").map { Date(timeIntervalSince1970: TimeInterval($0)) },
-            version: info.version)
+    /// Redis as `/v1/status` shows it.
+    package func redisState() async -> NodeStatus.Redis {
+        await components().redisStatus()
     }
 
     /// Whether Dynomite answers; `nil` for a plain Redis node.
-    package func dynomiteUp(_ components: NodeComponents? = nil) async -> Bool? {
-        let components = if let components { components } else { await self.components() }
-        guard let dynomite = try? components.dynomiteService() else { return nil }
-        return await dynomite.isUp()
+    package func dynomiteUp() async -> Bool? {
+        await components().dynomiteUp()
+    }
+
+    /// `/v1/status`: one configuration for the whole document, even across a reload.
+    package func status(now: Date, startedAt: Date) async -> NodeStatus {
+        await components().status(jobs: runner, now: now, startedAt: startedAt)
     }
 }

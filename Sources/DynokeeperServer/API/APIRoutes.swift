@@ -97,20 +97,7 @@ struct APIRoutes: Sendable {
     }
 
     func status() async throws -> NodeStatus {
-        // One configuration for the whole document, even across a reload.
-        let components = await node.components()
-        let configuration = components.configuration
-        async let redis = node.redisState(components)
-        async let dynomite = node.dynomiteUp(components)
-        async let state = node.nodeState(components)
-        return NodeStatus(
-            version: DynokeeperVersion.current, node: node.node.identity, redis: await redis,
-            dynomite: await dynomite.map { .init(up: $0) }, currentJob: await node.runner.current(),
-            lastBackup: await node.runner.lastFinished(.backup), lastRestore: await node.runner.lastFinished(.restore),
-            state: await state, backupsEnabled: configuration.backup.enabled,
-            restoresEnabled: configuration.restore.enabled, schedule: configuration.backup.schedule.description,
-            nextScheduledBackup: BackupScheduler.nextRun(configuration, after: clock.now()), store: node.store.location,
-            startedAt: startedAt)
+        await node.status(now: clock.now(), startedAt: startedAt)
     }
 
     func metricsText() async throws -> Response {

@@ -1,7 +1,7 @@
-package import DynokeeperConfiguration
+import DynokeeperConfiguration
 import DynokeeperEngine
 import DynokeeperRing
-package import Foundation
+import Foundation
 import Logging
 import ServiceLifecycle
 
@@ -27,11 +27,6 @@ package struct BackupScheduler: Service {
         self.logger = logger
     }
 
-    /// The next run for a configuration, `nil` when scheduled backups are off.
-    package static func nextRun(_ configuration: DynokeeperConfiguration, after date: Date) -> Date? {
-        configuration.backup.enabled ? configuration.backup.schedule.next(after: date) : nil
-    }
-
     package func run() async throws {
         await cancelWhenGracefulShutdown {
             await catchUp()
@@ -39,7 +34,7 @@ package struct BackupScheduler: Service {
                 let holder = node.holder
                 let version = await holder.version
                 let configuration = await holder.current
-                guard let next = Self.nextRun(configuration, after: clock.now()) else {
+                guard let next = configuration.nextScheduledBackup(after: clock.now()) else {
                     await holder.changed(after: version)
                     continue
                 }

@@ -20,31 +20,20 @@ struct StatusCommand: AsyncParsableCommand {
         try await reportingErrors {
             var unfinished = false
             try await NodeContext.with(options) { context in
-                let state = await context.guard.inspect()
-                let redis = RedisService.make(
-                    context.configuration, connector: context.connector, logger: context.logger)
-                let up = await redis.isUp()
-                unfinished = state.unfinishedRestore.map { !$0.running } ?? false
+                // The document `GET /v1/status` answers, without the daemon's jobs.
+                let status = await context.components.status(jobs: nil, now: Date(), startedAt: nil)
+                unfinished = status.unfinishedRestore.map { !$0.running } ?? false
                 if json {
-                    struct Output: Encodable {
-                        var node: NodeIdentity
-                        var redis: String
-                        var redisUp: Bool
-                        var state: NodeState
-                    }
-                    let output = Output(
-                        node: context.node.identity, redis: context.connector.address.description, redisUp: up,
-                        state: state)
-                    print(
-                        String(decoding: try SnapshotManifest.makeEncoder(pretty: false).encode(output), as: UTF8.self))
+                    print(try APIJSON.line(status))
                     return
                 }
-                print("node: \(context.node.identity.cluster) \(context.node.identity)")
-                print("redis: \(context.connector.address) \(up ? "up" : "down")")
+                print("node: \(status.node.cluster) \(status.node)")
+                print("redis: \(status.redis.address) \(status.redis.up ? "up" : "down")")
+                let state = await context.guard.inspect()
                 print("state folder: \(state.stateFolder ?? "unknown")")
-                if let problem = state.problem { print("problem: \(problem)") }
-                print("running: \(state.operation.map(\.description) ?? "nothing")")
-                guard let restore = state.unfinishedRestore else {
+                if let problem = status.stateProblem { print("problem: \(problem)") }
+                print("running: \(status.nodeOperation.map(\.description) ?? "nothing")")
+                guard let restore = status.unfinishedRestore else {
                     print("unfinished restore: none")
                     return
                 }
