@@ -64,6 +64,9 @@ package struct RingCoordinator: Sendable {
 
     /// Asks every peer who it is. Peers of another cluster are an error; the same node listed twice (by two
     /// URLs) counts once.
+    /// Peers that speak another contract (another release) are left out with those that do not answer: they would
+    /// read our requests (or we their jobs) differently, so nothing is asked of them; a ring backup then backs up
+    /// the others (and writes no ring manifest), a ring restore starts nowhere.
     package func members() async throws -> (members: [Member], unreachable: [NodeOutcome]) {
         let urls = try peerURLs()
         let probes = await withTaskGroup(of: PeerProbe.self) { group in
@@ -79,15 +82,14 @@ package struct RingCoordinator: Sendable {
         var unreachable: [NodeOutcome] = []
         for probe in probes {
             switch probe.answer {
+            case .node(let identity) where identity.contract != NodeStatus.currentContract:
+                unreachable.append(
+                    NodeOutcome(
+                        url: probe.url, node: identity.node.description, state: .failed,
+                        error:
+                            "it speaks API contract \(identity.contract ?? 1) (dynokeeper \(identity.version ?? "of an older release")), this node contract \(NodeStatus.currentContract) (dynokeeper \(DynokeeperVersion.current)): ring operations need every node on the same dynokeeper release; install one release on every node, then run the ring operation again. Nothing was asked of it"
+                    ))
             case .node(let identity):
-                // A peer on another release would read our requests (or we its jobs) differently: refused before
-                // anything starts anywhere.
-                guard identity.contract == NodeStatus.currentContract else {
-                    throw DynokeeperError(
-                        .peer,
-                        "peer \(probe.url) speaks API contract \(identity.contract ?? 1) (dynokeeper \(identity.version ?? "of an older release")), this node contract \(NodeStatus.currentContract) (dynokeeper \(DynokeeperVersion.current)): ring operations need every node on the same dynokeeper release; install one release on every node, then run the ring operation again. Nothing was started"
-                    )
-                }
                 members.append(Member(url: probe.url, node: identity.node))
             case .failure(let error): unreachable.append(NodeOutcome(url: probe.url, state: .unreachable, error: error))
             }
@@ -123,7 +125,9 @@ package struct RingCoordinator: Sendable {
         let (members, unreachable) = try await members()
         guard !members.isEmpty else {
             throw DynokeeperError(
-                .peer, "no dynokeeper of the ring answered: \(unreachable.map { "\($0.url): \($0.error ?? "")" })")
+                .peer,
+                "no dynokeeper of the ring can take part: \(unreachable.map { "\($0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; "))"
+            )
         }
         let startedAt = try await freshStart()
         let id = SnapshotID(date: startedAt)
@@ -167,15 +171,24 @@ package struct RingCoordinator: Sendable {
         )
     }
 
-    /// When the backup starts. Snapshot ids are to the second: a ring backup in the second of the previous one
-    /// (a quick ring, or two requests in a row) waits for the next second, rather than take an id whose node
-    /// snapshots exist already.
+    /// When the backup starts. Snapshot ids are to the second: a ring backup in the second of the previous complete
+    /// one (a quick ring, or two requests in a row) or just before it (a clock that does not move, as in tests)
+    /// takes the second after it, rather than an id whose node snapshots exist already. Best effort: a store that
+    /// cannot list leaves the id to the clock, and the nodes refuse an id they have.
     private func freshStart() async throws -> Date {
         let startedAt = now()
-        let current = SnapshotID(date: startedAt)
-        guard try await RingCatalog(store: store, logger: logger).ids(cluster: configuration.cluster).first == current
-        else { return startedAt }
-        let next = current.date.addingTimeInterval(1)
+        let newest: SnapshotID?
+        do {
+            newest = try await RingCatalog(store: store, logger: logger).ids(cluster: configuration.cluster).first
+        } catch {
+            logger.warning("cannot list the ring snapshots to choose a fresh id: \(error)")
+            return startedAt
+        }
+        // A newest id more than a minute ahead is a clock problem, not a backup of this second: not waited for.
+        guard let newest, newest >= SnapshotID(date: startedAt), newest.date.timeIntervalSince(startedAt) < 60 else {
+            return startedAt
+        }
+        let next = newest.date.addingTimeInterval(1)
         try await Task.sleep(for: .seconds(max(0, next.timeIntervalSince(startedAt))))
         return max(now(), next)
     }
@@ -191,7 +204,7 @@ package struct RingCoordinator: Sendable {
         guard unreachable.isEmpty else {
             throw DynokeeperError(
                 .peer,
-                "every node must answer before a ring restore; unreachable: \(unreachable.map { "\($0.url): \($0.error ?? "")" }.joined(separator: "; ")). Nothing was stopped"
+                "every node must answer, on this dynokeeper release, before a ring restore: \(unreachable.map { "\($0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; ")). Nothing was stopped"
             )
         }
         let sources = ring.nodes.map { RingMapping.Place(datacenter: $0.datacenter, rack: $0.rack, tokens: $0.tokens) }

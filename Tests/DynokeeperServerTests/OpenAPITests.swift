@@ -212,9 +212,11 @@ enum ContractValues {
                 """.utf8))
         return NodeStatus(
             version: "1.0.0", node: NodeIdentity(cluster: "prod", datacenter: "dc1", rack: "rack1", tokens: "100"),
-            redis: .init(address: "127.0.0.1:6379", up: true, loading: false, lastSave: date, version: "7.2.4"),
+            redis: .init(
+                address: "127.0.0.1:6379", up: true, answers: true, loading: false, lastSave: date, version: "7.2.4"),
             dynomite: .init(up: true), currentJob: job, lastBackup: job, lastRestore: job,
-            state: NodeState(operation: holder, unfinishedRestore: restore, problem: "none"),
+            state: NodeState(
+                stateFolder: "/data/.dynokeeper", operation: holder, unfinishedRestore: restore, problem: "none"),
             backupsEnabled: true, restoresEnabled: false, schedule: "daily 02:00", nextScheduledBackup: date,
             store: "s3://bucket/prefix", startedAt: date)
     }

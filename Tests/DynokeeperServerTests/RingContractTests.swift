@@ -3,6 +3,7 @@ import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
 import Logging
+import NIOCore
 import Testing
 
 @testable import DynokeeperRing
@@ -11,7 +12,9 @@ import Testing
 /// taken for one it did not.
 @Suite struct RingContractTests {
     /// A coordinator of cluster `c` whose only peer is `url`, with a local store in `folder`.
-    static func coordinator(peer url: String, folder: TemporaryDirectory) throws -> RingCoordinator {
+    static func coordinator(
+        peer url: String, folder: TemporaryDirectory, now: @escaping @Sendable () -> Date = Date.init
+    ) throws -> RingCoordinator {
         let configuration = try DynokeeperConfiguration.parse(
             yaml: """
                 cluster: c
@@ -26,7 +29,8 @@ import Testing
         return RingCoordinator(
             configuration: configuration, node: try NodeSettings.resolve(configuration),
             store: try StoreFactory.makeStore(configuration.storage, environment: [:], logger: logger),
-            peers: PeerClient(token: nil, timeout: .seconds(5), attempts: 1), logger: logger)
+            peers: PeerClient(token: nil, timeout: .seconds(5), attempts: 1), logger: logger, now: now,
+            pollInterval: .milliseconds(10))
     }
 
     /// What a dynokeeper before contract 2 answered: no `contract`, results as strings.
@@ -58,7 +62,19 @@ import Testing
                 #expect(
                     backup?.message.contains("0.3.0") == true
                         && backup?.message.contains("same dynokeeper release") == true)
-                await #expect(throws: DynokeeperError.self) { _ = try await coordinator.restore(RingRestoreRequest()) }
+                // A ring restore from a ring snapshot that exists is refused for the peer, before anything stops.
+                let id = try #require(SnapshotID("20261129T020000Z"))
+                let node = RingManifest.Node(
+                    datacenter: "dc1", rack: "rack1", tokens: "0", prefix: "c/dc1/rack1/0/\(id)/", url: peer.url)
+                let manifest = RingManifest(
+                    snapshotID: id, cluster: "c", type: .rdb, nodes: [node], startedAt: id.date, finishedAt: id.date)
+                try await coordinator.store.put(
+                    RingManifest.key(cluster: "c", id: id),
+                    bytes: .init(bytes: SnapshotManifest.encoder.encode(manifest)))
+                let restore = await #expect(throws: DynokeeperError.self) {
+                    _ = try await coordinator.restore(RingRestoreRequest())
+                }
+                #expect(restore?.code == .peer && restore?.message.contains("same dynokeeper release") == true)
             }
             // Nothing was asked of the peer but who it is.
             #expect(
@@ -85,6 +101,53 @@ import Testing
             let sent = try #require(peer.requests.first)
             let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body)) as? [String: Any])
             #expect(sent.path == "/v1/restores" && body["snapshot"] as? String == "20261129T000000Z")
+        }
+    }
+
+    /// Snapshot ids are to the second: a ring backup in the second of the newest ring snapshot takes the next one,
+    /// rather than an id whose node snapshots exist (the nodes would refuse it).
+    @Test func aRingBackupInTheSecondOfThePreviousOneTakesTheNext() async throws {
+        let folder = try TemporaryDirectory(prefix: "ring-fresh")
+        defer { folder.remove() }
+        // A peer of this release that backs up under the id it is given and reports it.
+        let peer = try await FakeHTTPServer.start { request in
+            switch (request.method, request.path) {
+            case ("GET", "/v1/status"):
+                return .init(
+                    body:
+                        #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}}"#
+                )
+            case ("POST", "/v1/backups"):
+                return .init(status: 202, body: #"{"id": "backup-1"}"#)
+            default:
+                return .init(body: "")
+            }
+        }
+        try await withScoped(peer, stop: { await $0.stop() }) { peer in
+            let id = try #require(SnapshotID("20261129T020000Z"))
+            // The clock stands still in that second.
+            let coordinator = try Self.coordinator(
+                peer: peer.url, folder: folder, now: { id.date.addingTimeInterval(0.2) })
+            try await withScoped(
+                coordinator,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) {
+                coordinator in
+                let node = RingManifest.Node(datacenter: "dc1", rack: "rack1", tokens: "0", prefix: "p/", url: peer.url)
+                let manifest = RingManifest(
+                    snapshotID: id, cluster: "c", type: .rdb, nodes: [node], startedAt: id.date, finishedAt: id.date)
+                try await coordinator.store.put(
+                    RingManifest.key(cluster: "c", id: id),
+                    bytes: .init(bytes: SnapshotManifest.encoder.encode(manifest)))
+                // The job's answer cannot be followed (the fake says nothing): the report fails, but it names the id.
+                let report = try await coordinator.backup(RingBackupRequest())
+                #expect(report.snapshotID == "20261129T020001Z", "\(report)")
+                let asked = try #require(peer.requests.first { $0.method == "POST" })
+                let body = try #require(try JSONSerialization.jsonObject(with: Data(asked.body)) as? [String: Any])
+                #expect(body["snapshot_id"] as? String == "20261129T020001Z")
+            }
         }
     }
 }

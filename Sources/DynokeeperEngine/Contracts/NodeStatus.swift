@@ -6,14 +6,22 @@ package import Foundation
 package struct NodeStatus: Sendable, Codable, Equatable {
     package struct Redis: Sendable, Codable, Equatable {
         package var address: String
+        /// Whether something listens at the address (a Redis that refuses our password, or hangs, is up).
         package var up: Bool
+        /// Whether it answered `INFO` with dynokeeper's credentials: what the metrics and Dynomite-manager's health
+        /// go by.
+        package var answers: Bool
         package var loading: Bool?
         package var lastSave: Date?
         package var version: String?
 
-        package init(address: String, up: Bool, loading: Bool? = nil, lastSave: Date? = nil, version: String? = nil) {
+        package init(
+            address: String, up: Bool, answers: Bool, loading: Bool? = nil, lastSave: Date? = nil,
+            version: String? = nil
+        ) {
             self.address = address
             self.up = up
+            self.answers = answers
             self.loading = loading
             self.lastSave = lastSave
             self.version = version
@@ -38,6 +46,8 @@ package struct NodeStatus: Sendable, Codable, Equatable {
     package var currentJob: Job?
     package var lastBackup: Job?
     package var lastRestore: Job?
+    /// The state folder (`node.state_dir`, by default `.dynokeeper` in Redis's data folder), when it was found.
+    package var stateFolder: String?
     /// The operation holding the node lock (from this daemon or the CLI).
     package var nodeOperation: NodeLock.Holder?
     /// A restore that did not finish: backups are refused until it is resumed or rolled back.
@@ -63,6 +73,7 @@ package struct NodeStatus: Sendable, Codable, Equatable {
         self.currentJob = currentJob
         self.lastBackup = lastBackup
         self.lastRestore = lastRestore
+        self.stateFolder = state.stateFolder
         self.nodeOperation = state.operation
         self.unfinishedRestore = state.unfinishedRestore
         self.stateProblem = state.problem

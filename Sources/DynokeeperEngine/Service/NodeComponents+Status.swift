@@ -1,14 +1,18 @@
 package import Foundation
+import NodeControl
 
 extension NodeComponents {
-    /// Redis as `/v1/status` and `dynokeeper status` show it: up while it listens (loading, or refusing our
-    /// password, counts as running), with what `INFO` says when it answers.
+    /// Redis as `/v1/status` and `dynokeeper status` show it: up while something listens at its address (a TCP
+    /// connection, no command, no credentials), and what `INFO` says when it answers.
     package func redisStatus() async -> NodeStatus.Redis {
         let address = "\(node.redisHost):\(node.redisPort)"
         let info = try? await connector.withConnection(commandTimeout: .seconds(5)) { try await $0.info() }
-        guard let info else { return NodeStatus.Redis(address: address, up: await redisService.isUp()) }
+        guard let info else {
+            let listens = await PortProbe.isOpen(host: node.redisHost, port: node.redisPort)
+            return NodeStatus.Redis(address: address, up: listens, answers: false)
+        }
         return NodeStatus.Redis(
-            address: address, up: true, loading: info.int("loading") == 1,
+            address: address, up: true, answers: true, loading: info.int("loading") == 1,
             lastSave: info.int("rdb_last_save_time").map { Date(timeIntervalSince1970: TimeInterval($0)) },
             version: info.version)
     }

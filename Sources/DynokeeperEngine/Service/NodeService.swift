@@ -108,8 +108,10 @@ package struct NodeService: Sendable {
     /// Finishes (`resume`) or undoes (`rollback`) a restore that did not finish, as a job.
     package func startRestoreRecovery(rollback: Bool, trigger: String) async throws -> Job {
         let components = await components()
-        if !rollback { try NodeRestore.checkEnabled(components.configuration) }
         let restore = components.restore(progress: nil)
+        // A resume goes on with the restore and needs what it needs; a rollback is allowed even with restores
+        // disabled, and puts the files back even if it cannot start Redis.
+        if !rollback { _ = try restore.checkConfiguration() }
         try await runner.ensureIdle()
         try restore.checkUnfinished()
         let action = rollback ? "rollback" : "resume"

@@ -101,7 +101,7 @@ struct APIRoutes: Sendable {
     }
 
     func metricsText() async throws -> Response {
-        metrics.processes(redisUp: await node.redisState().up, dynomiteUp: await node.dynomiteUp())
+        metrics.processes(redisUp: await node.redisState().answers, dynomiteUp: await node.dynomiteUp())
         let state = await node.nodeState()
         metrics.unfinishedRestore(state.unfinishedRestore.map { !$0.running } ?? false)
         var buffer = ByteBuffer(string: metrics.render())

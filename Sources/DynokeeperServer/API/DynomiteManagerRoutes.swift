@@ -110,7 +110,7 @@ struct DynomiteManagerRoutes: Sendable {
         let current = await runner.current()
         let backup = current?.kind == .backup ? current : await runner.lastFinished(.backup)
         let restore = current?.kind == .restore ? current : await runner.lastFinished(.restore)
-        let storageAlive = await node.redisState().up
+        let storageAlive = await node.redisState().answers
         let dynomite = await node.dynomiteUp()
         let document = StatusDocument(
             backup: section(backup), restore: section(restore),

@@ -29,8 +29,7 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 print("node: \(status.node.cluster) \(status.node)")
                 print("redis: \(status.redis.address) \(status.redis.up ? "up" : "down")")
-                let state = await context.guard.inspect()
-                print("state folder: \(state.stateFolder ?? "unknown")")
+                print("state folder: \(status.stateFolder ?? "unknown")")
                 if let problem = status.stateProblem { print("problem: \(problem)") }
                 print("running: \(status.nodeOperation.map(\.description) ?? "nothing")")
                 guard let restore = status.unfinishedRestore else {
