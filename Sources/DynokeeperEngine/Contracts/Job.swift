@@ -45,12 +45,6 @@ package struct Job: Sendable, Codable, Equatable {
         self.startedAt = createdAt
     }
 
-    /// Seconds from start to finish (or to now).
-    package var durationSeconds: Double? {
-        guard let startedAt else { return nil }
-        return (finishedAt ?? Date()).timeIntervalSince(startedAt)
-    }
-
     package var isFinished: Bool { state == .succeeded || state == .failed }
 }
 

@@ -53,9 +53,9 @@ package final class DynokeeperMetrics: NodeEvents {
         CoreMetrics.Counter(label: "dynokeeper_jobs_\(outcome)_total", dimensions: dimensions(job), factory: factory)
             .increment()
         running(job.kind.rawValue).record(0)
-        if let seconds = job.durationSeconds {
+        if let seconds = job.seconds {
             Metrics.Timer(label: "dynokeeper_job_duration_seconds", dimensions: dimensions(job), factory: factory)
-                .recordNanoseconds(Int64(seconds * 1e9))
+                .recordSeconds(seconds)
         }
     }
 
