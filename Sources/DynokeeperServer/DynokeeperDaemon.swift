@@ -13,7 +13,7 @@ import UnixSignals
 /// `dynokeeper serve`: the REST API, the backup schedule and the jobs, run as services that shut down
 /// gracefully on SIGTERM or SIGINT; SIGHUP re-reads the configuration.
 package final class DynokeeperDaemon: Sendable {
-    package let operations: NodeService
+    package let node: NodeService
     package let ring: RingService
     let metrics: DynokeeperMetrics
     let clock: any SchedulerClock
@@ -42,16 +42,16 @@ package final class DynokeeperDaemon: Sendable {
                 "server.listen \(server.host):\(server.port) is reachable from other machines: set server.token or server.token_file (or listen on 127.0.0.1)"
             )
         }
-        let node = try NodeSettings.resolve(configuration)
+        let settings = try NodeSettings.resolve(configuration)
         let store = try StoreFactory.makeStore(configuration.storage, environment: environment, logger: logger)
         let metrics = DynokeeperMetrics()
         let holder = ConfigurationHolder(configuration, path: path, environment: environment, logger: logger)
-        operations = NodeService(
-            holder: holder, node: node, store: store, runner: JobRunner(logger: logger, events: metrics),
+        node = NodeService(
+            holder: holder, node: settings, store: store, runner: JobRunner(logger: logger, events: metrics),
             events: metrics,
             logger: logger)
         ring = RingService(
-            holder: holder, node: node, store: store, peers: PeerClient(token: server.token), logger: logger,
+            holder: holder, node: settings, store: store, peers: PeerClient(token: server.token), logger: logger,
             now: { clock.now() })
         self.metrics = metrics
         self.clock = clock
@@ -66,7 +66,7 @@ package final class DynokeeperDaemon: Sendable {
     ///   several daemons in one process).
     package func run(handleSignals: Bool = true) async throws {
         // A restore killed before the daemon (re)started: say so at once (an untouched one is cleaned up).
-        let nodeState = await operations.nodeState()
+        let nodeState = await node.nodeState()
         if let restore = nodeState.unfinishedRestore, !restore.running {
             logger.error("unfinished restore: \(restore.resolve)")
         }
@@ -87,12 +87,12 @@ package final class DynokeeperDaemon: Sendable {
             logger: logger)
 
         var services: [any Service] = [
-            JobsService(runner: operations.runner, ring: ring),
-            BackupScheduler(node: operations, ring: ring, metrics: metrics, clock: clock, logger: logger),
-            GarbageCollection(store: operations.store, logger: logger),
+            JobsService(runner: node.runner, ring: ring),
+            BackupScheduler(node: node, ring: ring, metrics: metrics, clock: clock, logger: logger),
+            GarbageCollection(store: node.store, logger: logger),
             application,
         ]
-        if handleSignals { services.append(ReloadOnHangup(holder: operations.holder)) }
+        if handleSignals { services.append(ReloadOnHangup(holder: node.holder)) }
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -104,11 +104,11 @@ package final class DynokeeperDaemon: Sendable {
             try await group.run()
         } catch {
             await ring.peers.shutdown()
-            try? await operations.store.shutdown()
+            try? await node.store.shutdown()
             throw error
         }
         await ring.peers.shutdown()
-        try? await operations.store.shutdown()
+        try? await node.store.shutdown()
         logger.info("dynokeeper stopped")
     }
 
@@ -118,7 +118,7 @@ package final class DynokeeperDaemon: Sendable {
         let router = Router(options: .caseInsensitive)
         router.add(middleware: JSONErrorMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        APIRoutes(node: operations, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
+        APIRoutes(node: node, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
         return router
     }
 

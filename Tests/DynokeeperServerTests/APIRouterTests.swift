@@ -112,7 +112,7 @@ import Testing
             #expect(accepted.status == 202, "\(accepted.body)")
             let id = try #require(accepted.json["id"] as? String)
             #expect((accepted.json["parameters"] as? [String: Any])?["type"] as? String == "aof")
-            _ = await api.daemon.operations.runner.wait(id)
+            _ = await api.daemon.node.runner.wait(id)
             let job = try await api.call(.get, "/v1/jobs/\(id)").json
             #expect(job["state"] as? String == "failed")
             #expect(job["error_code"] as? String == "redis", "\(job)")

@@ -69,7 +69,7 @@ import Testing
     @Test func reloadTakesAGoodFileAndKeepsTheOldOneOnABadFile() async throws {
         let clock = ManualClock(Self.date("2027-01-04T10:02:00Z"))
         try await withTestDaemon(backup: "enabled: false", clock: clock) { daemon in
-            let holder = daemon.daemon.operations.holder
+            let holder = daemon.daemon.node.holder
             let original = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
 
             try (original + "\nnot_a_key: 1\n").write(toFile: daemon.configPath, atomically: false, encoding: .utf8)
@@ -100,7 +100,7 @@ import Testing
             }
             await daemon.daemon.shutdown()
             try await daemon.task.value
-            let job = try #require(await daemon.daemon.operations.runner.job(id))
+            let job = try #require(await daemon.daemon.node.runner.job(id))
             #expect(job.state == .failed)
             #expect(job.error?.contains("cancelled") == true)
             // Nothing in the store looks like a complete snapshot (checked with awscli: the daemon's store is closed).

@@ -52,9 +52,9 @@ struct TestRouter: Sendable {
     /// Stops what the daemon's services would have stopped, had it run.
     static func stop(_ daemon: DynokeeperDaemon) async {
         await daemon.ring.shutdown()
-        await daemon.operations.runner.shutdown()
+        await daemon.node.runner.shutdown()
         await daemon.ring.peers.shutdown()
-        try? await daemon.operations.store.shutdown()
+        try? await daemon.node.store.shutdown()
     }
 }
 
