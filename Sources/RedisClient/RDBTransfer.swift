@@ -1,0 +1,218 @@
+package import Logging
+package import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Redis's RDB as a replica receives it: `SYNC` after `REPLCONF capa eof` and `REPLCONF rdb-only 1` (Redis 7 and later), so that no
+/// command stream follows the snapshot. With diskless sync (Redis 7's default) Redis streams the RDB while its fork
+/// writes it; otherwise it sends the file its fork wrote to disk.
+///
+/// The bytes come framed in one of two ways: `$<length>\r\n<length bytes>` (from disk), or
+/// `$EOF:<40 random bytes>\r\n<rdb><the same 40 bytes>` (diskless, the length unknown in advance). Before the
+/// frame, Redis may send bare newlines to keep the link alive while it prepares the snapshot.
+package enum RDBTransfer {
+    /// What was received.
+    package struct Summary: Sendable, Equatable {
+        /// Bytes of RDB handed to the consumer.
+        package var bytes: Int64
+        /// Whether Redis streamed it while its fork wrote it (`$EOF:` framing) rather than from a file.
+        package var diskless: Bool
+    }
+
+    /// Receives the RDB, handing its bytes to `consume` as they arrive.
+    /// - Parameters:
+    ///   - address: The Redis to copy.
+    ///   - credentials: Its password (and ACL user); the user needs `SYNC` and `REPLCONF`.
+    ///   - idleTimeout: How long Redis may send nothing (it sends newlines while it prepares the snapshot).
+    ///   - consume: Takes each piece of the RDB, in order.
+    /// - Throws: ``RedisError/server(command:message:)`` when Redis refuses `AUTH`, `REPLCONF rdb-only` (Redis
+    ///   before 7) or `SYNC` (an ACL user without it); ``RedisError/connectionClosed(command:)`` when the link
+    ///   drops before the whole RDB arrived; ``RedisError/timeout(command:seconds:)`` after `idleTimeout` of silence.
+    package static func receive(
+        from address: RedisAddress, credentials: RedisCredentials? = nil, connectTimeout: TimeAmount = .seconds(5),
+        idleTimeout: TimeAmount = .seconds(60), logger: Logger = Logger(label: "dynokeeper.redis"),
+        _ consume: (ByteBuffer) async throws -> Void
+    ) async throws -> Summary {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(connectTimeout)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .connect(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw RedisError.connectionFailed(address: address.description, reason: RedisConnection.describe(error))
+        }
+        let watch = Watch()
+        return try await withThrowingTaskGroup(of: Summary?.self) { group in
+            // Closes the link when Redis stays silent too long; the read below then ends with the timeout.
+            group.addTask {
+                var seen: Int64 = -1
+                while true {
+                    try await Task.sleep(for: .nanoseconds(idleTimeout.nanoseconds))
+                    let now = watch.reads.load(ordering: .relaxed)
+                    if now == seen {
+                        watch.timedOut.store(true, ordering: .relaxed)
+                        channel.channel.close(promise: nil)
+                        return nil
+                    }
+                    seen = now
+                }
+            }
+            let summary: Summary
+            do {
+                summary = try await channel.executeThenClose { inbound, outbound in
+                    // SYNC is sent once the other replies are read: Redis refuses it while they are still in
+                    // its output buffer ("SYNC and PSYNC are invalid with pending output").
+                    var request = ByteBuffer()
+                    var commands: [String] = []
+                    if let credentials {
+                        let auth =
+                            credentials.user.map { ["AUTH", $0, credentials.password] } ?? [
+                                "AUTH", credentials.password,
+                            ]
+                        RESPEncoder.encode(auth, into: &request)
+                        commands.append("AUTH")
+                    }
+                    // `capa eof` lets Redis stream the RDB as its fork writes it (diskless); `rdb-only` ends the
+                    // link after the RDB, with no command stream.
+                    RESPEncoder.encode(["REPLCONF", "capa", "eof"], into: &request)
+                    RESPEncoder.encode(["REPLCONF", "rdb-only", "1"], into: &request)
+                    commands += ["REPLCONF capa", "REPLCONF rdb-only"]
+                    try await outbound.write(request)
+                    var frame = Frame(replies: commands)
+                    var iterator = inbound.makeAsyncIterator()
+                    while frame.awaitingReplies {
+                        guard var chunk = try await iterator.next() else {
+                            throw RedisError.connectionClosed(command: commands.last!)
+                        }
+                        watch.reads.add(1, ordering: .relaxed)
+                        _ = try await frame.feed(&chunk, consume)
+                    }
+                    var sync = ByteBuffer()
+                    RESPEncoder.encode(["SYNC"], into: &sync)
+                    try await outbound.write(sync)
+                    while var chunk = try await iterator.next() {
+                        watch.reads.add(1, ordering: .relaxed)
+                        if let done = try await frame.feed(&chunk, consume) { return done }
+                    }
+                    throw RedisError.connectionClosed(command: "SYNC")
+                }
+            } catch {
+                group.cancelAll()
+                if watch.timedOut.load(ordering: .relaxed) {
+                    throw RedisError.timeout(command: "SYNC", seconds: Double(idleTimeout.nanoseconds) / 1e9)
+                }
+                throw error
+            }
+            group.cancelAll()
+            logger.debug(
+                "received the RDB of \(address): \(summary.bytes) bytes, \(summary.diskless ? "diskless" : "from disk")"
+            )
+            return summary
+        }
+    }
+
+    /// What the idle watchdog and the reader share.
+    final class Watch: Sendable {
+        let reads = Atomic<Int64>(0)
+        let timedOut = Atomic<Bool>(false)
+    }
+
+    /// Reads the replies to the commands, then the framed RDB.
+    struct Frame {
+        enum State {
+            /// Waiting for the replies to these commands.
+            case replies([String])
+            /// Waiting for the `$` line, skipping keep-alive newlines.
+            case header
+            /// Inside `$<length>` framing: bytes still to come.
+            case counted(Int64)
+            /// Inside `$EOF:` framing: the end marker, and the bytes held back in case they are it.
+            case delimited(marker: [UInt8], held: ByteBuffer)
+        }
+
+        var state: State
+        var pending = ByteBuffer()
+        var bytes: Int64 = 0
+        let parser = RESPParser()
+
+        init(replies: [String]) { state = .replies(replies) }
+
+        /// Whether replies to the commands before SYNC are still to come.
+        var awaitingReplies: Bool {
+            if case .replies(let commands) = state { return !commands.isEmpty }
+            return false
+        }
+
+        /// Takes a chunk; returns the summary once the whole RDB has been handed over.
+        mutating func feed(
+            _ chunk: inout ByteBuffer, _ consume: (ByteBuffer) async throws -> Void
+        ) async throws -> Summary? {
+            pending.writeBuffer(&chunk)
+            while true {
+                switch state {
+                case .replies(let commands):
+                    guard let command = commands.first else {
+                        state = .header
+                        if pending.readableBytes == 0 { return nil }
+                        continue
+                    }
+                    guard let reply = try parser.parse(&pending) else { return nil }
+                    if case .error(let message) = reply { throw RedisError.server(command: command, message: message) }
+                    state = .replies(Array(commands.dropFirst()))
+                case .header:
+                    while pending.readableBytesView.first == UInt8(ascii: "\n") {
+                        pending.moveReaderIndex(forwardBy: 1)
+                    }
+                    guard let end = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+                    let line = String(decoding: pending.readableBytesView[..<end], as: UTF8.self)
+                        .trimmingSuffix("\r")
+                    pending.moveReaderIndex(to: end + 1)
+                    if line.hasPrefix("-") {
+                        throw RedisError.server(command: "SYNC", message: String(line.dropFirst()))
+                    }
+                    if line.hasPrefix("$EOF:"), line.utf8.count == 45 {
+                        state = .delimited(marker: Array(line.utf8.dropFirst(5)), held: ByteBuffer())
+                    } else if line.hasPrefix("$"), let length = Int64(line.dropFirst()), length >= 0 {
+                        state = .counted(length)
+                    } else {
+                        throw RedisError.protocolError("unexpected answer to SYNC: \(line.prefix(80))")
+                    }
+                case .counted(let remaining):
+                    if remaining == 0 { return Summary(bytes: bytes, diskless: false) }
+                    guard pending.readableBytes > 0 else { return nil }
+                    let take = Int(min(Int64(pending.readableBytes), remaining))
+                    let piece = pending.readSlice(length: take)!
+                    bytes += Int64(take)
+                    state = .counted(remaining - Int64(take))
+                    try await consume(piece)
+                case .delimited(let marker, var held):
+                    held.writeBuffer(&pending)
+                    pending.clear()
+                    // The last bytes may be the marker: they are held back until more bytes come.
+                    if held.readableBytes > marker.count {
+                        let piece = held.readSlice(length: held.readableBytes - marker.count)!
+                        bytes += Int64(piece.readableBytes)
+                        try await consume(piece)
+                        held.discardReadBytes()
+                    }
+                    if held.readableBytes == marker.count, Array(held.readableBytesView) == marker {
+                        return Summary(bytes: bytes, diskless: true)
+                    }
+                    state = .delimited(marker: marker, held: held)
+                    return nil
+                }
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}
