@@ -46,8 +46,14 @@ extension DynokeeperConfiguration.Backup {
                 Scope(rawValue: $0) == nil ? "unknown scope" : nil
             }
         ).flatMap(Scope.init(rawValue:))!
+        let method = try reader.string(
+            "backup.method", default: "file",
+            check: {
+                Method(rawValue: $0) == nil ? "unknown method" : nil
+            }
+        ).flatMap(Method.init(rawValue:))!
         self.init(
             enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level,
-            scope: scope)
+            scope: scope, method: method)
     }
 }

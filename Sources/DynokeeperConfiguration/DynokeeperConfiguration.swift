@@ -107,6 +107,16 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
             case none
         }
 
+        /// How an RDB backup gets the RDB from Redis.
+        package enum Method: String, Sendable, Equatable, Codable {
+            /// BGSAVE, then the file from Redis's data folder.
+            case file
+            /// Redis's replication link (`SYNC`, `rdb-only`): compressed and uploaded while Redis writes it.
+            case stream
+            /// The replication link when Redis allows it (Redis 7, a user with SYNC), else BGSAVE and the file.
+            case auto
+        }
+
         /// What a scheduled backup covers.
         package enum Scope: String, Sendable, Equatable, Codable {
             /// This node, on its own.
@@ -122,6 +132,7 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var compression: Compression
         package var compressionLevel: Int
         package var scope: Scope = .node
+        package var method: Method = .file
     }
 
     package struct Restore: Sendable, Equatable {

@@ -216,3 +216,12 @@ extension String {
         hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }
+
+extension RedisError {
+    /// Whether Redis refused to hand its RDB to a replica (an ACL user without SYNC or REPLCONF, a Redis before 7
+    /// that knows no `rdb-only`), so that a backup can take it with BGSAVE instead.
+    package var refusesReplication: Bool {
+        guard case .server(let command, _) = self else { return false }
+        return command == "SYNC" || command.hasPrefix("REPLCONF")
+    }
+}

@@ -4,6 +4,7 @@ package import Logging
 import NIOCore
 package import ObjectStorage
 import RedisClient
+import Synchronization
 import Zstd
 
 /// Takes one node's backup: makes Redis persist, streams the files through zstd and SHA-256 into the
@@ -18,6 +19,8 @@ package struct NodeBackup: Sendable {
         package var compressionLevel: Int
         /// The snapshot id to use (a ring backup gives every node the same); the start time by default.
         package var snapshotID: SnapshotID?
+        /// How an RDB backup gets the RDB (`backup.method`).
+        package var method: DynokeeperConfiguration.Backup.Method = .file
 
         package init(
             type: DynokeeperConfiguration.Backup.PersistenceType,
@@ -35,6 +38,7 @@ package struct NodeBackup: Sendable {
         ) {
             self.init(
                 type: type ?? backup.type, compression: backup.compression, compressionLevel: backup.compressionLevel)
+            method = backup.method
         }
     }
 
@@ -130,6 +134,16 @@ package struct NodeBackup: Sendable {
         )
         progress?.step(options.type == .rdb ? "BGSAVE" : "BGREWRITEAOF")
         let saveStart = clock.now
+        if options.type == .rdb && options.method != .file {
+            do {
+                return try await stream(
+                    options, id: id, prefix: prefix, startedAt: startedAt, version: version, uploaded: &uploaded)
+            } catch let error as RedisError where options.method == .auto && error.refusesReplication {
+                logger.notice(
+                    "Redis \(connector.address) does not hand its RDB to a replica (\(error)): taking it with BGSAVE")
+                progress?.step("BGSAVE")
+            }
+        }
         var trigger: RedisPersistence.Trigger
         var files: [RedisPersistence.DataFile]
         var aofManifest: (directory: String, name: String, content: String)?
@@ -165,6 +179,20 @@ package struct NodeBackup: Sendable {
         }
         let uploadDuration = clock.now - uploadStart
 
+        return try await complete(
+            options, id: id, prefix: prefix, startedAt: startedAt, version: version, files: stored,
+            aofManifest: aofManifest.map { ($0.directory, $0.name) }, keyspace: trigger.keyspace, exact: trigger.exact,
+            rdbVersion: rdbVersion, method: options.type == .rdb ? .file : nil, saveDuration: saveDuration,
+            uploadDuration: uploadDuration)
+    }
+
+    /// Writes the manifest once every file is stored (and still there): the snapshot is then complete.
+    private func complete(
+        _ options: Options, id: SnapshotID, prefix: String, startedAt: Date, version: String,
+        files stored: [SnapshotManifest.File], aofManifest: (directory: String, name: String)?,
+        keyspace: [Int: RedisInfo.Keyspace], exact: Bool, rdbVersion: Int?,
+        method: DynokeeperConfiguration.Backup.Method?, saveDuration: Duration, uploadDuration: Duration
+    ) async throws -> Report {
         let manifest = SnapshotManifest(
             format: SnapshotManifest.currentFormat, snapshotID: id,
             tool: .init(name: "dynokeeper", version: DynokeeperVersion.current), node: node.identity,
@@ -177,8 +205,8 @@ package struct NodeBackup: Sendable {
                 algorithm: options.compression.rawValue,
                 level: options.compression == .zstd ? options.compressionLevel : nil),
             files: stored,
-            keyspace: Dictionary(uniqueKeysWithValues: trigger.keyspace.map { ("db\($0.key)", $0.value) }),
-            keyspaceExact: trigger.exact, rdbVersion: rdbVersion, startedAt: startedAt, finishedAt: now())
+            keyspace: Dictionary(uniqueKeysWithValues: keyspace.map { ("db\($0.key)", $0.value) }),
+            keyspaceExact: exact, rdbVersion: rdbVersion, startedAt: startedAt, finishedAt: now(), method: method)
         progress?.step("write the manifest")
         // Every file must still be there (a clean-up of the store running meanwhile, or a lifecycle rule, could
         // have removed it): a manifest makes the snapshot complete.
@@ -200,13 +228,60 @@ package struct NodeBackup: Sendable {
             uploadDuration: uploadDuration)
     }
 
+    /// The RDB from Redis's replication link: compressed, hashed and uploaded as Redis's fork writes it, its keys
+    /// counted on the way (exactly those of the snapshot), memory bounded by two pipes.
+    private func stream(
+        _ options: Options, id: SnapshotID, prefix: String, startedAt: Date, version: String,
+        uploaded: inout [String]
+    ) async throws -> Report {
+        let clock = ContinuousClock()
+        let start = clock.now
+        logger.info("asking Redis \(connector.address) for its RDB over the replication link")
+        progress?.step("stream the RDB")
+        let toUpload = BytePipe(limit: 8 << 20)
+        let toCount = BytePipe(limit: 8 << 20)
+        let firstByte = Mutex<(at: ContinuousClock.Instant?, header: [UInt8])>((nil, []))
+        let credentials = try connector.credentials()
+        async let file = upload(
+            name: "dump.rdb", size: nil, body: ByteStream(toUpload), prefix: prefix, options: options)
+        async let counted = RDBKeyCounter.count(toCount)
+        do {
+            _ = try await RDBTransfer.receive(from: connector.address, credentials: credentials, logger: logger) {
+                chunk in
+                firstByte.withLock { state in
+                    if state.at == nil { state.at = clock.now }
+                    if state.header.count < 9 { state.header += chunk.readableBytesView.prefix(9 - state.header.count) }
+                }
+                try await toUpload.send(chunk)
+                try await toCount.send(chunk)
+            }
+        } catch {
+            toUpload.finish(throwing: error)
+            toCount.finish(throwing: error)
+            _ = try? await file
+            _ = try? await counted
+            throw error
+        }
+        toUpload.finish()
+        toCount.finish()
+        let entry = try await file
+        uploaded.append(prefix + entry.object)
+        let keyspace = try await counted.mapValues { RedisInfo.Keyspace(keys: $0.keys, expires: $0.expires) }
+        let (first, header) = firstByte.withLock { ($0.at ?? clock.now, $0.header) }
+        return try await complete(
+            options, id: id, prefix: prefix, startedAt: startedAt, version: version, files: [entry], aofManifest: nil,
+            keyspace: keyspace, exact: true, rdbVersion: RDBVersion.parse(header: header), method: .stream,
+            saveDuration: first - start, uploadDuration: clock.now - first)
+    }
+
     /// Streams one file: counted for progress, hashed, compressed, stored.
+    /// - Parameter size: Its size, when known beforehand (a file); otherwise whatever streamed by.
     private func upload(
-        name: String, size: Int64, body: ByteStream, prefix: String, options: Options
+        name: String, size: Int64?, body: ByteStream, prefix: String, options: Options
     ) async throws -> SnapshotManifest.File {
         let object = options.compression == .zstd ? name + ".zst" : name
         progress?.step("upload \(name)")
-        let digesting = DigestingSequence(ProgressSequence(body, label: name, total: size, reporter: progress))
+        let digesting = DigestingSequence(ProgressSequence(body, label: name, total: size ?? 0, reporter: progress))
         let stream: ByteStream
         switch options.compression {
         case .zstd: stream = ByteStream(ZstdCompressingSequence(digesting, level: Int32(options.compressionLevel)))
@@ -216,10 +291,10 @@ package struct NodeBackup: Sendable {
         guard let (sha256, count) = digesting.digest.result else {
             throw DynokeeperError.snapshot("\(name): the upload ended before the whole file was read")
         }
-        guard count == size else {
+        if let size, count != size {
             throw DynokeeperError.snapshot("\(name) changed size while it was read (\(count) of \(size) bytes)")
         }
-        logger.info("stored \(name): \(size) bytes as \(info.size)")
-        return SnapshotManifest.File(name: name, object: object, size: size, storedSize: info.size, sha256: sha256)
+        logger.info("stored \(name): \(count) bytes as \(info.size)")
+        return SnapshotManifest.File(name: name, object: object, size: count, storedSize: info.size, sha256: sha256)
     }
 }

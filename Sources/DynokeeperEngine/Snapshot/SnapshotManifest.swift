@@ -61,11 +61,14 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
     package var rdbVersion: Int?
     package var startedAt: Date
     package var finishedAt: Date
+    /// How the RDB was taken: `file` (BGSAVE) or `stream` (Redis's replication link); `nil` in older manifests
+    /// and for AOF snapshots.
+    package var method: DynokeeperConfiguration.Backup.Method? = nil
 
     // Spelled so that the snake_case strategies map `snapshot_id` both ways.
     enum CodingKeys: String, CodingKey {
         case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, rdbVersion,
-            startedAt, finishedAt
+            startedAt, finishedAt, method
         case snapshotID = "snapshotId"
     }
 
