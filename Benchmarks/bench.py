@@ -149,8 +149,10 @@ def main():
         os.makedirs(f"{work}/redis")
         # Daemonized from a config file, so that dynokeeper's restore can stop it and start it (redis.start).
         with open(f"{work}/redis.conf", "w") as f:
+            # repl-diskless-sync-delay 0: a streamed backup (backup.method: stream) starts at once rather than
+            # waiting the default 5 s for more replicas; BGSAVE does not read it.
             f.write(f"port {redis_port}\nbind 127.0.0.1\ndir {work}/redis\nsave \"\"\ndaemonize yes\n"
-                    f"pidfile {work}/redis.pid\nlogfile {work}/redis.log\n")
+                    f"pidfile {work}/redis.pid\nlogfile {work}/redis.log\nrepl-diskless-sync-delay 0\n")
         subprocess.run(["redis-server", f"{work}/redis.conf"], check=True)
         wait_for("redis-server", lambda: subprocess.run(["redis-cli", "-p", str(redis_port), "ping"],
                                                         capture_output=True).stdout.strip() == b"PONG")
@@ -170,19 +172,21 @@ def main():
                                  env=env)
             rows.append(("BGSAVE + aws s3 cp", save + wall, save, wall, rdb_size, rss))
 
-            for compression, level in [("zstd", 1), ("zstd", 3), ("none", 0)]:
+            for compression, level, method in [("zstd", 1, "file"), ("zstd", 1, "stream"), ("zstd", 3, "file"),
+                                               ("none", 0, "file")]:
                 denv = dict(env)
                 denv.update({"DYNOKEEPER_REDIS_PORT": str(redis_port), "DYNOKEEPER_STORAGE_URL": f"s3://bench/dk",
                              "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_BACKUP_COMPRESSION": compression,
                              "DYNOKEEPER_BACKUP_COMPRESSION_LEVEL": str(max(level, 1)), "DYNOKEEPER_LOG_LEVEL": "warning",
-                             "DYNOKEEPER_CLUSTER": f"bench-{round_number}-{compression}{level}"})
+                             "DYNOKEEPER_BACKUP_METHOD": method,
+                             "DYNOKEEPER_CLUSTER": f"bench-{round_number}-{compression}{level}-{method}"})
                 wall, rss, out = timed([binary, "backup"], env=denv, cwd=work)
                 save_s = float(out.split("save: ")[1].split(" s")[0])
                 upload_s = float(out.split("upload: ")[1].split(" s")[0])
                 listing = subprocess.run([binary, "snapshots", "--json"], env=denv, cwd=work, capture_output=True,
                                          text=True, check=True).stdout
                 stored = json.loads(listing.splitlines()[0])["stored_size"]
-                name = f"dynokeeper backup ({compression}{f' -{level}' if level else ''})"
+                name = f"dynokeeper backup ({compression}{f' -{level}' if level else ''}{', stream' if method == 'stream' else ''})"
                 rows.append((name, wall, save_s, upload_s, stored, rss))
 
         restore_rows = restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb_size)
