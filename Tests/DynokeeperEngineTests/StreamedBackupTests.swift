@@ -3,6 +3,7 @@ import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
 import NIOCore
+import ObjectStorage
 import Testing
 
 /// Backups that take the RDB from Redis's replication link (`backup.method: stream`, or `auto`), as Redis's fork
@@ -81,6 +82,52 @@ import Testing
                 let report = try await backup.run(Self.options(.auto))
                 #expect(report.manifest.method == .file)
                 #expect(report.manifest.keyspaceExact)
+            }
+        }
+    }
+
+    /// A store whose uploads break after the first megabyte, as a full disk or a dead S3 would.
+    struct BreakingStore: ObjectStore {
+        let inner: any ObjectStore
+        struct Broken: Error, CustomStringConvertible { var description: String { "the store broke off" } }
+
+        var location: String { inner.location }
+
+        func put<Body: AsyncSequence & Sendable>(
+            _ key: String, body: Body, options: PutOptions
+        ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+            var read = 0
+            for try await chunk in body {
+                read += chunk.readableBytes
+                if read > 1 << 20 { throw Broken() }
+            }
+            return try await inner.put(key, body: ByteStream(buffers: []), options: options)
+        }
+
+        func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
+            try await inner.get(key, range: range)
+        }
+        func head(_ key: String) async throws -> ObjectInfo? { try await inner.head(key) }
+        func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing
+        {
+            try await inner.list(prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
+        }
+        func delete(_ keys: [String]) async throws { try await inner.delete(keys) }
+    }
+
+    /// An upload that fails while Redis streams stops the link at once (rather than leave it waiting for room in a
+    /// pipe nobody reads) and fails the backup with the store's own error; no manifest is written.
+    @Test(.timeLimit(.minutes(1))) func anUploadThatFailsStopsTheLinkAndSaysWhy() async throws {
+        try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
+            try await withResource(TestStore.make(.local)) { store in
+                // About 24 MiB: far more than the pipe holds.
+                try await RedisDataset.populateRandom(source, count: 24000, size: 1024)
+                let backup = Engine.backup(.test(port: source.port), store: BreakingStore(inner: store.store))
+                let error = await #expect(throws: BreakingStore.Broken.self) {
+                    _ = try await backup.run(Self.options(.stream))
+                }
+                #expect(error != nil)
+                #expect(try await store.store.listAll(prefix: "").isEmpty)
             }
         }
     }

@@ -242,9 +242,17 @@ package struct NodeBackup: Sendable {
         let toCount = BytePipe(limit: 8 << 20)
         let firstByte = Mutex<(at: ContinuousClock.Instant?, header: [UInt8])>((nil, []))
         let credentials = try connector.credentials()
-        async let file = upload(
-            name: "dump.rdb", size: nil, body: ByteStream(toUpload), prefix: prefix, options: options)
-        async let counted = RDBKeyCounter.count(toCount)
+        // Each consumer closes its pipe when it ends, so that a failed upload (or count) stops the link at once
+        // rather than leave it waiting for room.
+        async let file = {
+            defer { toUpload.close() }
+            return try await upload(
+                name: "dump.rdb", size: nil, body: ByteStream(toUpload), prefix: prefix, options: options)
+        }()
+        async let counted = {
+            defer { toCount.close() }
+            return try await RDBKeyCounter.count(toCount)
+        }()
         do {
             _ = try await RDBTransfer.receive(from: connector.address, credentials: credentials, logger: logger) {
                 chunk in
@@ -258,6 +266,11 @@ package struct NodeBackup: Sendable {
         } catch {
             toUpload.finish(throwing: error)
             toCount.finish(throwing: error)
+            if error is BytePipeClosed {
+                // A consumer stopped first: its own error says why.
+                _ = try await file
+                _ = try await counted
+            }
             _ = try? await file
             _ = try? await counted
             throw error
