@@ -266,13 +266,11 @@ package struct NodeBackup: Sendable {
         } catch {
             toUpload.finish(throwing: error)
             toCount.finish(throwing: error)
-            if error is BytePipeClosed {
-                // A consumer stopped first: its own error says why.
-                _ = try await file
-                _ = try await counted
-            }
-            _ = try? await file
-            _ = try? await counted
+            var causes: [any Error] = []
+            do { _ = try await file } catch { causes.append(error) }
+            do { _ = try await counted } catch { causes.append(error) }
+            // A consumer that stopped first says why; the other one only saw the link stop.
+            if error is BytePipeClosed, let cause = causes.first(where: { !($0 is BytePipeClosed) }) { throw cause }
             throw error
         }
         toUpload.finish()
