@@ -27,31 +27,11 @@ extension DynokeeperConfiguration.Backup {
             schedule = .daily(hour: 12, minute: 0)
             reader.record("backup.schedule", schedule.description, .defaultValue)
         }
-        let type = try reader.string(
-            "backup.type", default: "rdb",
-            check: {
-                PersistenceType(rawValue: $0) == nil ? "unknown type" : nil
-            }
-        ).flatMap(PersistenceType.init(rawValue:))!
-        let compression = try reader.string(
-            "backup.compression", default: "zstd",
-            check: {
-                Compression(rawValue: $0) == nil ? "unknown compression" : nil
-            }
-        ).flatMap(Compression.init(rawValue:))!
+        let type = try reader.choice("backup.type", default: PersistenceType.rdb, what: "type")
+        let compression = try reader.choice("backup.compression", default: Compression.zstd, what: "compression")
         let level = try reader.int("backup.compression_level", default: 1, range: 1...19)!
-        let scope = try reader.string(
-            "backup.scope", default: "node",
-            check: {
-                Scope(rawValue: $0) == nil ? "unknown scope" : nil
-            }
-        ).flatMap(Scope.init(rawValue:))!
-        let method = try reader.string(
-            "backup.method", default: "file",
-            check: {
-                Method(rawValue: $0) == nil ? "unknown method" : nil
-            }
-        ).flatMap(Method.init(rawValue:))!
+        let scope = try reader.choice("backup.scope", default: Scope.node, what: "scope")
+        let method = try reader.choice("backup.method", default: Method.file, what: "method")
         self.init(
             enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level,
             scope: scope, method: method)

@@ -45,6 +45,15 @@ struct TypedReader {
         return value.text
     }
 
+    /// One of an enumeration's raw values; anything else is "unknown <what>".
+    mutating func choice<Value: RawRepresentable<String>>(
+        _ path: String, default fallback: Value, what: String
+    ) throws -> Value {
+        let text = try string(
+            path, default: fallback.rawValue, check: { Value(rawValue: $0) == nil ? "unknown \(what)" : nil })
+        return text.flatMap(Value.init(rawValue:)) ?? fallback
+    }
+
     mutating func int(_ path: String, default fallback: Int? = nil, range: ClosedRange<Int>) throws -> Int? {
         guard let value = try scalar(path) else {
             record(path, fallback.map(String.init), .defaultValue)
