@@ -54,10 +54,9 @@ import Testing
                 try await RedisDataset.populateAllTypes(server)
                 // Redis cannot write its temporary RDB file into a folder that is gone (root ignores permissions).
                 try FileManager.default.removeItem(atPath: server.directory.path)
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await Engine.backup(.test(port: server.port), store: store.store).run(.init(type: .rdb))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.hasPrefix("BGSAVE failed (rdb_last_bgsave_status:err)") == true)
                 #expect(try await store.store.listAll(prefix: "").isEmpty)
             }
@@ -127,10 +126,9 @@ import Testing
                         prefix + "dump.rdb.zst", prefix + "manifest.json",
                     ])
 
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await Engine.backup(node, store: store.store).run(options)
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("already exists") == true)
             }
         }

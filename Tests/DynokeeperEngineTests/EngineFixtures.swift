@@ -9,6 +9,16 @@ import ObjectStorageS3
 import RedisClient
 import Testing
 
+/// Expects `body` to fail with a ``DynokeeperError`` of `code`, and returns it for the message's checks.
+func expectFailure(
+    _ code: DynokeeperError.Code, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> Void
+) async -> DynokeeperError? {
+    let error = await #expect(throws: DynokeeperError.self, sourceLocation: sourceLocation) { try await body() }
+    #expect(error?.code == code, "\(String(describing: error))", sourceLocation: sourceLocation)
+    return error
+}
+
 /// The two stores backups go to.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case local, s3

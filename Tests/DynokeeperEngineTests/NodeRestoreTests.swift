@@ -103,11 +103,10 @@ import Testing
                     Self.request(node, date: try RestorePoint.parse("2026-11-01")))
                 #expect(try await node.content() == contents[0])
 
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).run(
                         Self.request(node, date: try RestorePoint.parse("2026-10-31")))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(
                     error?.description.contains("there are: 20261103T020000Z, 20261102T020000Z, 20261101T020000Z")
                         == true)
@@ -159,10 +158,9 @@ import Testing
                 let current = try await node.content()
                 let pid = node.redis.pid
                 let eventsBefore = node.redis.events()
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("is damaged") == true, "\(String(describing: error))")
                 #expect(try await node.content() == current)
                 #expect(node.redis.pid == pid)
@@ -188,10 +186,9 @@ import Testing
                 let current = try await node.content()
                 try Data().write(to: URL(fileURLWithPath: node.redis.directory.file("fail-once")))
 
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.hasPrefix("restore failed at start Redis: redis.start"), "\(message)")
                 #expect(message.contains("exited with status 3"))
@@ -274,10 +271,9 @@ import Testing
                 try await store.store.put(
                     "dc1/rack1/0/\(Int64(next.timeIntervalSince1970 * 1000))",
                     bytes: ByteBuffer(string: "<html>not a backup</html>"))
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("does not look like an RDB file") == true)
                 #expect(try await node.content() == expected)
             }

@@ -54,10 +54,9 @@ import Testing
                 let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store)
                 FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
 
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.unfinishedRestore) {
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
-                #expect(error?.code == .unfinishedRestore, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(message.contains("restore failed at start Redis"), "\(message)")
                 #expect(message.contains("Rolling back failed too"))
@@ -73,16 +72,14 @@ import Testing
                 #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
 
                 // A resume would take the previous data for the restored one: refused.
-                let resume = await #expect(throws: DynokeeperError.self) {
+                let resume = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).resume()
                 }
-                #expect(resume?.code == .snapshot, "\(String(describing: resume))")
                 #expect(resume?.description.contains("dynokeeper restore --rollback") == true)
                 // Rolling back again while Redis still cannot start changes nothing and says the same.
-                let refused = await #expect(throws: DynokeeperError.self) {
+                let refused = await expectFailure(.unfinishedRestore) {
                     _ = try await node.restore(store: store.store).rollback()
                 }
-                #expect(refused?.code == .unfinishedRestore, "\(String(describing: refused))")
                 #expect(FileManager.default.fileExists(atPath: node.redis.dataPath + "/dump.rdb"))
 
                 // Once the cause is fixed, the rollback finishes with the node's own data.
@@ -105,10 +102,9 @@ import Testing
                 try FileManager.default.createDirectory(
                     atPath: (orphan as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try Data("the only copy".utf8).write(to: URL(fileURLWithPath: orphan))
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(error?.description.contains("has no journal") == true, "\(String(describing: error))")
                 #expect(try String(contentsOfFile: orphan, encoding: .utf8) == "the only copy")
                 let state = await NodeGuard(
@@ -158,10 +154,9 @@ import Testing
                 }
             ) { node in
                 let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store, type: .aof)
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(
                     message.contains(
@@ -185,10 +180,9 @@ import Testing
                 }
             ) { node in
                 _ = try await Self.snapshotThenOwnData(node, store: store.store)
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 let message = error?.description ?? ""
                 #expect(
                     message.contains(
@@ -368,8 +362,7 @@ import Testing
                 _ = try await redis.cli(["SAVE"])
                 let events = redis.events()
                 let options = NodeRestore.Options(request: SnapshotSelector.Request(source: settings.identity))
-                let error = await #expect(throws: DynokeeperError.self) { _ = try await restore.run(options) }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
+                let error = await expectFailure(.snapshot) { _ = try await restore.run(options) }
                 #expect(error?.description.contains("not enough free space") == true, "\(String(describing: error))")
                 #expect(error?.description.contains("safety save") == true)
                 #expect(redis.events() == events)
@@ -436,10 +429,9 @@ import Testing
                 node.configuration.redis.dataDir = node.redis.dataPath
                 let changed = node
                 await node.redis.stop()
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await changed.restore(store: store.store).run(Self.request(changed))
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(
                     error?.description.contains("cannot connect to Redis at 127.0.0.1:\(node.port)") == true,
                     "\(String(describing: error))")

@@ -35,10 +35,9 @@ import Testing
 
                 try await store.store.put(damaged + "manifest.json", bytes: ByteBuffer(string: "{not json"))
                 // A damaged manifest fails the listing rather than shortening it (a restore would pick an older snapshot).
-                let error = await #expect(throws: DynokeeperError.self) {
+                let error = await expectFailure(.snapshot) {
                     _ = try await catalog.snapshots(of: nodeA.identity)
                 }
-                #expect(error?.code == .snapshot, "\(String(describing: error))")
                 #expect(
                     error?.description.contains("\(damaged)manifest.json is not a dynokeeper manifest") == true,
                     "\(String(describing: error))")

@@ -21,7 +21,7 @@ struct SnapshotDownloader {
         } else {
             // An uncompressed object (a Dynomite-manager backup) may not hold more than the size it was listed
             // with: a foreign or replaced object must not fill the disk.
-            body = ByteStream(SizeLimitedSequence(download.body, limit: file.size, label: file.key))
+            body = ByteStream(SizeLimitedSequence(download.body, limit: file.size))
         }
         let digesting = DigestingSequence(
             ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
@@ -66,12 +66,10 @@ struct SizeLimitedSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Senda
 
     let base: Base
     let limit: Int64
-    let label: String
 
-    init(_ base: Base, limit: Int64, label: String) {
+    init(_ base: Base, limit: Int64) {
         self.base = base
         self.limit = limit
-        self.label = label
     }
 
     struct AsyncIterator: AsyncIteratorProtocol {
