@@ -27,4 +27,20 @@ import Testing
             }
         }
     }
+
+    /// With its password file unreadable nothing can be asked of Redis; whether it listens says whether it runs
+    /// (it used to count as running even when it was down, as any error but a refused connection did).
+    @Test func anUnreadablePasswordFileDoesNotMakeADownRedisUp() async throws {
+        let settings = DynokeeperConfiguration.Redis(
+            host: nil, port: nil, user: nil, passwordFile: "/nonexistent/dynokeeper-password", conf: nil, dataDir: nil)
+        func service(port: Int) -> RedisService {
+            RedisService(
+                connector: RedisConnector(node: .test(port: port), redis: settings, logger: Engine.logger),
+                startCommand: nil, stopCommand: nil, logger: Engine.logger)
+        }
+        #expect(await service(port: try FreePort.next()).presence() == .down)
+        try await withResource(RedisServer.start()) { server in
+            #expect(await service(port: server.port).presence() == .up(runID: nil))
+        }
+    }
 }

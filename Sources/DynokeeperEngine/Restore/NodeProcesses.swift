@@ -61,8 +61,13 @@ package struct RedisService: Sendable {
             }
         } catch RedisError.connectionFailed {
             return .down
-        } catch {
+        } catch is RedisError {
+            // It answered, if not to us (a wrong password, loading, a timeout): it runs.
             return .up(runID: nil)
+        } catch {
+            // Nothing was asked of Redis (its password file cannot be read): whether it listens says.
+            let address = connector.address
+            return await PortProbe.isOpen(host: address.host, port: address.port) ? .up(runID: nil) : .down
         }
     }
 
