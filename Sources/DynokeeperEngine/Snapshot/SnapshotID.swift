@@ -23,6 +23,16 @@ package struct SnapshotID: Sendable, Hashable, Comparable, Codable, CustomString
 
     package var description: String { text }
 
+    /// Parses an id given by a user (a flag, a request field).
+    /// - Parameter what: What gave it, for the message: `--snapshot`, `field snapshot`.
+    /// - Throws: `invalid_request` naming `what`.
+    package static func parse(_ text: String, as what: String) throws(DynokeeperError) -> SnapshotID {
+        guard let id = SnapshotID(text) else {
+            throw DynokeeperError(.invalidRequest, "\(what): \(text) is not a snapshot id such as 20261124T020000Z")
+        }
+        return id
+    }
+
     package static func < (lhs: SnapshotID, rhs: SnapshotID) -> Bool { lhs.text < rhs.text }
 
     package init(from decoder: any Decoder) throws {

@@ -80,12 +80,8 @@ struct RequestBody {
     }
 
     func snapshot(_ field: String = "snapshot") throws -> SnapshotID? {
-        try string(field).map { text in
-            guard let id = SnapshotID(text) else {
-                throw APIError.badRequest("field \(field): \(text) is not a snapshot id such as 20261124T020000Z")
-            }
-            return id
-        }
+        // An invalid_request error: a 400, as every error of this body.
+        try string(field).map { try SnapshotID.parse($0, as: "field \(field)") }
     }
 
     /// An object of string values, such as a rack mapping.

@@ -83,12 +83,7 @@ struct RestoreCommand: AsyncParsableCommand {
         var request = RestoreRequest(
             date: try date.map(RestorePoint.parse), sourceCluster: sourceCluster, sourceDatacenter: sourceDatacenter,
             sourceRack: sourceRack, dryRun: dryRun, force: force)
-        if let snapshot {
-            guard let id = SnapshotID(snapshot) else {
-                throw ValidationError("--snapshot \(snapshot) is not a snapshot id (such as 20261124T020000Z)")
-            }
-            request.snapshot = id
-        }
+        request.snapshot = try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }
         if let format {
             guard let parsed = RestoreSource.Format(rawValue: format) else {
                 throw ValidationError("--format must be dynokeeper or dynomite-manager")

@@ -110,12 +110,8 @@ struct RingCommand: AsyncParsableCommand {
             try await reportingErrors {
                 var request = RingRestoreRequest(
                     date: try date.map(RestorePoint.parse),
-                    snapshot: try snapshot.map { text in
-                        guard let id = SnapshotID(text) else {
-                            throw ValidationError("--snapshot \(text) is not a snapshot id")
-                        }
-                        return id
-                    }, sourceCluster: sourceCluster, dryRun: dryRun, rackByRack: rackByRack)
+                    snapshot: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") },
+                    sourceCluster: sourceCluster, dryRun: dryRun, rackByRack: rackByRack)
                 for mapping in mappings {
                     let parts = mapping.split(separator: "=").map(String.init)
                     guard parts.count == 2, parts.allSatisfy({ $0.split(separator: "/").count == 2 }) else {
