@@ -74,6 +74,7 @@ package enum ConfigurationKeys {
         Key("restore.source_cluster", name),
         Key("restore.source_datacenter", name),
         Key("restore.source_rack", name),
+        Key("restore.method", "files or online"),
         Key("ring.peers", "a list of the peer dynokeepers' base URLs (http://host:port)"),
         Key("ring.peer_port", "a port number (1-65535): the peers' API port on the dyn_seeds hosts"),
         Key("server.listen", "host:port, such as 127.0.0.1:8080 (port 0: any free port)"),

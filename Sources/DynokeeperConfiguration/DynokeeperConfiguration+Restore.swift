@@ -22,6 +22,7 @@ extension DynokeeperConfiguration.Restore {
             enabled: enabled, date: date?.value,
             sourceCluster: try reader.string("restore.source_cluster", check: TypedReader.checkName),
             sourceDatacenter: try reader.string("restore.source_datacenter", check: TypedReader.checkName),
-            sourceRack: try reader.string("restore.source_rack", check: TypedReader.checkName))
+            sourceRack: try reader.string("restore.source_rack", check: TypedReader.checkName),
+            method: try reader.choice("restore.method", default: Method.files, what: "method"))
     }
 }

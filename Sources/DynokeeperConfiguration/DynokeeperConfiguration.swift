@@ -145,6 +145,16 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         /// The source's datacenter and rack, when their names differ from this node's.
         package var sourceDatacenter: String?
         package var sourceRack: String?
+        /// How the snapshot's data gets into Redis.
+        package var method: Method = .files
+
+        /// How a restore gets the data into Redis.
+        package enum Method: String, Sendable, Equatable, Codable {
+            /// Stop Redis, put the files in place, start it.
+            case files
+            /// Redis keeps running and loads the RDB over the replication protocol while it downloads.
+            case online
+        }
     }
 
     /// How this node's dynokeeper reaches the others of its ring.

@@ -156,6 +156,9 @@ package final class RedisConnection: Sendable {
     /// Whether the connection is still open.
     package var isActive: Bool { channel.isActive }
 
+    /// This end's IP address: one at which Redis can reach this process.
+    package var localHost: String? { channel.localAddress?.ipAddress }
+
     package func close() async {
         try? await channel.close()
     }

@@ -21,7 +21,7 @@ struct RestoreNode: TestResource {
     ///   - moreYAML: More top-level configuration.
     static func make(
         cluster: String = "test-cluster", appendOnly: Bool = false, withDynomite: Bool = false,
-        restoreEnabled: Bool = true,
+        restoreEnabled: Bool = true, restoreMethod: String = "files",
         extra: [String] = [], asRedisUser: Bool = false, startCommand: ((ManagedRedis) -> String)? = nil,
         stopCommand: ((ManagedRedis) -> String?)? = nil, moreYAML: String = ""
     ) async throws -> RestoreNode {
@@ -37,6 +37,7 @@ struct RestoreNode: TestResource {
             \(stop.map { "  stop: \"\($0)\"" } ?? "")
             restore:
               enabled: \(restoreEnabled)
+              method: \(restoreMethod)
             \(moreYAML)
             """
         var dynomite: StandInDynomite?

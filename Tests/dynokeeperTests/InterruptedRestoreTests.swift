@@ -17,7 +17,7 @@ import Testing
         let serve: BackgroundProcess
         let failOnce: String
 
-        init(failingStart: Bool) async throws {
+        init(failingStart: Bool, method: String = "files") async throws {
             redis = try ManagedRedis()
             try await redis.start()
             dynomite = try StandInDynomite(redisPort: redis.port, events: redis.eventsPath)
@@ -49,6 +49,7 @@ import Testing
               url: \(store.path)
             restore:
               enabled: true
+              method: \(method)
             server:
               listen: 127.0.0.1:\(apiPort)
             log:
@@ -113,9 +114,9 @@ import Testing
     /// How a recovery ended: with the snapshot's data, or with the node's own.
     enum Outcome { case restored, rolledBack }
 
-    @Test(arguments: [false, true])
-    func aRestoreKilledAfterAnyJournalWriteIsFoundAndRecovered(failingStart: Bool) async throws {
-        try await withResource(Node(failingStart: failingStart)) { node in
+    @Test(arguments: [(false, "files"), (true, "files"), (false, "online")])
+    func aRestoreKilledAfterAnyJournalWriteIsFoundAndRecovered(failingStart: Bool, method: String) async throws {
+        try await withResource(Node(failingStart: failingStart, method: method)) { node in
             try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
             let backup = try await node.cli(["backup"])
             #expect(backup.status == 0, "\(backup.stderrText)")
@@ -192,7 +193,7 @@ import Testing
                 )
             }
             // Every step of a restore (and of its rollback) writes the journal: each was a kill point.
-            #expect(interrupted >= (failingStart ? 12 : 8), "only \(interrupted) kill points")
+            #expect(interrupted >= (failingStart ? 12 : method == "online" ? 5 : 8), "only \(interrupted) kill points")
             // With nothing to resume or roll back, the API says so at once.
             #expect(try await node.api("POST", "/v1/restores/rollback").status == 404)
         }

@@ -51,6 +51,22 @@ package struct RedisPersistence: Sendable {
         }
     }
 
+    /// Makes every persistence file Redis keeps hold its current data: BGSAVE, and with `appendonly yes` the AOF
+    /// rewrite Redis starts on its own after it loaded a replica's data, waited for and checked.
+    func persistAll() async throws {
+        _ = try await save()
+        guard try await redis.configGet("appendonly") == "yes" else { return }
+        try await waitForChildren(until: .now + timeout)
+        let info = try await redis.info("persistence")
+        guard info.int("aof_enabled") == 1, info["aof_last_bgrewrite_status"] == "ok",
+            info["aof_last_write_status"] ?? "ok" == "ok"
+        else {
+            throw DynokeeperError.snapshot(
+                "Redis's AOF is not written (aof_enabled:\(info["aof_enabled"] ?? "?"), aof_last_bgrewrite_status:\(info["aof_last_bgrewrite_status"] ?? "?")); its log says why"
+            )
+        }
+    }
+
     /// Runs a background save or rewrite to its end, retrying when another one starts first.
     ///
     /// `INFO keyspace` goes in the same write as the command: Redis runs them back to back, so the counts are

@@ -43,12 +43,14 @@ extension NodeRestore {
             )
         }
         let safetySave = options.skipSafetySave || !target.up ? 0 : target.currentRDBSize
-        let margin: Int64 = (64 << 20) + plan.downloadSize / 20
-        let needed = plan.downloadSize + safetySave + margin
+        // An online restore stores nothing: the data goes straight to Redis.
+        let download = configuration.restore.method == .online ? 0 : plan.downloadSize
+        let margin: Int64 = (64 << 20) + download / 20
+        let needed = download + safetySave + margin
         let available = try LocalFileSystem.availableSpace(plan.layout.directory)
         guard available >= needed else {
             throw DynokeeperError.snapshot(
-                "not enough free space in \(plan.layout.directory): the restore needs \(needed) bytes (snapshot \(plan.downloadSize), safety save \(safetySave), margin \(margin)), \(available) are free; nothing was touched"
+                "not enough free space in \(plan.layout.directory): the restore needs \(needed) bytes (snapshot \(download), safety save \(safetySave), margin \(margin)), \(available) are free; nothing was touched"
             )
         }
         return notes
@@ -82,6 +84,9 @@ extension NodeRestore {
     func plannedSteps(
         _ plan: RestorePlan, folders: NodeFolders, dynomite: DynomiteService?, options: Options
     ) -> [String] {
+        if configuration.restore.method == .online {
+            return plannedOnlineSteps(plan, dynomite: dynomite, options: options)
+        }
         var planned = [
             "fetch and verify \(plan.placements.compactMap(\.source).count) file(s) into \(folders.work)/incoming"
         ]
@@ -112,6 +117,28 @@ extension NodeRestore {
             planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)")
         }
         planned.append("remove the set-aside files")
+        return planned
+    }
+
+    /// The steps of an online restore, for a dry run.
+    func plannedOnlineSteps(_ plan: RestorePlan, dynomite: DynomiteService?, options: Options) -> [String] {
+        var planned: [String] = []
+        if let dynomite {
+            planned.append(
+                "stop Dynomite (\(dynomite.stopCommand)) and wait for \(dynomite.host):\(dynomite.port) to close")
+        }
+        planned.append(options.skipSafetySave ? "no safety save (--no-safety-save)" : "BGSAVE")
+        planned.append(
+            "keep \(plan.layout.dataPaths.joined(separator: ", ")) as hard links in the work folder (for a rollback)")
+        planned.append(
+            "REPLICAOF dynokeeper with repl-diskless-load swapdb: Redis loads the RDB as it downloads (decompressed and checked on the way; the last bytes go once its SHA-256 matches), keeping its old data until the new data has loaded; then REPLICAOF NO ONE"
+        )
+        planned.append("check the key counts against the manifest")
+        planned.append("BGSAVE (and wait for the AOF rewrite with appendonly yes), so that the files hold the new data")
+        if let dynomite {
+            planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)")
+        }
+        planned.append("remove the hard links")
         return planned
     }
 }

@@ -32,6 +32,18 @@ extension NodeRestore {
             journal.phase = .rollingBack
             try await journal.save(folders)
         }
+        if let online = journal.online {
+            if await redis.isUp() {
+                try await connector.withConnection { try await OnlineLoad.detach($0, settings: online.settings) }
+            }
+            if !online.lastBytesSent && !journal.setAside.isEmpty {
+                // Redis never got the bytes that end the load: it kept its data, and previous/ holds only links
+                // to its files.
+                try await LocalFileSystem.remove(journal.previous)
+                journal.setAside = []
+                try await journal.save(folders)
+            }
+        }
         let directory = journal.directory
         let touched = (journal.rollbackFrom ?? .prepared) >= .stopped
         let pending =

@@ -66,6 +66,12 @@ package struct NodeRestore: Sendable {
 
     var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
 
+    var onlineLoad: OnlineLoad {
+        OnlineLoad(
+            connector: connector, downloader: SnapshotDownloader(store: store, logger: logger, progress: progress),
+            logger: logger, loadTimeout: redisService.loadTimeout)
+    }
+
     /// Refuses unless restores are enabled: the one check the CLI, the API, Dynomite-manager's paths and ring
     /// restores share.
     /// - Throws: `restores_disabled`.
@@ -119,6 +125,7 @@ package struct NodeRestore: Sendable {
         let source = try await SnapshotSelector(store: store, logger: logger).select(options.request)
         let target = try await RestoreTarget.inspect(configuration, connector: connector, folders: folders)
         let plan = try RestorePlan.make(source, into: target.layout)
+        let online = configuration.restore.method == .online ? try await checkOnline(source, target: target) : nil
         var notes = target.notes
         notes += try await preflight(source: source, plan: plan, target: target, options: options)
         logger.info(
@@ -137,7 +144,17 @@ package struct NodeRestore: Sendable {
             keyspace: source.manifest?.keyspace.mapValues { .init(keys: $0.keys, expires: $0.expires) },
             keyspaceExact: source.manifest?.keyspaceExact ?? false, startedAt: Date(), pid: getpid())
         journal.skipSafetySave = options.skipSafetySave
+        journal.online = online
         let clock = ContinuousClock()
+        if online != nil {
+            // Nothing to fetch beforehand: the data goes to Redis as it downloads, checked on the way.
+            try await Self.makeWorkFolder(journal, folders: folders)
+            journal.phase = .prepared
+            try await journal.save(folders)
+            return try await proceed(
+                journal: journal, folders: folders, dynomite: dynomite, skipSafetySave: options.skipSafetySave,
+                steps: [], source: source, notes: notes)
+        }
         let start = clock.now
         progress?.step("fetch and verify")
         // Set-aside data without a journal (a state folder that moved, a journal deleted by hand) is the only copy
@@ -160,6 +177,22 @@ package struct NodeRestore: Sendable {
         return try await proceed(
             journal: journal, folders: folders, dynomite: dynomite, skipSafetySave: options.skipSafetySave,
             steps: [("fetch and verify", clock.now - start)], source: source, notes: notes)
+    }
+
+    /// Refuses an online restore that cannot work, before anything is touched; returns its journal entry.
+    func checkOnline(_ source: RestoreSource, target: RestoreTarget) async throws -> RestoreJournal.OnlineState {
+        guard source.type == .rdb, source.files.count == 1 else {
+            throw DynokeeperError.snapshot(
+                "restore.method online loads RDB snapshots, and snapshot \(source.id) is an AOF snapshot: restore it with restore.method files; nothing was touched"
+            )
+        }
+        guard target.up else {
+            throw DynokeeperError.snapshot(
+                "restore.method online loads the data into the running Redis, and Redis \(connector.address) is not running: start it, or use restore.method files; nothing was touched"
+            )
+        }
+        return RestoreJournal.OnlineState(
+            settings: try await connector.withConnection { try await OnlineLoad.check($0) })
     }
 
     /// Finishes an interrupted restore from its journal.

@@ -84,6 +84,19 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
     package var lastError: String?
     /// Where every file is now (written with each save, for operators).
     package var files: [FileLocation] = []
+    /// For an online restore (`restore.method: online`): what it changes in Redis and how far the load went.
+    package var online: OnlineState?
+
+    /// How far an online restore went. Its `previous/` holds hard links to the node's files (Redis keeps running
+    /// on them), and the phases mean: `stopped`, Dynomite stopped and Redis saved; `set_aside`, the links made and
+    /// the load under way; `started`, the data loaded and Redis on its own again.
+    package struct OnlineState: Sendable, Codable, Equatable {
+        /// Redis's settings before the load (`repl-diskless-load`, `masterauth`), put back after it.
+        package var settings: [String: String]
+        /// Whether the bytes that let Redis finish the load were sent: from then on Redis may hold the restored
+        /// data, and only the files in `previous/` hold the node's previous data.
+        package var lastBytesSent = false
+    }
 
     package struct KeyCount: Sendable, Codable, Equatable {
         package var keys: Int

@@ -10,6 +10,10 @@ import RedisClient
 ///     prepared ─stopNode→ stopped ─setDataAside→ setAside ─placeFiles→ placed ─startRedis→ started
 ///         ─checkAndStartDynomite→ committed ─removeSetAside→ (done: journal removed)
 ///
+/// An online restore (``RestoreJournal/online``) keeps Redis running: `stopNode` stops Dynomite only,
+/// `setDataAside` links the files into `previous/` rather than moving them, and `loadOnline` takes it from
+/// `setAside` to `started`.
+///
 /// Each transition is one function; the journal is saved after each, so that a run killed at any point is found
 /// again and resumed from the phase it reached (every function also checks the file system, so that it can run
 /// again after a crash part-way through). A failure rolls back (``NodeRestore/undo(_:folders:dynomite:)``).
@@ -89,7 +93,7 @@ struct RestoreMachine {
         switch phase {
         case .prepared: { try await $0.stopNode() }
         case .stopped: { try await $0.setDataAside() }
-        case .setAside: { try await $0.placeFiles() }
+        case .setAside: { $0.journal.online == nil ? try await $0.placeFiles() : try await $0.loadOnline() }
         case .placed: { try await $0.startRedis() }
         case .started: { try await $0.checkAndStartDynomite() }
         // `downloading` ends in NodeRestore.run, `rolling_back` in a rollback: `run` refuses both before this.
@@ -135,6 +139,7 @@ struct RestoreMachine {
                 }
             }
         }
+        guard journal.online == nil else { return .stopped }
         try await timed("stop Redis", recorded: "stop Redis") { machine in
             machine.logger.info("stopping Redis without saving")
             try await machine.redis.stop()
@@ -142,8 +147,10 @@ struct RestoreMachine {
         return .stopped
     }
 
-    /// Moves the node's data files into `previous/`, each recorded before it moves.
+    /// Moves the node's data files into `previous/`, each recorded before it moves; for an online restore, links
+    /// them there (Redis keeps running on them).
     private mutating func setDataAside() async throws -> RestoreJournal.Phase {
+        if journal.online != nil { return try await linkDataAside() }
         try await timed("set the current data aside", recorded: "set aside") { machine in
             try await machine.redis.ensureDown(before: "set the current data aside")
             let (directory, previous) = (machine.directory, machine.journal.previous)
@@ -162,6 +169,43 @@ struct RestoreMachine {
             }
         }
         return .setAside
+    }
+
+    /// Keeps the node's files as they are now under `previous/` (hard links): Redis rewrites its files once it has
+    /// loaded the new data, and a rollback then needs them.
+    private mutating func linkDataAside() async throws -> RestoreJournal.Phase {
+        try await timed("keep the current files (hard links)", recorded: "set aside") { machine in
+            let (directory, previous) = (machine.directory, machine.journal.previous)
+            try await LocalFileSystem.remove(previous)
+            try await LocalFileSystem.makeFolders(previous)
+            for path in machine.journal.plan.layout.dataPaths where LocalFileSystem.exists(directory + "/" + path) {
+                if !machine.journal.setAside.contains(path) {
+                    machine.journal.setAside.append(path)
+                    try await machine.journal.save(machine.folders)
+                }
+                try await LocalFileSystem.linkTree(directory + "/" + path, to: previous + "/" + path)
+            }
+            try await LocalFileSystem.syncFolder(previous)
+        }
+        return .setAside
+    }
+
+    /// Has the running Redis load the snapshot's RDB while it downloads (``OnlineLoad``).
+    private mutating func loadOnline() async throws -> RestoreJournal.Phase {
+        try await timed("load the data into Redis as it downloads", recorded: "download and load") { machine in
+            guard let file = machine.journal.plan.placements.compactMap(\.source).first,
+                let settings = machine.journal.online?.settings
+            else { throw DynokeeperError.snapshot("the restore journal names no file to load") }
+            var marked = machine.journal
+            marked.online?.lastBytesSent = true
+            let (folders, final) = (machine.folders, marked)
+            try await machine.restore.onlineLoad.run(file, settings: settings) {
+                var journal = final
+                try await journal.save(folders)
+            }
+            machine.journal.online?.lastBytesSent = true
+        }
+        return .started
     }
 
     /// Moves the fetched files into the data folder.
@@ -191,6 +235,17 @@ struct RestoreMachine {
     private mutating func checkAndStartDynomite() async throws -> RestoreJournal.Phase {
         try await timed("check the restored data", recorded: "check key counts") { machine in
             machine.notes += try await machine.restore.verify(machine.journal)
+        }
+        if journal.online != nil {
+            // The new data is in Redis's memory only: saved before Dynomite sends writes again, so that a Redis
+            // that restarts does not come back with the previous data.
+            try await timed("save the restored data (BGSAVE)", recorded: "save the restored data") { machine in
+                let (directory, logger) = (machine.directory, machine.logger)
+                try await machine.restore.connector.withConnection { connection in
+                    try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger)
+                        .persistAll()
+                }
+            }
         }
         if journal.stoppedDynomite, let dynomite, !(await dynomite.isUp()) {
             try await timed("start Dynomite", recorded: "start Dynomite") { machine in

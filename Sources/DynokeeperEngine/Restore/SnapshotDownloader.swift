@@ -13,6 +13,28 @@ struct SnapshotDownloader {
 
     /// Downloads one file to `path` (which must not exist), flushed to disk.
     func fetch(_ file: RestoreSource.File, to path: String) async throws {
+        let body = try await open(file)
+        try await LocalFileSystem.makeFolders((path as NSString).deletingLastPathComponent)
+        let writer = try await LocalFileWriter.create(path)
+        try await Self.reading(file) {
+            // Each write runs on the I/O threads while the next chunk is fetched, decompressed and hashed;
+            // writes stay in order, one at a time. In a task group, so that when the download fails no write
+            // outlives this call: the group waits for the one running before the error leaves.
+            try await withThrowingTaskGroup(of: Void.self) { writes in
+                for try await chunk in body {
+                    try await writes.next()
+                    writes.addTask { try await writer.write(chunk) }
+                }
+                try await writes.waitForAll()
+            }
+        }
+        try await writer.sync()
+        try check(file, body.digest)
+    }
+
+    /// The file's bytes as they download: decompressed, no more than the manifest's size, counted, hashed.
+    /// Read it within ``reading(_:_:)``, then ``check(_:_:)`` it.
+    func open(_ file: RestoreSource.File) async throws -> DigestingSequence<ProgressSequence<ByteStream>> {
         let download = try await store.download(file.key)
         let body: ByteStream
         if file.compressed {
@@ -23,29 +45,24 @@ struct SnapshotDownloader {
             // with: a foreign or replaced object must not fill the disk.
             body = ByteStream(SizeLimitedSequence(download.body, limit: file.size))
         }
-        let digesting = DigestingSequence(
-            ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
-        try await LocalFileSystem.makeFolders((path as NSString).deletingLastPathComponent)
-        let writer = try await LocalFileWriter.create(path)
+        return DigestingSequence(ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
+    }
+
+    /// Runs `body`, which reads the file, turning what a damaged object makes it throw into a clear error.
+    static func reading<T>(_ file: RestoreSource.File, _ body: () async throws -> T) async throws -> T {
         do {
-            // Each write runs on the I/O threads while the next chunk is fetched, decompressed and hashed;
-            // writes stay in order, one at a time. In a task group, so that when the download fails no write
-            // outlives this call: the group waits for the one running before the error leaves.
-            try await withThrowingTaskGroup(of: Void.self) { writes in
-                for try await chunk in digesting {
-                    try await writes.next()
-                    writes.addTask { try await writer.write(chunk) }
-                }
-                try await writes.waitForAll()
-            }
-            try await writer.sync()
+            return try await body()
         } catch let error as ZstdError {
             throw DynokeeperError.snapshot("\(file.key) is damaged: \(error)")
         } catch let error as ObjectTooLong {
             throw DynokeeperError.snapshot(
                 "\(file.key) is damaged or was replaced: it holds more than the \(error.limit) bytes expected")
         }
-        guard let (sha256, count) = digesting.digest.result else {
+    }
+
+    /// Checks the size and SHA-256 of what was read against the manifest.
+    func check(_ file: RestoreSource.File, _ digest: DigestResult) throws {
+        guard let (sha256, count) = digest.result else {
             throw DynokeeperError.snapshot("\(file.key): the download ended early")
         }
         guard count == file.size else {

@@ -115,6 +115,32 @@ package enum LocalFileSystem {
         }
     }
 
+    /// Gives a file, or every file of a folder and its subfolders, a second name under `destination` (folders are
+    /// created with the same mode): a copy that costs no space and keeps the data even after the original names
+    /// are removed or replaced. Names that already exist are left as they are, so that it can run again.
+    package static func linkTree(_ source: String, to destination: String) async throws {
+        try await BlockingIO.run { try linkTreeNow(source, to: destination) }
+    }
+
+    private static func linkTreeNow(_ source: String, to destination: String) throws {
+        var info = stat()
+        guard lstat(source, &info) == 0 else {
+            throw LocalFileError(POSIXCallError(call: "stat", path: source, errno: errno))
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            guard Glibc.link(source, destination) == 0 || errno == EEXIST else {
+                throw LocalFileError(POSIXCallError(call: "link \(source) to", path: destination, errno: errno))
+            }
+            return
+        }
+        guard mkdir(destination, info.st_mode & 0o7777) == 0 || errno == EEXIST else {
+            throw LocalFileError(POSIXCallError(call: "mkdir", path: destination, errno: errno))
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try linkTreeNow(source + "/" + name, to: destination + "/" + name)
+        }
+    }
+
     /// Whether a path exists (file or folder).
     package static func exists(_ path: String) -> Bool {
         // Hand-written: callers ask inside synchronous code; NIOFileSystem's info(forFileAt:) is async only.

@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import NIOCore
+import RedisClient
+
+/// Loads an RDB snapshot into the node's running Redis while it downloads (`restore.method: online`):
+/// dynokeeper serves the RDB to Redis as a master serves a replica (`REPLICAOF` dynokeeper), Redis parses it
+/// straight from the socket into a separate data set (`repl-diskless-load swapdb`) and swaps it in only once it
+/// loaded whole; then `REPLICAOF NO ONE`.
+///
+/// The last bytes are held back until the whole download's size and SHA-256 are checked: without them Redis
+/// cannot finish the load, so a damaged or truncated object makes the link close and Redis keep its old data.
+struct OnlineLoad {
+    let connector: RedisConnector
+    let downloader: SnapshotDownloader
+    let logger: Logger
+    /// How long Redis may take to load the data once every byte is sent.
+    var loadTimeout: Duration = .seconds(3600)
+
+    /// What the load changes in Redis's configuration, to be put back afterwards.
+    static let changedSettings = ["repl-diskless-load", "masterauth"]
+
+    /// Refuses a Redis that online loading would disturb or cannot serve; returns the settings to put back.
+    static func check(_ redis: RedisConnection) async throws -> [String: String] {
+        let info = try await redis.info("replication")
+        guard info["role"] == "master" else {
+            throw DynokeeperError.snapshot(
+                "restore.method online makes Redis a replica of dynokeeper for the load, and this Redis is itself a replica (of \(info["master_host"] ?? "?"):\(info["master_port"] ?? "?")): use restore.method files; nothing was touched"
+            )
+        }
+        guard let load = try await redis.configGet("repl-diskless-load") else {
+            throw DynokeeperError.snapshot(
+                "this Redis has no repl-diskless-load (Redis 6 or later has it): use restore.method files; nothing was touched"
+            )
+        }
+        for name in ["masterauth", "masteruser"] {
+            if let value = try await redis.configGet(name), !value.isEmpty {
+                throw DynokeeperError.snapshot(
+                    "this Redis has \(name) set, which an online restore would have to replace for a while: use restore.method files; nothing was touched"
+                )
+            }
+        }
+        return ["repl-diskless-load": load, "masterauth": ""]
+    }
+
+    /// Puts Redis back on its own: no longer a replica, its settings as they were. Safe to repeat.
+    static func detach(_ redis: RedisConnection, settings: [String: String]) async throws {
+        // A load that was cut off takes Redis a moment to abandon; until then it answers LOADING.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                try await redis.send(["REPLICAOF", "NO", "ONE"])
+                break
+            } catch RedisError.server(_, let message) where message.hasPrefix("LOADING") && .now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        for name in changedSettings.sorted() {
+            if let value = settings[name] { try await redis.send(["CONFIG", "SET", name, value]) }
+        }
+    }
+
+    /// Streams `file` into Redis. `beforeLastBytes` runs once the download is verified and just before the
+    /// bytes that let Redis finish (from then on Redis may hold the new data).
+    func run(
+        _ file: RestoreSource.File, settings: [String: String],
+        beforeLastBytes: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        try await connector.withConnection { redis in
+            let host = redis.localHost ?? "127.0.0.1"
+            // Only the Redis told to use it as its masterauth gets the data.
+            let password = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+            let body = try await downloader.open(file)
+            let address = connector.address
+            do {
+                try await redis.send(["CONFIG", "SET", "repl-diskless-load", "swapdb"])
+                try await redis.send(["CONFIG", "SET", "masterauth", password])
+                let (downloader, logger, loadTimeout) = (downloader, logger, loadTimeout)
+                try await RDBFeed.serve(
+                    host: host, password: password, size: file.size, logger: logger,
+                    listening: { port in
+                        logger.info("Redis \(address) loads the data from dynokeeper at \(host):\(port) (REPLICAOF)")
+                        try await redis.send(["REPLICAOF", host, String(port)])
+                    },
+                    feed: { writer in
+                        try await SnapshotDownloader.reading(file) {
+                            // One chunk is always held back: the last one goes once the whole file is checked.
+                            var held: ByteBuffer?
+                            for try await chunk in body {
+                                if let previous = held { try await writer.write(previous) }
+                                held = chunk
+                            }
+                            try downloader.check(file, body.digest)
+                            try await beforeLastBytes()
+                            if let held { try await writer.write(held) }
+                        }
+                    },
+                    loaded: { try await Self.waitForLoad(redis, address: address, timeout: loadTimeout) })
+                try await Self.detach(redis, settings: settings)
+            } catch {
+                do { try await Self.detach(redis, settings: settings) } catch let detachError {
+                    logger.error("could not put Redis back on its own after the failed load: \(detachError)")
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Waits until Redis reports the sync done and the data loaded.
+    static func waitForLoad(_ redis: RedisConnection, address: RedisAddress, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let info = try await redis.info()
+            if info["master_link_status"] == "up", info.int("master_sync_in_progress") == 0, info.int("loading") == 0,
+                info.int("async_loading") ?? 0 == 0
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw DynokeeperError.snapshot("Redis \(address) did not finish loading the data within \(timeout)")
+    }
+}
