@@ -171,6 +171,13 @@ def main():
             wall, rss, _ = timed(aws + ["s3", "cp", f"{work}/redis/dump.rdb", f"s3://bench/manual/{round_number}/dump.rdb"],
                                  env=env)
             rows.append(("BGSAVE + aws s3 cp", save + wall, save, wall, rdb_size, rss))
+            # The careful operator: compressed on the way, as dynokeeper stores it.
+            start = time.monotonic()
+            bgsave(redis_port)
+            save = time.monotonic() - start
+            wall, rss, _ = timed(["sh", "-c", f"zstd -1 -q -c {work}/redis/dump.rdb | aws --endpoint-url {endpoint} s3 cp - "
+                                  f"s3://bench/manual-zstd/{round_number}/dump.rdb.zst"], env=env)
+            rows.append(("BGSAVE + zstd -1 \\| aws s3 cp -", save + wall, save, wall, 0, rss))
 
             for compression, level, method in [("zstd", 1, "file"), ("zstd", 1, "stream"), ("zstd", 3, "file"),
                                                ("none", 0, "file")]:
@@ -196,17 +203,20 @@ def main():
         print(f"Backup of {options.size_mb} MiB of values ({count} keys, RDB {rdb_size / 1e6:.0f} MB) to SeaweedFS on "
               f"loopback, {os.cpu_count()} cores, {options.rounds} rounds interleaved")
         print()
-        print("| method | wall s | save s | upload s | stored MB | peak RSS MiB |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        manual = mean([row[1] for row in rows if row[0] == "BGSAVE + aws s3 cp"])
+        print("| method | wall s | × manual | save s | upload s | stored MB | peak RSS MiB |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name, wall, save, upload, stored, rss in rows:
-            print(f"| {name} | {wall:.1f} | {save:.1f} | {upload:.1f} | {stored / 1e6:.0f} | {rss:.0f} |")
+            print(f"| {name} | {wall:.1f} | {wall / manual:.2f} | {save:.1f} | {upload:.1f} | "
+                  f"{stored / 1e6 if stored else float('nan'):.0f} | {rss:.0f} |")
         print()
         print(f"Restore of the same data (RDB {rdb_size / 1e6:.0f} MB) from SeaweedFS, Redis stopped and started each time")
         print()
-        print("| method | wall s | download s | start and load s | peak RSS MiB |")
-        print("| --- | ---: | ---: | ---: | ---: |")
+        manual = mean([row[1] for row in restore_rows if row[0].startswith("aws s3 cp")])
+        print("| method | wall s | × manual | download s | start and load s | peak RSS MiB |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for name, wall, download, load, rss in restore_rows:
-            print(f"| {name} | {wall:.1f} | {download:.1f} | {load:.1f} | {rss:.0f} |")
+            print(f"| {name} | {wall:.1f} | {wall / manual:.2f} | {download:.1f} | {load:.1f} | {rss:.0f} |")
         if fault_rows:
             print()
             print(f"Through a proxy that injects faults ({FAULTS_TEXT}), the same data, {options.rounds} rounds interleaved")
@@ -234,6 +244,7 @@ def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb
     snapshot = out.split()[1]
     subprocess.run(aws + ["s3", "cp", f"{work}/redis/dump.rdb", "s3://bench/manual-restore/dump.rdb"], env=env,
                    check=True, capture_output=True)
+    expected = keyspace(redis_port)
     rows = []
     for _ in range(options.rounds):
         # The manual way: download the RDB with awscli, stop Redis, move the file in place, start Redis, wait.
@@ -249,15 +260,24 @@ def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb
             ["redis-cli", "-p", str(redis_port), "INFO", "persistence"], capture_output=True, text=True).stdout.split(), 600)
         rows.append(("aws s3 cp + start redis-server", time.monotonic() - start, wall_dl, time.monotonic() - load_start, rss))
 
-        wall, rss, out = timed([binary, "restore", "--snapshot", snapshot, "--no-safety-save"], env=denv, cwd=work)
-        durations = {}
-        for line in out.splitlines():
-            line = line.strip()
-            if ". " in line and line.endswith(" s"):
-                name, value = line.split(". ", 1)[1].rsplit(": ", 1)
-                durations[name] = float(value[:-2])
-        rows.append(("dynokeeper restore", wall, durations.get("fetch and verify", 0),
-                     durations.get("start Redis and load", 0), rss))
+        for method in ["files", "online"]:
+            menv = dict(denv, DYNOKEEPER_RESTORE_METHOD=method)
+            wall, rss, out = timed([binary, "restore", "--snapshot", snapshot, "--no-safety-save"], env=menv, cwd=work)
+            durations = {}
+            for line in out.splitlines():
+                line = line.strip()
+                if ". " in line and line.endswith(" s"):
+                    name, value = line.split(". ", 1)[1].rsplit(": ", 1)
+                    durations[name] = float(value[:-2])
+            if method == "files":
+                rows.append(("dynokeeper restore", wall, durations.get("fetch and verify", 0),
+                             durations.get("start Redis and load", 0), rss))
+            else:
+                # Download and load overlap: one duration for both.
+                both = durations.get("download and load", 0)
+                rows.append(("dynokeeper restore (online)", wall, both, both, rss))
+            if keyspace(redis_port) != expected:
+                sys.exit(f"the {method} restore did not bring the data back: {keyspace(redis_port)} != {expected}")
     return rows
 
 
@@ -324,6 +344,10 @@ def sha256(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def mean(values):
+    return sum(values) / len(values) if values else float("nan")
 
 
 def keyspace(port):

@@ -53,6 +53,7 @@ package enum ConfigurationKeys {
         Key("storage.path_style", "true or false"),
         Key("storage.part_size_mb", "an integer from 5 to 5120 (MiB)"),
         Key("storage.concurrency", "an integer from 1 to 64"),
+        Key("storage.buffer_mb", "an integer from 16 to 65536 (MiB)"),
         Key(
             "storage.max_attempts",
             "an integer from 1 to 100: tries of a request, or of a transfer that makes no progress"),

@@ -91,6 +91,8 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var serverSideEncryption: ServerSideEncryption?
         package var kmsKeyID: String?
         package var profile: String?
+        /// The most MiB of parts or ranges one transfer holds in memory (`storage.buffer_mb`).
+        package var bufferMB: Int = 64
     }
 
     package struct Backup: Sendable, Equatable {

@@ -27,8 +27,11 @@ package struct S3StoreConfiguration: Sendable {
     /// The size of the ranges whole-object downloads fetch in parallel, independent of the part size the object
     /// was uploaded with (a range is held in memory until its turn comes).
     package var downloadRangeSize: Int
-    /// How many parts or ranges move at once; memory stays below about `partSize × (concurrency + 1)`.
+    /// How many parts or ranges move at once, at most: fewer when ``bufferLimit`` would be exceeded.
     package var concurrency: Int
+    /// The most bytes of parts (being assembled or in flight) or ranges (in flight or waiting) held in memory by
+    /// one transfer: memory stays the same whatever the object's size, the part size or the concurrency.
+    package var bufferLimit: Int = 64 << 20
     package var serverSideEncryption: ServerSideEncryption?
     package var retry: RetryPolicy
     /// The longest a single request may take, a whole part included.
@@ -41,25 +44,25 @@ package struct S3StoreConfiguration: Sendable {
     ///   - region: The region; it signs every request.
     ///   - endpoint: A custom endpoint, or `nil` for AWS.
     ///   - pathStyle: Forces the addressing style.
-    ///   - partSize: Bytes per part; 16 MiB by default.
+    ///   - partSize: Bytes per part; 8 MiB by default (awscli's).
     ///   - concurrency: Parts in flight; 8 by default.
     ///   - serverSideEncryption: SSE-S3 or SSE-KMS.
     ///   - retry: Backoff for transient failures.
     ///   - requestTimeout: The deadline of one request.
     ///   - caBundle: Certificate authorities to trust.
-    ///   - downloadRangeSize: Bytes per download range; 16 MiB by default.
+    ///   - downloadRangeSize: Bytes per download range; 8 MiB by default.
     package init(
         location: S3Location,
         region: String = "us-east-1",
         endpoint: String? = nil,
         pathStyle: Bool? = nil,
-        partSize: Int = 16 << 20,
+        partSize: Int = 8 << 20,
         concurrency: Int = 8,
         serverSideEncryption: ServerSideEncryption? = nil,
         retry: RetryPolicy = RetryPolicy(),
         requestTimeout: TimeAmount = .minutes(15),
         caBundle: String? = nil,
-        downloadRangeSize: Int = 16 << 20
+        downloadRangeSize: Int = 8 << 20
     ) {
         self.downloadRangeSize = downloadRangeSize
         self.location = location
@@ -102,4 +105,14 @@ package struct S3StoreConfiguration: Sendable {
             return headers
         }
     }
+}
+
+extension S3StoreConfiguration {
+    /// Parts of `partSize` uploaded at once: as many as ``bufferLimit`` holds besides the part being assembled.
+    func uploadsInFlight(partSize: Int) -> Int {
+        max(1, min(concurrency, bufferLimit / max(partSize, 1) - 1))
+    }
+
+    /// Ranges fetched (or waiting to be read) at once: as many as ``bufferLimit`` holds.
+    var rangesInFlight: Int { max(1, min(concurrency, bufferLimit / max(downloadRangeSize, 1))) }
 }

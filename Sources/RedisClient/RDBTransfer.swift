@@ -149,29 +149,40 @@ package enum RDBTransfer {
         }
 
         /// Takes a chunk; returns the summary once the whole RDB has been handed over.
+        ///
+        /// The RDB's bytes are handed on as slices of the chunks received, never gathered into a buffer of this
+        /// frame's: a slice keeps its whole storage alive, and a consumer that falls behind would otherwise hold
+        /// far more memory than the bytes it counts.
         mutating func feed(
             _ chunk: inout ByteBuffer, _ consume: (ByteBuffer) async throws -> Void
         ) async throws -> Summary? {
-            pending.writeBuffer(&chunk)
+            var input: ByteBuffer
+            if pending.readableBytes > 0 {
+                pending.writeBuffer(&chunk)
+                input = pending
+                pending = ByteBuffer()
+            } else {
+                input = chunk
+            }
+            defer { if input.readableBytes > 0 { pending = input } }
             while true {
                 switch state {
                 case .replies(let commands):
                     guard let command = commands.first else {
                         state = .header
-                        if pending.readableBytes == 0 { return nil }
                         continue
                     }
-                    guard let reply = try parser.parse(&pending) else { return nil }
+                    guard let reply = try parser.parse(&input) else { return nil }
                     if case .error(let message) = reply { throw RedisError.server(command: command, message: message) }
                     state = .replies(Array(commands.dropFirst()))
                 case .header:
-                    while pending.readableBytesView.first == UInt8(ascii: "\n") {
-                        pending.moveReaderIndex(forwardBy: 1)
+                    while input.readableBytesView.first == UInt8(ascii: "\n") {
+                        input.moveReaderIndex(forwardBy: 1)
                     }
-                    guard let end = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-                    let line = String(decoding: pending.readableBytesView[..<end], as: UTF8.self)
+                    guard let end = input.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+                    let line = String(decoding: input.readableBytesView[..<end], as: UTF8.self)
                         .trimmingSuffix("\r")
-                    pending.moveReaderIndex(to: end + 1)
+                    input.moveReaderIndex(to: end + 1)
                     if line.hasPrefix("-") {
                         throw RedisError.server(command: "SYNC", message: String(line.dropFirst()))
                     }
@@ -184,22 +195,36 @@ package enum RDBTransfer {
                     }
                 case .counted(let remaining):
                     if remaining == 0 { return Summary(bytes: bytes, diskless: false) }
-                    guard pending.readableBytes > 0 else { return nil }
-                    let take = Int(min(Int64(pending.readableBytes), remaining))
-                    let piece = pending.readSlice(length: take)!
+                    guard input.readableBytes > 0 else { return nil }
+                    let take = Int(min(Int64(input.readableBytes), remaining))
+                    let piece = input.readSlice(length: take)!
                     bytes += Int64(take)
                     state = .counted(remaining - Int64(take))
                     try await consume(piece)
                 case .delimited(let marker, var held):
-                    held.writeBuffer(&pending)
-                    pending.clear()
-                    // The last bytes may be the marker: they are held back until more bytes come.
-                    if held.readableBytes > marker.count {
-                        let piece = held.readSlice(length: held.readableBytes - marker.count)!
-                        bytes += Int64(piece.readableBytes)
-                        try await consume(piece)
-                        held.discardReadBytes()
+                    // The last bytes may be the marker: as many are held back (copied, small) until more come.
+                    guard input.readableBytes > 0 else { return nil }
+                    if input.readableBytes >= marker.count {
+                        if held.readableBytes > 0 {
+                            bytes += Int64(held.readableBytes)
+                            try await consume(held)
+                        }
+                        let passed = input.readableBytes - marker.count
+                        if passed > 0 {
+                            bytes += Int64(passed)
+                            try await consume(input.readSlice(length: passed)!)
+                        }
+                        held = ByteBuffer(bytes: input.readableBytesView)
+                    } else {
+                        held.writeBuffer(&input)
+                        if held.readableBytes > marker.count {
+                            let passed = held.readableBytes - marker.count
+                            bytes += Int64(passed)
+                            try await consume(ByteBuffer(bytes: held.readableBytesView.prefix(passed)))
+                            held = ByteBuffer(bytes: held.readableBytesView.suffix(marker.count))
+                        }
                     }
+                    input.clear()
                     if held.readableBytes == marker.count, Array(held.readableBytesView) == marker {
                         return Summary(bytes: bytes, diskless: true)
                     }

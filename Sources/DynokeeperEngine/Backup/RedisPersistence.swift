@@ -51,11 +51,8 @@ package struct RedisPersistence: Sendable {
         }
     }
 
-    /// Makes every persistence file Redis keeps hold its current data: BGSAVE, and with `appendonly yes` the AOF
-    /// rewrite Redis starts on its own after it loaded a replica's data, waited for and checked.
-    func persistAll() async throws {
-        _ = try await save()
-        guard try await redis.configGet("appendonly") == "yes" else { return }
+    /// Waits for the AOF rewrite Redis starts on its own after it loaded a replica's data, and checks it.
+    func waitForAOFRewrite() async throws {
         try await waitForChildren(until: .now + timeout)
         let info = try await redis.info("persistence")
         guard info.int("aof_enabled") == 1, info["aof_last_bgrewrite_status"] == "ok",

@@ -21,7 +21,11 @@ extension NodeRestore {
     }
 
     /// Moves one fetched file into the data folder, with the owner, group and mode of what it replaces.
-    func place(_ target: String, journal: inout RestoreJournal, folders: NodeFolders) async throws {
+    /// - Parameter replacing: Whether the target may be there (an online restore, whose `previous/` holds a link to
+    ///   it); otherwise it must not.
+    func place(
+        _ target: String, journal: inout RestoreJournal, folders: NodeFolders, replacing: Bool = false
+    ) async throws {
         let directory = journal.directory
         let incoming = journal.incoming + "/" + target
         let destination = directory + "/" + target
@@ -32,7 +36,7 @@ extension NodeRestore {
             }
             return
         }
-        guard !LocalFileSystem.exists(destination) else {
+        guard replacing || !LocalFileSystem.exists(destination) else {
             throw DynokeeperError.snapshot(
                 "\(target) appeared in the data folder after the current data was set aside (a Redis that started again?); refusing to replace it"
             )

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import ObjectStorage
 import RedisClient
 
 /// Loads an RDB snapshot into the node's running Redis while it downloads (`restore.method: online`):
@@ -62,8 +63,10 @@ struct OnlineLoad {
 
     /// Streams `file` into Redis. `beforeLastBytes` runs once the download is verified and just before the
     /// bytes that let Redis finish (from then on Redis may hold the new data).
+    /// - Parameter copy: Where to write the RDB as well, flushed to disk (it becomes Redis's RDB file afterwards,
+    ///   which saves a BGSAVE of what Redis has just loaded).
     func run(
-        _ file: RestoreSource.File, settings: [String: String],
+        _ file: RestoreSource.File, settings: [String: String], copy: String?,
         beforeLastBytes: @escaping @Sendable () async throws -> Void
     ) async throws {
         try await connector.withConnection { redis in
@@ -71,28 +74,41 @@ struct OnlineLoad {
             // Only the Redis told to use it as its masterauth gets the data.
             let password = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
             let body = try await downloader.open(file)
+            var writer: LocalFileWriter?
+            if let copy {
+                try await LocalFileSystem.remove(copy)
+                writer = try await LocalFileWriter.create(copy, mode: 0o600)
+            }
             let address = connector.address
             do {
                 try await redis.send(["CONFIG", "SET", "repl-diskless-load", "swapdb"])
                 try await redis.send(["CONFIG", "SET", "masterauth", password])
-                let (downloader, logger, loadTimeout) = (downloader, logger, loadTimeout)
+                let (downloader, logger, loadTimeout, writer) = (downloader, logger, loadTimeout, writer)
                 try await RDBFeed.serve(
                     host: host, password: password, size: file.size, logger: logger,
                     listening: { port in
                         logger.info("Redis \(address) loads the data from dynokeeper at \(host):\(port) (REPLICAOF)")
                         try await redis.send(["REPLICAOF", host, String(port)])
                     },
-                    feed: { writer in
+                    feed: { replica in
+                        // To Redis and to the copy at once.
+                        @Sendable func send(_ chunk: ByteBuffer) async throws {
+                            guard let writer else { return try await replica.write(chunk) }
+                            async let written: Void = writer.write(chunk)
+                            try await replica.write(chunk)
+                            try await written
+                        }
                         try await SnapshotDownloader.reading(file) {
                             // One chunk is always held back: the last one goes once the whole file is checked.
                             var held: ByteBuffer?
                             for try await chunk in body {
-                                if let previous = held { try await writer.write(previous) }
+                                if let previous = held { try await send(previous) }
                                 held = chunk
                             }
                             try downloader.check(file, body.digest)
                             try await beforeLastBytes()
-                            if let held { try await writer.write(held) }
+                            if let held { try await send(held) }
+                            try await writer?.sync()
                         }
                     },
                     loaded: { try await Self.waitForLoad(redis, address: address, timeout: loadTimeout) })

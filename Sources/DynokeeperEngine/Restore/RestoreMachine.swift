@@ -199,7 +199,10 @@ struct RestoreMachine {
             var marked = machine.journal
             marked.online?.lastBytesSent = true
             let (folders, final) = (machine.folders, marked)
-            try await machine.restore.onlineLoad.run(file, settings: settings) {
+            // A copy for Redis's RDB file, unless Redis keeps an AOF (which it rewrites on its own after the load).
+            let layout = machine.journal.plan.layout
+            let copy = layout.appendOnly ? nil : machine.journal.incoming + "/" + layout.dbFilename
+            try await machine.restore.onlineLoad.run(file, settings: settings, copy: copy) {
                 var journal = final
                 try await journal.save(folders)
             }
@@ -237,13 +240,21 @@ struct RestoreMachine {
             machine.notes += try await machine.restore.verify(machine.journal)
         }
         if journal.online != nil {
-            // The new data is in Redis's memory only: saved before Dynomite sends writes again, so that a Redis
-            // that restarts does not come back with the previous data.
-            try await timed("save the restored data (BGSAVE)", recorded: "save the restored data") { machine in
-                let (directory, logger) = (machine.directory, machine.logger)
-                try await machine.restore.connector.withConnection { connection in
-                    try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger)
-                        .persistAll()
+            // The new data is in Redis's memory only: on disk before Dynomite sends writes again, so that a Redis
+            // that restarts does not come back with the previous data. The RDB file is the copy made during the
+            // load (what Redis loaded); an AOF is the one Redis rewrites on its own after a load.
+            try await timed("put the restored data on disk", recorded: "put the restored data on disk") { machine in
+                let layout = machine.journal.plan.layout
+                if layout.appendOnly {
+                    let (directory, logger) = (machine.directory, machine.logger)
+                    try await machine.restore.connector.withConnection { connection in
+                        try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger)
+                            .waitForAOFRewrite()
+                    }
+                } else {
+                    try await machine.restore.place(
+                        layout.dbFilename, journal: &machine.journal, folders: machine.folders, replacing: true)
+                    try await LocalFileSystem.syncFolder(machine.directory)
                 }
             }
         }

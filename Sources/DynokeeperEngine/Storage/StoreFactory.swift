@@ -23,7 +23,7 @@ package enum StoreFactory {
             case .aes256: encryption = .s3
             case .kms: encryption = .kms(keyID: storage.kmsKeyID)
             }
-            let configuration = S3StoreConfiguration(
+            var configuration = S3StoreConfiguration(
                 location: S3Location(bucket: bucket, prefix: prefix),
                 region: storage.region,
                 endpoint: storage.endpoint,
@@ -33,6 +33,7 @@ package enum StoreFactory {
                 serverSideEncryption: encryption,
                 retry: RetryPolicy(maxAttempts: storage.maxAttempts, giveUpAfter: .seconds(storage.giveUpAfterSeconds)),
                 caBundle: environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 })
+            configuration.bufferLimit = storage.bufferMB << 20
             do {
                 return try S3Store(
                     configuration: configuration, environment: environment, profile: storage.profile, logger: logger)

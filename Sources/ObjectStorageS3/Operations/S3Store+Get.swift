@@ -101,7 +101,7 @@ extension S3Store {
         guard info.size > rangeSize else { return try await get(key, range: nil) }
         let fullKey = configuration.location.fullKey(key)
         let reader = ParallelRangeReader(
-            range: 0..<info.size, partSize: rangeSize, concurrency: configuration.concurrency
+            range: 0..<info.size, partSize: rangeSize, concurrency: configuration.rangesInFlight
         ) {
             part in
             try await self.fetchRange(part, key: key, fullKey: fullKey, etag: info.etag)

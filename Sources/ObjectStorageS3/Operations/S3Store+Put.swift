@@ -55,7 +55,7 @@ extension S3Store {
         do {
             var uploaded: [(number: Int, etag: String, md5: [UInt8])] = []
             var size: Int64 = 0
-            let concurrency = configuration.concurrency
+            let concurrency = configuration.uploadsInFlight(partSize: first.readableBytes)
             try await withThrowingTaskGroup(of: (Int, String, [UInt8]).self) { group in
                 var number = 0
                 var inFlight = 0
