@@ -31,7 +31,7 @@ extension DynokeeperConfiguration.Backup {
         let compression = try reader.choice("backup.compression", default: Compression.zstd, what: "compression")
         let level = try reader.int("backup.compression_level", default: 1, range: 1...19)!
         let scope = try reader.choice("backup.scope", default: Scope.node, what: "scope")
-        let method = try reader.choice("backup.method", default: Method.file, what: "method")
+        let method = try reader.choice("backup.method", default: Method.auto, what: "method")
         self.init(
             enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level,
             scope: scope, method: method)

@@ -42,7 +42,7 @@ extension DynokeeperConfiguration.Storage {
             "storage.path_style", pathStyle.map { String($0.value) } ?? "auto", pathStyle?.origin ?? .defaultValue)
         let partSize = try reader.int("storage.part_size_mb", default: 8, range: 5...5120)!
         let concurrency = try reader.int("storage.concurrency", default: 8, range: 1...64)!
-        let bufferMB = try reader.int("storage.buffer_mb", default: 64, range: 16...65_536)!
+        let bufferMB = try reader.int("storage.buffer_mb", default: 32, range: 16...65_536)!
         let maxAttempts = try reader.int("storage.max_attempts", default: 10, range: 1...100)!
         let giveUpAfter = try reader.int("storage.give_up_after_seconds", default: 120, range: 1...86_400)!
         let sse = try reader.string(

@@ -92,7 +92,7 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var kmsKeyID: String?
         package var profile: String?
         /// The most MiB of parts or ranges one transfer holds in memory (`storage.buffer_mb`).
-        package var bufferMB: Int = 64
+        package var bufferMB: Int = 32
     }
 
     package struct Backup: Sendable, Equatable {
@@ -115,7 +115,8 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
             case file
             /// Redis's replication link (`SYNC`, `rdb-only`): compressed and uploaded while Redis writes it.
             case stream
-            /// The replication link when Redis allows it (Redis 7, a user with SYNC), else BGSAVE and the file.
+            /// The replication link when Redis allows it (Redis 7, a user with SYNC) and starts it without a wait
+            /// longer than a BGSAVE would take; else BGSAVE and the file. The default.
             case auto
         }
 

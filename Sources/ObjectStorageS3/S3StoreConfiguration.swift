@@ -31,7 +31,7 @@ package struct S3StoreConfiguration: Sendable {
     package var concurrency: Int
     /// The most bytes of parts (being assembled or in flight) or ranges (in flight or waiting) held in memory by
     /// one transfer: memory stays the same whatever the object's size, the part size or the concurrency.
-    package var bufferLimit: Int = 64 << 20
+    package var bufferLimit: Int = 32 << 20
     package var serverSideEncryption: ServerSideEncryption?
     package var retry: RetryPolicy
     /// The longest a single request may take, a whole part included.

@@ -69,8 +69,11 @@ import Testing
         #expect(configuration.backup.compressionLevel == 1)
         #expect(configuration.storage.url == .file(path: "var/backups"))
         #expect(configuration.storage.region == "us-east-1")
-        #expect(configuration.storage.partSizeMB == 16)
+        #expect(configuration.storage.partSizeMB == 8)
         #expect(configuration.storage.concurrency == 8)
+        #expect(configuration.storage.bufferMB == 32)
+        #expect(configuration.backup.method == .auto)
+        #expect(configuration.restore.method == .files)
         #expect(configuration.backup.enabled == false)
         #expect(configuration.backup.schedule == .daily(hour: 12, minute: 0))
         #expect(configuration.restore.enabled == false)
@@ -113,9 +116,17 @@ import Testing
         #expect(Self.error("backup:\n  schedule: 0 */6 * *\n").contains("it needs five fields"))
         #expect(Self.error("backup:\n  schedule: 61 * * * *\n").contains("minute field \"61\" has 61 outside 0-59"))
         #expect(Self.error("restore:\n  date: 2026-02-30\n").contains("is not a date"))
+        #expect(Self.error("restore:\n  method: fast\n").contains("restore.method (test.yml line 2)"))
+        #expect(Self.error("storage:\n  buffer_mb: 8\n").contains("expected an integer from 16 to 65536"))
         #expect(Self.error("storage: [\n").hasPrefix("test.yml is not valid YAML"))
         #expect(Self.error("- a\n- b\n").hasPrefix("test.yml must be a mapping"))
         #expect(Self.error("storage:\n  url: /a\nstorage.url: /b\n").contains("storage.url is set twice"))
+    }
+
+    @Test func restoresCanLoadOnline() throws {
+        #expect(try Self.parse("restore:\n  method: online\n").restore.method == .online)
+        #expect(try Self.parse("", environment: ["DYNOKEEPER_RESTORE_METHOD": "online"]).restore.method == .online)
+        #expect(try Self.parse("storage:\n  buffer_mb: 128\n").storage.bufferMB == 128)
     }
 
     @Test func environmentOverridesTheFile() throws {

@@ -52,6 +52,28 @@ import Testing
         }
     }
 
+    /// Redis runs as Debian's `redis` user and dynokeeper as root: the RDB written during the load takes the owner
+    /// and mode of the file it replaces, and Redis comes back with the restored data after a restart.
+    @Test(.enabled(if: SystemUsers.canSwitchUsers, "needs root to run Redis as redis"))
+    func asAnotherUserTheRDBFileBelongsToRedis() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make(restoreMethod: "online", asRedisUser: true)) { node in
+                try await node.populate("as-redis")
+                _ = try await node.backup(store: store.store)
+                let snapshot = try await node.content()
+                try await node.scribble("own")
+                _ = try await node.restore(store: store.store).run(NodeRestoreTests.request(node))
+                #expect(try await node.content() == snapshot)
+                let redis = try #require(SystemUsers.redis)
+                let owner = SystemUsers.owner(of: node.redis.dataPath + "/dump.rdb")
+                #expect(owner?.uid == redis.uid && owner?.gid == redis.gid, "\(String(describing: owner))")
+                await node.redis.stop()
+                try await node.redis.start()
+                #expect(try await node.content() == snapshot)
+            }
+        }
+    }
+
     /// A node whose RDBs Redis cannot check (no checksum, no compression: every RDB of the same keys and value
     /// lengths has the same length), with two snapshots of the same size and different values, and its own data.
     static func twoLookalikeSnapshots(

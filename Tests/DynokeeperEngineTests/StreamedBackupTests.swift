@@ -57,7 +57,8 @@ import Testing
     @Test func withoutSyncAutoFallsBackToBGSAVEAndStreamFails() async throws {
         let folder = try TemporaryDirectory(prefix: "streamed-acl")
         defer { folder.remove() }
-        try await withResource(RedisServer.start()) { source in
+        // No delay: `auto` would stream, were SYNC allowed.
+        try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
             try await withResource(TestStore.make(.local)) { store in
                 try await RedisDataset.populateAllTypes(source)
                 _ = try await source.cli([
@@ -82,6 +83,26 @@ import Testing
                 let report = try await backup.run(Self.options(.auto))
                 #expect(report.manifest.method == .file)
                 #expect(report.manifest.keyspaceExact)
+            }
+        }
+    }
+
+    /// `auto` streams when Redis starts the transfer at once, and takes BGSAVE when Redis would first wait
+    /// `repl-diskless-sync-delay` for more replicas, longer than a BGSAVE of small data takes.
+    @Test func autoStreamsWhenRedisStartsAtOnceAndSavesWhenItWouldWait() async throws {
+        try await withResource(RedisServer.start()) { source in
+            try await withResource(TestStore.make(.local)) { store in
+                try await RedisDataset.populateAllTypes(source)
+                let backup = Engine.backup(.test(port: source.port), store: store.store)
+                // Redis's default: 5 s of delay.
+                #expect(try await backup.run(Self.options(.auto)).manifest.method == .file)
+                _ = try await source.cli(["CONFIG", "SET", "repl-diskless-sync-max-replicas", "1"])
+                #expect(try await backup.run(Self.options(.auto)).manifest.method == .stream)
+                _ = try await source.cli(["CONFIG", "SET", "repl-diskless-sync-max-replicas", "0"])
+                _ = try await source.cli(["CONFIG", "SET", "repl-diskless-sync-delay", "0"])
+                #expect(try await backup.run(Self.options(.auto)).manifest.method == .stream)
+                _ = try await source.cli(["CONFIG", "SET", "repl-diskless-sync", "no"])
+                #expect(try await backup.run(Self.options(.auto)).manifest.method == .file)
             }
         }
     }

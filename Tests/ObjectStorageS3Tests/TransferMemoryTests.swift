@@ -44,8 +44,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [(16, 2), (64, 8)])
-    func partsInFlightStayWithinTheBufferLimit(bufferMiB: Int, expectedPeak: Int) async throws {
+    @Test(arguments: [(16, 2...2), (64, 3...8)])
+    func partsInFlightStayWithinTheBufferLimit(bufferMiB: Int, expectedPeak: ClosedRange<Int>) async throws {
         let gauge = Gauge()
         try await withResource(Self.multipartServer(gauge)) { server in
             var configuration = S3StoreConfiguration(
@@ -59,8 +59,8 @@ import Testing
             let info = try await store.put("object", body: body, options: PutOptions())
             try await store.shutdown()
             #expect(info.size == 40 << 20)
-            // 16 MiB holds the part being assembled and two in flight; 64 MiB lets all 8 go at once.
-            #expect(gauge.peak == expectedPeak)
+            // 16 MiB holds the part being assembled and two in flight; 64 MiB lets up to 8 (the concurrency) go.
+            #expect(expectedPeak.contains(gauge.peak), "\(gauge.peak) parts at once")
         }
     }
 }
