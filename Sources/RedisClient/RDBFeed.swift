@@ -173,6 +173,11 @@ package enum RDBFeed {
                 for try await var chunk in connection.inbound {
                     guard !handshake.syncing else { continue }
                     pending.writeBuffer(&chunk)
+                    // A handshake is a few short commands: more is not a replica.
+                    guard pending.readableBytes <= 64 << 10 else {
+                        logger.warning("refused a replication link from \(peer): it sent too much before syncing")
+                        return nil
+                    }
                     let (replies, outcome) = try handshake.feed(&pending)
                     if replies.readableBytes > 0 { try await channel.writeAndFlush(replies) }
                     switch outcome {
@@ -188,6 +193,13 @@ package enum RDBFeed {
                     }
                 }
                 throw RedisError.connectionClosed(command: "the transfer of the data (see Redis's log)")
+            }
+            // A connection that does not ask for the data soon is dropped, so that it cannot keep the replica's
+            // waiting behind it.
+            group.addTask {
+                try await Task.sleep(for: handshakeTimeout)
+                readyContinuation.yield(false)
+                return nil
             }
             var iterator = ready.makeAsyncIterator()
             guard await iterator.next() == true else {
@@ -212,6 +224,9 @@ package enum RDBFeed {
             throw RedisError.connectionClosed(command: "the transfer of the data (see Redis's log)")
         }
     }
+
+    /// How long a connection may take to ask for the data (Redis's replica does it at once).
+    static let handshakeTimeout: Duration = .seconds(5)
 
     /// The replica's side of the handshake: `PING`, `AUTH`, `REPLCONF …`, then `PSYNC` (or `SYNC`).
     struct Handshake {

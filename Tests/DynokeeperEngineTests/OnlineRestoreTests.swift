@@ -74,6 +74,35 @@ import Testing
         }
     }
 
+    /// A user that may not send REPLICAOF could not put Redis back on its own after the load: refused up front.
+    @Test func aUserWithoutReplicaofIsRefusedBeforeAnythingIsTouched() async throws {
+        let folder = try TemporaryDirectory(prefix: "online-acl")
+        defer { folder.remove() }
+        try "restorer-secret\n".write(toFile: folder.file("password"), atomically: true, encoding: .utf8)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(
+                    withDynomite: true, restoreMethod: "online",
+                    moreYAML: "redis.user: restorer\nredis.password_file: \(folder.file("password"))")
+            ) { node in
+                _ = try await node.redis.cli([
+                    "ACL", "SETUSER", "restorer", "on", ">restorer-secret", "+@all", "-replicaof", "-slaveof",
+                ])
+                try await node.populate("acl")
+                _ = try await node.backup(store: store.store)
+                try await node.scribble("own")
+                let own = try await node.content()
+                let error = await expectFailure(.snapshot) {
+                    _ = try await node.restore(store: store.store).run(NodeRestoreTests.request(node))
+                }
+                #expect(error?.message.contains("+replicaof") == true, "\(String(describing: error))")
+                #expect(try await node.content() == own)
+                #expect(!node.redis.events().contains("dynomite-stop"))
+                #expect(!node.hasJournal)
+            }
+        }
+    }
+
     /// A node whose RDBs Redis cannot check (no checksum, no compression: every RDB of the same keys and value
     /// lengths has the same length), with two snapshots of the same size and different values, and its own data.
     static func twoLookalikeSnapshots(
@@ -129,6 +158,27 @@ import Testing
                 #expect(node.dynomite?.isRunning == true)
                 #expect(!node.hasJournal)
                 #expect(!FileManager.default.fileExists(atPath: node.redis.dataPath + "/.dynokeeper-restore"))
+            }
+        }
+    }
+
+    /// A failure after Redis got the last bytes (here: no time at all to load) may leave Redis with the restored
+    /// data: the rollback then brings the previous data back from the files kept aside, never trusts Redis's memory.
+    @Test func aFailureAfterTheLastBytesRollsBackFromTheKeptFiles() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make(withDynomite: true, restoreMethod: "online")) { node in
+                let (first, _, own) = try await Self.twoLookalikeSnapshots(node, store: store.store)
+                var restore = try node.restore(store: store.store)
+                restore.onlineLoadTimeout = .zero
+                let failure = await expectFailure(.snapshot) {
+                    _ = try await restore.run(Self.restoring(node, first))
+                }
+                #expect(failure?.message.contains("did not finish loading") == true, "\(String(describing: failure))")
+                #expect(failure?.message.contains("Rolled back") == true, "\(String(describing: failure))")
+                #expect(try await node.content() == own)
+                #expect(try await node.redis.cli(["INFO", "replication"]).stdoutText.contains("role:master"))
+                #expect(node.dynomite?.isRunning == true)
+                #expect(!node.hasJournal)
             }
         }
     }

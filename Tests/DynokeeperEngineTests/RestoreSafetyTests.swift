@@ -94,9 +94,10 @@ import Testing
 
     /// Files in previous/ that no journal accounts for may be the only copy of a node's data (a state folder that
     /// moved, a journal removed by hand): a restore refuses to start, and removes nothing.
-    @Test func setAsideDataWithoutAJournalIsNeverRemoved() async throws {
+    @Test(arguments: ["files", "online"])
+    func setAsideDataWithoutAJournalIsNeverRemoved(method: String) async throws {
         try await withResource(TestStore.make(.local)) { store in
-            try await withResource(RestoreNode.make()) { node in
+            try await withResource(RestoreNode.make(restoreMethod: method)) { node in
                 _ = try await Self.snapshotThenOwnData(node, store: store.store)
                 let orphan = node.redis.dataPath + "/.dynokeeper-restore/previous/dump.rdb"
                 try FileManager.default.createDirectory(

@@ -43,8 +43,8 @@ extension NodeRestore {
             )
         }
         let safetySave = options.skipSafetySave || !target.up ? 0 : target.currentRDBSize
-        // An online restore stores nothing: the data goes straight to Redis.
-        let download = configuration.restore.method == .online ? 0 : plan.downloadSize
+        // An online restore writes the RDB as Redis's file (or Redis rewrites its AOF of the same data): as much.
+        let download = plan.downloadSize
         let margin: Int64 = (64 << 20) + download / 20
         let needed = download + safetySave + margin
         let available = try LocalFileSystem.availableSpace(plan.layout.directory)

@@ -44,6 +44,8 @@ package struct NodeRestore: Sendable {
     package let store: any ObjectStore
     package let logger: Logger
     package let progress: (any ProgressReporter)?
+    /// How long Redis may take to load the data of an online restore once it has every byte (an hour by default).
+    package var onlineLoadTimeout: Duration = .seconds(3600)
 
     package init(
         configuration: DynokeeperConfiguration, node: NodeSettings, connector: RedisConnector, store: any ObjectStore,
@@ -59,9 +61,11 @@ package struct NodeRestore: Sendable {
 
     /// The same restore, reporting its progress to `progress`.
     package func with(progress: (any ProgressReporter)?) -> NodeRestore {
-        NodeRestore(
+        var restore = NodeRestore(
             configuration: configuration, node: node, connector: connector, store: store, logger: logger,
             progress: progress)
+        restore.onlineLoadTimeout = onlineLoadTimeout
+        return restore
     }
 
     var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
@@ -69,7 +73,7 @@ package struct NodeRestore: Sendable {
     var onlineLoad: OnlineLoad {
         OnlineLoad(
             connector: connector, downloader: SnapshotDownloader(store: store, logger: logger, progress: progress),
-            logger: logger, loadTimeout: redisService.loadTimeout)
+            logger: logger, loadTimeout: onlineLoadTimeout)
     }
 
     /// Refuses unless restores are enabled: the one check the CLI, the API, Dynomite-manager's paths and ring
@@ -148,6 +152,7 @@ package struct NodeRestore: Sendable {
         let clock = ContinuousClock()
         if online != nil {
             // Nothing to fetch beforehand: the data goes to Redis as it downloads, checked on the way.
+            try Self.checkNoOrphanedData(journal)
             try await Self.makeWorkFolder(journal, folders: folders)
             journal.phase = .prepared
             try await journal.save(folders)

@@ -21,7 +21,8 @@ struct OnlineLoad {
     /// What the load changes in Redis's configuration, to be put back afterwards.
     static let changedSettings = ["repl-diskless-load", "masterauth"]
 
-    /// Refuses a Redis that online loading would disturb or cannot serve; returns the settings to put back.
+    /// Refuses a Redis that online loading would disturb or cannot serve (or that would not let dynokeeper put it
+    /// back on its own afterwards); returns the settings to put back.
     static func check(_ redis: RedisConnection) async throws -> [String: String] {
         let info = try await redis.info("replication")
         guard info["role"] == "master" else {
@@ -41,34 +42,54 @@ struct OnlineLoad {
                 )
             }
         }
+        // Both are no-ops here, and prove the ACL allows what the end of the load (or a rollback) needs.
+        do {
+            try await redis.send(["REPLICAOF", "NO", "ONE"])
+            try await redis.send(["CONFIG", "SET", "repl-diskless-load", load])
+        } catch let error as RedisError {
+            throw DynokeeperError.snapshot(
+                "an online restore needs REPLICAOF and CONFIG SET, and Redis refused them (\(error)): grant +replicaof +config|set, or use restore.method files; nothing was touched"
+            )
+        }
         return ["repl-diskless-load": load, "masterauth": ""]
     }
 
-    /// Puts Redis back on its own: no longer a replica, its settings as they were. Safe to repeat.
+    /// Puts Redis back on its own: no longer a replica, its settings as they were. Safe to repeat; each setting is
+    /// put back even when another one fails (the first failure is thrown at the end).
     static func detach(_ redis: RedisConnection, settings: [String: String]) async throws {
-        // A load that was cut off takes Redis a moment to abandon; until then it answers LOADING.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while true {
-            do {
-                try await redis.send(["REPLICAOF", "NO", "ONE"])
-                break
-            } catch RedisError.server(_, let message) where message.hasPrefix("LOADING") && .now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
+        var failure: (any Error)?
+        do {
+            if try await redis.info("replication")["role"] != "master" {
+                // A load that was cut off takes Redis a moment to abandon; until then it answers LOADING.
+                let deadline = ContinuousClock.now + .seconds(60)
+                while true {
+                    do {
+                        try await redis.send(["REPLICAOF", "NO", "ONE"])
+                        break
+                    } catch RedisError.server(_, let message) where message.hasPrefix("LOADING") && .now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
             }
+        } catch {
+            failure = error
         }
         for name in changedSettings.sorted() {
-            if let value = settings[name] { try await redis.send(["CONFIG", "SET", name, value]) }
+            guard let value = settings[name] else { continue }
+            do { try await redis.send(["CONFIG", "SET", name, value]) } catch { failure = failure ?? error }
         }
+        if let failure { throw failure }
     }
 
     /// Streams `file` into Redis. `beforeLastBytes` runs once the download is verified and just before the
     /// bytes that let Redis finish (from then on Redis may hold the new data).
     /// - Parameter copy: Where to write the RDB as well, flushed to disk (it becomes Redis's RDB file afterwards,
     ///   which saves a BGSAVE of what Redis has just loaded).
+    /// - Returns: The `run_id` of the Redis that loaded the data.
     func run(
         _ file: RestoreSource.File, settings: [String: String], copy: String?,
         beforeLastBytes: @escaping @Sendable () async throws -> Void
-    ) async throws {
+    ) async throws -> String {
         try await connector.withConnection { redis in
             let host = redis.localHost ?? "127.0.0.1"
             // Only the Redis told to use it as its masterauth gets the data.
@@ -101,7 +122,7 @@ struct OnlineLoad {
                         try await SnapshotDownloader.reading(file) {
                             // One chunk is always held back: the last one goes once the whole file is checked.
                             var held: ByteBuffer?
-                            for try await chunk in body {
+                            for try await chunk in body where chunk.readableBytes > 0 {
                                 if let previous = held { try await send(previous) }
                                 held = chunk
                             }
@@ -113,6 +134,7 @@ struct OnlineLoad {
                     },
                     loaded: { try await Self.waitForLoad(redis, address: address, timeout: loadTimeout) })
                 try await Self.detach(redis, settings: settings)
+                return try await redis.info("server")["run_id"] ?? ""
             } catch {
                 do { try await Self.detach(redis, settings: settings) } catch let detachError {
                     logger.error("could not put Redis back on its own after the failed load: \(detachError)")

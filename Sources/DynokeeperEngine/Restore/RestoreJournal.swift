@@ -96,6 +96,8 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
         /// Whether the bytes that let Redis finish the load were sent: from then on Redis may hold the restored
         /// data, and only the files in `previous/` hold the node's previous data.
         package var lastBytesSent = false
+        /// The `run_id` of the Redis that loaded the data: a Redis that restarted since holds its previous files'.
+        package var loadedRunID: String?
     }
 
     package struct KeyCount: Sendable, Codable, Equatable {

@@ -4,6 +4,7 @@ import Logging
 import NodeControl
 import ObjectStorage
 import RedisClient
+import Synchronization
 
 /// The phases of a restore from the moment the node is touched, as a state machine over the journal's phase:
 ///
@@ -199,14 +200,24 @@ struct RestoreMachine {
             var marked = machine.journal
             marked.online?.lastBytesSent = true
             let (folders, final) = (machine.folders, marked)
+            // Set before the journal says so, and kept whatever fails after: from the last bytes on, only the files
+            // in previous/ are sure to hold the node's previous data, and a rollback must use them.
+            let sent = Mutex(false)
             // A copy for Redis's RDB file, unless Redis keeps an AOF (which it rewrites on its own after the load).
             let layout = machine.journal.plan.layout
             let copy = layout.appendOnly ? nil : machine.journal.incoming + "/" + layout.dbFilename
-            try await machine.restore.onlineLoad.run(file, settings: settings, copy: copy) {
-                var journal = final
-                try await journal.save(folders)
+            do {
+                let runID = try await machine.restore.onlineLoad.run(file, settings: settings, copy: copy) {
+                    sent.withLock { $0 = true }
+                    var journal = final
+                    try await journal.save(folders)
+                }
+                machine.journal.online?.lastBytesSent = true
+                machine.journal.online?.loadedRunID = runID
+            } catch {
+                if sent.withLock({ $0 }) { machine.journal.online?.lastBytesSent = true }
+                throw error
             }
-            machine.journal.online?.lastBytesSent = true
         }
         return .started
     }
@@ -237,6 +248,15 @@ struct RestoreMachine {
     /// previous data.
     private mutating func checkAndStartDynomite() async throws -> RestoreJournal.Phase {
         try await timed("check the restored data", recorded: "check key counts") { machine in
+            if let loaded = machine.journal.online?.loadedRunID {
+                // A Redis that restarted since it loaded the snapshot came back on its previous files.
+                let running = try await machine.restore.connector.withConnection { try await $0.info("server") }
+                guard running["run_id"] == loaded else {
+                    throw DynokeeperError.snapshot(
+                        "Redis restarted after it loaded the snapshot (run_id \(running["run_id"] ?? "?"), was \(loaded)): it no longer holds the restored data"
+                    )
+                }
+            }
             machine.notes += try await machine.restore.verify(machine.journal)
         }
         if journal.online != nil {
