@@ -134,7 +134,11 @@ extension NodeRestore {
             "REPLICAOF dynokeeper with repl-diskless-load swapdb: Redis loads the RDB as it downloads (decompressed and checked on the way; the last bytes go once its SHA-256 matches), keeping its old data until the new data has loaded; then REPLICAOF NO ONE"
         )
         planned.append("check the key counts against the manifest")
-        planned.append("BGSAVE (and wait for the AOF rewrite with appendonly yes), so that the files hold the new data")
+        planned.append(
+            plan.layout.appendOnly
+                ? "wait for the AOF rewrite Redis starts after a load, so that its files hold the new data"
+                : "put the RDB written during the load in place of \(plan.layout.dbFilename), with the owner, group and mode of the file it replaces"
+        )
         if let dynomite {
             planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)")
         }
