@@ -56,6 +56,7 @@ extension DynokeeperConfiguration {
         self.init(
             cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore,
             dynomite: dynomite, ring: ring, server: server, log: log)
+        retention = try Retention(reading: &reader)
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
         effective = reader.effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
     }

@@ -13,6 +13,22 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     package var ring: Ring
     package var server: Server
     package var log: Log
+    /// Which snapshots the daemon keeps after each scheduled backup (`retention.*`); nothing is removed when unset.
+    package var retention = Retention()
+
+    /// The `retention.*` keys: restic's rules, a snapshot stays when any keeps it.
+    package struct Retention: Sendable, Equatable {
+        package var keepLast = 0
+        package var keepHourly = 0
+        package var keepDaily = 0
+        package var keepWeekly = 0
+        package var keepMonthly = 0
+        package var keepWithin: Duration?
+
+        package var isSet: Bool {
+            keepLast + keepHourly + keepDaily + keepWeekly + keepMonthly > 0 || keepWithin != nil
+        }
+    }
 
     /// The node's identity, when it is not (all) read from dynomite.yml.
     package struct Node: Sendable, Equatable {

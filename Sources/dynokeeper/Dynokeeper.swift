@@ -16,7 +16,8 @@ struct Dynokeeper: AsyncParsableCommand {
             BackupCommand.self, RestoreCommand.self, StatusCommand.self, SnapshotsCommand.self, RingCommand.self,
             ServeCommand.self,
             ScheduleCommand.self,
-            GCCommand.self, ConfigCommand.self, StorageCommand.self,
+            GCCommand.self, PruneCommand.self, PinCommand.self, UnpinCommand.self, VerifyCommand.self,
+            FetchCommand.self, ConfigCommand.self, StorageCommand.self,
         ]
     )
 

@@ -35,8 +35,11 @@ import Testing
             #expect(table.status == 0, "\(table.stderrText)")
             let lines = table.stdoutText.split(separator: "\n")
             #expect(lines.first?.hasPrefix("ID") == true)
-            #expect(lines.count == 2)
-            #expect(lines.last?.hasPrefix("\(id)  cli-cluster/dc1/rack-a/42  rdb") == true)
+            #expect(lines.count == 3)
+            #expect(lines[1].hasPrefix("\(id)  cli-cluster/dc1/rack-a/42  rdb"))
+            #expect(
+                lines.last?.hasPrefix("1 snapshot(s), ") == true
+                    && lines.last?.hasSuffix("newest \(id), oldest \(id)") == true)
 
             let json = try await DynokeeperBinary.run(["snapshots", "--json", "--all-nodes"], environment: environment)
             #expect(json.status == 0)
@@ -98,8 +101,9 @@ import Testing
     @Test func aSecondBackupWhileOneRunsIsBusyAndNamesTheFirst() async throws {
         let store = try TemporaryDirectory(prefix: "lock-store")
         defer { store.remove() }
-        // Each key takes 2 ms to save: the first backup's BGSAVE of 1000 keys runs for about two seconds.
-        try await withResource(RedisServer.start(arguments: ["--rdb-key-save-delay", "2000"])) { redis in
+        // Each key takes 5 ms to save: the first backup's BGSAVE of 1000 keys runs for about five seconds (long
+        // enough to be seen holding the lock even when the whole suite loads the machine).
+        try await withResource(RedisServer.start(arguments: ["--rdb-key-save-delay", "5000"])) { redis in
             try await RedisDataset.populateRandom(redis, count: 1000, size: 16)
             let environment: [String: String?] = [
                 "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path,

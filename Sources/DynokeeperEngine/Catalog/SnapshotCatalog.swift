@@ -8,6 +8,8 @@ package struct SnapshotEntry: Sendable {
     package var manifest: SnapshotManifest
     /// The snapshot's folder, relative to the store.
     package var prefix: String
+    /// Whether it is pinned (``SnapshotPins``): never pruned.
+    package var pinned = false
 
     package var id: SnapshotID { manifest.snapshotID }
     package var node: NodeIdentity { manifest.node }
@@ -37,11 +39,19 @@ package struct SnapshotCatalog: Sendable {
     }
 
     private func find(prefix: String, cluster: String) async throws -> [SnapshotEntry] {
-        // <cluster>/<dc>/<rack>/<tokens>/<id>/manifest.json
-        let manifests = try await store.listAll(prefix: prefix).map(\.key).filter { key in
+        // <cluster>/<dc>/<rack>/<tokens>/<id>/manifest.json (and pin.json when pinned)
+        let keys = try await store.listAll(prefix: prefix).map(\.key).filter { $0.hasPrefix(cluster + "/") }
+        let manifests = keys.filter { key in
             guard let folder = SnapshotLayout.snapshotFolder(containing: key) else { return false }
-            return key == folder.prefix + SnapshotLayout.manifestName && key.hasPrefix(cluster + "/")
+            return key == folder.prefix + SnapshotLayout.manifestName
         }
+        let pinned = Set(
+            keys.compactMap { key -> String? in
+                guard let folder = SnapshotLayout.snapshotFolder(containing: key),
+                    key == folder.prefix + SnapshotPins.name
+                else { return nil }
+                return folder.prefix
+            })
         var entries: [SnapshotEntry] = []
         try await withThrowingTaskGroup(of: SnapshotEntry?.self) { group in
             var pending = manifests[...]
@@ -51,7 +61,10 @@ package struct SnapshotCatalog: Sendable {
             }
             for _ in 0..<8 { schedule() }
             while let entry = try await group.next() {
-                if let entry { entries.append(entry) }
+                if var entry {
+                    entry.pinned = pinned.contains(entry.prefix)
+                    entries.append(entry)
+                }
                 schedule()
             }
         }

@@ -83,21 +83,3 @@ package struct StoreGarbageCollector: Sendable {
         return folder
     }
 }
-
-/// Durations as the command line and the configuration write them: `90s`, `30m`, `24h`, `7d`.
-package enum DurationText {
-    package static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let unit = trimmed.last, let value = Int(trimmed.dropLast()), value >= 0 else { return nil }
-        let factor: Int
-        switch unit {
-        case "s": factor = 1
-        case "m": factor = 60
-        case "h": factor = 3600
-        case "d": factor = 86_400
-        default: return nil
-        }
-        let (seconds, overflow) = value.multipliedReportingOverflow(by: factor)
-        return overflow || seconds > 100 * 365 * 86_400 ? nil : .seconds(seconds)
-    }
-}

@@ -82,11 +82,27 @@ package struct BackupScheduler: Service {
         do {
             let job = try await node.startBackup(BackupRequest(), trigger: "schedule")
             logger.info("scheduled backup \(job.id) started (\(reason))")
-            _ = await node.runner.wait(job.id)
+            let finished = await node.runner.wait(job.id)
+            if finished?.state == .succeeded, configuration.retention.isSet { await applyRetention(configuration) }
         } catch let error as UnfinishedRestoreError {
             logger.error("scheduled backup refused: \(error)")
         } catch {
             logger.warning("scheduled backup skipped: \(error)")
+        }
+    }
+
+    /// Removes the snapshots that `retention:` no longer keeps, after a scheduled backup succeeded.
+    private func applyRetention(_ configuration: DynokeeperConfiguration) async {
+        do {
+            let decisions = try await SnapshotPruner(store: node.store, logger: logger).run(
+                node.node.identity, policy: RetentionPolicy(configuration.retention), dryRun: false)
+            let gone = decisions.filter { !$0.keep }
+            if !gone.isEmpty {
+                logger.info(
+                    "retention removed \(gone.count) snapshot(s): \(gone.map(\.snapshot).joined(separator: ", "))")
+            }
+        } catch {
+            logger.warning("retention not applied after the scheduled backup: \(error)")
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DynokeeperConfiguration
 import DynokeeperEngine
 import Foundation
 

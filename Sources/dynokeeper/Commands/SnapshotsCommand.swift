@@ -6,7 +6,15 @@ import Foundation
 struct SnapshotsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshots",
-        abstract: "List the complete snapshots of this node (or of every node of the cluster).")
+        abstract: "List the complete snapshots of this node (or of every node of the cluster), or show one.",
+        subcommands: [SnapshotsListCommand.self, SnapshotsShowCommand.self],
+        defaultSubcommand: SnapshotsListCommand.self)
+}
+
+struct SnapshotsListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List the complete snapshots of this node (or of every node of the cluster); the default.")
 
     @OptionGroup var options: GlobalOptions
 
@@ -45,7 +53,8 @@ struct SnapshotsCommand: AsyncParsableCommand {
             [["ID", "NODE", "TYPE", "SIZE", "STORED", "KEYS", "AGE"]]
             + entries.map { entry in
                 [
-                    entry.id.text, "\(entry.node.cluster)/\(entry.node)", entry.manifest.type.rawValue,
+                    entry.id.text + (entry.pinned ? " (pinned)" : ""), "\(entry.node.cluster)/\(entry.node)",
+                    entry.manifest.type.rawValue,
                     Format.bytes(entry.manifest.size), Format.bytes(entry.manifest.storedSize),
                     String(entry.manifest.keyCount),
                     Format.age(entry.id.date),
@@ -57,6 +66,82 @@ struct SnapshotsCommand: AsyncParsableCommand {
                 row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(
                     separator: "  "))
         }
-        if entries.isEmpty { print("(no complete snapshots)") }
+        if entries.isEmpty {
+            print("(no complete snapshots)")
+        } else {
+            let stored = entries.reduce(Int64(0)) { $0 + $1.manifest.storedSize }
+            let pinned = entries.filter(\.pinned).count
+            print(
+                "\(entries.count) snapshot(s)\(pinned > 0 ? ", \(pinned) pinned" : ""), \(Format.bytes(stored)) stored, newest \(entries.first!.id), oldest \(entries.last!.id)"
+            )
+        }
+    }
+}
+
+struct SnapshotsShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one snapshot: its files, sizes and SHA-256, key counts, Redis, host, method and durations.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The snapshot id (such as 20261124T020000Z).")
+    var id: String
+
+    @Option(help: "The cluster to look in (default: this node's, from the configuration).")
+    var cluster: String?
+
+    @Flag(help: "Print the manifest as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            try await NodeContext.with(options) { context in
+                let wanted = try SnapshotID.parse(id, as: "the snapshot id")
+                var node = context.node.identity
+                if let cluster { node.cluster = cluster }
+                guard
+                    let entry = try await SnapshotCatalog(store: context.store, logger: context.logger)
+                        .snapshots(of: node).first(where: { $0.id == wanted })
+                else {
+                    throw DynokeeperError(
+                        .notFound,
+                        "no complete snapshot \(wanted) of \(node.cluster) \(node) in \(context.store.location)")
+                }
+                let manifest = entry.manifest
+                if json {
+                    print(
+                        String(decoding: try SnapshotManifest.makeEncoder(pretty: true).encode(manifest), as: UTF8.self)
+                    )
+                    return
+                }
+                print(
+                    "snapshot \(entry.id) of \(manifest.node.cluster) \(manifest.node), in \(context.store.location)/\(entry.prefix)"
+                )
+                print("  type: \(manifest.type.rawValue)\(manifest.method.map { ", taken by \($0.rawValue)" } ?? "")")
+                print(
+                    "  taken: \(manifest.startedAt.formatted(.iso8601)) to \(manifest.finishedAt.formatted(.iso8601)) (\(Format.duration(.seconds(manifest.finishedAt.timeIntervalSince(manifest.startedAt)))))"
+                )
+                print("  host: \(manifest.hostname), Redis \(manifest.redis.version) at \(manifest.redis.address)")
+                print(
+                    "  by: \(manifest.tool.name) \(manifest.tool.version), compression \(manifest.compression.algorithm)\(manifest.compression.level.map { " -\($0)" } ?? "")\(manifest.rdbVersion.map { ", RDB format \($0)" } ?? "")"
+                )
+                print("  files (\(Format.bytes(manifest.size)), \(Format.bytes(manifest.storedSize)) stored):")
+                for file in manifest.files {
+                    print(
+                        "    \(file.name): \(Format.bytes(file.size)), \(Format.bytes(file.storedSize)) stored as \(file.object), sha256 \(file.sha256)"
+                    )
+                }
+                if let pin = try await SnapshotPins(store: context.store).pin(of: entry) {
+                    print(
+                        "  pinned: since \(pin.pinnedAt.formatted(.iso8601))\(pin.note.map { ", note: \($0)" } ?? "") (prune keeps it)"
+                    )
+                }
+                print("  keys\(manifest.keyspaceExact ? "" : " (approximate: AOF)"):")
+                for (database, count) in manifest.keyspace.sorted(by: { $0.key < $1.key }) {
+                    print("    \(database): \(count.keys) keys, \(count.expires) with a TTL")
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,59 @@
+import DynokeeperConfiguration
+import Foundation
+package import Logging
+package import ObjectStorage
+
+/// Downloads a snapshot's files into a folder, each decompressed and checked against the manifest, under their
+/// Redis names: ready for `redis-server --dir FOLDER`, without any Redis of the node involved.
+package struct SnapshotExport: Sendable {
+    package let store: any ObjectStore
+    package let logger: Logger
+    package let progress: (any ProgressReporter)?
+
+    package init(store: any ObjectStore, logger: Logger, progress: (any ProgressReporter)? = nil) {
+        self.store = store
+        self.logger = logger
+        self.progress = progress
+    }
+
+    /// - Parameters:
+    ///   - source: The snapshot (``SnapshotSelector/select(_:)``).
+    ///   - folder: Where the files go; created if missing.
+    ///   - force: Replace files of the same names in a folder that is not empty (otherwise refused).
+    /// - Returns: The arguments that start redis-server on the files.
+    package func fetch(_ source: RestoreSource, into folder: String, force: Bool) async throws -> [String] {
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        if !existing.isEmpty && !force {
+            throw DynokeeperError(
+                .invalidRequest,
+                "\(folder) is not empty (\(existing.sorted().prefix(5).joined(separator: ", "))): choose an empty folder, or pass --force to replace files of the same names"
+            )
+        }
+        let downloader = SnapshotDownloader(store: store, logger: logger, progress: progress)
+        for file in source.files {
+            let path = folder + "/" + file.name
+            try await LocalFileSystem.remove(path)
+            try await downloader.fetch(file, to: path)
+        }
+        return Self.redisArguments(source, folder: folder)
+    }
+
+    /// The redis-server arguments that load a snapshot's files from `folder`.
+    static func redisArguments(_ source: RestoreSource, folder: String) -> [String] {
+        var arguments = ["--dir", folder]
+        switch source.type {
+        case .rdb:
+            arguments += ["--dbfilename", source.files.first?.name ?? "dump.rdb", "--appendonly", "no"]
+        case .aof:
+            if let manifest = source.manifest?.redis.aofManifest {
+                arguments += [
+                    "--appendonly", "yes", "--appenddirname", source.manifest?.redis.aofDirectory ?? "appendonlydir",
+                    "--appendfilename", manifest.replacingOccurrences(of: ".manifest", with: ""),
+                ]
+            } else {
+                arguments += ["--appendonly", "yes", "--appendfilename", source.files.first?.name ?? "appendonly.aof"]
+            }
+        }
+        return arguments
+    }
+}

@@ -1,0 +1,81 @@
+package import DynokeeperConfiguration
+import Foundation
+package import Logging
+package import ObjectStorage
+
+/// Removes a node's snapshots that no retention rule keeps. Never removed: the newest complete snapshot, a pinned
+/// one, and one that a ring snapshot of the cluster still names (ring snapshots are kept or expired as a whole).
+/// A snapshot goes manifest first, so that one removed half-way is never listed as complete (`gc` finishes it).
+package struct SnapshotPruner: Sendable {
+    /// What happens to one snapshot, and why.
+    package struct Decision: Sendable, Codable, Equatable {
+        package var snapshot: String
+        package var node: String
+        package var keep: Bool
+        /// Why it stays (the rules, `newest`, `pinned`, `ring snapshot …`); empty when it goes.
+        package var reasons: [String]
+        package var storedSize: Int64
+    }
+
+    package let store: any ObjectStore
+    package let logger: Logger
+
+    package init(store: any ObjectStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Decides for each of a node's snapshots (newest first) and, unless `dryRun`, removes those that go.
+    package func run(
+        _ node: NodeIdentity, policy: RetentionPolicy, dryRun: Bool
+    ) async throws -> [Decision] {
+        guard !policy.isEmpty else {
+            throw DynokeeperError(
+                .invalidRequest,
+                "no retention rule given: set at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-within (or retention: in the configuration)"
+            )
+        }
+        let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: node)
+        let decisions = Self.decide(entries, policy: policy, ringNeeded: try await ringNeeded(cluster: node.cluster))
+        guard !dryRun else { return decisions }
+        for (entry, decision) in zip(entries, decisions) where !decision.keep {
+            try await remove(entry)
+        }
+        return decisions
+    }
+
+    /// The decisions for `entries` (newest first): pure, for the tests' synthetic histories.
+    /// - Parameter ringNeeded: Snapshot folders a ring snapshot names, with its id.
+    package static func decide(
+        _ entries: [SnapshotEntry], policy: RetentionPolicy, ringNeeded: [String: SnapshotID]
+    ) -> [Decision] {
+        let reasons = policy.reasons(entries.map(\.id.date))
+        return entries.enumerated().map { index, entry in
+            var why = reasons[index]
+            if index == 0 { why.insert("newest", at: 0) }
+            if entry.pinned { why.append("pinned") }
+            if let ring = ringNeeded[entry.prefix] { why.append("ring snapshot \(ring)") }
+            return Decision(
+                snapshot: entry.id.text, node: "\(entry.node.cluster)/\(entry.node)", keep: !why.isEmpty,
+                reasons: why, storedSize: entry.manifest.storedSize)
+        }
+    }
+
+    /// The node snapshot folders that the cluster's complete ring snapshots name.
+    func ringNeeded(cluster: String) async throws -> [String: SnapshotID] {
+        let ring = RingCatalog(store: store, logger: logger)
+        var needed: [String: SnapshotID] = [:]
+        for id in try await ring.ids(cluster: cluster) {
+            for node in try await ring.manifest(cluster: cluster, id: id).nodes { needed[node.prefix] = id }
+        }
+        return needed
+    }
+
+    /// Removes one snapshot: its manifest first, then everything else in its folder.
+    func remove(_ entry: SnapshotEntry) async throws {
+        logger.info("removing snapshot \(entry.id) of \(entry.node) (\(entry.manifest.storedSize) bytes stored)")
+        try await store.delete([entry.prefix + SnapshotLayout.manifestName])
+        let rest = try await store.listAll(prefix: entry.prefix).map(\.key)
+        if !rest.isEmpty { try await store.delete(rest) }
+    }
+}

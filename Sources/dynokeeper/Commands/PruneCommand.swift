@@ -1,0 +1,121 @@
+import ArgumentParser
+import DynokeeperConfiguration
+import DynokeeperEngine
+import Foundation
+
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Remove this node's snapshots that no retention rule keeps.",
+        discussion: """
+            A snapshot stays when any rule keeps it (restic's semantics; periods in UTC, the newest snapshot of each \
+            counting). Never removed: the newest snapshot, a pinned one, one that a ring snapshot names. Without \
+            rules on the command line, the configuration's retention: rules apply. A snapshot goes manifest first.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Keep the newest N snapshots.") var keepLast: Int?
+    @Option(help: "Keep the newest snapshot of each of the last N hours that have one.") var keepHourly: Int?
+    @Option(help: "Keep the newest snapshot of each of the last N days that have one.") var keepDaily: Int?
+    @Option(help: "Keep the newest snapshot of each of the last N ISO weeks that have one.") var keepWeekly: Int?
+    @Option(help: "Keep the newest snapshot of each of the last N months that have one.") var keepMonthly: Int?
+    @Option(help: "Keep every snapshot taken within this long before the newest: 36h, 7d.") var keepWithin: String?
+
+    @Flag(help: "List what would go and why the rest stays; remove nothing.") var dryRun = false
+    @Flag(help: "One JSON object per snapshot and line.") var json = false
+
+    func policy(_ configuration: DynokeeperConfiguration) throws -> RetentionPolicy {
+        let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly]
+        if let negative = counts.compactMap({ $0 }).first(where: { $0 < 0 }) {
+            throw ValidationError("keep counts are 0 or more, got \(negative)")
+        }
+        let within = try keepWithin.map { text in
+            guard let duration = DurationText.parse(text) else {
+                throw ValidationError("--keep-within \(text) is not a duration such as 36h or 7d")
+            }
+            return duration
+        }
+        guard counts.contains(where: { $0 != nil }) || within != nil else {
+            return RetentionPolicy(configuration.retention)
+        }
+        return RetentionPolicy(
+            last: keepLast ?? 0, hourly: keepHourly ?? 0, daily: keepDaily ?? 0, weekly: keepWeekly ?? 0,
+            monthly: keepMonthly ?? 0, within: within)
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            try await NodeContext.with(options) { context in
+                let decisions = try await SnapshotPruner(store: context.store, logger: context.logger).run(
+                    context.node.identity, policy: try policy(context.configuration), dryRun: dryRun)
+                for decision in decisions {
+                    if json {
+                        print(try APIJSON.line(decision))
+                    } else if decision.keep {
+                        print("keep   \(decision.snapshot)  \(decision.reasons.joined(separator: ", "))")
+                    } else {
+                        print(
+                            "\(dryRun ? "would remove" : "removed") \(decision.snapshot)  \(Format.bytes(decision.storedSize))"
+                        )
+                    }
+                }
+                if !json {
+                    let gone = decisions.filter { !$0.keep }
+                    print(
+                        "\(dryRun ? "would remove" : "removed") \(gone.count) of \(decisions.count) snapshot(s), \(Format.bytes(gone.reduce(0) { $0 + $1.storedSize })) stored"
+                    )
+                }
+            }
+        }
+    }
+}
+
+struct PinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pin", abstract: "Pin a snapshot of this node: prune never removes it.")
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The snapshot id.") var id: String
+    @Option(help: "Why it is kept (shown by snapshots show).") var note: String?
+
+    func run() async throws {
+        try await reportingErrors {
+            try await NodeContext.with(options) { context in
+                let entry = try await PinCommand.find(id, context: context)
+                try await SnapshotPins(store: context.store).pin(entry, note: note)
+                print("pinned snapshot \(entry.id) of \(entry.node.cluster) \(entry.node)")
+            }
+        }
+    }
+
+    static func find(_ id: String, context: NodeContext) async throws -> SnapshotEntry {
+        let wanted = try SnapshotID.parse(id, as: "the snapshot id")
+        guard
+            let entry = try await SnapshotCatalog(store: context.store, logger: context.logger)
+                .snapshots(of: context.node.identity).first(where: { $0.id == wanted })
+        else {
+            throw DynokeeperError(
+                .notFound, "no complete snapshot \(wanted) of \(context.node.identity) in \(context.store.location)")
+        }
+        return entry
+    }
+}
+
+struct UnpinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unpin", abstract: "Unpin a snapshot of this node: prune may remove it again.")
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The snapshot id.") var id: String
+
+    func run() async throws {
+        try await reportingErrors {
+            try await NodeContext.with(options) { context in
+                let entry = try await PinCommand.find(id, context: context)
+                try await SnapshotPins(store: context.store).unpin(entry)
+                print("unpinned snapshot \(entry.id) of \(entry.node.cluster) \(entry.node)")
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import NIOCore
+import ObjectStorage
+import Testing
+
+/// `verify` reads stored snapshots back (and `--load` loads them into a throwaway redis-server) without touching
+/// the node; `fetch` writes a snapshot's files into a folder that redis-server loads.
+@Suite(.tags(.integration)) struct SnapshotVerifierTests {
+    /// A node with data of every type, backed up: its only snapshot, and the data.
+    static func snapshot(
+        _ source: RedisServer, store: any ObjectStore, type: DynokeeperConfiguration.Backup.PersistenceType = .rdb
+    ) async throws -> (SnapshotEntry, RedisContent) {
+        try await RedisDataset.populateAllTypes(source)
+        try await RedisDataset.populateRandom(source, count: 3000, size: 2000)
+        let node = NodeSettings.test(port: source.port)
+        _ = try await Engine.backup(node, store: store).run(NodeBackup.Options(type: type))
+        let entries = try await SnapshotCatalog(store: store, logger: Engine.logger).snapshots(of: node.identity)
+        return (try #require(entries.first), try await RedisContent.read(port: source.port))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func anIntactSnapshotVerifiesAndLoads(kind: StoreKind) async throws {
+        try await withResource(TestStore.make(kind)) { store in
+            try await withResource(RedisServer.start()) { source in
+                let (entry, _) = try await Self.snapshot(source, store: store.store)
+                let verifier = SnapshotVerifier(store: store.store, logger: Engine.logger)
+                let read = await verifier.verify(entry, load: false)
+                #expect(read.ok, "\(read.problems)")
+                #expect(read.bytes == entry.manifest.size)
+                let drill = await verifier.verify(entry, load: true)
+                #expect(drill.ok, "\(drill.problems)")
+                #expect(drill.loadedKeys?["db0"] == entry.manifest.keyspace["db0"]?.keys)
+                #expect(drill.loadedKeys?["db3"] == entry.manifest.keyspace["db3"]?.keys)
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aDeletedTruncatedOrAlteredObjectIsNamed(kind: StoreKind) async throws {
+        try await withResource(TestStore.make(kind)) { store in
+            try await withResource(RedisServer.start()) { source in
+                let (entry, _) = try await Self.snapshot(source, store: store.store)
+                let key = entry.prefix + entry.manifest.files[0].object
+                let original = try await store.store.getBytes(key)
+                let verifier = SnapshotVerifier(store: store.store, logger: Engine.logger)
+
+                var truncated = original
+                truncated.moveWriterIndex(to: original.readableBytes / 2)
+                var altered = original
+                altered.setInteger(
+                    altered.getInteger(at: altered.readableBytes / 2, as: UInt8.self)! ^ 0x55,
+                    at: altered.readableBytes / 2)
+                for (label, replacement) in [("deleted", nil), ("truncated", truncated), ("altered", altered)] {
+                    if let replacement {
+                        _ = try await store.store.put(key, bytes: replacement)
+                    } else {
+                        try await store.store.delete([key])
+                    }
+                    let report = await verifier.verify(entry, load: false)
+                    #expect(!report.ok, "\(label)")
+                    #expect(report.snapshot == entry.id.text)
+                    #expect(report.problems.count == 1, "\(label): \(report.problems)")
+                    #expect(report.problems.first?.hasPrefix("dump.rdb: ") == true, "\(label): \(report.problems)")
+                    if label == "deleted" {
+                        #expect(report.problems.first?.contains("missing") == true, "\(report.problems)")
+                    }
+                }
+                _ = try await store.store.put(key, bytes: original)
+                #expect(await verifier.verify(entry, load: false).ok)
+            }
+        }
+    }
+
+    @Test func theDrillCatchesKeyCountsThatDoNotMatchTheManifest() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RedisServer.start()) { source in
+                var (entry, _) = try await Self.snapshot(source, store: store.store)
+                // The snapshot claims fewer keys than its RDB holds (its counts are exact).
+                entry.manifest.keyspace["db0"]?.keys -= 5
+                let report = await SnapshotVerifier(store: store.store, logger: Engine.logger).verify(entry, load: true)
+                #expect(!report.ok)
+                #expect(report.problems.contains { $0.hasPrefix("load: db0 holds") }, "\(report.problems)")
+            }
+        }
+    }
+
+    @Test(arguments: [DynokeeperConfiguration.Backup.PersistenceType.rdb, .aof])
+    func fetchedFilesLoadInRedisWithEveryKeyEqual(type: DynokeeperConfiguration.Backup.PersistenceType) async throws {
+        let folder = try TemporaryDirectory(prefix: "fetched")
+        defer { folder.remove() }
+        try await withResource(TestStore.make(.local)) { store in
+            let arguments = type == .aof ? ["--appendonly", "yes"] : []
+            try await withResource(RedisServer.start(arguments: arguments)) { source in
+                let (entry, content) = try await Self.snapshot(source, store: store.store, type: type)
+                let selected = try await SnapshotSelector(store: store.store, logger: Engine.logger).select(
+                    SnapshotSelector.Request(source: entry.node, snapshotID: entry.id))
+                let export = SnapshotExport(store: store.store, logger: Engine.logger)
+                let redisArguments = try await export.fetch(selected, into: folder.path + "/out", force: false)
+                // Not into a folder that holds something, unless forced.
+                let refused = await #expect(throws: DynokeeperError.self) {
+                    _ = try await export.fetch(selected, into: folder.path + "/out", force: false)
+                }
+                #expect(refused?.code == .invalidRequest)
+                _ = try await export.fetch(selected, into: folder.path + "/out", force: true)
+
+                // The printed arguments point redis-server at the fetched folder (the last --dir wins).
+                try await withResource(
+                    RedisServer.start(arguments: redisArguments), cleanUp: { await $0.stop() }
+                ) { loaded in
+                    let restored = try await RedisContent.read(port: loaded.port)
+                    #expect(restored == content, "\(restored.differences(from: content).prefix(5))")
+                }
+            }
+        }
+    }
+}
