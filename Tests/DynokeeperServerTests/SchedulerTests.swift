@@ -53,6 +53,29 @@ import Testing
         }
     }
 
+    /// `retention:` is applied after each scheduled backup that succeeds: only what the rules keep stays.
+    @Test func retentionIsAppliedAfterEachScheduledBackup() async throws {
+        let clock = ManualClock(Self.date("2027-01-04T10:02:00Z"))
+        let backup = "enabled: true\n  schedule: \"*/5 * * * *\"\nretention:\n  keep_last: 1"
+        try await withTestDaemon(backup: backup, clock: clock) { daemon in
+            try await Self.eventually("the catch-up backup") {
+                try await Self.jobs(daemon).first?["state"] as? String == "succeeded"
+            }
+            try await Self.eventually("the scheduler to wait for 10:05") { clock.sleeping == 1 }
+            let first = try await daemon.call(.GET, "/v1/snapshots").json["snapshots"] as? [[String: Any]]
+            #expect(first?.count == 1)
+            clock.advance(to: Self.date("2027-01-04T10:05:00Z"))
+            try await Self.eventually("the 10:05 backup") {
+                let jobs = try await Self.jobs(daemon)
+                return jobs.count == 2 && jobs.first?["state"] as? String == "succeeded"
+            }
+            try await Self.eventually("the scheduler to wait for 10:10") { clock.sleeping == 1 }
+            let left = try await daemon.call(.GET, "/v1/snapshots").json["snapshots"] as? [[String: Any]]
+            #expect(left?.count == 1, "\(String(describing: left))")
+            #expect(left?.first?["id"] as? String != first?.first?["id"] as? String)
+        }
+    }
+
     @Test func noCatchUpWhenTheNewestSnapshotIsRecentAndNothingWhenDisabled() async throws {
         let clock = ManualClock(Date())
         try await withTestDaemon(backup: "enabled: false", clock: clock) { daemon in
