@@ -1,6 +1,8 @@
 import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
+import NIOCore
+import ObjectStorage
 import Testing
 
 /// The API's checks and answers that need no Redis or store, at router level (see ``TestRouter``).
@@ -158,6 +160,57 @@ import Testing
             #expect((status["health"] as? [String: Any])?["storageAlive"] as? Bool == false)
             #expect((status["backup"] as? [String: Any])?["status"] as? String == "not started")
             #expect(status["storage engine"] as? String == "redis")
+        }
+    }
+
+    /// Two snapshots of the router's node written straight into its store (a manifest and an object each).
+    static func twoSnapshots(_ api: TestRouter) async throws -> (older: String, newer: String) {
+        let store = api.daemon.node.store
+        for id in ["20261124T020000Z", "20261125T020000Z"] {
+            let prefix = "router-test/dc1/rack1/0/\(id)/"
+            let manifest = ContractValues.manifestJSON
+                .replacingOccurrences(of: "20261124T020000Z", with: id)
+                .replacingOccurrences(of: #""cluster": "prod""#, with: #""cluster": "router-test""#)
+                .replacingOccurrences(of: #""tokens": "100""#, with: #""tokens": "0""#)
+            _ = try await store.put(prefix + "dump.rdb.zst", bytes: ByteBuffer(repeating: 1, count: 20))
+            _ = try await store.put(prefix + "manifest.json", bytes: ByteBuffer(string: manifest))
+        }
+        return ("20261124T020000Z", "20261125T020000Z")
+    }
+
+    @Test func snapshotsAreShownPinnedAndPruned() async throws {
+        try await withTestRouter { api in
+            let (older, newer) = try await Self.twoSnapshots(api)
+            let shown = try await api.call(.get, "/v1/snapshots/\(older)")
+            #expect(shown.status == 200)
+            #expect((shown.json["snapshot"] as? [String: Any])?["id"] as? String == older)
+            #expect((shown.json["pin"] as? [String: Any])?["pinned"] as? Bool == false)
+            #expect(try await api.call(.get, "/v1/snapshots/yesterday").status == 400)
+            #expect(try await api.call(.get, "/v1/snapshots/20200101T000000Z").status == 404)
+
+            let pinned = try await api.call(.post, "/v1/snapshots/\(older)/pin", body: #"{"note": "migration"}"#)
+            #expect(pinned.status == 200)
+            #expect(pinned.json["note"] as? String == "migration")
+            #expect(try await api.call(.post, "/v1/snapshots/\(older)/pin", body: #"{"notes": "x"}"#).status == 400)
+            let again = try await api.call(.get, "/v1/snapshots/\(older)")
+            #expect((again.json["pin"] as? [String: Any])?["note"] as? String == "migration")
+
+            // No rule in the body and none configured; a negative count; a duration that does not parse.
+            #expect(Self.errorCode(try await api.call(.post, "/v1/prune", body: "{}")) == "invalid_request")
+            #expect(try await api.call(.post, "/v1/prune", body: #"{"keep_last": -1}"#).status == 400)
+            #expect(try await api.call(.post, "/v1/prune", body: #"{"keep_within": "soon"}"#).status == 400)
+            let dry = try await api.call(.post, "/v1/prune", body: #"{"keep_last": 1, "dry_run": true}"#)
+            #expect(dry.status == 200)
+            let planned = dry.json["snapshots"] as? [[String: Any]] ?? []
+            #expect(planned.map { $0["snapshot"] as? String } == [newer, older])
+            #expect(planned.map { $0["keep"] as? Bool } == [true, true])
+            #expect(planned.last?["reasons"] as? [String] == ["pinned"])
+
+            #expect(try await api.call(.delete, "/v1/snapshots/\(older)/pin").json["pinned"] as? Bool == false)
+            let pruned = try await api.call(.post, "/v1/prune", body: #"{"keep_last": 1}"#)
+            #expect((pruned.json["snapshots"] as? [[String: Any]])?.map { $0["keep"] as? Bool } == [true, false])
+            #expect(try await api.call(.get, "/v1/snapshots/\(older)").status == 404)
+            #expect(try await api.call(.get, "/v1/snapshots/\(newer)").status == 200)
         }
     }
 }

@@ -54,6 +54,7 @@ import Testing
             ("/v1/backups", BackupRequest.fields), ("/v1/restores", RestoreRequest.fields),
             ("/v1/restores/resume", []), ("/v1/restores/rollback", []),
             ("/v1/ring/backups", RingBackupRequest.fields), ("/v1/ring/restores", RingRestoreRequest.fields),
+            ("/v1/prune", PruneRequest.fields), ("/v1/snapshots/{id}/pin", ["note"]),
         ]
         let posts = spec.operations.filter { $0.hasPrefix("POST ") }.map { String($0.dropFirst(5)) }
         #expect(Set(posts) == Set(bodies.map(\.path)))
@@ -73,6 +74,12 @@ import Testing
             ("/v1/backups", BackupRequest(type: .aof, snapshotID: snapshot)),
             ("/v1/restores", restore),
             ("/v1/ring/backups", RingBackupRequest(type: .rdb)),
+            (
+                "/v1/prune",
+                PruneRequest(
+                    keepLast: 1, keepHourly: 2, keepDaily: 3, keepWeekly: 4, keepMonthly: 5, keepWithin: "36h",
+                    dryRun: true)
+            ),
             (
                 "/v1/ring/restores",
                 RingRestoreRequest(
@@ -98,6 +105,21 @@ import Testing
             ("NodeStatus", try ContractValues.status()),
             ("RingSnapshotList", RingSnapshotList(cluster: "prod", snapshots: ["20261124T020000Z"])),
             ("ErrorBody", ErrorBody(code: "busy", message: "a backup holds the node lock")),
+            ("SnapshotDetail", try ContractValues.snapshotDetail()),
+            (
+                "PinState",
+                PinState(snapshot: "20261124T020000Z", pinned: true, pinnedAt: ContractValues.date, note: "m")
+            ),
+            (
+                "PruneReport",
+                PruneReport(
+                    dryRun: true,
+                    snapshots: [
+                        .init(
+                            snapshot: "20261124T020000Z", node: "prod/dc1/rack1/100", keep: true, reasons: ["newest"],
+                            storedSize: 10)
+                    ])
+            ),
         ]
         for (name, value) in values {
             #expect(ContractValues.unset(value).isEmpty, "\(name): \(ContractValues.unset(value))")
@@ -219,6 +241,25 @@ enum ContractValues {
                 stateFolder: "/data/.dynokeeper", operation: holder, unfinishedRestore: restore, problem: "none"),
             backupsEnabled: true, restoresEnabled: false, schedule: "daily 02:00", nextScheduledBackup: date,
             store: "s3://bucket/prefix", startedAt: date)
+    }
+
+    /// A stored manifest with every field set, as `GET /v1/snapshots/{id}` shows it.
+    static let manifestJSON = #"""
+        {"compression": {"algorithm": "zstd", "level": 1},
+         "files": [{"name": "dump.rdb", "object": "dump.rdb.zst", "sha256": "abc", "size": 30, "stored_size": 20}],
+         "finished_at": "2026-11-24T02:00:05Z", "format": 1, "hostname": "node-1",
+         "keyspace": {"db0": {"expires": 1, "keys": 3}}, "keyspace_exact": true, "method": "stream",
+         "node": {"cluster": "prod", "datacenter": "dc1", "rack": "rack1", "tokens": "100"}, "rdb_version": 10,
+         "redis": {"address": "127.0.0.1:6379", "version": "7.0.15", "aof_directory": "appendonlydir",
+                   "aof_manifest": "appendonly.aof.manifest"},
+         "snapshot_id": "20261124T020000Z", "started_at": "2026-11-24T02:00:00Z",
+         "tool": {"name": "dynokeeper", "version": "0.2.0"}, "type": "rdb"}
+        """#
+
+    static func snapshotDetail() throws -> SnapshotDetail {
+        let manifest = try SnapshotManifest.decoder.decode(SnapshotManifest.self, from: Data(manifestJSON.utf8))
+        let entry = SnapshotEntry(manifest: manifest, prefix: "prod/dc1/rack1/100/20261124T020000Z/", pinned: true)
+        return SnapshotDetail(entry, pin: .init(pinnedAt: date, note: "migration"))
     }
 
     static func json(_ value: some Encodable) throws -> OpenAPISpec.Value {

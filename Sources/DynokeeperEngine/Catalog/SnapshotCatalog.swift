@@ -13,6 +13,12 @@ package struct SnapshotEntry: Sendable {
 
     package var id: SnapshotID { manifest.snapshotID }
     package var node: NodeIdentity { manifest.node }
+
+    package init(manifest: SnapshotManifest, prefix: String, pinned: Bool = false) {
+        self.manifest = manifest
+        self.prefix = prefix
+        self.pinned = pinned
+    }
 }
 
 /// Finds the complete snapshots (those with a manifest) of a node or of a whole cluster.

@@ -8,6 +8,11 @@ package struct SnapshotPins: Sendable {
     package struct Pin: Sendable, Codable, Equatable {
         package var pinnedAt: Date
         package var note: String?
+
+        package init(pinnedAt: Date, note: String?) {
+            self.pinnedAt = pinnedAt
+            self.note = note
+        }
     }
 
     static let name = "pin.json"
@@ -16,11 +21,15 @@ package struct SnapshotPins: Sendable {
 
     package init(store: any ObjectStore) { self.store = store }
 
-    package func pin(_ entry: SnapshotEntry, note: String?) async throws {
-        let json = try SnapshotManifest.encoder.encode(Pin(pinnedAt: Date(), note: note))
+    /// Pins (again, with this note, when already pinned).
+    @discardableResult
+    package func pin(_ entry: SnapshotEntry, note: String?) async throws -> Pin {
+        let pin = Pin(pinnedAt: Date(), note: note)
+        let json = try SnapshotManifest.encoder.encode(pin)
         _ = try await store.put(
             entry.prefix + Self.name, bytes: ByteBuffer(bytes: json),
             options: PutOptions(contentType: "application/json"))
+        return pin
     }
 
     package func unpin(_ entry: SnapshotEntry) async throws {

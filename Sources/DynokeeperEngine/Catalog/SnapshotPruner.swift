@@ -15,6 +15,14 @@ package struct SnapshotPruner: Sendable {
         /// Why it stays (the rules, `newest`, `pinned`, `ring snapshot …`); empty when it goes.
         package var reasons: [String]
         package var storedSize: Int64
+
+        package init(snapshot: String, node: String, keep: Bool, reasons: [String], storedSize: Int64) {
+            self.snapshot = snapshot
+            self.node = node
+            self.keep = keep
+            self.reasons = reasons
+            self.storedSize = storedSize
+        }
     }
 
     package let store: any ObjectStore

@@ -45,6 +45,30 @@ struct APIRoutes: Sendable {
             return try JSON.response(job)
         }
         v1.get("/snapshots") { request, _ in try await self.snapshots(request) }
+        v1.get("/snapshots/:id") { _, context in
+            let entry = try await self.snapshot(try context.parameters.require("id"))
+            let pin = try await SnapshotPins(store: self.node.store).pin(of: entry)
+            return try JSON.response(SnapshotDetail(entry, pin: pin))
+        }
+        v1.post("/snapshots/:id/pin") { request, context in
+            let body = try await RequestBody.read(request, allowed: ["note"])
+            let entry = try await self.snapshot(try context.parameters.require("id"))
+            let pin = try await SnapshotPins(store: self.node.store).pin(entry, note: try body.string("note"))
+            return try JSON.response(
+                PinState(snapshot: entry.id.text, pinned: true, pinnedAt: pin.pinnedAt, note: pin.note))
+        }
+        v1.delete("/snapshots/:id/pin") { _, context in
+            let entry = try await self.snapshot(try context.parameters.require("id"))
+            try await SnapshotPins(store: self.node.store).unpin(entry)
+            return try JSON.response(PinState(snapshot: entry.id.text, pinned: false))
+        }
+        v1.post("/prune") { request, _ in
+            let prune = try PruneRequest(try await RequestBody.read(request, allowed: PruneRequest.fields))
+            let policy = try prune.policy(await self.node.holder.current.retention)
+            let decisions = try await SnapshotPruner(store: self.node.store, logger: self.node.logger).run(
+                self.node.node.identity, policy: policy, dryRun: prune.dryRun)
+            return try JSON.response(PruneReport(dryRun: prune.dryRun, snapshots: decisions))
+        }
         v1.get("/status") { _, _ in try JSON.response(try await self.status()) }
 
         let ring = v1.group("/ring")
@@ -94,6 +118,17 @@ struct APIRoutes: Sendable {
             allNodes
             ? try await catalog.snapshots(cluster: identity.cluster) : try await catalog.snapshots(of: identity)
         return try JSON.response(SnapshotList(snapshots: entries.map(SnapshotSummary.init)))
+    }
+
+    /// One of this node's complete snapshots, by id.
+    func snapshot(_ text: String) async throws -> SnapshotEntry {
+        let id = try SnapshotID.parse(text, as: "the snapshot id")
+        let entries = try await SnapshotCatalog(store: node.store, logger: node.logger).snapshots(
+            of: node.node.identity)
+        guard let entry = entries.first(where: { $0.id == id }) else {
+            throw APIError.notFound("no complete snapshot \(id) of this node")
+        }
+        return entry
     }
 
     func status() async throws -> NodeStatus {

@@ -56,6 +56,15 @@ struct RequestBody {
         }
     }
 
+    /// A whole number of at least 0.
+    func count(_ name: String) throws -> Int? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .number(let value)? where value >= 0 && value <= 1_000_000 && value == value.rounded(): return Int(value)
+        default: throw APIError.badRequest("field \(name) must be a whole number from 0")
+        }
+    }
+
     func bool(_ name: String) throws -> Bool? {
         switch fields[name] {
         case nil, .null?: return nil
@@ -131,6 +140,20 @@ extension RestoreRequest {
 
     static let fields: Set<String> = [
         "date", "source_cluster", "source_datacenter", "source_rack", "snapshot", "dry_run", "force",
+    ]
+}
+
+extension PruneRequest {
+    init(_ body: RequestBody) throws {
+        self.init(
+            keepLast: try body.count("keep_last"), keepHourly: try body.count("keep_hourly"),
+            keepDaily: try body.count("keep_daily"), keepWeekly: try body.count("keep_weekly"),
+            keepMonthly: try body.count("keep_monthly"), keepWithin: try body.string("keep_within"),
+            dryRun: try body.bool("dry_run") ?? false)
+    }
+
+    static let fields: Set<String> = [
+        "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_within", "dry_run",
     ]
 }
 

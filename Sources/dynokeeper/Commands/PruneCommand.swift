@@ -25,30 +25,18 @@ struct PruneCommand: AsyncParsableCommand {
     @Flag(help: "List what would go and why the rest stays; remove nothing.") var dryRun = false
     @Flag(help: "One JSON object per snapshot and line.") var json = false
 
-    func policy(_ configuration: DynokeeperConfiguration) throws -> RetentionPolicy {
-        let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly]
-        if let negative = counts.compactMap({ $0 }).first(where: { $0 < 0 }) {
-            throw ValidationError("keep counts are 0 or more, got \(negative)")
-        }
-        let within = try keepWithin.map { text in
-            guard let duration = DurationText.parse(text) else {
-                throw ValidationError("--keep-within \(text) is not a duration such as 36h or 7d")
-            }
-            return duration
-        }
-        guard counts.contains(where: { $0 != nil }) || within != nil else {
-            return RetentionPolicy(configuration.retention)
-        }
-        return RetentionPolicy(
-            last: keepLast ?? 0, hourly: keepHourly ?? 0, daily: keepDaily ?? 0, weekly: keepWeekly ?? 0,
-            monthly: keepMonthly ?? 0, within: within)
+    /// The flags as the request the API takes too.
+    var request: PruneRequest {
+        PruneRequest(
+            keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly,
+            keepMonthly: keepMonthly, keepWithin: keepWithin, dryRun: dryRun)
     }
 
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
                 let decisions = try await SnapshotPruner(store: context.store, logger: context.logger).run(
-                    context.node.identity, policy: try policy(context.configuration), dryRun: dryRun)
+                    context.node.identity, policy: try request.policy(context.configuration.retention), dryRun: dryRun)
                 for decision in decisions {
                     if json {
                         print(try APIJSON.line(decision))
