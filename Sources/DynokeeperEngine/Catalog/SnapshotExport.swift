@@ -22,6 +22,11 @@ package struct SnapshotExport: Sendable {
     ///   - force: Replace files of the same names in a folder that is not empty (otherwise refused).
     /// - Returns: The arguments that start redis-server on the files.
     package func fetch(_ source: RestoreSource, into folder: String, force: Bool) async throws -> [String] {
+        var isFolder: ObjCBool = false
+        guard !folder.isEmpty else { throw DynokeeperError(.invalidRequest, "the folder to fetch into is empty") }
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
+            throw DynokeeperError(.invalidRequest, "\(folder) is not a folder")
+        }
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         if !existing.isEmpty && !force {
             throw DynokeeperError(

@@ -56,6 +56,15 @@ package struct SnapshotVerifier: Sendable {
         defer { if let folder { try? FileManager.default.removeItem(atPath: folder) } }
         for file in source.files {
             do {
+                // The stored size first: a truncated object is named as such, before it is read.
+                guard let info = try await store.head(file.key) else {
+                    throw ObjectStoreError(.notFound, "no such object", key: file.key)
+                }
+                guard info.size == file.storedSize else {
+                    throw DynokeeperError.snapshot(
+                        "\(file.key) is \(info.size) bytes in the store, the manifest says \(file.storedSize): it is damaged or was replaced"
+                    )
+                }
                 if let folder {
                     try await downloader.fetch(file, to: folder + "/" + file.name)
                 } else {

@@ -348,8 +348,12 @@ package struct UnfinishedRestoreError: Error, Sendable, CustomStringConvertible 
             return
                 "an earlier restore (snapshot \(journal.snapshot)) failed and its rollback did not finish: run `dynokeeper restore --rollback` (or POST /v1/restores/rollback) to finish it; the journal \(journalPath) says where every file is"
         }
+        let online =
+            journal.online == nil
+            ? ""
+            : " (an online restore: Redis was not stopped, but it may still be a read-only replica of dynokeeper's port that is gone, with a one-time masterauth and repl-diskless-load swapdb; resume or rollback puts it back on its own\(journal.online?.lastBytesSent == true ? "; it may hold the restored data already" : ""))"
         return
-            "an earlier restore (snapshot \(journal.snapshot), started \(journal.startedAt.formatted(.iso8601)) by pid \(journal.pid)) did not finish: it stopped at step \(journal.phase.rawValue). Run `dynokeeper restore --resume` to finish it or `dynokeeper restore --rollback` to undo it (or POST /v1/restores/resume, /v1/restores/rollback); the journal \(journalPath) says where every file is"
+            "an earlier restore (snapshot \(journal.snapshot), started \(journal.startedAt.formatted(.iso8601)) by pid \(journal.pid)) did not finish: it stopped at step \(journal.phase.rawValue)\(online). Run `dynokeeper restore --resume` to finish it or `dynokeeper restore --rollback` to undo it (or POST /v1/restores/resume, /v1/restores/rollback); the journal \(journalPath) says where every file is"
     }
 }
 

@@ -101,6 +101,10 @@ struct OnlineLoad {
                 writer = try await LocalFileWriter.create(copy, mode: 0o600)
             }
             let address = connector.address
+            // A run that was killed may have left Redis a replica of a dead port, abandoning a load: on its own and
+            // done loading first.
+            try await Self.detach(redis, settings: settings)
+            try await Self.waitUntilNotLoading(redis, address: address, timeout: loadTimeout)
             do {
                 try await redis.send(["CONFIG", "SET", "repl-diskless-load", "swapdb"])
                 try await redis.send(["CONFIG", "SET", "masterauth", password])
@@ -142,6 +146,17 @@ struct OnlineLoad {
                 throw error
             }
         }
+    }
+
+    /// Waits until Redis is not loading (a load it abandons takes it a moment).
+    static func waitUntilNotLoading(_ redis: RedisConnection, address: RedisAddress, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let info = try await redis.info("persistence")
+            if info.int("loading") == 0 && info.int("async_loading") ?? 0 == 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw DynokeeperError.snapshot("Redis \(address) kept loading for \(timeout)")
     }
 
     /// Waits until Redis reports the sync done and the data loaded.

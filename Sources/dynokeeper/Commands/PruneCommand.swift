@@ -101,6 +101,10 @@ struct UnpinCommand: AsyncParsableCommand {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
                 let entry = try await PinCommand.find(id, context: context)
+                guard entry.pinned else {
+                    print("snapshot \(entry.id) of \(entry.node.cluster) \(entry.node) was not pinned")
+                    return
+                }
                 try await SnapshotPins(store: context.store).unpin(entry)
                 print("unpinned snapshot \(entry.id) of \(entry.node.cluster) \(entry.node)")
             }

@@ -121,6 +121,7 @@ struct FetchCommand: AsyncParsableCommand {
                     snapshotID: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") },
                     dynomiteManagerType: context.configuration.backup.type)
                 let source = try await SnapshotSelector(store: context.store, logger: context.logger).select(request)
+                guard !to.isEmpty else { throw ValidationError("--to needs a folder") }
                 let folder = URL(fileURLWithPath: to).standardizedFileURL.path
                 let arguments = try await SnapshotExport(
                     store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal()
