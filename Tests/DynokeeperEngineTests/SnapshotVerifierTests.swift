@@ -116,4 +116,32 @@ import Testing
             }
         }
     }
+
+    /// A damaged manifest in another snapshot's folder blocks only what needs every manifest (the newest, a date),
+    /// not a snapshot asked for by id.
+    @Test func aDamagedManifestElsewhereDoesNotBlockASnapshotAskedForById() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RedisServer.start()) { source in
+                let (entry, _) = try await Self.snapshot(source, store: store.store)
+                let other = SnapshotID("20200101T000000Z")!
+                let damagedKey = SnapshotLayout.manifestKey(entry.node, other)
+                _ = try await store.store.put(damagedKey, bytes: ByteBuffer(string: "{not a manifest"))
+                let catalog = SnapshotCatalog(store: store.store, logger: Engine.logger)
+                let scan = try await catalog.scan(of: entry.node)
+                #expect(scan.entries.map(\.id) == [entry.id])
+                #expect(scan.damaged.map(\.id) == [other])
+                await #expect(throws: DynokeeperError.self) { _ = try await catalog.snapshots(of: entry.node) }
+
+                let selector = SnapshotSelector(store: store.store, logger: Engine.logger)
+                let byID = try await selector.select(.init(source: entry.node, snapshotID: entry.id))
+                #expect(byID.id == entry.id)
+                await #expect(throws: DynokeeperError.self) {
+                    _ = try await selector.select(.init(source: entry.node))
+                }
+                await #expect(throws: DynokeeperError.self) {
+                    _ = try await selector.select(.init(source: entry.node, snapshotID: other))
+                }
+            }
+        }
+    }
 }

@@ -31,20 +31,47 @@ package struct SnapshotCatalog: Sendable {
         self.logger = logger
     }
 
+    /// What a listing found: the complete snapshots, newest first, and the folders whose manifest cannot be read.
+    package struct Scan: Sendable {
+        package var entries: [SnapshotEntry]
+        package var damaged: [Damaged]
+
+        /// Fails with the first damaged manifest's error: a listing that left one out could make a restore take an
+        /// older snapshot without a word.
+        package func complete() throws -> [SnapshotEntry] {
+            if let first = damaged.first { throw first.error }
+            return entries
+        }
+    }
+
+    /// A snapshot folder whose manifest cannot be read or is damaged.
+    package struct Damaged: Sendable {
+        package var prefix: String
+        package var id: SnapshotID
+        package var error: any Error
+    }
+
     /// The node's complete snapshots, newest first.
+    /// - Throws: When any of its manifests cannot be read (see ``Scan/complete()``).
     package func snapshots(of node: NodeIdentity) async throws -> [SnapshotEntry] {
-        try await find(prefix: SnapshotLayout.nodePrefix(node), cluster: node.cluster)
-            .filter {
-                $0.node.datacenter == node.datacenter && $0.node.rack == node.rack && $0.node.tokens == node.tokens
-            }
+        try await scan(of: node).complete()
+    }
+
+    /// The node's snapshots, the damaged ones apart: for the commands that name one, or check each.
+    package func scan(of node: NodeIdentity) async throws -> Scan {
+        var scan = try await find(prefix: SnapshotLayout.nodePrefix(node), cluster: node.cluster)
+        scan.entries = scan.entries.filter {
+            $0.node.datacenter == node.datacenter && $0.node.rack == node.rack && $0.node.tokens == node.tokens
+        }
+        return scan
     }
 
     /// Every node's complete snapshots in a cluster, newest first.
     package func snapshots(cluster: String) async throws -> [SnapshotEntry] {
-        try await find(prefix: cluster + "/", cluster: cluster)
+        try await find(prefix: cluster + "/", cluster: cluster).complete()
     }
 
-    private func find(prefix: String, cluster: String) async throws -> [SnapshotEntry] {
+    private func find(prefix: String, cluster: String) async throws -> Scan {
         // <cluster>/<dc>/<rack>/<tokens>/<id>/manifest.json (and pin.json when pinned)
         let keys = try await store.listAll(prefix: prefix).map(\.key).filter { $0.hasPrefix(cluster + "/") }
         let manifests = keys.filter { key in
@@ -59,22 +86,33 @@ package struct SnapshotCatalog: Sendable {
                 return folder.prefix
             })
         var entries: [SnapshotEntry] = []
-        try await withThrowingTaskGroup(of: SnapshotEntry?.self) { group in
+        var damaged: [Damaged] = []
+        await withTaskGroup(of: (String, Result<SnapshotEntry?, any Error>).self) { group in
             var pending = manifests[...]
             func schedule() {
                 guard let key = pending.popFirst() else { return }
-                group.addTask { try await self.load(key) }
+                group.addTask {
+                    do { return (key, .success(try await self.load(key))) } catch { return (key, .failure(error)) }
+                }
             }
             for _ in 0..<8 { schedule() }
-            while let entry = try await group.next() {
-                if var entry {
+            while let (key, outcome) = await group.next() {
+                switch outcome {
+                case .success(var entry?):
                     entry.pinned = pinned.contains(entry.prefix)
                     entries.append(entry)
+                case .success(nil): break
+                case .failure(let error):
+                    if let folder = SnapshotLayout.snapshotFolder(containing: key) {
+                        damaged.append(Damaged(prefix: folder.prefix, id: folder.id, error: error))
+                    }
                 }
                 schedule()
             }
         }
-        return entries.sorted { ($0.id, $0.node.description) > ($1.id, $1.node.description) }
+        return Scan(
+            entries: entries.sorted { ($0.id, $0.node.description) > ($1.id, $1.node.description) },
+            damaged: damaged.sorted { $0.id > $1.id })
     }
 
     /// Reads one manifest. One that cannot be read or is damaged fails the listing: a shorter list would make a

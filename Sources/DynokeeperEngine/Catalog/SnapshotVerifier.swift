@@ -24,6 +24,18 @@ package struct SnapshotVerifier: Sendable {
         package var loadedKeys: [String: Int]?
 
         package var ok: Bool { problems.isEmpty }
+
+        package init(
+            snapshot: String, node: String, files: Int, bytes: Int64, problems: [String],
+            loadedKeys: [String: Int]? = nil
+        ) {
+            self.snapshot = snapshot
+            self.node = node
+            self.files = files
+            self.bytes = bytes
+            self.problems = problems
+            self.loadedKeys = loadedKeys
+        }
     }
 
     package let store: any ObjectStore

@@ -151,11 +151,11 @@ struct OnlineLoad {
     /// Waits until Redis is not loading (a load it abandons takes it a moment).
     static func waitUntilNotLoading(_ redis: RedisConnection, address: RedisAddress, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        repeat {
             let info = try await redis.info("persistence")
             if info.int("loading") == 0 && info.int("async_loading") ?? 0 == 0 { return }
             try await Task.sleep(for: .milliseconds(20))
-        }
+        } while ContinuousClock.now < deadline
         throw DynokeeperError.snapshot("Redis \(address) kept loading for \(timeout)")
     }
 

@@ -42,7 +42,13 @@ package struct SnapshotSelector: Sendable {
     package func select(_ request: Request) async throws -> RestoreSource {
         var found: [String] = []
         if request.format != .dynomiteManager {
-            let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: request.source)
+            let scan = try await SnapshotCatalog(store: store, logger: logger).scan(of: request.source)
+            // A snapshot asked for by id needs only its own manifest; the newest (at or before a date) needs every
+            // one, or a damaged newer one would be passed over without a word.
+            if let wanted = request.snapshotID, let damaged = scan.damaged.first(where: { $0.id == wanted }) {
+                throw damaged.error
+            }
+            let entries = request.snapshotID == nil ? try scan.complete() : scan.entries
             if let chosen = Self.choose(entries, id: \.id, date: request.date, snapshotID: request.snapshotID) {
                 return RestoreSource(entry: chosen)
             }

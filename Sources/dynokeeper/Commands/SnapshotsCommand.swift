@@ -100,10 +100,9 @@ struct SnapshotsShowCommand: AsyncParsableCommand {
                 let wanted = try SnapshotID.parse(id, as: "the snapshot id")
                 var node = context.node.identity
                 if let cluster { node.cluster = cluster }
-                guard
-                    let entry = try await SnapshotCatalog(store: context.store, logger: context.logger)
-                        .snapshots(of: node).first(where: { $0.id == wanted })
-                else {
+                let scan = try await SnapshotCatalog(store: context.store, logger: context.logger).scan(of: node)
+                if let damaged = scan.damaged.first(where: { $0.id == wanted }) { throw damaged.error }
+                guard let entry = scan.entries.first(where: { $0.id == wanted }) else {
                     throw DynokeeperError(
                         .notFound,
                         "no complete snapshot \(wanted) of \(node.cluster) \(node) in \(context.store.location)")

@@ -45,28 +45,38 @@ struct VerifyCommand: AsyncParsableCommand {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
                 let wanted = try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }
-                var entries = try await SnapshotCatalog(store: context.store, logger: context.logger)
-                    .snapshots(of: context.node.identity)
-                if let wanted {
-                    entries = entries.filter { $0.id == wanted }
-                    guard !entries.isEmpty else {
-                        throw DynokeeperError(
-                            .notFound,
-                            "no complete snapshot \(wanted) of \(context.node.identity) in \(context.store.location)")
-                    }
-                } else if !all {
-                    entries = Array(entries.prefix(1))
+                let node = context.node.identity
+                let scan = try await SnapshotCatalog(store: context.store, logger: context.logger).scan(of: node)
+                // Damaged manifests are failures to report, not a reason to check nothing.
+                let damaged = scan.damaged.map { damaged in
+                    SnapshotVerifier.Report(
+                        snapshot: damaged.id.text, node: "\(node.cluster)/\(node)", files: 0, bytes: 0,
+                        problems: ["manifest: \(damaged.error)"])
                 }
-                guard !entries.isEmpty else {
+                var chosen: [(id: SnapshotID, entry: SnapshotEntry?, report: SnapshotVerifier.Report?)] =
+                    (scan.entries.map { ($0.id, $0, nil) } + damaged.map { (SnapshotID($0.snapshot)!, nil, $0) })
+                    .sorted { $0.id > $1.id }
+                if let wanted {
+                    chosen = chosen.filter { $0.id == wanted }
+                } else if !all {
+                    chosen = Array(chosen.prefix(1))
+                }
+                guard !chosen.isEmpty else {
                     throw DynokeeperError(
-                        .notFound, "no complete snapshot of \(context.node.identity) in \(context.store.location)")
+                        .notFound,
+                        "no \(wanted.map { "snapshot \($0)" } ?? "snapshot") of \(node) in \(context.store.location)")
                 }
                 var verifier = SnapshotVerifier(
                     store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal())
                 verifier.redisServer = redisServer
                 var failed = 0
-                for entry in entries {
-                    let report = await verifier.verify(entry, load: load)
+                for item in chosen {
+                    var report: SnapshotVerifier.Report
+                    if let entry = item.entry {
+                        report = await verifier.verify(entry, load: load)
+                    } else {
+                        report = item.report!
+                    }
                     if !report.ok { failed += 1 }
                     if json {
                         print(try APIJSON.line(report))
@@ -83,7 +93,7 @@ struct VerifyCommand: AsyncParsableCommand {
                     }
                 }
                 if failed > 0 {
-                    throw DynokeeperError(.snapshot, "\(failed) of \(entries.count) snapshot(s) failed verification")
+                    throw DynokeeperError(.snapshot, "\(failed) of \(chosen.count) snapshot(s) failed verification")
                 }
             }
         }
