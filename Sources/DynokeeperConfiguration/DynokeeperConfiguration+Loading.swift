@@ -57,6 +57,9 @@ extension DynokeeperConfiguration {
             cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore,
             dynomite: dynomite, ring: ring, server: server, log: log)
         retention = try Retention(reading: &reader)
+        verify.schedule = try reader.parsed("verify.schedule", BackupSchedule.init(parsing:))?.value
+        verify.load = try reader.bool("verify.load")?.value ?? false
+        verify.redisServer = try reader.string("verify.redis_server", default: "redis-server")!
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
         effective = reader.effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
     }

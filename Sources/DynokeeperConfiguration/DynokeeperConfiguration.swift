@@ -15,6 +15,18 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     package var log: Log
     /// Which snapshots the daemon keeps after each scheduled backup (`retention.*`); nothing is removed when unset.
     package var retention = Retention()
+    /// Scheduled verification of the stored snapshots (`verify.*`).
+    package var verify = Verify()
+
+    /// The `verify.*` keys.
+    package struct Verify: Sendable, Equatable {
+        /// When the daemon verifies this node's newest snapshot; never when unset.
+        package var schedule: BackupSchedule?
+        /// Also load it into a throwaway redis-server (a restore drill).
+        package var load = false
+        /// The redis-server a drill starts.
+        package var redisServer = "redis-server"
+    }
 
     /// The `retention.*` keys: restic's rules, a snapshot stays when any keeps it.
     package struct Retention: Sendable, Equatable {

@@ -89,6 +89,7 @@ package final class DynokeeperDaemon: Sendable {
         var services: [any Service] = [
             JobsService(runner: node.runner, ring: ring),
             BackupScheduler(node: node, ring: ring, metrics: metrics, clock: clock, logger: logger),
+            VerificationScheduler(node: node, clock: clock, logger: logger),
             GarbageCollection(store: node.store, logger: logger),
             application,
         ]

@@ -213,4 +213,29 @@ import Testing
             #expect(try await api.call(.get, "/v1/snapshots/\(newer)").status == 200)
         }
     }
+
+    /// A verification job reads the snapshots back; objects that are not what their manifests say fail it, each
+    /// named, and the failures reach the metrics.
+    @Test func aVerificationOfDamagedSnapshotsFailsNamingEach() async throws {
+        try await withTestRouter { api in
+            let (older, newer) = try await Self.twoSnapshots(api)
+            #expect(
+                try await api.call(.post, "/v1/verifications", body: #"{"all": true, "snapshot": "x"}"#).status == 400)
+            #expect(try await api.call(.post, "/v1/verifications", body: #"{"loads": true}"#).status == 400)
+            let accepted = try await api.call(.post, "/v1/verifications", body: #"{"all": true}"#)
+            #expect(accepted.status == 202, "\(accepted.body)")
+            #expect(accepted.json["kind"] as? String == "verification")
+            let id = try #require(accepted.json["id"] as? String)
+            _ = await api.daemon.node.runner.wait(id)
+            let job = try await api.call(.get, "/v1/jobs/\(id)").json
+            #expect(job["state"] as? String == "failed")
+            #expect(job["error_code"] as? String == "snapshot")
+            let error = job["error"] as? String ?? ""
+            #expect(
+                error.contains("2 of 2 snapshot(s) failed") && error.contains(older) && error.contains(newer),
+                "\(error)")
+            let metrics = try await api.call(.get, "/metrics").body
+            #expect(metrics.contains("dynokeeper_verification_failures_total 2"), "\(metrics)")
+        }
+    }
 }

@@ -55,6 +55,7 @@ import Testing
             ("/v1/restores/resume", []), ("/v1/restores/rollback", []),
             ("/v1/ring/backups", RingBackupRequest.fields), ("/v1/ring/restores", RingRestoreRequest.fields),
             ("/v1/prune", PruneRequest.fields), ("/v1/snapshots/{id}/pin", ["note"]),
+            ("/v1/verifications", VerificationRequest.fields),
         ]
         let posts = spec.operations.filter { $0.hasPrefix("POST ") }.map { String($0.dropFirst(5)) }
         #expect(Set(posts) == Set(bodies.map(\.path)))
@@ -74,6 +75,7 @@ import Testing
             ("/v1/backups", BackupRequest(type: .aof, snapshotID: snapshot)),
             ("/v1/restores", restore),
             ("/v1/ring/backups", RingBackupRequest(type: .rdb)),
+            ("/v1/verifications", VerificationRequest(snapshot: snapshot, all: true, load: true)),
             (
                 "/v1/prune",
                 PruneRequest(
@@ -161,7 +163,8 @@ import Testing
         encoded["progress_bytes"] = .number(1.5)
         encoded["parameters"] = .object([:])
         #expect(spec.problems(.object(encoded), job).count == 3)
-        #expect(spec.problems(.object(encoded), job, complete: true).count == 9)
+        // The three above, and each of the eight fields of JobParameters missing.
+        #expect(spec.problems(.object(encoded), job, complete: true).count == 11)
         #expect(spec.problems(.null, try spec.requestSchema("POST", "/v1/backups")).count == 1)
         #expect(spec.problems(.object(["type": .null]), try spec.requestSchema("POST", "/v1/backups")).isEmpty)
     }
@@ -172,11 +175,17 @@ enum ContractValues {
     static let date = Date(timeIntervalSince1970: 1_795_000_000)
 
     static var result: JobResult {
-        JobResult(
+        var result = JobResult(
             snapshot: "20261124T020000Z", location: "s3://bucket/prefix/prod/dc1/rack1/100/20261124T020000Z/",
             size: 5_000_000_000, storedSize: 1_000_000, keys: 351, source: "prod/dc1/rack1/100",
             steps: [.init(name: "download", seconds: 1.25)], notes: ["RDB format 12"], dryRun: false,
             outcome: "rolled back")
+        result.verifications = [
+            .init(
+                snapshot: "20261124T020000Z", node: "prod/dc1/rack1/100", files: 1, bytes: 30,
+                problems: ["dump.rdb: missing"], loadedKeys: ["db0": 3])
+        ]
+        return result
     }
 
     static var job: Job {
@@ -184,7 +193,7 @@ enum ContractValues {
             id: "backup-20261124T020000Z-1", kind: .backup,
             parameters: JobParameters(
                 type: .rdb, source: "prod/dc1/rack1/100", date: date, snapshot: "20261124T020000Z", dryRun: false,
-                action: "resume"),
+                action: "resume", all: false, load: true),
             trigger: "api", createdAt: date)
         job.state = .failed
         job.step = "upload dump.rdb"

@@ -76,6 +76,42 @@ import Testing
         }
     }
 
+    /// `verify.schedule` verifies the newest snapshot (here with a restore drill), and the metrics say when a
+    /// snapshot last verified.
+    @Test func verificationRunsOnItsScheduleAndReachesTheMetrics() async throws {
+        let clock = ManualClock(Self.date("2027-01-04T10:02:00Z"))
+        let settings = "enabled: false\nverify:\n  schedule: \"*/5 * * * *\"\n  load: true"
+        try await withTestDaemon(backup: settings, clock: clock) { daemon in
+            _ = try await daemon.redis.cli(["MSET", "a", "1", "b", "2"])
+            let backup = try await daemon.call(.POST, "/v1/backups", body: "{}")
+            let done = try await daemon.waitForJob(try #require(backup.json["id"] as? String))
+            #expect(done["state"] as? String == "succeeded")
+            try await Self.eventually("the verification scheduler to wait for 10:05") { clock.sleeping == 1 }
+            #expect(try await Self.lastVerified(daemon) == 0)
+            clock.advance(to: Self.date("2027-01-04T10:05:00Z"))
+            try await Self.eventually("the scheduled verification") {
+                let jobs = try await Self.jobs(daemon)
+                return jobs.first?["kind"] as? String == "verification" && jobs.first?["state"] as? String != "running"
+            }
+            let job = try #require(try await Self.jobs(daemon).first)
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            #expect(job["trigger"] as? String == "schedule")
+            let reports = (job["result"] as? [String: Any])?["verifications"] as? [[String: Any]]
+            #expect(reports?.count == 1)
+            #expect((reports?.first?["loaded_keys"] as? [String: Any])?["db0"] as? Int == 2)
+            #expect(try await Self.lastVerified(daemon) ?? 0 > 1_700_000_000)
+        }
+    }
+
+    /// The value of `dynokeeper_last_verified_snapshot_timestamp_seconds`.
+    static func lastVerified(_ daemon: TestDaemon) async throws -> Double? {
+        let metrics = try await daemon.call(.GET, "/metrics").body
+        let line = metrics.split(separator: "\n").first {
+            $0.hasPrefix("dynokeeper_last_verified_snapshot_timestamp_seconds ")
+        }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
     @Test func noCatchUpWhenTheNewestSnapshotIsRecentAndNothingWhenDisabled() async throws {
         let clock = ManualClock(Date())
         try await withTestDaemon(backup: "enabled: false", clock: clock) { daemon in

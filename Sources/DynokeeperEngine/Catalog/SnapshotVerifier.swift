@@ -1,4 +1,4 @@
-import DynokeeperConfiguration
+package import DynokeeperConfiguration
 import Foundation
 package import Logging
 import NIOCore
@@ -48,6 +48,49 @@ package struct SnapshotVerifier: Sendable {
         self.store = store
         self.logger = logger
         self.progress = progress
+    }
+
+    /// Verifies a node's snapshots as asked (the newest, one, or all); a snapshot whose manifest is damaged is a
+    /// failed report, not a reason to check nothing.
+    /// - Parameter each: Called with each report as it is ready.
+    /// - Throws: `not_found` when there is no such snapshot.
+    package func run(
+        _ node: NodeIdentity, request: VerificationRequest, each: (Report) throws -> Void = { _ in }
+    ) async throws -> [Report] {
+        let scan = try await SnapshotCatalog(store: store, logger: logger).scan(of: node)
+        let damaged = scan.damaged.map { damaged in
+            (
+                id: damaged.id, entry: SnapshotEntry?.none,
+                report: Report?.some(
+                    Report(
+                        snapshot: damaged.id.text, node: "\(node.cluster)/\(node)", files: 0, bytes: 0,
+                        problems: ["manifest: \(damaged.error)"]))
+            )
+        }
+        var chosen = (scan.entries.map { (id: $0.id, entry: Optional($0), report: Report?.none) } + damaged)
+            .sorted { $0.id > $1.id }
+        if let wanted = request.snapshot {
+            chosen = chosen.filter { $0.id == wanted }
+        } else if !request.all {
+            chosen = Array(chosen.prefix(1))
+        }
+        guard !chosen.isEmpty else {
+            throw DynokeeperError(
+                .notFound,
+                "no \(request.snapshot.map { "snapshot \($0)" } ?? "snapshot") of \(node) in \(store.location)")
+        }
+        var reports: [Report] = []
+        for item in chosen {
+            let report: Report
+            if let entry = item.entry {
+                report = await verify(entry, load: request.load)
+            } else {
+                report = item.report!
+            }
+            try each(report)
+            reports.append(report)
+        }
+        return reports
     }
 
     /// Verifies one snapshot; never throws: what is wrong is in the report.

@@ -5,7 +5,7 @@ package import Foundation
 /// coordinator reads it from its peers.
 package struct Job: Sendable, Codable, Equatable {
     package enum Kind: String, Sendable, Codable {
-        case backup, restore, snapshot
+        case backup, restore, snapshot, verification
     }
 
     package enum State: String, Sendable, Codable {
@@ -61,11 +61,16 @@ package struct JobParameters: Sendable, Codable, Equatable {
     package var dryRun: Bool?
     /// Recoveries of an unfinished restore: `resume` or `rollback`.
     package var action: String?
+    /// Verifications: every snapshot rather than the newest (or `snapshot`), and whether each is loaded too.
+    package var all: Bool?
+    package var load: Bool?
 
     package init(
         type: DynokeeperConfiguration.Backup.PersistenceType? = nil, source: String? = nil, date: Date? = nil,
-        snapshot: String? = nil, dryRun: Bool? = nil, action: String? = nil
+        snapshot: String? = nil, dryRun: Bool? = nil, action: String? = nil, all: Bool? = nil, load: Bool? = nil
     ) {
+        self.all = all
+        self.load = load
         self.type = type
         self.source = source
         self.date = date
@@ -95,6 +100,8 @@ package struct JobResult: Sendable, Codable, Equatable {
     package var dryRun: Bool?
     /// Rollbacks: what was put back.
     package var outcome: String?
+    /// Verifications: one report per snapshot.
+    package var verifications: [SnapshotVerifier.Report]?
 
     package struct Step: Sendable, Codable, Equatable {
         package var name: String

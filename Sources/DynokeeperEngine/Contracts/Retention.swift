@@ -118,3 +118,17 @@ package struct SnapshotDetail: Sendable, Encodable {
         self.pin = PinState(snapshot: entry.id.text, pinned: pin != nil, pinnedAt: pin?.pinnedAt, note: pin?.note)
     }
 }
+
+/// `POST /v1/verifications` (and a scheduled verification): which snapshots, and whether to load them.
+package struct VerificationRequest: Sendable, Codable, Equatable {
+    /// This snapshot; the newest without it (unless `all`).
+    package var snapshot: SnapshotID?
+    package var all = false
+    package var load = false
+
+    package init(snapshot: SnapshotID? = nil, all: Bool = false, load: Bool = false) {
+        self.snapshot = snapshot
+        self.all = all
+        self.load = load
+    }
+}

@@ -8,6 +8,12 @@ package protocol NodeEvents: Sendable {
     func jobFinished(_ job: Job)
     func backupSucceeded(storedBytes: Int64, at date: Date)
     func restoreDownloaded(bytes: Int64)
+    /// A verification checked these snapshots.
+    func verified(_ reports: [SnapshotVerifier.Report])
+}
+
+extension NodeEvents {
+    package func verified(_ reports: [SnapshotVerifier.Report]) {}
 }
 
 extension Job: QueuedJob {

@@ -83,6 +83,34 @@ package struct NodeService: Sendable {
         }
     }
 
+    /// Starts a verification job: the snapshots read back from the store (and loaded into a throwaway Redis with
+    /// `load`), the node untouched. The job fails, naming the problems, when any snapshot fails.
+    package func startVerification(_ request: VerificationRequest, trigger: String) async throws -> Job {
+        let components = await components()
+        let (store, node, events) = (store, self.node, events)
+        let logger = components.logger
+        let redisServer = components.configuration.verify.redisServer
+        try await runner.ensureIdle()
+        let parameters = JobParameters(snapshot: request.snapshot?.text, all: request.all, load: request.load)
+        return try await start(.verification, parameters: parameters, trigger: trigger, holding: nil) { progress in
+            var verifier = SnapshotVerifier(store: store, logger: logger, progress: progress)
+            verifier.redisServer = redisServer
+            let reports = try await verifier.run(node.identity, request: request)
+            events?.verified(reports)
+            let failed = reports.filter { !$0.ok }
+            guard failed.isEmpty else {
+                throw DynokeeperError(
+                    .snapshot,
+                    "\(failed.count) of \(reports.count) snapshot(s) failed verification: "
+                        + failed.map { "\($0.snapshot): \($0.problems.joined(separator: "; "))" }.joined(
+                            separator: "; "))
+            }
+            var result = JobResult(snapshot: reports.first?.snapshot)
+            result.verifications = reports
+            return result
+        }
+    }
+
     /// Starts a restore job (refused at once when restores are disabled, the node is busy, or an earlier
     /// restore did not finish).
     package func startRestore(_ request: RestoreRequest, trigger: String) async throws -> Job {

@@ -62,6 +62,12 @@ struct APIRoutes: Sendable {
             try await SnapshotPins(store: self.node.store).unpin(entry)
             return try JSON.response(PinState(snapshot: entry.id.text, pinned: false))
         }
+        v1.post("/verifications") { request, _ in
+            let verification = try VerificationRequest(
+                try await RequestBody.read(request, allowed: VerificationRequest.fields))
+            return try JSON.response(
+                try await self.node.startVerification(verification, trigger: "api"), status: .accepted)
+        }
         v1.post("/prune") { request, _ in
             let prune = try PruneRequest(try await RequestBody.read(request, allowed: PruneRequest.fields))
             let policy = try prune.policy(await self.node.holder.current.retention)

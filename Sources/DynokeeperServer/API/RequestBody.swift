@@ -143,6 +143,16 @@ extension RestoreRequest {
     ]
 }
 
+extension VerificationRequest {
+    init(_ body: RequestBody) throws {
+        self.init(
+            snapshot: try body.snapshot(), all: try body.bool("all") ?? false, load: try body.bool("load") ?? false)
+        if snapshot != nil && all { throw APIError.badRequest("snapshot and all: choose one") }
+    }
+
+    static let fields: Set<String> = ["snapshot", "all", "load"]
+}
+
 extension PruneRequest {
     init(_ body: RequestBody) throws {
         self.init(

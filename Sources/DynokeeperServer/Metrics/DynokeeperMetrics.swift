@@ -15,6 +15,8 @@ package final class DynokeeperMetrics: NodeEvents {
     let lastBackupSize: CoreMetrics.Gauge
     let redisUp: CoreMetrics.Gauge
     let unfinished: CoreMetrics.Gauge
+    let lastVerified: CoreMetrics.Gauge
+    let verificationFailures: CoreMetrics.Counter
 
     package init() {
         registry = PrometheusCollectorRegistry()
@@ -31,7 +33,10 @@ package final class DynokeeperMetrics: NodeEvents {
         redisUp = CoreMetrics.Gauge(label: "dynokeeper_redis_up", factory: factory)
         unfinished = CoreMetrics.Gauge(label: "dynokeeper_unfinished_restore", factory: factory)
         unfinished.record(0)
-        for kind in ["backup", "restore", "snapshot"] { running(kind).record(0) }
+        lastVerified = CoreMetrics.Gauge(
+            label: "dynokeeper_last_verified_snapshot_timestamp_seconds", factory: factory)
+        verificationFailures = CoreMetrics.Counter(label: "dynokeeper_verification_failures_total", factory: factory)
+        for kind in ["backup", "restore", "snapshot", "verification"] { running(kind).record(0) }
     }
 
     private func dimensions(_ job: Job) -> [(String, String)] {
@@ -64,6 +69,15 @@ package final class DynokeeperMetrics: NodeEvents {
         uploaded.increment(by: Int(storedBytes))
         lastBackup.record(date.timeIntervalSince1970)
         lastBackupSize.record(Double(storedBytes))
+    }
+
+    /// The newest snapshot that verified (its id's time: an alert fires when it gets old), and each failure.
+    package func verified(_ reports: [SnapshotVerifier.Report]) {
+        if let newest = reports.filter(\.ok).compactMap({ SnapshotID($0.snapshot)?.date }).max() {
+            lastVerified.record(newest.timeIntervalSince1970)
+        }
+        let failures = reports.filter { !$0.ok }.count
+        if failures > 0 { verificationFailures.increment(by: failures) }
     }
 
     package func restoreDownloaded(bytes: Int64) {

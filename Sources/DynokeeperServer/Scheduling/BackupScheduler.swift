@@ -39,20 +39,7 @@ package struct BackupScheduler: Service {
                     continue
                 }
                 logger.info("next scheduled backup at \(ISO8601DateFormatter().string(from: next))")
-                // Sleep until the run, unless the configuration changes first.
-                let reloaded = await withTaskGroup(of: Bool.self) { group in
-                    group.addTask {
-                        try? await clock.sleep(until: next)
-                        return false
-                    }
-                    group.addTask {
-                        await holder.changed(after: version)
-                        return true
-                    }
-                    let first = await group.next() ?? false
-                    group.cancelAll()
-                    return first
-                }
+                let reloaded = await clock.sleep(until: next, unlessChanged: holder, after: version)
                 if reloaded || Task.isCancelled { continue }
                 await takeBackup(reason: "schedule \(configuration.backup.schedule)")
             }
@@ -124,6 +111,57 @@ package struct BackupScheduler: Service {
             _ = await ring.wait(job.id)
         } catch {
             logger.warning("scheduled ring backup skipped: \(error)")
+        }
+    }
+}
+
+/// Verifies this node's newest snapshot at each time `verify.schedule` names (with `verify.load`, a restore drill),
+/// so that the metrics say when backups stop being restorable. A reload takes effect at once.
+package struct VerificationScheduler: Service {
+    let node: NodeService
+    let clock: any SchedulerClock
+    let logger: Logger
+
+    package func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let holder = node.holder
+                let version = await holder.version
+                let configuration = await holder.current
+                guard let next = configuration.verify.schedule?.next(after: clock.now()) else {
+                    await holder.changed(after: version)
+                    continue
+                }
+                let reloaded = await clock.sleep(until: next, unlessChanged: holder, after: version)
+                if reloaded || Task.isCancelled { continue }
+                do {
+                    let job = try await node.startVerification(
+                        VerificationRequest(load: configuration.verify.load), trigger: "schedule")
+                    logger.info("scheduled verification \(job.id) started")
+                    _ = await node.runner.wait(job.id)
+                } catch {
+                    logger.warning("scheduled verification skipped: \(error)")
+                }
+            }
+        }
+    }
+}
+
+extension SchedulerClock {
+    /// Sleeps until `date`, unless the configuration changes first; returns whether it changed.
+    func sleep(until date: Date, unlessChanged holder: ConfigurationHolder, after version: Int) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try? await self.sleep(until: date)
+                return false
+            }
+            group.addTask {
+                await holder.changed(after: version)
+                return true
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
         }
     }
 }

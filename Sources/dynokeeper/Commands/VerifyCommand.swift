@@ -44,56 +44,29 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
-                let wanted = try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }
-                let node = context.node.identity
-                let scan = try await SnapshotCatalog(store: context.store, logger: context.logger).scan(of: node)
-                // Damaged manifests are failures to report, not a reason to check nothing.
-                let damaged = scan.damaged.map { damaged in
-                    SnapshotVerifier.Report(
-                        snapshot: damaged.id.text, node: "\(node.cluster)/\(node)", files: 0, bytes: 0,
-                        problems: ["manifest: \(damaged.error)"])
-                }
-                var chosen: [(id: SnapshotID, entry: SnapshotEntry?, report: SnapshotVerifier.Report?)] =
-                    (scan.entries.map { ($0.id, $0, nil) } + damaged.map { (SnapshotID($0.snapshot)!, nil, $0) })
-                    .sorted { $0.id > $1.id }
-                if let wanted {
-                    chosen = chosen.filter { $0.id == wanted }
-                } else if !all {
-                    chosen = Array(chosen.prefix(1))
-                }
-                guard !chosen.isEmpty else {
-                    throw DynokeeperError(
-                        .notFound,
-                        "no \(wanted.map { "snapshot \($0)" } ?? "snapshot") of \(node) in \(context.store.location)")
-                }
+                let request = VerificationRequest(
+                    snapshot: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }, all: all, load: load)
                 var verifier = SnapshotVerifier(
                     store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal())
                 verifier.redisServer = redisServer
-                var failed = 0
-                for item in chosen {
-                    var report: SnapshotVerifier.Report
-                    if let entry = item.entry {
-                        report = await verifier.verify(entry, load: load)
-                    } else {
-                        report = item.report!
-                    }
-                    if !report.ok { failed += 1 }
+                let reports = try await verifier.run(context.node.identity, request: request) { report in
                     if json {
                         print(try APIJSON.line(report))
-                    } else {
-                        let loaded = report.loadedKeys.map { keys in
-                            ", loaded "
-                                + keys.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
-                                    separator: " ")
-                        }
-                        print(
-                            "\(report.ok ? "ok" : "FAILED") \(report.snapshot) \(report.node): \(report.files) file(s), \(Format.bytes(report.bytes)) read\(loaded ?? "")"
-                        )
-                        for problem in report.problems { print("  \(problem)") }
+                        return
                     }
+                    let loaded = report.loadedKeys.map { keys in
+                        ", loaded "
+                            + keys.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                                separator: " ")
+                    }
+                    print(
+                        "\(report.ok ? "ok" : "FAILED") \(report.snapshot) \(report.node): \(report.files) file(s), \(Format.bytes(report.bytes)) read\(loaded ?? "")"
+                    )
+                    for problem in report.problems { print("  \(problem)") }
                 }
+                let failed = reports.filter { !$0.ok }.count
                 if failed > 0 {
-                    throw DynokeeperError(.snapshot, "\(failed) of \(chosen.count) snapshot(s) failed verification")
+                    throw DynokeeperError(.snapshot, "\(failed) of \(reports.count) snapshot(s) failed verification")
                 }
             }
         }
