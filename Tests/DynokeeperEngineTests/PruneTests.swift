@@ -117,6 +117,38 @@ import Testing
         }
     }
 
+    /// `--ring`: ring snapshots are kept or expired as wholes, their node snapshots with them.
+    @Test func ringSnapshotsArePrunedAsWholes() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RedisServer.start()) { source in
+                try await RedisDataset.populateAllTypes(source)
+                let entries = try await Self.history(store.store, port: source.port)
+                let node = entries[0].node
+                for entry in entries.prefix(3) {
+                    let ring = RingManifest(
+                        snapshotID: entry.id, cluster: node.cluster, type: .rdb,
+                        nodes: [
+                            .init(
+                                datacenter: node.datacenter, rack: node.rack, tokens: node.tokens, prefix: entry.prefix,
+                                url: "http://127.0.0.1:1")
+                        ], startedAt: entry.id.date, finishedAt: entry.id.date)
+                    _ = try await store.store.put(
+                        RingManifest.key(cluster: node.cluster, id: entry.id),
+                        bytes: ByteBuffer(bytes: try SnapshotManifest.encoder.encode(ring)))
+                }
+                let pruner = SnapshotPruner(store: store.store, logger: Engine.logger)
+                let decisions = try await pruner.runRing(
+                    cluster: node.cluster, policy: RetentionPolicy(last: 1), dryRun: false)
+                #expect(decisions.map(\.snapshot) == ["20261027T020000Z", "20261026T020000Z", "20261025T020000Z"])
+                #expect(decisions.map(\.keep) == [true, false, false])
+                let ring = try await RingCatalog(store: store.store, logger: Engine.logger).ids(cluster: node.cluster)
+                #expect(ring.map(\.text) == ["20261027T020000Z"])
+                let left = try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(of: node)
+                #expect(left.map(\.id.text) == Array(Self.days.suffix(4).reversed()).map { "\($0)T020000Z" })
+            }
+        }
+    }
+
     @Test func noRuleIsRefused() async throws {
         try await withResource(TestStore.make(.local)) { store in
             let error = await expectFailure(.invalidRequest) {

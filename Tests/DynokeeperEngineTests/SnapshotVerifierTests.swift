@@ -144,4 +144,21 @@ import Testing
             }
         }
     }
+
+    @Test func foldersWithoutAManifestAreListedAsIncomplete() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RedisServer.start()) { source in
+                let (entry, _) = try await Self.snapshot(source, store: store.store)
+                let catalog = SnapshotCatalog(store: store.store, logger: Engine.logger)
+                #expect(try await catalog.incomplete(of: entry.node).isEmpty)
+                let half = SnapshotLayout.snapshotPrefix(entry.node, SnapshotID("20300101T000000Z")!)
+                _ = try await store.store.put(half + "dump.rdb.zst", bytes: ByteBuffer(repeating: 1, count: 10))
+                let incomplete = try await catalog.incomplete(of: entry.node)
+                #expect(incomplete.map(\.prefix) == [half])
+                #expect(incomplete.first?.objects == 1 && incomplete.first?.bytes == 10)
+                // Not listed, not chosen.
+                #expect(try await catalog.snapshots(of: entry.node).map(\.id) == [entry.id])
+            }
+        }
+    }
 }

@@ -66,6 +66,29 @@ package struct SnapshotCatalog: Sendable {
         return scan
     }
 
+    /// A snapshot folder without a manifest: a backup under way, or one that failed or was killed (`gc` removes
+    /// those older than a day).
+    package struct Incomplete: Sendable {
+        package var prefix: String
+        package var id: SnapshotID
+        package var objects: Int
+        package var bytes: Int64
+    }
+
+    /// The node's snapshot folders that have no manifest, newest first.
+    package func incomplete(of node: NodeIdentity) async throws -> [Incomplete] {
+        var folders: [String: Incomplete] = [:]
+        var complete: Set<String> = []
+        for info in try await store.listAll(prefix: SnapshotLayout.nodePrefix(node)) {
+            guard let folder = SnapshotLayout.snapshotFolder(containing: info.key) else { continue }
+            if info.key == folder.prefix + SnapshotLayout.manifestName { complete.insert(folder.prefix) }
+            folders[folder.prefix, default: Incomplete(prefix: folder.prefix, id: folder.id, objects: 0, bytes: 0)]
+                .objects += 1
+            folders[folder.prefix]!.bytes += info.size
+        }
+        return folders.values.filter { !complete.contains($0.prefix) }.sorted { $0.id > $1.id }
+    }
+
     /// Every node's complete snapshots in a cluster, newest first.
     package func snapshots(cluster: String) async throws -> [SnapshotEntry] {
         try await find(prefix: cluster + "/", cluster: cluster).complete()

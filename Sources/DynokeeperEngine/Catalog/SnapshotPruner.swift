@@ -37,12 +37,7 @@ package struct SnapshotPruner: Sendable {
     package func run(
         _ node: NodeIdentity, policy: RetentionPolicy, dryRun: Bool
     ) async throws -> [Decision] {
-        guard !policy.isEmpty else {
-            throw DynokeeperError(
-                .invalidRequest,
-                "no retention rule given: set at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-within (or retention: in the configuration)"
-            )
-        }
+        try Self.requireRules(policy)
         let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: node)
         let decisions = Self.decide(entries, policy: policy, ringNeeded: try await ringNeeded(cluster: node.cluster))
         guard !dryRun else { return decisions }
@@ -50,6 +45,45 @@ package struct SnapshotPruner: Sendable {
             try await remove(entry)
         }
         return decisions
+    }
+
+    /// Prunes a cluster's ring snapshots as wholes: an expired one loses its ring manifest first, then each node's
+    /// snapshot it names, except a node's newest and a pinned one (which stay as node snapshots).
+    /// - Returns: One decision per ring snapshot, newest first.
+    package func runRing(cluster: String, policy: RetentionPolicy, dryRun: Bool) async throws -> [Decision] {
+        try Self.requireRules(policy)
+        let ring = RingCatalog(store: store, logger: logger)
+        let ids = try await ring.ids(cluster: cluster)
+        let reasons = policy.reasons(ids.map(\.date))
+        let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(cluster: cluster)
+        let newestOfNode = Set(
+            Dictionary(grouping: entries, by: { $0.node.description }).values.compactMap { $0.first?.prefix })
+        var decisions: [Decision] = []
+        for (index, id) in ids.enumerated() {
+            var why = reasons[index]
+            if index == 0 { why.insert("newest", at: 0) }
+            let manifest = try await ring.manifest(cluster: cluster, id: id)
+            let members = entries.filter { entry in manifest.nodes.contains { $0.prefix == entry.prefix } }
+            decisions.append(
+                Decision(
+                    snapshot: id.text, node: "\(cluster) (ring, \(manifest.nodes.count) nodes)", keep: !why.isEmpty,
+                    reasons: why, storedSize: members.reduce(0) { $0 + $1.manifest.storedSize }))
+            guard why.isEmpty, !dryRun else { continue }
+            logger.info("removing ring snapshot \(id) of \(cluster)")
+            try await store.delete([RingManifest.key(cluster: cluster, id: id)])
+            for member in members where !member.pinned && !newestOfNode.contains(member.prefix) {
+                try await remove(member)
+            }
+        }
+        return decisions
+    }
+
+    static func requireRules(_ policy: RetentionPolicy) throws(DynokeeperError) {
+        guard policy.isEmpty else { return }
+        throw DynokeeperError(
+            .invalidRequest,
+            "no retention rule given: set at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-within (or retention: in the configuration)"
+        )
     }
 
     /// The decisions for `entries` (newest first): pure, for the tests' synthetic histories.

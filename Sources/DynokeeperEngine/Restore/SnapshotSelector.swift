@@ -85,7 +85,10 @@ package struct SnapshotSelector: Sendable {
 
     /// Dynomite-manager's objects for the node: `<dc>/<rack>/<token>/<epoch ms of the day's start>` under
     /// the store's root (its base_dir).
-    func dynomiteManagerObjects(_ node: NodeIdentity) async throws -> [(id: SnapshotID, info: ObjectInfo)] {
+    /// Dynomite-manager's objects of a node (`<dc>/<rack>/<token>/<epoch ms>`), by the day each is of.
+    package func dynomiteManagerObjects(
+        _ node: NodeIdentity
+    ) async throws -> [(id: SnapshotID, info: ObjectInfo)] {
         let prefix = "\(node.datacenter)/\(node.rack)/\(node.tokens)/"
         return try await store.listAll(prefix: prefix).compactMap { info in
             let last = info.key.dropFirst(prefix.count)

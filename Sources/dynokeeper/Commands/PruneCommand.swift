@@ -22,6 +22,8 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: "Keep the newest snapshot of each of the last N months that have one.") var keepMonthly: Int?
     @Option(help: "Keep every snapshot taken within this long before the newest: 36h, 7d.") var keepWithin: String?
 
+    @Flag(help: "Prune the cluster's ring snapshots as wholes instead (each node's newest and pinned ones stay).")
+    var ring = false
     @Flag(help: "List what would go and why the rest stays; remove nothing.") var dryRun = false
     @Flag(help: "One JSON object per snapshot and line.") var json = false
 
@@ -35,8 +37,12 @@ struct PruneCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
-                let decisions = try await SnapshotPruner(store: context.store, logger: context.logger).run(
-                    context.node.identity, policy: try request.policy(context.configuration.retention), dryRun: dryRun)
+                let pruner = SnapshotPruner(store: context.store, logger: context.logger)
+                let policy = try request.policy(context.configuration.retention)
+                let decisions =
+                    ring
+                    ? try await pruner.runRing(cluster: context.node.identity.cluster, policy: policy, dryRun: dryRun)
+                    : try await pruner.run(context.node.identity, policy: policy, dryRun: dryRun)
                 for decision in decisions {
                     if json {
                         print(try APIJSON.line(decision))

@@ -27,12 +27,34 @@ struct SnapshotsListCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object per line instead of a table.")
     var json = false
 
+    @Flag(help: "Also list snapshot folders without a manifest (backups under way, failed or killed), with their age.")
+    var includeIncomplete = false
+
+    @Option(help: "List Dynomite-manager's objects of this node instead (dynomite-manager).")
+    var format: String?
+
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
                 let catalog = SnapshotCatalog(store: context.store, logger: context.logger)
                 var node = context.node.identity
                 if let cluster { node.cluster = cluster }
+                if let format {
+                    guard format == "dynomite-manager" else {
+                        throw ValidationError("--format lists dynomite-manager objects; without it, dynokeeper's")
+                    }
+                    let objects = try await SnapshotSelector(store: context.store, logger: context.logger)
+                        .dynomiteManagerObjects(node).sorted { $0.id > $1.id }
+                    for object in objects {
+                        print(
+                            "\(object.id)  \(object.info.key)  \(Format.bytes(object.info.size))  \(Format.age(object.id.date))"
+                        )
+                    }
+                    print(
+                        "\(objects.count) Dynomite-manager object(s) of \(node) (one per day; restore --format dynomite-manager)"
+                    )
+                    return
+                }
                 let entries =
                     allNodes
                     ? try await catalog.snapshots(cluster: node.cluster) : try await catalog.snapshots(of: node)
@@ -43,6 +65,13 @@ struct SnapshotsListCommand: AsyncParsableCommand {
                     }
                 } else {
                     printTable(entries)
+                }
+                if includeIncomplete {
+                    for folder in try await catalog.incomplete(of: node) {
+                        print(
+                            "incomplete \(folder.id)  \(folder.prefix)  \(folder.objects) object(s), \(Format.bytes(folder.bytes)), \(Format.age(folder.id.date)) old (no manifest: never listed or restored; gc removes it after a day)"
+                        )
+                    }
                 }
             }
         }
