@@ -66,6 +66,13 @@ package struct SnapshotCatalog: Sendable {
         return scan
     }
 
+    /// What loading one manifest gave.
+    private struct Loaded: Sendable {
+        var key: String
+        var entry: SnapshotEntry?
+        var error: (any Error)?
+    }
+
     /// A snapshot folder without a manifest: a backup under way, or one that failed or was killed (`gc` removes
     /// those older than a day).
     package struct Incomplete: Sendable {
@@ -110,25 +117,25 @@ package struct SnapshotCatalog: Sendable {
             })
         var entries: [SnapshotEntry] = []
         var damaged: [Damaged] = []
-        await withTaskGroup(of: (String, Result<SnapshotEntry?, any Error>).self) { group in
+        // The child tasks' results are a struct, not a tuple: the release build of Swift 6.3 crashed copying a tuple
+        // of a string and an enum with an existential out of a task group.
+        await withTaskGroup(of: Loaded.self) { group in
             var pending = manifests[...]
             func schedule() {
                 guard let key = pending.popFirst() else { return }
                 group.addTask {
-                    do { return (key, .success(try await self.load(key))) } catch { return (key, .failure(error)) }
+                    do { return Loaded(key: key, entry: try await self.load(key), error: nil) } catch {
+                        return Loaded(key: key, entry: nil, error: error)
+                    }
                 }
             }
             for _ in 0..<8 { schedule() }
-            while let (key, outcome) = await group.next() {
-                switch outcome {
-                case .success(var entry?):
+            while let loaded = await group.next() {
+                if var entry = loaded.entry {
                     entry.pinned = pinned.contains(entry.prefix)
                     entries.append(entry)
-                case .success(nil): break
-                case .failure(let error):
-                    if let folder = SnapshotLayout.snapshotFolder(containing: key) {
-                        damaged.append(Damaged(prefix: folder.prefix, id: folder.id, error: error))
-                    }
+                } else if let error = loaded.error, let folder = SnapshotLayout.snapshotFolder(containing: loaded.key) {
+                    damaged.append(Damaged(prefix: folder.prefix, id: folder.id, error: error))
                 }
                 schedule()
             }

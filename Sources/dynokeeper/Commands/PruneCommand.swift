@@ -46,11 +46,13 @@ struct PruneCommand: AsyncParsableCommand {
                 for decision in decisions {
                     if json {
                         print(try APIJSON.line(decision))
-                    } else if decision.keep {
-                        print("keep   \(decision.snapshot)  \(decision.reasons.joined(separator: ", "))")
                     } else {
+                        // One column for the verb, so that the ids line up.
+                        let verb = decision.keep ? "keep" : dryRun ? "would remove" : "removed"
+                        let detail =
+                            decision.keep ? decision.reasons.joined(separator: ", ") : Format.bytes(decision.storedSize)
                         print(
-                            "\(dryRun ? "would remove" : "removed") \(decision.snapshot)  \(Format.bytes(decision.storedSize))"
+                            "\(verb.padding(toLength: 12, withPad: " ", startingAt: 0))  \(decision.snapshot)  \(detail)"
                         )
                     }
                 }
