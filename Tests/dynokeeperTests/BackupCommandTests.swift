@@ -101,9 +101,9 @@ import Testing
     @Test func aSecondBackupWhileOneRunsIsBusyAndNamesTheFirst() async throws {
         let store = try TemporaryDirectory(prefix: "lock-store")
         defer { store.remove() }
-        // Each key takes 5 ms to save: the first backup's BGSAVE of 1000 keys runs for about five seconds (long
-        // enough to be seen holding the lock even when the whole suite loads the machine).
-        try await withResource(RedisServer.start(arguments: ["--rdb-key-save-delay", "5000"])) { redis in
+        // Each key takes 15 ms to save: the first backup's BGSAVE of 1000 keys runs for about fifteen seconds, long
+        // enough to be seen holding the lock even when the whole suite keeps this test's task waiting for seconds.
+        try await withResource(RedisServer.start(arguments: ["--rdb-key-save-delay", "15000"])) { redis in
             try await RedisDataset.populateRandom(redis, count: 1000, size: 16)
             let environment: [String: String?] = [
                 "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path,
