@@ -212,7 +212,11 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
 
         /// Whether the address is reachable from this machine only.
         package var isLoopback: Bool {
-            host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
+            if host == "::1" || host == "localhost" { return true }
+            // An IPv4 address in 127.0.0.0/8, not any name that starts with "127.".
+            var address = in_addr()
+            guard inet_pton(AF_INET, host, &address) == 1 else { return false }
+            return UInt32(bigEndian: address.s_addr) >> 24 == 127
         }
     }
 

@@ -123,6 +123,19 @@ import Testing
         #expect(Self.error("storage:\n  url: /a\nstorage.url: /b\n").contains("storage.url is set twice"))
     }
 
+    @Test func onlyLoopbackAddressesAreLoopback() throws {
+        func loopback(_ listen: String) throws -> Bool {
+            try Self.parse("server:\n  listen: \"\(listen)\"\n").server.isLoopback
+        }
+        #expect(try loopback("127.0.0.1:8080"))
+        #expect(try loopback("127.1.2.3:8080"))
+        #expect(try loopback("localhost:8080"))
+        #expect(try loopback("[::1]:8080"))
+        #expect(try !loopback("127.evil.example:8080"))
+        #expect(try !loopback("128.0.0.1:8080"))
+        #expect(try !loopback("0.0.0.0:8080"))
+    }
+
     @Test func restoresCanLoadOnline() throws {
         #expect(try Self.parse("restore:\n  method: online\n").restore.method == .online)
         #expect(try Self.parse("", environment: ["DYNOKEEPER_RESTORE_METHOD": "online"]).restore.method == .online)

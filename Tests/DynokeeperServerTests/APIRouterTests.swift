@@ -1,9 +1,12 @@
 import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
+import Hummingbird
 import NIOCore
 import ObjectStorage
 import Testing
+
+@testable import DynokeeperServer
 
 /// The API's checks and answers that need no Redis or store, at router level (see ``TestRouter``).
 @Suite struct APIRouterTests {
@@ -236,6 +239,33 @@ import Testing
                 "\(error)")
             let metrics = try await api.call(.get, "/metrics").body
             #expect(metrics.contains("dynokeeper_verification_failures_total 2"), "\(metrics)")
+        }
+    }
+
+    @Test func theTokenCheckTakesAnyCaseOfTheSchemeAndNothingElse() async throws {
+        try await withTestRouter { api in
+            for (scheme, status) in [("bearer ", 200), ("BEARER ", 200), ("Basic ", 401), ("Bearer", 401)] {
+                let header = scheme + TestDaemon.token
+                let reply = try await api.call(.get, "/v1/jobs", authorization: header)
+                #expect(reply.status == status, "\(scheme)")
+            }
+        }
+        // A length difference of 256 does not vanish (it did in an 8-bit accumulator).
+        let token = Array(TestDaemon.token.utf8)
+        #expect(
+            !BearerTokenMiddleware<BasicRequestContext>.constantTimeEquals(
+                token, token + [UInt8](repeating: 0, count: 256)))
+        #expect(BearerTokenMiddleware<BasicRequestContext>.constantTimeEquals(token, token))
+    }
+
+    @Test func aBodyOverTheLimitIs413AndUnexpectedErrorsSayNothingInternal() async throws {
+        try await withTestRouter { api in
+            let large = "{\"type\": \"rdb\", \"padding\": \"" + String(repeating: "x", count: 70_000) + "\"}"
+            let reply = try await api.call(.post, "/v1/backups", body: large)
+            #expect(reply.status == 413, "\(reply.body)")
+            #expect(Self.errorCode(reply) == "invalid_request")
+            #expect(Self.errorMessage(reply).contains("64 KiB"))
+            #expect(!reply.body.contains("NIO"))
         }
     }
 }

@@ -17,10 +17,11 @@ struct TestRouter: Sendable {
     let client: any TestClientProtocol
 
     func call(
-        _ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = TestDaemon.token
+        _ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = TestDaemon.token,
+        authorization: String? = nil
     ) async throws -> TestDaemon.Reply {
         var headers: HTTPFields = [:]
-        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let token { headers[.authorization] = authorization ?? "Bearer \(token)" }
         if body != nil { headers[.contentType] = "application/json" }
         let response = try await client.execute(
             uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })

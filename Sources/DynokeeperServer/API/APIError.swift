@@ -1,6 +1,7 @@
 import DynokeeperEngine
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// An API error, sent as `{"error": {"code": …, "message": …}}` with its status.
 struct APIError: HTTPResponseError {
@@ -69,8 +70,18 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             let code = error.status == .notFound ? "not_found" : "http_\(error.status.code)"
             throw APIError(status: error.status, code: code, message: error.body ?? error.status.reasonPhrase)
+        } catch is NIOTooManyBytesError {
+            throw APIError(
+                status: .contentTooLarge, code: DynokeeperError.Code.invalidRequest.rawValue,
+                message: "the body is larger than \(RequestBody.limit >> 10) KiB")
         } catch {
-            throw APIError(DynokeeperError(error))
+            let classified = DynokeeperError(error)
+            guard classified.code == .failed else { throw APIError(classified) }
+            // An error nobody classified may carry internals (paths, library messages): logged, not sent.
+            context.logger.error("request \(request.method) \(request.uri.path) failed: \(error)")
+            throw APIError(
+                status: .internalServerError, code: classified.code.rawValue,
+                message: "internal error; the daemon's log says what happened")
         }
     }
 }

@@ -8,8 +8,10 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         if request.uri.path == "/health" { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            Self.constantTimeEquals(Array(header.dropFirst(7).utf8), Array(token.utf8))
+        // The scheme is case-insensitive (RFC 9110); the token is compared whole.
+        guard let header = request.headers[.authorization], let space = header.firstIndex(of: " "),
+            header[..<space].lowercased() == "bearer",
+            Self.constantTimeEquals(Array(header[header.index(after: space)...].utf8), Array(token.utf8))
         else {
             throw APIError(
                 status: .unauthorized, code: "unauthorized",
@@ -20,9 +22,10 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Compares without stopping at the first difference, so the time taken says nothing about the token.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        // Whole-width: a length difference of 256 must not vanish in a byte.
+        var difference = a.count ^ b.count
         for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+            difference |= Int((index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0))
         }
         return difference == 0
     }

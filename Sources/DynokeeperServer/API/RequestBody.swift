@@ -30,10 +30,13 @@ struct RequestBody {
 
     let fields: [String: Value]
 
+    /// The largest body accepted (the API's bodies are a few fields).
+    static let limit = 64 << 10
+
     /// Reads the body (an empty body is `{}`) and refuses fields not in `allowed`.
     static func read(_ request: Request, allowed: Set<String>) async throws -> RequestBody {
         var request = request
-        let buffer = try await request.collectBody(upTo: 64 << 10)
+        let buffer = try await request.collectBody(upTo: limit)
         guard buffer.readableBytes > 0 else { return RequestBody(fields: [:]) }
         guard let value = try? JSONDecoder().decode(Value.self, from: Data(buffer.readableBytesView)) else {
             throw APIError.badRequest("the body is not JSON")
