@@ -22,6 +22,25 @@ package enum ObjectKey {
         }
     }
 
+    /// Checks a listing prefix: empty, or the start of a valid key (its complete segments neither empty, `.` nor
+    /// `..`), so that a store on a file system never walks outside its root.
+    /// - Throws: ``ObjectStoreError`` with ``ObjectStoreError/Code/invalidKey``.
+    package static func validatePrefix(_ prefix: String) throws {
+        guard !prefix.isEmpty else { return }
+        let invalid = ObjectStoreError(.invalidKey, "invalid listing prefix", key: prefix)
+        guard !prefix.hasPrefix("/"), !prefix.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else { throw invalid }
+        var segments = prefix.split(separator: "/", omittingEmptySubsequences: false)
+        if prefix.hasSuffix("/") { segments.removeLast() }
+        for (index, segment) in segments.enumerated() {
+            // The last, partial segment may be empty or a start of a name (`.` starts `.dynokeeper-…`), but the
+            // complete ones are folders.
+            let complete = index < segments.count - 1 || prefix.hasSuffix("/")
+            if complete && (segment.isEmpty || segment == "." || segment == "..") { throw invalid }
+            if !complete && segment == ".." { throw invalid }
+        }
+    }
+
     /// Whether `a` sorts before `b` in the byte order of their UTF-8 encodings, which is S3's listing order.
     package static func precedes(_ a: String, _ b: String) -> Bool {
         a.utf8.lexicographicallyPrecedes(b.utf8)

@@ -268,4 +268,17 @@ import Testing
             #expect(!reply.body.contains("NIO"))
         }
     }
+
+    @Test func namesThatWouldLeaveTheStoreAreRefused() async throws {
+        try await withTestRouter { api in
+            for path in ["/v1/ring/snapshots?cluster=..", "/v1/ring/snapshots?cluster=.", "/v1/snapshots?cluster=.."] {
+                let reply = try await api.call(.get, path)
+                #expect(reply.status == 400, "\(path): \(reply.body)")
+            }
+            #expect(try await api.call(.get, "/v1/ring/snapshots?clusters=x").status == 400)
+            let restore = try await api.call(.post, "/v1/restores", body: #"{"source_cluster": ".."}"#)
+            #expect(restore.status == 400)
+            #expect(Self.errorMessage(restore).contains("source_cluster"))
+        }
+    }
 }

@@ -16,6 +16,22 @@ import Testing
         #expect(store.location == "file://\(folder.path)")
     }
 
+    /// A prefix never takes a listing outside the root (a token holder asking for `..` must not walk `/`).
+    @Test func listingPrefixesStayUnderTheRoot() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = LocalDirectoryStore(root: folder.path + "/store")
+        _ = try await store.put("c/a", bytes: ByteBuffer(string: "x"))
+        for prefix in ["../", "..", "c/../", "/etc/", "c//"] {
+            await #expect(throws: ObjectStoreError.self, "\(prefix)") {
+                _ = try await store.list(prefix: prefix, delimiter: nil, continuation: nil, maxKeys: 10)
+            }
+        }
+        #expect(try await store.listAll(prefix: "c/").map(\.key) == ["c/a"])
+        #expect(try await store.listAll(prefix: "c/.dyno").isEmpty)
+        #expect(try await store.listAll(prefix: "").map(\.key) == ["c/a"])
+    }
+
     @Test func relativeRootsResolveAgainstTheWorkingDirectory() {
         let store = LocalDirectoryStore(root: "var/backups")
         #expect(store.root == FileManager.default.currentDirectoryPath + "/var/backups")

@@ -95,7 +95,11 @@ struct APIRoutes: Sendable {
         }
         ring.get("/snapshots") { request, _ in
             let configured = await self.node.holder.current.cluster
+            for (name, _) in request.uri.queryParameters where name != "cluster" {
+                throw APIError.badRequest("unknown query parameter \(name); expected cluster")
+            }
             let cluster = request.uri.queryParameters["cluster"].map(String.init) ?? configured
+            guard RequestBody.isName(cluster) else { throw APIError.badRequest("cluster must be a name") }
             let ids = try await RingCatalog(store: self.node.store, logger: self.node.logger).ids(cluster: cluster)
             return try JSON.response(RingSnapshotList(cluster: cluster, snapshots: ids.map(\.text)))
         }
@@ -116,7 +120,7 @@ struct APIRoutes: Sendable {
         }
         var identity = node.node.identity
         if let cluster = query["cluster"].map(String.init) {
-            guard !cluster.isEmpty, !cluster.contains("/") else { throw APIError.badRequest("cluster must be a name") }
+            guard RequestBody.isName(cluster) else { throw APIError.badRequest("cluster must be a name") }
             identity.cluster = cluster
         }
         let catalog = SnapshotCatalog(store: node.store, logger: node.logger)

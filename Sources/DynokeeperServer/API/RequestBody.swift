@@ -115,12 +115,17 @@ struct RequestBody {
 
     func name(_ field: String) throws -> String? {
         try string(field).map { text in
-            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
-            else {
+            guard Self.isName(text) else {
                 throw APIError.badRequest("field \(field) must be a name of letters, digits, '.', '_' or '-'")
             }
             return text
         }
+    }
+
+    /// A name that becomes a folder of the store (a cluster, datacenter, rack): never empty, `.` or `..`.
+    static func isName(_ text: String) -> Bool {
+        !text.isEmpty && text != "." && text != ".."
+            && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
     }
 }
 

@@ -127,6 +127,7 @@ package struct LocalDirectoryStore: ObjectStore {
     package func list(
         prefix: String, delimiter: String?, continuation: String?, maxKeys: Int
     ) async throws -> ObjectListing {
+        try ObjectKey.validatePrefix(prefix)
         let root = root
         return try await BlockingIO.run {
             // Only the folder holding the prefix's last complete segment can contain matches.
