@@ -161,4 +161,20 @@ import Testing
             }
         }
     }
+
+    /// A snapshot dated in the future (a fast clock) is never the default choice; named by id it is restorable.
+    @Test func aFutureSnapshotIsNeverTheNewest() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RedisServer.start()) { source in
+                let (entry, _) = try await Self.snapshot(source, store: store.store)
+                let future = SnapshotID("20990101T000000Z")!
+                var options = NodeBackup.Options(type: .rdb, snapshotID: future)
+                options.method = .file
+                _ = try await Engine.backup(.test(port: source.port), store: store.store).run(options)
+                let selector = SnapshotSelector(store: store.store, logger: Engine.logger)
+                #expect(try await selector.select(.init(source: entry.node)).id == entry.id)
+                #expect(try await selector.select(.init(source: entry.node, snapshotID: future)).id == future)
+            }
+        }
+    }
 }

@@ -49,6 +49,12 @@ package struct SnapshotSelector: Sendable {
                 throw damaged.error
             }
             let entries = request.snapshotID == nil ? try scan.complete() : scan.entries
+            let future = entries.filter { $0.id.date > Date().addingTimeInterval(Self.clockTolerance) }
+            if request.snapshotID == nil, !future.isEmpty {
+                logger.warning(
+                    "ignoring \(future.count) snapshot(s) dated in the future (\(future.map(\.id.text).joined(separator: ", "))): check the clocks of the nodes that took them; restore one with --snapshot"
+                )
+            }
             if let chosen = Self.choose(entries, id: \.id, date: request.date, snapshotID: request.snapshotID) {
                 return RestoreSource(entry: chosen)
             }
@@ -76,15 +82,20 @@ package struct SnapshotSelector: Sendable {
         )
     }
 
-    static func choose<T>(_ candidates: [T], id: KeyPath<T, SnapshotID>, date: Date?, snapshotID: SnapshotID?) -> T? {
+    /// How far ahead of this node's clock a snapshot id may be and still count as the newest.
+    static let clockTolerance: TimeInterval = 300
+
+    static func choose<T>(
+        _ candidates: [T], id: KeyPath<T, SnapshotID>, date: Date?, snapshotID: SnapshotID?, now: Date = Date()
+    ) -> T? {
         let sorted = candidates.sorted { $0[keyPath: id] > $1[keyPath: id] }
         if let snapshotID { return sorted.first { $0[keyPath: id] == snapshotID } }
-        if let date { return sorted.first { $0[keyPath: id].date <= date } }
-        return sorted.first
+        // A snapshot dated in the future (a node with a fast clock, or an id given by hand) is never the default:
+        // it would win every restore from now on.
+        let bound = min(date ?? .distantFuture, now.addingTimeInterval(clockTolerance))
+        return sorted.first { $0[keyPath: id].date <= bound }
     }
 
-    /// Dynomite-manager's objects for the node: `<dc>/<rack>/<token>/<epoch ms of the day's start>` under
-    /// the store's root (its base_dir).
     /// Dynomite-manager's objects of a node (`<dc>/<rack>/<token>/<epoch ms>`), by the day each is of.
     package func dynomiteManagerObjects(
         _ node: NodeIdentity
