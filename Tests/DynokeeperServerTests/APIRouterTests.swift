@@ -281,12 +281,4 @@ import Testing
             #expect(Self.errorMessage(restore).contains("source_cluster"))
         }
     }
-
-    @Test func aSnapshotIdAheadOfTheClockIsRefused() async throws {
-        try await withTestRouter { api in
-            let reply = try await api.call(.post, "/v1/backups", body: #"{"snapshot_id": "20990101T000000Z"}"#)
-            #expect(reply.status == 400)
-            #expect(Self.errorMessage(reply).contains("ahead of this node's clock"))
-        }
-    }
 }

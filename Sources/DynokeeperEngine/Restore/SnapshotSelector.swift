@@ -50,7 +50,7 @@ package struct SnapshotSelector: Sendable {
             }
             let entries = request.snapshotID == nil ? try scan.complete() : scan.entries
             let future = entries.filter { $0.id.date > Date().addingTimeInterval(Self.clockTolerance) }
-            if request.snapshotID == nil, !future.isEmpty {
+            if request.snapshotID == nil, request.date == nil, !future.isEmpty {
                 logger.warning(
                     "ignoring \(future.count) snapshot(s) dated in the future (\(future.map(\.id.text).joined(separator: ", "))): check the clocks of the nodes that took them; restore one with --snapshot"
                 )
@@ -90,10 +90,10 @@ package struct SnapshotSelector: Sendable {
     ) -> T? {
         let sorted = candidates.sorted { $0[keyPath: id] > $1[keyPath: id] }
         if let snapshotID { return sorted.first { $0[keyPath: id] == snapshotID } }
+        if let date { return sorted.first { $0[keyPath: id].date <= date } }
         // A snapshot dated in the future (a node with a fast clock, or an id given by hand) is never the default:
         // it would win every restore from now on.
-        let bound = min(date ?? .distantFuture, now.addingTimeInterval(clockTolerance))
-        return sorted.first { $0[keyPath: id].date <= bound }
+        return sorted.first { $0[keyPath: id].date <= now.addingTimeInterval(clockTolerance) }
     }
 
     /// Dynomite-manager's objects of a node (`<dc>/<rack>/<token>/<epoch ms>`), by the day each is of.

@@ -133,12 +133,6 @@ struct RequestBody {
 extension BackupRequest {
     init(_ body: RequestBody) throws {
         self.init(type: try body.type(), snapshotID: try body.snapshot("snapshot_id"))
-        // An id ahead of this node's clock would be the newest snapshot for as long as it is in the future.
-        if let id = snapshotID, id.date > Date().addingTimeInterval(300) {
-            throw APIError.badRequest(
-                "snapshot_id \(id) is more than 5 minutes ahead of this node's clock (\(Date().formatted(.iso8601))): check the clocks of the ring's nodes"
-            )
-        }
     }
 
     static let fields: Set<String> = ["type", "snapshot_id"]
