@@ -161,7 +161,7 @@ import Testing
             try await daemon.task.value
             let job = try #require(await daemon.daemon.node.runner.job(id))
             #expect(job.state == .failed)
-            #expect(job.error?.contains("cancelled") == true)
+            #expect(job.error?.contains("cancelled") == true, "\(job.error ?? "")")
             // Nothing in the store looks like a complete snapshot (checked with awscli: the daemon's store is closed).
             let listing = try await SeaweedFS.shared().awsCheck(["s3", "ls", "--recursive", "s3://\(daemon.bucket)/"])
             #expect(!listing.stdoutText.contains("manifest.json"), "\(listing.stdoutText)")
