@@ -103,6 +103,8 @@ package struct RedisPersistence: Sendable {
         do {
             return DataFile(name: name, file: try await LocalFile.open(directory + "/" + name))
         } catch let error as LocalFileError {
+            // A cancelled backup (the daemon stopping) is a cancellation, not a file that cannot be read.
+            try Task.checkCancellation()
             throw DynokeeperError.snapshot(
                 "the RDB file Redis wrote cannot be read: \(error) (if dynokeeper sees Redis's data folder at another path, set redis.data_dir)"
             )
@@ -155,6 +157,7 @@ package struct RedisPersistence: Sendable {
             do {
                 return ([DataFile(name: fileName, file: try await LocalFile.open(directory + "/" + fileName))], nil)
             } catch let error as LocalFileError {
+                try Task.checkCancellation()
                 throw DynokeeperError.snapshot("the AOF file cannot be read: \(error)")
             }
         }
@@ -181,6 +184,7 @@ package struct RedisPersistence: Sendable {
                 }
                 return (files, (folder, manifestName, AOFManifest.withoutHistory(text)))
             } catch let error as LocalFileError {
+                try Task.checkCancellation()
                 lastError = error
                 try await Task.sleep(for: .milliseconds(100))
             }
