@@ -57,6 +57,18 @@ package struct SnapshotCatalog: Sendable {
         try await scan(of: node).complete()
     }
 
+    /// One of the node's complete snapshots, by id: only its own manifest must be readable.
+    /// - Throws: Its manifest's error when that one is damaged; `not_found` when there is no such snapshot.
+    package func snapshot(_ id: SnapshotID, of node: NodeIdentity) async throws -> SnapshotEntry {
+        let scan = try await scan(of: node)
+        if let damaged = scan.damaged.first(where: { $0.id == id }) { throw damaged.error }
+        guard let entry = scan.entries.first(where: { $0.id == id }) else {
+            throw DynokeeperError(
+                .notFound, "no complete snapshot \(id) of \(node.cluster) \(node) in \(store.location)")
+        }
+        return entry
+    }
+
     /// The node's snapshots, the damaged ones apart: for the commands that name one, or check each.
     package func scan(of node: NodeIdentity) async throws -> Scan {
         var scan = try await find(prefix: SnapshotLayout.nodePrefix(node), cluster: node.cluster)

@@ -132,13 +132,8 @@ struct APIRoutes: Sendable {
 
     /// One of this node's complete snapshots, by id.
     func snapshot(_ text: String) async throws -> SnapshotEntry {
-        let id = try SnapshotID.parse(text, as: "the snapshot id")
-        let entries = try await SnapshotCatalog(store: node.store, logger: node.logger).snapshots(
-            of: node.node.identity)
-        guard let entry = entries.first(where: { $0.id == id }) else {
-            throw APIError.notFound("no complete snapshot \(id) of this node")
-        }
-        return entry
+        try await SnapshotCatalog(store: node.store, logger: node.logger).snapshot(
+            try SnapshotID.parse(text, as: "the snapshot id"), of: node.node.identity)
     }
 
     func status() async throws -> NodeStatus {

@@ -86,15 +86,8 @@ struct PinCommand: AsyncParsableCommand {
     }
 
     static func find(_ id: String, context: NodeContext) async throws -> SnapshotEntry {
-        let wanted = try SnapshotID.parse(id, as: "the snapshot id")
-        guard
-            let entry = try await SnapshotCatalog(store: context.store, logger: context.logger)
-                .snapshots(of: context.node.identity).first(where: { $0.id == wanted })
-        else {
-            throw DynokeeperError(
-                .notFound, "no complete snapshot \(wanted) of \(context.node.identity) in \(context.store.location)")
-        }
-        return entry
+        try await SnapshotCatalog(store: context.store, logger: context.logger).snapshot(
+            try SnapshotID.parse(id, as: "the snapshot id"), of: context.node.identity)
     }
 }
 

@@ -126,16 +126,10 @@ struct SnapshotsShowCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
-                let wanted = try SnapshotID.parse(id, as: "the snapshot id")
                 var node = context.node.identity
                 if let cluster { node.cluster = cluster }
-                let scan = try await SnapshotCatalog(store: context.store, logger: context.logger).scan(of: node)
-                if let damaged = scan.damaged.first(where: { $0.id == wanted }) { throw damaged.error }
-                guard let entry = scan.entries.first(where: { $0.id == wanted }) else {
-                    throw DynokeeperError(
-                        .notFound,
-                        "no complete snapshot \(wanted) of \(node.cluster) \(node) in \(context.store.location)")
-                }
+                let entry = try await SnapshotCatalog(store: context.store, logger: context.logger).snapshot(
+                    try SnapshotID.parse(id, as: "the snapshot id"), of: node)
                 let manifest = entry.manifest
                 if json {
                     print(
