@@ -85,6 +85,13 @@ package enum ConfigurationKeys {
         Key("verify.schedule", "\"daily HH:MM\" (UTC) or a five-field cron expression"),
         Key("verify.load", "true or false"),
         Key("verify.redis_server", "the redis-server a restore drill starts"),
+        Key(
+            "encryption.key_file",
+            "the path of a file holding at least 32 bytes of secret (not world-readable): new snapshots are encrypted with it"
+        ),
+        Key(
+            "encryption.previous_key_files",
+            "a list of paths of earlier key files, which still decrypt the snapshots taken with them"),
         Key("ring.peers", "a list of the peer dynokeepers' base URLs (http://host:port)"),
         Key("ring.peer_port", "a port number (1-65535): the peers' API port on the dyn_seeds hosts"),
         Key("server.listen", "host:port, such as 127.0.0.1:8080 (port 0: any free port)"),

@@ -60,6 +60,7 @@ extension DynokeeperConfiguration {
         verify.schedule = try reader.parsed("verify.schedule", BackupSchedule.init(parsing:))?.value
         verify.load = try reader.bool("verify.load")?.value ?? false
         verify.redisServer = try reader.string("verify.redis_server", default: "redis-server")!
+        encryption = try Encryption(reading: &reader)
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
         effective = reader.effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
     }

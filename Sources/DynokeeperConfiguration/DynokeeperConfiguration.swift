@@ -17,6 +17,8 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     package var retention = Retention()
     /// Scheduled verification of the stored snapshots (`verify.*`).
     package var verify = Verify()
+    /// Client-side encryption of the stored snapshots (`encryption.*`).
+    package var encryption = Encryption()
 
     /// The `verify.*` keys.
     package struct Verify: Sendable, Equatable {

@@ -84,7 +84,9 @@ struct RestoreNode: TestResource {
     ) async throws -> SnapshotManifest {
         var options = NodeBackup.Options(type: type)
         options.snapshotID = id
-        return try await Engine.backup(try settings, store: store).run(options).manifest
+        var backup = Engine.backup(try settings, store: store)
+        backup.keys = SnapshotKeyring(configuration.encryption)
+        return try await backup.run(options).manifest
     }
 
     /// Replaces the node's data with other data, as a bad deploy or corruption would.

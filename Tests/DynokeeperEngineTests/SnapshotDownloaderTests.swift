@@ -22,7 +22,7 @@ import Testing
             key: "node/dump.rdb", name: "dump.rdb", compressed: false, size: Int64(2 * chunk),
             storedSize: Int64(2 * chunk), sha256: nil)
         let path = folder.file("dump.rdb")
-        let downloader = SnapshotDownloader(store: store, logger: Engine.logger, progress: nil)
+        let downloader = SnapshotDownloader(store: store, keys: .none, logger: Engine.logger, progress: nil)
         await #expect(throws: FailingDownloadStore.CutOff.self) { try await downloader.fetch(file, to: path) }
         let sizeAtReturn = try Self.size(path)
         try await Task.sleep(for: .milliseconds(500))

@@ -21,6 +21,8 @@ package struct NodeBackup: Sendable {
         package var snapshotID: SnapshotID?
         /// How an RDB backup gets the RDB (`backup.method`).
         package var method: DynokeeperConfiguration.Backup.Method = .file
+        /// The key the objects are encrypted with; set by ``NodeBackup/run(_:)`` from ``NodeBackup/keys``.
+        var encryptionKey: SnapshotKeyring.Key?
 
         package init(
             type: DynokeeperConfiguration.Backup.PersistenceType,
@@ -58,6 +60,8 @@ package struct NodeBackup: Sendable {
     package let logger: Logger
     package let progress: (any ProgressReporter)?
     let now: @Sendable () -> Date
+    /// The key new snapshots are encrypted with (`encryption.key_file`); in clear when it has none.
+    package var keys = SnapshotKeyring.none
 
     /// - Parameters:
     ///   - node: The node's identity and Redis address.
@@ -81,6 +85,9 @@ package struct NodeBackup: Sendable {
     }
 
     package func run(_ options: Options) async throws -> Report {
+        var options = options
+        // Read before Redis is asked for anything: a missing key file fails the backup at once.
+        options.encryptionKey = try keys.current()
         let startedAt = now()
         var id = options.snapshotID ?? SnapshotID(date: startedAt)
         while try await store.head(SnapshotLayout.manifestKey(node.identity, id)) != nil {
@@ -170,7 +177,8 @@ package struct NodeBackup: Sendable {
         var stored: [SnapshotManifest.File] = []
         for file in files {
             let entry = try await upload(
-                name: file.name, size: file.file.size, body: file.file.chunks(), prefix: prefix, options: options)
+                name: file.name, size: file.file.size, body: file.file.chunks(), id: id, prefix: prefix,
+                options: options)
             uploaded.append(prefix + entry.object)
             stored.append(entry)
         }
@@ -178,7 +186,7 @@ package struct NodeBackup: Sendable {
             let content = ByteBuffer(string: aofManifest.content)
             let entry = try await upload(
                 name: "\(aofManifest.directory)/\(aofManifest.name)", size: Int64(content.readableBytes),
-                body: ByteStream(buffers: [content]), prefix: prefix, options: options)
+                body: ByteStream(buffers: [content]), id: id, prefix: prefix, options: options)
             uploaded.append(prefix + entry.object)
             stored.append(entry)
         }
@@ -199,7 +207,7 @@ package struct NodeBackup: Sendable {
         method: DynokeeperConfiguration.Backup.Method?, saveDuration: Duration, uploadDuration: Duration
     ) async throws -> Report {
         let manifest = SnapshotManifest(
-            format: SnapshotManifest.currentFormat, snapshotID: id,
+            format: options.encryptionKey == nil ? 1 : SnapshotManifest.currentFormat, snapshotID: id,
             tool: .init(name: "dynokeeper", version: DynokeeperVersion.current), node: node.identity,
             hostname: ProcessInfo.processInfo.hostName,
             redis: .init(
@@ -211,7 +219,12 @@ package struct NodeBackup: Sendable {
                 level: options.compression == .zstd ? options.compressionLevel : nil),
             files: stored,
             keyspace: Dictionary(uniqueKeysWithValues: keyspace.map { ("db\($0.key)", $0.value) }),
-            keyspaceExact: exact, rdbVersion: rdbVersion, startedAt: startedAt, finishedAt: now(), method: method)
+            keyspaceExact: exact, rdbVersion: rdbVersion, startedAt: startedAt, finishedAt: now(), method: method,
+            encryption: options.encryptionKey.map {
+                .init(
+                    algorithm: ChunkedEncryption.algorithm, keyFingerprint: $0.fingerprint,
+                    chunkSize: ChunkedEncryption.defaultChunkSize)
+            })
         progress?.step("write the manifest")
         // Every file must still be there (a clean-up of the store running meanwhile, or a lifecycle rule, could
         // have removed it): a manifest makes the snapshot complete.
@@ -252,7 +265,7 @@ package struct NodeBackup: Sendable {
         async let file = {
             defer { toUpload.close() }
             return try await upload(
-                name: "dump.rdb", size: nil, body: ByteStream(toUpload), prefix: prefix, options: options)
+                name: "dump.rdb", size: nil, body: ByteStream(toUpload), id: id, prefix: prefix, options: options)
         }()
         async let counted = {
             defer { toCount.close() }
@@ -327,18 +340,23 @@ package struct NodeBackup: Sendable {
     /// The smallest piece a streamed backup hands to its consumers.
     static let streamBatch = 256 << 10
 
-    /// Streams one file: counted for progress, hashed, compressed, stored.
+    /// Streams one file: counted for progress, hashed, compressed, encrypted, stored.
     /// - Parameter size: Its size, when known beforehand (a file); otherwise whatever streamed by.
     private func upload(
-        name: String, size: Int64?, body: ByteStream, prefix: String, options: Options
+        name: String, size: Int64?, body: ByteStream, id: SnapshotID, prefix: String, options: Options
     ) async throws -> SnapshotManifest.File {
-        let object = options.compression == .zstd ? name + ".zst" : name
+        var object = options.compression == .zstd ? name + ".zst" : name
         progress?.step("upload \(name)")
         let digesting = DigestingSequence(ProgressSequence(body, label: name, total: size ?? 0, reporter: progress))
-        let stream: ByteStream
+        var stream: ByteStream
         switch options.compression {
         case .zstd: stream = ByteStream(ZstdCompressingSequence(digesting, level: Int32(options.compressionLevel)))
         case .none: stream = ByteStream(digesting)
+        }
+        if let key = options.encryptionKey {
+            object += ChunkedEncryption.objectSuffix
+            let context = SnapshotManifest.encryptionContext(id, node.identity, file: name)
+            stream = ByteStream(EncryptingSequence(stream, key: key, context: context))
         }
         let info = try await store.put(prefix + object, body: stream, options: PutOptions(sizeHint: size))
         guard let (sha256, count) = digesting.digest.result else {

@@ -9,6 +9,8 @@ package struct SnapshotExport: Sendable {
     package let store: any ObjectStore
     package let logger: Logger
     package let progress: (any ProgressReporter)?
+    /// The keys that decrypt encrypted snapshots (`encryption.*`).
+    package var keys = SnapshotKeyring.none
 
     package init(store: any ObjectStore, logger: Logger, progress: (any ProgressReporter)? = nil) {
         self.store = store
@@ -34,7 +36,7 @@ package struct SnapshotExport: Sendable {
                 "\(folder) is not empty (\(existing.sorted().prefix(5).joined(separator: ", "))): choose an empty folder, or pass --force to replace files of the same names"
             )
         }
-        let downloader = SnapshotDownloader(store: store, logger: logger, progress: progress)
+        let downloader = SnapshotDownloader(store: store, keys: keys, logger: logger, progress: progress)
         for file in source.files {
             let path = folder + "/" + file.name
             try await LocalFileSystem.remove(path)

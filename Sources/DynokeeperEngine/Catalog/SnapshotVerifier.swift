@@ -41,6 +41,8 @@ package struct SnapshotVerifier: Sendable {
     package let store: any ObjectStore
     package let logger: Logger
     package let progress: (any ProgressReporter)?
+    /// The keys that decrypt encrypted snapshots (`encryption.*`).
+    package var keys = SnapshotKeyring.none
     /// The redis-server a drill starts (`verify.redis_server`).
     package var redisServer = "redis-server"
 
@@ -100,7 +102,7 @@ package struct SnapshotVerifier: Sendable {
         var report = Report(
             snapshot: entry.id.text, node: "\(entry.node.cluster)/\(entry.node)", files: source.files.count, bytes: 0,
             problems: [])
-        let downloader = SnapshotDownloader(store: store, logger: logger, progress: progress)
+        let downloader = SnapshotDownloader(store: store, keys: keys, logger: logger, progress: progress)
         var folder: String?
         if load {
             folder =

@@ -88,6 +88,18 @@ package struct ConfigurationCheck: Sendable {
                 check.findings.append(Finding(level: .error, message: "\(error)"))
             }
         }
+        do {
+            let keys = try SnapshotKeyring(configuration.encryption).all()
+            for (index, key) in keys.enumerated() {
+                check.resolved.append(
+                    (
+                        index == 0 ? "encryption key" : "earlier encryption key", "fingerprint \(key.fingerprint)",
+                        key.origin
+                    ))
+            }
+        } catch {
+            check.findings.append(Finding(level: .error, message: "\(error)"))
+        }
         if configuration.backup.enabled, let next = configuration.backup.schedule.next(after: Date()) {
             check.resolved.append(("next scheduled backup", next.formatted(.iso8601), "backup.schedule"))
         }

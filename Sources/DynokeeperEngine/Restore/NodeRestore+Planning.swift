@@ -12,6 +12,7 @@ extension NodeRestore {
         source: RestoreSource, plan: RestorePlan, target: RestoreTarget, options: Options
     ) async throws -> [String] {
         var notes: [String] = []
+        try downloader.keys(for: source.files, of: "snapshot \(source.id)")
         if let supervised = target.supervised, supervised != "no", configuration.redis.stop == nil {
             throw ConfigurationError(
                 "Redis runs supervised (supervised \(supervised)): after SHUTDOWN its supervisor would start it again on the old files while dynokeeper replaces them. Set redis.stop and redis.start to the supervisor's commands (such as systemctl stop redis-server / systemctl start redis-server)"

@@ -68,11 +68,16 @@ package struct NodeRestore: Sendable {
         return restore
     }
 
+    var downloader: SnapshotDownloader {
+        SnapshotDownloader(
+            store: store, keys: SnapshotKeyring(configuration.encryption), logger: logger, progress: progress)
+    }
+
     var redisService: RedisService { RedisService.make(configuration, connector: connector, logger: logger) }
 
     var onlineLoad: OnlineLoad {
         OnlineLoad(
-            connector: connector, downloader: SnapshotDownloader(store: store, logger: logger, progress: progress),
+            connector: connector, downloader: downloader,
             logger: logger, loadTimeout: onlineLoadTimeout)
     }
 
@@ -305,7 +310,6 @@ package struct NodeRestore: Sendable {
 
     /// Fetches every file of the plan into the incoming folder, and writes the files dynokeeper adds.
     private func fetch(_ plan: RestorePlan, into incoming: String) async throws {
-        let downloader = SnapshotDownloader(store: store, logger: logger, progress: progress)
         for placement in plan.placements {
             let path = incoming + "/" + placement.target
             if let file = placement.source {

@@ -24,6 +24,16 @@ package struct RestoreSource: Sendable {
         package var storedSize: Int64
         /// SHA-256 after decompression; `nil` for Dynomite-manager objects, which have none.
         package var sha256: String?
+        /// How the object is encrypted; `nil` when it is stored in clear.
+        package var encryption: FileEncryption? = nil
+    }
+
+    /// What decrypting one object needs besides the key.
+    package struct FileEncryption: Sendable, Codable, Equatable {
+        /// The fingerprint of the key it was encrypted with.
+        package var keyFingerprint: String
+        /// The snapshot, node and file it belongs to (``ChunkedEncryption``).
+        package var context: String
     }
 
     package var format: Format
@@ -46,11 +56,19 @@ package struct RestoreSource: Sendable {
         node = entry.node
         type = entry.manifest.type
         manifest = entry.manifest
-        files = entry.manifest.files.map {
-            File(
-                key: entry.prefix + $0.object, name: $0.name,
-                compressed: $0.object.hasSuffix(".zst") && $0.object != $0.name,
-                size: $0.size, storedSize: $0.storedSize, sha256: $0.sha256)
+        let manifest = entry.manifest
+        files = manifest.files.map { file in
+            var stored = Substring(file.object)
+            if manifest.encryption != nil, stored.hasSuffix(ChunkedEncryption.objectSuffix) {
+                stored = stored.dropLast(ChunkedEncryption.objectSuffix.count)
+            }
+            return File(
+                key: entry.prefix + file.object, name: file.name,
+                compressed: stored.hasSuffix(".zst") && stored != file.name,
+                size: file.size, storedSize: file.storedSize, sha256: file.sha256,
+                encryption: manifest.encryption.map {
+                    FileEncryption(keyFingerprint: $0.keyFingerprint, context: manifest.encryptionContext(file.name))
+                })
         }
     }
 

@@ -8,8 +8,22 @@ import Zstd
 /// fly; a corrupt, truncated or foreign object fails here, before the node is touched.
 struct SnapshotDownloader {
     let store: any ObjectStore
+    /// The keys that decrypt encrypted snapshots.
+    let keys: SnapshotKeyring
     let logger: Logger
     let progress: (any ProgressReporter)?
+
+    /// The key of each encrypted file, so that a snapshot whose key is missing is refused before anything is
+    /// fetched (or the node touched).
+    /// - Throws: `snapshot_invalid` naming the fingerprint needed.
+    @discardableResult
+    func keys(for files: [RestoreSource.File], of what: String) throws -> [String: SnapshotKeyring.Key] {
+        var found: [String: SnapshotKeyring.Key] = [:]
+        for fingerprint in Set(files.compactMap(\.encryption?.keyFingerprint)) {
+            found[fingerprint] = try keys.key(fingerprint: fingerprint, for: what)
+        }
+        return found
+    }
 
     /// Downloads one file to `path` (which must not exist), flushed to disk.
     func fetch(_ file: RestoreSource.File, to path: String) async throws {
@@ -35,15 +49,20 @@ struct SnapshotDownloader {
     /// The file's bytes as they download: decompressed, no more than the manifest's size, counted, hashed.
     /// Read it within ``reading(_:_:)``, then ``check(_:_:)`` it.
     func open(_ file: RestoreSource.File) async throws -> DigestingSequence<ProgressSequence<ByteStream>> {
+        let key = try file.encryption.map { try keys.key(fingerprint: $0.keyFingerprint, for: file.key) }
         let download = try await store.download(file.key)
+        var stored = download.body
+        if let key, let encryption = file.encryption {
+            stored = ByteStream(DecryptingSequence(stored, key: key, context: encryption.context))
+        }
         let body: ByteStream
         if file.compressed {
             // More output than the manifest says is corruption (or a decompression bomb): stop early.
-            body = ByteStream(ZstdDecompressingSequence(download.body, limit: Int(file.size)))
+            body = ByteStream(ZstdDecompressingSequence(stored, limit: Int(file.size)))
         } else {
             // An uncompressed object (a Dynomite-manager backup) may not hold more than the size it was listed
             // with: a foreign or replaced object must not fill the disk.
-            body = ByteStream(SizeLimitedSequence(download.body, limit: file.size))
+            body = ByteStream(SizeLimitedSequence(stored, limit: file.size))
         }
         return DigestingSequence(ProgressSequence(body, label: file.name, total: file.size, reporter: progress))
     }
@@ -54,6 +73,8 @@ struct SnapshotDownloader {
             return try await body()
         } catch let error as ZstdError {
             throw DynokeeperError.snapshot("\(file.key) is damaged: \(error)")
+        } catch let error as DecryptionError {
+            throw DynokeeperError.snapshot("\(file.key) \(error)")
         } catch let error as ObjectTooLong {
             throw DynokeeperError.snapshot(
                 "\(file.key) is damaged or was replaced: it holds more than the \(error.limit) bytes expected")

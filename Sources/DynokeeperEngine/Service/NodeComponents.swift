@@ -30,10 +30,30 @@ package struct NodeComponents: Sendable {
     /// - Throws: When the node runs Dynomite but the commands to stop and start it are missing.
     package func dynomiteService() throws -> DynomiteService? { try DynomiteService.make(configuration, node: node) }
 
+    /// The keys of `encryption.*`.
+    package var keys: SnapshotKeyring { SnapshotKeyring(configuration.encryption) }
+
     package func backup(progress: (any ProgressReporter)?) -> NodeBackup {
-        NodeBackup(
+        var backup = NodeBackup(
             node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
             progress: progress)
+        backup.keys = keys
+        return backup
+    }
+
+    /// Checks stored snapshots, with the configured keys and `verify.redis_server`.
+    package func verifier(progress: (any ProgressReporter)?) -> SnapshotVerifier {
+        var verifier = SnapshotVerifier(store: store, logger: logger, progress: progress)
+        verifier.keys = keys
+        verifier.redisServer = configuration.verify.redisServer
+        return verifier
+    }
+
+    /// Fetches snapshots into a folder, with the configured keys.
+    package func export(progress: (any ProgressReporter)?) -> SnapshotExport {
+        var export = SnapshotExport(store: store, logger: logger, progress: progress)
+        export.keys = keys
+        return export
     }
 
     package func restore(progress: (any ProgressReporter)?) -> NodeRestore {

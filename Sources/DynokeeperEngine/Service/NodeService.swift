@@ -87,15 +87,11 @@ package struct NodeService: Sendable {
     /// `load`), the node untouched. The job fails, naming the problems, when any snapshot fails.
     package func startVerification(_ request: VerificationRequest, trigger: String) async throws -> Job {
         let components = await components()
-        let (store, node, events) = (store, self.node, events)
-        let logger = components.logger
-        let redisServer = components.configuration.verify.redisServer
+        let (node, events) = (self.node, events)
         try await runner.ensureIdle()
         let parameters = JobParameters(snapshot: request.snapshot?.text, all: request.all, load: request.load)
         return try await start(.verification, parameters: parameters, trigger: trigger, holding: nil) { progress in
-            var verifier = SnapshotVerifier(store: store, logger: logger, progress: progress)
-            verifier.redisServer = redisServer
-            let reports = try await verifier.run(node.identity, request: request)
+            let reports = try await components.verifier(progress: progress).run(node.identity, request: request)
             events?.verified(reports)
             let failed = reports.filter { !$0.ok }
             guard failed.isEmpty else {

@@ -5,8 +5,9 @@ package import RedisClient
 /// What a snapshot holds, written last into its folder: a snapshot without one is incomplete and never
 /// offered for restore.
 package struct SnapshotManifest: Codable, Sendable, Equatable {
-    /// The version of this format; readers refuse versions they do not know.
-    package static let currentFormat = 1
+    /// The version of this format; readers refuse versions they do not know. Encrypted snapshots are format 2, so
+    /// that a dynokeeper without encryption refuses them by name instead of calling them damaged.
+    package static let currentFormat = 2
 
     package struct Tool: Codable, Sendable, Equatable {
         package var name: String
@@ -28,11 +29,22 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
         package var level: Int?
     }
 
+    /// How the stored objects are encrypted (``ChunkedEncryption``); the key itself is never stored.
+    package struct Encryption: Codable, Sendable, Equatable {
+        /// `aes-256-gcm-chunked`.
+        package var algorithm: String
+        /// The fingerprint of the key (``SnapshotKeyring``) a restore needs.
+        package var keyFingerprint: String
+        /// Bytes of data per encrypted chunk.
+        package var chunkSize: Int
+    }
+
     /// One stored file.
     package struct File: Codable, Sendable, Equatable {
         /// The file's path under Redis's data folder: `dump.rdb`, `appendonlydir/appendonly.aof.1.base.rdb`.
         package var name: String
-        /// The object's key within the snapshot folder: the name, with `.zst` when compressed.
+        /// The object's key within the snapshot folder: the name, with `.zst` when compressed and `.enc` when
+        /// encrypted.
         package var object: String
         /// Bytes before compression.
         package var size: Int64
@@ -64,11 +76,20 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
     /// How the RDB was taken: `file` (BGSAVE) or `stream` (Redis's replication link); `nil` in older manifests
     /// and for AOF snapshots.
     package var method: DynokeeperConfiguration.Backup.Method? = nil
+    /// `nil` when the objects are stored in clear.
+    package var encryption: Encryption? = nil
+
+    /// The context each encrypted object of this snapshot binds: snapshot, node and file.
+    package func encryptionContext(_ file: String) -> String { Self.encryptionContext(snapshotID, node, file: file) }
+
+    static func encryptionContext(_ id: SnapshotID, _ node: NodeIdentity, file: String) -> String {
+        ChunkedEncryption.context(snapshot: id.text, node: "\(node.cluster)/\(node)", file: file)
+    }
 
     // Spelled so that the snake_case strategies map `snapshot_id` both ways.
     enum CodingKeys: String, CodingKey {
         case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, rdbVersion,
-            startedAt, finishedAt, method
+            startedAt, finishedAt, method, encryption
         case snapshotID = "snapshotId"
     }
 

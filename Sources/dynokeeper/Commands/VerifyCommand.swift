@@ -46,8 +46,7 @@ struct VerifyCommand: AsyncParsableCommand {
             try await NodeContext.with(options) { context in
                 let request = VerificationRequest(
                     snapshot: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }, all: all, load: load)
-                var verifier = SnapshotVerifier(
-                    store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal())
+                var verifier = context.components.verifier(progress: TerminalProgress.ifTerminal())
                 verifier.redisServer = redisServer
                 let reports = try await verifier.run(context.node.identity, request: request) { report in
                     if json {
@@ -106,9 +105,8 @@ struct FetchCommand: AsyncParsableCommand {
                 let source = try await SnapshotSelector(store: context.store, logger: context.logger).select(request)
                 guard !to.isEmpty else { throw ValidationError("--to needs a folder") }
                 let folder = URL(fileURLWithPath: to).standardizedFileURL.path
-                let arguments = try await SnapshotExport(
-                    store: context.store, logger: context.logger, progress: TerminalProgress.ifTerminal()
-                ).fetch(source, into: folder, force: force)
+                let arguments = try await context.components.export(progress: TerminalProgress.ifTerminal())
+                    .fetch(source, into: folder, force: force)
                 print("fetched snapshot \(source.id) of \(source.node.cluster) \(source.node) into \(folder)")
                 for file in source.files {
                     print("  \(file.name): \(Format.bytes(file.size))\(file.sha256.map { " sha256 \($0)" } ?? "")")
