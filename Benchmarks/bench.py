@@ -181,23 +181,26 @@ def main():
                                   f"s3://bench/manual-zstd/{round_number}/dump.rdb.zst"], env=env)
             rows.append(("BGSAVE + zstd -1 \\| aws s3 cp -", save + wall, save, wall, 0, rss))
 
-            variants = [("zstd", 1, "file"), ("zstd", 1, "stream")]
+            variants = [("zstd", 1, "file", False), ("zstd", 1, "stream", False)]
             if not options.core:
-                variants += [("zstd", 3, "file"), ("none", 0, "file")]
-            for compression, level, method in variants:
+                variants += [("zstd", 1, "stream", True), ("zstd", 3, "file", False), ("none", 0, "file", False)]
+            for compression, level, method, encrypted in variants:
                 denv = dict(env)
                 denv.update({"DYNOKEEPER_REDIS_PORT": str(redis_port), "DYNOKEEPER_STORAGE_URL": f"s3://bench/dk",
                              "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_BACKUP_COMPRESSION": compression,
                              "DYNOKEEPER_BACKUP_COMPRESSION_LEVEL": str(max(level, 1)), "DYNOKEEPER_LOG_LEVEL": "warning",
                              "DYNOKEEPER_BACKUP_METHOD": method,
-                             "DYNOKEEPER_CLUSTER": f"bench-{round_number}-{compression}{level}-{method}"})
+                             "DYNOKEEPER_CLUSTER": f"bench-{round_number}-{compression}{level}-{method}{'-enc' * encrypted}"})
+                if encrypted:
+                    denv["DYNOKEEPER_ENCRYPTION_KEY_FILE"] = key_file(work)
                 wall, rss, out = timed([binary, "backup"], env=denv, cwd=work)
                 save_s = float(out.split("save: ")[1].split(" s")[0])
                 upload_s = float(out.split("upload: ")[1].split(" s")[0])
                 listing = subprocess.run([binary, "snapshots", "--json"], env=denv, cwd=work, capture_output=True,
                                          text=True, check=True).stdout
                 stored = json.loads(listing.splitlines()[0])["stored_size"]
-                name = f"dynokeeper backup ({compression}{f' -{level}' if level else ''}{', stream' if method == 'stream' else ''})"
+                name = (f"dynokeeper backup ({compression}{f' -{level}' if level else ''}"
+                        f"{', stream' if method == 'stream' else ''}{', encrypted' if encrypted else ''})")
                 rows.append((name, wall, save_s, upload_s, stored, rss))
 
         restore_rows = restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb_size)
@@ -246,6 +249,10 @@ def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb
                  "DYNOKEEPER_REDIS_CONF": f"{work}/redis.conf"})
     out = subprocess.run([binary, "backup"], env=denv, cwd=work, capture_output=True, text=True, check=True).stdout
     snapshot = out.split()[1]
+    # The same data encrypted, under a prefix of its own.
+    eenv = dict(denv, DYNOKEEPER_STORAGE_URL="s3://bench/restore-enc", DYNOKEEPER_ENCRYPTION_KEY_FILE=key_file(work))
+    out = subprocess.run([binary, "backup"], env=eenv, cwd=work, capture_output=True, text=True, check=True).stdout
+    encrypted_snapshot = out.split()[1]
     subprocess.run(aws + ["s3", "cp", f"{work}/redis/dump.rdb", "s3://bench/manual-restore/dump.rdb"], env=env,
                    check=True, capture_output=True)
     expected = keyspace(redis_port)
@@ -264,9 +271,10 @@ def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb
             ["redis-cli", "-p", str(redis_port), "INFO", "persistence"], capture_output=True, text=True).stdout.split(), 600)
         rows.append(("aws s3 cp + start redis-server", time.monotonic() - start, wall_dl, time.monotonic() - load_start, rss))
 
-        for method in ["files", "online"]:
-            menv = dict(denv, DYNOKEEPER_RESTORE_METHOD=method)
-            wall, rss, out = timed([binary, "restore", "--snapshot", snapshot, "--no-safety-save"], env=menv, cwd=work)
+        for method, encrypted in [("files", False), ("online", False), ("files", True)]:
+            menv = dict(eenv if encrypted else denv, DYNOKEEPER_RESTORE_METHOD=method)
+            wall, rss, out = timed([binary, "restore", "--snapshot", encrypted_snapshot if encrypted else snapshot,
+                                    "--no-safety-save"], env=menv, cwd=work)
             durations = {}
             for line in out.splitlines():
                 line = line.strip()
@@ -274,7 +282,7 @@ def restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb
                     name, value = line.split(". ", 1)[1].rsplit(": ", 1)
                     durations[name] = float(value[:-2])
             if method == "files":
-                rows.append(("dynokeeper restore", wall, durations.get("fetch and verify", 0),
+                rows.append(("dynokeeper restore" + (" (encrypted)" if encrypted else ""), wall, durations.get("fetch and verify", 0),
                              durations.get("start Redis and load", 0), rss))
             else:
                 # Download and load overlap: one duration for both.
@@ -339,6 +347,16 @@ def timed_status(command, env, cwd=None):
     except (OSError, ValueError, IndexError):
         rss = 0
     return wall, rss, process.returncode
+
+
+def key_file(work):
+    """The encryption key of the encrypted rows: 48 random bytes, mode 0600."""
+    path = f"{work}/backup.key"
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(48))
+        os.close(fd)
+    return path
 
 
 def sha256(path):

@@ -97,6 +97,9 @@ package enum ConfigurationKeys {
         Key("server.listen", "host:port, such as 127.0.0.1:8080 (port 0: any free port)"),
         Key("server.token", "the bearer token the REST API requires", secret: true),
         Key("server.token_file", "the path of a file holding the bearer token"),
+        Key(
+            "server.dynomite_manager_tokenless",
+            "true or false: serve Dynomite-manager's acting admin GETs without a token on loopback (old scripts)"),
         Key("log.level", "trace, debug, info, notice, warning, error or critical"),
         Key("log.format", "text or json"),
     ]

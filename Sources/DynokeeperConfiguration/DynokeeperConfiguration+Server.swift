@@ -33,5 +33,6 @@ extension DynokeeperConfiguration.Server {
         self.init(
             host: host, port: Int(listen[listen.index(after: colon)...])!, token: token,
             tokenSource: inline != nil ? "server.token" : file.map { "server.token_file \($0)" })
+        dynomiteManagerTokenless = try reader.bool("server.dynomite_manager_tokenless")?.value ?? false
     }
 }

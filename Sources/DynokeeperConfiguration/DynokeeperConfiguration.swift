@@ -211,10 +211,17 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var token: String?
         /// Where the token came from, for messages (`server.token` or the file).
         package var tokenSource: String?
+        /// Whether Dynomite-manager's admin GETs that act (backup, restore, start, stop) are served without a token
+        /// on a loopback listener, for old scripts (`server.dynomite_manager_tokenless`); any web page opened on the
+        /// node could then trigger them.
+        package var dynomiteManagerTokenless = false
 
         /// Whether the address is reachable from this machine only.
-        package var isLoopback: Bool {
-            if host == "::1" || host == "localhost" { return true }
+        package var isLoopback: Bool { Self.isLoopback(host) }
+
+        /// Whether a host (an address or a name) is this machine's loopback: 127.0.0.0/8, `::1` or `localhost`.
+        package static func isLoopback(_ host: String) -> Bool {
+            if host == "::1" || host.lowercased() == "localhost" { return true }
             // An IPv4 address in 127.0.0.0/8, not any name that starts with "127.".
             var address = in_addr()
             guard inet_pton(AF_INET, host, &address) == 1 else { return false }

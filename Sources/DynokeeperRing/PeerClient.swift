@@ -47,10 +47,9 @@ package final class PeerClient: Sendable {
                 var request = HTTPClientRequest(url: url)
                 request.method = method
                 if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-                if let payload {
-                    request.headers.add(name: "Content-Type", value: "application/json")
-                    request.body = .bytes(payload)
-                }
+                // Also without a body: the API refuses unsafe requests of other types, as a browser would send.
+                if method != .GET { request.headers.add(name: "Content-Type", value: "application/json") }
+                if let payload { request.body = .bytes(payload) }
                 let response = try await client.execute(request, timeout: timeout)
                 let reply = Reply(status: response.status.code, body: try await response.body.collect(upTo: 16 << 20))
                 if reply.status >= 500 && attempt < attempts {

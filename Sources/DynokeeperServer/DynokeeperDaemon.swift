@@ -21,6 +21,8 @@ package final class DynokeeperDaemon: Sendable {
     let host: String
     let requestedPort: Int
     let token: String?
+    /// `server.dynomite_manager_tokenless`.
+    let dynomiteManagerTokenless: Bool
     private let state = Mutex<(group: ServiceGroup?, port: Int?, portWaiters: [CheckedContinuation<Int, Never>])>(
         (nil, nil, []))
 
@@ -59,6 +61,12 @@ package final class DynokeeperDaemon: Sendable {
         host = server.host
         requestedPort = server.port
         token = server.token
+        dynomiteManagerTokenless = server.dynomiteManagerTokenless
+        if token == nil && dynomiteManagerTokenless {
+            logger.warning(
+                "server.dynomite_manager_tokenless: Dynomite-manager's admin GETs (backup, restore, start, stop) are served without a token; any web page opened on this host can call them. Set server.token_file and give the scripts the token"
+            )
+        }
     }
 
     /// Runs until a graceful shutdown (a signal, or ``shutdown()``) has finished.
@@ -118,8 +126,12 @@ package final class DynokeeperDaemon: Sendable {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(options: .caseInsensitive)
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: ForgeryGuardMiddleware(hasToken: token != nil))
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
-        APIRoutes(node: node, ring: ring, metrics: metrics, clock: clock, startedAt: Date()).register(on: router)
+        APIRoutes(
+            node: node, ring: ring, metrics: metrics, clock: clock, startedAt: Date(),
+            dynomiteManagerActing: token != nil || dynomiteManagerTokenless
+        ).register(on: router)
         return router
     }
 

@@ -102,10 +102,9 @@ final class TestDaemon: Sendable {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
+        // As every client must, also without a body (the API refuses other unsafe requests, as a browser's).
+        if method != .GET { request.headers.add(name: "Content-Type", value: "application/json") }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
         return try await Self.send(request, path: path, client: client, timeout: .seconds(120))
     }
 

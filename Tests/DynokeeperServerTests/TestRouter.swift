@@ -22,7 +22,7 @@ struct TestRouter: Sendable {
     ) async throws -> TestDaemon.Reply {
         var headers: HTTPFields = [:]
         if let token { headers[.authorization] = authorization ?? "Bearer \(token)" }
-        if body != nil { headers[.contentType] = "application/json" }
+        if body != nil || method != .get { headers[.contentType] = "application/json" }
         let response = try await client.execute(
             uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let reply = TestDaemon.Reply(

@@ -74,7 +74,8 @@ import Testing
                 "-s", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method,
                 "http://127.0.0.1:\(apiPort)\(path)",
             ]
-            if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
+            if method != "GET" { arguments += ["-H", "Content-Type: application/json"] }
+            if let body { arguments += ["-d", body] }
             let result = try await ProcessRunner.run("curl", arguments)
             let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
             let text = lines.dropLast().joined(separator: "\n")

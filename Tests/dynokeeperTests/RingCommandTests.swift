@@ -62,7 +62,7 @@ import Testing
                 "curl",
                 [
                     "-s", "--max-time", "60", "-X", method, "-H", "Authorization: Bearer \(RingCommandTests.token)",
-                    "-d", body,
+                    "-H", "Content-Type: application/json", "-d", body,
                     "http://127.0.0.1:\(nodes[0].port)\(path)",
                 ])
             return (try? JSONSerialization.jsonObject(with: result.stdout)) as? [String: Any] ?? [:]

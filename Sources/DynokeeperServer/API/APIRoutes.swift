@@ -13,6 +13,8 @@ struct APIRoutes: Sendable {
     let metrics: DynokeeperMetrics
     let clock: any SchedulerClock
     let startedAt: Date
+    /// Whether Dynomite-manager's admin GETs that act are served (``DynomiteManagerRoutes/acting``).
+    var dynomiteManagerActing = true
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/health") { _, _ in try JSON.response(["status": "ok"]) }
@@ -104,7 +106,7 @@ struct APIRoutes: Sendable {
             return try JSON.response(RingSnapshotList(cluster: cluster, snapshots: ids.map(\.text)))
         }
 
-        DynomiteManagerRoutes(node: node).register(on: router)
+        DynomiteManagerRoutes(node: node, acting: dynomiteManagerActing).register(on: router)
     }
 
     func snapshots(_ request: Request) async throws -> Response {

@@ -6,23 +6,44 @@ import Hummingbird
 /// call returns when the work is done, `200 ["ok"]` or `500`.
 struct DynomiteManagerRoutes: Sendable {
     let node: NodeService
+    /// Whether the GETs that act are served: behind the token, or without one when
+    /// `server.dynomite_manager_tokenless` says so. A GET is what any web page can make a browser send (an image),
+    /// with no header that tells it apart, so on a tokenless listener they are refused by default.
+    let acting: Bool
 
     func register(on router: Router<BasicRequestContext>) {
         let admin = router.group("/REST/v1/admin")
-        admin.get("/backup") { _, _ in
+        act(admin, "/backup") {
             await self.waitForJob { try await self.node.startBackup(BackupRequest(), trigger: "dynomite-manager") }
         }
-        admin.get("/restore") { _, _ in
+        act(admin, "/restore") {
             await self.waitForJob { try await self.node.startRestore(RestoreRequest(), trigger: "dynomite-manager") }
         }
-        admin.get("/takesnapshot") { _, _ in
+        act(admin, "/takesnapshot") {
             await self.waitForJob { try await self.node.startSnapshot(trigger: "dynomite-manager") }
         }
-        admin.get("/start") { _, _ in await self.run { try await self.node.start(.dynomite) } }
-        admin.get("/stop") { _, _ in await self.run { try await self.node.stop(.dynomite) } }
-        admin.get("/startstorageprocess") { _, _ in await self.run { try await self.node.start(.redis) } }
-        admin.get("/stopstorageprocess") { _, _ in await self.run { try await self.node.stop(.redis) } }
+        act(admin, "/start") { await self.run { try await self.node.start(.dynomite) } }
+        act(admin, "/stop") { await self.run { try await self.node.stop(.dynomite) } }
+        act(admin, "/startstorageprocess") { await self.run { try await self.node.start(.redis) } }
+        act(admin, "/stopstorageprocess") { await self.run { try await self.node.stop(.redis) } }
         admin.get("/status") { _, _ in try await self.status() }
+    }
+
+    /// A GET that acts, refused (403) unless ``acting``.
+    private func act(
+        _ group: RouterGroup<BasicRequestContext>, _ path: RouterPath,
+        _ work: @escaping @Sendable () async -> Response
+    ) {
+        group.get(path) { _, _ in
+            guard self.acting else {
+                return self.plain(
+                    self.errorBody(
+                        "Dynomite-manager's admin GETs that act need a token: set server.token_file and send Authorization: Bearer <token>, or set server.dynomite_manager_tokenless: true to serve them on loopback without one (any web page opened on this host could then call them)",
+                        code: "forbidden"),
+                    status: .forbidden)
+            }
+            return await work()
+        }
     }
 
     static let ok = "[\"ok\"]"
@@ -56,8 +77,8 @@ struct DynomiteManagerRoutes: Sendable {
         }
     }
 
-    func errorBody(_ message: String) -> String {
-        let data = (try? APIJSON.encoder.encode(ErrorBody(code: "failed", message: message))) ?? Data()
+    func errorBody(_ message: String, code: String = "failed") -> String {
+        let data = (try? APIJSON.encoder.encode(ErrorBody(code: code, message: message))) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
