@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Exponential backoff with full jitter for transient failures, as AWS SDKs' standard mode does, with a longer
 /// tail: an operation is retried up to `maxAttempts` times, but never beyond `giveUpAfter` since its first
 /// failure, so that a store that only answers errors fails in bounded time while a passing fault does not fail
@@ -38,19 +40,28 @@ package struct RetryPolicy: Sendable {
     /// Runs an operation, retrying it while it fails with an error that `isRetryable` accepts.
     /// - Parameters:
     ///   - isRetryable: Which errors are worth another try.
+    ///   - progress: The transfer's progress so far (such as parts done), for an operation that is one piece of
+    ///     it: when it moved since the operation's last failure, the failures so far no longer count, so that a
+    ///     transfer that keeps moving never fails on transient errors.
     ///   - onRetry: Called before each wait, for logging.
     ///   - operation: The work; it must be safe to repeat.
     package func run<T>(
         isRetryable: (any Error) -> Bool = { ($0 as? ObjectStoreError)?.isRetryable ?? false },
+        progress: TransferProgressCount? = nil,
         onRetry: (_ error: any Error, _ attempt: Int, _ delay: Duration) -> Void = { _, _, _ in },
         _ operation: () async throws -> T
     ) async throws -> T {
         var state = RetryState(self)
+        var seen = progress?.value ?? 0
         while true {
             do {
                 return try await operation()
             } catch {
                 guard isRetryable(error), !Task.isCancelled else { throw error }
+                if let now = progress?.value, now != seen {
+                    seen = now
+                    state.madeProgress()
+                }
                 let wait = try state.failed(error)
                 onRetry(error, state.attempts, wait)
                 try await Task.sleep(for: wait)
@@ -95,4 +106,16 @@ package struct RetryState: Sendable {
         attempts = 0
         firstFailure = nil
     }
+}
+
+/// How far a transfer made of several operations got (such as the parts of a multipart upload done), shared by
+/// its operations' retries (``RetryPolicy/run(isRetryable:progress:onRetry:_:)``).
+package final class TransferProgressCount: Sendable {
+    private let count = Mutex(0)
+
+    package init() {}
+
+    package var value: Int { count.withLock { $0 } }
+
+    package func advance() { count.withLock { $0 += 1 } }
 }

@@ -80,11 +80,11 @@ package final class S3Store: ObjectStore {
     ///   - maxBody: The largest response body accepted.
     func send(
         _ request: S3Request, payloadHash: String? = nil, acceptedStatus: Set<UInt> = [200, 204],
-        maxBody: Int = 16 << 20,
+        maxBody: Int = 16 << 20, retry: RetryPolicy? = nil, progress: TransferProgressCount? = nil,
         inspect: (S3Response) throws -> Void = { _ in }
     ) async throws -> S3Response {
         let payloadHash = payloadHash ?? request.body.map(PayloadDigests.sha256) ?? SigV4Signer.emptyPayloadHash
-        return try await withRetries(request) {
+        return try await withRetries(request, policy: retry, progress: progress) {
             let response = try await self.execute(request, payloadHash: payloadHash)
             let body: ByteBuffer
             do {
@@ -126,14 +126,22 @@ package final class S3Store: ObjectStore {
         }
     }
 
-    func withRetries<T>(_ request: S3Request, _ operation: () async throws -> T) async throws -> T {
+    /// - Parameters:
+    ///   - policy: The retries; the configured ones by default.
+    ///   - progress: The progress of the transfer the request is part of (see ``RetryPolicy``).
+    func withRetries<T>(
+        _ request: S3Request, policy: RetryPolicy? = nil, progress: TransferProgressCount? = nil,
+        _ operation: () async throws -> T
+    ) async throws -> T {
         var refreshedCredentials = false
+        let policy = policy ?? configuration.retry
         while true {
             do {
-                return try await configuration.retry.run(
+                return try await policy.run(
+                    progress: progress,
                     onRetry: { error, attempt, delay in
                         self.logger.warning(
-                            "retrying \(request.action) (attempt \(attempt + 1) of \(self.configuration.retry.maxAttempts)) in \(delay): \(error)"
+                            "retrying \(request.action) (attempt \(attempt + 1) of \(policy.maxAttempts)) in \(delay): \(error)"
                         )
                     }, operation)
             } catch let error as ObjectStoreError where error.code == .expiredCredentials {

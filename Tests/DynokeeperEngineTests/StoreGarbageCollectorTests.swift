@@ -26,6 +26,10 @@ import Testing
                 let folder = try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 FileManager.default.createFile(atPath: folder + "/.dynokeeper-tmp-1234", contents: Data("half".utf8))
+                // Folders a killed put left, empty.
+                try FileManager.default.createDirectory(
+                    atPath: try #require(fixture.folder).path + "/c/dc1/rack1/9/20261104T000000Z",
+                    withIntermediateDirectories: true)
             case .s3:
                 let s3 = try #require(store as? S3Store)
                 let data = RandomBytes(total: 12 << 20, failAfter: 11 << 20)
@@ -34,6 +38,11 @@ import Testing
                 _ = try await SeaweedFS.shared().awsCheck([
                     "s3api", "create-multipart-upload", "--bucket", s3.configuration.location.bucket, "--key",
                     s3.configuration.location.prefix + "/c/dc1/rack1/0/20261103T000000Z/dump.rdb.zst",
+                ])
+                // Another tool's upload under the same prefix: not ours, left alone.
+                _ = try await SeaweedFS.shared().awsCheck([
+                    "s3api", "create-multipart-upload", "--bucket", s3.configuration.location.bucket, "--key",
+                    s3.configuration.location.prefix + "/other-tool/big.bin",
                 ])
             }
             let collector = StoreGarbageCollector(store: store, logger: Engine.logger)
@@ -48,15 +57,25 @@ import Testing
             #expect(dry.uploads.count == 1, "\(dry.uploads)")
             #expect(dry.folders.map(\.prefix) == [incomplete])
             #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") != nil)
+            let emptyFolder = (fixture.folder?.path ?? "") + "/c/dc1/rack1/9"
+            if kind == .local {
+                // c/dc1/rack1/9 and its snapshot folder; the dry run names them and leaves them.
+                #expect(dry.emptyFolders == 2, "\(dry)")
+                #expect(FileManager.default.fileExists(atPath: emptyFolder))
+            }
             let report = try await collector.run(olderThan: .seconds(3600), dryRun: false, now: later)
             #expect(report.uploads.count == 1)
             #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") == nil)
             #expect(try await store.head(complete + "dump.rdb.zst") != nil)
             #expect(try await store.head("c/_ring/20261102T000000Z.json") != nil)
             #expect(try await store.head("dc1/rack1/0/1795478400000") != nil)
-            let left = try await (store as! any IncompleteUploadCleaning).incompleteUploads(prefix: "")
-            #expect(left.isEmpty, "\(left)")
+            let cleaner = try #require(store as? any IncompleteUploadCleaning)
+            let left = try await cleaner.incompleteUploads(prefix: "")
+            #expect(left.map(\.key) == (kind == .s3 ? ["other-tool/big.bin"] : []), "\(left)")
+            for upload in left { try await cleaner.abort(upload) }
             if kind == .local {
+                #expect(report.emptyFolders >= 2, "\(report)")
+                #expect(!FileManager.default.fileExists(atPath: emptyFolder))
                 #expect(
                     !FileManager.default.fileExists(
                         atPath: try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"))

@@ -7,6 +7,9 @@ package final class CallCounter: @unchecked Sendable {
 
     package init() {}
 
+    /// The calls so far.
+    package var count: Int { lock.withLock { value } }
+
     /// Increments and returns the new count (1 for the first call).
     package func next() -> Int {
         lock.withLock {

@@ -73,6 +73,77 @@ import Testing
         }
     }
 
+    @Test func everyTransientStatusIsRetriedAndOtherClientErrorsAreNot() async throws {
+        let transient: [(Int, String)] = [
+            (429, "TooManyRequests"), (500, "InternalError"), (502, "BadGateway"), (503, "SlowDown"),
+            (503, "ServiceUnavailable"), (504, "GatewayTimeout"),
+        ]
+        let permanent: [(Int, String)] = [
+            (400, "InvalidArgument"), (403, "AccessDenied"), (404, "NoSuchBucket"), (409, "OperationAborted"),
+            (411, "MissingContentLength"),
+        ]
+        for (status, code) in transient + permanent {
+            let calls = CallCounter()
+            let server = try await FakeHTTPServer.start { request in
+                guard calls.next() == 1 else { return .init(headers: [("ETag", "\"\(Self.md5Hex(request.body))\"")]) }
+                return .init(status: status, body: "<Error><Code>\(code)</Code><Message>no</Message></Error>")
+            }
+            try await withResource(server) { server in
+                try await withResource(Self.store(server, attempts: 5)) { store in
+                    let retried = transient.contains { $0 == (status, code) }
+                    if retried {
+                        try await store.put("k", bytes: ByteBuffer(string: "payload"))
+                    } else {
+                        let error = await #expect(throws: ObjectStoreError.self, "\(status) \(code)") {
+                            try await store.put("k", bytes: ByteBuffer(string: "payload"))
+                        }
+                        #expect(error?.message.contains(code) == true, "\(String(describing: error))")
+                    }
+                    #expect(server.requests.count == (retried ? 2 : 1), "\(status) \(code)")
+                }
+            }
+        }
+    }
+
+    @Test func aPartThatFailsAgainAndAgainWhileOthersGoThroughDoesNotFailTheUpload() async throws {
+        // Part 1 fails four times in a row, more than the three attempts allowed, but each failure is answered only
+        // after another part went through: the upload keeps moving, so it must not fail.
+        let partOneCalls = CallCounter()
+        let otherParts = CallCounter()
+        let fake = Self.fakeS3()
+        let server = try await FakeHTTPServer.start { request in
+            if request.method == "PUT", request.query.contains("partNumber=") {
+                guard request.query.contains("partNumber=1&") else {
+                    _ = otherParts.next()
+                    return await fake(request)
+                }
+                let call = partOneCalls.next()
+                if call <= 4 {
+                    // Another part arrives (and is answered) first; bounded, in case none comes.
+                    for _ in 0..<400 where otherParts.count < call {
+                        try? await Task.sleep(for: .milliseconds(25))
+                    }
+                    try? await Task.sleep(for: .milliseconds(50))
+                    return .init(status: 503, body: "<Error><Code>SlowDown</Code><Message>slow</Message></Error>")
+                }
+            }
+            return await fake(request)
+        }
+        try await withResource(server) { server in
+            try await withResource(Self.store(server, attempts: 3)) { store in
+                let bytes = ByteBuffer(repeating: 7, count: 10 * (5 << 20) + 1)
+                let info = try await store.put("big", bytes: bytes)
+                #expect(info.size == Int64(bytes.readableBytes))
+                let partOne = server.requests.filter { $0.method == "PUT" && $0.query.contains("partNumber=1&") }
+                #expect(partOne.count == 5)
+                // A body handed over in one piece still goes up a part at a time.
+                let parts = server.requests.filter { $0.method == "PUT" && $0.query.contains("partNumber=") }
+                #expect(parts.allSatisfy { $0.body.count <= 5 << 20 })
+                #expect(Set(parts.map { $0.query.prefix { $0 != "&" } }).count == 11)
+            }
+        }
+    }
+
     @Test func persistentServerErrorsEndInAClearError() async throws {
         let server = try await FakeHTTPServer.start { _ in
             .init(
@@ -170,6 +241,32 @@ import Testing
                 #expect(abort.count == 1)
                 #expect(abort.first?.query == "uploadId=UP-1")
                 #expect(!server.requests.contains { $0.method == "POST" && $0.query.hasPrefix("uploadId=") })
+            }
+        }
+    }
+
+    @Test func aStoreThatDiesMidUploadIsGivenUpOnWithoutALongCleanUp() async throws {
+        // The upload starts, then the store answers 500 to everything: the parts are given up on as configured, the
+        // abort gets a few quick tries (not another full round), the error names the part's failure, and each part
+        // is sent exactly as often as allowed (a refused request, 400, only once).
+        let base = Self.fakeS3()
+        let server = try await FakeHTTPServer.start { request in
+            if request.method == "POST" && request.query.hasPrefix("uploads") { return await base(request) }
+            if request.query.contains("partNumber=2&") {
+                return .init(status: 400, body: "<Error><Code>InvalidArgument</Code><Message>bad</Message></Error>")
+            }
+            return .init(status: 500, body: "<Error><Code>InternalError</Code><Message>dead</Message></Error>")
+        }
+        try await withResource(server) { server in
+            try await withResource(Self.store(server, attempts: 8)) { store in
+                let error = await #expect(throws: ObjectStoreError.self) {
+                    _ = try await store.put("large", bytes: ByteBuffer(repeating: 1, count: 6 << 20))
+                }
+                #expect(error?.message.contains("upload of part") == true, "\(String(describing: error))")
+                let aborts = server.requests.filter { $0.method == "DELETE" }
+                #expect(aborts.count == 3)
+                let partTwo = server.requests.filter { $0.query.contains("partNumber=2&") }
+                #expect(partTwo.count == 1)
             }
         }
     }

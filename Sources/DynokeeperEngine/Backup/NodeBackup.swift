@@ -114,13 +114,29 @@ package struct NodeBackup: Sendable {
         } catch {
             if !uploaded.isEmpty {
                 logger.warning("backup failed; removing the \(uploaded.count) object(s) it uploaded")
-                // In a task of its own, so that it runs even when the backup was cancelled.
+                // In a task of its own, so that it runs even when the backup was cancelled; for 15 s at most, so that
+                // a store that died does not hold the failure back (gc removes what is left).
                 let store = store, logger = logger, keys = uploaded
                 await Task {
-                    do { try await store.delete(keys) } catch {
-                        logger.error(
-                            "could not remove the incomplete snapshot's objects under \(prefix): \(error); without a manifest they are never restored"
-                        )
+                    await withTaskGroup(of: Bool.self) { group in
+                        group.addTask {
+                            do { try await store.delete(keys) } catch {
+                                logger.error(
+                                    "could not remove the incomplete snapshot's objects under \(prefix): \(error); without a manifest they are never restored, and dynokeeper gc removes them after a day"
+                                )
+                            }
+                            return true
+                        }
+                        group.addTask {
+                            try? await Task.sleep(for: .seconds(15))
+                            return false
+                        }
+                        if await group.next() == false {
+                            logger.error(
+                                "gave up removing the incomplete snapshot's objects under \(prefix) after 15 s; without a manifest they are never restored, and dynokeeper gc removes them after a day"
+                            )
+                        }
+                        group.cancelAll()
                     }
                 }.value
             }

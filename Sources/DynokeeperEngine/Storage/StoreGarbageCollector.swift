@@ -69,8 +69,8 @@ package struct StoreGarbageCollector: Sendable {
                 logger.notice("removed the incomplete snapshot \(prefix) (\(folder.keys.count) object(s), no manifest)")
             }
         }
-        if !dryRun, let local = store as? LocalDirectoryStore {
-            report.emptyFolders = try await local.removeEmptyFolders(prefix: "", olderThan: cutoff)
+        if let local = store as? LocalDirectoryStore {
+            report.emptyFolders = try await local.removeEmptyFolders(prefix: "", olderThan: cutoff, dryRun: dryRun)
         }
         return report
     }

@@ -281,30 +281,38 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
 
     /// Removes the empty folders under `prefix`'s folder not changed since `cutoff` (a killed put can leave the
     /// folders it made; a put under way has just made its own).
-    package func removeEmptyFolders(prefix: String, olderThan cutoff: Date) async throws -> Int {
+    package func removeEmptyFolders(prefix: String, olderThan cutoff: Date, dryRun: Bool = false) async throws -> Int {
         let root = root
         return try await BlockingIO.run {
             let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
-            return Self.removeEmpty(root + (folderPart.isEmpty ? "" : "/" + folderPart), isRoot: true, cutoff: cutoff)
+            return Self.removeEmpty(
+                root + (folderPart.isEmpty ? "" : "/" + folderPart), isRoot: true, cutoff: cutoff, dryRun: dryRun
+            ).count
         }
     }
 
-    static func removeEmpty(_ folder: String, isRoot: Bool, cutoff: Date) -> Int {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+    /// - Returns: The folders removed (or, with `dryRun`, that would be), and whether `folder` is (or would be) gone.
+    static func removeEmpty(_ folder: String, isRoot: Bool, cutoff: Date, dryRun: Bool) -> (count: Int, gone: Bool) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return (0, false) }
         var removed = 0
+        var remaining = 0
         for name in names {
             var info = stat()
             if lstat(folder + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                removed += removeEmpty(folder + "/" + name, isRoot: false, cutoff: cutoff)
+                let child = removeEmpty(folder + "/" + name, isRoot: false, cutoff: cutoff, dryRun: dryRun)
+                removed += child.count
+                if !child.gone { remaining += 1 }
+            } else {
+                remaining += 1
             }
         }
         var info = stat()
-        if !isRoot, lstat(folder, &info) == 0, date(info) <= cutoff,
-            (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true, rmdir(folder) == 0
-        {
-            removed += 1
+        guard !isRoot, remaining == 0, lstat(folder, &info) == 0, date(info) <= cutoff else { return (removed, false) }
+        if dryRun { return (removed + 1, true) }
+        guard (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true, rmdir(folder) == 0 else {
+            return (removed, false)
         }
-        return removed
+        return (removed + 1, true)
     }
 
     /// The temporary files (`.dynokeeper-tmp-*`) under `root/relative`; the key is that of the object being put.

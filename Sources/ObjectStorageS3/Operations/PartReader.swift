@@ -15,6 +15,12 @@ struct PartReader<Base: AsyncIteratorProtocol> where Base.Element == ByteBuffer 
     /// The next part, or `nil` once the stream is exhausted. An empty stream yields one empty part,
     /// so that an empty object can still be stored.
     mutating func next(first: Bool = false) async throws -> ByteBuffer? {
+        // What is left of a chunk larger than a part goes out a part at a time, never as one oversized part.
+        if var rest = leftover, rest.readableBytes >= partSize {
+            let part = rest.readSlice(length: partSize)!
+            leftover = rest.readableBytes > 0 ? rest : nil
+            return part
+        }
         guard !finished else { return nil }
         var part = leftover ?? ByteBufferAllocator().buffer(capacity: 0)
         leftover = nil

@@ -56,6 +56,8 @@ extension S3Store {
             var uploaded: [(number: Int, etag: String, md5: [UInt8])] = []
             var size: Int64 = 0
             let concurrency = configuration.uploadsInFlight(partSize: first.readableBytes)
+            // Parts done: a part that fails again after others went through starts counting its attempts anew.
+            let progress = TransferProgressCount()
             try await withThrowingTaskGroup(of: (Int, String, [UInt8]).self) { group in
                 var number = 0
                 var inFlight = 0
@@ -75,7 +77,10 @@ extension S3Store {
                     size += Int64(part.readableBytes)
                     let partNumber = number
                     group.addTask {
-                        try await self.uploadPart(part, number: partNumber, uploadID: uploadID, fullKey: fullKey)
+                        let done = try await self.uploadPart(
+                            part, number: partNumber, uploadID: uploadID, fullKey: fullKey, progress: progress)
+                        progress.advance()
+                        return done
                     }
                     inFlight += 1
                     next = try await parts.next()
@@ -95,14 +100,14 @@ extension S3Store {
     }
 
     private func uploadPart(
-        _ part: ByteBuffer, number: Int, uploadID: String, fullKey: String
+        _ part: ByteBuffer, number: Int, uploadID: String, fullKey: String, progress: TransferProgressCount
     ) async throws -> (Int, String, [UInt8]) {
         let digests = PayloadDigests(part)
         var request = S3Request(
             method: .PUT, key: fullKey, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: part,
             action: "upload of part \(number) of \(fullKey)")
         request.headers = [("content-md5", digests.md5Base64)]
-        let response = try await send(request, payloadHash: digests.sha256)
+        let response = try await send(request, payloadHash: digests.sha256, progress: progress)
         guard let etag = response.etag else {
             throw ObjectStoreError(.integrity, "upload of part \(number) of \(fullKey): no ETag in the answer")
         }
@@ -134,6 +139,14 @@ extension S3Store {
         return tree?.value("ETag").map(S3Response.unquote) ?? response.etag
     }
 
+    /// A few quick tries of a clean-up after a failure: the failure is reported within the configured bound, and
+    /// what a clean-up leaves, `gc` (or a lifecycle rule) removes later.
+    var cleanUpRetry: RetryPolicy {
+        RetryPolicy(
+            maxAttempts: min(3, configuration.retry.maxAttempts), baseDelay: configuration.retry.baseDelay,
+            maxDelay: .seconds(2), giveUpAfter: .seconds(5))
+    }
+
     /// Aborts an upload so that no parts linger (and cost), even when the caller was cancelled.
     func abortMultipart(fullKey: String, uploadID: String) async {
         let request = S3Request(
@@ -142,10 +155,10 @@ extension S3Store {
         let store = self
         let task = Task {
             do {
-                _ = try await store.send(request, acceptedStatus: [200, 204, 404])
+                _ = try await store.send(request, acceptedStatus: [200, 204, 404], retry: store.cleanUpRetry)
             } catch {
                 store.logger.error(
-                    "could not abort multipart upload \(uploadID) of \(fullKey): \(error); its parts stay until a lifecycle rule or `aws s3api abort-multipart-upload` removes them"
+                    "could not abort multipart upload \(uploadID) of \(fullKey): \(error); its parts stay until dynokeeper gc, a lifecycle rule or `aws s3api abort-multipart-upload` removes them"
                 )
             }
         }

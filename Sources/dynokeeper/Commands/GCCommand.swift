@@ -42,7 +42,9 @@ struct GCCommand: AsyncParsableCommand {
                         "\(dryRun ? "would remove" : "removed") incomplete snapshot \(folder.prefix) (\(folder.keys.count) object(s), no manifest)"
                     )
                 }
-                if report.emptyFolders > 0 { print("removed \(report.emptyFolders) empty folder(s)") }
+                if report.emptyFolders > 0 {
+                    print("\(dryRun ? "would remove" : "removed") \(report.emptyFolders) empty folder(s)")
+                }
                 if report.isEmpty { print("nothing to remove in \(context.store.location) older than \(olderThan)") }
             }
         }
