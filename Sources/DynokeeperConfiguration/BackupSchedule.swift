@@ -29,7 +29,8 @@ package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
             let expression = try CronExpression(parsing: trimmed)
             // Days that no month has (31 February) make a schedule that never runs: no backup would ever be taken.
             guard expression.next(after: Date(timeIntervalSince1970: 1_798_761_600)) != nil else {
-                throw ConfigurationError("\"\(text)\" never fires (no month has such a day): no backup would ever run")
+                throw ConfigurationError(
+                    "\"\(text)\" never fires (no month has such a day): nothing would ever run on it")
             }
             self = .cron(expression)
         }

@@ -31,8 +31,16 @@ package struct ShellCommand: Sendable, CustomStringConvertible {
     package func environment(
         from environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> [String: String] {
+        Self.minimalEnvironment(passing: passing, from: environment)
+    }
+
+    /// ``baseVariables`` and `passing` from `environment`, and a default `PATH`: what any program dynokeeper starts
+    /// gets (commands, a verification's redis-server), never the store's credentials or the API token.
+    package static func minimalEnvironment(
+        passing: [String] = [], from environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String: String] {
         var result: [String: String] = [:]
-        for name in Self.baseVariables + passing {
+        for name in baseVariables + passing {
             if let value = environment[name] { result[name] = value }
         }
         if result["PATH"] == nil { result["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }

@@ -420,6 +420,13 @@ import Testing
         #expect(!short.contains("tiny-secret"), "\(short)")
         let fromEnvironment = ConfigurationTests.error("", environment: ["DYNOKEEPER_SERVER_TOKEN": "tiny-secret"])
         #expect(!fromEnvironment.contains("tiny-secret"), "\(fromEnvironment)")
+        // A dynomite.yml that is not YAML is named by line and column, never quoted (it may hold a password).
+        let dynomite = #expect(throws: ConfigurationError.self) {
+            _ = try DynomiteYAML.parse(
+                "dyn_o_mite:\n  datacenter: dc\n  requirepass: \(secret): x\n  tokens: 1\n", path: "dynomite.yml")
+        }
+        #expect("\(dynomite!)".contains("line 3"), "\(dynomite!)")
+        #expect(!"\(dynomite!)".contains(secret), "\(dynomite!)")
     }
 
     @Test func aCronThatNeverFiresIsRefused() {

@@ -239,6 +239,54 @@ import Testing
         }
     }
 
+    @Test func withAStateFolderResumeAndRollbackNeedNeitherRedisConfNorDataDir() async throws {
+        let state = try TemporaryDirectory(prefix: "state")
+        defer { state.remove() }
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(
+                    startCommand: { redis in
+                        "if [ -f \(redis.directory.file("broken")) ]; then echo broken >&2; exit 3; fi; \(redis.startCommand)"
+                    }, moreYAML: "node:\n  state_dir: \(state.path)")
+            ) { node in
+                var node = node
+                let (_, own) = try await Self.snapshotThenOwnData(node, store: store.store)
+                FileManager.default.createFile(atPath: node.redis.directory.file("broken"), contents: nil)
+                _ = await expectFailure(.unfinishedRestore) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
+                #expect(FileManager.default.fileExists(atPath: state.file("restore-journal.json")))
+                // Redis is down and redis.conf is gone from the configuration: the journal says where everything is.
+                node.configuration.redis.conf = nil
+                try FileManager.default.removeItem(atPath: node.redis.directory.file("broken"))
+                let outcome = try await node.restore(store: store.store).rollback()
+                #expect(outcome.contains("Rolled back"), "\(outcome)")
+                #expect(try await node.content() == own)
+                #expect(!FileManager.default.fileExists(atPath: state.file("restore-journal.json")))
+                // Nothing left to recover: said as such, not as a missing redis.conf.
+                let none = await #expect(throws: NoUnfinishedRestoreError.self) {
+                    _ = try await node.restore(store: store.store).rollback()
+                }
+                #expect(none != nil)
+            }
+        }
+    }
+
+    @Test func configCheckSaysASupervisedRedisNeedsRedisStop() async throws {
+        try await withResource(RestoreNode.make(extra: ["supervised systemd"], stopCommand: { _ in nil })) { node in
+            let check = await ConfigurationCheck.run(node.configuration, logger: Engine.logger)
+            #expect(check.hasErrors)
+            let finding = check.findings.first { $0.message.contains("set redis.stop") }
+            #expect(finding?.level == .error, "\(check.findings)")
+            #expect(finding?.message.contains("supervised (systemd)") == true, "\(check.findings)")
+        }
+        // With redis.stop set (the managed one), the same Redis passes that check.
+        try await withResource(RestoreNode.make(extra: ["supervised systemd"])) { node in
+            let check = await ConfigurationCheck.run(node.configuration, logger: Engine.logger)
+            #expect(!check.findings.contains { $0.message.contains("set redis.stop") }, "\(check.findings)")
+        }
+    }
+
     // MARK: RDB formats
 
     @Test func aSnapshotInANewerRDBFormatIsRefusedUnlessForced() async throws {

@@ -38,6 +38,29 @@ import Testing
         }
     }
 
+    @Test func theDrillsRedisServerGetsNoneOfDynokeepersEnvironment() async throws {
+        // What dynokeeper's environment holds besides the basics (the store's keys, the token) stays with it.
+        setenv("DYNOKEEPER_TEST_SECRET_PROBE", "s3cr3t-probe", 1)
+        let folder = try TemporaryDirectory(prefix: "drill-env")
+        defer { folder.remove() }
+        let script = folder.file("redis-server")
+        try "#!/bin/sh\nenv > \(folder.file("env"))\nexec redis-server \"$@\"\n".write(
+            toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RedisServer.start()) { source in
+                let (entry, _) = try await Self.snapshot(source, store: store.store)
+                var verifier = SnapshotVerifier(store: store.store, logger: Engine.logger)
+                verifier.redisServer = script
+                let drill = await verifier.verify(entry, load: true)
+                #expect(drill.ok, "\(drill.problems)")
+                let environment = try String(contentsOfFile: folder.file("env"), encoding: .utf8)
+                #expect(environment.contains("PATH="))
+                #expect(!environment.contains("s3cr3t-probe"), "\(environment)")
+            }
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func aDeletedTruncatedOrAlteredObjectIsNamed(kind: StoreKind) async throws {
         try await withResource(TestStore.make(kind)) { store in

@@ -200,6 +200,43 @@ import Testing
         }
     }
 
+    /// A daemon started after a restore was killed says so at once in its log, and its scheduled backups (here
+    /// the catch-up of an empty store) are refused rather than storing half-restored data as the newest snapshot.
+    @Test func aDaemonStartedAfterAKilledRestoreReportsItAndRefusesScheduledBackups() async throws {
+        try await withResource(Node(failingStart: false)) { node in
+            try await RedisDataset.populateAllTypes(node.redis, tag: "snapshot")
+            #expect(try await node.cli(["backup"]).status == 0)
+            var unfinished = false
+            for killAt in 2...12 where !unfinished {
+                #expect(try await node.cli(["restore"], killAt: killAt).status == 137)
+                unfinished = try await node.cli(["status"]).status == 2
+            }
+            try #require(unfinished, "no kill point left an unfinished restore")
+            await node.serve.stop()
+
+            let port = try FreePort.next()
+            let emptyStore = node.folder.file("empty-store")
+            let config =
+                try String(contentsOfFile: node.configPath, encoding: .utf8)
+                .replacingOccurrences(of: "listen: 127.0.0.1:\(node.apiPort)", with: "listen: 127.0.0.1:\(port)")
+                .replacingOccurrences(of: "url: \(node.store.path)", with: "url: \(emptyStore)")
+                + "\nbackup:\n  enabled: true\n  schedule: daily 03:00\n"
+            let path = node.folder.file("later.yml")
+            try config.write(toFile: path, atomically: false, encoding: .utf8)
+            let serve = try BackgroundProcess(
+                try DynokeeperBinary.path, ["serve", "--config", path], logPath: node.folder.file("later.log"),
+                environment: DynokeeperBinary.cleanEnvironment([:]))
+            defer { Task { await serve.stop() } }
+            try await serve.waitUntil("the start-up report and the refused catch-up", timeout: .seconds(60)) {
+                let log = serve.logTail(lines: 200)
+                return log.contains("unfinished restore:") && log.contains("scheduled backup refused")
+            }
+            #expect(!FileManager.default.fileExists(atPath: emptyStore + "/interrupted"), "nothing was backed up")
+            // Resolved, the node is backed up again.
+            #expect(try await node.cli(["restore", "--rollback"]).status == 0)
+        }
+    }
+
     /// Whether a process runs (an orphan killed here may stay a zombie: PID 1 of a container need not reap it).
     static func isRunning(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }

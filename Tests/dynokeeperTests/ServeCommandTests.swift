@@ -46,6 +46,16 @@ import Testing
             }
             #expect(try await Self.status(port: port)["schedule"] as? String == "0 3 * * *")
 
+            // A file that is not YAML, with a token in it: the log names the place, never the token.
+            let secret = "reload-secret-token-0123456789"
+            try "cluster: serve-test\nserver:\n  token: \(secret)\n  listen: [127.0.0.1\n".write(
+                toFile: path, atomically: false, encoding: .utf8)
+            kill(serve.pid, SIGHUP)
+            try await serve.waitUntil("the second rejected reload in the log", timeout: .seconds(20)) {
+                serve.logTail(lines: 200).contains("is not valid YAML")
+            }
+            #expect(!serve.logTail(lines: 400).contains(secret))
+
             try Self.config(port: port, schedule: "daily 04:30", redisPort: redis.port).write(
                 toFile: path, atomically: false, encoding: .utf8)
             kill(serve.pid, SIGHUP)

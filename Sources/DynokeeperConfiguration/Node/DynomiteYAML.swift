@@ -63,8 +63,11 @@ package struct DynomiteYAML: Sendable, Equatable {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            // By line and column only: Yams's own message quotes the line, which may hold a password.
+            throw fail("not valid YAML: \(RawValues.describe(error, in: text))")
         } catch {
-            throw fail("not valid YAML: \(error)")
+            throw fail("not valid YAML")
         }
         guard case .mapping(let top)? = root, top.count == 1, let (poolKey, poolNode) = top.first,
             let pool = poolKey.string

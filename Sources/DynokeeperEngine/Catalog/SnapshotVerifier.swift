@@ -177,7 +177,9 @@ package struct SnapshotVerifier: Sendable {
                 "--port", String(port), "--bind", "127.0.0.1", "--daemonize", "yes", "--pidfile", folder + "/redis.pid",
                 "--logfile", folder + "/redis.log", "--save", "",
             ]
-        let started = try await ChildProcess.run(redisServer, arguments, timeout: .seconds(30))
+        // It daemonizes and keeps its environment: never dynokeeper's, which holds the store's keys and the token.
+        let started = try await ChildProcess.run(
+            redisServer, arguments, environment: ShellCommand.minimalEnvironment(), timeout: .seconds(30))
         let log = { (try? String(contentsOfFile: folder + "/redis.log", encoding: .utf8)) ?? "" }
         guard started.status == 0 else {
             throw DynokeeperError.snapshot(

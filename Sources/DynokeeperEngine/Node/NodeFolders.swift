@@ -76,4 +76,17 @@ package struct NodeFolders: Sendable, Equatable {
         }
         return folders
     }
+
+    /// What a resume or a rollback requires: the journal of the unfinished restore. With `node.state_dir` it is
+    /// found there even without redis.conf or redis.data_dir (Redis is down, redis.conf may have been moved away),
+    /// and the data folder is the one the journal recorded.
+    static func forRecovery(_ configuration: DynokeeperConfiguration) throws -> NodeFolders {
+        if let folders = try withoutRedis(configuration) { return folders }
+        guard let state = configuration.node.stateDir else { return try forRestore(configuration) }
+        let probe = NodeFolders(data: state, state: state, dataOrigin: "node.state_dir")
+        guard let journal = try RestoreJournal.load(probe) else {
+            throw NoUnfinishedRestoreError(journalPath: probe.journal)
+        }
+        return NodeFolders(data: journal.directory, state: state, dataOrigin: "the restore journal \(probe.journal)")
+    }
 }

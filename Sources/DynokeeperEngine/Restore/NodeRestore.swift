@@ -98,21 +98,24 @@ package struct NodeRestore: Sendable {
 
     /// What a restore needs of the configuration, in the order the CLI and the API report it: restores enabled,
     /// Dynomite's commands when the node runs Dynomite, `redis.start`, and where the data is.
+    /// - Parameter recovery: For a resume, whose journal says where the data is (``NodeFolders/forRecovery(_:)``).
     /// - Returns: The node's folders and its Dynomite, if any.
-    package func checkConfiguration() throws -> (NodeFolders, DynomiteService?) {
+    package func checkConfiguration(recovery: Bool = false) throws -> (NodeFolders, DynomiteService?) {
         try Self.checkEnabled(configuration)
         let dynomite = try DynomiteService.make(configuration, node: node)
         guard configuration.redis.start != nil else {
             throw ConfigurationError(
                 "restores stop Redis and start it again: set redis.start (the command that starts Redis)")
         }
-        return (try NodeFolders.forRestore(configuration), dynomite)
+        return (try recovery ? NodeFolders.forRecovery(configuration) : NodeFolders.forRestore(configuration), dynomite)
     }
 
     /// Takes the node lock for a restore, resume or rollback (the daemon takes it before it answers, so that a
     /// busy node gets 409 at once).
-    package func acquireLock(_ operation: String) throws -> NodeLock {
-        try NodeLock.acquire(NodeFolders.forRestore(configuration), operation: operation)
+    package func acquireLock(_ operation: String, recovery: Bool = false) throws -> NodeLock {
+        try NodeLock.acquire(
+            recovery ? NodeFolders.forRecovery(configuration) : NodeFolders.forRestore(configuration),
+            operation: operation)
     }
 
     // MARK: Restore
@@ -208,7 +211,7 @@ package struct NodeRestore: Sendable {
     /// Finishes an interrupted restore from its journal.
     package func resume(holding lock: NodeLock? = nil) async throws -> Report {
         try Self.checkEnabled(configuration)
-        let folders = try NodeFolders.forRestore(configuration)
+        let folders = try NodeFolders.forRecovery(configuration)
         let held = try lock ?? NodeLock.acquire(folders, operation: "resume")
         defer { held.release() }
         let journal = try unfinishedJournal(folders)
@@ -232,7 +235,7 @@ package struct NodeRestore: Sendable {
     /// Undoes an interrupted restore from its journal: previous data back in place, processes started. Safe to
     /// repeat until it succeeds.
     package func rollback(holding lock: NodeLock? = nil) async throws -> String {
-        let folders = try NodeFolders.forRestore(configuration)
+        let folders = try NodeFolders.forRecovery(configuration)
         let held = try lock ?? NodeLock.acquire(folders, operation: "rollback")
         defer { held.release() }
         let journal = try unfinishedJournal(folders)
@@ -264,7 +267,7 @@ package struct NodeRestore: Sendable {
 
     /// Fails unless a restore is unfinished (before a resume or rollback job is accepted).
     package func checkUnfinished() throws {
-        _ = try unfinishedJournal(try NodeFolders.forRestore(configuration))
+        _ = try unfinishedJournal(try NodeFolders.forRecovery(configuration))
     }
 
     /// Removes what a restore that never touched the node left: its fetched files and its journal.

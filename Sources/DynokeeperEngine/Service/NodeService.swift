@@ -135,11 +135,11 @@ package struct NodeService: Sendable {
         let restore = components.restore(progress: nil)
         // A resume goes on with the restore and needs what it needs; a rollback is allowed even with restores
         // disabled, and puts the files back even if it cannot start Redis.
-        if !rollback { _ = try restore.checkConfiguration() }
+        if !rollback { _ = try restore.checkConfiguration(recovery: true) }
         try await runner.ensureIdle()
         try restore.checkUnfinished()
         let action = rollback ? "rollback" : "resume"
-        let lock = try restore.acquireLock(action)
+        let lock = try restore.acquireLock(action, recovery: true)
         return try await start(.restore, parameters: .init(action: action), trigger: trigger, holding: lock) {
             progress in
             let restore = restore.with(progress: progress)

@@ -53,12 +53,12 @@ extension S3Store {
                 .other, "start of multipart upload of \(fullKey) at \(location): no UploadId in the answer")
         }
         do {
-            var uploaded: [(number: Int, etag: String, md5: [UInt8])] = []
+            var uploaded: [UploadedPart] = []
             var size: Int64 = 0
             let concurrency = configuration.uploadsInFlight(partSize: first.readableBytes)
             // Parts done: a part that fails again after others went through starts counting its attempts anew.
             let progress = TransferProgressCount()
-            try await withThrowingTaskGroup(of: (Int, String, [UInt8]).self) { group in
+            try await withThrowingTaskGroup(of: UploadedPart.self) { group in
                 var number = 0
                 var inFlight = 0
                 var next: ByteBuffer? = first
@@ -101,7 +101,7 @@ extension S3Store {
 
     private func uploadPart(
         _ part: ByteBuffer, number: Int, uploadID: String, fullKey: String, progress: TransferProgressCount
-    ) async throws -> (Int, String, [UInt8]) {
+    ) async throws -> UploadedPart {
         let digests = PayloadDigests(part)
         var request = S3Request(
             method: .PUT, key: fullKey, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: part,
@@ -112,11 +112,11 @@ extension S3Store {
             throw ObjectStoreError(.integrity, "upload of part \(number) of \(fullKey): no ETag in the answer")
         }
         try checkETag(etag, expected: digests.md5Hex, what: "upload of part \(number) of \(fullKey)")
-        return (number, etag, digests.md5)
+        return UploadedPart(number: number, etag: etag, md5: digests.md5)
     }
 
     private func completeMultipart(
-        fullKey: String, uploadID: String, parts: [(number: Int, etag: String, md5: [UInt8])]
+        fullKey: String, uploadID: String, parts: [UploadedPart]
     ) async throws -> String? {
         var xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for part in parts {
@@ -178,4 +178,12 @@ extension S3Store {
                 .integrity, "\(what): the store's ETag \(etag) does not match the data's \(expected)")
         }
     }
+}
+
+/// One part of a multipart upload, once stored. A struct, not a tuple: Swift 6.3's optimizer miscompiles some
+/// tuple-returning child tasks (docs/swift-6.3-miscompile), so task groups here return structs.
+struct UploadedPart: Sendable {
+    var number: Int
+    var etag: String
+    var md5: [UInt8]
 }

@@ -29,8 +29,8 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(help: "Also load each snapshot into a throwaway redis-server and compare the key counts.")
     var load = false
 
-    @Option(help: "The redis-server that --load starts.")
-    var redisServer = "redis-server"
+    @Option(help: "The redis-server that --load starts (default: verify.redis_server, else redis-server on PATH).")
+    var redisServer: String?
 
     @Flag(help: "One JSON object per snapshot and line instead of text.")
     var json = false
@@ -47,7 +47,7 @@ struct VerifyCommand: AsyncParsableCommand {
                 let request = VerificationRequest(
                     snapshot: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }, all: all, load: load)
                 var verifier = context.components.verifier(progress: TerminalProgress.ifTerminal())
-                verifier.redisServer = redisServer
+                if let redisServer { verifier.redisServer = redisServer }
                 let reports = try await verifier.run(context.node.identity, request: request) { report in
                     if json {
                         print(try APIJSON.line(report))
