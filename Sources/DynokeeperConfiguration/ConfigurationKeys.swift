@@ -63,6 +63,8 @@ package enum ConfigurationKeys {
         Key("storage.server_side_encryption", "AES256 or aws:kms"),
         Key("storage.kms_key_id", "a KMS key id or ARN (with server_side_encryption: aws:kms)"),
         Key("storage.profile", "an AWS profile name from ~/.aws/credentials or ~/.aws/config"),
+        Key("storage.local_file_mode", "an octal mode such as 0600 (default) or 0640: the local store's files"),
+        Key("storage.local_folder_mode", "an octal mode such as 0700 (default) or 0750: the local store's folders"),
         Key("backup.enabled", "true or false"),
         Key("backup.type", "rdb or aof"),
         Key("backup.compression", "zstd or none"),

@@ -56,10 +56,29 @@ extension DynokeeperConfiguration.Storage {
             throw ConfigurationError("storage.kms_key_id is set but storage.server_side_encryption is not aws:kms")
         }
         let profile = try reader.string("storage.profile")
+        let fileMode = try reader.parsed("storage.local_file_mode") { try Self.mode($0, needs: 0o600) }
+        let folderMode = try reader.parsed("storage.local_folder_mode") { try Self.mode($0, needs: 0o700) }
+        for (key, mode, fallback) in [
+            ("storage.local_file_mode", fileMode, "0600"), ("storage.local_folder_mode", folderMode, "0700"),
+        ] {
+            reader.record(key, mode.map { "0" + String($0.value, radix: 8) } ?? fallback, mode?.origin ?? .defaultValue)
+        }
         self.init(
             url: url, endpoint: endpoint, region: region, pathStyle: pathStyle?.value, partSizeMB: partSize,
             concurrency: concurrency, maxAttempts: maxAttempts, giveUpAfterSeconds: giveUpAfter,
             serverSideEncryption: sse, kmsKeyID: kmsKey, profile: profile, bufferMB: bufferMB)
+        localFileMode = fileMode?.value ?? 0o600
+        localFolderMode = folderMode?.value ?? 0o700
+    }
+
+    /// An octal mode such as `0640`: permission bits only, with at least what the owner needs (`needs`).
+    static func mode(_ text: String, needs: UInt16) throws -> UInt16 {
+        guard let mode = UInt16(text, radix: 8), mode <= 0o777, mode & needs == needs else {
+            throw ConfigurationError(
+                "expected an octal mode such as \(String(needs, radix: 8).leftPadded(4)) in which the owner has at least \(String(needs, radix: 8).leftPadded(4))"
+            )
+        }
+        return mode
     }
 
     static func checkBucket(_ bucket: String) -> String? {
@@ -74,4 +93,8 @@ extension DynokeeperConfiguration.Storage {
         }
         return nil
     }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

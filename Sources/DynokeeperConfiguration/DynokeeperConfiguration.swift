@@ -123,6 +123,10 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var profile: String?
         /// The most MiB of parts or ranges one transfer holds in memory (`storage.buffer_mb`).
         package var bufferMB: Int = 32
+        /// Permissions of the local store's files and folders (`storage.local_file_mode`, `storage.local_folder_mode`):
+        /// the owner's only by default, since they hold the whole dataset.
+        package var localFileMode: UInt16 = 0o600
+        package var localFolderMode: UInt16 = 0o700
     }
 
     package struct Backup: Sendable, Equatable {

@@ -12,6 +12,8 @@ package struct RingCoordinator: Sendable {
     package struct Member: Sendable {
         package var url: String
         package var node: NodeIdentity
+        /// The peer daemon's run (``NodeStatus/instance``); `nil` from an older release.
+        package var instance: String? = nil
         var place: RingMapping.Place { .init(datacenter: node.datacenter, rack: node.rack, tokens: node.tokens) }
     }
 
@@ -90,7 +92,7 @@ package struct RingCoordinator: Sendable {
                             "it speaks API contract \(identity.contract ?? 1) (dynokeeper \(identity.version ?? "of an older release")), this node contract \(NodeStatus.currentContract) (dynokeeper \(DynokeeperVersion.current)): ring operations need every node on the same dynokeeper release; install one release on every node, then run the ring operation again. Nothing was asked of it"
                     ))
             case .node(let identity):
-                members.append(Member(url: probe.url, node: identity.node))
+                members.append(Member(url: probe.url, node: identity.node, instance: identity.instance))
             case .failure(let error): unreachable.append(NodeOutcome(url: probe.url, state: .unreachable, error: error))
             }
         }
@@ -98,6 +100,16 @@ package struct RingCoordinator: Sendable {
             throw DynokeeperError(
                 .peer,
                 "peer \(member.url) belongs to cluster \(member.node.cluster), not \(configuration.cluster): check ring.peers"
+            )
+        }
+        // One node under two URLs answers with one instance: counted once. Two instances that claim one node are
+        // two dynokeepers configured with the same identity: one of them would never be backed up or restored.
+        for (node, claims) in Dictionary(grouping: members, by: { $0.node.description }) {
+            let instances = Set(claims.compactMap(\.instance))
+            guard instances.count > 1 else { continue }
+            throw DynokeeperError(
+                .peer,
+                "\(claims.map(\.url).sorted().joined(separator: " and ")) both claim node \(node) of \(configuration.cluster) but are different dynokeepers: check node.datacenter, node.rack, node.tokens (or dynomite.yml) on them; nothing was asked of any node"
             )
         }
         var seen = Set<String>()

@@ -429,6 +429,17 @@ import Testing
         #expect(!"\(dynomite!)".contains(secret), "\(dynomite!)")
     }
 
+    @Test func localStoreModes() throws {
+        let defaults = try ConfigurationTests.parse("")
+        #expect(defaults.storage.localFileMode == 0o600 && defaults.storage.localFolderMode == 0o700)
+        let shared = try ConfigurationTests.parse(
+            "storage:\n  local_file_mode: \"0640\"\n  local_folder_mode: \"0750\"\n")
+        #expect(shared.storage.localFileMode == 0o640 && shared.storage.localFolderMode == 0o750)
+        #expect(ConfigurationTests.error("storage:\n  local_file_mode: \"0200\"\n").contains("storage.local_file_mode"))
+        #expect(ConfigurationTests.error("storage:\n  local_folder_mode: \"0600\"\n").contains("at least 0700"))
+        #expect(ConfigurationTests.error("storage:\n  local_file_mode: \"rw\"\n").contains("octal"))
+    }
+
     @Test func aCronThatNeverFiresIsRefused() {
         #expect(ConfigurationTests.error("backup:\n  schedule: \"0 0 31 2 *\"\n").contains("never fires"))
         #expect(ConfigurationTests.error("backup:\n  schedule: \"0 0 30 2 *\"\n").contains("never fires"))

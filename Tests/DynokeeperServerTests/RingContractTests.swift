@@ -13,7 +13,8 @@ import Testing
 @Suite struct RingContractTests {
     /// A coordinator of cluster `c` whose only peer is `url`, with a local store in `folder`.
     static func coordinator(
-        peer url: String, folder: TemporaryDirectory, now: @escaping @Sendable () -> Date = Date.init
+        peer url: String, folder: TemporaryDirectory, now: @escaping @Sendable () -> Date = Date.init,
+        more: [String] = []
     ) throws -> RingCoordinator {
         let configuration = try DynokeeperConfiguration.parse(
             yaml: """
@@ -23,7 +24,7 @@ import Testing
                 restore:
                   enabled: true
                 ring:
-                  peers: [\(url)]
+                  peers: [\(([url] + more).joined(separator: ", "))]
                 """, path: folder.file("dynokeeper.yml"))
         let logger = Logger(label: "ring-contract-test")
         return RingCoordinator(
@@ -101,6 +102,59 @@ import Testing
             let sent = try #require(peer.requests.first)
             let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body)) as? [String: Any])
             #expect(sent.path == "/v1/restores" && body["snapshot"] as? String == "20261129T000000Z")
+        }
+    }
+
+    /// Two dynokeepers that claim one node (a copied configuration) are an error naming both, before anything is
+    /// asked of either; one dynokeeper listed under two URLs (one instance) is one member.
+    @Test func twoPeersClaimingOneNodeAreRefusedAndOneNodeUnderTwoURLsCountsOnce() async throws {
+        let folder = try TemporaryDirectory(prefix: "ring-twins")
+        defer { folder.remove() }
+        func peer(instance: String) async throws -> FakeHTTPServer {
+            try await FakeHTTPServer.start { request in
+                switch (request.method, request.path) {
+                case ("GET", "/v1/status"):
+                    return .init(
+                        body:
+                            #"{"contract": 2, "instance": "\#(instance)", "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}}"#
+                    )
+                case ("POST", "/v1/backups"): return .init(status: 202, body: #"{"id": "backup-1"}"#)
+                default: return .init(body: "")
+                }
+            }
+        }
+        let first = try await peer(instance: "aaaa")
+        let second = try await peer(instance: "bbbb")
+        try await withScoped([first, second], stop: { for peer in $0 { await peer.stop() } }) { peers in
+            let twins = try Self.coordinator(peer: peers[0].url, folder: folder, more: [peers[1].url])
+            try await withScoped(
+                twins,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) {
+                coordinator in
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await coordinator.backup(RingBackupRequest())
+                }
+                #expect(error?.code == .peer)
+                #expect(error?.message.contains(peers[0].url) == true && error?.message.contains(peers[1].url) == true)
+                #expect(error?.message.contains("both claim node dc1/rack1/0") == true, "\(String(describing: error))")
+                #expect(!peers.contains { $0.requests.contains { $0.method == "POST" } })
+            }
+            // The first peer twice (as localhost and 127.0.0.1): one member, one backup asked for.
+            let alias = peers[0].url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+            let once = try Self.coordinator(peer: peers[0].url, folder: folder, more: [alias])
+            try await withScoped(
+                once,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) {
+                coordinator in
+                let members = try await coordinator.members().members
+                #expect(members.count == 1)
+            }
         }
     }
 

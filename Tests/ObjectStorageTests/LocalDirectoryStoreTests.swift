@@ -16,6 +16,31 @@ import Testing
         #expect(store.location == "file://\(folder.path)")
     }
 
+    /// The store holds the whole dataset: files and folders are the owner's only, unless configured otherwise.
+    @Test func filesAndFoldersAreTheOwnersOnlyByDefault() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        func mode(_ path: String) throws -> Int {
+            try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        }
+        let store = LocalDirectoryStore(root: folder.path + "/store")
+        try await store.put("cluster/dc1/rack1/0/dump.rdb.zst", bytes: ByteBuffer(string: "bytes"))
+        #expect(try mode(folder.path + "/store") == 0o700)
+        #expect(try mode(folder.path + "/store/cluster/dc1") == 0o700)
+        #expect(try mode(folder.path + "/store/cluster/dc1/rack1/0/dump.rdb.zst") == 0o600)
+
+        let shared = LocalDirectoryStore(root: folder.path + "/shared", fileMode: 0o640, folderMode: 0o750)
+        try await shared.put("cluster/x", bytes: ByteBuffer(string: "bytes"))
+        #expect(try mode(folder.path + "/shared/cluster") == 0o750 & ~Int(Self.umask))
+        #expect(try mode(folder.path + "/shared/cluster/x") == 0o640 & ~Int(Self.umask))
+    }
+
+    static var umask: mode_t {
+        let current = Glibc.umask(0)
+        Glibc.umask(current)
+        return current
+    }
+
     /// A prefix never takes a listing outside the root (a token holder asking for `..` must not walk `/`).
     @Test func listingPrefixesStayUnderTheRoot() async throws {
         let folder = try TemporaryDirectory()

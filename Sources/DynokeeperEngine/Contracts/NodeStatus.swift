@@ -60,6 +60,10 @@ package struct NodeStatus: Sendable, Codable, Equatable {
     package var store: String
     /// When the daemon started; absent from `dynokeeper status --json`.
     package var startedAt: Date?
+    /// This run of the daemon (a random id drawn at start-up): a ring coordinator tells one node listed under two
+    /// URLs (one instance) from two daemons that claim one identity (two instances). Absent from
+    /// `dynokeeper status --json`.
+    package var instance: String?
 
     package init(
         version: String, node: NodeIdentity, redis: Redis, dynomite: Dynomite?, currentJob: Job?, lastBackup: Job?,
@@ -93,6 +97,8 @@ extension NodeStatus {
         package var node: NodeIdentity
         package var version: String?
         package var contract: Int?
+        /// `nil` from a peer of an older release.
+        package var instance: String?
     }
 }
 

@@ -29,7 +29,8 @@ struct SnapshotDownloader {
     func fetch(_ file: RestoreSource.File, to path: String) async throws {
         let body = try await open(file)
         try await LocalFileSystem.makeFolders((path as NSString).deletingLastPathComponent)
-        let writer = try await LocalFileWriter.create(path)
+        // The node's data: for dynokeeper's user only (a restore then gives it Redis's owner and mode).
+        let writer = try await LocalFileWriter.create(path, mode: 0o600)
         try await Self.reading(file) {
             // Each write runs on the I/O threads while the next chunk is fetched, decompressed and hashed;
             // writes stay in order, one at a time. In a task group, so that when the download fails no write

@@ -14,6 +14,8 @@ package struct NodeService: Sendable {
     package let runner: JobRunner
     package let events: (any NodeEvents)?
     package let logger: Logger
+    /// This daemon's run, as `/v1/status` shows it (``NodeStatus/instance``).
+    package let instance = UUID().uuidString.lowercased()
 
     package init(
         holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, runner: JobRunner,
@@ -225,6 +227,8 @@ package struct NodeService: Sendable {
 
     /// `/v1/status`: one configuration for the whole document, even across a reload.
     package func status(now: Date, startedAt: Date) async -> NodeStatus {
-        await components().status(jobs: runner, now: now, startedAt: startedAt)
+        var status = await components().status(jobs: runner, now: now, startedAt: startedAt)
+        status.instance = instance
+        return status
     }
 }

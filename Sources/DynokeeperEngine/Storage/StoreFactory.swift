@@ -15,7 +15,8 @@ package enum StoreFactory {
     ) throws -> any ObjectStore {
         switch storage.url {
         case .file(let path):
-            return LocalDirectoryStore(root: path)
+            return LocalDirectoryStore(
+                root: path, fileMode: storage.localFileMode, folderMode: storage.localFolderMode)
         case .s3(let bucket, let prefix):
             var encryption: S3StoreConfiguration.ServerSideEncryption?
             switch storage.serverSideEncryption {

@@ -18,6 +18,10 @@ package struct LocalDirectoryStore: ObjectStore {
     package let root: String
     /// The size of the chunks a download yields.
     package var readChunkSize: Int
+    /// The permissions of the files and folders it creates (before the umask): the owner's only by default, since
+    /// a store holds every key of the node.
+    package var fileMode: UInt16
+    package var folderMode: UInt16
 
     static let temporaryPrefix = ".dynokeeper-tmp-"
 
@@ -25,10 +29,14 @@ package struct LocalDirectoryStore: ObjectStore {
     ///   - root: The root folder; a relative path is resolved against the current directory. It is
     ///     created on the first write.
     ///   - readChunkSize: The size of the chunks a download yields.
-    package init(root: String, readChunkSize: Int = 1 << 20) {
+    ///   - fileMode: The permissions of new files.
+    ///   - folderMode: The permissions of new folders.
+    package init(root: String, readChunkSize: Int = 1 << 20, fileMode: UInt16 = 0o600, folderMode: UInt16 = 0o700) {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = URL(fileURLWithPath: absolute).standardizedFileURL.path
         self.readChunkSize = readChunkSize
+        self.fileMode = fileMode
+        self.folderMode = folderMode
     }
 
     package var location: String { "file://\(root)" }
@@ -51,13 +59,13 @@ package struct LocalDirectoryStore: ObjectStore {
         let folder = (destination as NSString).deletingLastPathComponent
         let temporary = folder + "/" + Self.temporaryPrefix + UUID().uuidString
         do {
-            try await LocalFileSystem.makeFolders(folder)
+            try await LocalFileSystem.makeFolders(folder, mode: folderMode)
         } catch {
             throw ObjectStoreError(
                 .invalidRequest, "cannot create folder \(folder) (is a part of the key an existing object?): \(error)",
                 key: key)
         }
-        let writer = try await LocalFileWriter.create(temporary)
+        let writer = try await LocalFileWriter.create(temporary, mode: fileMode)
         do {
             for try await chunk in body {
                 try Task.checkCancellation()
