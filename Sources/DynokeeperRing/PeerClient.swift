@@ -17,7 +17,11 @@ package final class PeerClient: Sendable {
     ///   - timeout: How long one call may take.
     ///   - attempts: Tries for calls that fail to connect or get a 5xx.
     package init(token: String?, timeout: TimeAmount = .seconds(30), attempts: Int = 3) {
-        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        var configuration = HTTPClient.Configuration()
+        // A peer that refuses connections is reported at once (our attempts retry), not after the whole timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5))
+        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.token = token
         self.timeout = timeout
         self.attempts = attempts
@@ -83,12 +87,12 @@ package final class PeerClient: Sendable {
 
     /// Asks a peer for a backup of its node, returning the job's id.
     func startBackup(_ base: String, _ request: BackupRequest) async throws -> String {
-        try await startJob(base, path: "/v1/backups", body: request)
+        try await startJob(base, path: "/v1/backups", body: request, kind: .backup, snapshot: request.snapshotID?.text)
     }
 
     /// Asks a peer for a restore of its node, returning the job's id.
     func startRestore(_ base: String, _ request: RestoreRequest) async throws -> String {
-        try await startJob(base, path: "/v1/restores", body: request)
+        try await startJob(base, path: "/v1/restores", body: request, kind: .restore, snapshot: request.snapshot?.text)
     }
 
     /// Of a job a peer accepted, only its id is read: an accepted job must never be reported as not started
@@ -96,11 +100,31 @@ package final class PeerClient: Sendable {
     struct StartedJob: Decodable { var id: String }
 
     /// Starts a job on a peer (`POST path`), returning its id.
-    private func startJob(_ base: String, path: String, body: some Encodable & Sendable) async throws -> String {
-        let reply = try await call(.POST, base + path, body: body)
-        guard reply.status == 202, let job = try? reply.decode(StartedJob.self) else {
-            throw DynokeeperError(.peer, "\(base)\(path) answered \(reply.status): \(reply.errorMessage)")
+    ///
+    /// A POST that timed out may have started the job all the same, and its retry then gets 409 (a job is running):
+    /// when the peer's running job is one of this kind for the same snapshot, it is ours, and its id is returned.
+    private func startJob(
+        _ base: String, path: String, body: some Encodable & Sendable, kind: Job.Kind, snapshot: String?
+    ) async throws -> String {
+        let reply: Reply
+        do {
+            reply = try await call(.POST, base + path, body: body)
+        } catch {
+            if let ours = await runningJob(base, kind: kind, snapshot: snapshot) { return ours }
+            throw error
         }
+        if reply.status == 202, let job = try? reply.decode(StartedJob.self) { return job.id }
+        if reply.status == 409, let ours = await runningJob(base, kind: kind, snapshot: snapshot) { return ours }
+        throw DynokeeperError(.peer, "\(base)\(path) answered \(reply.status): \(reply.errorMessage)")
+    }
+
+    /// The id of the job the peer is running, when it is of `kind` for `snapshot`.
+    private func runningJob(_ base: String, kind: Job.Kind, snapshot: String?) async -> String? {
+        struct Running: Decodable { var currentJob: Job? }
+        guard let snapshot, let reply = try? await call(.GET, base + "/v1/status"), reply.status == 200,
+            let job = (try? reply.decode(Running.self))?.currentJob,
+            job.kind == kind, job.parameters.snapshot == snapshot
+        else { return nil }
         return job.id
     }
 

@@ -241,7 +241,7 @@ enum ContractValues {
                  "files": [{"path": "dump.rdb", "previous": "/data/p/dump.rdb", "restored": "/data/r/dump.rdb"}],
                  "resolve": "run dynokeeper restore --resume"}
                 """.utf8))
-        return NodeStatus(
+        var status = NodeStatus(
             version: "1.0.0", node: NodeIdentity(cluster: "prod", datacenter: "dc1", rack: "rack1", tokens: "100"),
             redis: .init(
                 address: "127.0.0.1:6379", up: true, answers: true, loading: false, lastSave: date, version: "7.2.4"),
@@ -250,6 +250,8 @@ enum ContractValues {
                 stateFolder: "/data/.dynokeeper", operation: holder, unfinishedRestore: restore, problem: "none"),
             backupsEnabled: true, restoresEnabled: false, schedule: "daily 02:00", nextScheduledBackup: date,
             store: "s3://bucket/prefix", startedAt: date)
+        status.instance = "6f1c0e8e-2b4a-4f2e-9a51-0c3d2e1f4a5b"
+        return status
     }
 
     /// A stored manifest with every field set, as `GET /v1/snapshots/{id}` shows it.
@@ -262,7 +264,8 @@ enum ContractValues {
          "redis": {"address": "127.0.0.1:6379", "version": "7.0.15", "aof_directory": "appendonlydir",
                    "aof_manifest": "appendonly.aof.manifest"},
          "snapshot_id": "20261124T020000Z", "started_at": "2026-11-24T02:00:00Z",
-         "tool": {"name": "dynokeeper", "version": "0.2.0"}, "type": "rdb"}
+         "tool": {"name": "dynokeeper", "version": "0.2.0"}, "type": "rdb",
+         "encryption": {"algorithm": "aes-256-gcm-chunked", "key_fingerprint": "0a1b2c", "chunk_size": 1048576}}
         """#
 
     static func snapshotDetail() throws -> SnapshotDetail {

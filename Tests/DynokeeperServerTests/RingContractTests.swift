@@ -3,6 +3,7 @@ import DynokeeperEngine
 import DynokeeperTestSupport
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -14,7 +15,7 @@ import Testing
     /// A coordinator of cluster `c` whose only peer is `url`, with a local store in `folder`.
     static func coordinator(
         peer url: String, folder: TemporaryDirectory, now: @escaping @Sendable () -> Date = Date.init,
-        more: [String] = []
+        more: [String] = [], peers: PeerClient = PeerClient(token: nil, timeout: .seconds(5), attempts: 1)
     ) throws -> RingCoordinator {
         let configuration = try DynokeeperConfiguration.parse(
             yaml: """
@@ -30,7 +31,7 @@ import Testing
         return RingCoordinator(
             configuration: configuration, node: try NodeSettings.resolve(configuration),
             store: try StoreFactory.makeStore(configuration.storage, environment: [:], logger: logger),
-            peers: PeerClient(token: nil, timeout: .seconds(5), attempts: 1), logger: logger, now: now,
+            peers: peers, logger: logger, now: now,
             pollInterval: .milliseconds(10))
     }
 
@@ -102,6 +103,61 @@ import Testing
             let sent = try #require(peer.requests.first)
             let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body)) as? [String: Any])
             #expect(sent.path == "/v1/restores" && body["snapshot"] as? String == "20261129T000000Z")
+        }
+    }
+
+    /// A backup request that timed out but started the job on the peer: the retry gets 409, and the coordinator
+    /// recognises the peer's running job (same kind, same snapshot id) as its own instead of failing the node.
+    @Test func aPostThatTimedOutButStartedTheJobIsFollowedNotFailed() async throws {
+        let folder = try TemporaryDirectory(prefix: "ring-timeout")
+        defer { folder.remove() }
+        let posts = CallCounter()
+        let asked = NIOLockedValueBox<String?>(nil)
+        let peer = try await FakeHTTPServer.start { request in
+            let snapshot = asked.withLockedValue { $0 } ?? ""
+            let job =
+                #"{"id": "backup-7", "kind": "backup", "parameters": {"snapshot": "\#(snapshot)"}, "trigger": "api", "progress_bytes": 0, "total_bytes": 0, "created_at": "2026-11-29T00:00:00Z""#
+            switch (request.method, request.path) {
+            case ("GET", "/v1/status"):
+                let running = snapshot.isEmpty ? "" : #", "current_job": \#(job), "state": "running"}"#
+                return .init(
+                    body:
+                        #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}\#(running)}"#
+                )
+            case ("POST", "/v1/backups"):
+                let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
+                asked.withLockedValue { $0 = body?["snapshot_id"] as? String }
+                if posts.next() == 1 {
+                    // Started, but the answer comes after the caller gave up.
+                    try? await Task.sleep(for: .seconds(3))
+                    return .init(status: 202, body: job + #", "state": "running"}"#)
+                }
+                return .init(
+                    status: 409, body: #"{"error": {"code": "job_running", "message": "backup-7 is running"}}"#)
+            case ("GET", "/v1/jobs/backup-7"):
+                return .init(
+                    body: job
+                        + #", "state": "succeeded", "result": {"snapshot": "\#(snapshot)"}, "finished_at": "2026-11-29T00:00:01Z"}"#
+                )
+            default:
+                return .init(status: 404, body: "")
+            }
+        }
+        try await withScoped(peer, stop: { await $0.stop() }) { peer in
+            let coordinator = try Self.coordinator(
+                peer: peer.url, folder: folder, peers: PeerClient(token: nil, timeout: .seconds(1), attempts: 2))
+            try await withScoped(
+                coordinator,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) {
+                coordinator in
+                let report = try await coordinator.backup(RingBackupRequest())
+                #expect(posts.count == 2, "the POST was retried")
+                #expect(report.nodes.first?.state == .succeeded, "\(report.nodes)")
+                #expect(report.nodes.first?.job == "backup-7", "\(report)")
+            }
         }
     }
 

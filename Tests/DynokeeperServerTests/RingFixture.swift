@@ -94,6 +94,7 @@ struct RingFixture {
         var request = HTTPClientRequest(url: nodes[node].url + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(TestDaemon.token)")
+        if method != .GET { request.headers.add(name: "Content-Type", value: "application/json") }
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let reply = try await TestDaemon.send(request, path: path, client: client, timeout: .seconds(60))
         var json = reply.json

@@ -99,6 +99,8 @@ package struct SnapshotDetail: Sendable, Encodable {
     package var toolVersion: String
     package var compression: String
     package var rdbVersion: Int?
+    /// The fingerprint of the key the files are encrypted with; absent when they are stored in clear.
+    package var encryptionKeyFingerprint: String?
     package var pin: PinState
 
     package init(_ entry: SnapshotEntry, pin: SnapshotPins.Pin?) {
@@ -115,6 +117,7 @@ package struct SnapshotDetail: Sendable, Encodable {
         toolVersion = manifest.tool.version
         compression = manifest.compression.algorithm + (manifest.compression.level.map { " -\($0)" } ?? "")
         rdbVersion = manifest.rdbVersion
+        encryptionKeyFingerprint = manifest.encryption?.keyFingerprint
         self.pin = PinState(snapshot: entry.id.text, pinned: pin != nil, pinnedAt: pin?.pinnedAt, note: pin?.note)
     }
 }

@@ -146,7 +146,7 @@ struct SnapshotsShowCommand: AsyncParsableCommand {
                 )
                 print("  host: \(manifest.hostname), Redis \(manifest.redis.version) at \(manifest.redis.address)")
                 print(
-                    "  by: \(manifest.tool.name) \(manifest.tool.version), compression \(manifest.compression.algorithm)\(manifest.compression.level.map { " -\($0)" } ?? "")\(manifest.rdbVersion.map { ", RDB format \($0)" } ?? "")"
+                    "  by: \(manifest.tool.name) \(manifest.tool.version), compression \(manifest.compression.algorithm)\(manifest.compression.level.map { " -\($0)" } ?? "")\(manifest.rdbVersion.map { ", RDB format \($0)" } ?? "")\(manifest.encryption.map { ", encrypted with key \($0.keyFingerprint)" } ?? "")"
                 )
                 print("  files (\(Format.bytes(manifest.size)), \(Format.bytes(manifest.storedSize)) stored):")
                 for file in manifest.files {
