@@ -125,6 +125,34 @@ import Testing
         }
     }
 
+    @Test func aFullURIOverHTTPMayOnlyNameLoopbackOrTheContainerAgents() async throws {
+        // The authorization token goes to that URL: in clear only to what AWS SDKs allow.
+        for allowed in [
+            "http://127.0.0.1:8080/creds", "http://127.1.2.3/creds", "http://localhost/creds", "http://[::1]:9/creds",
+            "http://169.254.170.2/v2/credentials", "http://169.254.170.23/v1/credentials",
+            "http://[fd00:ec2::23]/v1/credentials", "https://credentials.example.com/creds",
+        ] {
+            #expect(throws: Never.self, "\(allowed)") { try ContainerCredentialProvider.check(fullURI: allowed) }
+        }
+        for refused in [
+            "http://10.0.0.5/creds", "http://127.evil.example/creds", "http://credentials.example.com/creds",
+            "ftp://127.0.0.1/creds", "not a url",
+        ] {
+            #expect(throws: CredentialError.self, "\(refused)") {
+                try ContainerCredentialProvider.check(fullURI: refused)
+            }
+        }
+        try await Self.withClient { client in
+            let provider = ContainerCredentialProvider(
+                environment: [
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://192.0.2.10/creds",
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer pod-token",
+                ], client: client)
+            let error = await #expect(throws: CredentialError.self) { _ = try await provider.resolve() }
+            #expect(error?.description.contains("is refused") == true, "\(String(describing: error))")
+        }
+    }
+
     @Test func instanceMetadataVersion2() async throws {
         let server = try await FakeHTTPServer.start { request in
             switch (request.method, request.path) {

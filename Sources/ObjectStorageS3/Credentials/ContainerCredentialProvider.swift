@@ -31,8 +31,36 @@ package struct ContainerCredentialProvider: CredentialProvider {
         return nil
     }
 
+    /// The hosts an `http://` full URI may name, as AWS SDKs allow them (botocore's list): loopback, and the ECS and
+    /// EKS Pod Identity agents. The authorization token goes to that URL, so nothing else may receive it in clear.
+    static let plainHTTPHosts: Set<String> = ["localhost", "169.254.170.2", "169.254.170.23", "fd00:ec2::23", "::1"]
+
+    /// Refuses a full URI that AWS SDKs would not call: `https://` anywhere, `http://` only to ``plainHTTPHosts``
+    /// and 127.0.0.0/8.
+    static func check(fullURI: String) throws {
+        guard let components = URLComponents(string: fullURI), let scheme = components.scheme?.lowercased(),
+            let host = components.host?.lowercased(), !host.isEmpty
+        else {
+            throw CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI \(fullURI) is not a URL")
+        }
+        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        switch scheme {
+        case "https": return
+        case "http"
+        where plainHTTPHosts.contains(bare)
+            || bare.split(separator: ".").first == "127"
+                && bare.split(separator: ".").count == 4 && bare.split(separator: ".").allSatisfy({ UInt8($0) != nil }):
+            return
+        default:
+            throw CredentialError(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI \(fullURI) is refused: over http it may only name loopback or the ECS/EKS agents (169.254.170.2, 169.254.170.23, fd00:ec2::23), as AWS SDKs require; use https"
+            )
+        }
+    }
+
     package func resolve() async throws -> AWSCredentials? {
         guard let url else { return nil }
+        if environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]?.isEmpty ?? true { try Self.check(fullURI: url) }
         var request = HTTPClientRequest(url: url)
         if let tokenFile = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !tokenFile.isEmpty {
             guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
