@@ -197,6 +197,10 @@ import Testing
                 let selector = SnapshotSelector(store: store.store, logger: Engine.logger)
                 #expect(try await selector.select(.init(source: entry.node)).id == entry.id)
                 #expect(try await selector.select(.init(source: entry.node, snapshotID: future)).id == future)
+                // Listings flag it.
+                let listed = try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(
+                    of: entry.node)
+                #expect(listed.map { SnapshotSummary($0).future } == [true, nil])
             }
         }
     }

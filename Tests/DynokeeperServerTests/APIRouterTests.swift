@@ -39,6 +39,11 @@ import Testing
                 ("/v1/backups", #"{"type": "zip"}"#, "field type must be rdb or aof"),
                 ("/v1/backups", #"{"type": 3}"#, "field type must be a string"),
                 ("/v1/backups", #"{"snapshot_id": "today"}"#, "field snapshot_id"),
+                // A snapshot id in the future would be the newest snapshot until then.
+                (
+                    "/v1/backups", #"{"snapshot_id": "20990101T000000Z"}"#,
+                    "more than 5 minutes ahead of this node's clock"
+                ),
                 ("/v1/backups", "not json", "the body is not JSON"),
                 ("/v1/backups", "[1, 2]", "the body must be a JSON object"),
                 ("/v1/restores", #"{"date": "yesterday"}"#, "field date"),

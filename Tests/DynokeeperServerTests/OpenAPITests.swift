@@ -271,7 +271,9 @@ enum ContractValues {
     static func snapshotDetail() throws -> SnapshotDetail {
         let manifest = try SnapshotManifest.decoder.decode(SnapshotManifest.self, from: Data(manifestJSON.utf8))
         let entry = SnapshotEntry(manifest: manifest, prefix: "prod/dc1/rack1/100/20261124T020000Z/", pinned: true)
-        return SnapshotDetail(entry, pin: .init(pinnedAt: date, note: "migration"))
+        var detail = SnapshotDetail(entry, pin: .init(pinnedAt: date, note: "migration"))
+        detail.snapshot.future = true
+        return detail
     }
 
     static func json(_ value: some Encodable) throws -> OpenAPISpec.Value {

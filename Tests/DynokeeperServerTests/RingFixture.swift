@@ -31,7 +31,8 @@ struct RingFixture {
     ///   - places: Each node's datacenter, rack and tokens.
     ///   - redis: Managed Redis servers to reuse (a new one per node by default).
     ///   - prefix: The store prefix (shared between rings that must see each other's snapshots).
-    ///   - clock: The first node's scheduler clock, which also dates the ring snapshots it coordinates.
+    ///   - clock: The nodes' clock, which dates the ring snapshots the first one coordinates (and against which
+    ///     each node checks the snapshot ids it is given).
     static func start(
         cluster: String, places: [(String, String, String)], redis: [ManagedRedis]? = nil, prefix: String? = nil,
         bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock()
@@ -80,7 +81,7 @@ struct RingFixture {
                 yaml: yaml, path: "node\(index).yml", environment: environment)
             let daemon = try DynokeeperDaemon(
                 configuration: configuration, path: nil, environment: environment,
-                clock: index == 0 ? clock : SystemSchedulerClock(), logger: Logger(label: "ring-\(cluster)-\(index)"))
+                clock: clock, logger: Logger(label: "ring-\(cluster)-\(index)"))
             let task = Task { try await daemon.run(handleSignals: false) }
             _ = await daemon.port()
             nodes.append(Node(redis: managed, daemon: daemon, task: task, port: ports[index], place: place))

@@ -92,7 +92,7 @@ import Testing
         // A test cluster whose racks are named differently gets production's data, mapped in sorted order.
         try await withRingFixture(
             cluster: "test", places: [("east", "ra", "100"), ("east", "ra", "200"), ("east", "rb", "100")],
-            prefix: prefix, bucket: bucket
+            prefix: prefix, bucket: bucket, clock: clock
         ) { test in
             try await test.populate("test-own")
             let restore = try await test.ringJob(

@@ -15,8 +15,12 @@ package struct SnapshotSummary: Encodable, Sendable {
     package var finishedAt: Date
     /// The snapshot's folder in the store.
     package var prefix: String
+    /// `true` when its id is ahead of this node's clock (a node whose clock ran fast): restores ignore it unless it
+    /// is named; absent otherwise.
+    package var future: Bool?
 
-    package init(_ entry: SnapshotEntry) {
+    package init(_ entry: SnapshotEntry, now: Date = Date()) {
+        future = entry.id.isFuture(now: now) ? true : nil
         id = entry.id.text
         cluster = entry.node.cluster
         datacenter = entry.node.datacenter

@@ -49,7 +49,7 @@ package struct SnapshotSelector: Sendable {
                 throw damaged.error
             }
             let entries = request.snapshotID == nil ? try scan.complete() : scan.entries
-            let future = entries.filter { $0.id.date > Date().addingTimeInterval(Self.clockTolerance) }
+            let future = entries.filter { $0.id.isFuture() }
             if request.snapshotID == nil, request.date == nil, !future.isEmpty {
                 logger.warning(
                     "ignoring \(future.count) snapshot(s) dated in the future (\(future.map(\.id.text).joined(separator: ", "))): check the clocks of the nodes that took them; restore one with --snapshot"
@@ -120,4 +120,9 @@ package struct SnapshotSelector: Sendable {
             )
         }
     }
+}
+
+extension SnapshotID {
+    /// Whether it is ahead of `now` by more than the clock tolerance: never the default choice of a restore.
+    package func isFuture(now: Date = Date()) -> Bool { date > now.addingTimeInterval(SnapshotSelector.clockTolerance) }
 }

@@ -23,6 +23,13 @@ struct APIRoutes: Sendable {
         let v1 = router.group("/v1")
         v1.post("/backups") { request, _ in
             let backup = try BackupRequest(try await RequestBody.read(request, allowed: BackupRequest.fields))
+            // An id ahead of this node's clock would be the newest snapshot for as long as it is in the future (a
+            // hand-made id, or a ring coordinator whose clock runs fast).
+            if let id = backup.snapshotID, id.date > self.clock.now().addingTimeInterval(300) {
+                throw APIError.badRequest(
+                    "snapshot_id \(id) is more than 5 minutes ahead of this node's clock (\(self.clock.now().formatted(.iso8601))): check the clocks of the ring's nodes"
+                )
+            }
             return try JSON.response(try await self.node.startBackup(backup, trigger: "api"), status: .accepted)
         }
         v1.post("/restores") { request, _ in
@@ -129,7 +136,8 @@ struct APIRoutes: Sendable {
         let entries =
             allNodes
             ? try await catalog.snapshots(cluster: identity.cluster) : try await catalog.snapshots(of: identity)
-        return try JSON.response(SnapshotList(snapshots: entries.map(SnapshotSummary.init)))
+        let now = clock.now()
+        return try JSON.response(SnapshotList(snapshots: entries.map { SnapshotSummary($0, now: now) }))
     }
 
     /// One of this node's complete snapshots, by id.

@@ -82,7 +82,9 @@ struct SnapshotsListCommand: AsyncParsableCommand {
             [["ID", "NODE", "TYPE", "SIZE", "STORED", "KEYS", "AGE"]]
             + entries.map { entry in
                 [
-                    entry.id.text + (entry.pinned ? " (pinned)" : ""), "\(entry.node.cluster)/\(entry.node)",
+                    entry.id.text + (entry.pinned ? " (pinned)" : "")
+                        + (entry.id.isFuture() ? " (dated in the future: restores skip it unless named)" : ""),
+                    "\(entry.node.cluster)/\(entry.node)",
                     entry.manifest.type.rawValue,
                     Format.bytes(entry.manifest.size), Format.bytes(entry.manifest.storedSize),
                     String(entry.manifest.keyCount),
