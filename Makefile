@@ -2,14 +2,15 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
-APT_PACKAGES := redis-server redis-tools nutcracker zstd libzstd-dev libxml2
+APT_PACKAGES := redis-server redis-tools nutcracker zstd libzstd-dev libxml2 openssl curl
 PIP ?= python3 -m pip
 
 .PHONY: all build demo test test-deps build-deps clean bench format lint
 
 all: build
 
-# Debian packages needed to build (libzstd) and to test (redis-server, nutcracker as a stand-in for Dynomite).
+# Debian packages needed to build (libzstd) and to test (redis-server, nutcracker as a stand-in for Dynomite,
+# openssl for the TLS tests' certificates, curl as an independent HTTP client).
 build-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

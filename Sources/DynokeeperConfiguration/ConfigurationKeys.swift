@@ -96,12 +96,20 @@ package enum ConfigurationKeys {
             "a list of paths of earlier key files, which still decrypt the snapshots taken with them"),
         Key("ring.peers", "a list of the peer dynokeepers' base URLs (http://host:port)"),
         Key("ring.peer_port", "a port number (1-65535): the peers' API port on the dyn_seeds hosts"),
+        Key("ring.ca_file", "the path of the PEM certificate authorities https:// peers are checked against"),
+        Key(
+            "ring.allow_plaintext", "true or false: allow http:// peers off loopback (the token then crosses in clear)"),
         Key("server.listen", "host:port, such as 127.0.0.1:8080 (port 0: any free port)"),
         Key("server.token", "the bearer token the REST API requires", secret: true),
         Key("server.token_file", "the path of a file holding the bearer token"),
         Key(
             "server.dynomite_manager_tokenless",
             "true or false: serve Dynomite-manager's acting admin GETs without a token on loopback (old scripts)"),
+        Key("server.tls_cert_file", "the path of the API's PEM certificate chain (with server.tls_key_file: HTTPS)"),
+        Key("server.tls_key_file", "the path of the API's PEM private key"),
+        Key(
+            "server.client_ca_file",
+            "the path of PEM certificate authorities whose client certificates the API requires"),
         Key("log.level", "trace, debug, info, notice, warning, error or critical"),
         Key("log.format", "text or json"),
     ]

@@ -12,5 +12,10 @@ extension DynokeeperConfiguration.Ring {
                 }
             ).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
             peerPort: try reader.int("ring.peer_port", range: 1...65535))
+        caFile = try reader.string("ring.ca_file")
+        allowPlaintext = try reader.bool("ring.allow_plaintext")?.value ?? false
+        if let problem = peers.lazy.compactMap(plaintextProblem).first {
+            throw ConfigurationError("ring.peers: \(problem)")
+        }
     }
 }

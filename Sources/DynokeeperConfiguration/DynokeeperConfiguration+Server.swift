@@ -34,5 +34,15 @@ extension DynokeeperConfiguration.Server {
             host: host, port: Int(listen[listen.index(after: colon)...])!, token: token,
             tokenSource: inline != nil ? "server.token" : file.map { "server.token_file \($0)" })
         dynomiteManagerTokenless = try reader.bool("server.dynomite_manager_tokenless")?.value ?? false
+        tlsCertFile = try reader.string("server.tls_cert_file")
+        tlsKeyFile = try reader.string("server.tls_key_file")
+        clientCAFile = try reader.string("server.client_ca_file")
+        if (tlsCertFile == nil) != (tlsKeyFile == nil) {
+            throw ConfigurationError("server.tls_cert_file and server.tls_key_file go together: set both, or neither")
+        }
+        if clientCAFile != nil && tlsCertFile == nil {
+            throw ConfigurationError(
+                "server.client_ca_file needs TLS: set server.tls_cert_file and server.tls_key_file too")
+        }
     }
 }

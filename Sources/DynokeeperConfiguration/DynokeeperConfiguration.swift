@@ -200,10 +200,28 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var peers: [String]
         /// The peers' API port on the hosts of dynomite.yml's `dyn_seeds`, when `peers` is not given.
         package var peerPort: Int?
+        /// The certificate authorities that `https://` peers are checked against (`ring.ca_file`); the system's
+        /// when unset.
+        package var caFile: String?
+        /// Whether `http://` peers off loopback are allowed (`ring.allow_plaintext`): the token would cross the
+        /// network in clear.
+        package var allowPlaintext = false
 
         package init(peers: [String] = [], peerPort: Int? = nil) {
             self.peers = peers
             self.peerPort = peerPort
+        }
+
+        /// Why a peer URL is refused: `http://` to a host other than loopback, unless ``allowPlaintext``.
+        package func plaintextProblem(_ url: String) -> String? {
+            guard !allowPlaintext, url.lowercased().hasPrefix("http://") else { return nil }
+            let authority = url.dropFirst("http://".count).prefix { $0 != "/" }
+            let host =
+                authority.hasPrefix("[")
+                ? String(authority.dropFirst().prefix { $0 != "]" }) : String(authority.prefix { $0 != ":" })
+            guard !Server.isLoopback(host) else { return nil }
+            return
+                "\(url) is http:// to another machine: the bearer token would cross the network in clear. Give the peers TLS (server.tls_cert_file, https:// peers, ring.ca_file), or set ring.allow_plaintext: true on a network you trust"
         }
     }
 
@@ -219,6 +237,13 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         /// on a loopback listener, for old scripts (`server.dynomite_manager_tokenless`); any web page opened on the
         /// node could then trigger them.
         package var dynomiteManagerTokenless = false
+        /// The API's certificate chain and key (PEM): with them, the API answers HTTPS only, and peers present them
+        /// as their client certificate. Re-read on SIGHUP.
+        package var tlsCertFile: String?
+        package var tlsKeyFile: String?
+        /// Certificate authorities whose client certificates the API requires (`server.client_ca_file`): only
+        /// holders of such a certificate (the ring's members) can call it.
+        package var clientCAFile: String?
 
         /// Whether the address is reachable from this machine only.
         package var isLoopback: Bool { Self.isLoopback(host) }

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
+package import DynokeeperConfiguration
 package import DynokeeperEngine
 import Foundation
 package import NIOCore
 import NIOHTTP1
+package import NIOSSL
 
 /// Talks to the dynokeepers of the other nodes (and this one) over their REST API, with the shared bearer
 /// token, timeouts and retries. Requests and answers are typed: the same `Codable` types the API encodes.
@@ -16,8 +18,11 @@ package final class PeerClient: Sendable {
     ///   - token: The bearer token every dynokeeper of the ring shares (`server.token`).
     ///   - timeout: How long one call may take.
     ///   - attempts: Tries for calls that fail to connect or get a 5xx.
-    package init(token: String?, timeout: TimeAmount = .seconds(30), attempts: Int = 3) {
+    package init(
+        token: String?, timeout: TimeAmount = .seconds(30), attempts: Int = 3, tls: TLSConfiguration? = nil
+    ) {
         var configuration = HTTPClient.Configuration()
+        if let tls { configuration.tlsConfiguration = tls }
         // A peer that refuses connections is reported at once (our attempts retry), not after the whole timeout.
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(5))
@@ -25,6 +30,32 @@ package final class PeerClient: Sendable {
         self.token = token
         self.timeout = timeout
         self.attempts = attempts
+    }
+
+    /// The client a node's configuration describes: its token, `https://` peers checked against `ring.ca_file` (else
+    /// the system's authorities), and the node's own certificate (`server.tls_cert_file`) presented to peers that
+    /// require client certificates.
+    /// - Throws: `ConfigurationError` naming a file that does not load.
+    package static func make(_ configuration: DynokeeperConfiguration) throws -> PeerClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caFile = configuration.ring.caFile {
+            guard (try? NIOSSLCertificate.fromPEMFile(caFile))?.isEmpty == false else {
+                throw ConfigurationError("ring.ca_file \(caFile) is not a PEM certificate file this user can read")
+            }
+            tls.trustRoots = .file(caFile)
+        }
+        if let cert = configuration.server.tlsCertFile, let key = configuration.server.tlsKeyFile {
+            do {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            } catch {
+                throw ConfigurationError(
+                    "server.tls_cert_file \(cert) and server.tls_key_file \(key) do not load as a PEM certificate and key"
+                )
+            }
+        }
+        return PeerClient(token: configuration.server.token, tls: tls)
     }
 
     package func shutdown() async {

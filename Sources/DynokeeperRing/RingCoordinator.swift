@@ -47,6 +47,16 @@ package struct RingCoordinator: Sendable {
     /// The base URLs of the ring's dynokeepers: `ring.peers`, else the hosts of dynomite.yml's `dyn_seeds` and
     /// this node, on `ring.peer_port`.
     package func peerURLs() throws -> [String] {
+        let urls = try configuredPeerURLs()
+        if let problem = urls.lazy.compactMap(configuration.ring.plaintextProblem).first {
+            throw DynokeeperError(.invalidConfiguration, problem)
+        }
+        return urls
+    }
+
+    /// `ring.peers`, else the `dyn_seeds` hosts on `ring.peer_port` (`https://` when this node serves TLS: the ring's
+    /// nodes are configured alike).
+    private func configuredPeerURLs() throws -> [String] {
         if !configuration.ring.peers.isEmpty { return configuration.ring.peers }
         guard let port = configuration.ring.peerPort else {
             throw DynokeeperError(
@@ -56,7 +66,10 @@ package struct RingCoordinator: Sendable {
         }
         let hosts = ["127.0.0.1"] + (node.dynomite?.seeds.map(\.host) ?? [])
         var seen = Set<String>()
-        return hosts.filter { seen.insert($0).inserted }.map { "http://\($0):\(port)" }
+        let scheme = configuration.server.tlsCertFile == nil ? "http" : "https"
+        return hosts.filter { seen.insert($0).inserted }.map {
+            "\(scheme)://\($0.contains(":") ? "[\($0)]" : $0):\(port)"
+        }
     }
 
     /// Fails unless the configuration says where the ring's dynokeepers are, so that a ring job is refused at once.

@@ -23,6 +23,8 @@ package final class DynokeeperDaemon: Sendable {
     let token: String?
     /// `server.dynomite_manager_tokenless`.
     let dynomiteManagerTokenless: Bool
+    /// The API's TLS; `nil` for plain HTTP.
+    let tls: APITLS?
     private let state = Mutex<(group: ServiceGroup?, port: Int?, portWaiters: [CheckedContinuation<Int, Never>])>(
         (nil, nil, []))
 
@@ -53,7 +55,7 @@ package final class DynokeeperDaemon: Sendable {
             events: metrics,
             logger: logger)
         ring = RingService(
-            holder: holder, node: settings, store: store, peers: PeerClient(token: server.token), logger: logger,
+            holder: holder, node: settings, store: store, peers: try PeerClient.make(configuration), logger: logger,
             now: { clock.now() })
         self.metrics = metrics
         self.clock = clock
@@ -62,6 +64,7 @@ package final class DynokeeperDaemon: Sendable {
         requestedPort = server.port
         token = server.token
         dynomiteManagerTokenless = server.dynomiteManagerTokenless
+        tls = try APITLS.make(server)
         if token == nil && dynomiteManagerTokenless {
             logger.warning(
                 "server.dynomite_manager_tokenless: Dynomite-manager's admin GETs (backup, restore, start, stop) are served without a token; any web page opened on this host can call them. Set server.token_file and give the scripts the token"
@@ -81,10 +84,13 @@ package final class DynokeeperDaemon: Sendable {
         metrics.unfinishedRestore(nodeState.unfinishedRestore.map { !$0.running } ?? false)
         let application = Application(
             router: makeRouter(),
+            server: try tls?.server() ?? .http1(),
             configuration: .init(address: .hostname(host, port: requestedPort), serverName: "dynokeeper"),
             onServerRunning: { [weak self] channel in
                 guard let self, let port = channel.localAddress?.port else { return }
-                self.logger.info("dynokeeper listening on \(self.host):\(port)")
+                self.logger.info(
+                    "dynokeeper listening on \(self.tls == nil ? "http" : "https")://\(self.host):\(port)\(self.tls?.clientCAFile == nil ? "" : " (client certificates required)")"
+                )
                 let waiters = self.state.withLock { state in
                     state.port = port
                     defer { state.portWaiters = [] }
@@ -101,7 +107,7 @@ package final class DynokeeperDaemon: Sendable {
             GarbageCollection(store: node.store, logger: logger),
             application,
         ]
-        if handleSignals { services.append(ReloadOnHangup(holder: node.holder)) }
+        if handleSignals { services.append(ReloadOnHangup(holder: node.holder, tls: tls, logger: logger)) }
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -166,14 +172,17 @@ struct JobsService: Service {
     }
 }
 
-/// Re-reads the configuration on SIGHUP.
+/// Re-reads the configuration, and the API's certificate and key, on SIGHUP.
 struct ReloadOnHangup: Service {
     let holder: ConfigurationHolder
+    let tls: APITLS?
+    let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 await holder.reload()
+                tls?.reload(logger: logger)
             }
         }
     }

@@ -15,7 +15,7 @@ struct RingCommand: AsyncParsableCommand {
         _ options: GlobalOptions, json: Bool, _ body: (RingCoordinator) async throws -> RingReport
     ) async throws {
         try await NodeContext.with(options) { context in
-            let peers = PeerClient(token: context.configuration.server.token)
+            let peers = try PeerClient.make(context.configuration)
             let coordinator = RingCoordinator(
                 configuration: context.configuration, node: context.node, store: context.store, peers: peers,
                 logger: context.logger)
