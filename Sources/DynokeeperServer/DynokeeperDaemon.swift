@@ -65,6 +65,11 @@ package final class DynokeeperDaemon: Sendable {
         token = server.token
         dynomiteManagerTokenless = server.dynomiteManagerTokenless
         tls = try APITLS.make(server)
+        if tls == nil && !server.isLoopback {
+            logger.warning(
+                "server.listen \(server.host):\(server.port) is reachable from other machines over plain HTTP: the bearer token crosses the network in clear. Set server.tls_cert_file and server.tls_key_file"
+            )
+        }
         if token == nil && dynomiteManagerTokenless {
             logger.warning(
                 "server.dynomite_manager_tokenless: Dynomite-manager's admin GETs (backup, restore, start, stop) are served without a token; any web page opened on this host can call them. Set server.token_file and give the scripts the token"

@@ -74,4 +74,24 @@ import Testing
         #expect(SnapshotID("2026-11-24") == nil)
         #expect(SnapshotID("20261124T000000Z")! < SnapshotID("20261124T000001Z")!)
     }
+
+    /// A ring manifest in the store is input like any other: names that would leave the cluster's folders (or are
+    /// not names) make it one not to follow.
+    @Test func aRingManifestNamingImpossibleNodesIsRefused() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            let id = try #require(SnapshotID("20261120T020000Z"))
+            let catalog = RingCatalog(store: store.store, logger: Engine.logger)
+            for (rack, tokens) in [("../../etc", "0"), ("", "0"), ("..", "0"), ("rack\u{7}", "0"), ("rack1", "x/y")] {
+                let node = RingManifest.Node(
+                    datacenter: "dc1", rack: rack, tokens: tokens, prefix: "p/", url: "http://a")
+                let manifest = RingManifest(
+                    snapshotID: id, cluster: "c", type: .rdb, nodes: [node], startedAt: id.date, finishedAt: id.date)
+                _ = try await store.store.put(
+                    RingManifest.key(cluster: "c", id: id),
+                    bytes: ByteBuffer(bytes: SnapshotManifest.encoder.encode(manifest)))
+                let error = await expectFailure(.snapshot) { _ = try await catalog.manifest(cluster: "c", id: id) }
+                #expect(error?.message.contains("names a node that cannot be") == true, "\(rack) \(tokens)")
+            }
+        }
+    }
 }

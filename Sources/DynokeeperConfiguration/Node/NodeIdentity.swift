@@ -39,6 +39,16 @@ package struct NodeSettings: Sendable {
         self.dynomite = dynomite
     }
 
+    /// Why these names cannot become store folders (empty, `.`, `..`, `/`, control characters, non-ASCII) or the
+    /// tokens are not tokens; `nil` when all are fine. For identities read from elsewhere than the configuration,
+    /// such as a ring manifest in the store.
+    package static func problem(cluster: String, datacenter: String, rack: String, tokens: String) -> String? {
+        for (field, value) in [("cluster", cluster), ("datacenter", datacenter), ("rack", rack)] {
+            if let problem = TypedReader.checkName(value) { return "\(field) \(value.debugDescription): \(problem)" }
+        }
+        return TypedReader.checkTokens(tokens).map { "tokens \(tokens.debugDescription): \($0)" }
+    }
+
     /// Combines the configuration with the node's dynomite.yml: explicit `node.*` and `redis.*` settings win,
     /// then dynomite.yml, then the defaults for a plain Redis.
     package static func resolve(_ configuration: DynokeeperConfiguration) throws -> NodeSettings {

@@ -33,6 +33,15 @@ package struct RingCatalog: Sendable {
             guard manifest.format <= RingManifest.currentFormat else {
                 throw DynokeeperError.snapshot("\(key) has ring manifest format \(manifest.format); upgrade dynokeeper")
             }
+            // Its names become store paths and requests to the peers: names that would leave the cluster's folders
+            // (or are not names) make it a manifest not to follow.
+            for node in manifest.nodes {
+                if let problem = NodeSettings.problem(
+                    cluster: manifest.cluster, datacenter: node.datacenter, rack: node.rack, tokens: node.tokens)
+                {
+                    throw DynokeeperError.snapshot("\(key) names a node that cannot be: \(problem)")
+                }
+            }
             return manifest
         } catch let error as DynokeeperError where error.code == .snapshot {
             throw error
