@@ -372,16 +372,27 @@ import Testing
 @Suite struct RingSettingsTests {
     @Test func peersAsAListOrFromTheEnvironment() throws {
         let listed = try DynokeeperConfiguration.parse(
-            yaml: "ring:\n  peers:\n  - http://10.0.0.1:8080/\n  - https://node2:8443\nbackup:\n  scope: ring\n",
+            yaml:
+                "ring:\n  allow_plaintext: true\n  peers:\n  - http://10.0.0.1:8080/\n  - https://node2:8443\nbackup:\n  scope: ring\n",
             path: "x")
         #expect(listed.ring.peers == ["http://10.0.0.1:8080", "https://node2:8443"])
         #expect(listed.backup.scope == .ring)
         let environment = try DynokeeperConfiguration.parse(
             yaml: "", path: "x",
-            environment: ["DYNOKEEPER_RING_PEERS": "http://a:1, http://b:2", "DYNOKEEPER_RING_PEER_PORT": "8080"])
+            environment: [
+                "DYNOKEEPER_RING_PEERS": "http://a:1, http://b:2", "DYNOKEEPER_RING_PEER_PORT": "8080",
+                "DYNOKEEPER_RING_ALLOW_PLAINTEXT": "true",
+            ])
         #expect(environment.ring.peers == ["http://a:1", "http://b:2"])
         #expect(environment.ring.peerPort == 8080)
         #expect(try DynokeeperConfiguration.parse(yaml: "", path: "x").backup.scope == .node)
+        // Without allow_plaintext, http:// to another machine is refused (the token would cross in clear).
+        #expect(throws: ConfigurationError.self) {
+            try DynokeeperConfiguration.parse(yaml: "ring:\n  peers: [http://10.0.0.1:8080]\n", path: "x")
+        }
+        #expect(
+            try DynokeeperConfiguration.parse(yaml: "ring:\n  peers: [http://127.0.0.1:8080]\n", path: "x").ring.peers
+                == ["http://127.0.0.1:8080"])
     }
 
     @Test func badPeersAreRefused() {
