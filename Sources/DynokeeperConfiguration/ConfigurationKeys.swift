@@ -129,6 +129,14 @@ package enum ConfigurationKeys {
 
     static func key(_ path: String) -> Key? { all.first { $0.path == path } }
 
+    /// Whether some accepted key (or Dynomite-manager spelling) lies under `path`, for nested YAML mappings.
+    static func hasKeys(under path: String) -> Bool {
+        all.contains { $0.path.hasPrefix(path + ".") }
+            || DynomiteManagerKeys.spellings.keys.contains {
+                $0.hasPrefix(path + ".")
+            }
+    }
+
     /// The known key closest to a mistyped one, for "did you mean".
     static func suggestion(for path: String) -> String? {
         let scored = all.map { ($0.path, editDistance($0.path, path)) }.min { $0.1 < $1.1 }
@@ -164,6 +172,45 @@ package enum DynomiteManagerKeys {
 
     /// The environment variable forms: the property name as is, or upper-cased with `_` for `.`.
     static func environmentVariables(_ key: String) -> [String] {
-        [key, key.uppercased().replacingOccurrences(of: ".", with: "_")]
+        [key, upperCased(key)]
+    }
+
+    static func upperCased(_ key: String) -> String { key.uppercased().replacingOccurrences(of: ".", with: "_") }
+
+    /// The prefixes Dynomite-manager's generations read its backup settings under: its v2 (archaius2) names, late
+    /// 2016 to 2017's `dm.`, 2016's `florida.`, and the wiki's, which dynokeeper keeps as its canonical spelling.
+    /// Any other key under one of them is an error, in files and in the environment alike.
+    package static let backupPrefixes = [
+        "dynomitemanager.dyno.backup.", "dbsidecar.common.dyno.backup.", "dbsidecar.aws.dyno.backup.",
+        "dm.dyno.backup.", "florida.dyno.backup.",
+    ]
+
+    /// Every spelling Dynomite-manager reads, to the key dynokeeper reads it as: the canonical
+    /// `dynomitemanager.dyno.backup.*` key, or dynokeeper's own for its persistence and Dynomite scripts.
+    package static let spellings: [String: String] = {
+        let common = [
+            "snapshot.enabled": snapshotEnabled, "restore.enabled": restoreEnabled, "schedule": schedule,
+            "hour": hour, "restore.date": restoreDate,
+        ]
+        let aws = ["bucket.name": bucket, "s3.base_dir": baseDir]
+        var table: [String: String] = [:]
+        for prefix in ["dm.dyno.backup.", "florida.dyno.backup."] {
+            for (suffix, key) in common.merging(aws, uniquingKeysWith: { a, _ in a }) { table[prefix + suffix] = key }
+        }
+        for (suffix, key) in common { table["dbsidecar.common.dyno.backup." + suffix] = key }
+        for (suffix, key) in aws { table["dbsidecar.aws.dyno.backup." + suffix] = key }
+        table["florida.dyno.persistence.type"] = "backup.type"
+        table["florida.dyno.persistence.directory"] = "redis.data_dir"
+        table["florida.dyno.startscript"] = "dynomite.start"
+        table["florida.dyno.stopscript"] = "dynomite.stop"
+        return table
+    }()
+
+    /// The key a spelling is read as (itself when it is not an alias).
+    package static func canonical(_ path: String) -> String { spellings[path] ?? path }
+
+    /// Whether a key lies under one of Dynomite-manager's prefixes (so that an unknown one is an error).
+    static func isUnderDynomiteManagerPrefix(_ path: String) -> Bool {
+        backupPrefixes.contains { path.hasPrefix($0) } || path.hasPrefix("florida.dyno.persistence.")
     }
 }

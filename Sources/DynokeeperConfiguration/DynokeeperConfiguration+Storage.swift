@@ -15,7 +15,12 @@ extension DynokeeperConfiguration.Storage {
             url = parsed.value
             reader.record("storage.url", url.description, parsed.origin)
         } else if bucket != nil || baseDir != nil {
-            url = .s3(bucket: bucket ?? "dynomite-backup", prefix: baseDir ?? "backup")
+            // Each generation has its own default bucket: v2 (dbsidecar.*) us-east-1.dynomite-backup-test, earlier
+            // ones dynomite-backup.
+            let v2 = reader.raw[DynomiteManagerKeys.baseDir]?.spelling?.hasPrefix("dbsidecar.") ?? false
+            url = .s3(
+                bucket: bucket ?? (v2 ? "us-east-1.dynomite-backup-test" : "dynomite-backup"),
+                prefix: baseDir ?? "backup")
             let alias = ValueOrigin.alias(of: [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir])
             reader.record("storage.url", url.description, alias)
         } else {

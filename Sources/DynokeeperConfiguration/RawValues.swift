@@ -12,6 +12,8 @@ struct RawValue: Sendable {
     var quoted: Bool = false
     /// The items of a list of scalars (`nil` when an item is not a scalar).
     var items: [String]? = nil
+    /// The key as it was written, when it is another spelling (Dynomite-manager's) of the key it is read as.
+    var spelling: String? = nil
 }
 
 /// The raw values of a configuration: from the file, overridden by the environment.
@@ -71,7 +73,7 @@ struct RawValues: Sendable {
             let origin = ValueOrigin.file(path: file, line: line)
             switch valueNode {
             case .mapping(let nested) where ConfigurationKeys.key(path) == nil:
-                guard ConfigurationKeys.all.contains(where: { $0.path.hasPrefix(path + ".") }) else {
+                guard ConfigurationKeys.hasKeys(under: path) else {
                     throw Self.unknown(path, origin: origin)
                 }
                 try flatten(nested, prefix: path, path: file)
@@ -97,12 +99,29 @@ struct RawValues: Sendable {
         }
     }
 
-    private mutating func set(_ path: String, _ value: RawValue) throws {
-        guard ConfigurationKeys.key(path) != nil else { throw Self.unknown(path, origin: value.origin) }
-        if let existing = values[path] {
-            throw ConfigurationError("\(path) is set twice: at \(existing.origin) and at \(value.origin)")
+    /// Sets a key (read under its canonical name); two spellings of one setting must agree.
+    /// - Parameter override: The environment: it replaces what the files say, but two of its own spellings must
+    ///   agree too.
+    mutating func set(_ path: String, _ value: RawValue, override: Bool = false) throws {
+        let canonical = DynomiteManagerKeys.canonical(path)
+        guard ConfigurationKeys.key(canonical) != nil else { throw Self.unknown(path, origin: value.origin) }
+        var value = value
+        if canonical != path { value.spelling = path }
+        if let existing = values[canonical], !(override && !existing.origin.isEnvironment) {
+            let first = existing.spelling ?? canonical
+            let second = value.spelling ?? canonical
+            if first == second {
+                if override { values[canonical] = value; return }
+                throw ConfigurationError("\(path) is set twice: at \(existing.origin) and at \(value.origin)")
+            }
+            guard existing.shape == value.shape, existing.text == value.text, existing.items == value.items else {
+                throw ConfigurationError(
+                    "\(first) (\(existing.origin)) and \(second) (\(value.origin)) are two spellings of one setting and disagree: keep one"
+                )
+            }
+            return
         }
-        values[path] = value
+        values[canonical] = value
     }
 
     static func unknown(_ path: String, origin: ValueOrigin) -> ConfigurationError {
@@ -121,12 +140,32 @@ struct RawValues: Sendable {
                     origin: .environment(variable: key.environmentVariable))
             }
         }
-        for key in ConfigurationKeys.dynomiteManager {
-            for variable in DynomiteManagerKeys.environmentVariables(key.path) {
+        let spellings = ConfigurationKeys.dynomiteManager.map(\.path) + DynomiteManagerKeys.spellings.keys.sorted()
+        var knownVariables: Set<String> = []
+        for spelling in spellings {
+            for variable in DynomiteManagerKeys.environmentVariables(spelling) {
+                knownVariables.insert(variable)
                 if let value = environment[variable] {
-                    values[key.path] = RawValue(
-                        text: value, shape: value.isEmpty ? .null : .scalar, origin: .environment(variable: variable))
+                    try set(
+                        spelling,
+                        RawValue(
+                            text: value, shape: value.isEmpty ? .null : .scalar,
+                            origin: .environment(variable: variable)
+                        ), override: true)
                 }
+            }
+        }
+        // A mistyped Dynomite-manager variable would otherwise be ignored without a word.
+        let prefixes =
+            DynomiteManagerKeys.backupPrefixes + ["florida.dyno.persistence."]
+        let upperPrefixes = prefixes.map(DynomiteManagerKeys.upperCased)
+        for variable in environment.keys.sorted() where !knownVariables.contains(variable) {
+            if prefixes.contains(where: { variable.hasPrefix($0) })
+                || upperPrefixes.contains(where: { variable.hasPrefix($0) })
+            {
+                throw ConfigurationError(
+                    "unknown environment variable \(variable): it lies under one of Dynomite-manager's prefixes, and dynokeeper knows no such setting (see the README's Coming from Dynomite-manager)"
+                )
             }
         }
         // DYNOKEEPER_TEST_KILL_AT is the tests' crash hook (see the engine's CrashPoint), not a setting.

@@ -6,6 +6,11 @@ package enum ValueOrigin: Sendable, Equatable, CustomStringConvertible {
     /// Derived from Dynomite-manager properties.
     case alias(of: [String])
 
+    var isEnvironment: Bool {
+        if case .environment = self { return true }
+        return false
+    }
+
     package var description: String {
         switch self {
         case .file(let path, let line): return "\(path) line \(line)"

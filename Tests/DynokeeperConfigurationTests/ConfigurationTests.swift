@@ -207,6 +207,69 @@ import Testing
         #expect(configuration.backup.enabled)
     }
 
+    /// What Dynomite-manager really reads, generation by generation, means what the wiki's names mean.
+    @Test func everyGenerationOfDynomiteManagerNamesIsRead() throws {
+        for prefix in ["dm.dyno.backup.", "florida.dyno.backup."] {
+            let configuration = try Self.parse(
+                "\(prefix)bucket.name: gen-bucket\n\(prefix)s3.base_dir: base\n\(prefix)snapshot.enabled: true\n\(prefix)hour: 4\n"
+            )
+            #expect(configuration.storage.url == .s3(bucket: "gen-bucket", prefix: "base"), "\(prefix)")
+            #expect(configuration.backup.enabled && configuration.backup.schedule == .daily(hour: 4, minute: 1))
+        }
+        let v2 = try Self.parse(
+            """
+            dbsidecar.aws.dyno.backup.bucket.name: v2-bucket
+            dbsidecar.aws.dyno.backup.s3.base_dir: v2base
+            dbsidecar.common.dyno.backup.snapshot.enabled: true
+            dbsidecar.common.dyno.backup.restore.date: 20261120
+            florida.dyno.persistence.type: aof
+            florida.dyno.persistence.directory: /var/lib/redis
+            florida.dyno.startscript: /apps/dynomite/bin/launch_dynomite.sh
+            florida.dyno.stopscript: /apps/dynomite/bin/kill_dynomite.sh
+            """)
+        #expect(v2.storage.url == .s3(bucket: "v2-bucket", prefix: "v2base"))
+        #expect(v2.backup.enabled && v2.restore.date != nil)
+        #expect(v2.backup.type == .aof && v2.redis.dataDir == "/var/lib/redis")
+        #expect(v2.dynomite.start == "/apps/dynomite/bin/launch_dynomite.sh")
+        #expect(v2.dynomite.stop == "/apps/dynomite/bin/kill_dynomite.sh")
+        // v2's default bucket differs from the earlier generations'.
+        #expect(
+            try Self.parse("dbsidecar.aws.dyno.backup.s3.base_dir: only-base\n").storage.url
+                == .s3(bucket: "us-east-1.dynomite-backup-test", prefix: "only-base"))
+        #expect(
+            try Self.parse("dm.dyno.backup.s3.base_dir: only-base\n").storage.url
+                == .s3(bucket: "dynomite-backup", prefix: "only-base"))
+        // From the environment, as the property name or its upper-case form.
+        let environment = try Self.parse(
+            "",
+            environment: [
+                "DBSIDECAR_AWS_DYNO_BACKUP_BUCKET_NAME": "env-bucket", "dm.dyno.backup.snapshot.enabled": "true",
+            ])
+        #expect(environment.storage.url == .s3(bucket: "env-bucket", prefix: "backup"))
+        #expect(environment.backup.enabled)
+    }
+
+    @Test func dynomiteManagerNamesThatAreUnknownOrDisagreeAreRefused() {
+        #expect(Self.error("dbsidecar.common.dyno.backup.bucket.name: x\n").contains("unknown configuration key"))
+        #expect(Self.error("florida.dyno.backup.hours: 3\n").contains("unknown configuration key"))
+        #expect(
+            Self.error("", environment: ["DBSIDECAR_COMMON_DYNO_BACKUP_HOURS": "3"]).contains(
+                "unknown environment variable DBSIDECAR_COMMON_DYNO_BACKUP_HOURS"))
+        #expect(
+            Self.error("", environment: ["florida.dyno.backup.snapshot.enable": "true"]).contains(
+                "unknown environment variable"))
+        let disagree = Self.error("dm.dyno.backup.hour: 3\nflorida.dyno.backup.hour: 4\n")
+        #expect(
+            disagree.contains("dm.dyno.backup.hour") && disagree.contains("florida.dyno.backup.hour"), "\(disagree)")
+        #expect(disagree.contains("disagree"))
+        #expect(Self.error("dm.dyno.backup.hour: 3\nflorida.dyno.backup.hour: 3\n") == "no error")
+        let native = Self.error("backup:\n  type: rdb\nflorida.dyno.persistence.type: aof\n")
+        #expect(native.contains("backup.type") && native.contains("florida.dyno.persistence.type"), "\(native)")
+        let environment = Self.error(
+            "", environment: ["DM_DYNO_BACKUP_HOUR": "3", "DBSIDECAR_COMMON_DYNO_BACKUP_HOUR": "5"])
+        #expect(environment.contains("disagree"), "\(environment)")
+    }
+
     @Test func conflictingSettingsAreRefused() {
         #expect(
             Self.error("storage:\n  url: /x\ndynomitemanager.dyno.backup.bucket.name: b-b-b\n").contains(
