@@ -168,6 +168,10 @@ import Testing
             #expect((status["health"] as? [String: Any])?["storageAlive"] as? Bool == false)
             #expect((status["backup"] as? [String: Any])?["status"] as? String == "not started")
             #expect(status["storage engine"] as? String == "redis")
+            // v2's root answers the same.
+            let v2 = try await api.call(.get, "/api/v1/admin/status").json
+            #expect(v2["storage engine"] as? String == "redis")
+            #expect(try await api.call(.get, "/api/v1/admin/start").body.contains("runs no Dynomite"))
         }
     }
 

@@ -113,6 +113,21 @@ import Testing
         }
     }
 
+    /// Dynomite-manager's takesnapshot saves as the node persists: BGREWRITEAOF for an AOF node (its default
+    /// persistence), on v2's root as on v1's.
+    @Test func takeSnapshotFollowsThePersistenceType() async throws {
+        try await withTestDaemon(backup: "enabled: false\n  type: aof", extra: ["appendonly yes"]) { daemon in
+            func rewrites() async throws -> Int {
+                let info = try await daemon.redis.cli(["INFO", "persistence"]).stdoutText
+                let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("aof_rewrites:") }
+                return Int(line?.split(separator: ":").last ?? "") ?? -1
+            }
+            let before = try await rewrites()
+            #expect(try await daemon.call(.GET, "/api/v1/admin/takesnapshot").body == #"["ok"]"#)
+            #expect(try await rewrites() == before + 1)
+        }
+    }
+
     @Test func dynomiteManagerPathsWork() async throws {
         try await withTestDaemon { daemon in
             try await RedisDataset.populateAllTypes(daemon.redis, tag: "dm")

@@ -114,7 +114,7 @@ package struct RedisPersistence: Sendable {
     // MARK: AOF
 
     /// Checks that AOF is on, runs BGREWRITEAOF and waits for it.
-    func rewrite() async throws -> Trigger {
+    package func rewrite() async throws -> Trigger {
         guard try await redis.configGet("appendonly") == "yes" else {
             throw DynokeeperError.snapshot(
                 "an AOF backup needs appendonly yes, and this Redis has appendonly no: take an RDB backup (--type rdb) or enable AOF"

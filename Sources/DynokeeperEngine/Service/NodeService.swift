@@ -159,12 +159,14 @@ package struct NodeService: Sendable {
         return try await start(.snapshot, trigger: trigger, holding: lock) { progress in
             let late = lock == nil ? try await components.nodeGuard.lockForBackup("snapshot") : nil
             defer { late?.release() }
-            progress.step("BGSAVE")
+            // As Dynomite-manager's takesnapshot does: the persistence the node uses (backup.type, or its
+            // florida.dyno.persistence.type), BGREWRITEAOF for AOF.
+            let type = components.configuration.backup.type
+            progress.step(type == .aof ? "BGREWRITEAOF" : "BGSAVE")
             let saved = try await components.connector.withConnection { redis in
-                try await RedisPersistence(
-                    redis: redis, dataDirectory: components.configuration.redis.dataDir, logger: logger
-                )
-                .save()
+                let persistence = RedisPersistence(
+                    redis: redis, dataDirectory: components.configuration.redis.dataDir, logger: logger)
+                return type == .aof ? try await persistence.rewrite() : try await persistence.save()
             }
             return JobResult(keys: saved.keyspace.values.reduce(0) { $0 + $1.keys })
         }

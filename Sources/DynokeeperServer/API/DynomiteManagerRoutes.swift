@@ -12,7 +12,12 @@ struct DynomiteManagerRoutes: Sendable {
     let acting: Bool
 
     func register(on router: Router<BasicRequestContext>) {
-        let admin = router.group("/REST/v1/admin")
+        // Both roots: /REST/v1/admin (v1's web.xml) and /api/v1/admin (v2's Jersey module).
+        for root: RouterPath in ["/REST/v1/admin", "/api/v1/admin"] { register(root, on: router) }
+    }
+
+    private func register(_ root: RouterPath, on router: Router<BasicRequestContext>) {
+        let admin = router.group(root)
         act(admin, "/backup") {
             await self.waitForJob { try await self.node.startBackup(BackupRequest(), trigger: "dynomite-manager") }
         }
