@@ -24,6 +24,9 @@ package enum ConfigurationKeys {
 
     /// dynokeeper's own keys, in the order `config check` prints them.
     package static let native: [Key] = [
+        Key(
+            "config.dynomite_manager_properties",
+            "the path of a Dynomite-manager .properties file, read as it is (relative to this file)"),
         Key("cluster", name),
         Key("node.dynomite_yaml", "the path of the node's dynomite.yml"),
         Key("node.datacenter", name),
@@ -78,6 +81,8 @@ package enum ConfigurationKeys {
         Key("restore.source_datacenter", name),
         Key("restore.source_rack", name),
         Key("restore.method", "files or online"),
+        Key("restore.on_start", "true or false: serve restores once when it starts (needs restore.enabled)"),
+        Key("restore.format", "dynokeeper, dynomite-manager or auto (the newest of either layout)"),
         Key("retention.keep_last", "an integer from 0"),
         Key("retention.keep_hourly", "an integer from 0"),
         Key("retention.keep_daily", "an integer from 0"),

@@ -36,13 +36,22 @@ extension DynokeeperConfiguration {
     package static func parse(yaml: String, path: String, environment: [String: String] = [:]) throws -> Self {
         var raw = try RawValues.parse(yaml: yaml, path: path)
         try raw.applyEnvironment(environment)
+        var ignored: [String] = []
+        if let properties = raw["config.dynomite_manager_properties"]?.text {
+            let folder = (path as NSString).deletingLastPathComponent
+            let file = properties.hasPrefix("/") || folder.isEmpty ? properties : folder + "/" + properties
+            ignored = try raw.mergeDynomiteManagerProperties(file)
+        }
         var reader = TypedReader(raw: raw)
-        return try Self(reading: &reader, environment: environment)
+        var configuration = try Self(reading: &reader, environment: environment)
+        configuration.ignoredProperties = ignored
+        return configuration
     }
 
     /// Reads every section, in `config check`'s order; each section's keys are read in its own file
     /// (`DynokeeperConfiguration+<Section>.swift`).
     init(reading reader: inout TypedReader, environment: [String: String]) throws {
+        _ = try reader.string("config.dynomite_manager_properties")
         let cluster = try reader.string("cluster", default: "dynomite", check: TypedReader.checkName)!
         let node = try Node(reading: &reader)
         let redis = try Redis(reading: &reader)

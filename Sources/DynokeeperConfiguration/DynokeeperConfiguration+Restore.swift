@@ -3,7 +3,23 @@ import Foundation
 extension DynokeeperConfiguration.Restore {
     /// Reads the `restore.*` keys and Dynomite-manager's restore switch and date.
     init(reading reader: inout TypedReader) throws {
+        // Dynomite-manager's restore.enabled meant "restore at start-up": it allows restores and asks for one then.
+        let dynomiteManagerRestores = try reader.bool(DynomiteManagerKeys.restoreEnabled)
         let enabled = try reader.aliasedBool("restore.enabled", DynomiteManagerKeys.restoreEnabled)
+        let onStart = try reader.bool("restore.on_start")
+        if let onStart, let dynomiteManagerRestores, onStart.value != dynomiteManagerRestores.value {
+            throw ConfigurationError(
+                "restore.on_start (\(onStart.origin)) and Dynomite-manager's restore.enabled (\(dynomiteManagerRestores.origin)), which means restore at start-up, disagree: keep one"
+            )
+        }
+        let restoreOnStart = onStart?.value ?? dynomiteManagerRestores?.value ?? false
+        reader.record(
+            "restore.on_start", String(restoreOnStart),
+            onStart?.origin
+                ?? (dynomiteManagerRestores != nil ? .alias(of: [DynomiteManagerKeys.restoreEnabled]) : .defaultValue))
+        if restoreOnStart && !enabled {
+            throw ConfigurationError("restore.on_start needs restore.enabled: true")
+        }
         let native = try reader.parsed("restore.date", RestorePoint.parse)
         let alias = try reader.parsed(DynomiteManagerKeys.restoreDate) { text -> Date in
             guard text.count == 8 else { throw ConfigurationError("Dynomite-manager dates are yyyyMMdd") }
@@ -24,5 +40,7 @@ extension DynokeeperConfiguration.Restore {
             sourceDatacenter: try reader.string("restore.source_datacenter", check: TypedReader.checkName),
             sourceRack: try reader.string("restore.source_rack", check: TypedReader.checkName),
             method: try reader.choice("restore.method", default: Method.files, what: "method"))
+        self.onStart = restoreOnStart
+        format = try reader.choice("restore.format", default: Format.auto, what: "format")
     }
 }

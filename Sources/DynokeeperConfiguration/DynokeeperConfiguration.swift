@@ -19,6 +19,9 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     package var verify = Verify()
     /// Client-side encryption of the stored snapshots (`encryption.*`).
     package var encryption = Encryption()
+    /// The properties of `config.dynomite_manager_properties` that dynokeeper does not use (Dynomite-manager's
+    /// other settings), for `config check`.
+    package var ignoredProperties: [String] = []
 
     /// The `verify.*` keys.
     package struct Verify: Sendable, Equatable {
@@ -184,6 +187,19 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var sourceRack: String?
         /// How the snapshot's data gets into Redis.
         package var method: Method = .files
+        /// Restore once when `serve` starts (`restore.on_start`, and what Dynomite-manager's `restore.enabled`
+        /// meant): a new node fills itself from the configured date and source, and records that it did.
+        package var onStart = false
+        /// Which layout a restore looks in (`restore.format`).
+        package var format: Format = .auto
+
+        /// The snapshot layouts a restore takes.
+        package enum Format: String, Sendable, Equatable, Codable {
+            case dynokeeper
+            case dynomiteManager = "dynomite-manager"
+            /// The newest of either at or before the date: what a node needs while a fleet moves over.
+            case auto
+        }
 
         /// How a restore gets the data into Redis.
         package enum Method: String, Sendable, Equatable, Codable {

@@ -182,4 +182,34 @@ struct RawValues: Sendable {
             throw ConfigurationError(message)
         }
     }
+
+    /// Reads a Dynomite-manager `.properties` file (`config.dynomite_manager_properties`) as one more source of its
+    /// names: what it sets must agree with the YAML file, the environment overrides it, and an unknown name under
+    /// one of Dynomite-manager's prefixes is an error.
+    /// - Returns: The properties dynokeeper does not use (Dynomite-manager's other settings), for `config check`.
+    mutating func mergeDynomiteManagerProperties(_ file: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigurationError("config.dynomite_manager_properties: cannot read \(file)")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        var ignored: [String] = []
+        for entry in JavaProperties.parse(text).entries {
+            let origin = ValueOrigin.file(path: file, line: entry.line)
+            let canonical = DynomiteManagerKeys.canonical(entry.key)
+            let isDynomiteManagers =
+                canonical != entry.key || ConfigurationKeys.dynomiteManager.contains { $0.path == entry.key }
+            guard isDynomiteManagers else {
+                if DynomiteManagerKeys.isUnderDynomiteManagerPrefix(entry.key) {
+                    throw Self.unknown(entry.key, origin: origin)
+                }
+                ignored.append(entry.key)
+                continue
+            }
+            if let existing = values[canonical], existing.origin.isEnvironment { continue }
+            try set(
+                entry.key,
+                RawValue(text: entry.value, shape: entry.value.isEmpty ? .null : .scalar, origin: origin))
+        }
+        return ignored
+    }
 }

@@ -36,6 +36,44 @@ import Testing
         }
     }
 
+    /// `restore.on_start` (here as Dynomite-manager's v2 property, which meant it): an empty node fills itself once
+    /// when serve starts, and a restart does not restore again.
+    @Test func aNewNodeRestoresOnceWhenServeStarts() async throws {
+        try await withResource(Node.make()) { node in
+            _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])
+            #expect(try await DynokeeperBinary.run(["backup"], environment: node.environment()).status == 0)
+            _ = try await node.redis.cli(["FLUSHALL"])  // a new node: empty
+            let folder = try TemporaryDirectory(prefix: "on-start")
+            defer { folder.remove() }
+            let port = try FreePort.next()
+            var environment = node.environment()
+            environment["DYNOKEEPER_RESTORE_ENABLED"] = nil
+            environment["DBSIDECAR_COMMON_DYNO_BACKUP_RESTORE_ENABLED"] = "true"
+            environment["DYNOKEEPER_SERVER_LISTEN"] = "127.0.0.1:\(port)"
+            environment["DYNOKEEPER_LOG_LEVEL"] = "info"
+            func serve(_ log: String) async throws -> BackgroundProcess {
+                let serve = try BackgroundProcess(
+                    try DynokeeperBinary.path, ["serve"], logPath: folder.file(log),
+                    environment: DynokeeperBinary.cleanEnvironment(environment), currentDirectory: folder.path)
+                try await serve.waitUntil("the restore at start-up", timeout: .seconds(120)) {
+                    serve.logTail(lines: 200).contains("restore.on_start: ")
+                }
+                return serve
+            }
+            let first = try await serve("first.log")
+            #expect(first.logTail(lines: 200).contains("restore.on_start: restored snapshot"), "\(first.logTail())")
+            #expect(try await node.get("greeting") == "from-the-backup")
+            await first.stop()
+
+            // New writes after the start; a restart must keep them.
+            _ = try await node.redis.cli(["SET", "greeting", "written-after-start"])
+            let second = try await serve("second.log")
+            #expect(second.logTail(lines: 200).contains("restore.on_start: already done"), "\(second.logTail())")
+            #expect(try await node.get("greeting") == "written-after-start")
+            await second.stop()
+        }
+    }
+
     @Test func restoreDryRunAndRestore() async throws {
         try await withResource(Node.make()) { node in
             _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])

@@ -37,6 +37,7 @@ package struct RestoreSource: Sendable {
     }
 
     package var format: Format
+
     /// The snapshot's id (for Dynomite-manager, the day it was taken).
     package var id: SnapshotID
     /// The node the data was taken from.
@@ -86,5 +87,16 @@ package struct RestoreSource: Sendable {
                 key: key, name: type == .rdb ? "dump.rdb" : "appendonly.aof", compressed: false, size: size,
                 storedSize: size, sha256: nil)
         ]
+    }
+}
+
+extension RestoreSource.Format {
+    /// `restore.format`: one layout, or `nil` for both (`auto`).
+    package init?(_ setting: DynokeeperConfiguration.Restore.Format) {
+        switch setting {
+        case .dynokeeper: self = .dynokeeper
+        case .dynomiteManager: self = .dynomiteManager
+        case .auto: return nil
+        }
     }
 }

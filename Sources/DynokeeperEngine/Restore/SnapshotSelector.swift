@@ -14,7 +14,8 @@ package struct SnapshotSelector: Sendable {
         package var date: Date?
         /// Exactly this snapshot.
         package var snapshotID: SnapshotID?
-        /// `nil`: dynokeeper's layout, then Dynomite-manager's; otherwise only that one.
+        /// `nil`: the newest of dynokeeper's and Dynomite-manager's layouts (`restore.format: auto`); otherwise only
+        /// that one.
         package var format: RestoreSource.Format?
         /// The persistence type of Dynomite-manager objects (they do not say), from `backup.type`.
         package var dynomiteManagerType: DynokeeperConfiguration.Backup.PersistenceType
@@ -41,6 +42,7 @@ package struct SnapshotSelector: Sendable {
 
     package func select(_ request: Request) async throws -> RestoreSource {
         var found: [String] = []
+        var candidate: RestoreSource?
         if request.format != .dynomiteManager {
             let scan = try await SnapshotCatalog(store: store, logger: logger).scan(of: request.source)
             // A snapshot asked for by id needs only its own manifest; the newest (at or before a date) needs every
@@ -56,13 +58,17 @@ package struct SnapshotSelector: Sendable {
                 )
             }
             if let chosen = Self.choose(entries, id: \.id, date: request.date, snapshotID: request.snapshotID) {
-                return RestoreSource(entry: chosen)
+                candidate = RestoreSource(entry: chosen)
             }
             found += entries.map { "\($0.id)" }
         }
         if request.format != .dynokeeper {
             let objects = try await dynomiteManagerObjects(request.source)
-            if let chosen = Self.choose(objects, id: \.id, date: request.date, snapshotID: request.snapshotID) {
+            // Taken when it is newer than dynokeeper's choice (a node still backed up by Dynomite-manager while the
+            // fleet moves over), or the only one.
+            if let chosen = Self.choose(objects, id: \.id, date: request.date, snapshotID: request.snapshotID),
+                candidate.map({ chosen.id > $0.id }) ?? true
+            {
                 try await checkLooksLikeRedis(chosen.info.key, type: request.dynomiteManagerType)
                 return RestoreSource(
                     dynomiteManagerKey: chosen.info.key, node: request.source, day: chosen.id.date,
@@ -71,6 +77,7 @@ package struct SnapshotSelector: Sendable {
             }
             found += objects.map { "\($0.id) (Dynomite-manager)" }
         }
+        if let candidate { return candidate }
         let wanted =
             request.snapshotID.map { "snapshot \($0)" }
             ?? request.date.map { "snapshot taken at or before \($0.formatted(.iso8601))" } ?? "complete snapshot"

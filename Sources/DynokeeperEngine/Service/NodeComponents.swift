@@ -79,7 +79,8 @@ extension RestoreRequest {
             request: SnapshotSelector.Request(
                 source: source(configuration, node: node), date: date ?? configuration.restore.date,
                 snapshotID: snapshot,
-                format: format, dynomiteManagerType: configuration.backup.type))
+                format: format ?? RestoreSource.Format(configuration.restore.format),
+                dynomiteManagerType: configuration.backup.type))
         options.dryRun = dryRun
         options.force = force
         options.skipSafetySave = skipSafetySave

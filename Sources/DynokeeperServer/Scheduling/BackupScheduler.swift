@@ -29,6 +29,8 @@ package struct BackupScheduler: Service {
 
     package func run() async throws {
         await cancelWhenGracefulShutdown {
+            // Before any scheduled job: a new node fills itself first (restore.on_start).
+            if let outcome = await node.restoreOnStart() { logger.notice("\(outcome)") }
             await catchUp()
             while !Task.isCancelled {
                 let holder = node.holder

@@ -1,0 +1,65 @@
+import DynokeeperConfiguration
+package import Foundation
+import RedisClient
+
+/// `restore.on_start` (what Dynomite-manager's `restore.enabled` meant): the node fills itself once from the
+/// configured date and source when `serve` starts, before any scheduled job, and records that it did in its state
+/// folder, so that a restart never restores again (Dynomite-manager restored at every restart).
+extension NodeService {
+    /// What the state folder records of the restore at start-up.
+    package struct StartupRestoreRecord: Codable, Sendable, Equatable {
+        /// `restored` or `skipped`.
+        package var outcome: String
+        package var snapshot: String?
+        package var at: Date
+        package var note: String?
+    }
+
+    static let startupRecordName = "restored-on-start.json"
+
+    /// Runs the restore at start-up when it is asked for and has not run yet; waits for it.
+    /// - Returns: What happened, for the log; `nil` when `restore.on_start` is off.
+    package func restoreOnStart(now: Date = Date()) async -> String? {
+        let components = await components()
+        guard components.configuration.restore.onStart else { return nil }
+        do {
+            let folders = try await NodeFolders.resolve(components.configuration, connector: components.connector)
+            let path = folders.state + "/" + Self.startupRecordName
+            if let data = FileManager.default.contents(atPath: path),
+                let record = try? SnapshotManifest.decoder.decode(StartupRestoreRecord.self, from: data)
+            {
+                return
+                    "restore.on_start: already done at \(record.at.formatted(.iso8601)) (\(record.outcome)\(record.snapshot.map { ", snapshot \($0)" } ?? "")); not again (remove \(path) to restore at the next start)"
+            }
+            // A node that holds data is a restart, not a new node: its data must not be replaced by a backup.
+            let keys = try await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
+                try await redis.info("keyspace").keyspace.values.reduce(0) { $0 + $1.keys }
+            }
+            if keys > 0 {
+                try Self.record(
+                    StartupRestoreRecord(
+                        outcome: "skipped", at: now, note: "Redis already held \(keys) keys: not a new node"),
+                    at: path, folders: folders)
+                return
+                    "restore.on_start: skipped: Redis already holds \(keys) keys (a restart, not a new node); recorded in \(path)"
+            }
+            let job = try await startRestore(RestoreRequest(), trigger: "start-up")
+            let finished = await runner.wait(job.id)
+            guard finished?.state == .succeeded else {
+                return
+                    "restore.on_start: the restore at start-up failed (\(finished?.error ?? "no result")); it runs again at the next start, or restore by hand"
+            }
+            try Self.record(
+                StartupRestoreRecord(outcome: "restored", snapshot: finished?.result?.snapshot, at: now, note: nil),
+                at: path, folders: folders)
+            return "restore.on_start: restored snapshot \(finished?.result?.snapshot ?? "?"); recorded in \(path)"
+        } catch {
+            return "restore.on_start: the restore at start-up did not run: \(error)"
+        }
+    }
+
+    static func record(_ record: StartupRestoreRecord, at path: String, folders: NodeFolders) throws {
+        try StateFolder.make(folders)
+        try SnapshotManifest.encoder.encode(record).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
