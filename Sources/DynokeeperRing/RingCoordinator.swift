@@ -224,7 +224,7 @@ package struct RingCoordinator: Sendable {
         try NodeRestore.checkEnabled(configuration, ring: true)
         let sourceCluster = request.sourceCluster(configuration)
         let ring = try await RingCatalog(store: store, logger: logger).choose(
-            cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshot)
+            cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshot, now: now())
         let (members, unreachable) = try await members()
         guard unreachable.isEmpty else {
             throw DynokeeperError(

@@ -149,6 +149,40 @@ import Testing
         }
     }
 
+    /// A snapshot dated in the future (a fast clock, or planted in the bucket) is not the newest and takes no
+    /// rule's place: the real newest stays, and the planted one is left for a person to look at.
+    @Test func aFutureDatedSnapshotPushesNoRealOneOut() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RedisServer.start()) { source in
+                try await RedisDataset.populateAllTypes(source)
+                let entries = try await Self.history(store.store, port: source.port)
+                let node = entries[0].node
+                var options = NodeBackup.Options(type: .rdb, snapshotID: SnapshotID("20991231T000000Z"))
+                options.method = .file
+                _ = try await Engine.backup(NodeSettings.test(port: source.port), store: store.store).run(options)
+                let pruner = SnapshotPruner(store: store.store, logger: Engine.logger)
+                for policy in [
+                    RetentionPolicy(last: 1), RetentionPolicy(daily: 1), RetentionPolicy(within: .seconds(86_400)),
+                ] {
+                    let planned = try await pruner.run(node, policy: policy, dryRun: true)
+                    #expect(planned.first?.snapshot == "20991231T000000Z")
+                    #expect(
+                        planned.first?.keep == true
+                            && planned.first?.reasons.first?.hasPrefix("dated in the future") == true)
+                    #expect(planned[1].snapshot == "20261030T020000Z" && planned[1].keep, "\(planned[1])")
+                    #expect(planned[1].reasons.first == "newest")
+                }
+                _ = try await pruner.run(node, policy: RetentionPolicy(last: 1), dryRun: false)
+                let left = try await SnapshotCatalog(store: store.store, logger: Engine.logger).snapshots(of: node)
+                #expect(left.map(\.id.text) == ["20991231T000000Z", "20261030T020000Z"])
+                // verify's newest is the real one too.
+                let reports = try await SnapshotVerifier(store: store.store, logger: Engine.logger).run(
+                    node, request: VerificationRequest())
+                #expect(reports.map(\.snapshot) == ["20261030T020000Z"])
+            }
+        }
+    }
+
     @Test func noRuleIsRefused() async throws {
         try await withResource(TestStore.make(.local)) { store in
             let error = await expectFailure(.invalidRequest) {

@@ -1,5 +1,5 @@
 package import DynokeeperConfiguration
-import Foundation
+package import Foundation
 package import Logging
 package import ObjectStorage
 
@@ -53,15 +53,26 @@ package struct SnapshotPruner: Sendable {
     package func runRing(cluster: String, policy: RetentionPolicy, dryRun: Bool) async throws -> [Decision] {
         try Self.requireRules(policy)
         let ring = RingCatalog(store: store, logger: logger)
+        let now = Date()
         let ids = try await ring.ids(cluster: cluster)
-        let reasons = policy.reasons(ids.map(\.date))
+        let present = ids.filter { !$0.isFuture(now: now) }
+        let reasons = policy.reasons(present.map(\.date))
         let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(cluster: cluster)
         let newestOfNode = Set(
-            Dictionary(grouping: entries, by: { $0.node.description }).values.compactMap { $0.first?.prefix })
+            Dictionary(grouping: entries, by: { $0.node.description }).values.compactMap {
+                $0.first { !$0.id.isFuture(now: now) }?.prefix
+            })
         var decisions: [Decision] = []
-        for (index, id) in ids.enumerated() {
-            var why = reasons[index]
-            if index == 0 { why.insert("newest", at: 0) }
+        var presentIndex = 0
+        for id in ids {
+            var why: [String]
+            if id.isFuture(now: now) {
+                why = [Self.futureReason]
+            } else {
+                why = reasons[presentIndex]
+                if presentIndex == 0 { why.insert("newest", at: 0) }
+                presentIndex += 1
+            }
             let manifest = try await ring.manifest(cluster: cluster, id: id)
             let members = entries.filter { entry in manifest.nodes.contains { $0.prefix == entry.prefix } }
             decisions.append(
@@ -78,6 +89,9 @@ package struct SnapshotPruner: Sendable {
         return decisions
     }
 
+    static let futureReason =
+        "dated in the future: not counted by the rules (check the clock of the node that took it; remove it by hand)"
+
     static func requireRules(_ policy: RetentionPolicy) throws(DynokeeperError) {
         guard policy.isEmpty else { return }
         throw DynokeeperError(
@@ -89,12 +103,22 @@ package struct SnapshotPruner: Sendable {
     /// The decisions for `entries` (newest first): pure, for the tests' synthetic histories.
     /// - Parameter ringNeeded: Snapshot folders a ring snapshot names, with its id.
     package static func decide(
-        _ entries: [SnapshotEntry], policy: RetentionPolicy, ringNeeded: [String: SnapshotID]
+        _ entries: [SnapshotEntry], policy: RetentionPolicy, ringNeeded: [String: SnapshotID], now: Date = Date()
     ) -> [Decision] {
-        let reasons = policy.reasons(entries.map(\.id.date))
-        return entries.enumerated().map { index, entry in
-            var why = reasons[index]
-            if index == 0 { why.insert("newest", at: 0) }
+        // A snapshot dated in the future (a node whose clock ran fast, or one planted in the store) is neither the
+        // newest nor counted by the rules, or it would push every real one out; it stays, for a person to look at.
+        let present = entries.filter { !$0.id.isFuture(now: now) }
+        let reasons = policy.reasons(present.map(\.id.date))
+        var presentIndex = 0
+        return entries.map { entry in
+            var why: [String]
+            if entry.id.isFuture(now: now) {
+                why = [futureReason]
+            } else {
+                why = reasons[presentIndex]
+                if presentIndex == 0 { why.insert("newest", at: 0) }
+                presentIndex += 1
+            }
             if entry.pinned { why.append("pinned") }
             if let ring = ringNeeded[entry.prefix] { why.append("ring snapshot \(ring)") }
             return Decision(

@@ -74,7 +74,9 @@ package struct SnapshotVerifier: Sendable {
         if let wanted = request.snapshot {
             chosen = chosen.filter { $0.id == wanted }
         } else if !request.all {
-            chosen = Array(chosen.prefix(1))
+            // The newest: not one dated in the future (a fast clock, or planted), which would stand for the node's
+            // backups in the verification metrics.
+            chosen = Array(chosen.filter { !$0.id.isFuture() }.prefix(1))
         }
         guard !chosen.isEmpty else {
             throw DynokeeperError(

@@ -90,17 +90,17 @@ package struct SnapshotSelector: Sendable {
     }
 
     /// How far ahead of this node's clock a snapshot id may be and still count as the newest.
-    static let clockTolerance: TimeInterval = 300
+    package static let clockTolerance: TimeInterval = 300
 
     static func choose<T>(
         _ candidates: [T], id: KeyPath<T, SnapshotID>, date: Date?, snapshotID: SnapshotID?, now: Date = Date()
     ) -> T? {
         let sorted = candidates.sorted { $0[keyPath: id] > $1[keyPath: id] }
         if let snapshotID { return sorted.first { $0[keyPath: id] == snapshotID } }
-        if let date { return sorted.first { $0[keyPath: id].date <= date } }
-        // A snapshot dated in the future (a node with a fast clock, or an id given by hand) is never the default:
-        // it would win every restore from now on.
-        return sorted.first { $0[keyPath: id].date <= now.addingTimeInterval(clockTolerance) }
+        // A snapshot dated in the future (a node with a fast clock, or an id given by hand) is only ever taken by its
+        // id, whatever the date: it would win every restore from now on.
+        let bound = min(date ?? .distantFuture, now.addingTimeInterval(clockTolerance))
+        return sorted.first { $0[keyPath: id].date <= bound }
     }
 
     /// Dynomite-manager's objects of a node (`<dc>/<rack>/<token>/<epoch ms>`), by the day each is of.

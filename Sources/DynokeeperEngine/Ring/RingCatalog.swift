@@ -53,11 +53,14 @@ package struct RingCatalog: Sendable {
     /// The newest complete ring snapshot taken at or before `date` (the newest of all without a date), or
     /// exactly `id`.
     /// - Throws: ``DynokeeperError`` listing the ring snapshots there are when none fits.
-    package func choose(cluster: String, date: Date?, id: SnapshotID?) async throws -> RingManifest {
+    /// - Parameter now: The coordinator's clock: a ring snapshot dated in the future is only taken by its id.
+    package func choose(cluster: String, date: Date?, id: SnapshotID?, now: Date = Date()) async throws -> RingManifest
+    {
         let ids = try await ids(cluster: cluster)
+        let bound = min(date ?? .distantFuture, now.addingTimeInterval(SnapshotSelector.clockTolerance))
         let chosen =
             id.flatMap { wanted in ids.first { $0 == wanted } }
-            ?? (id == nil ? ids.first { date == nil || $0.date <= date! } : nil)
+            ?? (id == nil ? ids.first { $0.date <= bound } : nil)
         guard let chosen else {
             let wanted =
                 id.map { "ring snapshot \($0)" }

@@ -73,7 +73,9 @@ package final class DynokeeperMetrics: NodeEvents {
 
     /// The newest snapshot that verified (its id's time: an alert fires when it gets old), and each failure.
     package func verified(_ reports: [SnapshotVerifier.Report]) {
-        if let newest = reports.filter(\.ok).compactMap({ SnapshotID($0.snapshot)?.date }).max() {
+        if let newest = reports.filter(\.ok).compactMap({ SnapshotID($0.snapshot) }).filter({ !$0.isFuture() })
+            .map(\.date).max()
+        {
             lastVerified.record(newest.timeIntervalSince1970)
         }
         let failures = reports.filter { !$0.ok }.count

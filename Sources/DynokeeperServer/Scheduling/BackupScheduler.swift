@@ -51,8 +51,11 @@ package struct BackupScheduler: Service {
     /// Runs one backup now if the newest snapshot is older than one period of the schedule.
     func catchUp() async {
         let configuration = await node.holder.current
+        // A snapshot dated in the future is not the newest (it would hide missed backups from the catch-up and the
+        // staleness metric).
+        let now = clock.now()
         let newest = try? await SnapshotCatalog(store: node.store, logger: logger).snapshots(of: node.node.identity)
-            .first
+            .first { !$0.id.isFuture(now: now) }
         if let newest { metrics.knownBackup(storedBytes: newest.manifest.storedSize, at: newest.manifest.finishedAt) }
         guard configuration.backup.enabled else { return }
         let age = newest.map { clock.now().timeIntervalSince($0.id.date) } ?? .infinity
