@@ -33,7 +33,10 @@ extension DynokeeperConfiguration.Server {
         self.init(
             host: host, port: Int(listen[listen.index(after: colon)...])!, token: token,
             tokenSource: inline != nil ? "server.token" : file.map { "server.token_file \($0)" })
-        dynomiteManagerTokenless = try reader.bool("server.dynomite_manager_tokenless")?.value ?? false
+        let tokenless = try reader.bool("server.dynomite_manager_tokenless")
+        dynomiteManagerTokenless = tokenless?.value ?? false
+        reader.record(
+            "server.dynomite_manager_tokenless", String(dynomiteManagerTokenless), tokenless?.origin ?? .defaultValue)
         tlsCertFile = try reader.string("server.tls_cert_file")
         tlsKeyFile = try reader.string("server.tls_key_file")
         clientCAFile = try reader.string("server.client_ca_file")

@@ -85,7 +85,7 @@ struct TypedReader {
             throw fail(path, value)
         }
         for item in items {
-            if let problem = check?(item) { throw fail(path, value, "\(item): \(problem)") }
+            if let problem = check?(item) { throw fail(path, value, "\(Self.redactingCredentials(item)): \(problem)") }
         }
         record(path, items.joined(separator: ", "), value.origin)
         return items
@@ -121,6 +121,14 @@ struct TypedReader {
             native, String(chosen?.value ?? false),
             chosen.map { mine != nil ? $0.origin : .alias(of: [alias]) } ?? .defaultValue)
         return chosen?.value ?? false
+    }
+
+    /// A URL with `user:password@` shown without them.
+    static func redactingCredentials(_ text: String) -> String {
+        guard let scheme = text.range(of: "://") else { return text }
+        let authority = text[scheme.upperBound...].prefix { $0 != "/" }
+        guard let at = authority.lastIndex(of: "@") else { return text }
+        return String(text[..<scheme.upperBound]) + "<redacted>" + text[at...]
     }
 
     /// Names that become folders in the store: the cluster, datacenter and rack (also those of dynomite.yml).

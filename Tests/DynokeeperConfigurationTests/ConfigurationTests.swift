@@ -449,6 +449,17 @@ import Testing
         #expect(environment.ring.peers == ["http://a:1", "http://b:2"])
         #expect(environment.ring.peerPort == 8080)
         #expect(try DynokeeperConfiguration.parse(yaml: "", path: "x").backup.scope == .node)
+        // Credentials in a peer URL are refused, and never shown.
+        let credentials =
+            (try? DynokeeperConfiguration.parse(
+                yaml: "ring:\n  peers: [https://user:s3cretpw@10.0.0.1:8443]\n", path: "x")).map { _ in "no error" }
+        #expect(credentials == nil)
+        do {
+            _ = try DynokeeperConfiguration.parse(
+                yaml: "ring:\n  peers: [https://user:s3cretpw@10.0.0.1:8443]\n", path: "x")
+        } catch {
+            #expect("\(error)".contains("must not hold credentials") && !"\(error)".contains("s3cretpw"), "\(error)")
+        }
         // Without allow_plaintext, http:// to another machine is refused (the token would cross in clear).
         #expect(throws: ConfigurationError.self) {
             try DynokeeperConfiguration.parse(yaml: "ring:\n  peers: [http://10.0.0.1:8080]\n", path: "x")

@@ -192,6 +192,34 @@ import Testing
         }
     }
 
+    /// A node that encrypts takes a snapshot stored in clear only when it is named: one chosen as the newest (or by
+    /// date) may have been planted by whoever can write to the bucket.
+    @Test(.tags(.integration)) func aSnapshotInClearIsTakenOnlyByItsIdOnceANodeEncrypts() async throws {
+        let keys = try TemporaryDirectory(prefix: "keys")
+        defer { keys.remove() }
+        let key = try Self.keyFile(keys, "key")
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { node in
+                var node = node
+                try await node.populate("clear")
+                let clear = try await node.backup(store: store.store)
+                #expect(clear.encryption == nil)
+                let before = try await node.content()
+                try await node.scribble("later")
+                node.configuration.encryption = .init(keyFile: key)
+                let refused = await expectFailure(.snapshot) {
+                    _ = try await node.restore(store: store.store).run(NodeRestoreTests.request(node))
+                }
+                #expect(refused?.message.contains("stored in clear") == true, "\(String(describing: refused))")
+                #expect(!node.hasJournal)
+                var named = try NodeRestoreTests.request(node)
+                named.request.snapshotID = clear.snapshotID
+                _ = try await node.restore(store: store.store).run(named)
+                #expect(try await node.content() == before)
+            }
+        }
+    }
+
     @Test(.tags(.integration)) func aChunkSwappedBetweenTwoSnapshotsIsCaught() async throws {
         let keys = try TemporaryDirectory(prefix: "keys")
         defer { keys.remove() }

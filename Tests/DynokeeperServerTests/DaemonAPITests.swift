@@ -138,6 +138,12 @@ import Testing
             #expect(snapshots?.count == 1)
             #expect(try await daemon.call(.GET, "/REST/v1/admin/takesnapshot").body == #"["ok"]"#)
 
+            // A dry run restores nothing: Dynomite-manager's status does not count it.
+            let dryRun = try await daemon.call(.POST, "/v1/restores", body: #"{"dry_run": true}"#)
+            #expect(dryRun.status == 202, "\(dryRun.body)")
+            if let id = dryRun.json["id"] as? String {
+                #expect(try await daemon.waitForJob(id)["state"] as? String == "succeeded")
+            }
             var status = try await daemon.call(.GET, "/REST/v1/admin/status").json
             #expect((status["backup"] as? [String: Any])?["status"] as? String == "completed")
             #expect((status["restore"] as? [String: Any])?["status"] as? String == "not started")

@@ -74,6 +74,18 @@ import Testing
                 serve.logTail(lines: 100).contains("TLS certificate reloaded")
             }
             #expect(try await Self.presentedSubject(port, ca: certificates.caFile).contains("node-1 renewed"))
+            // A key that is not the certificate's (a renewal copied half-way) is refused: the pair in service stays.
+            try await certificates.issue("other", name: "someone else")
+            let serverKey = try Data(contentsOf: URL(fileURLWithPath: certificates.serverKey))
+            try FileManager.default.removeItem(atPath: certificates.serverKey)
+            try FileManager.default.copyItem(
+                atPath: certificates.folder.file("other.key"), toPath: certificates.serverKey)
+            kill(serve.pid, SIGHUP)
+            try await serve.waitUntil("the refused mismatched pair", timeout: .seconds(20)) {
+                serve.logTail(lines: 100).contains("is not the key of the certificate")
+            }
+            #expect(try await Self.curl(["--cacert", certificates.caFile] + auth, https + "/v1/status").status == 200)
+            try serverKey.write(to: URL(fileURLWithPath: certificates.serverKey))
             // A broken file is refused, and the certificate in service stays.
             try "not a certificate".write(toFile: certificates.serverCert, atomically: true, encoding: .utf8)
             kill(serve.pid, SIGHUP)

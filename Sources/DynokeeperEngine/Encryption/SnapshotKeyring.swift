@@ -46,11 +46,10 @@ package struct SnapshotKeyring: Sendable {
         if let key = keys.first(where: { $0.fingerprint == fingerprint }) { return key }
         let configured =
             keys.isEmpty
-            ? "no key is configured (encryption.key_file)"
-            : "the configured keys have fingerprints \(keys.map { "\($0.fingerprint) (\($0.origin))" }.joined(separator: ", "))"
+            ? "no key is configured: set encryption.key_file to that key's file"
+            : "the configured keys have fingerprints \(keys.map { "\($0.fingerprint) (\($0.origin))" }.joined(separator: ", ")): add that key's file to encryption.previous_key_files"
         throw DynokeeperError.snapshot(
-            "\(what) is encrypted with the key of fingerprint \(fingerprint), and \(configured): add that key file to encryption.previous_key_files; nothing was touched"
-        )
+            "\(what) is encrypted with the key of fingerprint \(fingerprint), and \(configured); nothing was touched")
     }
 
     /// Reads a key file: at least 32 bytes of secret. A text file (such as `openssl rand -base64 48`'s) counts

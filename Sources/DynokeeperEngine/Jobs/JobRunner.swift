@@ -98,6 +98,11 @@ package struct JobRunner: Sendable {
     /// The newest finished job of a kind.
     package func lastFinished(_ kind: Job.Kind) async -> Job? { await queue.lastFinished { $0.kind == kind } }
 
+    /// The newest finished job of this kind that changed something: dry runs left out.
+    package func lastPerformed(_ kind: Job.Kind) async -> Job? {
+        await queue.lastFinished { $0.kind == kind && $0.parameters.dryRun != true }
+    }
+
     /// Waits until a job has finished.
     package func wait(_ id: String) async -> Job? { await queue.wait(id) }
 

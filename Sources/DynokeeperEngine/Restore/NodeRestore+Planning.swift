@@ -13,6 +13,15 @@ extension NodeRestore {
     ) async throws -> [String] {
         var notes: [String] = []
         try downloader.keys(for: source.files, of: "snapshot \(source.id)")
+        // With a key configured, this node's snapshots are encrypted: one in clear chosen by date or as the newest
+        // may have been planted by whoever can write to the bucket. Taken only when named.
+        if SnapshotKeyring(configuration.encryption).encrypts, source.files.contains(where: { $0.encryption == nil }),
+            options.request.snapshotID == nil
+        {
+            throw DynokeeperError.snapshot(
+                "snapshot \(source.id) is stored in clear, and this node encrypts its snapshots (encryption.key_file): it was taken before encryption was turned on, by a node without the key, or planted in the store. Restore it by its id (--snapshot \(source.id), or snapshot in the request) if you trust it; nothing was touched"
+            )
+        }
         if let supervised = target.supervised, supervised != "no", configuration.redis.stop == nil {
             throw ConfigurationError(
                 "Redis runs supervised (supervised \(supervised)): after SHUTDOWN its supervisor would start it again on the old files while dynokeeper replaces them. Set redis.stop and redis.start to the supervisor's commands (such as systemctl stop redis-server / systemctl start redis-server)"

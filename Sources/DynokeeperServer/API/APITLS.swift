@@ -54,12 +54,24 @@ final class APITLS: Sendable {
             throw ConfigurationError("server.tls_cert_file \(certFile) is not a PEM certificate file: \(error)")
         }
         guard !chain.isEmpty else { throw ConfigurationError("server.tls_cert_file \(certFile) holds no certificate") }
+        let key: NIOSSLPrivateKey
         do {
-            return Material(chain: chain, key: try NIOSSLPrivateKey(file: keyFile, format: .pem))
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         } catch {
             // Never the key's content: only that it does not load.
             throw ConfigurationError("server.tls_key_file \(keyFile) is not a PEM private key this user can read")
         }
+        // A key that is not the certificate's would fail every handshake: a context refuses the pair up front (a
+        // renewal that has copied the certificate but not yet the key is caught here, not by every client).
+        do {
+            _ = try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
+        } catch {
+            throw ConfigurationError(
+                "server.tls_key_file \(keyFile) is not the key of the certificate in server.tls_cert_file \(certFile)")
+        }
+        return Material(chain: chain, key: key)
     }
 
     /// Re-reads the certificate and the key; a pair that does not load keeps the previous one in service.

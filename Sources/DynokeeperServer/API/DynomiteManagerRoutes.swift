@@ -135,7 +135,10 @@ struct DynomiteManagerRoutes: Sendable {
         let runner = node.runner
         let current = await runner.current()
         let backup = current?.kind == .backup ? current : await runner.lastFinished(.backup)
-        let restore = current?.kind == .restore ? current : await runner.lastFinished(.restore)
+        // A dry run restored nothing: Dynomite-manager's status would call it completed.
+        let restore =
+            current?.kind == .restore && current?.parameters.dryRun != true
+            ? current : await runner.lastPerformed(.restore)
         let storageAlive = await node.redisState().answers
         let dynomite = await node.dynomiteUp()
         let document = StatusDocument(
