@@ -40,7 +40,7 @@ import Testing
 
     @Test func theDrillsRedisServerGetsNoneOfDynokeepersEnvironment() async throws {
         // What dynokeeper's environment holds besides the basics (the store's keys, the token) stays with it.
-        setenv("DYNOKEEPER_TEST_SECRET_PROBE", "s3cr3t-probe", 1)
+        setenv("DRILL_TEST_SECRET_PROBE", "s3cr3t-probe", 1)
         let folder = try TemporaryDirectory(prefix: "drill-env")
         defer { folder.remove() }
         let script = folder.file("redis-server")

@@ -7,8 +7,26 @@ struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Work with the configuration.",
-        subcommands: [Check.self]
+        subcommands: [Check.self, ImportDM.self]
     )
+
+    struct ImportDM: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import-dm",
+            abstract: "Print the dynokeeper.yml equivalent of a Dynomite-manager .properties file.",
+            discussion:
+                "Each setting comes with a comment naming the property it came from and what changes in meaning. Dynomite-manager's other properties are listed as not used. Unknown names under its backup prefixes, and two spellings of one setting that disagree, are errors."
+        )
+
+        @Argument(help: "The Dynomite-manager .properties file.")
+        var file: String
+
+        func run() async throws {
+            try await reportingErrors {
+                print(try DynomiteManagerImport.yaml(file: file), terminator: "")
+            }
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -43,6 +61,11 @@ struct ConfigCommand: AsyncParsableCommand {
                 let credentials = await StoreFactory.describeCredentials(
                     configuration.storage, environment: ProcessInfo.processInfo.environment)
                 print("credentials: \(credentials)")
+                if !configuration.ignoredProperties.isEmpty {
+                    print(
+                        "note: \(configuration.ignoredProperties.count) propert\(configuration.ignoredProperties.count == 1 ? "y" : "ies") of config.dynomite_manager_properties not used by dynokeeper: \(configuration.ignoredProperties.joined(separator: ", "))"
+                    )
+                }
                 for finding in check.findings { print(finding) }
                 if check.hasErrors { throw ExitCode(1) }
             }

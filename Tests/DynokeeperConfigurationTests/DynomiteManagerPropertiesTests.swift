@@ -1,0 +1,121 @@
+import DynokeeperConfiguration
+import Foundation
+import Testing
+
+/// Dynomite-manager's `.properties` files, read as they are (`config.dynomite_manager_properties`) and turned into
+/// a dynokeeper.yml (`config import-dm`), one file per generation of its names.
+@Suite struct DynomiteManagerPropertiesTests {
+    /// v2 (archaius2), as a 2019 deployment wrote it.
+    static let v2 = """
+        # Dynomite-manager v2
+        dbsidecar.aws.dyno.backup.bucket.name=us-east-1.prod-backups
+        dbsidecar.aws.dyno.backup.s3.base_dir=dynomite
+        dbsidecar.common.dyno.backup.snapshot.enabled=true
+        dbsidecar.common.dyno.backup.hour=3
+        dbsidecar.common.dyno.backup.schedule=day
+        dbsidecar.common.dyno.backup.restore.enabled=true
+        dbsidecar.common.dyno.backup.restore.date=20261120
+        florida.dyno.persistence.type=aof
+        florida.dyno.persistence.directory=/mnt/data/nfredis
+        dbsidecar.common.dyno.port=8102
+        """
+
+    /// Late 2016 to 2017: `dm.`, with the other separators the format allows.
+    static let dm2017 = """
+        ! dm generation
+        dm.dyno.backup.bucket.name = dm-bucket
+        dm.dyno.backup.s3.base_dir : nightly
+        dm.dyno.backup.snapshot.enabled true
+        dm.dyno.backup.hour=5
+        """
+
+    /// 2016: `florida.`, with a continued line and escapes.
+    static let florida2016 = """
+        florida.dyno.backup.bucket.name=florida-\\
+            bucket
+        florida.dyno.backup.snapshot.enabled=true
+        florida.dyno.backup.schedule=week
+        florida.dyno.startscript=/apps/dynomite/bin/launch_dynomite.sh
+        florida.dyno.stopscript=/apps/dynomite/bin/kill\\u005fdynomite.sh
+        florida.dyno.seed.provider=florida_provider
+        """
+
+    static func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dm-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func load(
+        _ properties: String, yaml: String = "", environment: [String: String] = [:]
+    ) throws
+        -> DynokeeperConfiguration
+    {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try properties.write(toFile: folder + "/dynomitemanager.properties", atomically: true, encoding: .utf8)
+        return try DynokeeperConfiguration.parse(
+            yaml: "config:\n  dynomite_manager_properties: dynomitemanager.properties\n" + yaml,
+            path: folder + "/dynokeeper.yml", environment: environment)
+    }
+
+    @Test func eachGenerationsFileIsReadAsItIs() throws {
+        let v2 = try Self.load(Self.v2)
+        #expect(v2.storage.url == .s3(bucket: "us-east-1.prod-backups", prefix: "dynomite"))
+        #expect(v2.backup.enabled && v2.backup.type == .aof)
+        #expect(v2.backup.schedule == .daily(hour: 3, minute: 1))
+        #expect(v2.restore.enabled && v2.restore.onStart, "restore.enabled meant restore at start-up")
+        #expect(v2.restore.date != nil)
+        #expect(v2.redis.dataDir == "/mnt/data/nfredis")
+        #expect(v2.ignoredProperties == ["dbsidecar.common.dyno.port"])
+
+        let dm = try Self.load(Self.dm2017)
+        #expect(dm.storage.url == .s3(bucket: "dm-bucket", prefix: "nightly"))
+        #expect(dm.backup.enabled && dm.backup.schedule == .daily(hour: 5, minute: 1))
+
+        let florida = try Self.load(Self.florida2016)
+        #expect(florida.storage.url == .s3(bucket: "florida-bucket", prefix: "backup"))
+        #expect(florida.backup.schedule.description == "1 12 * * 1")
+        #expect(florida.dynomite.stop == "/apps/dynomite/bin/kill_dynomite.sh")
+        #expect(florida.ignoredProperties == ["florida.dyno.seed.provider"])
+    }
+
+    @Test func theFileMustAgreeWithTheYAMLAndTheEnvironmentWins() throws {
+        let disagree = #expect(throws: ConfigurationError.self) {
+            _ = try Self.load(Self.dm2017, yaml: "backup:\n  enabled: false\n")
+        }
+        #expect("\(disagree!)".contains("disagree"), "\(disagree!)")
+        #expect(throws: Never.self) { _ = try Self.load(Self.dm2017, yaml: "backup:\n  enabled: true\n") }
+        let overridden = try Self.load(Self.dm2017, environment: ["DM_DYNO_BACKUP_HOUR": "7"])
+        #expect(overridden.backup.schedule == .daily(hour: 7, minute: 1))
+        let unknown = #expect(throws: ConfigurationError.self) {
+            _ = try Self.load("dm.dyno.backup.snapshots.enabled=true\n")
+        }
+        #expect("\(unknown!)".contains("unknown configuration key dm.dyno.backup.snapshots.enabled"), "\(unknown!)")
+        #expect("\(unknown!)".contains("line 1"))
+    }
+
+    @Test func importDMPrintsAnEquivalentConfigurationWithTheChangesOfMeaning() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let file = folder + "/dynomitemanager.properties"
+        try Self.v2.write(toFile: file, atomically: true, encoding: .utf8)
+        let yaml = try DynomiteManagerImport.yaml(file: file)
+        #expect(yaml.contains("url: \"s3://us-east-1.prod-backups/dynomite\""), "\(yaml)")
+        #expect(yaml.contains("on_start: true  # from dbsidecar.common.dyno.backup.restore.enabled"), "\(yaml)")
+        #expect(yaml.contains("Dynomite-manager restored at every start, dynokeeper once"))
+        #expect(yaml.contains("schedule is UTC"))
+        #expect(yaml.contains("type: aof  # from florida.dyno.persistence.type"))
+        #expect(yaml.contains("Not used by dynokeeper (Dynomite-manager's other settings): dbsidecar.common.dyno.port"))
+        // What it prints is a dynokeeper configuration that means the same.
+        let imported = try DynokeeperConfiguration.parse(yaml: yaml, path: "imported.yml")
+        let direct = try Self.load(Self.v2)
+        #expect(imported.storage.url == direct.storage.url)
+        #expect(imported.backup.schedule == direct.backup.schedule && imported.backup.type == direct.backup.type)
+        #expect(imported.restore.onStart && imported.restore.date == direct.restore.date)
+        #expect(imported.redis.dataDir == direct.redis.dataDir)
+        // Dynomite-manager's default AOF persistence is written out when the file does not set it.
+        try Self.dm2017.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try DynomiteManagerImport.yaml(file: file).contains("type: aof  # Dynomite-manager's default"))
+    }
+}
