@@ -71,6 +71,8 @@ extension DynokeeperConfiguration {
         verify.redisServer = try reader.string("verify.redis_server", default: "redis-server")!
         encryption = try Encryption(reading: &reader)
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
-        effective = reader.effective.filter { !($0.key.hasPrefix("dynomitemanager.") && $0.origin == .defaultValue) }
+        effective = reader.effective.filter {
+            !(($0.key.hasPrefix("dynomitemanager.") || $0.key.hasPrefix("config.")) && $0.origin == .defaultValue)
+        }
     }
 }

@@ -39,6 +39,9 @@ package struct NodeSettings: Sendable {
         self.dynomite = dynomite
     }
 
+    /// Why a cluster, datacenter or rack name cannot become a store folder; `nil` when it can.
+    package static func nameProblem(_ name: String) -> String? { TypedReader.checkName(name) }
+
     /// Why these names cannot become store folders (empty, `.`, `..`, `/`, control characters, non-ASCII) or the
     /// tokens are not tokens; `nil` when all are fine. For identities read from elsewhere than the configuration,
     /// such as a ring manifest in the store.

@@ -24,16 +24,20 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(help: "Restore this snapshot id (such as 20261124T020000Z).")
     var snapshot: String?
 
-    @Option(help: "Restore another cluster's data (default: restore.source_cluster, else this cluster).")
+    @Option(
+        help: "Restore another cluster's data (default: restore.source_cluster, else this cluster).",
+        transform: storeName("--source-cluster"))
     var sourceCluster: String?
 
     @Option(
         help:
-            "The source node's datacenter, when its name differs (default: restore.source_datacenter, else this node's)."
-    )
+            "The source node's datacenter, when its name differs (default: restore.source_datacenter, else this node's).",
+        transform: storeName("--source-datacenter"))
     var sourceDatacenter: String?
 
-    @Option(help: "The source node's rack, when its name differs (default: restore.source_rack, else this node's).")
+    @Option(
+        help: "The source node's rack, when its name differs (default: restore.source_rack, else this node's).",
+        transform: storeName("--source-rack"))
     var sourceRack: String?
 
     @Option(

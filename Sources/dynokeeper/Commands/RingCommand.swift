@@ -89,7 +89,9 @@ struct RingCommand: AsyncParsableCommand {
         @Option(help: "Exactly this ring snapshot id.")
         var snapshot: String?
 
-        @Option(help: "Restore another cluster's ring snapshot (default: restore.source_cluster, else this cluster).")
+        @Option(
+            help: "Restore another cluster's ring snapshot (default: restore.source_cluster, else this cluster).",
+            transform: storeName("--source-cluster"))
         var sourceCluster: String?
 
         @Option(
@@ -129,7 +131,7 @@ struct RingCommand: AsyncParsableCommand {
 
         @OptionGroup var options: GlobalOptions
 
-        @Option(help: "The cluster (default: this one).")
+        @Option(help: "The cluster (default: this one).", transform: storeName("--cluster"))
         var cluster: String?
 
         func run() async throws {

@@ -18,7 +18,9 @@ struct SnapshotsListCommand: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: "The cluster to look in (default: this node's, from the configuration).")
+    @Option(
+        help: "The cluster to look in (default: this node's, from the configuration).",
+        transform: storeName("--cluster"))
     var cluster: String?
 
     @Flag(help: "Every node of the cluster, not just this one.")
@@ -119,7 +121,9 @@ struct SnapshotsShowCommand: AsyncParsableCommand {
     @Argument(help: "The snapshot id (such as 20261124T020000Z).")
     var id: String
 
-    @Option(help: "The cluster to look in (default: this node's, from the configuration).")
+    @Option(
+        help: "The cluster to look in (default: this node's, from the configuration).",
+        transform: storeName("--cluster"))
     var cluster: String?
 
     @Flag(help: "Print the manifest as JSON.")
