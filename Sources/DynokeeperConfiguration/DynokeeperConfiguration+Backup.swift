@@ -35,5 +35,11 @@ extension DynokeeperConfiguration.Backup {
         self.init(
             enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level,
             scope: scope, method: method)
+        format = try reader.choice("backup.format", default: Format.dynokeeper, what: "format")
+        if format == .dynomiteManager && type != .rdb {
+            throw ConfigurationError(
+                "backup.format dynomite-manager writes Dynomite-manager's one object per day, which cannot hold Redis 7's AOF of several files: use backup.type rdb (Dynomite-manager restores an RDB into an AOF node too)"
+            )
+        }
     }
 }

@@ -70,6 +70,11 @@ extension DynokeeperConfiguration {
         verify.load = try reader.bool("verify.load")?.value ?? false
         verify.redisServer = try reader.string("verify.redis_server", default: "redis-server")!
         encryption = try Encryption(reading: &reader)
+        if backup.format == .dynomiteManager && encryption.keyFile != nil {
+            throw ConfigurationError(
+                "backup.format dynomite-manager writes the RDB in clear (Dynomite-manager's layout), which encryption.key_file is there to prevent: keep one"
+            )
+        }
         // Dynomite-manager's names show only when used; their effect shows on the native keys.
         effective = reader.effective.filter {
             !(($0.key.hasPrefix("dynomitemanager.") || $0.key.hasPrefix("config.")) && $0.origin == .defaultValue)

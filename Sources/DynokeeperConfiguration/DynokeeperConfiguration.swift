@@ -173,6 +173,15 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var compressionLevel: Int
         package var scope: Scope = .node
         package var method: Method = .file
+        /// `dynomite-manager`: each backup also writes the day's object of Dynomite-manager's layout
+        /// (`<dc>/<rack>/<token>/<epoch ms of the day>`, the RDB uncompressed), for a fleet that moves over, or back.
+        package var format: Format = .dynokeeper
+
+        /// The layouts backups write.
+        package enum Format: String, Sendable, Equatable {
+            case dynokeeper
+            case dynomiteManager = "dynomite-manager"
+        }
     }
 
     package struct Restore: Sendable, Equatable {

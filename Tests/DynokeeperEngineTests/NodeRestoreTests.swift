@@ -279,4 +279,41 @@ import Testing
             }
         }
     }
+
+    /// `backup.format: dynomite-manager` also writes the day's object as Dynomite-manager did (the RDB, uncompressed,
+    /// under `<dc>/<rack>/<token>/<epoch ms>` in S3), which a Dynomite-manager-format restore brings back; `auto`
+    /// takes the newest of either layout.
+    @Test func backupsCanAlsoWriteDynomiteManagersLayoutAndAutoTakesTheNewest() async throws {
+        try await withResource(TestStore.make(.s3)) { store in
+            try await withResource(RestoreNode.make(moreYAML: "backup:\n  format: dynomite-manager")) { node in
+                try await node.populate("both-layouts")
+                let manifest = try await node.backup(store: store.store)
+                let expected = try await node.content()
+                let key = SnapshotLayout.dynomiteManagerKey(try node.settings.identity, day: manifest.startedAt)
+                let object = try await store.store.getBytes(key)
+                let rdb = try Data(contentsOf: URL(fileURLWithPath: node.redis.dataPath + "/dump.rdb"))
+                #expect(Data(object.readableBytesView) == rdb, "the RDB itself, uncompressed")
+                try await node.scribble("later")
+
+                var dynomiteManager = try Self.request(node)
+                dynomiteManager.request.format = .dynomiteManager
+                let report = try await node.restore(store: store.store).run(dynomiteManager)
+                #expect(report.source.format == .dynomiteManager)
+                #expect(try await node.content() == expected)
+
+                // auto: dynokeeper's snapshot is newer than the day's midnight object name: it is taken.
+                try await node.scribble("again")
+                let auto = try await node.restore(store: store.store).run(Self.request(node))
+                #expect(auto.source.format == .dynokeeper && auto.source.id == manifest.snapshotID)
+                #expect(try await node.content() == expected)
+            }
+        }
+        // Encrypted snapshots and a copy in clear exclude each other; Dynomite-manager's layout holds one RDB.
+        for yaml in [
+            "backup:\n  format: dynomite-manager\nencryption:\n  key_file: /k\n",
+            "backup:\n  format: dynomite-manager\n  type: aof\n",
+        ] {
+            #expect(throws: ConfigurationError.self) { try DynokeeperConfiguration.parse(yaml: yaml, path: "x") }
+        }
+    }
 }

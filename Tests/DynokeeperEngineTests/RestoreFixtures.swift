@@ -84,6 +84,7 @@ struct RestoreNode: TestResource {
     ) async throws -> SnapshotManifest {
         var options = NodeBackup.Options(type: type)
         options.snapshotID = id
+        options.dynomiteManagerCopy = configuration.backup.format == .dynomiteManager
         var backup = Engine.backup(try settings, store: store)
         backup.keys = SnapshotKeyring(configuration.encryption)
         return try await backup.run(options).manifest

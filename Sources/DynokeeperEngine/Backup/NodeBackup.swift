@@ -23,6 +23,8 @@ package struct NodeBackup: Sendable {
         package var method: DynokeeperConfiguration.Backup.Method = .file
         /// The key the objects are encrypted with; set by ``NodeBackup/run(_:)`` from ``NodeBackup/keys``.
         var encryptionKey: SnapshotKeyring.Key?
+        /// Also write the day's object of Dynomite-manager's layout (`backup.format: dynomite-manager`).
+        package var dynomiteManagerCopy = false
 
         package init(
             type: DynokeeperConfiguration.Backup.PersistenceType,
@@ -41,6 +43,7 @@ package struct NodeBackup: Sendable {
             self.init(
                 type: type ?? backup.type, compression: backup.compression, compressionLevel: backup.compressionLevel)
             method = backup.method
+            dynomiteManagerCopy = backup.format == .dynomiteManager && (type ?? backup.type) == .rdb
         }
     }
 
@@ -158,6 +161,8 @@ package struct NodeBackup: Sendable {
         progress?.step(options.type == .rdb ? "BGSAVE" : "BGREWRITEAOF")
         let saveStart = clock.now
         var method = options.method
+        // Dynomite-manager's copy is the RDB file itself: BGSAVE writes it.
+        if options.dynomiteManagerCopy { method = .file }
         if options.type == .rdb && method == .auto, let reason = try await Self.reasonNotToStream(redis) {
             logger.info("taking the RDB with BGSAVE rather than over the replication link: \(reason)")
             method = .file
@@ -197,6 +202,13 @@ package struct NodeBackup: Sendable {
                 options: options)
             uploaded.append(prefix + entry.object)
             stored.append(entry)
+        }
+        if options.dynomiteManagerCopy, let rdbFile, options.type == .rdb {
+            // Before the manifest: a backup whose copy failed is a failed backup, and leaves nothing new.
+            let key = SnapshotLayout.dynomiteManagerKey(node.identity, day: startedAt)
+            progress?.step("write Dynomite-manager's object")
+            _ = try await store.put(key, body: rdbFile.file.chunks(), options: PutOptions(sizeHint: rdbFile.file.size))
+            logger.info("stored Dynomite-manager's object \(key) (\(rdbFile.file.size) bytes, uncompressed)")
         }
         if let aofManifest {
             let content = ByteBuffer(string: aofManifest.content)

@@ -107,7 +107,7 @@ package struct SnapshotSelector: Sendable {
     package func dynomiteManagerObjects(
         _ node: NodeIdentity
     ) async throws -> [(id: SnapshotID, info: ObjectInfo)] {
-        let prefix = "\(node.datacenter)/\(node.rack)/\(node.tokens)/"
+        let prefix = SnapshotLayout.dynomiteManagerPrefix(node)
         return try await store.listAll(prefix: prefix).compactMap { info in
             let last = info.key.dropFirst(prefix.count)
             guard !last.contains("/"), let millis = Int64(last), millis > 0 else { return nil }

@@ -1,4 +1,5 @@
 package import DynokeeperConfiguration
+package import Foundation
 
 /// Where snapshots live in the store: `<cluster>/<datacenter>/<rack>/<tokens>/<snapshot-id>/`, holding the
 /// data files and, written last, `manifest.json`.
@@ -11,6 +12,20 @@ package enum SnapshotLayout {
     }
 
     /// The folder of one snapshot.
+    /// Dynomite-manager's folder of a node's daily objects: `<dc>/<rack>/<token>/` under the store's root (its base_dir).
+    package static func dynomiteManagerPrefix(_ node: NodeIdentity) -> String {
+        "\(node.datacenter)/\(node.rack)/\(node.tokens)/"
+    }
+
+    /// Dynomite-manager's object of a node for the day of `date`: named by the epoch milliseconds of that day's
+    /// midnight (UTC here; Dynomite-manager used its JVM's time zone).
+    package static func dynomiteManagerKey(_ node: NodeIdentity, day date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let midnight = calendar.startOfDay(for: date)
+        return dynomiteManagerPrefix(node) + String(Int64(midnight.timeIntervalSince1970 * 1000))
+    }
+
     package static func snapshotPrefix(_ node: NodeIdentity, _ id: SnapshotID) -> String {
         nodePrefix(node) + id.text + "/"
     }
