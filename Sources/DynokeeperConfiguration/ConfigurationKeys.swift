@@ -111,6 +111,10 @@ package enum ConfigurationKeys {
         Key(
             "server.dynomite_manager_tokenless",
             "true or false: serve Dynomite-manager's acting admin GETs without a token on loopback (old scripts)"),
+        Key(
+            "server.allowed_hosts",
+            "a list of more host names requests may be addressed to (besides addresses, localhost, this machine's name and the ring's peers)"
+        ),
         Key("server.tls_cert_file", "the path of the API's PEM certificate chain (with server.tls_key_file: HTTPS)"),
         Key("server.tls_key_file", "the path of the API's PEM private key"),
         Key(

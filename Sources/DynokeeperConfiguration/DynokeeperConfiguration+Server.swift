@@ -40,6 +40,7 @@ extension DynokeeperConfiguration.Server {
         tlsCertFile = try reader.string("server.tls_cert_file")
         tlsKeyFile = try reader.string("server.tls_key_file")
         clientCAFile = try reader.string("server.client_ca_file")
+        allowedHosts = try reader.strings("server.allowed_hosts").map { $0.lowercased() }
         if (tlsCertFile == nil) != (tlsKeyFile == nil) {
             throw ConfigurationError("server.tls_cert_file and server.tls_key_file go together: set both, or neither")
         }

@@ -269,6 +269,9 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         /// Certificate authorities whose client certificates the API requires (`server.client_ca_file`): only
         /// holders of such a certificate (the ring's members) can call it.
         package var clientCAFile: String?
+        /// More host names requests may be addressed to (`server.allowed_hosts`), besides IP addresses,
+        /// `localhost`, this machine's name and the ring's peers.
+        package var allowedHosts: [String] = []
 
         /// Whether the address is reachable from this machine only.
         package var isLoopback: Bool { Self.isLoopback(host) }

@@ -25,6 +25,8 @@ package final class DynokeeperDaemon: Sendable {
     let dynomiteManagerTokenless: Bool
     /// The API's TLS; `nil` for plain HTTP.
     let tls: APITLS?
+    /// The names requests may be addressed to (``ForgeryGuardMiddleware/allowedNames``).
+    let allowedNames: Set<String>
     private let state = Mutex<(group: ServiceGroup?, port: Int?, portWaiters: [CheckedContinuation<Int, Never>])>(
         (nil, nil, []))
 
@@ -65,6 +67,7 @@ package final class DynokeeperDaemon: Sendable {
         token = server.token
         dynomiteManagerTokenless = server.dynomiteManagerTokenless
         tls = try APITLS.make(server)
+        allowedNames = Self.names(configuration, node: settings)
         if tls == nil && !server.isLoopback {
             logger.warning(
                 "server.listen \(server.host):\(server.port) is reachable from other machines over plain HTTP: the bearer token crosses the network in clear. Set server.tls_cert_file and server.tls_key_file"
@@ -137,13 +140,28 @@ package final class DynokeeperDaemon: Sendable {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(options: .caseInsensitive)
         router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: ForgeryGuardMiddleware(hasToken: token != nil))
+        router.add(middleware: ForgeryGuardMiddleware(hasToken: token != nil, allowedNames: allowedNames))
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         APIRoutes(
             node: node, ring: ring, metrics: metrics, clock: clock, startedAt: Date(),
             dynomiteManagerActing: token != nil || dynomiteManagerTokenless
         ).register(on: router)
         return router
+    }
+
+    /// This node's names: the machine's (short and full), the listener's, the ring's peers' (a peer names this node as
+    /// the others do) and `server.allowed_hosts`.
+    static func names(_ configuration: DynokeeperConfiguration, node: NodeSettings) -> Set<String> {
+        let machine = ProcessInfo.processInfo.hostName.lowercased()
+        var names: Set<String> = [
+            machine, String(machine.prefix { $0 != "." }), configuration.server.host.lowercased(),
+        ]
+        for peer in configuration.ring.peers {
+            if let host = URLComponents(string: peer)?.host?.lowercased() { names.insert(host) }
+        }
+        for seed in node.dynomite?.seeds ?? [] { names.insert(seed.host.lowercased()) }
+        names.formUnion(configuration.server.allowedHosts)
+        return names
     }
 
     /// The port the API listens on, once it does.

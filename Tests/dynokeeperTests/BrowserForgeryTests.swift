@@ -96,4 +96,24 @@ import Testing
         #expect(!body.contains("forbidden"))
         #expect(serve.logTail(lines: 200).contains("any web page opened on this host can call them"))
     }
+
+    /// With a token the API is no longer loopback-only, but a name that is nobody's name for this node (a DNS
+    /// rebinding) is still refused; addresses, localhost, the machine's name and server.allowed_hosts are not.
+    @Test func aListenerWithATokenRefusesNamesThatAreNotItsOwn() async throws {
+        let folder = try TemporaryDirectory(prefix: "forgery-token")
+        defer { folder.remove() }
+        let token = "forgery-test-token-0123456789"
+        let (serve, port) = try await Self.serve(
+            folder, extra: "  token: \(token)\n  allowed_hosts: [dynokeeper.internal.example]")
+        defer { Task { await serve.stop() } }
+        let auth = ["-H", "Authorization: Bearer \(token)"]
+        let machine = ProcessInfo.processInfo.hostName
+        for (host, status) in [
+            ("rebind.evil.example", 403), ("127.0.0.1:\(port)", 200), ("localhost", 200),
+            ("dynokeeper.internal.example:\(port)", 200), ("DYNOKEEPER.internal.example", 200), (machine, 200),
+        ] {
+            let (code, body) = try await Self.curl(port, "/v1/status", auth + ["-H", "Host: \(host)"])
+            #expect(code == status, "\(host): \(code) \(body)")
+        }
+    }
 }

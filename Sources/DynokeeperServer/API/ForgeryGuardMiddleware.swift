@@ -1,4 +1,5 @@
 import DynokeeperConfiguration
+import Foundation
 import HTTPTypes
 import Hummingbird
 
@@ -12,6 +13,10 @@ import Hummingbird
 struct ForgeryGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Whether the listener requires a token.
     let hasToken: Bool
+    /// The host names (lower case) a request may be addressed to besides IP addresses and `localhost`: this
+    /// machine's name, the listener's, the ring's peers (`ring.peers`, dyn_seeds) and `server.allowed_hosts`. Only
+    /// checked with a token; without one, only loopback is.
+    var allowedNames: Set<String> = []
 
     static var unsafeMethods: Set<HTTPRequest.Method> { [.post, .put, .patch, .delete] }
 
@@ -29,9 +34,16 @@ struct ForgeryGuardMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw Self.forbidden("requests from web pages of \(origin) are refused")
             }
         }
-        if !hasToken, !DynokeeperConfiguration.Server.isLoopback(Self.hostName(authority)) {
+        let host = Self.hostName(authority).lowercased()
+        if !hasToken, !DynokeeperConfiguration.Server.isLoopback(host) {
             throw Self.forbidden(
-                "this listener has no token and answers only requests addressed to 127.0.0.1, ::1 or localhost, not \(authority.isEmpty ? "a request without Host" : authority)"
+                "this listener has no token and answers only requests addressed to 127.0.0.0/8, ::1 or localhost, not \(authority.isEmpty ? "a request without Host" : authority)"
+            )
+        }
+        // A name that resolves here but is nobody's name for this node is a DNS rebinding.
+        if hasToken, !host.isEmpty, !Self.isAddress(host), host != "localhost", !allowedNames.contains(host) {
+            throw Self.forbidden(
+                "requests addressed to \(host) are refused: it is not a name of this node (add it to server.allowed_hosts)"
             )
         }
         if Self.unsafeMethods.contains(request.method) {
@@ -52,6 +64,12 @@ struct ForgeryGuardMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func forbidden(_ message: String) -> APIError {
         APIError(status: .forbidden, code: "forbidden", message: message)
+    }
+
+    static func isAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     /// The host of a `Host` value: without the port, and without the brackets of an IPv6 address.
