@@ -74,6 +74,55 @@ import Testing
         }
     }
 
+    /// A node that already holds data is a restart, not a new node: restore.on_start leaves it alone (and records
+    /// it). A new node whose restore fails is not backed up empty by the schedule's catch-up.
+    @Test func restoreOnStartNeverReplacesDataAndAFailedOneHoldsBackupsBack() async throws {
+        try await withResource(Node.make()) { node in
+            let folder = try TemporaryDirectory(prefix: "on-start-safety")
+            defer { folder.remove() }
+            func serve(_ log: String, _ more: [String: String?]) async throws -> BackgroundProcess {
+                var environment = node.environment()
+                environment["DYNOKEEPER_RESTORE_ON_START"] = "true"
+                environment["DYNOKEEPER_SERVER_LISTEN"] = "127.0.0.1:\(try FreePort.next())"
+                environment["DYNOKEEPER_LOG_LEVEL"] = "info"
+                environment.merge(more) { $1 }
+                return try BackgroundProcess(
+                    try DynokeeperBinary.path, ["serve"], logPath: folder.file(log),
+                    environment: DynokeeperBinary.cleanEnvironment(environment), currentDirectory: folder.path)
+            }
+            // Data and a snapshot, no record: skipped, the data stays.
+            _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])
+            #expect(try await DynokeeperBinary.run(["backup"], environment: node.environment()).status == 0)
+            _ = try await node.redis.cli(["SET", "greeting", "live-data"])
+            let restart = try await serve("restart.log", [:])
+            try await restart.waitUntil("the decision", timeout: .seconds(120)) {
+                restart.logTail(lines: 200).contains("restore.on_start: ")
+            }
+            #expect(restart.logTail(lines: 200).contains("restore.on_start: skipped: Redis already holds"))
+            #expect(try await node.get("greeting") == "live-data")
+            await restart.stop()
+
+            // A new node (empty, its own state folder) whose restore fails: no backup of the empty node.
+            _ = try await node.redis.cli(["FLUSHALL"])
+            let empty = try TemporaryDirectory(prefix: "empty-store")
+            defer { empty.remove() }
+            let failing = try await serve(
+                "failing.log",
+                [
+                    "DYNOKEEPER_STORAGE_URL": empty.path, "DYNOKEEPER_BACKUP_ENABLED": "true",
+                    "DYNOKEEPER_NODE_STATE_DIR": folder.file("state"),
+                ])
+            try await failing.waitUntil("the refused catch-up", timeout: .seconds(120)) {
+                failing.logTail(lines: 200).contains("scheduled backup refused: restore.on_start has not restored")
+            }
+            #expect(failing.logTail(lines: 200).contains("the restore at start-up failed"))
+            await failing.stop()
+            let listed = try await DynokeeperBinary.run(
+                ["snapshots"], environment: node.environment().merging(["DYNOKEEPER_STORAGE_URL": empty.path]) { $1 })
+            #expect(listed.stdoutText.contains("(no complete snapshots)"), "\(listed.stdoutText)")
+        }
+    }
+
     @Test func restoreDryRunAndRestore() async throws {
         try await withResource(Node.make()) { node in
             _ = try await node.redis.cli(["SET", "greeting", "from-the-backup"])

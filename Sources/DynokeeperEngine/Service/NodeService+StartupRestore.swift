@@ -31,17 +31,21 @@ extension NodeService {
                 return
                     "restore.on_start: already done at \(record.at.formatted(.iso8601)) (\(record.outcome)\(record.snapshot.map { ", snapshot \($0)" } ?? "")); not again (remove \(path) to restore at the next start)"
             }
-            // A node that holds data is a restart, not a new node: its data must not be replaced by a backup.
+            // A node that holds data is a restart, not a new node: its data must not be replaced by a backup. Counted
+            // once Redis has loaded its files (while it loads, after a reboot, it answers with a partial count).
             let keys = try await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
-                try await redis.info("keyspace").keyspace.values.reduce(0) { $0 + $1.keys }
+                try await OnlineLoad.waitUntilNotLoading(
+                    redis, address: components.connector.address, timeout: .seconds(3600))
+                return try await redis.info("keyspace").keyspace.values.reduce(0) { $0 + $1.keys }
             }
             if keys > 0 {
+                let held = "\(keys) keys"
                 try Self.record(
                     StartupRestoreRecord(
-                        outcome: "skipped", at: now, note: "Redis already held \(keys) keys: not a new node"),
+                        outcome: "skipped", at: now, note: "Redis already held \(held): not a new node"),
                     at: path, folders: folders)
                 return
-                    "restore.on_start: skipped: Redis already holds \(keys) keys (a restart, not a new node); recorded in \(path)"
+                    "restore.on_start: skipped: Redis already holds \(held) (a restart, not a new node); recorded in \(path)"
             }
             let job = try await startRestore(RestoreRequest(), trigger: "start-up")
             let finished = await runner.wait(job.id)
@@ -56,6 +60,23 @@ extension NodeService {
         } catch {
             return "restore.on_start: the restore at start-up did not run: \(error)"
         }
+    }
+
+    /// Why backups must wait: `restore.on_start` is set, nothing was recorded, and Redis is empty, so the restore at
+    /// start-up failed or has not run. A backup now would store the empty node as its newest snapshot (and the next
+    /// start would restore that). `nil` when backups may run.
+    package func startupRestorePending() async -> String? {
+        let components = await components()
+        guard components.configuration.restore.onStart else { return nil }
+        guard let folders = try? await NodeFolders.resolve(components.configuration, connector: components.connector)
+        else { return nil }
+        if FileManager.default.fileExists(atPath: folders.state + "/" + Self.startupRecordName) { return nil }
+        let keys = try? await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
+            try await redis.info("keyspace").keyspace.values.reduce(0) { $0 + $1.keys }
+        }
+        guard keys == 0 else { return nil }
+        return
+            "restore.on_start has not restored this node yet and Redis is empty: a backup now would store an empty node as the newest snapshot. Restore it (dynokeeper restore), or remove restore.on_start"
     }
 
     static func record(_ record: StartupRestoreRecord, at path: String, folders: NodeFolders) throws {

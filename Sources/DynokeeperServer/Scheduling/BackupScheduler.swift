@@ -67,6 +67,10 @@ package struct BackupScheduler: Service {
 
     private func takeBackup(reason: String) async {
         let configuration = await node.holder.current
+        if let pending = await node.startupRestorePending() {
+            logger.error("scheduled backup refused: \(pending)")
+            return
+        }
         if configuration.backup.scope == .ring {
             await takeRingBackup(reason: reason)
             return
