@@ -118,12 +118,19 @@ package final class PeerClient: Sendable {
 
     /// Asks a peer for a backup of its node, returning the job's id.
     func startBackup(_ base: String, _ request: BackupRequest) async throws -> String {
-        try await startJob(base, path: "/v1/backups", body: request, kind: .backup, snapshot: request.snapshotID?.text)
+        try await startJob(
+            base, path: "/v1/backups", body: request, kind: .backup, snapshot: request.snapshotID?.text,
+            matches: { _ in true })
     }
 
     /// Asks a peer for a restore of its node, returning the job's id.
     func startRestore(_ base: String, _ request: RestoreRequest) async throws -> String {
-        try await startJob(base, path: "/v1/restores", body: request, kind: .restore, snapshot: request.snapshot?.text)
+        // A dry run of the same snapshot, or a restore of it from another source, is not ours.
+        try await startJob(
+            base, path: "/v1/restores", body: request, kind: .restore, snapshot: request.snapshot?.text,
+            matches: { job in
+                (job.parameters.dryRun ?? false) == request.dryRun && Self.sameSource(job.parameters.source, request)
+            })
     }
 
     /// Of a job a peer accepted, only its id is read: an accepted job must never be reported as not started
@@ -135,28 +142,44 @@ package final class PeerClient: Sendable {
     /// A POST that timed out may have started the job all the same, and its retry then gets 409 (a job is running):
     /// when the peer's running job is one of this kind for the same snapshot, it is ours, and its id is returned.
     private func startJob(
-        _ base: String, path: String, body: some Encodable & Sendable, kind: Job.Kind, snapshot: String?
+        _ base: String, path: String, body: some Encodable & Sendable, kind: Job.Kind, snapshot: String?,
+        matches: (Job) -> Bool
     ) async throws -> String {
         let reply: Reply
         do {
             reply = try await call(.POST, base + path, body: body)
         } catch {
-            if let ours = await runningJob(base, kind: kind, snapshot: snapshot) { return ours }
+            if let ours = await runningJob(base, kind: kind, snapshot: snapshot, matches: matches) { return ours }
             throw error
         }
         if reply.status == 202, let job = try? reply.decode(StartedJob.self) { return job.id }
-        if reply.status == 409, let ours = await runningJob(base, kind: kind, snapshot: snapshot) { return ours }
+        if reply.status == 409, let ours = await runningJob(base, kind: kind, snapshot: snapshot, matches: matches) {
+            return ours
+        }
         throw DynokeeperError(.peer, "\(base)\(path) answered \(reply.status): \(reply.errorMessage)")
     }
 
     /// The id of the job the peer is running, when it is of `kind` for `snapshot`.
-    private func runningJob(_ base: String, kind: Job.Kind, snapshot: String?) async -> String? {
+    private func runningJob(
+        _ base: String, kind: Job.Kind, snapshot: String?, matches: (Job) -> Bool
+    ) async -> String? {
         struct Running: Decodable { var currentJob: Job? }
         guard let snapshot, let reply = try? await call(.GET, base + "/v1/status"), reply.status == 200,
             let job = (try? reply.decode(Running.self))?.currentJob,
-            job.kind == kind, job.parameters.snapshot == snapshot
+            job.kind == kind, job.parameters.snapshot == snapshot, matches(job)
         else { return nil }
         return job.id
+    }
+
+    /// Whether a running restore's source (`cluster/dc/rack/tokens`) is the one this request asks for, as far as the
+    /// request names it.
+    static func sameSource(_ source: String?, _ request: RestoreRequest) -> Bool {
+        guard let source else { return false }
+        let parts = source.split(separator: "/").map(String.init)
+        guard parts.count >= 3 else { return false }
+        return (request.sourceCluster.map { $0 == parts[0] } ?? true)
+            && (request.sourceDatacenter.map { $0 == parts[1] } ?? true)
+            && (request.sourceRack.map { $0 == parts[2] } ?? true)
     }
 
     /// Polls a peer's job until it has finished.

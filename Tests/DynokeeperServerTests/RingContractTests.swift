@@ -161,6 +161,41 @@ import Testing
         }
     }
 
+    /// A peer's running restore is taken as ours only when it is the same restore: a dry run of the same snapshot,
+    /// or one from another source, is not (the node would be reported restored with its old data).
+    @Test func onlyTheSameRestoreIsAdoptedAfterA409() async throws {
+        let running = NIOLockedValueBox<String>("")
+        let peer = try await FakeHTTPServer.start { request in
+            switch (request.method, request.path) {
+            case ("GET", "/v1/status"):
+                return .init(
+                    body:
+                        #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}, "current_job": {"id": "restore-9", "kind": "restore", "state": "running", "trigger": "api", "progress_bytes": 0, "total_bytes": 0, "created_at": "2026-11-29T00:00:00Z", "parameters": \#(running.withLockedValue { $0 })}}"#
+                )
+            case ("POST", "/v1/restores"):
+                return .init(
+                    status: 409, body: #"{"error": {"code": "job_running", "message": "restore-9 is running"}}"#)
+            default: return .init(status: 404, body: "")
+            }
+        }
+        try await withScoped(peer, stop: { await $0.stop() }) { peer in
+            let client = PeerClient(token: nil, timeout: .seconds(5), attempts: 1)
+            defer { Task { await client.shutdown() } }
+            let id = try #require(SnapshotID("20261129T000000Z"))
+            let request = RestoreRequest(snapshot: id, sourceCluster: "prod", sourceRack: "rack1")
+            for (parameters, adopted) in [
+                (#"{"snapshot": "20261129T000000Z", "source": "prod/dc1/rack1/0"}"#, true),
+                (#"{"snapshot": "20261129T000000Z", "source": "prod/dc1/rack1/0", "dry_run": true}"#, false),
+                (#"{"snapshot": "20261129T000000Z", "source": "prod/dc1/rack2/0"}"#, false),
+                (#"{"snapshot": "20261128T000000Z", "source": "prod/dc1/rack1/0"}"#, false),
+            ] {
+                running.withLockedValue { $0 = parameters }
+                let outcome = try? await client.startRestore(peer.url, request)
+                #expect((outcome == "restore-9") == adopted, "\(parameters)")
+            }
+        }
+    }
+
     /// Two dynokeepers that claim one node (a copied configuration) are an error naming both, before anything is
     /// asked of either; one dynokeeper listed under two URLs (one instance) is one member.
     @Test func twoPeersClaimingOneNodeAreRefusedAndOneNodeUnderTwoURLsCountsOnce() async throws {
