@@ -316,4 +316,24 @@ import Testing
             #expect(throws: ConfigurationError.self) { try DynokeeperConfiguration.parse(yaml: yaml, path: "x") }
         }
     }
+
+    /// In auto, a stray object in Dynomite-manager's layout newer than dynokeeper's snapshot does not fail the
+    /// restore: dynokeeper's snapshot is restored, with a warning.
+    @Test func autoFallsBackToDynokeepersSnapshotOverAStrayObject() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make()) { node in
+                try await node.populate("dynokeeper")
+                let manifest = try await node.backup(store: store.store)
+                let expected = try await node.content()
+                let later = manifest.startedAt.addingTimeInterval(86_400 * 2)
+                try await store.store.put(
+                    SnapshotLayout.dynomiteManagerKey(try node.settings.identity, day: later),
+                    bytes: ByteBuffer(string: "<html>not a backup</html>"))
+                try await node.scribble("later")
+                let report = try await node.restore(store: store.store).run(Self.request(node))
+                #expect(report.source.id == manifest.snapshotID && report.source.format == .dynokeeper)
+                #expect(try await node.content() == expected)
+            }
+        }
+    }
 }

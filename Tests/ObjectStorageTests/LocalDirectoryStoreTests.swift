@@ -35,10 +35,32 @@ import Testing
         #expect(try mode(folder.path + "/shared/cluster/x") == 0o640 & ~Int(Self.umask))
     }
 
+    /// Empty folders a day old go in one pass, parents emptied by it included, and a dry run counts exactly those.
+    @Test func oldEmptyFoldersGoInOnePassAndTheDryRunCountsThem() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = LocalDirectoryStore(root: folder.path)
+        let nested = ["a", "a/b", "a/b/c", "a/d"]
+        for path in nested {
+            try FileManager.default.createDirectory(atPath: folder.path + "/" + path, withIntermediateDirectories: true)
+        }
+        // Touched two days ago, children before parents (creating a child touched its parent).
+        var old = [
+            timeval(tv_sec: time(nil) - 2 * 86_400, tv_usec: 0), timeval(tv_sec: time(nil) - 2 * 86_400, tv_usec: 0),
+        ]
+        for path in nested.reversed() { utimes(folder.path + "/" + path, &old) }
+        let cutoff = Date().addingTimeInterval(-86_400)
+        #expect(try await store.removeEmptyFolders(prefix: "", olderThan: cutoff, dryRun: true) == 4)
+        #expect(FileManager.default.fileExists(atPath: folder.path + "/a/b/c"))
+        #expect(try await store.removeEmptyFolders(prefix: "", olderThan: cutoff) == 4)
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/a"))
+    }
+
+    /// The process's umask, read without changing it (umask(2) would, for every test running meanwhile).
     static var umask: mode_t {
-        let current = Glibc.umask(0)
-        Glibc.umask(current)
-        return current
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Umask:") }
+        return mode_t(line.flatMap { UInt32($0.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) } ?? 0o022)
     }
 
     /// A prefix never takes a listing outside the root (a token holder asking for `..` must not walk `/`).

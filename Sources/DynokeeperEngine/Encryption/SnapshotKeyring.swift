@@ -42,12 +42,26 @@ package struct SnapshotKeyring: Sendable {
     /// The key with this fingerprint.
     /// - Throws: `snapshot_invalid` naming the fingerprint needed and those configured, when no key has it.
     package func key(fingerprint: String, for what: String) throws -> Key {
-        let keys = try all()
-        if let key = keys.first(where: { $0.fingerprint == fingerprint }) { return key }
+        // One key file at a time: an old key that cannot be read (removed, or made world-readable) fails only the
+        // snapshots that need it, and the message names it.
+        var keys: [Key] = []
+        var unreadable: [String] = []
+        let files =
+            (settings.keyFile.map { [($0, "encryption.key_file")] } ?? [])
+            + settings.previousKeyFiles.map { ($0, "encryption.previous_key_files") }
+        for (file, origin) in files {
+            do {
+                let key = try Self.load(file, origin: origin)
+                if key.fingerprint == fingerprint { return key }
+                keys.append(key)
+            } catch {
+                unreadable.append("\(error)")
+            }
+        }
         let configured =
-            keys.isEmpty
+            keys.isEmpty && unreadable.isEmpty
             ? "no key is configured: set encryption.key_file to that key's file"
-            : "the configured keys have fingerprints \(keys.map { "\($0.fingerprint) (\($0.origin))" }.joined(separator: ", ")): add that key's file to encryption.previous_key_files"
+            : "the configured keys have fingerprints \(keys.map { "\($0.fingerprint) (\($0.origin))" }.joined(separator: ", "))\(unreadable.isEmpty ? "" : "; and some cannot be read: " + unreadable.joined(separator: "; ")): add that key's file to encryption.previous_key_files"
         throw DynokeeperError.snapshot(
             "\(what) is encrypted with the key of fingerprint \(fingerprint), and \(configured); nothing was touched")
     }

@@ -19,6 +19,9 @@ package struct SnapshotSelector: Sendable {
         package var format: RestoreSource.Format?
         /// The persistence type of Dynomite-manager objects (they do not say), from `backup.type`.
         package var dynomiteManagerType: DynokeeperConfiguration.Backup.PersistenceType
+        /// Whether `auto` (no `format`) looks at Dynomite-manager's objects: not on a node that encrypts, whose
+        /// data is never in clear (one asks for them with the dynomite-manager format).
+        package var autoIncludesDynomiteManager = true
 
         package init(
             source: NodeIdentity, date: Date? = nil, snapshotID: SnapshotID? = nil, format: RestoreSource.Format? = nil,
@@ -62,14 +65,29 @@ package struct SnapshotSelector: Sendable {
             }
             found += entries.map { "\($0.id)" }
         }
-        if request.format != .dynokeeper {
-            let objects = try await dynomiteManagerObjects(request.source)
+        if request.format == .dynomiteManager || (request.format == nil && request.autoIncludesDynomiteManager) {
+            // In auto, with a dynokeeper snapshot at hand, what goes wrong with Dynomite-manager's layout (a listing
+            // that is not allowed, a stray object) is a warning, not a failed restore.
+            let fallback = request.format == nil ? candidate : nil
+            let objects: [(id: SnapshotID, info: ObjectInfo)]
+            do {
+                objects = try await dynomiteManagerObjects(request.source)
+            } catch  where fallback != nil {
+                logger.warning(
+                    "Dynomite-manager's objects could not be listed (\(error)); restoring dynokeeper's snapshot")
+                objects = []
+            }
             // Taken when it is newer than dynokeeper's choice (a node still backed up by Dynomite-manager while the
             // fleet moves over), or the only one.
             if let chosen = Self.choose(objects, id: \.id, date: request.date, snapshotID: request.snapshotID),
                 candidate.map({ chosen.id > $0.id }) ?? true
             {
-                try await checkLooksLikeRedis(chosen.info.key, type: request.dynomiteManagerType)
+                do {
+                    try await checkLooksLikeRedis(chosen.info.key, type: request.dynomiteManagerType)
+                } catch let error where fallback != nil {
+                    logger.warning("\(error); restoring dynokeeper's snapshot \(fallback!.id) instead")
+                    return fallback!
+                }
                 return RestoreSource(
                     dynomiteManagerKey: chosen.info.key, node: request.source, day: chosen.id.date,
                     size: chosen.info.size,

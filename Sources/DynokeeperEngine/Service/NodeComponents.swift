@@ -81,6 +81,7 @@ extension RestoreRequest {
                 snapshotID: snapshot,
                 format: format ?? RestoreSource.Format(configuration.restore.format),
                 dynomiteManagerType: configuration.backup.type))
+        options.request.autoIncludesDynomiteManager = configuration.encryption.keyFile == nil
         options.dryRun = dryRun
         options.force = force
         options.skipSafetySave = skipSafetySave

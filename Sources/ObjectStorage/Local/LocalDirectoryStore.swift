@@ -302,6 +302,9 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
     /// - Returns: The folders removed (or, with `dryRun`, that would be), and whether `folder` is (or would be) gone.
     static func removeEmpty(_ folder: String, isRoot: Bool, cutoff: Date, dryRun: Bool) -> (count: Int, gone: Bool) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return (0, false) }
+        // Its age before its children go: removing one touches the folder, which must not make it look new.
+        var info = stat()
+        let old = lstat(folder, &info) == 0 && date(info) <= cutoff
         var removed = 0
         var remaining = 0
         for name in names {
@@ -314,8 +317,7 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
                 remaining += 1
             }
         }
-        var info = stat()
-        guard !isRoot, remaining == 0, lstat(folder, &info) == 0, date(info) <= cutoff else { return (removed, false) }
+        guard !isRoot, remaining == 0, old else { return (removed, false) }
         if dryRun { return (removed + 1, true) }
         guard (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true, rmdir(folder) == 0 else {
             return (removed, false)
