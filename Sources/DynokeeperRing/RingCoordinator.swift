@@ -234,6 +234,22 @@ package struct RingCoordinator: Sendable {
         }
         let sources = ring.nodes.map { RingMapping.Place(datacenter: $0.datacenter, rack: $0.rack, tokens: $0.tokens) }
         let mapping = try RingMapping.map(targets: members.map(\.place), sources: sources, explicit: request.mapping)
+        // The nodes get the ring snapshot by its id: a node that encrypts would take a snapshot in clear. Chosen as
+        // the newest (or by date) rather than named, a ring snapshot in clear may have been planted in the bucket.
+        if configuration.encryption.keyFile != nil, request.snapshot == nil {
+            let catalog = SnapshotCatalog(store: store, logger: logger)
+            for node in ring.nodes {
+                let identity = NodeIdentity(
+                    cluster: sourceCluster, datacenter: node.datacenter, rack: node.rack, tokens: node.tokens)
+                let entry = try await catalog.snapshot(ring.snapshotID, of: identity)
+                guard entry.manifest.encryption != nil else {
+                    throw DynokeeperError(
+                        .snapshot,
+                        "ring snapshot \(ring.snapshotID) holds \(identity)'s snapshot stored in clear, and this ring encrypts its snapshots: restore it by its id (--snapshot \(ring.snapshotID)) if you trust it; nothing was touched"
+                    )
+                }
+            }
+        }
         logger.info(
             "ring restore of \(sourceCluster) ring snapshot \(ring.snapshotID) into \(configuration.cluster): \(members.count) node(s)\(request.rackByRack ? ", one rack at a time" : "")"
         )

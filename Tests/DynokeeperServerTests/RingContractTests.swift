@@ -15,7 +15,8 @@ import Testing
     /// A coordinator of cluster `c` whose only peer is `url`, with a local store in `folder`.
     static func coordinator(
         peer url: String, folder: TemporaryDirectory, now: @escaping @Sendable () -> Date = Date.init,
-        more: [String] = [], peers: PeerClient = PeerClient(token: nil, timeout: .seconds(5), attempts: 1)
+        more: [String] = [], peers: PeerClient = PeerClient(token: nil, timeout: .seconds(5), attempts: 1),
+        extra: String = ""
     ) throws -> RingCoordinator {
         let configuration = try DynokeeperConfiguration.parse(
             yaml: """
@@ -26,6 +27,7 @@ import Testing
                   enabled: true
                 ring:
                   peers: [\(([url] + more).joined(separator: ", "))]
+                \(extra)
                 """, path: folder.file("dynokeeper.yml"))
         let logger = Logger(label: "ring-contract-test")
         return RingCoordinator(
@@ -192,6 +194,62 @@ import Testing
                 running.withLockedValue { $0 = parameters }
                 let outcome = try? await client.startRestore(peer.url, request)
                 #expect((outcome == "restore-9") == adopted, "\(parameters)")
+            }
+        }
+    }
+
+    /// A ring that encrypts takes a ring snapshot whose node snapshots are in clear only when it is named: chosen as
+    /// the newest, it may have been planted in the bucket. Nothing is asked of any node.
+    @Test func aRingThatEncryptsTakesARingSnapshotInClearOnlyByItsId() async throws {
+        let folder = try TemporaryDirectory(prefix: "ring-clear")
+        defer { folder.remove() }
+        let key = folder.file("key")
+        FileManager.default.createFile(
+            atPath: key, contents: Data(repeating: 7, count: 32), attributes: [.posixPermissions: 0o600])
+        let peer = try await FakeHTTPServer.start { request in
+            guard request.path == "/v1/status" else { return .init(status: 500, body: "") }
+            return .init(
+                body: #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}}"#
+            )
+        }
+        try await withScoped(peer, stop: { await $0.stop() }) { peer in
+            let coordinator = try Self.coordinator(
+                peer: peer.url, folder: folder, extra: "encryption:\n  key_file: \(key)")
+            try await withScoped(
+                coordinator,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) {
+                coordinator in
+                let id = try #require(SnapshotID("20261129T020000Z"))
+                let identity = NodeIdentity(cluster: "c", datacenter: "dc1", rack: "rack1", tokens: "0")
+                let prefix = SnapshotLayout.snapshotPrefix(identity, id)
+                // A node snapshot in clear (no encryption in its manifest).
+                var object = try #require(
+                    try JSONSerialization.jsonObject(
+                        with: Data(
+                            ContractValues.manifestJSON
+                                .replacingOccurrences(of: "20261124T020000Z", with: id.text)
+                                .replacingOccurrences(of: #""cluster": "prod""#, with: #""cluster": "c""#)
+                                .replacingOccurrences(of: #""tokens": "100""#, with: #""tokens": "0""#).utf8))
+                        as? [String: Any])
+                object["encryption"] = nil
+                object["format"] = 1
+                let manifest = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+                _ = try await coordinator.store.put(prefix + "dump.rdb.zst", bytes: ByteBuffer(repeating: 1, count: 20))
+                _ = try await coordinator.store.put(prefix + "manifest.json", bytes: ByteBuffer(string: manifest))
+                let node = RingManifest.Node(
+                    datacenter: "dc1", rack: "rack1", tokens: "0", prefix: prefix, url: peer.url)
+                let ring = RingManifest(
+                    snapshotID: id, cluster: "c", type: .rdb, nodes: [node], startedAt: id.date, finishedAt: id.date)
+                try await coordinator.store.put(
+                    RingManifest.key(cluster: "c", id: id), bytes: .init(bytes: SnapshotManifest.encoder.encode(ring)))
+                let error = await #expect(throws: DynokeeperError.self) {
+                    _ = try await coordinator.restore(RingRestoreRequest())
+                }
+                #expect(error?.message.contains("stored in clear") == true, "\(String(describing: error))")
+                #expect(!peer.requests.contains { $0.method == "POST" })
             }
         }
     }
