@@ -112,7 +112,10 @@ struct RawValues: Sendable {
             let second = value.spelling ?? canonical
             if first == second {
                 if override { values[canonical] = value; return }
-                throw ConfigurationError("\(path) is set twice: at \(existing.origin) and at \(value.origin)")
+                // The same key in the YAML file and the .properties file: fine when they agree.
+                if existing.shape == value.shape, existing.text == value.text, existing.items == value.items { return }
+                throw ConfigurationError(
+                    "\(path) is set twice, differently: at \(existing.origin) and at \(value.origin)")
             }
             guard existing.shape == value.shape, existing.text == value.text, existing.items == value.items else {
                 throw ConfigurationError(
@@ -193,7 +196,10 @@ struct RawValues: Sendable {
         }
         let text = String(decoding: data, as: UTF8.self)
         var ignored: [String] = []
-        for entry in JavaProperties.parse(text).entries {
+        // As java.util.Properties reads it: a key given twice takes its last value.
+        let entries = JavaProperties.parse(text).entries
+        let last = Dictionary(entries.enumerated().map { ($0.element.key, $0.offset) }) { _, later in later }
+        for (index, entry) in entries.enumerated() where last[entry.key] == index {
             let origin = ValueOrigin.file(path: file, line: entry.line)
             let canonical = DynomiteManagerKeys.canonical(entry.key)
             let isDynomiteManagers =
@@ -209,6 +215,14 @@ struct RawValues: Sendable {
             try set(
                 entry.key,
                 RawValue(text: entry.value, shape: entry.value.isEmpty ? .null : .scalar, origin: origin))
+        }
+        // Dynomite-manager's default persistence is AOF: what its file means when it does not say.
+        if values["backup.type"] == nil {
+            values["backup.type"] = RawValue(
+                text: "aof", shape: .scalar,
+                origin: .alias(of: [
+                    "Dynomite-manager's default persistence (florida.dyno.persistence.type unset in \(file))"
+                ]))
         }
         return ignored
     }

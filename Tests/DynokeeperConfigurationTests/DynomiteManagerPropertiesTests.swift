@@ -71,6 +71,11 @@ import Testing
 
         let dm = try Self.load(Self.dm2017)
         #expect(dm.storage.url == .s3(bucket: "dm-bucket", prefix: "nightly"))
+        #expect(dm.backup.type == .aof, "Dynomite-manager's default persistence")
+        // A key given twice takes its last value, as java.util.Properties reads it; the YAML may say the same.
+        let twice = try Self.load(
+            "dm.dyno.backup.hour=5\ndm.dyno.backup.hour=6\n", yaml: "dm.dyno.backup.hour: 6\n")
+        #expect(twice.backup.schedule == .daily(hour: 6, minute: 1))
         #expect(dm.backup.enabled && dm.backup.schedule == .daily(hour: 5, minute: 1))
 
         let florida = try Self.load(Self.florida2016)
