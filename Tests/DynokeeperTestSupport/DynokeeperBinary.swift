@@ -53,4 +53,18 @@ package enum DynokeeperBinary {
         }
         return clean.merging(environment) { $1 }
     }
+
+    /// Starts `dynokeeper serve` on a configuration written to `folder/dynokeeper.yml` (it must listen on
+    /// `127.0.0.1:port`), with a clean environment, and waits until the API listens.
+    package static func serve(
+        config: String, port: Int, folder: TemporaryDirectory, log: String = "serve.log"
+    ) async throws -> BackgroundProcess {
+        let path = folder.file("dynokeeper.yml")
+        try config.write(toFile: path, atomically: false, encoding: .utf8)
+        let serve = try BackgroundProcess(
+            try Self.path, ["serve", "--config", path], logPath: folder.file(log),
+            environment: cleanEnvironment([:]), currentDirectory: folder.path)
+        try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
+        return serve
+    }
 }

@@ -10,24 +10,19 @@ import Testing
         _ folder: TemporaryDirectory, extra: String = ""
     ) async throws -> (BackgroundProcess, Int) {
         let port = try FreePort.next()
-        let path = folder.file("dynokeeper.yml")
-        try """
-        cluster: forgery
-        server:
-          listen: 127.0.0.1:\(port)
-        \(extra)
-        redis:
-          port: \(try FreePort.next())
-        storage:
-          url: \(folder.file("store"))
-        restore:
-          enabled: true
-        """.write(toFile: path, atomically: false, encoding: .utf8)
-        let serve = try BackgroundProcess(
-            try DynokeeperBinary.path, ["serve", "--config", path], logPath: folder.file("serve.log"),
-            environment: DynokeeperBinary.cleanEnvironment([:]), currentDirectory: folder.path)
-        try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
-        return (serve, port)
+        let config = """
+            cluster: forgery
+            server:
+              listen: 127.0.0.1:\(port)
+            \(extra)
+            redis:
+              port: \(try FreePort.next())
+            storage:
+              url: \(folder.file("store"))
+            restore:
+              enabled: true
+            """
+        return (try await DynokeeperBinary.serve(config: config, port: port, folder: folder), port)
     }
 
     /// The status and body of a curl call with these extra arguments.

@@ -12,25 +12,23 @@ import Testing
         _ folder: TemporaryDirectory, _ certificates: TestCertificates, redisPort: Int, extra: String = ""
     ) async throws -> (BackgroundProcess, Int, String) {
         let port = try FreePort.next()
-        let path = folder.file("dynokeeper.yml")
-        try """
-        cluster: tls
-        server:
-          listen: 127.0.0.1:\(port)
-          token: \(token)
-          tls_cert_file: \(certificates.serverCert)
-          tls_key_file: \(certificates.serverKey)
-        \(extra)
-        redis:
-          port: \(redisPort)
-        storage:
-          url: \(folder.file("store"))
-        """.write(toFile: path, atomically: false, encoding: .utf8)
-        let serve = try BackgroundProcess(
-            try DynokeeperBinary.path, ["serve", "--config", path], logPath: folder.file("serve.log"),
-            environment: DynokeeperBinary.cleanEnvironment([:]), currentDirectory: folder.path)
-        try await serve.waitUntil("the API", timeout: .seconds(60)) { FreePort.isListening(port) }
-        return (serve, port, path)
+        let config = """
+            cluster: tls
+            server:
+              listen: 127.0.0.1:\(port)
+              token: \(token)
+              tls_cert_file: \(certificates.serverCert)
+              tls_key_file: \(certificates.serverKey)
+            \(extra)
+            redis:
+              port: \(redisPort)
+            storage:
+              url: \(folder.file("store"))
+            """
+        return (
+            try await DynokeeperBinary.serve(config: config, port: port, folder: folder), port,
+            folder.file("dynokeeper.yml")
+        )
     }
 
     /// curl's exit status and the HTTP status (0 when there was none).
