@@ -190,6 +190,19 @@ import Testing
         return ("20261124T020000Z", "20261125T020000Z")
     }
 
+    /// A store that cannot be listed is an error (502, code storage), never an empty or shorter list.
+    @Test func aStoreThatCannotBeListedIs502NotAnEmptyList() async throws {
+        try await withTestRouter { api in
+            let root = try #require(api.daemon.node.store as? LocalDirectoryStore).root
+            try FileManager.default.createDirectory(atPath: root + "/router-test", withIntermediateDirectories: true)
+            // A folder of the node's path that loops (ELOOP): listing it fails even for root.
+            try FileManager.default.createSymbolicLink(atPath: root + "/router-test/dc1", withDestinationPath: "dc1")
+            let reply = try await api.call(.get, "/v1/snapshots")
+            #expect(reply.status == 502, "\(reply.body)")
+            #expect(Self.errorCode(reply) == "storage", "\(reply.body)")
+        }
+    }
+
     @Test func snapshotsAreShownPinnedAndPruned() async throws {
         try await withTestRouter { api in
             let (older, newer) = try await Self.twoSnapshots(api)
