@@ -53,12 +53,17 @@ package final class LocalFile: Sendable {
             file = OwnedFileHandle(try await FileSystem.shared.openFile(forReadingAt: FilePath(path)), path: path)
         } catch let error as FileSystemError where error.code == .notFound {
             return .missing(errno: LocalFileError.errno(error)?.rawValue ?? ENOENT)
+        } catch is CancellationError {
+            // The caller was cancelled (a daemon stopping): that, not a file that cannot be opened.
+            throw CancellationError()
         } catch {
             throw LocalFileError("open", path, error)
         }
         let info: FileInfo
         do {
             info = try await file.handle.info()
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw LocalFileError("open", path, error)
         }
@@ -95,6 +100,8 @@ package final class LocalFile: Sendable {
                 if buffer.readableBytes == 0 { buffer = more } else { buffer.writeBuffer(&more) }
             }
             return buffer
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw LocalFileError("read", path, error)
         }
