@@ -146,7 +146,15 @@ struct RawValues: Sendable {
         let spellings = ConfigurationKeys.dynomiteManager.map(\.path) + DynomiteManagerKeys.spellings.keys.sorted()
         var knownVariables: Set<String> = []
         for spelling in spellings {
-            for variable in DynomiteManagerKeys.environmentVariables(spelling) {
+            let variables = DynomiteManagerKeys.environmentVariables(spelling)
+            let given = variables.filter { environment[$0] != nil }
+            // The property name and its upper-case form are two spellings too: they must agree.
+            if given.count > 1, Set(given.map { environment[$0]! }).count > 1 {
+                throw ConfigurationError(
+                    "environment variables \(given.joined(separator: " and ")) are two spellings of one setting and disagree: keep one"
+                )
+            }
+            for variable in variables {
                 knownVariables.insert(variable)
                 if let value = environment[variable] {
                     try set(

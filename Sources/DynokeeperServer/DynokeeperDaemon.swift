@@ -140,7 +140,9 @@ package final class DynokeeperDaemon: Sendable {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(options: .caseInsensitive)
         router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: ForgeryGuardMiddleware(hasToken: token != nil, allowedNames: allowedNames))
+        router.add(
+            middleware: ForgeryGuardMiddleware(
+                hasToken: token != nil, scheme: tls == nil ? "http" : "https", allowedNames: allowedNames))
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         APIRoutes(
             node: node, ring: ring, metrics: metrics, clock: clock, startedAt: Date(),

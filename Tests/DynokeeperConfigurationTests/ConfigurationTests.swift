@@ -268,6 +268,8 @@ import Testing
         let environment = Self.error(
             "", environment: ["DM_DYNO_BACKUP_HOUR": "3", "DBSIDECAR_COMMON_DYNO_BACKUP_HOUR": "5"])
         #expect(environment.contains("disagree"), "\(environment)")
+        let forms = Self.error("", environment: ["DM_DYNO_BACKUP_HOUR": "3", "dm.dyno.backup.hour": "5"])
+        #expect(forms.contains("DM_DYNO_BACKUP_HOUR") && forms.contains("disagree"), "\(forms)")
     }
 
     @Test func conflictingSettingsAreRefused() {

@@ -51,6 +51,10 @@ import Testing
                 ["-X", "POST", "-H", "Origin: http://evil.example", "-d", "{}"] + json, 403
             ),
             (
+                "another scheme", "/v1/restores",
+                ["-X", "POST", "-H", "Origin: https://127.0.0.1:\(port)", "-d", "{}"] + json, 403
+            ),
+            (
                 "a rebound host name", "/v1/restores",
                 ["-X", "POST", "-H", "Host: rebind.evil.example", "-d", "{}"] + json, 403
             ),

@@ -13,6 +13,8 @@ import Hummingbird
 struct ForgeryGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Whether the listener requires a token.
     let hasToken: Bool
+    /// `https` when the listener serves TLS, else `http`: an Origin of the other scheme is another origin.
+    var scheme = "http"
     /// The host names (lower case) a request may be addressed to besides IP addresses and `localhost`: this
     /// machine's name, the listener's, the ring's peers (`ring.peers`, dyn_seeds) and `server.allowed_hosts`. Only
     /// checked with a token; without one, only loopback is.
@@ -28,9 +30,9 @@ struct ForgeryGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         let authority = request.head.authority ?? ""
         if let origin = request.headers[.origin] {
+            // The page's own origin: same scheme (this listener's), same host and port.
             let lowered = origin.lowercased()
-            guard lowered == "http://\(authority.lowercased())" || lowered == "https://\(authority.lowercased())"
-            else {
+            guard lowered == "\(scheme)://\(authority.lowercased())" else {
                 throw Self.forbidden("requests from web pages of \(origin) are refused")
             }
         }
