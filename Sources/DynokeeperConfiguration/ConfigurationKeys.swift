@@ -84,6 +84,10 @@ package enum ConfigurationKeys {
         Key("restore.method", "files or online"),
         Key("restore.on_start", "true or false: serve restores once when it starts (needs restore.enabled)"),
         Key("restore.format", "dynokeeper, dynomite-manager or auto (the newest of either layout)"),
+        Key(
+            "restore.timezone",
+            "a time zone name such as UTC (default) or America/Los_Angeles: where restore dates' days are read, and Dynomite-manager's daily objects named"
+        ),
         Key("retention.keep_last", "an integer from 0"),
         Key("retention.keep_hourly", "an integer from 0"),
         Key("retention.keep_daily", "an integer from 0"),

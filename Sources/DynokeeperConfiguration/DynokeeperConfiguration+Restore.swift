@@ -20,10 +20,18 @@ extension DynokeeperConfiguration.Restore {
         if restoreOnStart && !enabled {
             throw ConfigurationError("restore.on_start needs restore.enabled: true")
         }
-        let native = try reader.parsed("restore.date", RestorePoint.parse)
+        let parsedZone = try reader.parsed("restore.timezone") { text -> TimeZone in
+            guard let zone = TimeZone(identifier: text) else {
+                throw ConfigurationError("not a time zone name such as UTC or America/Los_Angeles")
+            }
+            return zone
+        }
+        let zone = parsedZone?.value ?? TimeZone(identifier: "UTC")!
+        reader.record("restore.timezone", zone.identifier, parsedZone?.origin ?? .defaultValue)
+        let native = try reader.parsed("restore.date") { try RestorePoint.parse($0, timeZone: zone) }
         let alias = try reader.parsed(DynomiteManagerKeys.restoreDate) { text -> Date in
             guard text.count == 8 else { throw ConfigurationError("Dynomite-manager dates are yyyyMMdd") }
-            return try RestorePoint.parse(text)
+            return try RestorePoint.parse(text, timeZone: zone)
         }
         if let native, alias != nil {
             throw ConfigurationError(
@@ -41,6 +49,7 @@ extension DynokeeperConfiguration.Restore {
             sourceRack: try reader.string("restore.source_rack", check: TypedReader.checkName),
             method: try reader.choice("restore.method", default: Method.files, what: "method"))
         self.onStart = restoreOnStart
+        timeZone = zone
         format = try reader.choice("restore.format", default: Format.auto, what: "format")
     }
 }

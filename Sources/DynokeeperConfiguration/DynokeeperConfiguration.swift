@@ -201,6 +201,9 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var onStart = false
         /// Which layout a restore looks in (`restore.format`).
         package var format: Format = .auto
+        /// Where a restore date's day is read, and Dynomite-manager's daily objects are named (`restore.timezone`):
+        /// Dynomite-manager named them by the local midnight of its JVM's time zone.
+        package var timeZone = TimeZone(identifier: "UTC")!
 
         /// The snapshot layouts a restore takes.
         package enum Format: String, Sendable, Equatable, Codable {

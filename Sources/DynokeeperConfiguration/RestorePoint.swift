@@ -2,8 +2,20 @@ package import Foundation
 
 /// The moment a restore goes back to: the newest snapshot taken at or before it is chosen.
 package enum RestorePoint {
-    /// Parses `2026-11-20` (the end of that day, UTC), `2026-11-20T14:00` (UTC),
-    /// `2026-11-20T14:00:00Z` or with an offset (`+02:00`), and Dynomite-manager's `20261120`.
+    /// Parses `2026-11-20` (the end of that day), `2026-11-20T14:00`, `2026-11-20T14:00:00Z` or with an offset
+    /// (`+02:00`), and Dynomite-manager's `20261120`.
+    /// - Parameter timeZone: Where a day, or a time without an offset, is read (`restore.timezone`, UTC by default).
+    package static func parse(_ text: String, timeZone: TimeZone) throws -> Date {
+        let utcValue = try parse(text)
+        let hasOffset = text.contains("Z") || text.dropFirst(10).contains("+") || text.dropFirst(10).contains("-")
+        guard !hasOffset else { return utcValue }
+        // The same wall-clock reading in `timeZone`: shifted by the zone's offset at that moment (taken near the
+        // real instant, so that a day of a daylight-saving change is read with that day's offset).
+        let guess = utcValue.addingTimeInterval(-TimeInterval(timeZone.secondsFromGMT(for: utcValue)))
+        return utcValue.addingTimeInterval(-TimeInterval(timeZone.secondsFromGMT(for: guess)))
+    }
+
+    /// Parses as ``parse(_:timeZone:)`` in UTC.
     package static func parse(_ text: String) throws -> Date {
         let invalid = ConfigurationError(
             "\"\(text)\" is not a date: use 2026-11-20, 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120")

@@ -123,4 +123,28 @@ import Testing
         try Self.dm2017.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try DynomiteManagerImport.yaml(file: file).contains("type: aof  # Dynomite-manager's default"))
     }
+
+    /// restore.timezone: a day (and a time without an offset) is read where Dynomite-manager's JVM ran, so the
+    /// objects it named by its local midnight are chosen for the right day.
+    @Test func daysAreReadInTheConfiguredTimeZone() throws {
+        let tokyo = try #require(TimeZone(identifier: "Asia/Tokyo"))
+        let iso = ISO8601DateFormatter()
+        #expect(try RestorePoint.parse("20261120", timeZone: tokyo) == iso.date(from: "2026-11-20T14:59:59Z"))
+        #expect(try RestorePoint.parse("2026-11-20", timeZone: tokyo) == iso.date(from: "2026-11-20T14:59:59Z"))
+        #expect(try RestorePoint.parse("2026-11-20T09:00", timeZone: tokyo) == iso.date(from: "2026-11-20T00:00:00Z"))
+        // An explicit offset is what it says.
+        #expect(
+            try RestorePoint.parse("2026-11-20T09:00:00Z", timeZone: tokyo) == iso.date(from: "2026-11-20T09:00:00Z"))
+        // A day of a daylight-saving change (Los Angeles goes from -07:00 to -08:00 on 2026-11-01).
+        let losAngeles = try #require(TimeZone(identifier: "America/Los_Angeles"))
+        #expect(try RestorePoint.parse("2026-11-01", timeZone: losAngeles) == iso.date(from: "2026-11-02T07:59:59Z"))
+
+        let configuration = try DynokeeperConfiguration.parse(
+            yaml: "restore:\n  timezone: Asia/Tokyo\n  date: \"20261120\"\n", path: "x")
+        #expect(configuration.restore.timeZone == tokyo)
+        #expect(configuration.restore.date == iso.date(from: "2026-11-20T14:59:59Z"))
+        #expect(throws: ConfigurationError.self) {
+            try DynokeeperConfiguration.parse(yaml: "restore:\n  timezone: Mars/Olympus\n", path: "x")
+        }
+    }
 }

@@ -336,4 +336,29 @@ import Testing
             }
         }
     }
+
+    /// Dynomite-manager named each day's object by its JVM's local midnight: with restore.timezone, a day picks that
+    /// day's object, not the next day's (whose midnight, east of UTC, falls on the day before in UTC).
+    @Test func dynomiteManagerDaysFollowTheConfiguredTimeZone() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            let tokyo = try #require(TimeZone(identifier: "Asia/Tokyo"))
+            let node = NodeIdentity(cluster: "c", datacenter: "dc1", rack: "rack1", tokens: "0")
+            let iso = ISO8601DateFormatter()
+            for day in ["2026-11-20T00:00:00+09:00", "2026-11-21T00:00:00+09:00"] {
+                let key = SnapshotLayout.dynomiteManagerKey(node, day: iso.date(from: day)!, timeZone: tokyo)
+                try await store.store.put(key, bytes: ByteBuffer(string: "REDIS0010 day \(day)"))
+            }
+            let selector = SnapshotSelector(store: store.store, logger: Engine.logger)
+            func chosen(_ zone: TimeZone) async throws -> Date {
+                try await selector.select(
+                    .init(
+                        source: node, date: try RestorePoint.parse("20261120", timeZone: zone), format: .dynomiteManager
+                    )
+                ).id.date
+            }
+            #expect(try await chosen(tokyo) == iso.date(from: "2026-11-20T00:00:00+09:00"))
+            // Read in UTC, the 21st's Tokyo midnight (15:00 UTC on the 20th) would be taken for the 20th.
+            #expect(try await chosen(TimeZone(identifier: "UTC")!) == iso.date(from: "2026-11-21T00:00:00+09:00"))
+        }
+    }
 }

@@ -65,6 +65,8 @@ package struct NodeBackup: Sendable {
     let now: @Sendable () -> Date
     /// The key new snapshots are encrypted with (`encryption.key_file`); in clear when it has none.
     package var keys = SnapshotKeyring.none
+    /// Where the day of Dynomite-manager's object begins (`restore.timezone`).
+    package var dynomiteManagerTimeZone = TimeZone(identifier: "UTC")!
 
     /// - Parameters:
     ///   - node: The node's identity and Redis address.
@@ -205,7 +207,8 @@ package struct NodeBackup: Sendable {
         }
         if options.dynomiteManagerCopy, let rdbFile, options.type == .rdb {
             // Before the manifest: a backup whose copy failed is a failed backup, and leaves nothing new.
-            let key = SnapshotLayout.dynomiteManagerKey(node.identity, day: startedAt)
+            let key = SnapshotLayout.dynomiteManagerKey(
+                node.identity, day: startedAt, timeZone: dynomiteManagerTimeZone)
             progress?.step("write Dynomite-manager's object")
             _ = try await store.put(key, body: rdbFile.file.chunks(), options: PutOptions(sizeHint: rdbFile.file.size))
             logger.info("stored Dynomite-manager's object \(key) (\(rdbFile.file.size) bytes, uncompressed)")

@@ -38,6 +38,7 @@ package struct NodeComponents: Sendable {
             node: node, connector: connector, store: store, dataDirectory: configuration.redis.dataDir, logger: logger,
             progress: progress)
         backup.keys = keys
+        backup.dynomiteManagerTimeZone = configuration.restore.timeZone
         return backup
     }
 

@@ -18,10 +18,12 @@ package enum SnapshotLayout {
     }
 
     /// Dynomite-manager's object of a node for the day of `date`: named by the epoch milliseconds of that day's
-    /// midnight (UTC here; Dynomite-manager used its JVM's time zone).
-    package static func dynomiteManagerKey(_ node: NodeIdentity, day date: Date) -> String {
+    /// midnight in `timeZone` (`restore.timezone`: Dynomite-manager used its JVM's).
+    package static func dynomiteManagerKey(
+        _ node: NodeIdentity, day date: Date, timeZone: TimeZone = TimeZone(identifier: "UTC")!
+    ) -> String {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        calendar.timeZone = timeZone
         let midnight = calendar.startOfDay(for: date)
         return dynomiteManagerPrefix(node) + String(Int64(midnight.timeIntervalSince1970 * 1000))
     }

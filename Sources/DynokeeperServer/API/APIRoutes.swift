@@ -33,7 +33,9 @@ struct APIRoutes: Sendable {
             return try JSON.response(try await self.node.startBackup(backup, trigger: "api"), status: .accepted)
         }
         v1.post("/restores") { request, _ in
-            let restore = try RestoreRequest(try await RequestBody.read(request, allowed: RestoreRequest.fields))
+            var body = try await RequestBody.read(request, allowed: RestoreRequest.fields)
+            body.timeZone = await self.node.holder.current.restore.timeZone
+            let restore = try RestoreRequest(body)
             return try JSON.response(try await self.node.startRestore(restore, trigger: "api"), status: .accepted)
         }
         // A restore that did not finish (see `unfinished_restore` in /v1/status): finish it, or undo it.
@@ -92,8 +94,9 @@ struct APIRoutes: Sendable {
             return try JSON.response(try await self.ring.startBackup(backup, trigger: "api"), status: .accepted)
         }
         ring.post("/restores") { request, _ in
-            let restore = try RingRestoreRequest(
-                try await RequestBody.read(request, allowed: RingRestoreRequest.fields))
+            var body = try await RequestBody.read(request, allowed: RingRestoreRequest.fields)
+            body.timeZone = await self.node.holder.current.restore.timeZone
+            let restore = try RingRestoreRequest(body)
             return try JSON.response(try await self.ring.startRestore(restore, trigger: "api"), status: .accepted)
         }
         ring.get("/jobs") { _, _ in try JSON.response(RingJobList(jobs: await self.ring.list())) }

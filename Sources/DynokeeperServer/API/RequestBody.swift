@@ -29,6 +29,8 @@ struct RequestBody {
     }
 
     let fields: [String: Value]
+    /// Where a `date` without an offset is read (`restore.timezone`).
+    var timeZone = TimeZone(identifier: "UTC")!
 
     /// The largest body accepted (the API's bodies are a few fields).
     static let limit = 64 << 10
@@ -87,7 +89,9 @@ struct RequestBody {
 
     func date() throws -> Date? {
         try string("date").map { text in
-            do { return try RestorePoint.parse(text) } catch { throw APIError.badRequest("field date: \(error)") }
+            do { return try RestorePoint.parse(text, timeZone: timeZone) } catch {
+                throw APIError.badRequest("field date: \(error)")
+            }
         }
     }
 

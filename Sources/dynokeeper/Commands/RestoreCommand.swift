@@ -76,16 +76,19 @@ struct RestoreCommand: AsyncParsableCommand {
                 let report =
                     resume
                     ? try await restore.resume()
-                    : try await restore.run(try request().options(context.configuration, node: context.node))
+                    : try await restore.run(
+                        try request(timeZone: context.configuration.restore.timeZone).options(
+                            context.configuration, node: context.node))
                 if json { print(try APIJSON.line(JobResult(report))) } else { printReport(report) }
             }
         }
     }
 
     /// The flags as the restore request the API takes too.
-    func request() throws -> RestoreRequest {
+    func request(timeZone: TimeZone) throws -> RestoreRequest {
         var request = RestoreRequest(
-            date: try date.map(RestorePoint.parse), sourceCluster: sourceCluster, sourceDatacenter: sourceDatacenter,
+            date: try date.map { try RestorePoint.parse($0, timeZone: timeZone) }, sourceCluster: sourceCluster,
+            sourceDatacenter: sourceDatacenter,
             sourceRack: sourceRack, dryRun: dryRun, force: force)
         request.snapshot = try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }
         if let format {

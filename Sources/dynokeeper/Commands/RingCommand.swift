@@ -111,7 +111,6 @@ struct RingCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 var request = RingRestoreRequest(
-                    date: try date.map(RestorePoint.parse),
                     snapshot: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") },
                     sourceCluster: sourceCluster, dryRun: dryRun, rackByRack: rackByRack)
                 for mapping in mappings {
@@ -121,7 +120,13 @@ struct RingCommand: AsyncParsableCommand {
                     }
                     request.mapping[parts[0]] = parts[1]
                 }
-                try await RingCommand.coordinate(options, json: json) { try await $0.restore(request) }
+                try await RingCommand.coordinate(options, json: json) { coordinator in
+                    // A day is read in restore.timezone.
+                    request.date = try date.map {
+                        try RestorePoint.parse($0, timeZone: coordinator.configuration.restore.timeZone)
+                    }
+                    return try await coordinator.restore(request)
+                }
             }
         }
     }

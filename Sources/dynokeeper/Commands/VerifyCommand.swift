@@ -99,7 +99,8 @@ struct FetchCommand: AsyncParsableCommand {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
                 let request = SnapshotSelector.Request(
-                    source: context.node.identity, date: try date.map(RestorePoint.parse),
+                    source: context.node.identity,
+                    date: try date.map { try RestorePoint.parse($0, timeZone: context.configuration.restore.timeZone) },
                     snapshotID: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") },
                     dynomiteManagerType: context.configuration.backup.type)
                 let source = try await SnapshotSelector(store: context.store, logger: context.logger).select(request)
