@@ -17,7 +17,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Restore the newest snapshot taken at or before this moment: 2026-11-20 (end of that day, UTC), 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120."
+            "Restore the newest snapshot taken at or before this moment: 2026-11-20 (end of that day), 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120; days and times without an offset in restore.timezone (UTC by default)."
     )
     var date: String?
 
