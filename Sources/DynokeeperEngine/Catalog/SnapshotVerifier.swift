@@ -194,7 +194,9 @@ package struct SnapshotVerifier: Sendable {
             pid = Self.pid(folder + "/redis.pid")
             if pid == nil { try await Task.sleep(for: .milliseconds(25)) }
         }
-        defer { if let pid { kill(pid, SIGKILL) } }
+        // Only the drill's own server: one that died (on files it could not load) leaves its pid file, and the pid
+        // may belong to another process by now.
+        defer { if let pid, Self.isDrillServer(pid, port: port) { kill(pid, SIGKILL) } }
         guard pid != nil else {
             throw DynokeeperError.snapshot("redis-server did not start on the files: \(log().suffix(500))")
         }
@@ -241,5 +243,14 @@ enum FreePort {
         }
         guard bound else { throw DynokeeperError.snapshot("cannot find a free port: \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+}
+
+extension SnapshotVerifier {
+    /// Whether `pid` is still the redis-server a drill started on `port` (its command line names the port).
+    static func isDrillServer(_ pid: Int32, port: Int) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: data, as: UTF8.self).contains(":\(port)")
     }
 }
