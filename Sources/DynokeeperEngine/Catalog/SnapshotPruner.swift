@@ -55,24 +55,14 @@ package struct SnapshotPruner: Sendable {
         let ring = RingCatalog(store: store, logger: logger)
         let now = Date()
         let ids = try await ring.ids(cluster: cluster)
-        let present = ids.filter { !$0.isFuture(now: now) }
-        let reasons = policy.reasons(present.map(\.date))
+        let reasons = Self.reasons(ids, policy: policy, now: now)
         let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(cluster: cluster)
         let newestOfNode = Set(
             Dictionary(grouping: entries, by: { $0.node.description }).values.compactMap {
                 $0.first { !$0.id.isFuture(now: now) }?.prefix
             })
         var decisions: [Decision] = []
-        var presentIndex = 0
-        for id in ids {
-            var why: [String]
-            if id.isFuture(now: now) {
-                why = [Self.futureReason]
-            } else {
-                why = reasons[presentIndex]
-                if presentIndex == 0 { why.insert("newest", at: 0) }
-                presentIndex += 1
-            }
+        for (id, why) in zip(ids, reasons) {
             let manifest = try await ring.manifest(cluster: cluster, id: id)
             let members = entries.filter { entry in manifest.nodes.contains { $0.prefix == entry.prefix } }
             decisions.append(
@@ -87,6 +77,21 @@ package struct SnapshotPruner: Sendable {
             }
         }
         return decisions
+    }
+
+    /// Why each snapshot (newest first) stays by the rules, `newest` first for the newest. One dated in the future
+    /// (a node whose clock ran fast, or one planted in the store) is neither the newest nor counted by the rules, or
+    /// it would push every real one out: it stays, for a person to look at.
+    static func reasons(_ ids: [SnapshotID], policy: RetentionPolicy, now: Date) -> [[String]] {
+        var ruled = policy.reasons(ids.filter { !$0.isFuture(now: now) }.map(\.date))[...]
+        var first = true
+        return ids.map { id in
+            if id.isFuture(now: now) { return [futureReason] }
+            var why = ruled.popFirst() ?? []
+            if first { why.insert("newest", at: 0) }
+            first = false
+            return why
+        }
     }
 
     static let futureReason =
@@ -105,20 +110,8 @@ package struct SnapshotPruner: Sendable {
     package static func decide(
         _ entries: [SnapshotEntry], policy: RetentionPolicy, ringNeeded: [String: SnapshotID], now: Date = Date()
     ) -> [Decision] {
-        // A snapshot dated in the future (a node whose clock ran fast, or one planted in the store) is neither the
-        // newest nor counted by the rules, or it would push every real one out; it stays, for a person to look at.
-        let present = entries.filter { !$0.id.isFuture(now: now) }
-        let reasons = policy.reasons(present.map(\.id.date))
-        var presentIndex = 0
-        return entries.map { entry in
-            var why: [String]
-            if entry.id.isFuture(now: now) {
-                why = [futureReason]
-            } else {
-                why = reasons[presentIndex]
-                if presentIndex == 0 { why.insert("newest", at: 0) }
-                presentIndex += 1
-            }
+        zip(entries, reasons(entries.map(\.id), policy: policy, now: now)).map { entry, ruled in
+            var why = ruled
             if entry.pinned { why.append("pinned") }
             if let ring = ringNeeded[entry.prefix] { why.append("ring snapshot \(ring)") }
             return Decision(
