@@ -223,6 +223,11 @@ package enum DynomiteManagerKeys {
     /// The key a spelling is read as (itself when it is not an alias).
     package static func canonical(_ path: String) -> String { spellings[path] ?? path }
 
+    /// Whether a key is one of the names Dynomite-manager reads (any generation's spelling, or the wiki's).
+    static func isDynomiteManagerName(_ path: String) -> Bool {
+        spellings[path] != nil || ConfigurationKeys.dynomiteManager.contains { $0.path == path }
+    }
+
     /// Whether a key lies under one of Dynomite-manager's prefixes (so that an unknown one is an error).
     static func isUnderDynomiteManagerPrefix(_ path: String) -> Bool {
         backupPrefixes.contains { path.hasPrefix($0) } || path.hasPrefix("florida.dyno.persistence.")

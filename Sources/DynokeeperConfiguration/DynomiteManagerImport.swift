@@ -15,9 +15,8 @@ package enum DynomiteManagerImport {
         }
         var spellings: [String: String] = [:]
         for entry in JavaProperties.parse(String(decoding: data, as: UTF8.self)).entries {
-            let canonical = DynomiteManagerKeys.canonical(entry.key)
-            if canonical != entry.key || ConfigurationKeys.dynomiteManager.contains(where: { $0.path == entry.key }) {
-                spellings[canonical] = entry.key
+            if DynomiteManagerKeys.isDynomiteManagerName(entry.key) {
+                spellings[DynomiteManagerKeys.canonical(entry.key)] = entry.key
             }
         }
         func from(_ keys: String...) -> String {

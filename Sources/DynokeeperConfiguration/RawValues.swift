@@ -14,6 +14,9 @@ struct RawValue: Sendable {
     var items: [String]? = nil
     /// The key as it was written, when it is another spelling (Dynomite-manager's) of the key it is read as.
     var spelling: String? = nil
+
+    /// Whether two values say the same.
+    func agrees(with other: RawValue) -> Bool { shape == other.shape && text == other.text && items == other.items }
 }
 
 /// The raw values of a configuration: from the file, overridden by the environment.
@@ -113,11 +116,11 @@ struct RawValues: Sendable {
             if first == second {
                 if override { values[canonical] = value; return }
                 // The same key in the YAML file and the .properties file: fine when they agree.
-                if existing.shape == value.shape, existing.text == value.text, existing.items == value.items { return }
+                if existing.agrees(with: value) { return }
                 throw ConfigurationError(
                     "\(path) is set twice, differently: at \(existing.origin) and at \(value.origin)")
             }
-            guard existing.shape == value.shape, existing.text == value.text, existing.items == value.items else {
+            guard existing.agrees(with: value) else {
                 throw ConfigurationError(
                     "\(first) (\(existing.origin)) and \(second) (\(value.origin)) are two spellings of one setting and disagree: keep one"
                 )
@@ -210,9 +213,7 @@ struct RawValues: Sendable {
         for (index, entry) in entries.enumerated() where last[entry.key] == index {
             let origin = ValueOrigin.file(path: file, line: entry.line)
             let canonical = DynomiteManagerKeys.canonical(entry.key)
-            let isDynomiteManagers =
-                canonical != entry.key || ConfigurationKeys.dynomiteManager.contains { $0.path == entry.key }
-            guard isDynomiteManagers else {
+            guard DynomiteManagerKeys.isDynomiteManagerName(entry.key) else {
                 if DynomiteManagerKeys.isUnderDynomiteManagerPrefix(entry.key) {
                     throw Self.unknown(entry.key, origin: origin)
                 }

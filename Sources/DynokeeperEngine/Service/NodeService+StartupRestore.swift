@@ -24,7 +24,7 @@ extension NodeService {
         guard components.configuration.restore.onStart else { return nil }
         do {
             let folders = try await NodeFolders.resolve(components.configuration, connector: components.connector)
-            let path = folders.state + "/" + Self.startupRecordName
+            let path = Self.recordPath(folders)
             if let data = FileManager.default.contents(atPath: path),
                 let record = try? SnapshotManifest.decoder.decode(StartupRestoreRecord.self, from: data)
             {
@@ -33,19 +33,14 @@ extension NodeService {
             }
             // A node that holds data is a restart, not a new node: its data must not be replaced by a backup. Counted
             // once Redis has loaded its files (while it loads, after a reboot, it answers with a partial count).
-            let keys = try await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
-                try await OnlineLoad.waitUntilNotLoading(
-                    redis, address: components.connector.address, timeout: .seconds(3600))
-                return try await redis.info("keyspace").keyspace.values.reduce(0) { $0 + $1.keys }
-            }
+            let keys = try await Self.keyCount(components, afterLoading: true)
             if keys > 0 {
-                let held = "\(keys) keys"
                 try Self.record(
                     StartupRestoreRecord(
-                        outcome: "skipped", at: now, note: "Redis already held \(held): not a new node"),
+                        outcome: "skipped", at: now, note: "Redis already held \(keys) keys: not a new node"),
                     at: path, folders: folders)
                 return
-                    "restore.on_start: skipped: Redis already holds \(held) (a restart, not a new node); recorded in \(path)"
+                    "restore.on_start: skipped: Redis already holds \(keys) keys (a restart, not a new node); recorded in \(path)"
             }
             let job = try await startRestore(RestoreRequest(), trigger: "start-up")
             let finished = await runner.wait(job.id)
@@ -70,13 +65,24 @@ extension NodeService {
         guard components.configuration.restore.onStart else { return nil }
         guard let folders = try? await NodeFolders.resolve(components.configuration, connector: components.connector)
         else { return nil }
-        if FileManager.default.fileExists(atPath: folders.state + "/" + Self.startupRecordName) { return nil }
-        let keys = try? await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
-            try await redis.info("keyspace").keyspace.values.reduce(0) { $0 + $1.keys }
-        }
-        guard keys == 0 else { return nil }
+        if FileManager.default.fileExists(atPath: Self.recordPath(folders)) { return nil }
+        guard (try? await Self.keyCount(components, afterLoading: false)) == 0 else { return nil }
         return
             "restore.on_start has not restored this node yet and Redis is empty: a backup now would store an empty node as the newest snapshot. Restore it (dynokeeper restore), or remove restore.on_start"
+    }
+
+    static func recordPath(_ folders: NodeFolders) -> String { folders.state + "/" + startupRecordName }
+
+    /// Keys in all of Redis's databases; with `afterLoading`, once Redis has loaded its files (while it loads, after
+    /// a reboot, it answers with a partial count).
+    static func keyCount(_ components: NodeComponents, afterLoading: Bool) async throws -> Int {
+        try await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
+            if afterLoading {
+                try await OnlineLoad.waitUntilNotLoading(
+                    redis, address: components.connector.address, timeout: .seconds(3600))
+            }
+            return try await redis.info("keyspace").keyspace.values.reduce(0) { $0 + $1.keys }
+        }
     }
 
     static func record(_ record: StartupRestoreRecord, at path: String, folders: NodeFolders) throws {
