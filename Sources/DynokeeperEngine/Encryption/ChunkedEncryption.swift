@@ -33,7 +33,7 @@ package enum ChunkedEncryption {
         var header = magic
         header += withUnsafeBytes(of: UInt32(chunkSize).bigEndian, Array.init)
         header += [0, 0, 0, 0]
-        header += hexBytes(fingerprint)
+        header += Hex.bytes(fingerprint)
         header += salt
         return header
     }
@@ -51,22 +51,6 @@ package enum ChunkedEncryption {
         header + context + [0] + withUnsafeBytes(of: index.bigEndian, Array.init) + [final ? 1 : 0]
     }
 
-    static func hexBytes(_ hex: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var iterator = hex.utf8.makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            bytes.append(UInt8(hexDigit(high) << 4 | hexDigit(low)))
-        }
-        return bytes
-    }
-
-    private static func hexDigit(_ c: UInt8) -> UInt8 {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        default: 0
-        }
-    }
 }
 
 /// Why an encrypted object could not be decrypted.
@@ -209,7 +193,7 @@ where Base.Element == ByteBuffer {
             guard ChunkedEncryption.chunkSizes.contains(size) else {
                 throw DecryptionError(description: "has a damaged encryption header (chunk size \(size))")
             }
-            let fingerprint = bytes[16..<32].map { String(format: "%02x", $0) }.joined()
+            let fingerprint = Hex.string(bytes[16..<32])
             guard fingerprint == key.fingerprint else {
                 throw DecryptionError(
                     description:

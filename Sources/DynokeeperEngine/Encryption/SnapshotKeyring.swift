@@ -96,6 +96,6 @@ package struct SnapshotKeyring: Sendable {
     static func fingerprint(of secret: SymmetricKey) -> String {
         let derived = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: secret, info: Array("dynokeeper key fingerprint v1".utf8), outputByteCount: 16)
-        return derived.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        return derived.withUnsafeBytes { Hex.string($0) }
     }
 }

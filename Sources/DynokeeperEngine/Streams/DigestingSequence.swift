@@ -24,7 +24,7 @@ where Base.Element == ByteBuffer {
 
         package mutating func next() async throws -> ByteBuffer? {
             guard let chunk = try await base.next() else {
-                result.set(hex: hasher.finalize().map { String(format: "%02x", $0) }.joined(), count: count)
+                result.set(hex: Hex.string(hasher.finalize()), count: count)
                 return nil
             }
             chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
