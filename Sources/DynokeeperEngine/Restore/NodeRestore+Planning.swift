@@ -15,7 +15,7 @@ extension NodeRestore {
         try downloader.keys(for: source.files, of: "snapshot \(source.id)")
         // With a key configured, this node's snapshots are encrypted: one in clear chosen by date or as the newest
         // may have been planted by whoever can write to the bucket. Taken only when named.
-        if SnapshotKeyring(configuration.encryption).encrypts, source.files.contains(where: { $0.encryption == nil }),
+        if downloader.keys.encrypts, source.files.contains(where: { $0.encryption == nil }),
             options.request.snapshotID == nil
         {
             throw DynokeeperError.snapshot(
