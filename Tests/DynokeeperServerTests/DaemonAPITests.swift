@@ -59,8 +59,9 @@ import Testing
     }
 
     @Test func aSecondJobWhileOneRunsIs409() async throws {
-        // Each key takes 2 ms to save: the BGSAVE of 1000 keys runs for about two seconds.
-        try await withTestDaemon(extra: ["rdb-key-save-delay 2000"]) { daemon in
+        // Each key takes 5 ms to save: the BGSAVE of 1000 keys runs for about five seconds, a margin for a loaded
+        // machine that keeps this test waiting between its requests.
+        try await withTestDaemon(extra: ["rdb-key-save-delay 5000"]) { daemon in
             try await RedisDataset.populateRandom(daemon.redis, count: 1000, size: 16)
             let first = try await daemon.call(.POST, "/v1/backups", body: "{}")
             #expect(first.status == 202)
@@ -74,7 +75,7 @@ import Testing
             var running = try await daemon.call(.GET, "/v1/jobs/\(id)").json
             #expect(running["state"] as? String == "running")
             // The job shows its step once it gets there.
-            for _ in 0..<100 where running["step"] as? String != "BGSAVE" {
+            for _ in 0..<300 where running["step"] as? String != "BGSAVE" {
                 try await Task.sleep(for: .milliseconds(10))
                 running = try await daemon.call(.GET, "/v1/jobs/\(id)").json
             }

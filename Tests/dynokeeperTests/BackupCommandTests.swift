@@ -101,9 +101,10 @@ import Testing
     @Test func aSecondBackupWhileOneRunsIsBusyAndNamesTheFirst() async throws {
         let store = try TemporaryDirectory(prefix: "lock-store")
         defer { store.remove() }
-        // Each key takes 15 ms to save: the first backup's BGSAVE of 1000 keys runs for about fifteen seconds, long
-        // enough to be seen holding the lock even when the whole suite keeps this test's task waiting for seconds.
-        try await withResource(RedisServer.start(arguments: ["--rdb-key-save-delay", "15000"])) { redis in
+        // Each key takes 25 ms to save, so the first backup's BGSAVE of 1000 keys runs for about 25 seconds. As soon as
+        // it holds the lock it is paused (SIGSTOP) until the second has answered: a loaded machine that keeps this
+        // test waiting for seconds cannot let the first finish before the second asks.
+        try await withResource(RedisServer.start(arguments: ["--rdb-key-save-delay", "25000"])) { redis in
             try await RedisDataset.populateRandom(redis, count: 1000, size: 16)
             let environment: [String: String?] = [
                 "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_STORAGE_URL": store.path,
@@ -115,13 +116,20 @@ import Testing
             try await first.waitUntil("the first backup to hold the lock", timeout: .seconds(30)) {
                 ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").contains("\"operation\":\"backup\"")
             }
+            kill(first.pid, SIGSTOP)
+            let unfinished = try await DynokeeperBinary.run(["snapshots", "--json"], environment: environment)
+            try #require(
+                first.isRunning && unfinished.stdoutText.isEmpty,
+                "the first backup finished before it could be paused: \(first.logTail())")
             let second = try await DynokeeperBinary.run(["backup"], environment: environment)
+            kill(first.pid, SIGCONT)
             #expect(second.status == 1)
             #expect(second.stderrText.contains("busy: backup started by pid \(first.pid) at "), "\(second.stderrText)")
-            try await first.waitUntil("the first backup to finish", timeout: .seconds(60)) { !first.isRunning }
+            try await first.waitUntil("the first backup to finish", timeout: .seconds(90)) { !first.isRunning }
             // One snapshot, whole; and the lock is free again.
             let listed = try await DynokeeperBinary.run(["snapshots", "--json"], environment: environment)
             #expect(listed.stdoutText.split(separator: "\n").count == 1, "\(listed.stdoutText)")
+            _ = try await redis.command("CONFIG", "SET", "rdb-key-save-delay", "0")
             let third = try await DynokeeperBinary.run(["backup"], environment: environment)
             #expect(third.status == 0, "\(third.stderrText)")
         }
