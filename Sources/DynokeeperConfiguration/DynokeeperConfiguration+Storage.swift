@@ -6,6 +6,7 @@ extension DynokeeperConfiguration.Storage {
         let bucket = try reader.string(DynomiteManagerKeys.bucket)
         let baseDir = try reader.string(DynomiteManagerKeys.baseDir)
         let url: StorageURL
+        var literalBaseDir: String?
         if let parsed = try reader.parsed("storage.url", StorageURL.init(parsing:)) {
             if bucket != nil || baseDir != nil {
                 throw ConfigurationError(
@@ -18,11 +19,13 @@ extension DynokeeperConfiguration.Storage {
             // Each generation has its own default bucket: v2 (dbsidecar.*) us-east-1.dynomite-backup-test, earlier
             // ones dynomite-backup.
             let v2 = reader.raw[DynomiteManagerKeys.baseDir]?.spelling?.hasPrefix("dbsidecar.") ?? false
-            url = .s3(
-                bucket: bucket ?? (v2 ? "us-east-1.dynomite-backup-test" : "dynomite-backup"),
-                prefix: baseDir ?? "backup")
+            let bucketName = bucket ?? (v2 ? "us-east-1.dynomite-backup-test" : "dynomite-backup")
+            let given = baseDir ?? "backup"
+            literalBaseDir = given
+            url = .s3(bucket: bucketName, prefix: given.split(separator: "/").joined(separator: "/"))
             let alias = ValueOrigin.alias(of: [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir])
-            reader.record("storage.url", url.description, alias)
+            // Shown with the base_dir as given, slashes and all.
+            reader.record("storage.url", "s3://\(bucketName)/\(given)", alias)
         } else {
             url = .defaultLocal
             reader.record("storage.url", url.description, .defaultValue)
@@ -69,7 +72,8 @@ extension DynokeeperConfiguration.Storage {
             reader.record(key, mode.map { "0" + String($0.value, radix: 8) } ?? fallback, mode?.origin ?? .defaultValue)
         }
         self.init(
-            url: url, endpoint: endpoint, region: region, pathStyle: pathStyle?.value, partSizeMB: partSize,
+            url: url, dynomiteManagerBaseDir: literalBaseDir, endpoint: endpoint, region: region,
+            pathStyle: pathStyle?.value, partSizeMB: partSize,
             concurrency: concurrency, maxAttempts: maxAttempts, giveUpAfterSeconds: giveUpAfter,
             serverSideEncryption: sse, kmsKeyID: kmsKey, profile: profile, bufferMB: bufferMB)
         localFileMode = fileMode?.value ?? 0o600

@@ -112,6 +112,9 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         }
 
         package var url: StorageURL
+        /// Dynomite-manager's `base_dir` as it was given, when it set the store: its keys are `<base_dir>/<dc>/…`
+        /// joined literally (`/backup/` makes `/backup//dc/…`), where ``url`` holds the tidied prefix.
+        package var dynomiteManagerBaseDir: String?
         package var endpoint: String?
         package var region: String
         package var pathStyle: Bool?

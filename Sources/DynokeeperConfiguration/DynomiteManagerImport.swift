@@ -28,7 +28,17 @@ package enum DynomiteManagerImport {
             "cluster: \(configuration.cluster)  # Dynomite-manager did not name the cluster here: set this cluster's name",
         ]
         let storage = from(DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir)
-        if !storage.isEmpty {
+        if let baseDir = configuration.storage.dynomiteManagerBaseDir,
+            case .s3(let bucket, let prefix) =
+                configuration.storage.url, baseDir != prefix
+        {
+            // A base_dir with leading, trailing or doubled slashes: Dynomite-manager's keys keep them, and only its
+            // own keys say so (storage.url tidies the prefix).
+            lines += [
+                "\(DynomiteManagerKeys.bucket): \(quoted(bucket))  # from \(storage)",
+                "\(DynomiteManagerKeys.baseDir): \(quoted(baseDir))  # kept as Dynomite-manager's own key: its objects are <base_dir>/<dc>/… joined literally (slashes and all), which storage.url cannot say. dynokeeper writes its own layout under the same root, and finds Dynomite-manager's daily objects there too (restore.format: auto)",
+            ]
+        } else if !storage.isEmpty {
             lines += [
                 "storage:",
                 "  url: \(quoted(configuration.storage.url.description))  # from \(storage) (a missing one takes Dynomite-manager's default). dynokeeper writes its own layout under <base_dir>/<cluster>/…, and finds Dynomite-manager's daily objects there too (restore.format: auto)",

@@ -1,15 +1,25 @@
-/// A bucket and a key prefix, as written `s3://bucket/some/prefix`.
+/// A bucket and the key root under which a store's keys live, as written `s3://bucket/some/prefix`.
 package struct S3Location: Sendable, Equatable, CustomStringConvertible {
     package var bucket: String
-    /// The prefix under which every key of the store lives, without leading or trailing `/`; may be empty.
-    package var prefix: String
+    /// What comes before every store key in the bucket: empty, or ending with `/`. Built from a prefix it is the
+    /// prefix's segments joined by `/` (`a/b/`); taken literally (Dynomite-manager's `base_dir` joined with `/` as it
+    /// is given) it may start with `/` or hold `//`, as such keys are on AWS S3.
+    package private(set) var keyRoot: String
 
     /// - Parameters:
     ///   - bucket: The bucket's name.
-    ///   - prefix: The key prefix; leading and trailing slashes are dropped.
+    ///   - prefix: The key prefix; leading, trailing and repeated slashes are dropped.
     package init(bucket: String, prefix: String = "") {
         self.bucket = bucket
-        self.prefix = prefix.split(separator: "/").joined(separator: "/")
+        let segments = prefix.split(separator: "/")
+        self.keyRoot = segments.isEmpty ? "" : segments.joined(separator: "/") + "/"
+    }
+
+    /// A location whose key root is kept exactly as given (empty, or ending with `/`).
+    package init(bucket: String, literalKeyRoot: String) {
+        precondition(literalKeyRoot.isEmpty || literalKeyRoot.hasSuffix("/"), "a key root ends with /")
+        self.bucket = bucket
+        self.keyRoot = literalKeyRoot
     }
 
     /// Parses `s3://bucket[/prefix]`.
@@ -40,17 +50,22 @@ package struct S3Location: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The full key of a store key.
-    func fullKey(_ key: String) -> String { prefix.isEmpty ? key : prefix + "/" + key }
+    /// The full key of a store key (or of a listing prefix).
+    func fullKey(_ key: String) -> String { keyRoot + key }
 
-    /// The store key of a full key, or `nil` if it lies outside the prefix.
+    /// The store key of a full key, or `nil` if it lies outside the key root. Some S3-compatible stores (SeaweedFS
+    /// among them) collapse a literal root's empty segments, storing `/a//k` as `a/k`: their listings are read with
+    /// the collapsed root too.
     func storeKey(_ fullKey: String) -> String? {
-        if prefix.isEmpty { return fullKey }
-        guard fullKey.hasPrefix(prefix + "/") else { return nil }
-        return String(fullKey.dropFirst(prefix.count + 1))
+        if fullKey.hasPrefix(keyRoot) { return String(fullKey.dropFirst(keyRoot.count)) }
+        let collapsed = S3Location(bucket: bucket, prefix: keyRoot).keyRoot
+        guard collapsed != keyRoot, fullKey.hasPrefix(collapsed) else { return nil }
+        return String(fullKey.dropFirst(collapsed.count))
     }
 
-    package var description: String { prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)" }
+    /// `s3://bucket` followed by the key root without its final `/`, so that `description + "/" + key` names a
+    /// store key's object as awscli would.
+    package var description: String { keyRoot.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(keyRoot.dropLast())" }
 }
 
 /// A setting of the S3 store that cannot work.

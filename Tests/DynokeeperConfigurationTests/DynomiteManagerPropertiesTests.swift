@@ -122,6 +122,15 @@ import Testing
         // Dynomite-manager's default AOF persistence is written out when the file does not set it.
         try Self.dm2017.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try DynomiteManagerImport.yaml(file: file).contains("type: aof  # Dynomite-manager's default"))
+        // A base_dir with slashes around it keeps them: its keys are `/nightly//dc/…`, which storage.url cannot say.
+        try (Self.dm2017 + "\ndm.dyno.backup.s3.base_dir=/nightly/\n").write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let slashed = try DynomiteManagerImport.yaml(file: file)
+        #expect(slashed.contains("dynomitemanager.dyno.backup.s3.base_dir: \"/nightly/\""), "\(slashed)")
+        #expect(!slashed.contains("url:"), "\(slashed)")
+        let reread = try DynokeeperConfiguration.parse(yaml: slashed, path: "imported.yml")
+        #expect(reread.storage.dynomiteManagerBaseDir == "/nightly/")
+        #expect(reread.storage == (try Self.load(Self.dm2017 + "\ndm.dyno.backup.s3.base_dir=/nightly/\n")).storage)
     }
 
     /// restore.timezone: a day (and a time without an offset) is read where Dynomite-manager's JVM ran, so the

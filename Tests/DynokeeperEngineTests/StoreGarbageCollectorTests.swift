@@ -37,12 +37,12 @@ import Testing
                 // The failed put aborted its own upload; start one that nobody finishes, as a killed process would.
                 _ = try await SeaweedFS.shared().awsCheck([
                     "s3api", "create-multipart-upload", "--bucket", s3.configuration.location.bucket, "--key",
-                    s3.configuration.location.prefix + "/c/dc1/rack1/0/20261103T000000Z/dump.rdb.zst",
+                    s3.configuration.location.keyRoot + "c/dc1/rack1/0/20261103T000000Z/dump.rdb.zst",
                 ])
                 // Another tool's upload under the same prefix: not ours, left alone.
                 _ = try await SeaweedFS.shared().awsCheck([
                     "s3api", "create-multipart-upload", "--bucket", s3.configuration.location.bucket, "--key",
-                    s3.configuration.location.prefix + "/other-tool/big.bin",
+                    s3.configuration.location.keyRoot + "other-tool/big.bin",
                 ])
             }
             let collector = StoreGarbageCollector(store: store, logger: Engine.logger)

@@ -42,15 +42,31 @@ import Testing
     @Test func locationsParse() throws {
         let location = try S3Location(url: "s3://my-bucket/some/prefix/")
         #expect(location.bucket == "my-bucket")
-        #expect(location.prefix == "some/prefix")
+        #expect(location.keyRoot == "some/prefix/")
         #expect(location.description == "s3://my-bucket/some/prefix")
         #expect(location.fullKey("x") == "some/prefix/x")
         #expect(location.storeKey("some/prefix/x") == "x")
         #expect(location.storeKey("other/x") == nil)
-        #expect(try S3Location(url: "s3://bucket").prefix == "")
+        #expect(try S3Location(url: "s3://bucket").keyRoot == "")
+        #expect(try S3Location(url: "s3://bucket//a//b//").keyRoot == "a/b/")
         for bad in ["s3://", "s3://ab", "s3://Upper", "http://bucket", "s3://-bucket"] {
             #expect(throws: S3ConfigurationError.self, "\(bad)") { _ = try S3Location(url: bad) }
         }
+    }
+
+    /// Dynomite-manager joins its base_dir and the key with `/` as given: `/backup/` makes `/backup//dc/…`, which
+    /// AWS S3 keeps as it is and some S3-compatible stores collapse to `backup/dc/…`.
+    @Test func literalKeyRootsAreKeptAndReadBackCollapsedToo() {
+        let location = S3Location(bucket: "bucket", literalKeyRoot: "/backup//")
+        #expect(location.fullKey("dc1/rack1/7/1700000000000") == "/backup//dc1/rack1/7/1700000000000")
+        #expect(location.description + "/dc1" == "s3://bucket//backup//dc1")
+        #expect(location.storeKey("/backup//dc1/x") == "dc1/x")
+        #expect(location.storeKey("backup/dc1/x") == "dc1/x")
+        #expect(location.storeKey("/backup/dc1/x") == nil)
+        #expect(location.storeKey("other/dc1/x") == nil)
+        let root = S3Location(bucket: "bucket", literalKeyRoot: "/")
+        #expect(root.fullKey("dc1/x") == "/dc1/x")
+        #expect(root.storeKey("/dc1/x") == "dc1/x" && root.storeKey("dc1/x") == "dc1/x")
     }
 
     @Test func errorDocumentsAreRead() {

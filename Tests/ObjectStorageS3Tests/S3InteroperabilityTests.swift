@@ -31,7 +31,7 @@ import Testing
 
             // Read back by awscli, byte for byte.
             let file = scratch.file("by-awscli.bin")
-            let key = "\(store.configuration.location.prefix)/large/200MiB.bin"
+            let key = "\(store.configuration.location.keyRoot)large/200MiB.bin"
             try await server.awsCheck(["s3", "cp", "s3://\(store.configuration.location.bucket)/\(key)", file])
             #expect(try await Self.sha256(ofFile: file) == expected)
         }
@@ -49,14 +49,14 @@ import Testing
             try await store.put(key, bytes: payload)
 
             let file = scratch.file("small.bin")
-            let fullKey = "\(store.configuration.location.prefix)/\(key)"
+            let fullKey = store.configuration.location.keyRoot + key
             try await server.awsCheck(["s3", "cp", "s3://\(store.configuration.location.bucket)/\(fullKey)", file])
             let data = try Data(contentsOf: URL(fileURLWithPath: file))
             #expect(data == Data(payload.readableBytesView))
 
             let listed = try await server.awsCheck([
                 "s3api", "list-objects-v2", "--bucket", store.configuration.location.bucket,
-                "--prefix", store.configuration.location.prefix + "/", "--query", "Contents[].Key", "--output", "text",
+                "--prefix", store.configuration.location.keyRoot, "--query", "Contents[].Key", "--output", "text",
             ])
             #expect(listed.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == fullKey)
         }
@@ -74,10 +74,10 @@ import Testing
                 .write(to: URL(fileURLWithPath: file))
             let expected = try await Self.sha256(ofFile: file)
             let bucket = store.configuration.location.bucket
-            let prefix = store.configuration.location.prefix
-            try await server.awsCheck(["s3", "cp", file, "s3://\(bucket)/\(prefix)/from-awscli/blob.bin"])
+            let root = store.configuration.location.keyRoot
+            try await server.awsCheck(["s3", "cp", file, "s3://\(bucket)/\(root)from-awscli/blob.bin"])
             try await server.awsCheck(
-                ["s3", "cp", "-", "s3://\(bucket)/\(prefix)/from-awscli/tiny.txt"], input: Data("tiny\n".utf8))
+                ["s3", "cp", "-", "s3://\(bucket)/\(root)from-awscli/tiny.txt"], input: Data("tiny\n".utf8))
 
             #expect(
                 try await store.listAll(prefix: "from-awscli/").map(\.key) == [
@@ -113,7 +113,7 @@ import Testing
 
             let pending = try await server.awsCheck([
                 "s3api", "list-multipart-uploads", "--bucket", store.configuration.location.bucket,
-                "--prefix", store.configuration.location.prefix + "/", "--output", "json",
+                "--prefix", store.configuration.location.keyRoot, "--output", "json",
             ])
             let json =
                 try JSONSerialization.jsonObject(with: pending.stdout.isEmpty ? Data("{}".utf8) : pending.stdout)

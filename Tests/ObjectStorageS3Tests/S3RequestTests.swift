@@ -73,6 +73,56 @@ import Testing
         }
     }
 
+    /// Dynomite-manager's base_dir joined literally: `/dm/` puts keys at `/dm//dc1/…`, sent as they are (S3 keeps
+    /// every slash), and listings of such keys map back to the store's keys.
+    @Test func aLiteralKeyRootIsSentAsItIsAndListedBack() async throws {
+        @Sendable func listing(_ keys: [String], next: String? = nil) -> FakeHTTPServer.Response {
+            let contents = keys.map { "<Contents><Key>\($0)</Key><Size>1</Size></Contents>" }.joined()
+            let truncation = next.map { "true</IsTruncated><NextContinuationToken>\($0)</NextContinuationToken>" }
+            return .init(
+                body:
+                    "<ListBucketResult><IsTruncated>\(truncation ?? "false</IsTruncated>")\(contents)</ListBucketResult>"
+            )
+        }
+        let server = try await FakeHTTPServer.start { request in
+            // A store that collapses `//` (as SeaweedFS does) lists nothing under the literal prefix.
+            if request.query.contains("prefix=%2Fdm%2F%2Fdc2") { return listing([]) }
+            if request.query.contains("prefix=dm%2Fdc2") {
+                return request.query.contains("continuation-token=T1")
+                    ? listing(["dm/dc2/y"]) : listing(["dm/dc2/x"], next: "T1")
+            }
+            if request.method == "GET" && request.query.contains("list-type=2") {
+                return .init(
+                    body: """
+                        <ListBucketResult><IsTruncated>false</IsTruncated>\
+                        <Contents><Key>/dm//dc1/rack1/0/1763596800000</Key><Size>3</Size>\
+                        <LastModified>2026-11-20T00:00:00.000Z</LastModified><ETag>"e"</ETag></Contents>\
+                        </ListBucketResult>
+                        """)
+            }
+            return .init(headers: [("ETag", "\"\(Self.md5Hex(request.body))\"")])
+        }
+        try await withResource(server) { server in
+            let configuration = S3StoreConfiguration(
+                location: S3Location(bucket: "fake-bucket", literalKeyRoot: "/dm//"), endpoint: server.url,
+                partSize: 5 << 20, retry: RetryPolicy(maxAttempts: 1))
+            let store = try S3Store(
+                configuration: configuration,
+                credentials: StaticCredentialProvider(.init(accessKeyID: "AKID", secretAccessKey: "secret")))
+            try await withResource(store) { store in
+                _ = try await store.put("dc1/rack1/0/1763596800000", bytes: ByteBuffer(string: "abc"))
+                let listed = try await store.listAll(prefix: "dc1/rack1/0/")
+                #expect(listed.map(\.key) == ["dc1/rack1/0/1763596800000"])
+                let paths = server.requests.map(\.path)
+                #expect(paths.first == "/fake-bucket//dm//dc1/rack1/0/1763596800000", "\(paths)")
+                let listing = try #require(server.requests.last)
+                #expect(listing.query.contains("prefix=%2Fdm%2F%2Fdc1%2Frack1%2F0%2F"), "\(listing.query)")
+                // Nothing under the literal prefix: the collapsed one is read, all its pages.
+                #expect(try await store.listAll(prefix: "dc2/").map(\.key) == ["dc2/x", "dc2/y"])
+            }
+        }
+    }
+
     @Test func everyTransientStatusIsRetriedAndOtherClientErrorsAreNot() async throws {
         let transient: [(Int, String)] = [
             (429, "TooManyRequests"), (500, "InternalError"), (502, "BadGateway"), (503, "SlowDown"),

@@ -25,7 +25,8 @@ package enum StoreFactory {
             case .kms: encryption = .kms(keyID: storage.kmsKeyID)
             }
             var configuration = S3StoreConfiguration(
-                location: S3Location(bucket: bucket, prefix: prefix),
+                location: storage.dynomiteManagerBaseDir.map { S3Location(bucket: bucket, literalKeyRoot: $0 + "/") }
+                    ?? S3Location(bucket: bucket, prefix: prefix),
                 region: storage.region,
                 endpoint: storage.endpoint,
                 pathStyle: storage.pathStyle,

@@ -26,8 +26,32 @@ extension S3Store {
     package func list(
         prefix: String, delimiter: String?, continuation: String?, maxKeys: Int
     ) async throws -> ObjectListing {
+        // A literal key root with empty segments (`/dm//`): AWS S3 keeps such keys as they are, but some S3-compatible
+        // stores (SeaweedFS) store them collapsed (`dm/`) and list nothing under the literal prefix. When the literal
+        // listing is empty, the collapsed one is read; its continuation tokens are marked to stay on it.
         let location = configuration.location
-        let fullPrefix = location.prefix.isEmpty ? prefix : location.prefix + "/" + prefix
+        let collapsed = S3Location(bucket: location.bucket, prefix: location.keyRoot).keyRoot
+        if let continuation, continuation.hasPrefix(Self.collapsedMarker), collapsed != location.keyRoot {
+            return try await listPage(
+                fullPrefix: collapsed + prefix, delimiter: delimiter,
+                continuation: String(continuation.dropFirst(Self.collapsedMarker.count)), maxKeys: maxKeys
+            ).markingContinuation()
+        }
+        let page = try await listPage(
+            fullPrefix: location.fullKey(prefix), delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
+        guard continuation == nil, page.objects.isEmpty, page.commonPrefixes.isEmpty, collapsed != location.keyRoot
+        else { return page }
+        return try await listPage(
+            fullPrefix: collapsed + prefix, delimiter: delimiter, continuation: nil, maxKeys: maxKeys
+        ).markingContinuation()
+    }
+
+    fileprivate static let collapsedMarker = "collapsed-root:"
+
+    private func listPage(
+        fullPrefix: String, delimiter: String?, continuation: String?, maxKeys: Int
+    ) async throws -> ObjectListing {
+        let location = configuration.location
         var query: [(name: String, value: String)] = [
             ("list-type", "2"), ("prefix", fullPrefix), ("max-keys", String(max(1, min(maxKeys, 1000)))),
         ]
@@ -87,11 +111,20 @@ extension S3Store {
     }
 }
 
+extension ObjectListing {
+    /// The same page, its continuation token marked as one of the collapsed root's listing.
+    fileprivate func markingContinuation() -> ObjectListing {
+        ObjectListing(
+            objects: objects, commonPrefixes: commonPrefixes,
+            continuation: continuation.map { S3Store.collapsedMarker + $0 })
+    }
+}
+
 extension S3Store: IncompleteUploadCleaning {
     /// `ListMultipartUploads` under the store's root, all pages.
     package func incompleteUploads(prefix: String) async throws -> [IncompleteUpload] {
         let location = configuration.location
-        let fullPrefix = location.prefix.isEmpty ? prefix : location.prefix + "/" + prefix
+        let fullPrefix = location.fullKey(prefix)
         var uploads: [IncompleteUpload] = []
         var marker: (key: String, upload: String)?
         for _ in 0..<10_000 {
