@@ -251,6 +251,7 @@ enum ContractValues {
             backupsEnabled: true, restoresEnabled: false, schedule: "daily 02:00", nextScheduledBackup: date,
             store: "s3://bucket/prefix", startedAt: date)
         status.instance = "6f1c0e8e-2b4a-4f2e-9a51-0c3d2e1f4a5b"
+        status.restoreOnStart = "restored"
         return status
     }
 

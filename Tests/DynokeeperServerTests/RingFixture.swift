@@ -33,9 +33,10 @@ struct RingFixture {
     ///   - prefix: The store prefix (shared between rings that must see each other's snapshots).
     ///   - clock: The nodes' clock, which dates the ring snapshots the first one coordinates (and against which
     ///     each node checks the snapshot ids it is given).
+    ///   - restoreYAML: More lines of each node's `restore` section.
     static func start(
         cluster: String, places: [(String, String, String)], redis: [ManagedRedis]? = nil, prefix: String? = nil,
-        bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock()
+        bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(), restoreYAML: [String] = []
     ) async throws -> RingFixture {
         let server = try await SeaweedFS.shared()
         var chosenBucket = bucket
@@ -67,6 +68,7 @@ struct RingFixture {
                   part_size_mb: 5
                 restore:
                   enabled: true
+                \(restoreYAML.map { "  " + $0 }.joined(separator: "\n"))
                 server:
                   listen: 127.0.0.1:\(ports[index])
                   token: \(TestDaemon.token)
@@ -149,14 +151,15 @@ struct RingFixture {
 }
 
 /// Runs `body` with a ``RingFixture`` started with these arguments (see
-/// ``RingFixture/start(cluster:places:redis:prefix:bucket:clock:)``), and stops it afterwards, also when `body`
+/// ``RingFixture/start(cluster:places:redis:prefix:bucket:clock:restoreYAML:)``), and stops it afterwards, also when `body`
 /// throws.
 func withRingFixture<Result>(
     cluster: String, places: [(String, String, String)], redis: [ManagedRedis]? = nil, prefix: String? = nil,
-    bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(),
+    bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(), restoreYAML: [String] = [],
     _ body: (RingFixture) async throws -> Result
 ) async throws -> Result {
     let ring = try await RingFixture.start(
-        cluster: cluster, places: places, redis: redis, prefix: prefix, bucket: bucket, clock: clock)
+        cluster: cluster, places: places, redis: redis, prefix: prefix, bucket: bucket, clock: clock,
+        restoreYAML: restoreYAML)
     return try await withScoped(ring, stop: { await $0.stop() }, body)
 }

@@ -55,6 +55,36 @@ import Testing
         }
     }
 
+    /// A new cluster started with `restore.on_start` and another cluster as its source: every node fills itself,
+    /// when its daemon starts, with its own token's data, and records it.
+    @Test func aNewClusterRestoresEveryNodesOwnTokenOnStart() async throws {
+        let (production, prefix, bucket) = try await withRingFixture(cluster: "production", places: Self.places) {
+            ring in
+            try await ring.populate("production")
+            #expect(try await ring.ringJob("/v1/ring/backups", body: "{}")["state"] as? String == "succeeded")
+            return (try await ring.contents(), ring.prefix, ring.bucket)
+        }
+        #expect(production[0] != production[1] && production[1] != production[2])
+        try await withRingFixture(
+            cluster: "fresh", places: Self.places, prefix: prefix, bucket: bucket,
+            restoreYAML: ["on_start: true", "source_cluster: production"]
+        ) { fresh in
+            let deadline = ContinuousClock.now + .seconds(120)
+            // Each node stops its Redis while it restores: read until every one has finished.
+            var contents = try? await fresh.contents()
+            while contents != production && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                contents = try? await fresh.contents()
+            }
+            let restored = try #require(contents)
+            for index in 0..<3 {
+                #expect(restored[index] == production[index], "node \(index) has not its own token's data")
+                let status = try await fresh.call(index, .GET, "/v1/status")
+                #expect(status["restore_on_start"] as? String == "restored", "\(status)")
+            }
+        }
+    }
+
     @Test func aFailingNodeLeavesNoRingManifestAndIsNamed() async throws {
         try await withRingFixture(cluster: "prod", places: Self.places) { ring in
             try await ring.populate("prod")

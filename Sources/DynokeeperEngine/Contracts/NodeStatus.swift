@@ -53,6 +53,9 @@ package struct NodeStatus: Sendable, Codable, Equatable {
     /// A restore that did not finish: backups are refused until it is resumed or rolled back.
     package var unfinishedRestore: UnfinishedRestore?
     package var stateProblem: String?
+    /// `restore.on_start`'s outcome as the state folder records it: `restored`, `skipped` (Redis already held data),
+    /// or `pending` (not recorded yet: running, failed, or never reached Redis); absent when it is off.
+    package var restoreOnStart: String?
     package var backupsEnabled: Bool
     package var restoresEnabled: Bool
     package var schedule: String

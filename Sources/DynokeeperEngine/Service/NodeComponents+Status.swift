@@ -32,7 +32,7 @@ extension NodeComponents {
         async let redis = redisStatus()
         async let dynomite = dynomiteUp()
         async let state = nodeGuard.inspect()
-        return NodeStatus(
+        var status = NodeStatus(
             version: DynokeeperVersion.current, node: node.identity, redis: await redis,
             dynomite: await dynomite.map { .init(up: $0) }, currentJob: await jobs?.current(),
             lastBackup: await jobs?.lastFinished(.backup), lastRestore: await jobs?.lastFinished(.restore),
@@ -40,5 +40,9 @@ extension NodeComponents {
             restoresEnabled: configuration.restore.enabled, schedule: configuration.backup.schedule.description,
             nextScheduledBackup: configuration.nextScheduledBackup(after: now), store: store.location,
             startedAt: startedAt)
+        if configuration.restore.onStart {
+            status.restoreOnStart = status.stateFolder.flatMap(NodeService.startupRecord)?.outcome ?? "pending"
+        }
+        return status
     }
 }

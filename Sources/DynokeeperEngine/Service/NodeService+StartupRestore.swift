@@ -25,9 +25,7 @@ extension NodeService {
         do {
             let folders = try await NodeFolders.resolve(components.configuration, connector: components.connector)
             let path = Self.recordPath(folders)
-            if let data = FileManager.default.contents(atPath: path),
-                let record = try? SnapshotManifest.decoder.decode(StartupRestoreRecord.self, from: data)
-            {
+            if let record = Self.startupRecord(stateFolder: folders.state) {
                 return
                     "restore.on_start: already done at \(record.at.formatted(.iso8601)) (\(record.outcome)\(record.snapshot.map { ", snapshot \($0)" } ?? "")); not again (remove \(path) to restore at the next start)"
             }
@@ -72,6 +70,13 @@ extension NodeService {
     }
 
     static func recordPath(_ folders: NodeFolders) -> String { folders.state + "/" + startupRecordName }
+
+    /// The record in a state folder, if there is a readable one.
+    static func startupRecord(stateFolder: String) -> StartupRestoreRecord? {
+        FileManager.default.contents(atPath: stateFolder + "/" + startupRecordName).flatMap {
+            try? SnapshotManifest.decoder.decode(StartupRestoreRecord.self, from: $0)
+        }
+    }
 
     /// Keys in all of Redis's databases; with `afterLoading`, once Redis has loaded its files (while it loads, after
     /// a reboot, it answers with a partial count).
