@@ -12,17 +12,21 @@ extension DynokeeperConfiguration.Backup {
         }
         let schedule: BackupSchedule
         if let native = try reader.parsed("backup.schedule", BackupSchedule.init(parsing:)) {
-            if hour != nil || dmSchedule != nil {
+            if hour != nil || dmSchedule != nil,
+                BackupSchedule.dynomiteManager(hour: hour?.value ?? 12, schedule: dmSchedule?.value ?? "day")
+                    != native.value
+            {
+                let theirs = reader.alias([DynomiteManagerKeys.hour, DynomiteManagerKeys.schedule])
                 throw ConfigurationError(
-                    "backup.schedule (\(native.origin)) and Dynomite-manager's \(DynomiteManagerKeys.hour)/\(DynomiteManagerKeys.schedule) both set the schedule: keep one"
-                )
+                    "backup.schedule (\(native.origin)) and Dynomite-manager's schedule (\(theirs)) disagree: keep one")
             }
             schedule = native.value
             reader.record("backup.schedule", schedule.description, native.origin)
         } else if hour != nil || dmSchedule != nil {
             schedule = BackupSchedule.dynomiteManager(hour: hour?.value ?? 12, schedule: dmSchedule?.value ?? "day")!
-            let alias = ValueOrigin.alias(of: [DynomiteManagerKeys.hour, DynomiteManagerKeys.schedule])
-            reader.record("backup.schedule", schedule.description, alias)
+            reader.record(
+                "backup.schedule", schedule.description,
+                reader.alias([DynomiteManagerKeys.hour, DynomiteManagerKeys.schedule]))
         } else {
             schedule = .daily(hour: 12, minute: 0)
             reader.record("backup.schedule", schedule.description, .defaultValue)

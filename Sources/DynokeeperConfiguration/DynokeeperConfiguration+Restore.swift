@@ -9,14 +9,15 @@ extension DynokeeperConfiguration.Restore {
         let onStart = try reader.bool("restore.on_start")
         if let onStart, let dynomiteManagerRestores, onStart.value != dynomiteManagerRestores.value {
             throw ConfigurationError(
-                "restore.on_start (\(onStart.origin)) and Dynomite-manager's restore.enabled (\(dynomiteManagerRestores.origin)), which means restore at start-up, disagree: keep one"
+                "restore.on_start (\(onStart.origin)) and \(reader.named(DynomiteManagerKeys.restoreEnabled)), which means restore at start-up, disagree: keep one"
             )
         }
         let restoreOnStart = onStart?.value ?? dynomiteManagerRestores?.value ?? false
         reader.record(
             "restore.on_start", String(restoreOnStart),
             onStart?.origin
-                ?? (dynomiteManagerRestores != nil ? .alias(of: [DynomiteManagerKeys.restoreEnabled]) : .defaultValue))
+                ?? (dynomiteManagerRestores != nil ? reader.alias([DynomiteManagerKeys.restoreEnabled]) : .defaultValue)
+        )
         if restoreOnStart && !enabled {
             throw ConfigurationError("restore.on_start needs restore.enabled: true")
         }
@@ -27,21 +28,22 @@ extension DynokeeperConfiguration.Restore {
             return zone
         }
         let zone = parsedZone?.value ?? TimeZone(identifier: "UTC")!
-        reader.record("restore.timezone", zone.identifier, parsedZone?.origin ?? .defaultValue)
+        reader.record(
+            "restore.timezone", parsedZone == nil ? "UTC" : zone.identifier, parsedZone?.origin ?? .defaultValue)
         let native = try reader.parsed("restore.date") { try RestorePoint.parse($0, timeZone: zone) }
         let alias = try reader.parsed(DynomiteManagerKeys.restoreDate) { text -> Date in
             guard text.count == 8 else { throw ConfigurationError("Dynomite-manager dates are yyyyMMdd") }
             return try RestorePoint.parse(text, timeZone: zone)
         }
-        if let native, alias != nil {
+        if let native, let alias, native.value != alias.value {
             throw ConfigurationError(
-                "restore.date (\(native.origin)) and \(DynomiteManagerKeys.restoreDate) both set the restore date: "
-                    + "keep one")
+                "restore.date (\(native.origin)) and \(reader.named(DynomiteManagerKeys.restoreDate)) disagree: keep one"
+            )
         }
         let date = native ?? alias
         reader.record(
             "restore.date", date.map { ISO8601DateFormatter().string(from: $0.value) },
-            date.map { native != nil ? $0.origin : .alias(of: [DynomiteManagerKeys.restoreDate]) } ?? .defaultValue)
+            date.map { native != nil ? $0.origin : reader.alias([DynomiteManagerKeys.restoreDate]) } ?? .defaultValue)
         self.init(
             enabled: enabled, date: date?.value,
             sourceCluster: try reader.string("restore.source_cluster", check: TypedReader.checkName),

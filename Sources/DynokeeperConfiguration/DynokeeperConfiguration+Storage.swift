@@ -15,17 +15,20 @@ extension DynokeeperConfiguration.Storage {
             }
             url = parsed.value
             reader.record("storage.url", url.description, parsed.origin)
-        } else if bucket != nil || baseDir != nil {
-            // Each generation has its own default bucket: v2 (dbsidecar.*) us-east-1.dynomite-backup-test, earlier
-            // ones dynomite-backup.
-            let v2 = reader.raw[DynomiteManagerKeys.baseDir]?.spelling?.hasPrefix("dbsidecar.") ?? false
+        } else if bucket != nil || baseDir != nil || reader.raw.namesDynomiteManager {
+            // Dynomite-manager's settings mean its store, its defaults filling what they leave out. Each generation
+            // has its own default bucket: v2 (dbsidecar.*) us-east-1.dynomite-backup-test, earlier ones
+            // dynomite-backup.
+            let v2 = reader.raw.namesDynomiteManagerV2
             let bucketName = bucket ?? (v2 ? "us-east-1.dynomite-backup-test" : "dynomite-backup")
             let given = baseDir ?? "backup"
             literalBaseDir = given
             url = .s3(bucket: bucketName, prefix: given.split(separator: "/").joined(separator: "/"))
-            let alias = ValueOrigin.alias(of: [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir])
+            let named = [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir].filter { reader.raw[$0] != nil }
+                .map(reader.named)
+            let origin = ValueOrigin.alias(of: named + (named.count < 2 ? ["Dynomite-manager's defaults"] : []))
             // Shown with the base_dir as given, slashes and all.
-            reader.record("storage.url", "s3://\(bucketName)/\(given)", alias)
+            reader.record("storage.url", "s3://\(bucketName)/\(given)", origin)
         } else {
             url = .defaultLocal
             reader.record("storage.url", url.description, .defaultValue)

@@ -35,8 +35,8 @@ package enum DynomiteManagerImport {
             // A base_dir with leading, trailing or doubled slashes: Dynomite-manager's keys keep them, and only its
             // own keys say so (storage.url tidies the prefix).
             lines += [
-                "\(DynomiteManagerKeys.bucket): \(quoted(bucket))  # from \(storage)",
-                "\(DynomiteManagerKeys.baseDir): \(quoted(baseDir))  # kept as Dynomite-manager's own key: its objects are <base_dir>/<dc>/… joined literally (slashes and all), which storage.url cannot say. dynokeeper writes its own layout under the same root, and finds Dynomite-manager's daily objects there too (restore.format: auto)",
+                "\(spellings[DynomiteManagerKeys.bucket] ?? DynomiteManagerKeys.bucket): \(quoted(bucket))  # \(spellings[DynomiteManagerKeys.bucket].map { "from \($0)" } ?? "Dynomite-manager's default bucket")",
+                "\(spellings[DynomiteManagerKeys.baseDir] ?? DynomiteManagerKeys.baseDir): \(quoted(baseDir))  # kept as Dynomite-manager's own key: its objects are <base_dir>/<dc>/… joined literally (slashes and all), which storage.url cannot say. dynokeeper writes its own layout under the same root, and finds Dynomite-manager's daily objects there too (restore.format: auto)",
             ]
         } else if !storage.isEmpty {
             lines += [

@@ -28,6 +28,15 @@ struct RawValues: Sendable {
         return value
     }
 
+    /// Whether any of Dynomite-manager's names is set (its files and variables then mean its defaults, such as its
+    /// bucket, where dynokeeper's own would differ).
+    var namesDynomiteManager: Bool {
+        values.contains { $0.value.spelling != nil || $0.key.hasPrefix("dynomitemanager.") }
+    }
+
+    /// Whether one of Dynomite-manager's v2 names (`dbsidecar.*`) is set.
+    var namesDynomiteManagerV2: Bool { values.values.contains { $0.spelling?.hasPrefix("dbsidecar.") == true } }
+
     /// Reads a YAML file; nested mappings become dotted paths, so `storage: {url: …}` and a flat
     /// `dynomitemanager.dyno.backup.hour: 3` are both understood.
     static func parse(yaml: String, path: String) throws -> RawValues {
@@ -110,9 +119,14 @@ struct RawValues: Sendable {
         guard ConfigurationKeys.key(canonical) != nil else { throw Self.unknown(path, origin: value.origin) }
         var value = value
         if canonical != path { value.spelling = path }
-        if let existing = values[canonical], !(override && !existing.origin.isEnvironment) {
+        if let existing = values[canonical] {
             let first = existing.spelling ?? canonical
             let second = value.spelling ?? canonical
+            // The environment replaces what the files say under the same name; under another name it must agree.
+            if override && !existing.origin.isEnvironment && first == second {
+                values[canonical] = value
+                return
+            }
             if first == second {
                 if override { values[canonical] = value; return }
                 // The same key in the YAML file and the .properties file: fine when they agree.
@@ -220,7 +234,11 @@ struct RawValues: Sendable {
                 ignored.append(entry.key)
                 continue
             }
-            if let existing = values[canonical], existing.origin.isEnvironment { continue }
+            if let existing = values[canonical], existing.origin.isEnvironment,
+                (existing.spelling ?? canonical) == entry.key
+            {
+                continue  // the same name in the environment overrides the file
+            }
             try set(
                 entry.key,
                 RawValue(text: entry.value, shape: entry.value.isEmpty ? .null : .scalar, origin: origin))

@@ -18,7 +18,19 @@ struct TypedReader {
         default: shown = "\"\(value.text)\""
         }
         return ConfigurationError(
-            "\(path) (\(value.origin)): expected \(expected), got \(shown)\(detail.map { ": \($0)" } ?? "")")
+            "\(value.spelling ?? path) (\(value.origin)): expected \(expected), got \(shown)\(detail.map { ": \($0)" } ?? "")"
+        )
+    }
+
+    /// A key as the user wrote it (Dynomite-manager's spelling of it, when that is how it was set), with where.
+    func named(_ path: String) -> String {
+        guard let value = raw[path] else { return path }
+        return "\(value.spelling ?? path) (\(value.origin))"
+    }
+
+    /// The origin of a value derived from these keys (those that are set), as written.
+    func alias(_ paths: [String]) -> ValueOrigin {
+        .alias(of: paths.filter { raw[$0] != nil }.map(named))
     }
 
     /// Records a key's effective value (hidden when secret) for `config check`.
@@ -114,12 +126,12 @@ struct TypedReader {
         let mine = try bool(native)
         let theirs = try bool(alias)
         if let mine, let theirs, mine.value != theirs.value {
-            throw ConfigurationError("\(native) (\(mine.origin)) and \(alias) (\(theirs.origin)) disagree: keep one")
+            throw ConfigurationError("\(native) (\(mine.origin)) and \(named(alias)) disagree: keep one")
         }
         let chosen = mine ?? theirs
         record(
             native, String(chosen?.value ?? false),
-            chosen.map { mine != nil ? $0.origin : .alias(of: [alias]) } ?? .defaultValue)
+            chosen.map { mine != nil ? $0.origin : self.alias([alias]) } ?? .defaultValue)
         return chosen?.value ?? false
     }
 

@@ -180,7 +180,7 @@ import Testing
         #expect(
             flat.effective.first { $0.key == "storage.url" }?.origin
                 == .alias(of: [
-                    "dynomitemanager.dyno.backup.bucket.name", "dynomitemanager.dyno.backup.s3.base_dir",
+                    "dynomitemanager.dyno.backup.bucket.name (test.yml line 1)", "Dynomite-manager's defaults",
                 ]))
 
         let nested = try Self.parse(
@@ -280,8 +280,18 @@ import Testing
             Self.error("backup:\n  enabled: true\ndynomitemanager.dyno.backup.snapshot.enabled: false\n").contains(
                 "disagree"))
         #expect(
-            Self.error("backup:\n  schedule: daily 01:00\ndynomitemanager.dyno.backup.hour: 3\n").contains(
-                "both set the schedule"))
+            Self.error("backup:\n  schedule: daily 01:00\ndm.dyno.backup.hour: 3\n").contains(
+                "backup.schedule (test.yml line 2) and Dynomite-manager's schedule (from dm.dyno.backup.hour (test.yml line 3)) disagree"
+            ))
+        // Two names of one setting that agree are fine; errors name the key as it was written.
+        let agreeing = try? Self.parse(
+            "backup:\n  schedule: daily 03:01\nrestore:\n  date: 2025-11-20\ndm.dyno.backup.hour: 3\n"
+                + "florida.dyno.backup.restore.date: 20251120\n")
+        #expect(agreeing?.backup.schedule == .daily(hour: 3, minute: 1))
+        #expect(
+            Self.error("restore:\n  date: 2025-11-21\nflorida.dyno.backup.restore.date: 20251120\n").contains(
+                "florida.dyno.backup.restore.date (test.yml line 3) disagree"))
+        #expect(Self.error("dm.dyno.backup.hour: 25\n").hasPrefix("dm.dyno.backup.hour (test.yml line 1): expected"))
         #expect(Self.error("dynomitemanager.dyno.backup.schedule: month\n").contains("not day or week"))
         #expect(Self.error("dynomitemanager.dyno.backup.restore.date: 2026-11-20\n").contains("yyyyMMdd"))
     }

@@ -93,6 +93,21 @@ import Testing
         #expect(throws: Never.self) { _ = try Self.load(Self.dm2017, yaml: "backup:\n  enabled: true\n") }
         let overridden = try Self.load(Self.dm2017, environment: ["DM_DYNO_BACKUP_HOUR": "7"])
         #expect(overridden.backup.schedule == .daily(hour: 7, minute: 1))
+        // A variable under another generation's name does not override the file's: it must agree with it.
+        let otherName = #expect(throws: ConfigurationError.self) {
+            _ = try Self.load(Self.dm2017, environment: ["DBSIDECAR_AWS_DYNO_BACKUP_BUCKET_NAME": "other"])
+        }
+        #expect(
+            "\(otherName!)".contains("dm.dyno.backup.bucket.name (") && "\(otherName!)".contains("disagree"),
+            "\(otherName!)")
+        #expect(throws: Never.self) {
+            _ = try Self.load(Self.dm2017, environment: ["FLORIDA_DYNO_BACKUP_HOUR": "5"])
+        }
+        // A file that names no bucket means Dynomite-manager's default one, as it did.
+        let hourOnly = try Self.load("dbsidecar.common.dyno.backup.hour=3\n")
+        #expect(hourOnly.storage.url == .s3(bucket: "us-east-1.dynomite-backup-test", prefix: "backup"))
+        #expect(
+            try Self.load("dm.dyno.backup.hour=3\n").storage.url == .s3(bucket: "dynomite-backup", prefix: "backup"))
         let unknown = #expect(throws: ConfigurationError.self) {
             _ = try Self.load("dm.dyno.backup.snapshots.enabled=true\n")
         }
@@ -126,7 +141,8 @@ import Testing
         try (Self.dm2017 + "\ndm.dyno.backup.s3.base_dir=/nightly/\n").write(
             toFile: file, atomically: true, encoding: .utf8)
         let slashed = try DynomiteManagerImport.yaml(file: file)
-        #expect(slashed.contains("dynomitemanager.dyno.backup.s3.base_dir: \"/nightly/\""), "\(slashed)")
+        #expect(slashed.contains("dm.dyno.backup.s3.base_dir: \"/nightly/\""), "\(slashed)")
+        #expect(slashed.contains("dm.dyno.backup.bucket.name: \"dm-bucket\"  # from dm.dyno.backup.bucket.name"))
         #expect(!slashed.contains("url:"), "\(slashed)")
         let reread = try DynokeeperConfiguration.parse(yaml: slashed, path: "imported.yml")
         #expect(reread.storage.dynomiteManagerBaseDir == "/nightly/")

@@ -350,15 +350,21 @@ import Testing
             }
             let selector = SnapshotSelector(store: store.store, logger: Engine.logger)
             func chosen(_ zone: TimeZone) async throws -> Date {
-                try await selector.select(
-                    .init(
-                        source: node, date: try RestorePoint.parse("20261120", timeZone: zone), format: .dynomiteManager
-                    )
-                ).id.date
+                var request = SnapshotSelector.Request(
+                    source: node, date: try RestorePoint.parse("20261120", timeZone: zone), format: .dynomiteManager)
+                request.dynomiteManagerTimeZone = zone
+                return try await selector.select(request).id.date
             }
             #expect(try await chosen(tokyo) == iso.date(from: "2026-11-20T00:00:00+09:00"))
-            // Read in UTC, the 21st's Tokyo midnight (15:00 UTC on the 20th) would be taken for the 20th.
-            #expect(try await chosen(TimeZone(identifier: "UTC")!) == iso.date(from: "2026-11-21T00:00:00+09:00"))
+            // Read in UTC, the 21st's Tokyo midnight (15:00 UTC on the 20th) would be taken for the 20th: refused,
+            // naming the zone whose midnights the names are.
+            let misread = await expectFailure(.snapshot) { _ = try await chosen(TimeZone(identifier: "UTC")!) }
+            #expect(misread?.description.contains("is not named by a midnight in restore.timezone") == true)
+            #expect(misread?.description.contains("(it is the midnight of UTC+09:00)") == true, "\(misread!)")
+            let west = await expectFailure(.snapshot) {
+                _ = try await chosen(TimeZone(identifier: "America/Los_Angeles")!)
+            }
+            #expect(west?.description.contains("UTC+09:00") == true)
         }
     }
 }

@@ -22,6 +22,8 @@ package struct SnapshotSelector: Sendable {
         /// Whether `auto` (no `format`) looks at Dynomite-manager's objects: not on a node that encrypts, whose
         /// data is never in clear (one asks for them with the dynomite-manager format).
         package var autoIncludesDynomiteManager = true
+        /// Where Dynomite-manager's JVM ran (`restore.timezone`): its objects are named by that zone's midnights.
+        package var dynomiteManagerTimeZone = TimeZone(identifier: "UTC")!
 
         package init(
             source: NodeIdentity, date: Date? = nil, snapshotID: SnapshotID? = nil, format: RestoreSource.Format? = nil,
@@ -83,6 +85,7 @@ package struct SnapshotSelector: Sendable {
                 candidate.map({ chosen.id > $0.id }) ?? true
             {
                 do {
+                    try Self.checkMidnight(chosen.info.key, day: chosen.id.date, in: request.dynomiteManagerTimeZone)
                     try await checkLooksLikeRedis(chosen.info.key, type: request.dynomiteManagerType)
                 } catch let error where fallback != nil {
                     logger.warning("\(error); restoring dynokeeper's snapshot \(fallback!.id) instead")
@@ -131,6 +134,22 @@ package struct SnapshotSelector: Sendable {
             guard !last.contains("/"), let millis = Int64(last), millis > 0 else { return nil }
             return (SnapshotID(date: Date(timeIntervalSince1970: TimeInterval(millis) / 1000)), info)
         }
+    }
+
+    /// Refuses an object whose name is not a midnight in `restore.timezone`: Dynomite-manager named each day's
+    /// object by its JVM's local midnight, so the zone is not the one it ran in, and a date's day would be misread
+    /// (the 20th's object taken for the 19th).
+    static func checkMidnight(_ key: String, day: Date, in zone: TimeZone) throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        guard calendar.startOfDay(for: day) != day else { return }
+        // The UTC offset whose midnight the name is.
+        let sinceUTCMidnight = Int(day.timeIntervalSince1970.truncatingRemainder(dividingBy: 86_400) + 86_400) % 86_400
+        let offset = sinceUTCMidnight > 43_200 ? 86_400 - sinceUTCMidnight : -sinceUTCMidnight
+        let hours = String(format: "%+03d:%02d", offset / 3600, abs(offset % 3600) / 60)
+        throw DynokeeperError.snapshot(
+            "Dynomite-manager's object \(key) is not named by a midnight in restore.timezone \(zone.identifier) (it is the midnight of UTC\(hours)): set restore.timezone to the zone Dynomite-manager's JVM ran in, or its days are misread; nothing was touched"
+        )
     }
 
     /// Refuses an object that does not start like the data it should hold, before anything is touched.

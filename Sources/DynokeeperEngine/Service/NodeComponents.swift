@@ -83,6 +83,7 @@ extension RestoreRequest {
                 format: format ?? RestoreSource.Format(configuration.restore.format),
                 dynomiteManagerType: configuration.backup.type))
         options.request.autoIncludesDynomiteManager = configuration.encryption.keyFile == nil
+        options.request.dynomiteManagerTimeZone = configuration.restore.timeZone
         options.dryRun = dryRun
         options.force = force
         options.skipSafetySave = skipSafetySave

@@ -98,11 +98,12 @@ struct FetchCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await NodeContext.with(options) { context in
-                let request = SnapshotSelector.Request(
+                var request = SnapshotSelector.Request(
                     source: context.node.identity,
                     date: try date.map { try RestorePoint.parse($0, timeZone: context.configuration.restore.timeZone) },
                     snapshotID: try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") },
                     dynomiteManagerType: context.configuration.backup.type)
+                request.dynomiteManagerTimeZone = context.configuration.restore.timeZone
                 let source = try await SnapshotSelector(store: context.store, logger: context.logger).select(request)
                 guard !to.isEmpty else { throw ValidationError("--to needs a folder") }
                 let folder = URL(fileURLWithPath: to).standardizedFileURL.path
