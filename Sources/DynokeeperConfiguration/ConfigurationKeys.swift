@@ -88,10 +88,6 @@ package enum ConfigurationKeys {
             "restore.timezone",
             "a time zone name such as UTC (default) or America/Los_Angeles: where restore dates' days are read, and Dynomite-manager's daily objects named"
         ),
-        Key("pitr.enabled", "true or false"),
-        Key("pitr.segment_seconds", "an integer from 1 to 3600"),
-        Key("pitr.segment_mb", "an integer from 1 to 1024"),
-        Key("pitr.base_hours", "an integer from 1 to 8760"),
         Key("retention.keep_last", "an integer from 0"),
         Key("retention.keep_hourly", "an integer from 0"),
         Key("retention.keep_daily", "an integer from 0"),

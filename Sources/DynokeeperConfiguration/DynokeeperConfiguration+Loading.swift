@@ -66,10 +66,6 @@ extension DynokeeperConfiguration {
             cluster: cluster, node: node, redis: redis, storage: storage, backup: backup, restore: restore,
             dynomite: dynomite, ring: ring, server: server, log: log)
         retention = try Retention(reading: &reader)
-        pitr.enabled = try reader.bool("pitr.enabled")?.value ?? false
-        pitr.segmentSeconds = try reader.int("pitr.segment_seconds", default: 60, range: 1...3600)!
-        pitr.segmentMB = try reader.int("pitr.segment_mb", default: 16, range: 1...1024)!
-        pitr.baseHours = try reader.int("pitr.base_hours", default: 24, range: 1...8760)!
         verify.schedule = try reader.parsed("verify.schedule", BackupSchedule.init(parsing:))?.value
         verify.load = try reader.bool("verify.load")?.value ?? false
         verify.redisServer = try reader.string("verify.redis_server", default: "redis-server")!

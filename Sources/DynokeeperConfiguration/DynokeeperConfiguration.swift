@@ -15,8 +15,6 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     package var log: Log
     /// Which snapshots the daemon keeps after each scheduled backup (`retention.*`); nothing is removed when unset.
     package var retention = Retention()
-    /// Continuous archiving of the replication stream (`pitr.*`); off by default.
-    package var pitr = PITR()
     /// Scheduled verification of the stored snapshots (`verify.*`).
     package var verify = Verify()
     /// Client-side encryption of the stored snapshots (`encryption.*`).
@@ -36,18 +34,6 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     }
 
     /// The `retention.*` keys: restic's rules, a snapshot stays when any keeps it.
-    /// `pitr.*`: continuous archiving of Redis's replication stream, for restores to a moment.
-    package struct PITR: Sendable, Equatable {
-        package var enabled = false
-        /// A segment is closed and stored after this many seconds (or `segmentMB`), whichever comes first.
-        package var segmentSeconds = 60
-        package var segmentMB = 16
-        /// A new base (a full resynchronisation) after this many hours, so that a restore replays at most that much.
-        package var baseHours = 24
-
-        package init() {}
-    }
-
     package struct Retention: Sendable, Equatable {
         package var keepLast = 0
         package var keepHourly = 0

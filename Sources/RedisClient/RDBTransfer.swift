@@ -33,28 +33,7 @@ package enum RDBTransfer {
         idleTimeout: TimeAmount = .seconds(60), logger: Logger = Logger(label: "dynokeeper.redis"),
         _ consume: (ByteBuffer) async throws -> Void
     ) async throws -> Summary {
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(connectTimeout)
-                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                // Reads of up to 1 MiB: fewer, larger pieces for the consumer (each one a hand-over between
-                // threads), still bounded by the channel's back-pressure.
-                .channelOption(
-                    .recvAllocator,
-                    value: AdaptiveRecvByteBufferAllocator(minimum: 64 << 10, initial: 256 << 10, maximum: 1 << 20)
-                )
-                .connect(host: address.host, port: address.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        // At most four reads wait for the consumer: back-pressure in bytes, not only in reads.
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)))
-                    }
-                }
-        } catch {
-            throw RedisError.connectionFailed(address: address.description, reason: RedisConnection.describe(error))
-        }
+        let channel = try await connectReplicaLink(address, connectTimeout: connectTimeout)
         let watch = Watch()
         return try await withThrowingTaskGroup(of: Summary?.self) { group in
             // Closes the link when Redis stays silent too long; the read below then ends with the timeout.
@@ -122,6 +101,31 @@ package enum RDBTransfer {
                 "received the RDB of \(address): \(summary.bytes) bytes, \(summary.diskless ? "diskless" : "from disk")"
             )
             return summary
+        }
+    }
+
+    /// A connection that reads as a replica does: pieces of up to 1 MiB (fewer, larger hand-overs to the consumer),
+    /// at most four of them waiting for it (back-pressure in bytes, not only in reads).
+    static func connectReplicaLink(
+        _ address: RedisAddress, connectTimeout: TimeAmount
+    ) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        do {
+            return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(connectTimeout)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 64 << 10, initial: 256 << 10, maximum: 1 << 20)
+                )
+                .connect(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)))
+                    }
+                }
+        } catch {
+            throw RedisError.connectionFailed(address: address.description, reason: RedisConnection.describe(error))
         }
     }
 

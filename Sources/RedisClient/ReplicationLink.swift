@@ -50,21 +50,7 @@ package enum ReplicationLink {
         logger: Logger = Logger(label: "dynokeeper.redis"),
         _ handle: @escaping @Sendable (Event) async throws -> Void
     ) async throws {
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(connectTimeout)
-                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .connect(host: address.host, port: address.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)))
-                    }
-                }
-        } catch {
-            throw RedisError.connectionFailed(address: address.description, reason: RedisConnection.describe(error))
-        }
+        let channel = try await RDBTransfer.connectReplicaLink(address, connectTimeout: connectTimeout)
         let shared = Shared()
         try await channel.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
