@@ -23,7 +23,7 @@ extension DynokeeperConfiguration.Storage {
             let bucketName = bucket ?? (v2 ? "us-east-1.dynomite-backup-test" : "dynomite-backup")
             let given = baseDir ?? "backup"
             literalBaseDir = given
-            url = .s3(bucket: bucketName, prefix: given.split(separator: "/").joined(separator: "/"))
+            url = .s3(bucket: bucketName, prefix: StorageURL.tidy(given))
             let named = [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir].filter { reader.raw[$0] != nil }
                 .map(reader.named)
             let origin = ValueOrigin.alias(of: named + (named.count < 2 ? ["Dynomite-manager's defaults"] : []))

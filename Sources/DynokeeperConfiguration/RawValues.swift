@@ -122,12 +122,8 @@ struct RawValues: Sendable {
         if let existing = values[canonical] {
             let first = existing.spelling ?? canonical
             let second = value.spelling ?? canonical
-            // The environment replaces what the files say under the same name; under another name it must agree.
-            if override && !existing.origin.isEnvironment && first == second {
-                values[canonical] = value
-                return
-            }
             if first == second {
+                // The environment replaces what the files say under the same name; under another name it must agree.
                 if override { values[canonical] = value; return }
                 // The same key in the YAML file and the .properties file: fine when they agree.
                 if existing.agrees(with: value) { return }

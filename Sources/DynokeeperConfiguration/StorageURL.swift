@@ -12,8 +12,7 @@ package enum StorageURL: Sendable, Equatable, CustomStringConvertible {
             let rest = text.dropFirst(5)
             let bucket = String(rest.prefix { $0 != "/" })
             guard !bucket.isEmpty else { throw ConfigurationError("no bucket in \(text)") }
-            let prefix = rest.dropFirst(bucket.count).split(separator: "/").joined(separator: "/")
-            self = .s3(bucket: bucket, prefix: prefix)
+            self = .s3(bucket: bucket, prefix: Self.tidy(String(rest.dropFirst(bucket.count))))
         } else if text.hasPrefix("file://") {
             let path = String(text.dropFirst(7))
             guard !path.isEmpty else { throw ConfigurationError("no path in \(text)") }
@@ -25,6 +24,9 @@ package enum StorageURL: Sendable, Equatable, CustomStringConvertible {
             self = .file(path: text)
         }
     }
+
+    /// A key prefix's segments joined by `/`: no leading, trailing or repeated slashes.
+    static func tidy(_ prefix: String) -> String { prefix.split(separator: "/").joined(separator: "/") }
 
     package var description: String {
         switch self {

@@ -5,14 +5,23 @@ package struct S3Location: Sendable, Equatable, CustomStringConvertible {
     /// prefix's segments joined by `/` (`a/b/`); taken literally (Dynomite-manager's `base_dir` joined with `/` as it
     /// is given) it may start with `/` or hold `//`, as such keys are on AWS S3.
     package private(set) var keyRoot: String
+    /// The key root with its empty segments dropped (`/a//` → `a/`), as stores that collapse them keep its keys;
+    /// the key root itself when it has none.
+    private(set) var collapsedKeyRoot: String
 
     /// - Parameters:
     ///   - bucket: The bucket's name.
     ///   - prefix: The key prefix; leading, trailing and repeated slashes are dropped.
     package init(bucket: String, prefix: String = "") {
         self.bucket = bucket
+        self.keyRoot = Self.collapse(prefix)
+        self.collapsedKeyRoot = keyRoot
+    }
+
+    /// A prefix's segments joined by `/`, ending with `/` (empty when it has none).
+    private static func collapse(_ prefix: String) -> String {
         let segments = prefix.split(separator: "/")
-        self.keyRoot = segments.isEmpty ? "" : segments.joined(separator: "/") + "/"
+        return segments.isEmpty ? "" : segments.joined(separator: "/") + "/"
     }
 
     /// A location whose key root is kept exactly as given (empty, or ending with `/`).
@@ -20,6 +29,7 @@ package struct S3Location: Sendable, Equatable, CustomStringConvertible {
         precondition(literalKeyRoot.isEmpty || literalKeyRoot.hasSuffix("/"), "a key root ends with /")
         self.bucket = bucket
         self.keyRoot = literalKeyRoot
+        self.collapsedKeyRoot = Self.collapse(literalKeyRoot)
     }
 
     /// Parses `s3://bucket[/prefix]`.
@@ -58,9 +68,8 @@ package struct S3Location: Sendable, Equatable, CustomStringConvertible {
     /// the collapsed root too.
     func storeKey(_ fullKey: String) -> String? {
         if fullKey.hasPrefix(keyRoot) { return String(fullKey.dropFirst(keyRoot.count)) }
-        let collapsed = S3Location(bucket: bucket, prefix: keyRoot).keyRoot
-        guard collapsed != keyRoot, fullKey.hasPrefix(collapsed) else { return nil }
-        return String(fullKey.dropFirst(collapsed.count))
+        guard collapsedKeyRoot != keyRoot, fullKey.hasPrefix(collapsedKeyRoot) else { return nil }
+        return String(fullKey.dropFirst(collapsedKeyRoot.count))
     }
 
     /// `s3://bucket` followed by the key root without its final `/`, so that `description + "/" + key` names a

@@ -30,7 +30,7 @@ extension S3Store {
         // stores (SeaweedFS) store them collapsed (`dm/`) and list nothing under the literal prefix. When the literal
         // listing is empty, the collapsed one is read; its continuation tokens are marked to stay on it.
         let location = configuration.location
-        let collapsed = S3Location(bucket: location.bucket, prefix: location.keyRoot).keyRoot
+        let collapsed = location.collapsedKeyRoot
         if let continuation, continuation.hasPrefix(Self.collapsedMarker), collapsed != location.keyRoot {
             return try await listPage(
                 fullPrefix: collapsed + prefix, delimiter: delimiter,
