@@ -1,4 +1,3 @@
-package import Logging
 package import NIOCore
 import NIOPosix
 import Synchronization
@@ -47,7 +46,6 @@ package enum ReplicationLink {
     package static func follow(
         _ address: RedisAddress, credentials: RedisCredentials? = nil, from position: Position?,
         connectTimeout: TimeAmount = .seconds(5), idleTimeout: TimeAmount = .seconds(60),
-        logger: Logger = Logger(label: "dynokeeper.redis"),
         _ handle: @escaping @Sendable (Event) async throws -> Void
     ) async throws {
         let channel = try await RDBTransfer.connectReplicaLink(address, connectTimeout: connectTimeout)
@@ -68,7 +66,7 @@ package enum ReplicationLink {
                         if silent >= .nanoseconds(idleTimeout.nanoseconds) {
                             shared.timedOut.store(true, ordering: .relaxed)
                             channel.channel.close(promise: nil)
-                            return
+                            throw RedisError.timeout(command: "PSYNC", seconds: Double(idleTimeout.nanoseconds) / 1e9)
                         }
                         let offset = shared.offset.load(ordering: .relaxed)
                         guard offset >= 0, sinceAck >= 10 || shared.ackRequested.exchange(false, ordering: .relaxed)

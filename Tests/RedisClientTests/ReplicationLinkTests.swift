@@ -130,4 +130,34 @@ import Testing
             #expect(String(decoding: set.raw, as: UTF8.self).contains("$1\r\nb\r\n$1\r\n2\r\n"))
         }
     }
+
+    /// A master that sends nothing for longer than the idle timeout (here blocked by DEBUG SLEEP) ends the link
+    /// with a timeout, not a quiet return.
+    @Test func aSilentMasterEndsTheLinkWithATimeout() async throws {
+        try await withResource(RedisServer.start(arguments: ["--enable-debug-command", "local"])) { server in
+            let attached = Seen()
+            let link = Task {
+                try await ReplicationLink.follow(
+                    RedisAddress(host: "127.0.0.1", port: server.port), from: nil, idleTimeout: .seconds(1)
+                ) { event in
+                    if case .rdbEnd = event { attached.state.withLock { $0.rdbEnded = true } }
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !attached.state.withLock({ $0.rdbEnded }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            _ = try await server.command("DEBUG", "SLEEP", "3")
+            let outcome = await link.result
+            guard case .failure(let error) = outcome else {
+                Issue.record("the link returned without an error after the master fell silent")
+                return
+            }
+            guard case RedisError.timeout(let command, _)? = error as? RedisError else {
+                Issue.record("expected a timeout, got \(error)")
+                return
+            }
+            #expect(command == "PSYNC")
+        }
+    }
 }
