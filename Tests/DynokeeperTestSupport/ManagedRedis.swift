@@ -219,7 +219,13 @@ package final class StandInDynomite: Sendable {
         "echo dynomite-start >> \(eventsPath) && nutcracker -d -c \(confPath) -p \(pidPath) -o \(directory.file("nutcracker.log")) -s \(statsPort) -a 127.0.0.1"
     }
 
-    package var stopCommand: String { "echo dynomite-stop >> \(eventsPath) && kill $(cat \(pidPath))" }
+    /// nutcracker leaves its pid file behind and pids are reused quickly here (pid_max 32768), so the pid is killed
+    /// only while its command line still names this stand-in's configuration: a second stop (a restore stops a
+    /// Dynomite that is already down) must not kill another test's Redis.
+    package var stopCommand: String {
+        "echo dynomite-stop >> \(eventsPath) && p=$(cat \(pidPath) 2>/dev/null) && "
+            + "grep -qaF -- \(confPath) /proc/$p/cmdline 2>/dev/null && kill $p || true"
+    }
 
     /// A dynomite.yml describing this node, for `node.dynomite_yaml`.
     package func dynomiteYAML(
