@@ -78,6 +78,10 @@ package enum ConfigurationKeys {
         Key("backup.format", "dynokeeper, or dynomite-manager (also writes Dynomite-manager's daily object)"),
         Key("restore.enabled", "true or false"),
         Key("restore.date", "a date (2026-11-20), date and time (2026-11-20T14:00, 2026-11-20T14:00:00Z) or yyyyMMdd"),
+        Key(
+            "restore.to_time",
+            "a moment (2026-11-20T14:03:07Z, fractions of a second allowed): restores go to it with the archived commands (pitr)"
+        ),
         Key("restore.source_cluster", name),
         Key("restore.source_datacenter", name),
         Key("restore.source_rack", name),
@@ -94,6 +98,9 @@ package enum ConfigurationKeys {
         Key("retention.keep_weekly", "an integer from 0"),
         Key("retention.keep_monthly", "an integer from 0"),
         Key("retention.keep_within", "a duration such as 36h or 7d"),
+        Key("pitr.enabled", "true or false: serve archives Redis's command stream for restores to any second"),
+        Key("pitr.segment_seconds", "an integer from 1 to 3600 (default 60): how often the archive is stored"),
+        Key("pitr.segment_mb", "an integer from 1 to 512 (default 16): the most a segment holds before it is stored"),
         Key("verify.schedule", "\"daily HH:MM\" (UTC) or a five-field cron expression"),
         Key("verify.load", "true or false"),
         Key("verify.redis_server", "the redis-server a restore drill starts"),

@@ -70,6 +70,7 @@ extension DynokeeperConfiguration {
         verify.load = try reader.bool("verify.load")?.value ?? false
         verify.redisServer = try reader.string("verify.redis_server", default: "redis-server")!
         encryption = try Encryption(reading: &reader)
+        pitr = try PointInTime(reading: &reader)
         if backup.format == .dynomiteManager && encryption.keyFile != nil {
             throw ConfigurationError(
                 "backup.format dynomite-manager writes the RDB in clear (Dynomite-manager's layout), which encryption.key_file is there to prevent: keep one"

@@ -51,6 +51,12 @@ extension DynokeeperConfiguration.Restore {
             sourceRack: try reader.string("restore.source_rack", check: TypedReader.checkName),
             method: try reader.choice("restore.method", default: Method.files, what: "method"))
         self.onStart = restoreOnStart
+        toTime = try reader.parsed("restore.to_time") { try RestorePoint.parse($0, timeZone: zone, fractions: true) }?
+            .value
+        if toTime != nil && date != nil {
+            throw ConfigurationError(
+                "restore.to_time and restore.date both say where a restore goes back to: keep one")
+        }
         timeZone = zone
         format = try reader.choice("restore.format", default: Format.auto, what: "format")
     }

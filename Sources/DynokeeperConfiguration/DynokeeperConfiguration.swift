@@ -19,6 +19,8 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     package var verify = Verify()
     /// Client-side encryption of the stored snapshots (`encryption.*`).
     package var encryption = Encryption()
+    /// Point-in-time recovery (`pitr.*`).
+    package var pitr = PointInTime()
     /// The properties of `config.dynomite_manager_properties` that dynokeeper does not use (Dynomite-manager's
     /// other settings), for `config check`.
     package var ignoredProperties: [String] = []
@@ -192,6 +194,9 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var enabled: Bool
         /// The default moment to restore to.
         package var date: Foundation.Date?
+        /// The default moment a point-in-time restore brings the node to (`restore.to_time`): a base snapshot, then
+        /// the archived commands up to it.
+        package var toTime: Foundation.Date?
         /// Restore another cluster's data (refresh a test cluster from production).
         package var sourceCluster: String?
         /// The source's datacenter and rack, when their names differ from this node's.

@@ -4,10 +4,15 @@ package import Foundation
 package enum RestorePoint {
     /// Parses `2026-11-20` (the end of that day), `2026-11-20T14:00`, `2026-11-20T14:00:00Z` or with an offset
     /// (`+02:00`), and Dynomite-manager's `20261120`.
-    /// - Parameter timeZone: Where a day, or a time without an offset, is read (`restore.timezone`, UTC by default).
-    package static func parse(_ text: String, timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws -> Date {
+    /// - Parameters:
+    ///   - timeZone: Where a day, or a time without an offset, is read (`restore.timezone`, UTC by default).
+    ///   - fractions: Also take fractions of a second (`2026-11-20T14:00:05.250Z`), for point-in-time restores.
+    package static func parse(
+        _ text: String, timeZone: TimeZone = TimeZone(identifier: "UTC")!, fractions: Bool = false
+    ) throws -> Date {
         let invalid = ConfigurationError(
-            "\"\(text)\" is not a date: use 2026-11-20, 2026-11-20T14:00, 2026-11-20T14:00:00Z or 20261120")
+            "\"\(text)\" is not a date: use 2026-11-20, 2026-11-20T14:00, 2026-11-20T14:00:00Z\(fractions ? ", 2026-11-20T14:00:00.250Z" : "") or 20261120"
+        )
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let utc = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!)
         let local = Date.ISO8601FormatStyle(timeZone: timeZone)
@@ -20,8 +25,12 @@ package enum RestorePoint {
             }
             return endOfDay(day, in: timeZone)
         }
-        let form = /([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?)?/
-        guard let parts = trimmed.wholeMatch(of: form)?.output else { throw invalid }
+        let form =
+            /([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2})?(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?)?/
+        guard let parts = trimmed.wholeMatch(of: form)?.output, parts.4 == nil || (fractions && parts.3 != nil) else {
+            throw invalid
+        }
+        let fraction = parts.4.flatMap { Double("0" + $0) } ?? 0
         guard let time = parts.2 else {
             guard let day = strictly(local.year().month().day(), String(parts.1)) else { throw invalid }
             return endOfDay(day, in: timeZone)
@@ -29,13 +38,13 @@ package enum RestorePoint {
         // Foundation reads times with seconds only: 14:00 is 14:00:00.
         let reading = "\(parts.1)T\(time)\(parts.3 ?? ":00")"
         // Without an offset, the time is the zone's; `Z` is UTC.
-        let style = parts.4 == "Z" ? utc : local
+        let style = parts.5 == "Z" ? utc : local
         guard let date = strictly(style.year().month().day().time(includingFractionalSeconds: false), reading) else {
             throw invalid
         }
-        guard let zone = parts.4, zone != "Z" else { return date }
+        guard let zone = parts.5, zone != "Z" else { return date.addingTimeInterval(fraction) }
         guard let zoned = try? utc.parse(reading + zone) else { throw invalid }
-        return zoned
+        return zoned.addingTimeInterval(fraction)
     }
 
     /// The last second of the day starting at `day` in `zone` (a day of a daylight-saving change has 23 or 25 hours).

@@ -223,8 +223,13 @@ package struct RingCoordinator: Sendable {
     package func restore(_ request: RingRestoreRequest) async throws -> RingReport {
         try NodeRestore.checkEnabled(configuration, ring: true)
         let sourceCluster = request.sourceCluster(configuration)
+        // A point-in-time restore takes the ring's members from the newest ring snapshot at or before the moment;
+        // each node then picks its own base and replays its own archive up to that moment.
+        let toTime =
+            request.toTime ?? (request.date == nil && request.snapshot == nil ? configuration.restore.toTime : nil)
         let ring = try await RingCatalog(store: store, logger: logger).choose(
-            cluster: sourceCluster, date: request.date ?? configuration.restore.date, id: request.snapshot, now: now())
+            cluster: sourceCluster, date: toTime ?? request.date ?? configuration.restore.date, id: request.snapshot,
+            now: now())
         let (members, unreachable) = try await members()
         guard unreachable.isEmpty else {
             throw DynokeeperError(
@@ -236,7 +241,7 @@ package struct RingCoordinator: Sendable {
         let mapping = try RingMapping.map(targets: members.map(\.place), sources: sources, explicit: request.mapping)
         // The nodes get the ring snapshot by its id: a node that encrypts would take a snapshot in clear. Chosen as
         // the newest (or by date) rather than named, a ring snapshot in clear may have been planted in the bucket.
-        if configuration.encryption.keyFile != nil, request.snapshot == nil {
+        if configuration.encryption.keyFile != nil, request.snapshot == nil, toTime == nil {
             let catalog = SnapshotCatalog(store: store, logger: logger)
             for node in ring.nodes {
                 let identity = NodeIdentity(
@@ -266,9 +271,10 @@ package struct RingCoordinator: Sendable {
         for group in groups {
             let results = await run(group) { member in
                 let source = mapping[member.place]!
-                let body = RestoreRequest(
-                    snapshot: ring.snapshotID, sourceCluster: sourceCluster, sourceDatacenter: source.datacenter,
-                    sourceRack: source.rack, dryRun: request.dryRun)
+                var body = RestoreRequest(
+                    snapshot: toTime == nil ? ring.snapshotID : nil, sourceCluster: sourceCluster,
+                    sourceDatacenter: source.datacenter, sourceRack: source.rack, dryRun: request.dryRun)
+                body.toTime = toTime
                 return (try await peers.startRestore(member.url, body), "\(sourceCluster)/\(source)")
             }
             outcomes += results

@@ -52,10 +52,14 @@ package final class DynokeeperDaemon: Sendable {
         let store = try StoreFactory.makeStore(configuration.storage, environment: environment, logger: logger)
         let metrics = DynokeeperMetrics()
         let holder = ConfigurationHolder(configuration, path: path, environment: environment, logger: logger)
+        // pitr.* is read at start-up: a change takes a restart.
+        let archiver =
+            configuration.pitr.enabled
+            ? NodeComponents(configuration: configuration, node: settings, store: store, logger: logger).archiver()
+            : nil
         node = NodeService(
             holder: holder, node: settings, store: store, runner: JobRunner(logger: logger, events: metrics),
-            events: metrics,
-            logger: logger)
+            events: metrics, logger: logger, archiver: archiver)
         ring = RingService(
             holder: holder, node: settings, store: store, peers: try PeerClient.make(configuration), logger: logger,
             now: { clock.now() })
@@ -115,6 +119,7 @@ package final class DynokeeperDaemon: Sendable {
             GarbageCollection(store: node.store, logger: logger),
             application,
         ]
+        if let archiver = node.archiver { services.append(PointInTimeArchiving(archiver: archiver)) }
         if handleSignals { services.append(ReloadOnHangup(holder: node.holder, tls: tls, logger: logger)) }
         let group = ServiceGroup(
             configuration: .init(
@@ -194,6 +199,15 @@ struct JobsService: Service {
         try? await gracefulShutdown()
         await ring.shutdown()
         await runner.shutdown()
+    }
+}
+
+/// Runs the point-in-time archiver until shutdown.
+struct PointInTimeArchiving: Service {
+    let archiver: StreamArchiver
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await archiver.run() }
     }
 }
 

@@ -3,8 +3,8 @@ package import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Redis's RDB as a replica receives it: `SYNC` after `REPLCONF capa eof` and `REPLCONF rdb-only 1` (Redis 7 and later), so that no
-/// command stream follows the snapshot. With diskless sync (Redis 7's default) Redis streams the RDB while its fork
+/// Redis's RDB as a replica receives it: `PSYNC ? -1` after `REPLCONF capa eof` and `REPLCONF rdb-only 1` (Redis 7 and
+/// later), so that no command stream follows the snapshot; `+FULLRESYNC` names the replication position it was taken at. With diskless sync (Redis 7's default) Redis streams the RDB while its fork
 /// writes it; otherwise it sends the file its fork wrote to disk.
 ///
 /// The bytes come framed in one of two ways: `$<length>\r\n<length bytes>` (from disk), or
@@ -17,16 +17,18 @@ package enum RDBTransfer {
         package var bytes: Int64
         /// Whether Redis streamed it while its fork wrote it (`$EOF:` framing) rather than from a file.
         package var diskless: Bool
+        /// The replication id and offset the RDB was taken at (`+FULLRESYNC <id> <offset>`).
+        package var position: ReplicationLink.Position?
     }
 
     /// Receives the RDB, handing its bytes to `consume` as they arrive.
     /// - Parameters:
     ///   - address: The Redis to copy.
-    ///   - credentials: Its password (and ACL user); the user needs `SYNC` and `REPLCONF`.
+    ///   - credentials: Its password (and ACL user); the user needs `PSYNC` and `REPLCONF`.
     ///   - idleTimeout: How long Redis may send nothing (it sends newlines while it prepares the snapshot).
     ///   - consume: Takes each piece of the RDB, in order.
     /// - Throws: ``RedisError/server(command:message:)`` when Redis refuses `AUTH`, `REPLCONF rdb-only` (Redis
-    ///   before 7) or `SYNC` (an ACL user without it); ``RedisError/connectionClosed(command:)`` when the link
+    ///   before 7) or `PSYNC` (an ACL user without it); ``RedisError/connectionClosed(command:)`` when the link
     ///   drops before the whole RDB arrived; ``RedisError/timeout(command:seconds:)`` after `idleTimeout` of silence.
     package static func receive(
         from address: RedisAddress, credentials: RedisCredentials? = nil, connectTimeout: TimeAmount = .seconds(5),
@@ -53,7 +55,7 @@ package enum RDBTransfer {
             let summary: Summary
             do {
                 summary = try await channel.executeThenClose { inbound, outbound in
-                    // SYNC is sent once the other replies are read: Redis refuses it while they are still in
+                    // PSYNC is sent once the other replies are read: Redis refuses it while they are still in
                     // its output buffer ("SYNC and PSYNC are invalid with pending output").
                     var request = ByteBuffer()
                     var commands: [String] = []
@@ -81,18 +83,18 @@ package enum RDBTransfer {
                         _ = try await frame.feed(&chunk, consume)
                     }
                     var sync = ByteBuffer()
-                    RESPEncoder.encode(["SYNC"], into: &sync)
+                    RESPEncoder.encode(["PSYNC", "?", "-1"], into: &sync)
                     try await outbound.write(sync)
                     while var chunk = try await iterator.next() {
                         watch.reads.add(1, ordering: .relaxed)
                         if let done = try await frame.feed(&chunk, consume) { return done }
                     }
-                    throw RedisError.connectionClosed(command: "SYNC")
+                    throw RedisError.connectionClosed(command: "PSYNC")
                 }
             } catch {
                 group.cancelAll()
                 if watch.timedOut.load(ordering: .relaxed) {
-                    throw RedisError.timeout(command: "SYNC", seconds: Double(idleTimeout.nanoseconds) / 1e9)
+                    throw RedisError.timeout(command: "PSYNC", seconds: Double(idleTimeout.nanoseconds) / 1e9)
                 }
                 throw error
             }
@@ -151,6 +153,8 @@ package enum RDBTransfer {
         var state: State
         var pending = ByteBuffer()
         var bytes: Int64 = 0
+        /// From the `+FULLRESYNC` line before the RDB, when there was one.
+        var position: ReplicationLink.Position?
         let parser = RESPParser()
 
         init(replies: [String]) { state = .replies(replies) }
@@ -197,17 +201,20 @@ package enum RDBTransfer {
                         .trimmingSuffix("\r")
                     input.moveReaderIndex(to: end + 1)
                     if line.hasPrefix("-") {
-                        throw RedisError.server(command: "SYNC", message: String(line.dropFirst()))
+                        throw RedisError.server(command: "PSYNC", message: String(line.dropFirst()))
                     }
-                    if line.hasPrefix("$EOF:"), line.utf8.count == 45 {
+                    let words = line.split(separator: " ")
+                    if words.first == "+FULLRESYNC", words.count == 3, let offset = Int64(words[2]) {
+                        position = ReplicationLink.Position(replicationID: String(words[1]), offset: offset)
+                    } else if line.hasPrefix("$EOF:"), line.utf8.count == 45 {
                         state = .delimited(marker: Array(line.utf8.dropFirst(5)), held: ByteBuffer())
                     } else if line.hasPrefix("$"), let length = Int64(line.dropFirst()), length >= 0 {
                         state = .counted(length)
                     } else {
-                        throw RedisError.protocolError("unexpected answer to SYNC: \(line.prefix(80))")
+                        throw RedisError.protocolError("unexpected answer to PSYNC: \(line.prefix(80))")
                     }
                 case .counted(let remaining):
-                    if remaining == 0 { return Summary(bytes: bytes, diskless: false) }
+                    if remaining == 0 { return Summary(bytes: bytes, diskless: false, position: position) }
                     guard input.readableBytes > 0 else { return nil }
                     let take = Int(min(Int64(input.readableBytes), remaining))
                     let piece = input.readSlice(length: take)!
@@ -239,7 +246,7 @@ package enum RDBTransfer {
                     }
                     input.clear()
                     if held.readableBytes == marker.count, Array(held.readableBytesView) == marker {
-                        return Summary(bytes: bytes, diskless: true)
+                        return Summary(bytes: bytes, diskless: true, position: position)
                     }
                     state = .delimited(marker: marker, held: held)
                     return nil
@@ -260,6 +267,6 @@ extension RedisError {
     /// that knows no `rdb-only`), so that a backup can take it with BGSAVE instead.
     package var refusesReplication: Bool {
         guard case .server(let command, _) = self else { return false }
-        return command == "SYNC" || command.hasPrefix("REPLCONF")
+        return command == "SYNC" || command == "PSYNC" || command.hasPrefix("REPLCONF")
     }
 }

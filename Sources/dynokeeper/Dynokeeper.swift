@@ -17,7 +17,7 @@ struct Dynokeeper: AsyncParsableCommand {
             ServeCommand.self,
             ScheduleCommand.self,
             GCCommand.self, PruneCommand.self, PinCommand.self, UnpinCommand.self, VerifyCommand.self,
-            FetchCommand.self, ConfigCommand.self, StorageCommand.self,
+            FetchCommand.self, ConfigCommand.self, StorageCommand.self, PitrCommand.self,
         ]
     )
 

@@ -4,7 +4,7 @@ import NIOCore
 import RedisClient
 import Testing
 
-/// The RDB as a replica receives it (`REPLCONF rdb-only 1` + `SYNC`), streamed by a real redis-server: diskless
+/// The RDB as a replica receives it (`REPLCONF rdb-only 1` + `PSYNC ? -1`), streamed by a real redis-server: diskless
 /// (as the fork writes it) and from disk, checked by redis-check-rdb and against the server's own key count.
 @Suite(.tags(.integration)) struct RDBTransferTests {
     /// Receives the RDB of `server` into a file, checks it with redis-check-rdb, and returns the summary and the
@@ -38,6 +38,11 @@ import Testing
             let (summary, keys) = try await Self.receive(server)
             #expect(summary.diskless)
             #expect(keys == counts.values.reduce(0, +))
+            // The position of the fork: the replication id and offset INFO reports.
+            let info = try await server.cli(["INFO", "replication"]).stdoutText
+            let position = try #require(summary.position)
+            #expect(info.contains("master_replid:\(position.replicationID)"))
+            #expect(info.contains("master_repl_offset:\(position.offset)"))
         }
     }
 
@@ -52,7 +57,7 @@ import Testing
         }
     }
 
-    /// A user without SYNC (the least-privilege ACL of the README) is refused with Redis's own words, so that a
+    /// A user without PSYNC (the least-privilege ACL of the README) is refused with Redis's own words, so that a
     /// backup can fall back to BGSAVE.
     @Test func aUserWithoutSyncIsRefusedClearly() async throws {
         try await withResource(RedisServer.start()) { server in
@@ -65,7 +70,7 @@ import Testing
                     credentials: RedisCredentials(user: "backup", password: "backup-secret")
                 ) { _ in }
             }
-            #expect(refused?.description.contains("SYNC") == true, "\(String(describing: refused))")
+            #expect(refused?.description.contains("PSYNC") == true, "\(String(describing: refused))")
             #expect(refused?.description.contains("backup-secret") == false)
         }
     }

@@ -90,6 +90,37 @@ package struct NodeBackup: Sendable {
     }
 
     package func run(_ options: Options) async throws -> Report {
+        try await run(options) { options, id, prefix, startedAt, uploaded in
+            try await connector.withConnection { redis in
+                try await take(options, id: id, prefix: prefix, startedAt: startedAt, redis: redis, uploaded: &uploaded)
+            }
+        }
+    }
+
+    /// A piece-by-piece source of an RDB: it hands each piece to its argument, in order, and returns the
+    /// replication position the RDB was taken at.
+    typealias RDBSource =
+        @Sendable (
+            _ consume: @escaping @Sendable (ByteBuffer) async throws -> Void
+        ) async throws -> SnapshotManifest.Replication?
+
+    /// Takes a snapshot of an RDB that `source` hands over as it arrives (the full resynchronisation of the
+    /// point-in-time archiver's replication link): stored, counted and recorded as a streamed backup.
+    func run(_ options: Options, rdbFrom source: @escaping RDBSource) async throws -> Report {
+        try await run(options) { options, id, prefix, startedAt, uploaded in
+            let version = try await connector.withConnection { try await $0.info("server").version ?? "unknown" }
+            return try await stream(
+                options, id: id, prefix: prefix, startedAt: startedAt, version: version, uploaded: &uploaded,
+                source: source)
+        }
+    }
+
+    /// Picks the snapshot id, removes what an earlier incomplete snapshot of that id left, runs `body`, and removes
+    /// what it uploaded when it fails.
+    private func run(
+        _ options: Options,
+        _ body: (Options, SnapshotID, String, Date, inout [String]) async throws -> Report
+    ) async throws -> Report {
         var options = options
         // Read before Redis is asked for anything: a missing key file fails the backup at once.
         options.encryptionKey = try keys.current()
@@ -113,9 +144,7 @@ package struct NodeBackup: Sendable {
 
         var uploaded: [String] = []
         do {
-            return try await connector.withConnection { redis in
-                try await take(options, id: id, prefix: prefix, startedAt: startedAt, redis: redis, uploaded: &uploaded)
-            }
+            return try await body(options, id, prefix, startedAt, &uploaded)
         } catch {
             if !uploaded.isEmpty {
                 logger.warning("backup failed; removing the \(uploaded.count) object(s) it uploaded")
@@ -171,8 +200,17 @@ package struct NodeBackup: Sendable {
         }
         if options.type == .rdb && method != .file {
             do {
+                let (address, logger) = (connector.address, logger)
+                let credentials = try connector.credentials()
                 return try await stream(
-                    options, id: id, prefix: prefix, startedAt: startedAt, version: version, uploaded: &uploaded)
+                    options, id: id, prefix: prefix, startedAt: startedAt, version: version, uploaded: &uploaded
+                ) { consume in
+                    let summary = try await RDBTransfer.receive(
+                        from: address, credentials: credentials, logger: logger, consume)
+                    return summary.position.map {
+                        SnapshotManifest.Replication(id: $0.replicationID, offset: $0.offset)
+                    }
+                }
             } catch let error as RedisError where options.method == .auto && error.refusesReplication {
                 logger.notice(
                     "Redis \(connector.address) does not hand its RDB to a replica (\(error)): taking it with BGSAVE")
@@ -226,7 +264,8 @@ package struct NodeBackup: Sendable {
         return try await complete(
             options, id: id, prefix: prefix, startedAt: startedAt, version: version, files: stored,
             aofManifest: aofManifest.map { ($0.directory, $0.name) }, keyspace: trigger.keyspace, exact: trigger.exact,
-            rdbVersion: rdbVersion, method: options.type == .rdb ? .file : nil, saveDuration: saveDuration,
+            rdbVersion: rdbVersion, method: options.type == .rdb ? .file : nil,
+            replication: options.type == .rdb ? trigger.replication : nil, saveDuration: saveDuration,
             uploadDuration: uploadDuration)
     }
 
@@ -235,9 +274,10 @@ package struct NodeBackup: Sendable {
         _ options: Options, id: SnapshotID, prefix: String, startedAt: Date, version: String,
         files stored: [SnapshotManifest.File], aofManifest: (directory: String, name: String)?,
         keyspace: [Int: RedisInfo.Keyspace], exact: Bool, rdbVersion: Int?,
-        method: DynokeeperConfiguration.Backup.Method?, saveDuration: Duration, uploadDuration: Duration
+        method: DynokeeperConfiguration.Backup.Method?, replication: SnapshotManifest.Replication?,
+        saveDuration: Duration, uploadDuration: Duration
     ) async throws -> Report {
-        let manifest = SnapshotManifest(
+        var manifest = SnapshotManifest(
             format: options.encryptionKey == nil ? 1 : SnapshotManifest.currentFormat, snapshotID: id,
             tool: .init(name: "dynokeeper", version: DynokeeperVersion.current), node: node.identity,
             hostname: ProcessInfo.processInfo.hostName,
@@ -256,6 +296,7 @@ package struct NodeBackup: Sendable {
                     algorithm: ChunkedEncryption.algorithm, keyFingerprint: $0.fingerprint,
                     chunkSize: ChunkedEncryption.defaultChunkSize)
             })
+        manifest.replication = replication
         progress?.step("write the manifest")
         // Every file must still be there (a clean-up of the store running meanwhile, or a lifecycle rule, could
         // have removed it): a manifest makes the snapshot complete.
@@ -281,16 +322,15 @@ package struct NodeBackup: Sendable {
     /// counted on the way (exactly those of the snapshot), memory bounded by two pipes.
     private func stream(
         _ options: Options, id: SnapshotID, prefix: String, startedAt: Date, version: String,
-        uploaded: inout [String]
+        uploaded: inout [String], source: RDBSource
     ) async throws -> Report {
         let clock = ContinuousClock()
         let start = clock.now
-        logger.info("asking Redis \(connector.address) for its RDB over the replication link")
+        logger.info("taking the RDB of Redis \(connector.address) from its replication link")
         progress?.step("stream the RDB")
         let toUpload = BytePipe(limit: 2 << 20)
         let toCount = BytePipe(limit: 2 << 20)
         let firstByte = Mutex<(at: ContinuousClock.Instant?, header: [UInt8])>((nil, []))
-        let credentials = try connector.credentials()
         // Each consumer closes its pipe when it ends, so that a failed upload (or count) stops the link at once
         // rather than leave it waiting for room.
         async let file = {
@@ -303,30 +343,31 @@ package struct NodeBackup: Sendable {
             return try await RDBKeyCounter.count(toCount)
         }()
         // Pieces go on in batches of at least 256 KiB: each one wakes two consumers, which costs more than the copy.
-        var batch = ByteBuffer()
-        func send(_ bytes: ByteBuffer) async throws {
+        let batch = Mutex(ByteBuffer())
+        @Sendable func send(_ bytes: ByteBuffer) async throws {
             try await toUpload.send(bytes)
             try await toCount.send(bytes)
         }
+        let replication: SnapshotManifest.Replication?
         do {
-            _ = try await RDBTransfer.receive(from: connector.address, credentials: credentials, logger: logger) {
-                chunk in
+            replication = try await source { chunk in
                 firstByte.withLock { state in
                     if state.at == nil { state.at = clock.now }
                     if state.header.count < 9 { state.header += chunk.readableBytesView.prefix(9 - state.header.count) }
                 }
-                if batch.readableBytes == 0 && chunk.readableBytes >= Self.streamBatch {
-                    return try await send(chunk)
+                let ready: ByteBuffer? = batch.withLock { batch in
+                    if batch.readableBytes == 0 && chunk.readableBytes >= Self.streamBatch { return chunk }
+                    if batch.capacity == 0 { batch.reserveCapacity(Self.streamBatch + (64 << 10)) }
+                    var chunk = chunk
+                    batch.writeBuffer(&chunk)
+                    guard batch.readableBytes >= Self.streamBatch else { return nil }
+                    defer { batch = ByteBuffer() }
+                    return batch
                 }
-                if batch.capacity == 0 { batch.reserveCapacity(Self.streamBatch + (64 << 10)) }
-                var chunk = chunk
-                batch.writeBuffer(&chunk)
-                if batch.readableBytes >= Self.streamBatch {
-                    try await send(batch)
-                    batch = ByteBuffer()
-                }
+                if let ready { try await send(ready) }
             }
-            if batch.readableBytes > 0 { try await send(batch) }
+            let rest = batch.withLock { $0 }
+            if rest.readableBytes > 0 { try await send(rest) }
         } catch {
             toUpload.finish(throwing: error)
             toCount.finish(throwing: error)
@@ -346,7 +387,7 @@ package struct NodeBackup: Sendable {
         return try await complete(
             options, id: id, prefix: prefix, startedAt: startedAt, version: version, files: [entry], aofManifest: nil,
             keyspace: keyspace, exact: true, rdbVersion: RDBVersion.parse(header: header), method: .stream,
-            saveDuration: first - start, uploadDuration: clock.now - first)
+            replication: replication, saveDuration: first - start, uploadDuration: clock.now - first)
     }
 
     /// Why `backup.method: auto` takes the RDB with BGSAVE on this Redis, `nil` when it streams it.

@@ -29,6 +29,9 @@ package struct RedisPersistence: Sendable {
     package struct Trigger: Sendable {
         package var keyspace: [Int: RedisInfo.Keyspace]
         package var exact: Bool
+        /// The replication position of the saved data (exact with `exact`), which links an RDB to the archived
+        /// command stream.
+        package var replication: SnapshotManifest.Replication?
     }
 
     /// A file to back up, opened so that it reads as it was even if Redis replaces it meanwhile.
@@ -66,8 +69,8 @@ package struct RedisPersistence: Sendable {
 
     /// Runs a background save or rewrite to its end, retrying when another one starts first.
     ///
-    /// `INFO keyspace` goes in the same write as the command: Redis runs them back to back, so the counts are
-    /// those of the fork the command starts (exact for a BGSAVE that started at once; the AOF's incremental
+    /// `INFO keyspace` and `INFO replication` go in the same write as the command: Redis runs them back to back, so
+    /// the counts and the replication offset are those of the fork the command starts (exact for a BGSAVE that started at once; the AOF's incremental
     /// file also takes later writes, so its counts are only close).
     private func run(
         _ command: String, finished: (RedisInfo) -> Bool, check: (RedisInfo) throws -> Void
@@ -77,7 +80,7 @@ package struct RedisPersistence: Sendable {
             try await waitForChildren(until: deadline)
             let answers: [RESPValue]
             do {
-                answers = try await redis.sendPipelined([["INFO", "keyspace"], [command]])
+                answers = try await redis.sendPipelined([["INFO", "keyspace"], ["INFO", "replication"], [command]])
             } catch RedisError.server(_, let message)
                 where message.contains("in progress") || message.contains("child process")
             {
@@ -85,11 +88,15 @@ package struct RedisPersistence: Sendable {
                 continue
             }
             let keyspace = RedisInfo(parsing: answers[0].string ?? "").keyspace
-            let reply = answers[1].string ?? ""
+            let reply = answers[2].string ?? ""
+            let replication = RedisInfo(parsing: answers[1].string ?? "")
             logger.debug("\(command): \(reply)")
             try await waitUntil(deadline, what: command, finished)
             try check(try await redis.info("persistence"))
-            return Trigger(keyspace: keyspace, exact: command == "BGSAVE" && reply.contains("started"))
+            let exact = command == "BGSAVE" && reply.contains("started")
+            return Trigger(
+                keyspace: keyspace, exact: exact,
+                replication: exact ? SnapshotManifest.Replication(replication) : nil)
         }
         throw DynokeeperError.snapshot("could not start \(command): other saves or rewrites kept starting first")
     }

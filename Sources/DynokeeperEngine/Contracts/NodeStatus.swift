@@ -56,6 +56,8 @@ package struct NodeStatus: Sendable, Codable, Equatable {
     /// `restore.on_start`'s outcome as the state folder records it: `restored`, `skipped` (Redis already held data),
     /// or `pending` (not recorded yet: running, failed, or never reached Redis); absent when it is off.
     package var restoreOnStart: String?
+    /// The point-in-time archiver, when `pitr.enabled`: how far the stored archive reaches, and its lag.
+    package var pitr: StreamArchiver.Status?
     package var backupsEnabled: Bool
     package var restoresEnabled: Bool
     package var schedule: String

@@ -26,6 +26,9 @@ package struct RestoreRequest: Sendable, Codable, Equatable {
     package var date: Date?
     /// Exactly this snapshot.
     package var snapshot: SnapshotID?
+    /// The state of the node at exactly this moment: a base snapshot, then the archived commands up to it
+    /// (point-in-time recovery; default `restore.to_time` when neither `date` nor `snapshot` is given).
+    package var toTime: Date?
     /// The node whose snapshot is restored, when it differs from this one (default `restore.source_*`).
     package var sourceCluster: String?
     package var sourceDatacenter: String?
@@ -41,7 +44,16 @@ package struct RestoreRequest: Sendable, Codable, Equatable {
 
     // `format` and `skip_safety_save` are the CLI's alone: the API refuses them as unknown fields.
     enum CodingKeys: String, CodingKey {
-        case date, snapshot, sourceCluster, sourceDatacenter, sourceRack, dryRun, force
+        case date, snapshot, toTime, sourceCluster, sourceDatacenter, sourceRack, dryRun, force
+    }
+
+    /// Refuses a request that names its moment twice.
+    /// - Throws: `invalid_request`.
+    package func checkPoint() throws(DynokeeperError) {
+        if toTime != nil && (date != nil || snapshot != nil) {
+            throw DynokeeperError(
+                .invalidRequest, "to_time goes with neither date nor snapshot: a point-in-time restore picks its base")
+        }
     }
 
     package init(
@@ -69,6 +81,8 @@ package struct RingBackupRequest: Sendable, Codable, Equatable {
 package struct RingRestoreRequest: Sendable, Codable, Equatable {
     package var date: Date?
     package var snapshot: SnapshotID?
+    /// Every node to the state it had at this moment (point-in-time recovery on each).
+    package var toTime: Date?
     /// Restore another cluster's ring snapshot (default `restore.source_cluster`, else this cluster).
     package var sourceCluster: String?
     package var dryRun = false

@@ -29,6 +29,15 @@ package enum ChunkedEncryption {
         "dynokeeper/\(snapshot)/\(node)/\(file)"
     }
 
+    /// The fingerprint of the key an encrypted object names in its header.
+    /// - Throws: ``DynokeeperError`` when the object is not in this format.
+    static func fingerprint(in object: ByteBuffer, what: String) throws -> String {
+        guard let bytes = object.getBytes(at: object.readerIndex, length: 32), Array(bytes[0..<8]) == magic else {
+            throw DynokeeperError.snapshot("\(what) is not an encrypted dynokeeper object (damaged or replaced)")
+        }
+        return Hex.string(bytes[16..<32])
+    }
+
     static func header(chunkSize: Int, fingerprint: String, salt: [UInt8]) -> [UInt8] {
         var header = magic
         header += withUnsafeBytes(of: UInt32(chunkSize).bigEndian, Array.init)

@@ -123,11 +123,20 @@ extension NodeRestore {
             "start Redis (redis.start) and wait until a new Redis process has loaded its data"
         )
         planned.append("check the key counts against the manifest")
+        planned += pointInTimeSteps(plan, options: options)
         if let dynomite {
             planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)")
         }
         planned.append("remove the set-aside files")
         return planned
+    }
+
+    /// The steps a point-in-time restore adds once the base is loaded, for a dry run.
+    func pointInTimeSteps(_ plan: RestorePlan, options: Options) -> [String] {
+        guard let target = options.toTime else { return [] }
+        return [
+            "replay the archived commands after the base up to \(PointInTimeArchive.format(target)) (each answer checked)"
+        ] + (plan.layout.appendOnly ? [] : ["BGSAVE, so that \(plan.layout.dbFilename) holds the replayed data"])
     }
 
     /// The steps of an online restore, for a dry run.
@@ -144,11 +153,15 @@ extension NodeRestore {
             "REPLICAOF dynokeeper with repl-diskless-load swapdb: Redis loads the RDB as it downloads (decompressed and checked on the way; the last bytes go once its SHA-256 matches), keeping its old data until the new data has loaded; then REPLICAOF NO ONE"
         )
         planned.append("check the key counts against the manifest")
-        planned.append(
-            plan.layout.appendOnly
-                ? "wait for the AOF rewrite Redis starts after a load, so that its files hold the new data"
-                : "put the RDB written during the load in place of \(plan.layout.dbFilename), with the owner, group and mode of the file it replaces"
-        )
+        let pointInTime = pointInTimeSteps(plan, options: options)
+        planned += pointInTime
+        if pointInTime.isEmpty || plan.layout.appendOnly {
+            planned.append(
+                plan.layout.appendOnly
+                    ? "wait for the AOF rewrite Redis starts after a load, so that its files hold the new data"
+                    : "put the RDB written during the load in place of \(plan.layout.dbFilename), with the owner, group and mode of the file it replaces"
+            )
+        }
         if let dynomite {
             planned.append("start Dynomite (\(dynomite.startCommand)) and wait for \(dynomite.host):\(dynomite.port)")
         }

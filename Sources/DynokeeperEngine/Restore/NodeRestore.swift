@@ -1,5 +1,5 @@
 package import DynokeeperConfiguration
-import Foundation
+package import Foundation
 package import Logging
 import NodeControl
 package import ObjectStorage
@@ -23,6 +23,8 @@ package struct NodeRestore: Sendable {
         package var skipSafetySave = false
         /// Restore even a snapshot whose RDB format the node's Redis is older than.
         package var force = false
+        /// Bring the node to its state at this moment: a base snapshot, then the archived commands up to it.
+        package var toTime: Date?
 
         package init(request: SnapshotSelector.Request) { self.request = request }
     }
@@ -122,6 +124,7 @@ package struct NodeRestore: Sendable {
 
     /// - Parameter lock: The node lock, when the caller took it already; taken here otherwise.
     package func run(_ options: Options, holding lock: NodeLock? = nil) async throws -> Report {
+        var options = options
         let (folders, dynomite) = try checkConfiguration()
         let held = try lock ?? (options.dryRun ? nil : NodeLock.acquire(folders, operation: "restore"))
         defer { held?.release() }
@@ -134,12 +137,17 @@ package struct NodeRestore: Sendable {
                 throw UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
             }
         }
+        // A point-in-time restore is refused here, before anything is fetched, when the archive does not reach the
+        // moment; its base is then the snapshot to restore.
+        var pointInTime: PointInTimeArchive.Plan?
+        if let target = options.toTime { pointInTime = try await planPointInTime(to: target, options: &options) }
         let source = try await SnapshotSelector(store: store, logger: logger).select(options.request)
         let target = try await RestoreTarget.inspect(configuration, connector: connector, folders: folders)
         let plan = try RestorePlan.make(source, into: target.layout)
         let online = configuration.restore.method == .online ? try await checkOnline(source, target: target) : nil
         var notes = target.notes
         notes += try await preflight(source: source, plan: plan, target: target, options: options)
+        if let pointInTime { notes.append(Self.describe(pointInTime)) }
         logger.info(
             "restoring snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format, \(source.size) bytes) into \(plan.layout.directory)"
         )
@@ -157,11 +165,18 @@ package struct NodeRestore: Sendable {
             keyspaceExact: source.manifest?.keyspaceExact ?? false, startedAt: Date(), pid: getpid())
         journal.skipSafetySave = options.skipSafetySave
         journal.online = online
+        journal.pointInTime = pointInTime.map { RestoreJournal.PointInTimeState(plan: $0) }
         let clock = ContinuousClock()
         if online != nil {
             // Nothing to fetch beforehand: the data goes to Redis as it downloads, checked on the way.
             try Self.checkNoOrphanedData(journal)
             try await Self.makeWorkFolder(journal, folders: folders)
+            if let pointInTime {
+                do { try await fetchSegments(pointInTime, journal: journal) } catch {
+                    try? await Self.removeWorkFolder(journal)
+                    throw error
+                }
+            }
             journal.phase = .prepared
             try await journal.save(folders)
             return try await proceed(
@@ -178,6 +193,7 @@ package struct NodeRestore: Sendable {
             try await journal.save(folders)
             try await fetch(plan, into: journal.incoming)
             try checkFetchedFormat(plan, incoming: journal.incoming, target: target, force: options.force)
+            if let pointInTime { try await fetchSegments(pointInTime, journal: journal) }
         } catch {
             // Nothing was touched: drop what was fetched (never previous/, which the check above found empty).
             try? await LocalFileSystem.remove(journal.incoming)

@@ -86,6 +86,18 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
     package var files: [FileLocation] = []
     /// For an online restore (`restore.method: online`): what it changes in Redis and how far the load went.
     package var online: OnlineState?
+    /// For a point-in-time restore (`--to-time`): the archived commands applied after the base is loaded.
+    package var pointInTime: PointInTimeState?
+
+    /// How far a point-in-time restore's replay went. Replaying is not repeatable (`INCR` twice is not `INCR`), so a
+    /// restore interrupted while it replays cannot be resumed: it rolls back.
+    package struct PointInTimeState: Sendable, Codable, Equatable {
+        package var plan: PointInTimeArchive.Plan
+        /// Set before the first command is sent.
+        package var replayStarted = false
+        /// Set once every command up to the target is applied.
+        package var replayed = false
+    }
 
     /// How far an online restore went. Its `previous/` holds hard links to the node's files (Redis keeps running
     /// on them), and the phases mean: `stopped`, Dynomite stopped and Redis saved; `set_aside`, the links made and
@@ -111,6 +123,8 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
     var directory: String { plan.layout.directory }
     var incoming: String { work + "/incoming" }
     var previous: String { work + "/previous" }
+    /// Where a point-in-time restore keeps the archive segments it fetched.
+    var segments: String { work + "/segments" }
 
     /// Reads the journal of an unfinished restore, if there is one.
     package static func load(_ folders: NodeFolders) throws -> RestoreJournal? {

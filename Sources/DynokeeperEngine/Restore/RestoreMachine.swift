@@ -243,6 +243,26 @@ struct RestoreMachine {
         return .started
     }
 
+    /// Applies the archived commands after the base, up to the moment asked for. A replay that was interrupted is
+    /// not repeated (some commands would apply twice): the restore rolls back.
+    private mutating func replayArchive(_ state: RestoreJournal.PointInTimeState) async throws {
+        guard !state.replayStarted else {
+            throw DynokeeperError.snapshot(
+                "the replay of the archived commands was interrupted part-way, and replaying them again would apply some twice"
+            )
+        }
+        try await timed("replay the archived commands", recorded: "replay the archived stream") { machine in
+            machine.journal.pointInTime?.replayStarted = true
+            try await machine.journal.save(machine.folders)
+            let outcome = try await machine.restore.replay(state, journal: machine.journal)
+            machine.journal.pointInTime?.replayed = true
+            try await machine.journal.save(machine.folders)
+            machine.notes.append(
+                "replayed \(outcome.commands) archived command(s) (\(outcome.bytes) bytes) after snapshot \(state.plan.base), up to \(PointInTimeArchive.format(state.plan.target))"
+            )
+        }
+    }
+
     /// Checks the loaded data against the manifest and starts Dynomite again. After this the restore has
     /// succeeded: a crash while the set-aside files are removed must not lead to a rollback onto half-removed
     /// previous data.
@@ -259,7 +279,19 @@ struct RestoreMachine {
             }
             machine.notes += try await machine.restore.verify(machine.journal)
         }
-        if journal.online != nil {
+        if let state = journal.pointInTime, !state.replayed {
+            try await replayArchive(state)
+        }
+        if journal.pointInTime != nil && !journal.plan.layout.appendOnly {
+            // Redis holds the replayed commands in memory only (an AOF takes them as they come): on disk before
+            // Dynomite sends writes again.
+            try await timed("save the replayed data (BGSAVE)", recorded: "save the replayed data") { machine in
+                let (directory, logger) = (machine.directory, machine.logger)
+                _ = try await machine.restore.connector.withConnection { connection in
+                    try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger).save()
+                }
+            }
+        } else if journal.online != nil {
             // The new data is in Redis's memory only: on disk before Dynomite sends writes again, so that a Redis
             // that restarts does not come back with the previous data. The RDB file is the copy made during the
             // load (what Redis loaded); an AOF is the one Redis rewrites on its own after a load.

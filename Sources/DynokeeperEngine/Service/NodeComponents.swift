@@ -42,6 +42,14 @@ package struct NodeComponents: Sendable {
         return backup
     }
 
+    /// The point-in-time archiver of `pitr.*`.
+    package func archiver() -> StreamArchiver {
+        StreamArchiver(
+            node: node, connector: connector, store: store, keys: keys, settings: configuration.pitr,
+            backup: backup(progress: nil), backupOptions: NodeBackup.Options(configuration.backup, type: .rdb),
+            logger: logger)
+    }
+
     /// Checks stored snapshots, with the configured keys and `verify.redis_server`.
     package func verifier(progress: (any ProgressReporter)?) -> SnapshotVerifier {
         var verifier = SnapshotVerifier(store: store, logger: logger, progress: progress)
@@ -87,6 +95,7 @@ extension RestoreRequest {
         options.dryRun = dryRun
         options.force = force
         options.skipSafetySave = skipSafetySave
+        options.toTime = toTime ?? (date == nil && snapshot == nil ? configuration.restore.toTime : nil)
         return options
     }
 }

@@ -16,10 +16,12 @@ package struct NodeService: Sendable {
     package let logger: Logger
     /// This daemon's run, as `/v1/status` shows it (``NodeStatus/instance``).
     package let instance = UUID().uuidString.lowercased()
+    /// The point-in-time archiver (`pitr.enabled`), which the daemon runs.
+    package let archiver: StreamArchiver?
 
     package init(
         holder: ConfigurationHolder, node: NodeSettings, store: any ObjectStore, runner: JobRunner,
-        events: (any NodeEvents)?, logger: Logger
+        events: (any NodeEvents)?, logger: Logger, archiver: StreamArchiver? = nil
     ) {
         self.holder = holder
         self.node = node
@@ -27,6 +29,7 @@ package struct NodeService: Sendable {
         self.runner = runner
         self.events = events
         self.logger = logger
+        self.archiver = archiver
     }
 
     /// The node's components, with the configuration in force now.
@@ -231,6 +234,7 @@ package struct NodeService: Sendable {
     package func status(now: Date, startedAt: Date) async -> NodeStatus {
         var status = await components().status(jobs: runner, now: now, startedAt: startedAt)
         status.instance = instance
+        status.pitr = await archiver?.status
         return status
     }
 }

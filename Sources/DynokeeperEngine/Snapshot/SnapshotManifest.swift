@@ -78,6 +78,31 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
     package var method: DynokeeperConfiguration.Backup.Method? = nil
     /// `nil` when the objects are stored in clear.
     package var encryption: Encryption? = nil
+    /// Where in Redis's replication history the data was taken, linking the snapshot to the archived command
+    /// stream (point-in-time recovery); `nil` in older manifests and for AOF snapshots.
+    package var replication: Replication? = nil
+
+    /// A replication id and the offset of the last byte of its stream that the data holds (`master_replid`,
+    /// `master_repl_offset`).
+    package struct Replication: Codable, Sendable, Equatable, CustomStringConvertible {
+        package var id: String
+        package var offset: Int64
+
+        package init(id: String, offset: Int64) {
+            self.id = id
+            self.offset = offset
+        }
+
+        /// From `INFO replication`; `nil` when it names no id.
+        init?(_ info: RedisInfo) {
+            guard let id = info["master_replid"], id.count == 40, let offset = info.int("master_repl_offset") else {
+                return nil
+            }
+            self.init(id: id, offset: Int64(offset))
+        }
+
+        package var description: String { "\(id):\(offset)" }
+    }
 
     /// The context each encrypted object of this snapshot binds: snapshot, node and file.
     package func encryptionContext(_ file: String) -> String { Self.encryptionContext(snapshotID, node, file: file) }
@@ -89,7 +114,7 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
     // Spelled so that the snake_case strategies map `snapshot_id` both ways.
     enum CodingKeys: String, CodingKey {
         case format, tool, node, hostname, redis, type, compression, files, keyspace, keyspaceExact, rdbVersion,
-            startedAt, finishedAt, method, encryption
+            startedAt, finishedAt, method, encryption, replication
         case snapshotID = "snapshotId"
     }
 

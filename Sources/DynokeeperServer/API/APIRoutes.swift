@@ -157,6 +157,7 @@ struct APIRoutes: Sendable {
         metrics.processes(redisUp: await node.redisState().answers, dynomiteUp: await node.dynomiteUp())
         let state = await node.nodeState()
         metrics.unfinishedRestore(state.unfinishedRestore.map { !$0.running } ?? false)
+        if let archiver = node.archiver { metrics.pointInTimeLag(seconds: await archiver.status.lagSeconds ?? -1) }
         var buffer = ByteBuffer(string: metrics.render())
         if buffer.readableBytes == 0 { buffer.writeString("\n") }
         return Response(

@@ -87,10 +87,10 @@ struct RequestBody {
         }
     }
 
-    func date() throws -> Date? {
-        try string("date").map { text in
-            do { return try RestorePoint.parse(text, timeZone: timeZone) } catch {
-                throw APIError.badRequest("field date: \(error)")
+    func date(_ field: String = "date") throws -> Date? {
+        try string(field).map { text in
+            do { return try RestorePoint.parse(text, timeZone: timeZone, fractions: field == "to_time") } catch {
+                throw APIError.badRequest("field \(field): \(error)")
             }
         }
     }
@@ -148,10 +148,12 @@ extension RestoreRequest {
             date: try body.date(), snapshot: try body.snapshot(), sourceCluster: try body.name("source_cluster"),
             sourceDatacenter: try body.name("source_datacenter"), sourceRack: try body.name("source_rack"),
             dryRun: try body.bool("dry_run") ?? false, force: try body.bool("force") ?? false)
+        toTime = try body.date("to_time")
+        try checkPoint()
     }
 
     static let fields: Set<String> = [
-        "date", "source_cluster", "source_datacenter", "source_rack", "snapshot", "dry_run", "force",
+        "date", "to_time", "source_cluster", "source_datacenter", "source_rack", "snapshot", "dry_run", "force",
     ]
 }
 
@@ -191,7 +193,13 @@ extension RingRestoreRequest {
             date: try body.date(), snapshot: try body.snapshot(), sourceCluster: try body.name("source_cluster"),
             dryRun: try body.bool("dry_run") ?? false, rackByRack: try body.bool("rack_by_rack") ?? false,
             mapping: try body.stringMap("mapping") ?? [:])
+        toTime = try body.date("to_time")
+        if toTime != nil && (date != nil || snapshot != nil) {
+            throw APIError.badRequest("to_time goes with neither date nor snapshot: choose one")
+        }
     }
 
-    static let fields: Set<String> = ["date", "snapshot", "source_cluster", "dry_run", "rack_by_rack", "mapping"]
+    static let fields: Set<String> = [
+        "date", "to_time", "snapshot", "source_cluster", "dry_run", "rack_by_rack", "mapping",
+    ]
 }

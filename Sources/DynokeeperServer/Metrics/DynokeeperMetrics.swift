@@ -94,6 +94,12 @@ package final class DynokeeperMetrics: NodeEvents {
         }
     }
 
+    /// How far behind now the stored point-in-time archive reaches (only with `pitr.enabled`).
+    func pointInTimeLag(seconds: Double?) {
+        guard let seconds else { return }
+        CoreMetrics.Gauge(label: "dynokeeper_pitr_lag_seconds", factory: factory).record(seconds)
+    }
+
     /// 1 while a restore that did not finish waits to be resumed or rolled back.
     func unfinishedRestore(_ present: Bool) {
         unfinished.record(present ? 1 : 0)

@@ -25,6 +25,12 @@ struct RestoreCommand: AsyncParsableCommand {
     var snapshot: String?
 
     @Option(
+        help:
+            "Bring the node to its state at exactly this moment (2026-11-20T14:03:07Z, fractions of a second allowed): the newest base snapshot before it, then the commands archived by pitr up to it."
+    )
+    var toTime: String?
+
+    @Option(
         help: "Restore another cluster's data (default: restore.source_cluster, else this cluster).",
         transform: storeName("--source-cluster"))
     var sourceCluster: String?
@@ -98,6 +104,10 @@ struct RestoreCommand: AsyncParsableCommand {
             request.format = parsed
         }
         request.skipSafetySave = noSafetySave
+        request.toTime = try toTime.map { try RestorePoint.parse($0, timeZone: timeZone, fractions: true) }
+        do { try request.checkPoint() } catch {
+            throw ValidationError("--to-time goes with neither --date nor --snapshot")
+        }
         return request
     }
 

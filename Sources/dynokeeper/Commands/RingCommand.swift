@@ -90,6 +90,12 @@ struct RingCommand: AsyncParsableCommand {
         var snapshot: String?
 
         @Option(
+            help:
+                "Bring every node to its state at exactly this moment (point-in-time recovery on each node; formats as for restore --to-time)."
+        )
+        var toTime: String?
+
+        @Option(
             help: "Restore another cluster's ring snapshot (default: restore.source_cluster, else this cluster).",
             transform: storeName("--source-cluster"))
         var sourceCluster: String?
@@ -124,6 +130,13 @@ struct RingCommand: AsyncParsableCommand {
                     // A day is read in restore.timezone.
                     request.date = try date.map {
                         try RestorePoint.parse($0, timeZone: coordinator.configuration.restore.timeZone)
+                    }
+                    request.toTime = try toTime.map {
+                        try RestorePoint.parse(
+                            $0, timeZone: coordinator.configuration.restore.timeZone, fractions: true)
+                    }
+                    if request.toTime != nil && (request.date != nil || request.snapshot != nil) {
+                        throw ValidationError("--to-time goes with neither --date nor --snapshot")
                     }
                     return try await coordinator.restore(request)
                 }

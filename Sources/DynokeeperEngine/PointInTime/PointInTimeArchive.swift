@@ -1,0 +1,212 @@
+package import DynokeeperConfiguration
+package import Foundation
+package import ObjectStorage
+
+/// A node's archived command stream in the store: which moments it covers, and what a restore to one of them
+/// needs (a base snapshot linked to the stream, and the segments from it up to that moment).
+package struct PointInTimeArchive: Sendable {
+    /// A segment as the store lists it.
+    package struct StoredSegment: Sendable, Equatable, Codable {
+        package var name: StreamSegment.Name
+        package var key: String
+        package var size: Int64
+        package var encrypted: Bool
+
+        package init(name: StreamSegment.Name, key: String, size: Int64, encrypted: Bool) {
+            self.name = name
+            self.key = key
+            self.size = size
+            self.encrypted = encrypted
+        }
+    }
+
+    /// A stretch of time whose every moment a restore can reach: the archiver followed Redis without a break
+    /// from `from` to `to`, and stored every command.
+    package struct Window: Sendable, Equatable, Codable, CustomStringConvertible {
+        package var replicationID: String
+        package var from: Date
+        package var to: Date
+        package var startOffset: Int64
+        package var endOffset: Int64
+        package var segments: Int
+
+        package var description: String {
+            "\(PointInTimeArchive.format(from)) to \(PointInTimeArchive.format(to))"
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case replicationID = "replicationId", from, to, startOffset, endOffset, segments
+        }
+    }
+
+    /// What a restore to a moment replays: the commands of `segments` after the base's offset, up to `target`.
+    package struct Plan: Sendable, Equatable, Codable {
+        package var target: Date
+        package var base: SnapshotID
+        package var baseReplication: SnapshotManifest.Replication
+        package var segments: [StoredSegment]
+        /// The offset the stream reaches at the target (the last command at or before it).
+        package var targetOffset: Int64
+    }
+
+    /// What `dynokeeper pitr status` shows of a node's archive.
+    package struct Report: Sendable, Codable, Equatable {
+        package var node: NodeIdentity
+        package var segments: Int
+        package var storedBytes: Int64
+        package var windows: [Window]
+        /// The snapshots linked to an archived stream, and where in it.
+        package var bases: [Base]
+
+        package struct Base: Sendable, Codable, Equatable {
+            package var snapshot: String
+            package var replicationID: String
+            package var offset: Int64
+            package var startedAt: Date
+
+            enum CodingKeys: String, CodingKey {
+                case snapshot, replicationID = "replicationId", offset, startedAt
+            }
+        }
+    }
+
+    package let store: any ObjectStore
+    package let keys: SnapshotKeyring
+
+    package init(store: any ObjectStore, keys: SnapshotKeyring) {
+        self.store = store
+        self.keys = keys
+    }
+
+    /// Every segment of a node, in stream order.
+    package func segments(of node: NodeIdentity) async throws -> [StoredSegment] {
+        let prefix = StreamSegment.archivePrefix(node)
+        return try await store.listAll(prefix: prefix).compactMap { object -> StoredSegment? in
+            let parts = object.key.dropFirst(prefix.count).split(separator: "/")
+            guard object.key.hasPrefix(prefix), parts.count == 2,
+                let name = StreamSegment.Name(replicationID: String(parts[0]), objectName: String(parts[1]))
+            else { return nil }
+            return StoredSegment(
+                name: name, key: object.key, size: object.size,
+                encrypted: object.key.hasSuffix(ChunkedEncryption.objectSuffix))
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// The node's windows and bases.
+    package func report(_ node: NodeIdentity, snapshots: [SnapshotEntry]) async throws -> Report {
+        let segments = try await segments(of: node)
+        return Report(
+            node: node, segments: segments.count, storedBytes: segments.reduce(0) { $0 + $1.size },
+            windows: Self.windows(segments),
+            bases: snapshots.compactMap { entry in
+                entry.manifest.replication.map {
+                    Report.Base(
+                        snapshot: entry.id.text, replicationID: $0.id, offset: $0.offset,
+                        startedAt: entry.manifest.startedAt)
+                }
+            }.sorted { $0.startedAt < $1.startedAt })
+    }
+
+    /// Reads and checks one segment.
+    package func read(_ segment: StoredSegment, node: NodeIdentity) async throws -> StreamSegment {
+        let stored = try await store.getBytes(segment.key, limit: 1 << 30)
+        return try await StreamSegment.read(
+            stored, name: segment.name, encrypted: segment.encrypted, node: node, keys: keys)
+    }
+
+    /// The runs of segments whose offsets follow on without a gap (one replication history each).
+    static func chains(_ segments: [StoredSegment]) -> [[StoredSegment]] {
+        var chains: [[StoredSegment]] = []
+        for segment in segments.sorted(by: { $0.name < $1.name }) {
+            if let last = chains.last?.last, last.name.replicationID == segment.name.replicationID {
+                // A segment stored twice (an archiver that stopped after storing it, and a second one) counts once.
+                if segment.name.startOffset < last.name.endOffset && segment.name.endOffset <= last.name.endOffset {
+                    continue
+                }
+                if segment.name.startOffset == last.name.endOffset {
+                    chains[chains.count - 1].append(segment)
+                    continue
+                }
+            }
+            chains.append([segment])
+        }
+        return chains
+    }
+
+    /// The windows the segments cover: a gap in the offsets, or in time (the archiver stopped and continued
+    /// later), ends one.
+    package static func windows(_ segments: [StoredSegment]) -> [Window] {
+        var windows: [Window] = []
+        for chain in chains(segments) {
+            var run: [StoredSegment] = []
+            func close() {
+                guard let first = run.first, let last = run.last else { return }
+                windows.append(
+                    Window(
+                        replicationID: first.name.replicationID, from: date(first.name.openedAt),
+                        to: date(last.name.closedAt), startOffset: first.name.startOffset,
+                        endOffset: last.name.endOffset, segments: run.count))
+                run = []
+            }
+            for segment in chain {
+                if let last = run.last, last.name.closedAt != segment.name.openedAt { close() }
+                run.append(segment)
+            }
+            close()
+        }
+        return windows.sorted { $0.from < $1.from }
+    }
+
+    /// What a restore of `node` to `target` replays, from which base; refused, naming the windows, when the
+    /// archive does not cover it.
+    /// - Parameter snapshots: The node's complete snapshots (the bases to choose from).
+    package func plan(
+        _ node: NodeIdentity, to target: Date, snapshots: [SnapshotEntry]
+    ) async throws -> Plan {
+        let segments = try await segments(of: node)
+        let windows = Self.windows(segments)
+        let targetMs = Int64((target.timeIntervalSince1970 * 1000).rounded(.down))
+        let named =
+            windows.isEmpty
+            ? "the archive of \(node.cluster) \(node) holds no segment (is pitr.enabled set, and serve running?)"
+            : "the archive of \(node.cluster) \(node) covers \(windows.map(\.description).joined(separator: ", ")) (UTC)"
+        guard windows.contains(where: { $0.from <= target && target <= $0.to }),
+            let chain = Self.chains(segments).first(where: { chain in
+                chain.contains { $0.name.openedAt <= targetMs && targetMs <= $0.name.closedAt }
+            }),
+            let last = chain.firstIndex(where: { $0.name.openedAt <= targetMs && targetMs <= $0.name.closedAt })
+        else {
+            throw DynokeeperError.snapshot(
+                "\(Self.format(target)) is outside the archived stream: \(named); nothing was touched")
+        }
+        // The offset the stream had reached at the target: after the last command that arrived by then.
+        let holding = try await read(chain[last], node: node)
+        let targetOffset = holding.records.last(where: { $0.time <= targetMs })?.offset ?? holding.name.startOffset
+        let replicationID = chain[last].name.replicationID
+        let chainStart = chain[0].name.startOffset
+        let bases = snapshots.compactMap { entry -> (SnapshotEntry, SnapshotManifest.Replication)? in
+            guard let replication = entry.manifest.replication, replication.id == replicationID,
+                replication.offset >= chainStart, replication.offset <= targetOffset
+            else { return nil }
+            return (entry, replication)
+        }
+        guard let (base, replication) = bases.max(by: { ($0.1.offset, $0.0.id) < ($1.1.offset, $1.0.id) }) else {
+            throw DynokeeperError.snapshot(
+                "no snapshot of \(node.cluster) \(node) is a base for \(Self.format(target)): a base must be taken within the archived stream before that moment (serve takes one when the archiver starts a stream; backups record where they are in it); \(named); nothing was touched"
+            )
+        }
+        let first = chain.firstIndex { $0.name.endOffset >= replication.offset } ?? last
+        return Plan(
+            target: target, base: base.id, baseReplication: replication, segments: Array(chain[first...last]),
+            targetOffset: targetOffset)
+    }
+
+    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+
+    /// A moment as messages show it: UTC, to the millisecond.
+    static func format(_ date: Date) -> String {
+        date.formatted(
+            Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day().time(
+                includingFractionalSeconds: true))
+    }
+}

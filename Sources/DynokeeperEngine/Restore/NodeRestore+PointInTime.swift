@@ -1,0 +1,79 @@
+import DynokeeperConfiguration
+import Foundation
+import NIOCore
+import ObjectStorage
+
+/// Point-in-time restores (`--to-time`): the base snapshot goes in as any restore's, then the archived commands
+/// after it are applied up to the moment, before Dynomite starts.
+extension NodeRestore {
+    var archive: PointInTimeArchive {
+        PointInTimeArchive(store: store, keys: SnapshotKeyring(configuration.encryption))
+    }
+
+    /// Chooses the base and the segments for `target`, and points the request at that base.
+    /// - Throws: When the archive does not cover the moment, naming the windows it covers; nothing is touched.
+    func planPointInTime(to target: Date, options: inout Options) async throws -> PointInTimeArchive.Plan {
+        guard options.request.date == nil, options.request.snapshotID == nil else {
+            throw DynokeeperError(
+                .invalidRequest, "a point-in-time restore picks its own base: give no date or snapshot with it")
+        }
+        guard options.request.format != .dynomiteManager else {
+            throw DynokeeperError(
+                .invalidRequest,
+                "Dynomite-manager's objects are not linked to an archived stream: a point-in-time restore takes dynokeeper snapshots"
+            )
+        }
+        let source = options.request.source
+        let snapshots = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: source)
+        let plan = try await archive.plan(source, to: target, snapshots: snapshots)
+        options.request.snapshotID = plan.base
+        options.request.format = .dynokeeper
+        logger.info(
+            "point-in-time restore to \(PointInTimeArchive.format(target)): base snapshot \(plan.base) at offset \(plan.baseReplication.offset), then \(plan.segments.count) archive segment(s) up to offset \(plan.targetOffset)"
+        )
+        return plan
+    }
+
+    static func describe(_ plan: PointInTimeArchive.Plan) -> String {
+        let bytes = plan.segments.reduce(0) { $0 + $1.size }
+        return
+            "point in time \(PointInTimeArchive.format(plan.target)): snapshot \(plan.base) (offset \(plan.baseReplication.offset)), then the archived commands up to offset \(plan.targetOffset) from \(plan.segments.count) segment(s), \(bytes) bytes stored"
+    }
+
+    /// Fetches the plan's segments into the work folder, each checked (a damaged one fails the restore before the
+    /// node is touched).
+    func fetchSegments(_ plan: PointInTimeArchive.Plan, journal: RestoreJournal) async throws {
+        progress?.step("fetch and verify \(plan.segments.count) archive segment(s)")
+        try await LocalFileSystem.makeFolders(journal.segments)
+        for (index, segment) in plan.segments.enumerated() {
+            let stored = try await store.getBytes(segment.key, limit: 1 << 30)
+            let read = try await StreamSegment.read(
+                stored, name: segment.name, encrypted: segment.encrypted, node: journal.sourceNode,
+                keys: SnapshotKeyring(configuration.encryption))
+            if index > 0, read.name.startOffset != plan.segments[index - 1].name.endOffset {
+                throw DynokeeperError.snapshot("the archive has a gap before \(segment.key)")
+            }
+            let writer = try await LocalFileWriter.create(journal.segments + "/" + segment.name.objectName)
+            try await writer.write(stored)
+            try await writer.sync()
+        }
+    }
+
+    /// Applies the fetched segments' commands after the base, up to the plan's target.
+    func replay(_ state: RestoreJournal.PointInTimeState, journal: RestoreJournal) async throws -> StreamReplay.Outcome
+    {
+        var segments: [StreamSegment] = []
+        for segment in state.plan.segments {
+            let path = journal.segments + "/" + segment.name.objectName
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DynokeeperError.snapshot("the fetched archive segment \(path) is gone")
+            }
+            segments.append(
+                try await StreamSegment.read(
+                    ByteBuffer(bytes: data), name: segment.name, encrypted: segment.encrypted,
+                    node: journal.sourceNode, keys: SnapshotKeyring(configuration.encryption)))
+        }
+        return try await StreamReplay(connector: connector, logger: logger).run(
+            segments, after: state.plan.baseReplication.offset, upTo: state.plan.targetOffset)
+    }
+}

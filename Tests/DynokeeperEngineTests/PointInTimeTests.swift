@@ -1,0 +1,308 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import NIOCore
+import ObjectStorage
+import RedisClient
+import Testing
+
+/// The point-in-time archiver as `serve` runs it, against a real redis-server: writes in phases with the moment
+/// each ended, then restores to those moments compared key by key with the state recorded then.
+@Suite(.tags(.integration)) struct PointInTimeTests {
+    /// A running archiver.
+    struct Archiving {
+        let archiver: StreamArchiver
+        let task: Task<Void, Never>
+
+        static func start(_ node: RestoreNode, store: any ObjectStore) throws -> Archiving {
+            let archiver = NodeComponents(
+                configuration: node.configuration, node: try node.settings, store: store, logger: Engine.logger
+            ).archiver()
+            return Archiving(archiver: archiver, task: Task { await archiver.run() })
+        }
+
+        func stop() async {
+            task.cancel()
+            await task.value
+        }
+
+        /// Waits until every command Redis has sent so far is stored, and returns that moment: the state of the node
+        /// now is the state a restore to it brings back.
+        func storedNow(_ node: RestoreNode) async throws -> Date {
+            let info = try await node.redis.cli(["INFO", "replication"]).stdoutText
+            let line = try #require(
+                info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("master_repl_offset:") })
+            let offset = try #require(Int64(line.dropFirst("master_repl_offset:".count)))
+            let moment = Date()
+            for _ in 0..<300 {
+                if let stored = await archiver.status.storedOffset, stored >= offset,
+                    let until = await archiver.status.storedUntil, until >= moment.addingTimeInterval(-1)
+                {
+                    // The next writes arrive strictly after the moment.
+                    try await Task.sleep(for: .milliseconds(20))
+                    return moment
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("the archiver did not store offset \(offset): \(await archiver.status)")
+            throw CancellationError()
+        }
+
+        func waitForBase() async throws -> String {
+            for _ in 0..<300 {
+                if let base = await archiver.status.base { return base }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw TestSupportError("no base snapshot: \(await archiver.status)")
+        }
+    }
+
+    static let yaml = "pitr:\n  enabled: true\n  segment_seconds: 1\n"
+
+    static func request(_ node: RestoreNode, to moment: Date) throws -> NodeRestore.Options {
+        var options = RestoreRequest().options(node.configuration, node: try node.settings)
+        options.toTime = moment
+        options.skipSafetySave = true
+        return options
+    }
+
+    static func send(_ node: RestoreNode, _ commands: [[String]]) async throws {
+        _ = try await RedisConnection.withConnection(to: RedisAddress(host: "127.0.0.1", port: node.port)) {
+            try await $0.sendPipelined(commands)
+        }
+    }
+
+    /// Every kind of write a replica is sent: several databases (SELECT), MULTI/EXEC, a script (replicated as its
+    /// effects), an expiry (replicated as DEL), TTLs, and a FLUSHALL, the corruption case: restoring to just before
+    /// it brings every key back.
+    @Test(arguments: StoreKind.allCases) func restoresToEachMomentKeyByKey(kind: StoreKind) async throws {
+        try await withResource(TestStore.make(kind)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
+            ) { node in
+                try await node.populate("before")
+                let archiving = try Archiving.start(node, store: store.store)
+                let base = try await archiving.waitForBase()
+
+                try await Self.send(
+                    node,
+                    [
+                        ["SET", "phase", "a"], ["INCR", "counter"], ["SELECT", "3"], ["SET", "db3:key", "a"],
+                        ["SELECT", "0"], ["MULTI"], ["HSET", "tx:hash", "f", "1"], ["INCRBY", "tx:count", "5"],
+                        ["EXEC"],
+                        [
+                            "EVAL", "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', 'script:runs')",
+                            "1",
+                            "script:key", "a",
+                        ],
+                        ["SET", "short", "x", "PX", "100"], ["SET", "ttl:key", "t", "EX", "7200"],
+                    ])
+                try await Task.sleep(for: .milliseconds(250))
+                _ = try await node.redis.cli(["GET", "short"])  // expired: Redis deletes it and sends DEL
+                let momentA = try await archiving.storedNow(node)
+                let stateA = try await node.content()
+
+                try await Self.send(
+                    node,
+                    [
+                        ["SET", "phase", "b"], ["INCR", "counter"], ["DEL", "ttl:key"], ["SELECT", "5"],
+                        ["RPUSH", "db5:list", "1", "2", "3"], ["SELECT", "3"], ["SET", "db3:key", "b"],
+                        ["EVAL", "return redis.call('INCR', 'script:runs')", "0"],
+                    ])
+                let momentB = try await archiving.storedNow(node)
+                let stateB = try await node.content()
+
+                _ = try await node.redis.cli(["FLUSHALL"])
+                _ = try await node.redis.cli(["SET", "after", "the flush"])
+                let momentC = try await archiving.storedNow(node)
+                let stateC = try await node.content()
+                await archiving.stop()
+
+                let restore = try node.restore(store: store.store)
+                for (moment, state, name) in [(momentB, stateB, "B"), (momentA, stateA, "A"), (momentC, stateC, "C")] {
+                    let report = try await restore.run(try Self.request(node, to: moment))
+                    #expect(report.source.id.text == base, "the stream's base")
+                    #expect(report.notes.contains { $0.hasPrefix("replayed ") }, "\(report.notes)")
+                    let restored = try await node.content()
+                    #expect(restored == state, "state \(name)")
+                }
+                #expect(stateB.databases[3] != nil && stateB.databases[5] != nil && stateC.databases[3] == nil)
+                // Restored to B, the data is also on disk: Redis restarted on its files holds it.
+                _ = try await restore.run(try Self.request(node, to: momentB))
+                try await node.redis.stop()
+                try await node.redis.start()
+                #expect(try await node.content() == stateB)
+            }
+        }
+    }
+
+    /// A restart of the archiver within Redis's backlog continues the stream (the offsets have no gap, and a restore
+    /// after the restart replays across it); one after the backlog moved on starts a new base, and a moment in the
+    /// gap is refused before the node is touched, naming the windows.
+    @Test func restartsContinueInsideTheBacklogAndStartANewBaseOutsideIt() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0", "repl-backlog-size 16kb"], moreYAML: Self.yaml)
+            ) { node in
+                var archiving = try Archiving.start(node, store: store.store)
+                let base = try await archiving.waitForBase()
+                _ = try await node.redis.cli(["SET", "first", "1"])
+                _ = try await archiving.storedNow(node)
+                await archiving.stop()
+                _ = try await node.redis.cli(["SET", "while", "stopped"])
+
+                archiving = try Archiving.start(node, store: store.store)
+                _ = try await node.redis.cli(["SET", "second", "2"])
+                let afterRestart = try await archiving.storedNow(node)
+                let stateAfterRestart = try await node.content()
+                #expect(await archiving.archiver.status.base == nil, "continued: no new base")
+                await archiving.stop()
+
+                let archive = PointInTimeArchive(store: store.store, keys: .none)
+                let segments = try await archive.segments(of: try node.settings.identity)
+                let windows = PointInTimeArchive.windows(segments)
+                #expect(windows.count == 2, "a hole in time while the archiver was away: \(windows)")
+                #expect(windows.count == 2 && windows[0].endOffset == windows[1].startOffset, "no gap in offsets")
+
+                // Far more writes than the 16 KiB backlog holds, while the archiver is away.
+                try await RedisDataset.populateRandom(node.redis, count: 200, size: 1024)
+                let gap = Date()
+                try await Task.sleep(for: .milliseconds(50))
+                archiving = try Archiving.start(node, store: store.store)
+                let newBase = try await archiving.waitForBase()
+                #expect(newBase != base)
+                _ = try await archiving.storedNow(node)
+                await archiving.stop()
+
+                let restore = try node.restore(store: store.store)
+                let report = try await restore.run(try Self.request(node, to: afterRestart))
+                #expect(report.source.id.text == base)
+                #expect(try await node.content() == stateAfterRestart)
+
+                let events = node.redis.events()
+                let error = await expectFailure(.snapshot) {
+                    _ = try await restore.run(try Self.request(node, to: gap))
+                }
+                #expect(
+                    error?.description.contains("outside the archived stream") == true, "\(String(describing: error))")
+                #expect(error?.description.contains(" to ") == true, "names the windows")
+                #expect(node.redis.events() == events, "nothing was touched")
+                #expect(try await node.content() == stateAfterRestart)
+            }
+        }
+    }
+
+    /// A segment altered or cut short in the store fails the restore before the node is touched.
+    @Test(arguments: ["altered", "truncated"]) func aDamagedSegmentIsCaughtBeforeTheNodeIsTouched(
+        damage: String
+    ) async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
+            ) { node in
+                let archiving = try Archiving.start(node, store: store.store)
+                _ = try await archiving.waitForBase()
+                try await node.populate("archived")
+                let moment = try await archiving.storedNow(node)
+                await archiving.stop()
+                try await node.scribble("later")
+                let before = try await node.content()
+
+                let archive = PointInTimeArchive(store: store.store, keys: .none)
+                let biggest = try #require(
+                    try await archive.segments(of: try node.settings.identity).max { $0.size < $1.size })
+                let path = try #require(store.folder).path + "/" + biggest.key
+                var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+                if damage == "altered" { bytes[bytes.count / 2] ^= 0x5A } else { bytes = bytes.prefix(bytes.count / 2) }
+                try bytes.write(to: URL(fileURLWithPath: path))
+
+                let events = node.redis.events()
+                let error = await expectFailure(.snapshot) {
+                    _ = try await node.restore(store: store.store).run(try Self.request(node, to: moment))
+                }
+                #expect(error?.description.contains("damaged") == true, "\(String(describing: error))")
+                #expect(node.redis.events() == events, "Redis was neither stopped nor started")
+                #expect(try await node.content() == before)
+                #expect(!node.hasJournal)
+            }
+        }
+    }
+}
+
+/// The segment format and the windows, without Redis.
+@Suite struct StreamSegmentTests {
+    static let id = String(repeating: "ab", count: 20)
+    static let node = NodeIdentity(cluster: "c", datacenter: "dc1", rack: "r1", tokens: "0")
+
+    static func segment(_ start: Int64, _ commands: [[String]], opened: Int64, closed: Int64) -> StreamSegment {
+        var offset = start
+        var records: [StreamSegment.Record] = []
+        for (index, command) in commands.enumerated() {
+            var raw = ByteBuffer()
+            RESPEncoder.encode(command, into: &raw)
+            offset += Int64(raw.readableBytes)
+            records.append(.init(offset: offset, time: opened + Int64(index), command: raw))
+        }
+        return StreamSegment(
+            name: .init(replicationID: id, startOffset: start, endOffset: offset, openedAt: opened, closedAt: closed),
+            startDB: 2, records: records)
+    }
+
+    @Test(arguments: [false, true]) func aSegmentReadsBackAndAnyChangeIsCaught(encrypted: Bool) async throws {
+        let folder = try TemporaryDirectory(prefix: "segment-key")
+        defer { folder.remove() }
+        try Data((0..<32).map { UInt8($0) }).write(to: URL(fileURLWithPath: folder.file("key")))
+        chmod(folder.file("key"), 0o600)
+        let keys = encrypted ? SnapshotKeyring(.init(keyFile: folder.file("key"))) : SnapshotKeyring.none
+        let segment = Self.segment(
+            100, [["SET", "a", "1"], ["SELECT", "3"], ["INCR", "n"]], opened: 5000, closed: 6000)
+        let stored = try await segment.stored(node: Self.node, key: try keys.current())
+        let read = try await StreamSegment.read(
+            stored, name: segment.name, encrypted: encrypted, node: Self.node, keys: keys)
+        #expect(read == segment)
+        for position in [0, stored.readableBytes / 2, stored.readableBytes - 1] {
+            var altered = stored
+            altered.setInteger(altered.getInteger(at: position, as: UInt8.self)! ^ 1, at: position)
+            await #expect(throws: DynokeeperError.self) {
+                _ = try await StreamSegment.read(
+                    altered, name: segment.name, encrypted: encrypted, node: Self.node, keys: keys)
+            }
+        }
+        // Another segment's name (a renamed object) is refused too.
+        var other = segment.name
+        other.closedAt += 1
+        await #expect(throws: DynokeeperError.self) {
+            _ = try await StreamSegment.read(stored, name: other, encrypted: encrypted, node: Self.node, keys: keys)
+        }
+    }
+
+    @Test func namesAndWindows() throws {
+        func stored(_ start: Int64, _ end: Int64, _ opened: Int64, _ closed: Int64) -> PointInTimeArchive.StoredSegment
+        {
+            let name = StreamSegment.Name(
+                replicationID: Self.id, startOffset: start, endOffset: end, openedAt: opened, closedAt: closed)
+            #expect(StreamSegment.Name(replicationID: Self.id, objectName: name.objectName) == name)
+            return .init(
+                name: name, key: StreamSegment.key(Self.node, name, encrypted: false), size: 1, encrypted: false)
+        }
+        // Contiguous, an empty one, a hole in time (continued), then a gap in offsets (a new stream).
+        let windows = PointInTimeArchive.windows([
+            stored(0, 10, 1000, 2000), stored(10, 10, 2000, 3000), stored(10, 20, 3000, 4000),
+            stored(20, 30, 9000, 10000), stored(50, 60, 12000, 13000), stored(10, 20, 3000, 4000),
+        ])
+        #expect(windows.map(\.startOffset) == [0, 20, 50])
+        #expect(windows.map(\.endOffset) == [20, 30, 60])
+        #expect(windows.map { Int64($0.from.timeIntervalSince1970 * 1000) } == [1000, 9000, 12000])
+        #expect(windows.first?.segments == 3)
+        #expect(StreamSegment.Name(replicationID: "not-an-id", objectName: stored(0, 1, 2, 3).name.objectName) == nil)
+        #expect(StreamSegment.Name(replicationID: Self.id, objectName: "manifest.json") == nil)
+    }
+
+    @Test func momentsTakeFractionsOfASecond() throws {
+        let moment = try RestorePoint.parse("2026-11-20T14:03:07.250Z", fractions: true)
+        #expect(abs(moment.timeIntervalSince1970 - 1_795_183_387.25) < 0.0005)
+        #expect(throws: ConfigurationError.self) { try RestorePoint.parse("2026-11-20T14:03:07.250Z") }
+        #expect(throws: ConfigurationError.self) { try RestorePoint.parse("2026-11-20T14:03.5Z", fractions: true) }
+    }
+}
