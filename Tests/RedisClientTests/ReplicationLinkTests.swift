@@ -51,6 +51,17 @@ import Testing
         return seen.state.withLock { $0 }
     }
 
+    /// Waits until the link is an online replica: writes from then on come in the stream, not in the RDB (a replica
+    /// counts in `connected_slaves` while Redis still prepares its RDB).
+    static func waitUntilOnline(_ server: RedisServer) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !(try await server.command("INFO", "replication").contains("state=online")),
+            ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     static func masterOffset(_ server: RedisServer) async throws -> Int64 {
         let info = try await server.command("INFO", "replication")
         let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("master_repl_offset:") }
@@ -69,12 +80,7 @@ import Testing
                 until: { state in state.commands.contains { $0.name == "incr" } }
             ) {
                 // Once the link is attached, writes of several kinds; the last one ends the test.
-                let deadline = ContinuousClock.now + .seconds(20)
-                while try await server.command("INFO", "replication").contains("connected_slaves:0"),
-                    ContinuousClock.now < deadline
-                {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
+                try await Self.waitUntilOnline(server)
                 _ = try await server.cli(["-x", "SET", "binary"], input: binary)
                 _ = try await server.command("SELECT", "3")
                 _ = try await server.cli(["-n", "3", "SET", "in-db-3", "x"])
@@ -97,19 +103,15 @@ import Testing
                 offset += Int64(command.raw.count)
                 #expect(command.offset == offset)
             }
-            #expect(offset == (try await Self.masterOffset(server)) || names.last == "ping")
+            // The master may have pinged since (its offset moves on), never sent less.
+            #expect(offset <= (try await Self.masterOffset(server)))
         }
     }
 
     @Test func aReconnectionContinuesWhereItStopped() async throws {
         try await withResource(RedisServer.start()) { server in
             let first = try await Self.follow(server, from: nil, until: { $0.commands.contains { $0.name == "set" } }) {
-                let deadline = ContinuousClock.now + .seconds(20)
-                while try await server.command("INFO", "replication").contains("connected_slaves:0"),
-                    ContinuousClock.now < deadline
-                {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
+                try await Self.waitUntilOnline(server)
                 _ = try await server.command("SET", "a", "1")
             }
             guard case .fullSync(let start)? = first.start, let last = first.commands.last else {
