@@ -193,6 +193,63 @@ import Testing
         }
     }
 
+    /// Backups record where they are in the stream (BGSAVE with INFO replication in the same write) and serve as
+    /// bases; prune keeps the segments a kept base needs and removes the rest; verify --all reads every segment.
+    @Test func backupsAreBasesAndPruneAndVerifyCoverTheArchive() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
+            ) { node in
+                let archiving = try Archiving.start(node, store: store.store)
+                let first = try await archiving.waitForBase()
+                _ = try await node.redis.cli(["SET", "phase", "before the backup"])
+                let beforeBackup = try await archiving.storedNow(node)
+                try await Task.sleep(for: .seconds(1))  // a snapshot id a second after the base's
+                let manifest = try await node.backup(store: store.store)
+                #expect(manifest.method == .file && manifest.replication != nil, "BGSAVE records its position")
+                _ = try await node.redis.cli(["SET", "phase", "after the backup"])
+                let afterBackup = try await archiving.storedNow(node)
+                let stateAfter = try await node.content()
+                await archiving.stop()
+
+                let identity = try node.settings.identity
+                let archive = PointInTimeArchive(store: store.store, keys: .none)
+                let before = try await archive.segments(of: identity)
+                let decisions = try await SnapshotPruner(store: store.store, logger: Engine.logger).run(
+                    identity, policy: RetentionPolicy(last: 1), dryRun: false)
+                #expect(decisions.contains { $0.snapshot == first && !$0.keep })
+                let pruned = try #require(
+                    decisions.first { $0.kind == "archive" },
+                    "\(before.map(\.name)) \(String(describing: manifest.replication))")
+                let after = try await archive.segments(of: identity)
+                #expect(!after.isEmpty && after.count < before.count, "\(pruned)")
+                #expect(after.allSatisfy { $0.name.endOffset >= manifest.replication!.offset })
+
+                let restore = try node.restore(store: store.store)
+                let report = try await restore.run(try Self.request(node, to: afterBackup))
+                #expect(report.source.id == manifest.snapshotID, "the backup is the base")
+                #expect(try await node.content() == stateAfter)
+                let error = await expectFailure(.snapshot) {
+                    _ = try await restore.run(try Self.request(node, to: beforeBackup))
+                }
+                #expect(
+                    error?.description.contains("outside the archived stream") == true
+                        || error?.description.contains("no snapshot") == true, "\(String(describing: error))")
+
+                let verifier = SnapshotVerifier(store: store.store, logger: Engine.logger)
+                let intact = try await verifier.run(identity, request: VerificationRequest(all: true))
+                let archived = try #require(intact.first { $0.snapshot == "archive" })
+                #expect(archived.ok && archived.files == after.count && archived.bytes > 0)
+                let path = try #require(store.folder).path + "/" + after[0].key
+                var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+                bytes[bytes.count - 3] ^= 0xFF
+                try bytes.write(to: URL(fileURLWithPath: path))
+                let damaged = try await verifier.run(identity, request: VerificationRequest(all: true))
+                #expect(damaged.first { $0.snapshot == "archive" }?.problems.first?.contains(after[0].key) == true)
+            }
+        }
+    }
+
     /// A segment altered or cut short in the store fails the restore before the node is touched.
     @Test(arguments: ["altered", "truncated"]) func aDamagedSegmentIsCaughtBeforeTheNodeIsTouched(
         damage: String

@@ -15,6 +15,9 @@ package struct SnapshotPruner: Sendable {
         /// Why it stays (the rules, `newest`, `pinned`, `ring snapshot …`); empty when it goes.
         package var reasons: [String]
         package var storedSize: Int64
+        /// `archive` for the point-in-time archive's segments that no kept snapshot needs (`snapshot` then says how
+        /// many); absent for snapshots.
+        package var kind: String? = nil
 
         package init(snapshot: String, node: String, keep: Bool, reasons: [String], storedSize: Int64) {
             self.snapshot = snapshot
@@ -40,11 +43,26 @@ package struct SnapshotPruner: Sendable {
         try Self.requireRules(policy)
         let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: node)
         let decisions = Self.decide(entries, policy: policy, ringNeeded: try await ringNeeded(cluster: node.cluster))
-        guard !dryRun else { return decisions }
-        for (entry, decision) in zip(entries, decisions) where !decision.keep {
-            try await remove(entry)
+        if !dryRun {
+            for (entry, decision) in zip(entries, decisions) where !decision.keep {
+                try await remove(entry)
+            }
         }
-        return decisions
+        let kept = zip(entries, decisions).filter { $0.1.keep }.map(\.0)
+        let unneeded = PointInTimeArchive.unneeded(
+            try await PointInTimeArchive(store: store, keys: .none).segments(of: node), bases: kept)
+        guard !unneeded.isEmpty else { return decisions }
+        if !dryRun {
+            logger.info(
+                "removing \(unneeded.count) point-in-time archive segment(s) of \(node) that no kept snapshot needs")
+            try await store.delete(unneeded.map(\.key))
+        }
+        var archive = Decision(
+            snapshot: "archive: \(unneeded.count) segment(s)", node: "\(node.cluster)/\(node)", keep: false,
+            reasons: [],
+            storedSize: unneeded.reduce(0) { $0 + $1.size })
+        archive.kind = "archive"
+        return decisions + [archive]
     }
 
     /// Prunes a cluster's ring snapshots as wholes: an expired one loses its ring manifest first, then each node's

@@ -94,7 +94,36 @@ package struct SnapshotVerifier: Sendable {
             try each(report)
             reports.append(report)
         }
+        // Everything: the point-in-time archive too.
+        if request.all && request.snapshot == nil, let archive = await verifyArchive(node) {
+            try each(archive)
+            reports.append(archive)
+        }
         return reports
+    }
+
+    /// Reads back every segment of the node's point-in-time archive (decrypted, decompressed, checksum and name
+    /// checked); `nil` when it has none. Never throws: what is wrong is in the report.
+    func verifyArchive(_ node: NodeIdentity) async -> Report? {
+        let archive = PointInTimeArchive(store: store, keys: keys)
+        var report = Report(snapshot: "archive", node: "\(node.cluster)/\(node)", files: 0, bytes: 0, problems: [])
+        do {
+            let segments = try await archive.segments(of: node)
+            guard !segments.isEmpty else { return nil }
+            report.files = segments.count
+            progress?.step("verify \(segments.count) archive segment(s)")
+            for segment in segments {
+                do {
+                    let read = try await archive.read(segment, node: node)
+                    report.bytes += read.records.reduce(0) { $0 + Int64($1.command.readableBytes) }
+                } catch {
+                    report.problems.append("\(segment.key): \(error)")
+                }
+            }
+        } catch {
+            report.problems.append("listing the archive: \(error)")
+        }
+        return report
     }
 
     /// Verifies one snapshot; never throws: what is wrong is in the report.

@@ -133,6 +133,28 @@ package struct PointInTimeArchive: Sendable {
         return chains
     }
 
+    /// The segments no restore can use once only `bases` are kept: a stream's segments before its oldest kept base,
+    /// and every segment of a stream with none (a base is needed to replay anything).
+    package static func unneeded(_ segments: [StoredSegment], bases: [SnapshotEntry]) -> [StoredSegment] {
+        chains(segments).flatMap { chain -> [StoredSegment] in
+            let (start, end) = (chain[0].name.startOffset, chain[chain.count - 1].name.endOffset)
+            let oldest = bases.compactMap { entry -> Int64? in
+                guard let replication = entry.manifest.replication, replication.id == chain[0].name.replicationID,
+                    replication.offset >= start, replication.offset <= end
+                else { return nil }
+                return replication.offset
+            }.min()
+            guard let oldest else { return chain }
+            return chain.filter { $0.name.endOffset <= oldest }
+        } + duplicates(segments)
+    }
+
+    /// Segments stored twice (a second archiver over the same offsets), which ``chains(_:)`` skips.
+    static func duplicates(_ segments: [StoredSegment]) -> [StoredSegment] {
+        let kept = Set(chains(segments).flatMap { $0.map(\.key) })
+        return segments.filter { !kept.contains($0.key) }
+    }
+
     /// The windows the segments cover: a gap in the offsets, or in time (the archiver stopped and continued
     /// later), ends one.
     package static func windows(_ segments: [StoredSegment]) -> [Window] {
@@ -195,7 +217,8 @@ package struct PointInTimeArchive: Sendable {
                 "no snapshot of \(node.cluster) \(node) is a base for \(Self.format(target)): a base must be taken within the archived stream before that moment (serve takes one when the archiver starts a stream; backups record where they are in it); \(named); nothing was touched"
             )
         }
-        let first = chain.firstIndex { $0.name.endOffset >= replication.offset } ?? last
+        // From the first segment with a command after the base (one that ends at the base holds nothing to apply).
+        let first = min(chain.firstIndex { $0.name.endOffset > replication.offset } ?? last, last)
         return Plan(
             target: target, base: base.id, baseReplication: replication, segments: Array(chain[first...last]),
             targetOffset: targetOffset)

@@ -92,7 +92,7 @@ package struct BackupScheduler: Service {
         do {
             let decisions = try await SnapshotPruner(store: node.store, logger: logger).run(
                 node.node.identity, policy: RetentionPolicy(configuration.retention), dryRun: false)
-            let gone = decisions.filter { !$0.keep }
+            let gone = decisions.filter { !$0.keep }  // snapshots, and the archive segments no kept one needs
             if !gone.isEmpty {
                 logger.info(
                     "retention removed \(gone.count) snapshot(s): \(gone.map(\.snapshot).joined(separator: ", "))")

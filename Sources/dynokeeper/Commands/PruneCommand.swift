@@ -57,7 +57,7 @@ struct PruneCommand: AsyncParsableCommand {
                     }
                 }
                 if !json {
-                    let gone = decisions.filter { !$0.keep }
+                    let gone = decisions.filter { !$0.keep && $0.kind == nil }
                     print(
                         "\(dryRun ? "would remove" : "removed") \(gone.count) of \(decisions.count) snapshot(s), \(Format.bytes(gone.reduce(0) { $0 + $1.storedSize })) stored"
                     )

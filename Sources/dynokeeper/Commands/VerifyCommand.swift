@@ -23,7 +23,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(help: "Verify the newest snapshot of this node (the default).")
     var latest = false
 
-    @Flag(help: "Verify every snapshot of this node.")
+    @Flag(help: "Verify every snapshot of this node, and every segment of its point-in-time archive.")
     var all = false
 
     @Flag(help: "Also load each snapshot into a throwaway redis-server and compare the key counts.")
