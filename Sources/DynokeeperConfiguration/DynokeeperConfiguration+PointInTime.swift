@@ -21,8 +21,10 @@ extension DynokeeperConfiguration {
 extension DynokeeperConfiguration.PointInTime {
     /// Reads the `pitr.*` keys.
     init(reading reader: inout TypedReader) throws {
+        let enabled = try reader.bool("pitr.enabled")
+        reader.record("pitr.enabled", String(enabled?.value ?? false), enabled?.origin ?? .defaultValue)
         self.init(
-            enabled: try reader.bool("pitr.enabled")?.value ?? false,
+            enabled: enabled?.value ?? false,
             segmentSeconds: try reader.int("pitr.segment_seconds", default: 60, range: 1...3600)!,
             segmentMB: try reader.int("pitr.segment_mb", default: 16, range: 1...512)!)
     }

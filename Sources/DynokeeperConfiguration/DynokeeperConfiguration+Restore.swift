@@ -51,8 +51,18 @@ extension DynokeeperConfiguration.Restore {
             sourceRack: try reader.string("restore.source_rack", check: TypedReader.checkName),
             method: try reader.choice("restore.method", default: Method.files, what: "method"))
         self.onStart = restoreOnStart
-        toTime = try reader.parsed("restore.to_time") { try RestorePoint.parse($0, timeZone: zone, fractions: true) }?
-            .value
+        let toTime = try reader.parsed("restore.to_time") {
+            try RestorePoint.parse($0, timeZone: zone, fractions: true)
+        }
+        reader.record(
+            "restore.to_time",
+            toTime.map {
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                return formatter.string(from: $0.value)
+            },
+            toTime?.origin ?? .defaultValue)
+        self.toTime = toTime?.value
         if toTime != nil && date != nil {
             throw ConfigurationError(
                 "restore.to_time and restore.date both say where a restore goes back to: keep one")

@@ -128,3 +128,8 @@ private func isZombie(_ pid: Int32) -> Bool {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
     return status.split(separator: ")").last?.split(separator: " ").first == "Z"
 }
+
+extension BackgroundProcess: TestResource {
+    /// Stops it (``stop(grace:)``).
+    package func close() async { await stop() }
+}

@@ -56,6 +56,8 @@ package struct JobParameters: Sendable, Codable, Equatable {
     package var source: String?
     /// Restores: the newest snapshot at or before this moment.
     package var date: Date?
+    /// Point-in-time restores: the moment the node is brought to.
+    package var toTime: Date? = nil
     /// Restores: exactly this snapshot; backups: the id asked for (ring backups).
     package var snapshot: String?
     package var dryRun: Bool?

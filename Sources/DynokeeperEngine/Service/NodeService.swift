@@ -120,9 +120,10 @@ package struct NodeService: Sendable {
         _ = try restore.checkConfiguration()
         let options = request.options(components.configuration, node: node)
         let source = options.request.source
-        let parameters = JobParameters(
+        var parameters = JobParameters(
             source: "\(source.cluster)/\(source)", date: options.request.date, snapshot: request.snapshot?.text,
             dryRun: request.dryRun)
+        parameters.toTime = options.toTime
         let events = events
         try await runner.ensureIdle()
         if let unfinished = try restore.unfinishedRestore() { throw unfinished }
