@@ -116,6 +116,37 @@ import Testing
                         "{\"to_time\": \"\(Self.moment(good))\", \"snapshot\": \"20261120T000000Z\"}",
                     ])
                 #expect(both.contains("invalid_request"), "\(both)")
+                await serve.stop()
+
+                // Killed while it replays, a point-in-time restore cannot go on (commands would apply twice): resume
+                // rolls it back to the data from before it.
+                _ = try await redis.cli(["SET", "written", "after the restore"])
+                let previous = try await RedisContent.read(port: redis.port)
+                let journalPath = redis.dataPath + "/.dynokeeper/restore-journal.json"
+                var interrupted = false
+                for killAt in 1...40 {
+                    var killing = environment
+                    killing["DYNOKEEPER_TEST_KILL_AT"] = String(killAt)
+                    _ = try await DynokeeperBinary.run(
+                        ["restore", "--to-time", Self.moment(good)], environment: killing)
+                    guard let data = FileManager.default.contents(atPath: journalPath) else { break }
+                    let journal = try Self.json(String(decoding: data, as: UTF8.self))
+                    let replay = journal["point_in_time"] as? [String: Any]
+                    if replay?["replay_started"] as? Bool == true && replay?["replayed"] as? Bool != true {
+                        let resume = try await DynokeeperBinary.run(["restore", "--resume"], environment: environment)
+                        #expect(
+                            resume.status != 0 && resume.stderrText.contains("interrupted part-way"),
+                            "\(resume.stderrText)")
+                        #expect(resume.stderrText.contains("Rolled back"), "\(resume.stderrText)")
+                        interrupted = true
+                        break
+                    }
+                    let rollback = try await DynokeeperBinary.run(["restore", "--rollback"], environment: environment)
+                    #expect(rollback.status == 0, "\(rollback.stderrText)")
+                }
+                #expect(interrupted, "no kill point fell inside the replay")
+                #expect(!FileManager.default.fileExists(atPath: journalPath))
+                #expect(try await RedisContent.read(port: redis.port) == previous)
             }
         }
     }
