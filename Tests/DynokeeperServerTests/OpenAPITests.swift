@@ -71,6 +71,11 @@ import Testing
             date: date, snapshot: snapshot, sourceCluster: "prod", sourceDatacenter: "dc1", sourceRack: "rack1",
             dryRun: true, force: true)
         restore.format = .dynokeeper
+        restore.toTime = date
+        var ring = RingRestoreRequest(
+            date: date, snapshot: snapshot, sourceCluster: "prod", dryRun: true, rackByRack: true,
+            mapping: ["east/ra": "dc1/rack1"])
+        ring.toTime = date
         let requests: [(String, any Encodable)] = [
             ("/v1/backups", BackupRequest(type: .aof, snapshotID: snapshot)),
             ("/v1/restores", restore),
@@ -82,12 +87,7 @@ import Testing
                     keepLast: 1, keepHourly: 2, keepDaily: 3, keepWeekly: 4, keepMonthly: 5, keepWithin: "36h",
                     dryRun: true)
             ),
-            (
-                "/v1/ring/restores",
-                RingRestoreRequest(
-                    date: date, snapshot: snapshot, sourceCluster: "prod", dryRun: true, rackByRack: true,
-                    mapping: ["east/ra": "dc1/rack1"])
-            ),
+            ("/v1/ring/restores", ring),
         ]
         for (path, request) in requests {
             #expect(ContractValues.unset(request).isEmpty, "\(path): \(ContractValues.unset(request))")
@@ -116,11 +116,7 @@ import Testing
                 "PruneReport",
                 PruneReport(
                     dryRun: true,
-                    snapshots: [
-                        .init(
-                            snapshot: "20261124T020000Z", node: "prod/dc1/rack1/100", keep: true, reasons: ["newest"],
-                            storedSize: 10)
-                    ])
+                    snapshots: [ContractValues.decision])
             ),
         ]
         for (name, value) in values {
@@ -163,8 +159,8 @@ import Testing
         encoded["progress_bytes"] = .number(1.5)
         encoded["parameters"] = .object([:])
         #expect(spec.problems(.object(encoded), job).count == 3)
-        // The three above, and each of the eight fields of JobParameters missing.
-        #expect(spec.problems(.object(encoded), job, complete: true).count == 11)
+        // The three above, and each of the nine fields of JobParameters missing.
+        #expect(spec.problems(.object(encoded), job, complete: true).count == 12)
         #expect(spec.problems(.null, try spec.requestSchema("POST", "/v1/backups")).count == 1)
         #expect(spec.problems(.object(["type": .null]), try spec.requestSchema("POST", "/v1/backups")).isEmpty)
     }
@@ -195,6 +191,7 @@ enum ContractValues {
                 type: .rdb, source: "prod/dc1/rack1/100", date: date, snapshot: "20261124T020000Z", dryRun: false,
                 action: "resume", all: false, load: true),
             trigger: "api", createdAt: date)
+        job.parameters.toTime = date
         job.state = .failed
         job.step = "upload dump.rdb"
         job.progressBytes = 10
@@ -252,7 +249,23 @@ enum ContractValues {
             store: "s3://bucket/prefix", startedAt: date)
         status.instance = "6f1c0e8e-2b4a-4f2e-9a51-0c3d2e1f4a5b"
         status.restoreOnStart = "restored"
+        status.pitr = try APIJSON.decoder.decode(
+            StreamArchiver.Status.self,
+            from: Data(
+                """
+                {"state": "following", "replication_id": "5f1c09a2", "received_offset": 120, "stored_offset": 100,
+                 "stored_until": "2026-11-24T02:00:00Z", "lag_seconds": 1.5, "segments_stored": 3,
+                 "base": "20261124T020000Z", "last_error": "the link broke"}
+                """.utf8))
         return status
+    }
+
+    static var decision: SnapshotPruner.Decision {
+        var decision = SnapshotPruner.Decision(
+            snapshot: "archive: 3 segment(s)", node: "prod/dc1/rack1/100", keep: false, reasons: ["none"],
+            storedSize: 10)
+        decision.kind = "archive"
+        return decision
     }
 
     /// A stored manifest with every field set, as `GET /v1/snapshots/{id}` shows it.
