@@ -123,6 +123,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="runs of each method, interleaved")
     parser.add_argument("--skip-backup", action="store_true", help="only the restore comparison")
     parser.add_argument("--skip-faults", action="store_true", help="no runs through the fault-injecting proxy")
+    parser.add_argument("--skip-pitr", action="store_true", help="no point-in-time recovery benchmark")
+    parser.add_argument("--only-pitr", action="store_true", help="only the point-in-time recovery benchmark")
+    parser.add_argument("--pitr-writes", type=int, default=1_000_000, help="writes under the archiver per round")
     parser.add_argument("--core", action="store_true",
                         help="only the default backup (zstd -1, file and stream) against the manual ways: for 4 GiB")
     options = parser.parse_args()
@@ -147,6 +150,9 @@ def main():
                                                       capture_output=True).returncode == 0)
         subprocess.run(aws + ["s3api", "create-bucket", "--bucket", "bench"], env=env, check=True, capture_output=True)
 
+        if options.only_pitr:
+            print_pitr(options, pitr_benchmark(options, work, binary, env, endpoint, servers))
+            return
         redis_port = free_port()
         os.makedirs(f"{work}/redis")
         # Daemonized from a config file, so that dynokeeper's restore can stop it and start it (redis.start).
@@ -205,6 +211,7 @@ def main():
 
         restore_rows = restore_benchmark(options, work, binary, env, aws, endpoint, redis_port, rdb_size)
         fault_rows = [] if options.skip_faults else fault_benchmark(work, binary, env, endpoint, redis_port, servers, options.rounds)
+        pitr = None if options.skip_pitr else pitr_benchmark(options, work, binary, env, endpoint, servers)
 
         print()
         print(f"Backup of {options.size_mb} MiB of values ({count} keys, RDB {rdb_size / 1e6:.0f} MB) to SeaweedFS on "
@@ -232,8 +239,11 @@ def main():
             print("| --- | ---: | --- | ---: |")
             for name, wall, outcome, rss in fault_rows:
                 print(f"| {name} | {wall:.1f} | {outcome} | {rss:.0f} |")
+        if pitr:
+            print_pitr(options, pitr)
     finally:
-        subprocess.run(["redis-cli", "-p", str(redis_port), "shutdown", "nosave"], capture_output=True)
+        if not options.only_pitr:
+            subprocess.run(["redis-cli", "-p", str(redis_port), "shutdown", "nosave"], capture_output=True)
         servers.stop()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -339,6 +349,113 @@ def fault_benchmark(work, binary, env, endpoint, redis_port, servers, rounds):
             rows.append(("dynokeeper restore", wall, ("restored, key counts match" if code == 0 else outcome(code))
                          if keyspace(redis_port) == digest or code != 0 else "wrong data", rss))
     return rows
+
+
+def pitr_benchmark(options, work, binary, env, endpoint, servers):
+    """Point-in-time recovery: the archiver's cost to a node under a steady write load (redis-benchmark's SET
+    throughput without and with `serve` archiving, interleaved), the archive's size per million writes, and a restore
+    to the moment after them (the base, then every write replayed) against a restore of the base alone."""
+    port = free_port()
+    folder = f"{work}/pitr"
+    os.makedirs(f"{folder}/redis")
+    conf = f"{folder}/redis.conf"
+    with open(conf, "w") as f:
+        f.write(f"port {port}\nbind 127.0.0.1\ndir {folder}/redis\nsave \"\"\ndaemonize yes\n"
+                f"pidfile {folder}/redis.pid\nlogfile {folder}/redis.log\nrepl-diskless-sync-delay 0\n"
+                f"repl-backlog-size 64mb\n")
+    subprocess.run(["redis-server", conf], check=True)
+    try:
+        wait_for("redis-server", lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"],
+                                                        capture_output=True).stdout.strip() == b"PONG")
+        populate(port, 10, 100)
+        api = free_port()
+        denv = dict(env)
+        denv.update({"DYNOKEEPER_REDIS_PORT": str(port), "DYNOKEEPER_STORAGE_URL": "s3://bench/pitr",
+                     "DYNOKEEPER_STORAGE_ENDPOINT": endpoint, "DYNOKEEPER_LOG_LEVEL": "warning",
+                     "DYNOKEEPER_RESTORE_ENABLED": "true", "DYNOKEEPER_REDIS_START": f"redis-server {conf}",
+                     "DYNOKEEPER_REDIS_CONF": conf, "DYNOKEEPER_PITR_ENABLED": "true",
+                     "DYNOKEEPER_SERVER_LISTEN": f"127.0.0.1:{api}", "DYNOKEEPER_CLUSTER": "bench-pitr"})
+        # 100-byte values of random digits (redis-benchmark draws each __rand_int__ anew), over 1,000,000 keys.
+        value = "__rand_int__" * 8 + "abcd"
+        load = ["redis-benchmark", "-p", str(port), "-n", str(options.pitr_writes), "-r", "1000000", "-c", "50",
+                "-P", "16", "--csv", "SET", "key:__rand_int__", value]
+
+        def throughput():
+            out = subprocess.run(load, capture_output=True, text=True, check=True).stdout
+            return float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+
+        def status():
+            out = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{api}/v1/status"],
+                                 capture_output=True, text=True).stdout
+            try:
+                return json.loads(out).get("pitr") or {}
+            except ValueError:
+                return {}
+
+        def master_offset():
+            info = redis_cli(port, "INFO", "replication")
+            return int(info.split("master_repl_offset:")[1].split()[0])
+
+        without, archived, serve_rss, archive_bytes = [], [], [], []
+        moment = None
+        for _ in range(options.rounds):
+            without.append(throughput())
+            serve = subprocess.Popen([binary, "serve"], env=denv, cwd=work, stdout=open(f"{folder}/serve.log", "ab"),
+                                     stderr=subprocess.STDOUT)
+            servers.procs.append(serve)
+            wait_for("the archiver's base", lambda: status().get("base") is not None, 600)
+            before = stored_bytes(binary, denv, work)
+            archived.append(throughput())
+            target = master_offset()
+            wait_for("the archive to catch up", lambda: status().get("stored_offset", -1) >= target, 600)
+            moment = time.time()
+            time.sleep(0.05)
+            archive_bytes.append(stored_bytes(binary, denv, work) - before)
+            with open(f"/proc/{serve.pid}/status") as f:
+                serve_rss.append(int([l for l in f if l.startswith("VmHWM:")][0].split()[1]) / 1024)
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(timeout=60)
+        expected = keyspace(port)
+        snapshots = [json.loads(line) for line in subprocess.run([binary, "snapshots", "--json"], env=denv, cwd=work,
+                                                                 capture_output=True, text=True, check=True).stdout.splitlines()]
+        at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
+        wall, rss, out = timed([binary, "restore", "--to-time", at, "--no-safety-save"], env=denv, cwd=work)
+        replay = float([l for l in out.splitlines() if "replay the archived stream:" in l][0].rsplit(": ", 1)[1][:-2])
+        replayed = int(out.split("replayed ")[1].split()[0])
+        if keyspace(port) != expected:
+            sys.exit(f"the point-in-time restore did not bring the data back: {keyspace(port)} != {expected}")
+        base = [s for s in snapshots if s["id"] in out][0]["id"]
+        base_wall, base_rss, _ = timed([binary, "restore", "--snapshot", base, "--no-safety-save"], env=denv, cwd=work)
+        return {"without": without, "with": archived, "serve_rss": serve_rss, "archive_bytes": archive_bytes,
+                "restore": (wall, rss, replay, replayed), "base_restore": (base_wall, base_rss)}
+    finally:
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+
+
+def stored_bytes(binary, env, work):
+    out = subprocess.run([binary, "pitr", "status", "--json"], env=env, cwd=work, capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)["stored_bytes"]
+
+
+def print_pitr(options, pitr):
+    writes = options.pitr_writes
+    print()
+    print(f"Point-in-time recovery: {writes} SETs of 100-byte values by redis-benchmark (50 clients, pipeline 16), "
+          f"without and with serve archiving (pitr.enabled, segments to SeaweedFS), {options.rounds} rounds interleaved")
+    print()
+    print("| | SET/s without | SET/s with archiver | × | archive MB per million writes | serve peak RSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for index, (a, b) in enumerate(zip(pitr["without"], pitr["with"])):
+        print(f"| round {index + 1} | {a:.0f} | {b:.0f} | {b / a:.2f} | "
+              f"{pitr['archive_bytes'][index] / 1e6 * 1_000_000 / writes:.1f} | {pitr['serve_rss'][index]:.0f} |")
+    wall, rss, replay, replayed = pitr["restore"]
+    base_wall, base_rss = pitr["base_restore"]
+    print()
+    print("| restore | wall s | replay s | commands replayed | peak RSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| the base snapshot alone (--snapshot) | {base_wall:.1f} | | | {base_rss:.0f} |")
+    print(f"| to the moment after the last round's writes (--to-time) | {wall:.1f} | {replay:.1f} | {replayed} | {rss:.0f} |")
 
 
 def timed_status(command, env, cwd=None):

@@ -250,6 +250,27 @@ import Testing
         }
     }
 
+    /// The archiver takes no base while a restore holds the node (its half-restored data would become the newest
+    /// snapshot): it waits, and takes one once the node is free.
+    @Test func noBaseIsTakenWhileARestoreHoldsTheNode() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
+            ) { node in
+                let lock = try node.restore(store: store.store).acquireLock("restore")
+                let archiving = try Archiving.start(node, store: store.store)
+                try await Task.sleep(for: .seconds(2))
+                let waiting = await archiving.archiver.status
+                #expect(waiting.base == nil && waiting.state == "waiting", "\(waiting)")
+                #expect(waiting.lastError?.contains("restore") == true, "\(waiting)")
+                #expect(try await store.store.listAll(prefix: "").isEmpty)
+                lock.release()
+                _ = try await archiving.waitForBase()
+                await archiving.stop()
+            }
+        }
+    }
+
     /// A segment altered or cut short in the store fails the restore before the node is touched.
     @Test(arguments: ["altered", "truncated"]) func aDamagedSegmentIsCaughtBeforeTheNodeIsTouched(
         damage: String

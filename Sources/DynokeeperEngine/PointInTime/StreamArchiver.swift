@@ -58,6 +58,9 @@ package actor StreamArchiver {
     let backup: NodeBackup
     let backupOptions: NodeBackup.Options
     let logger: Logger
+    /// Takes the node lock for a session, which may store a base snapshot: never while a restore runs or waits to be
+    /// resumed (its half-restored data would become the newest snapshot); `nil` when it cannot be looked for.
+    let lockForBase: @Sendable () async throws -> NodeLock?
     /// How long Redis may send nothing before the link counts as dead (it pings replicas every 10 s).
     var idleTimeout: TimeAmount = .seconds(30)
 
@@ -69,12 +72,14 @@ package actor StreamArchiver {
     private var resume: (position: ReplicationLink.Position, db: Int?, closedAt: Int64)?
     private var resumeLoaded = false
     private var base: (pipe: BytePipe, task: Task<NodeBackup.Report, any Error>)?
+    private var lock: NodeLock?
 
     package init(
         node: NodeSettings, connector: RedisConnector, store: any ObjectStore, keys: SnapshotKeyring,
         settings: DynokeeperConfiguration.PointInTime, backup: NodeBackup, backupOptions: NodeBackup.Options,
-        logger: Logger
+        logger: Logger, lockForBase: @escaping @Sendable () async throws -> NodeLock? = { nil }
     ) {
+        self.lockForBase = lockForBase
         self.node = node
         self.connector = connector
         self.store = store
@@ -125,7 +130,11 @@ package actor StreamArchiver {
         let credentials = try connector.credentials()
         let (address, idle) = (connector.address, idleTimeout)
         let from = resume?.position
-        defer { abortBase() }
+        lock = try await lockForBase()
+        defer {
+            abortBase()
+            releaseLock()
+        }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -144,11 +153,26 @@ package actor StreamArchiver {
                 try await group.next()
             }
         } catch {
-            // What arrived before the break is stored: the window ends at the last command received.
-            try? await seal(closedAt: lastReceivedAt)
+            await sealAtTheEnd()
             throw error
         }
-        try await seal(closedAt: lastReceivedAt)
+        await sealAtTheEnd()
+    }
+
+    /// Stores what arrived before the link ended (the window ends at the last command received), also when the
+    /// archiver is being stopped: in a task of its own, which the stop does not cancel.
+    private func sealAtTheEnd() async {
+        let closedAt = lastReceivedAt
+        do {
+            try await Task { try await self.seal(closedAt: closedAt) }.value
+        } catch {
+            logger.warning("point-in-time archive: the last segment could not be stored: \(error)")
+        }
+    }
+
+    private func releaseLock() {
+        lock?.release()
+        lock = nil
     }
 
     private func handle(_ event: ReplicationLink.Event) async throws {
@@ -165,6 +189,7 @@ package actor StreamArchiver {
             current.replicationID = position.replicationID
             current.receivedOffset = position.offset
         case .continued(let position):
+            releaseLock()
             logger.info("point-in-time archive: Redis continues the stream \(position)")
             currentDB = resume?.db
             open = Open(
@@ -180,6 +205,7 @@ package actor StreamArchiver {
             let report: NodeBackup.Report
             do { report = try await base.task.value } catch { throw try await baseFailure(error) }
             self.base = nil
+            releaseLock()
             current.base = report.manifest.snapshotID.text
             // The stream is live from here: commands that came during the transfer arrive now.
             open?.openedAt = Self.nowMs()
@@ -271,7 +297,14 @@ package actor StreamArchiver {
         guard
             let newest = try await archive.segments(of: node.identity).max(by: { $0.name.closedAt < $1.name.closedAt })
         else { return nil }
-        let segment = try await archive.read(newest, node: node.identity)
+        let segment: StreamSegment
+        do {
+            segment = try await archive.read(newest, node: node.identity)
+        } catch let error as DynokeeperError {
+            // A damaged last segment: the stream cannot be continued from it; Redis starts a new one.
+            logger.warning("point-in-time archive: \(error); starting a new stream")
+            return nil
+        }
         var db = segment.startDB
         for record in segment.records { if let selected = Self.selectedDatabase(record.command) { db = selected } }
         return (

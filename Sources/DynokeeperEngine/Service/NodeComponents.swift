@@ -44,10 +44,21 @@ package struct NodeComponents: Sendable {
 
     /// The point-in-time archiver of `pitr.*`.
     package func archiver() -> StreamArchiver {
-        StreamArchiver(
+        let nodeGuard = nodeGuard
+        return StreamArchiver(
             node: node, connector: connector, store: store, keys: keys, settings: configuration.pitr,
             backup: backup(progress: nil), backupOptions: NodeBackup.Options(configuration.backup, type: .rdb),
-            logger: logger)
+            logger: logger
+        ) {
+            do {
+                return try await nodeGuard.lockForBackup("point-in-time archive")
+            } catch {
+                switch DynokeeperError(error).code {
+                case .busy, .unfinishedRestore: throw error
+                default: return nil
+                }
+            }
+        }
     }
 
     /// Checks stored snapshots, with the configured keys and `verify.redis_server`.
