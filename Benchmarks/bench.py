@@ -421,7 +421,7 @@ def pitr_benchmark(options, work, binary, env, endpoint, servers):
         at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
         wall, rss, out = timed([binary, "restore", "--to-time", at, "--no-safety-save"], env=denv, cwd=work)
         replay = float([l for l in out.splitlines() if "replay the archived stream:" in l][0].rsplit(": ", 1)[1][:-2])
-        replayed = int(out.split("replayed ")[1].split()[0])
+        replayed = int(out.split("note: replayed ")[1].split()[0])
         if keyspace(port) != expected:
             sys.exit(f"the point-in-time restore did not bring the data back: {keyspace(port)} != {expected}")
         base = [s for s in snapshots if s["id"] in out][0]["id"]

@@ -153,21 +153,26 @@ package actor StreamArchiver {
                 try await group.next()
             }
         } catch {
-            await sealAtTheEnd()
+            // A link that went silent may have missed commands since the last one it received; one that closed, or
+            // that the archiver stopped, had everything up to now.
+            let silent: Bool
+            if case RedisError.timeout = error { silent = true } else { silent = false }
+            await sealAtTheEnd(closedAt: silent ? lastReceivedAt : Self.nowMs())
             throw error
         }
-        await sealAtTheEnd()
+        await sealAtTheEnd(closedAt: Self.nowMs())
     }
 
-    /// Stores what arrived before the link ended (the window ends at the last command received), also when the
-    /// archiver is being stopped: in a task of its own, which the stop does not cancel.
-    private func sealAtTheEnd() async {
-        let closedAt = lastReceivedAt
+    /// Stores what arrived before the link ended, also when the archiver is being stopped: in a task of its own,
+    /// which the stop does not cancel.
+    private func sealAtTheEnd(closedAt: Int64) async {
         do {
             try await Task { try await self.seal(closedAt: closedAt) }.value
         } catch {
             logger.warning("point-in-time archive: the last segment could not be stored: \(error)")
         }
+        // Nothing is open until Redis answers the next PSYNC: a window never reaches over a time without a link.
+        open = nil
     }
 
     private func releaseLock() {

@@ -1,67 +1,92 @@
 import DynokeeperConfiguration
 import Foundation
-import Logging
 import NIOCore
 import RedisClient
+import Synchronization
 
-/// Applies archived commands to a Redis that holds a base snapshot: those after the base's offset, up to the
-/// target's, in order, pipelined, each answer checked (Redis accepted them once; an error now means the data
-/// differs from what the stream was recorded against, and the restore fails).
-struct StreamReplay {
-    let connector: RedisConnector
-    let logger: Logger
+/// The archived commands a point-in-time restore applies after its base, as what follows the RDB on a replication
+/// link (``OnlineLoad/Continuation``): Redis applies them as a replica applies its master's stream, so expiries
+/// behave as they did (a key whose time has passed since is neither dropped early nor recreated without its TTL by a
+/// later `INCR`), no reply is waited for, and no ACL is needed beyond the load's.
+///
+/// Read from the fetched segments one at a time (each checked again), from the base's offset to the target's.
+final class StreamReplay: Sendable {
+    /// The fetched segments, in order, with their files.
+    let segments: [(path: String, segment: PointInTimeArchive.StoredSegment)]
+    let node: NodeIdentity
+    let keys: SnapshotKeyring
+    /// Commands up to this offset are in the base.
+    let baseOffset: Int64
+    /// The offset after the last command to apply.
+    let targetOffset: Int64
 
     struct Outcome: Sendable {
         var commands = 0
         var bytes: Int64 = 0
     }
 
-    /// - Parameters:
-    ///   - segments: The plan's segments, read and checked, in order.
-    ///   - baseOffset: The base snapshot's offset: commands up to it are in the data already.
-    ///   - targetOffset: The offset after the last command to apply.
-    func run(_ segments: [StreamSegment], after baseOffset: Int64, upTo targetOffset: Int64) async throws -> Outcome {
-        // The database selected at the base's offset: the stream only says when it changes.
-        var db = segments.first?.startDB
-        for segment in segments {
-            for record in segment.records where record.offset <= baseOffset {
-                if let selected = StreamArchiver.selectedDatabase(record.command) { db = selected }
-            }
-        }
-        var outcome = Outcome()
-        try await connector.withConnection(commandTimeout: .seconds(600)) { redis in
-            if let db { try await redis.send(["SELECT", String(db)]) }
+    private let counted = Mutex(Outcome())
+
+    init(
+        segments: [(path: String, segment: PointInTimeArchive.StoredSegment)], node: NodeIdentity,
+        keys: SnapshotKeyring, baseOffset: Int64, targetOffset: Int64
+    ) {
+        self.segments = segments
+        self.node = node
+        self.keys = keys
+        self.baseOffset = baseOffset
+        self.targetOffset = targetOffset
+    }
+
+    /// What was sent, once the continuation has run.
+    var outcome: Outcome { counted.withLock { $0 } }
+
+    /// Commands that are not data: the link's own (`REPLCONF`, `PING`) and messages (`PUBLISH`), which would reach
+    /// the restored node's subscribers again.
+    static let skipped: Set<String> = ["replconf", "ping", "publish", "spublish"]
+
+    var continuation: OnlineLoad.Continuation {
+        OnlineLoad.Continuation { [self] send in
+            // The stream names the database only when it changes: the one selected at the base's offset goes first.
+            var db: Int?
+            var started = false
             var batch = ByteBuffer()
-            var names: [String] = []
-            func flush() async throws {
-                guard !names.isEmpty else { return }
-                let answers = try await redis.sendEncoded(batch, count: names.count)
-                for (index, answer) in answers.enumerated() {
-                    if case .error(let message) = answer {
-                        throw DynokeeperError.snapshot(
-                            "replaying the archived stream, Redis refused \(names[index].uppercased()) (command \(outcome.commands - names.count + index + 1)): \(message)"
-                        )
-                    }
+            var outcome = Outcome()
+            for (index, entry) in segments.enumerated() {
+                guard let data = FileManager.default.contents(atPath: entry.path) else {
+                    throw DynokeeperError.snapshot("the fetched archive segment \(entry.path) is gone")
                 }
-                batch.clear()
-                names.removeAll(keepingCapacity: true)
-            }
-            for segment in segments {
-                for record in segment.records where record.offset > baseOffset && record.offset <= targetOffset {
-                    let name = Self.name(record.command)
-                    // The link's own traffic: acknowledgements asked of replicas, and keep-alive pings.
-                    if name == "replconf" || name == "ping" { continue }
+                let segment = try await StreamSegment.read(
+                    ByteBuffer(bytes: data), name: entry.segment.name, encrypted: entry.segment.encrypted, node: node,
+                    keys: keys)
+                if index == 0 { db = segment.startDB }
+                for record in segment.records where record.offset <= targetOffset {
+                    if record.offset <= baseOffset {
+                        if let selected = StreamArchiver.selectedDatabase(record.command) { db = selected }
+                        continue
+                    }
+                    if !started {
+                        RESPEncoder.encode(["SELECT", String(db ?? 0)], into: &batch)
+                        started = true
+                    }
+                    guard !Self.skipped.contains(Self.name(record.command)) else { continue }
                     var command = record.command
                     batch.writeBuffer(&command)
-                    names.append(name)
                     outcome.commands += 1
-                    outcome.bytes += Int64(record.command.readableBytes)
-                    if batch.readableBytes >= 1 << 20 || names.count >= 4096 { try await flush() }
+                    if batch.readableBytes >= 1 << 20 {
+                        outcome.bytes += Int64(batch.readableBytes)
+                        try await send(batch)
+                        batch = ByteBuffer()
+                    }
                 }
             }
-            try await flush()
+            if batch.readableBytes > 0 {
+                outcome.bytes += Int64(batch.readableBytes)
+                try await send(batch)
+            }
+            counted.withLock { $0 = outcome }
+            return outcome.bytes
         }
-        return outcome
     }
 
     /// The lower-cased name of a RESP command (its first bulk string).

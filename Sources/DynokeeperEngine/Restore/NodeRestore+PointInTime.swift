@@ -2,6 +2,7 @@ import DynokeeperConfiguration
 import Foundation
 import NIOCore
 import ObjectStorage
+import RedisClient
 
 /// Point-in-time restores (`--to-time`): the base snapshot goes in as any restore's, then the archived commands
 /// after it are applied up to the moment, before Dynomite starts.
@@ -59,21 +60,22 @@ extension NodeRestore {
         }
     }
 
-    /// Applies the fetched segments' commands after the base, up to the plan's target.
-    func replay(_ state: RestoreJournal.PointInTimeState, journal: RestoreJournal) async throws -> StreamReplay.Outcome
-    {
-        var segments: [StreamSegment] = []
-        for segment in state.plan.segments {
-            let path = journal.segments + "/" + segment.name.objectName
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw DynokeeperError.snapshot("the fetched archive segment \(path) is gone")
-            }
-            segments.append(
-                try await StreamSegment.read(
-                    ByteBuffer(bytes: data), name: segment.name, encrypted: segment.encrypted,
-                    node: journal.sourceNode, keys: SnapshotKeyring(configuration.encryption)))
+    /// What the replay needs of Redis (see ``OnlineLoad/check(_:)``), said for a point-in-time restore.
+    static func checkReplay(_ redis: RedisConnection) async throws -> [String: String] {
+        do {
+            return try await OnlineLoad.check(redis)
+        } catch let error as DynokeeperError {
+            throw DynokeeperError.snapshot(
+                "a point-in-time restore applies the archived commands with Redis a replica of dynokeeper for a while, and \(error.message.replacingOccurrences(of: ": use restore.method files", with: ""))"
+            )
         }
-        return try await StreamReplay(connector: connector, logger: logger).run(
-            segments, after: state.plan.baseReplication.offset, upTo: state.plan.targetOffset)
+    }
+
+    /// The fetched segments' commands after the base, up to the plan's target, to follow the base's RDB.
+    func streamReplay(_ state: RestoreJournal.PointInTimeState, journal: RestoreJournal) -> StreamReplay {
+        StreamReplay(
+            segments: state.plan.segments.map { (journal.segments + "/" + $0.name.objectName, $0) },
+            node: journal.sourceNode, keys: SnapshotKeyring(configuration.encryption),
+            baseOffset: state.plan.baseReplication.offset, targetOffset: state.plan.targetOffset)
     }
 }

@@ -147,7 +147,14 @@ package struct NodeRestore: Sendable {
         let online = configuration.restore.method == .online ? try await checkOnline(source, target: target) : nil
         var notes = target.notes
         notes += try await preflight(source: source, plan: plan, target: target, options: options)
-        if let pointInTime { notes.append(Self.describe(pointInTime)) }
+        if let pointInTime {
+            notes.append(Self.describe(pointInTime))
+            // The replay makes Redis a replica of dynokeeper for a while: what that needs is checked now, before the
+            // node is touched (when Redis is down, once it runs again).
+            if online == nil && target.up {
+                _ = try await connector.withConnection { try await Self.checkReplay($0) }
+            }
+        }
         logger.info(
             "restoring snapshot \(source.id) of \(source.node.cluster) \(source.node) (\(source.type.rawValue), \(source.format.rawValue) format, \(source.size) bytes) into \(plan.layout.directory)"
         )
@@ -166,6 +173,8 @@ package struct NodeRestore: Sendable {
         journal.skipSafetySave = options.skipSafetySave
         journal.online = online
         journal.pointInTime = pointInTime.map { RestoreJournal.PointInTimeState(plan: $0) }
+        // An online load applies the archived commands with the base: the base's key counts no longer apply.
+        if pointInTime != nil && online != nil { journal.keyspace = nil }
         let clock = ContinuousClock()
         if online != nil {
             // Nothing to fetch beforehand: the data goes to Redis as it downloads, checked on the way.

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ObjectStorage
 import RedisClient
+import Synchronization
 
 /// Loads an RDB snapshot into the node's running Redis while it downloads (`restore.method: online`):
 /// dynokeeper serves the RDB to Redis as a master serves a replica (`REPLICAOF` dynokeeper), Redis parses it
@@ -81,63 +82,114 @@ struct OnlineLoad {
         if let failure { throw failure }
     }
 
+    /// What follows the RDB on the link (a point-in-time restore's archived commands), applied by Redis as a
+    /// replica applies its master's: as they were recorded, expiries included (a replica neither drops keys whose
+    /// time has passed nor refuses a past expiry; they go once it is on its own again).
+    struct Continuation: Sendable {
+        /// Writes the commands with `send`; returns how many bytes it wrote.
+        var write: @Sendable (_ send: @escaping @Sendable (ByteBuffer) async throws -> Void) async throws -> Int64
+    }
+
     /// Streams `file` into Redis. `beforeLastBytes` runs once the download is verified and just before the
     /// bytes that let Redis finish (from then on Redis may hold the new data).
-    /// - Parameter copy: Where to write the RDB as well, flushed to disk (it becomes Redis's RDB file afterwards,
-    ///   which saves a BGSAVE of what Redis has just loaded).
+    /// - Parameters:
+    ///   - copy: Where to write the RDB as well, flushed to disk (it becomes Redis's RDB file afterwards,
+    ///     which saves a BGSAVE of what Redis has just loaded).
+    ///   - continuation: Commands to apply after the RDB.
     /// - Returns: The `run_id` of the Redis that loaded the data.
     func run(
-        _ file: RestoreSource.File, settings: [String: String], copy: String?,
+        _ file: RestoreSource.File, settings: [String: String], copy: String?, continuation: Continuation? = nil,
         beforeLastBytes: @escaping @Sendable () async throws -> Void
+    ) async throws -> String {
+        let body = try await downloader.open(file)
+        var opened: LocalFileWriter?
+        if let copy {
+            try await LocalFileSystem.remove(copy)
+            opened = try await LocalFileWriter.create(copy, mode: 0o600)
+        }
+        let (downloader, writer) = (downloader, opened)
+        return try await load(size: file.size, settings: settings, continuation: continuation) { replica in
+            // To Redis and to the copy at once.
+            @Sendable func send(_ chunk: ByteBuffer) async throws {
+                guard let writer else { return try await replica.write(chunk) }
+                async let written: Void = writer.write(chunk)
+                try await replica.write(chunk)
+                try await written
+            }
+            try await SnapshotDownloader.reading(file) {
+                // One chunk is always held back: the last one goes once the whole file is checked.
+                var held: ByteBuffer?
+                for try await chunk in body where chunk.readableBytes > 0 {
+                    if let previous = held { try await send(previous) }
+                    held = chunk
+                }
+                try downloader.check(file, body.digest)
+                try await beforeLastBytes()
+                if let held { try await send(held) }
+                try await writer?.sync()
+            }
+        }
+    }
+
+    /// Loads the RDB file at `path` (already checked) into Redis over the replication link, then `continuation`.
+    /// - Returns: The `run_id` of the Redis that loaded the data.
+    func run(rdb path: String, settings: [String: String], continuation: Continuation?) async throws -> String {
+        let file = try await LocalFile.open(path)
+        return try await load(size: file.size, settings: settings, continuation: continuation) { replica in
+            for try await chunk in file.chunks() { try await replica.write(chunk) }
+        }
+    }
+
+    /// Serves an RDB of `size` bytes (written by `rdb`) to Redis as its master, then `continuation`; waits until
+    /// Redis has loaded it and applied every command, and puts it back on its own.
+    private func load(
+        size: Int64, settings: [String: String], continuation: Continuation?,
+        rdb: @escaping @Sendable (RDBFeed.Writer) async throws -> Void
     ) async throws -> String {
         try await connector.withConnection { redis in
             let host = redis.localHost ?? "127.0.0.1"
             // Only the Redis told to use it as its masterauth gets the data.
             let password = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
-            let body = try await downloader.open(file)
-            var writer: LocalFileWriter?
-            if let copy {
-                try await LocalFileSystem.remove(copy)
-                writer = try await LocalFileWriter.create(copy, mode: 0o600)
-            }
             let address = connector.address
             // A run that was killed may have left Redis a replica of a dead port, abandoning a load: on its own and
             // done loading first.
             try await Self.detach(redis, settings: settings)
             try await Self.waitUntilNotLoading(redis, address: address, timeout: loadTimeout)
+            let errorsBefore = try await redis.info("stats").int("total_error_replies") ?? 0
+            let written = Mutex<Int64>(0)
             do {
                 try await redis.send(["CONFIG", "SET", "repl-diskless-load", "swapdb"])
                 try await redis.send(["CONFIG", "SET", "masterauth", password])
-                let (downloader, logger, loadTimeout, writer) = (downloader, logger, loadTimeout, writer)
+                let (logger, loadTimeout) = (logger, loadTimeout)
                 try await RDBFeed.serve(
-                    host: host, password: password, size: file.size, logger: logger,
+                    host: host, password: password, size: size, logger: logger,
                     listening: { port in
                         logger.info("Redis \(address) loads the data from dynokeeper at \(host):\(port) (REPLICAOF)")
                         try await redis.send(["REPLICAOF", host, String(port)])
                     },
                     feed: { replica in
-                        // To Redis and to the copy at once.
-                        @Sendable func send(_ chunk: ByteBuffer) async throws {
-                            guard let writer else { return try await replica.write(chunk) }
-                            async let written: Void = writer.write(chunk)
-                            try await replica.write(chunk)
-                            try await written
-                        }
-                        try await SnapshotDownloader.reading(file) {
-                            // One chunk is always held back: the last one goes once the whole file is checked.
-                            var held: ByteBuffer?
-                            for try await chunk in body where chunk.readableBytes > 0 {
-                                if let previous = held { try await send(previous) }
-                                held = chunk
-                            }
-                            try downloader.check(file, body.digest)
-                            try await beforeLastBytes()
-                            if let held { try await send(held) }
-                            try await writer?.sync()
+                        try await rdb(replica)
+                        if let continuation {
+                            let bytes = try await continuation.write { try await replica.write($0) }
+                            written.withLock { $0 = bytes }
                         }
                     },
-                    loaded: { try await Self.waitForLoad(redis, address: address, timeout: loadTimeout) })
+                    loaded: {
+                        try await Self.waitForLoad(redis, address: address, timeout: loadTimeout)
+                        if continuation != nil {
+                            try await Self.waitForOffset(
+                                redis, written.withLock { $0 }, address: address, timeout: loadTimeout)
+                        }
+                    })
                 try await Self.detach(redis, settings: settings)
+                if continuation != nil {
+                    let errors = (try await redis.info("stats").int("total_error_replies") ?? 0) - errorsBefore
+                    guard errors <= 0 else {
+                        throw DynokeeperError.snapshot(
+                            "Redis refused \(errors) of the archived commands (its log says which: \"This replica is sending an error to its master\"): the data is not what the stream was recorded against"
+                        )
+                    }
+                }
                 return try await redis.info("server")["run_id"] ?? ""
             } catch {
                 do { try await Self.detach(redis, settings: settings) } catch let detachError {
@@ -146,6 +198,19 @@ struct OnlineLoad {
                 throw error
             }
         }
+    }
+
+    /// Waits until Redis, a replica of the feed, has applied `bytes` of commands after the RDB.
+    static func waitForOffset(
+        _ redis: RedisConnection, _ bytes: Int64, address: RedisAddress, timeout: Duration
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let info = try await redis.info("replication")
+            if let offset = info.int("master_repl_offset"), Int64(offset) >= bytes { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw DynokeeperError.snapshot("Redis \(address) did not apply the archived commands within \(timeout)")
     }
 
     /// Waits until Redis is not loading (a load it abandons takes it a moment).

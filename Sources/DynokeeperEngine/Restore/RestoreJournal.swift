@@ -89,12 +89,10 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
     /// For a point-in-time restore (`--to-time`): the archived commands applied after the base is loaded.
     package var pointInTime: PointInTimeState?
 
-    /// How far a point-in-time restore's replay went. Replaying is not repeatable (`INCR` twice is not `INCR`), so a
-    /// restore interrupted while it replays cannot be resumed: it rolls back.
+    /// How far a point-in-time restore's replay went. The replay loads the base again with the commands after it
+    /// (over the replication link), so one that was interrupted is simply done again.
     package struct PointInTimeState: Sendable, Codable, Equatable {
         package var plan: PointInTimeArchive.Plan
-        /// Set before the first command is sent.
-        package var replayStarted = false
         /// Set once every command up to the target is applied.
         package var replayed = false
     }

@@ -207,13 +207,22 @@ struct RestoreMachine {
             let layout = machine.journal.plan.layout
             let copy = layout.appendOnly ? nil : machine.journal.incoming + "/" + layout.dbFilename
             do {
-                let runID = try await machine.restore.onlineLoad.run(file, settings: settings, copy: copy) {
+                let replay = machine.journal.pointInTime.map {
+                    machine.restore.streamReplay($0, journal: machine.journal)
+                }
+                let runID = try await machine.restore.onlineLoad.run(
+                    file, settings: settings, copy: replay == nil ? copy : nil, continuation: replay?.continuation
+                ) {
                     sent.withLock { $0 = true }
                     var journal = final
                     try await journal.save(folders)
                 }
                 machine.journal.online?.lastBytesSent = true
                 machine.journal.online?.loadedRunID = runID
+                if let replay, let state = machine.journal.pointInTime {
+                    machine.journal.pointInTime?.replayed = true
+                    machine.notes.append(Self.replayed(replay, state))
+                }
             } catch {
                 if sent.withLock({ $0 }) { machine.journal.online?.lastBytesSent = true }
                 throw error
@@ -243,24 +252,26 @@ struct RestoreMachine {
         return .started
     }
 
-    /// Applies the archived commands after the base, up to the moment asked for. A replay that was interrupted is
-    /// not repeated (some commands would apply twice): the restore rolls back.
+    /// Applies the archived commands after the base, up to the moment asked for: Redis loads the base again over
+    /// the replication link, as a replica, with the commands after it (see ``StreamReplay``). The whole data set is
+    /// replaced each time, so a replay that was interrupted is simply done again.
     private mutating func replayArchive(_ state: RestoreJournal.PointInTimeState) async throws {
-        guard !state.replayStarted else {
-            throw DynokeeperError.snapshot(
-                "the replay of the archived commands was interrupted part-way, and replaying them again would apply some twice"
-            )
-        }
         try await timed("replay the archived commands", recorded: "replay the archived stream") { machine in
-            machine.journal.pointInTime?.replayStarted = true
-            try await machine.journal.save(machine.folders)
-            let outcome = try await machine.restore.replay(state, journal: machine.journal)
+            guard let base = machine.journal.plan.placements.first(where: { $0.source != nil }) else {
+                throw DynokeeperError.snapshot("the restore journal names no file to replay the stream onto")
+            }
+            let replay = machine.restore.streamReplay(state, journal: machine.journal)
+            let settings = try await machine.restore.connector.withConnection { try await NodeRestore.checkReplay($0) }
+            _ = try await machine.restore.onlineLoad.run(
+                rdb: machine.directory + "/" + base.target, settings: settings, continuation: replay.continuation)
             machine.journal.pointInTime?.replayed = true
             try await machine.journal.save(machine.folders)
-            machine.notes.append(
-                "replayed \(outcome.commands) archived command(s) (\(outcome.bytes) bytes) after snapshot \(state.plan.base), up to \(PointInTimeArchive.format(state.plan.target))"
-            )
+            machine.notes.append(Self.replayed(replay, state))
         }
+    }
+
+    static func replayed(_ replay: StreamReplay, _ state: RestoreJournal.PointInTimeState) -> String {
+        "replayed \(replay.outcome.commands) archived command(s) (\(replay.outcome.bytes) bytes) after snapshot \(state.plan.base), up to \(PointInTimeArchive.format(state.plan.target))"
     }
 
     /// Checks the loaded data against the manifest and starts Dynomite again. After this the restore has
@@ -277,21 +288,24 @@ struct RestoreMachine {
                     )
                 }
             }
-            machine.notes += try await machine.restore.verify(machine.journal)
+            // The base's counts, before the archived commands change them (a resumed replay loaded them again).
+            if machine.journal.pointInTime?.replayed != true {
+                machine.notes += try await machine.restore.verify(machine.journal)
+            }
         }
         if let state = journal.pointInTime, !state.replayed {
             try await replayArchive(state)
         }
         if journal.pointInTime != nil && !journal.plan.layout.appendOnly {
-            // Redis holds the replayed commands in memory only (an AOF takes them as they come): on disk before
-            // Dynomite sends writes again.
+            // Redis holds the replayed commands in memory only: on disk before Dynomite sends writes again (an AOF
+            // is the one Redis rewrites on its own after a load, below).
             try await timed("save the replayed data (BGSAVE)", recorded: "save the replayed data") { machine in
                 let (directory, logger) = (machine.directory, machine.logger)
                 _ = try await machine.restore.connector.withConnection { connection in
                     try await RedisPersistence(redis: connection, dataDirectory: directory, logger: logger).save()
                 }
             }
-        } else if journal.online != nil {
+        } else if journal.online != nil || journal.pointInTime != nil {
             // The new data is in Redis's memory only: on disk before Dynomite sends writes again, so that a Redis
             // that restarts does not come back with the previous data. The RDB file is the copy made during the
             // load (what Redis loaded); an AOF is the one Redis rewrites on its own after a load.

@@ -14,6 +14,8 @@ package struct BackupScheduler: Service {
     let metrics: DynokeeperMetrics
     let clock: any SchedulerClock
     let logger: Logger
+    /// How long a scheduled backup waits for the node while another operation holds it.
+    var busyWait: Duration = .seconds(600)
 
     init(
         node: NodeService, ring: RingService, metrics: DynokeeperMetrics,
@@ -76,7 +78,7 @@ package struct BackupScheduler: Service {
             return
         }
         do {
-            let job = try await node.startBackup(BackupRequest(), trigger: "schedule")
+            let job = try await startWhenFree()
             logger.info("scheduled backup \(job.id) started (\(reason))")
             let finished = await node.runner.wait(job.id)
             if finished?.state == .succeeded, configuration.retention.isSet { await applyRetention(configuration) }
@@ -84,6 +86,22 @@ package struct BackupScheduler: Service {
             logger.error("scheduled backup refused: \(error)")
         } catch {
             logger.warning("scheduled backup skipped: \(error)")
+        }
+    }
+
+    /// Starts the backup; while another operation holds the node (the point-in-time archiver storing its base, a
+    /// backup asked for by hand), tries again every 5 s for up to `busyWait`, rather than skip the scheduled run.
+    private func startWhenFree() async throws -> Job {
+        let deadline = ContinuousClock.now + busyWait
+        var told = false
+        while true {
+            do {
+                return try await node.startBackup(BackupRequest(), trigger: "schedule")
+            } catch  where DynokeeperError(error).code == .busy && ContinuousClock.now < deadline {
+                if !told { logger.info("scheduled backup waits for the node: \(error)") }
+                told = true
+                try await Task.sleep(for: .seconds(5))
+            }
         }
     }
 
