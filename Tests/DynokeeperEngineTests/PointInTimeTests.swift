@@ -27,24 +27,28 @@ import Testing
             await task.value
         }
 
-        /// Waits until every command Redis has sent so far is stored, and returns that moment: the state of the node
-        /// now is the state a restore to it brings back.
+        /// Waits until the archiver has every command Redis has run so far, and returns that moment: the state of
+        /// the node now is the state a restore to it brings back. A marker sent after the moment is waited for too,
+        /// so that the archive reaches it once the archiver stops.
         func storedNow(_ node: RestoreNode) async throws -> Date {
+            try await received(node)
+            let moment = Date()
+            try await Task.sleep(for: .milliseconds(300))
+            try await received(node)
+            return moment
+        }
+
+        /// Waits until the archiver has received Redis's stream up to its current offset.
+        func received(_ node: RestoreNode) async throws {
             let info = try await node.redis.cli(["INFO", "replication"]).stdoutText
             let line = try #require(
                 info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("master_repl_offset:") })
             let offset = try #require(Int64(line.dropFirst("master_repl_offset:".count)))
             for _ in 0..<300 {
-                if let stored = await archiver.status.storedOffset, stored >= offset {
-                    // Within the open segment, stored at the next close or when the archiver stops; the next writes
-                    // arrive strictly after the moment.
-                    let moment = Date()
-                    try await Task.sleep(for: .milliseconds(20))
-                    return moment
-                }
+                if let received = await archiver.status.receivedOffset, received >= offset { return }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            Issue.record("the archiver did not store offset \(offset): \(await archiver.status)")
+            Issue.record("the archiver did not receive offset \(offset): \(await archiver.status)")
             throw CancellationError()
         }
 
@@ -132,6 +136,64 @@ import Testing
                 try await node.redis.stop()
                 try await node.redis.start()
                 #expect(try await node.content() == stateB)
+            }
+        }
+    }
+
+    /// A burst of writes reaches the archiver seconds after Redis ran it (more than it takes in as fast): the
+    /// markers' answers time it right, so a restore to just after the burst has every write of it.
+    @Test func aBurstThatArrivesLateIsTimedByTheMarkers() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
+            ) { node in
+                let archiving = try Archiving.start(node, store: store.store)
+                _ = try await archiving.waitForBase()
+                let count = 200_000
+                let burst = String(repeating: "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n", count: count)
+                let piped = try await node.redis.cli(["--pipe"], input: Data(burst.utf8))
+                #expect(piped.status == 0, "\(piped.stderrText)")
+                let done = Date()
+                let behind = await archiving.archiver.status.receivedOffset ?? 0
+                _ = try await archiving.storedNow(node)
+                await archiving.stop()
+                _ = try await node.redis.cli(["FLUSHALL"])
+
+                let report = try await node.restore(store: store.store).run(
+                    try Self.request(node, to: done.addingTimeInterval(0.5)))
+                #expect(
+                    try await node.redis.cli(["GET", "counter"]).stdoutText.contains(String(count)), "\(report.notes)")
+                // The point of the test: the archiver was behind when the burst ended.
+                #expect(behind < Int64(count) * 20, "the archiver kept up (\(behind) bytes received at the end)")
+            }
+        }
+    }
+
+    /// A window ends when the link does: the archiver trying to reconnect while Redis is down adds no time to it.
+    @Test func aWindowEndsWhenRedisStops() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
+            ) { node in
+                let archiving = try Archiving.start(node, store: store.store)
+                let first = try await archiving.waitForBase()
+                _ = try await node.redis.cli(["SET", "before", "the stop"])
+                _ = try await archiving.storedNow(node)
+                try await node.redis.stop()
+                let stopped = Date()
+                try await Task.sleep(for: .seconds(4))
+                try await node.redis.start()
+                for _ in 0..<300 where await archiving.archiver.status.base == first {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                _ = try await archiving.storedNow(node)
+                await archiving.stop()
+                let windows = PointInTimeArchive.windows(
+                    try await PointInTimeArchive(store: store.store, keys: .none).segments(
+                        of: try node.settings.identity))
+                #expect(windows.count == 2, "\(windows)")
+                #expect(windows.first.map { $0.to <= stopped.addingTimeInterval(1) } == true, "\(windows) \(stopped)")
+                #expect(windows.last.map { $0.from > stopped.addingTimeInterval(3.9) } == true, "\(windows) \(stopped)")
             }
         }
     }
@@ -257,7 +319,9 @@ import Testing
                     decisions.first { $0.kind == "archive" },
                     "\(before.map(\.name)) \(String(describing: manifest.replication))")
                 let after = try await archive.segments(of: identity)
-                #expect(!after.isEmpty && after.count < before.count, "\(pruned)")
+                #expect(
+                    !after.isEmpty && after.count < before.count,
+                    "\(pruned) \(before.map(\.name)) \(String(describing: manifest.replication))")
                 #expect(after.allSatisfy { $0.name.endOffset >= manifest.replication!.offset })
 
                 let restore = try node.restore(store: store.store)

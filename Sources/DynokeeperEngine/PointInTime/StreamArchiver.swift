@@ -39,15 +39,51 @@ package actor StreamArchiver {
         }
     }
 
-    /// The segment being filled.
+    /// The segment being filled, its records encoded as a segment holds them (no copy of the link's buffers kept).
     private struct Open {
         var replicationID: String
         var startOffset: Int64
         var openedAt: Int64
         var startDB: Int?
-        var records: [StreamSegment.Record] = []
-        var bytes = 0
-        var endOffset: Int64 { records.last?.offset ?? startOffset }
+        var records = ByteBuffer()
+        var count = 0
+        var endOffset: Int64
+        /// Where the times of the records since the last marker are: its answer bounds them.
+        var unbounded: [Int] = []
+        /// The last marker: where the records up to it end, how many they are, its offset, the database then, and
+        /// when it was sent (every command before it in the stream ran by then or later, never before).
+        var marker: Marker?
+
+        init(replicationID: String, startOffset: Int64, openedAt: Int64, startDB: Int? = nil) {
+            self.replicationID = replicationID
+            self.startOffset = startOffset
+            self.openedAt = openedAt
+            self.startDB = startDB
+            endOffset = startOffset
+        }
+
+        mutating func append(_ record: StreamSegment.Record) {
+            unbounded.append(StreamSegment.append(record, to: &records))
+            count += 1
+            endOffset = record.offset
+        }
+
+        /// A marker came (it is the last record): the records since the previous one ran before `answered`.
+        mutating func mark(answered: Int64, sent: Int64, db: Int?) {
+            for position in unbounded where records.getInteger(at: position, as: Int64.self)! > answered {
+                records.setInteger(answered, at: position)
+            }
+            unbounded = []
+            marker = Marker(end: records.writerIndex, count: count, offset: endOffset, db: db, sent: sent)
+        }
+    }
+
+    private struct Marker {
+        var end: Int
+        var count: Int
+        var offset: Int64
+        var db: Int?
+        var sent: Int64
     }
 
     let node: NodeSettings
@@ -66,6 +102,10 @@ package actor StreamArchiver {
 
     private var open: Open?
     private var currentDB: Int?
+    /// The markers sent on this session, by number: when each was sent and when Redis answered.
+    private var markers: [Int: (sent: Int64, answered: Int64)] = [:]
+    /// Whether markers are sent (`false` once Redis refused one: an ACL without `PUBLISH`).
+    private var marking = true
     private var lastReceivedAt: Int64 = 0
     private var current = Status()
     /// Where to continue: the end of the newest stored segment, and the database selected there.
@@ -149,18 +189,25 @@ package actor StreamArchiver {
                         try await self.sealIfDue()
                     }
                 }
+                group.addTask { try await self.sendMarkers() }
                 defer { group.cancelAll() }
                 try await group.next()
             }
         } catch {
-            // A link that went silent may have missed commands since the last one it received; one that closed, or
-            // that the archiver stopped, had everything up to now.
+            // A link that went silent may have missed commands since the last one it received; one that Redis
+            // closed had everything up to now; one the archiver stops may be behind: up to its last marker.
             let silent: Bool
             if case RedisError.timeout = error { silent = true } else { silent = false }
-            await sealAtTheEnd(closedAt: silent ? lastReceivedAt : Self.nowMs())
+            await sealAtTheEnd(closedAt: silent ? lastReceivedAt : Task.isCancelled ? stoppedAt() : Self.nowMs())
             throw error
         }
         await sealAtTheEnd(closedAt: Self.nowMs())
+    }
+
+    /// Up to when the open segment is sure to hold every command, when the archiver stops it.
+    private func stoppedAt() -> Int64 {
+        guard marking else { return Self.nowMs() }
+        return open?.marker?.sent ?? open?.openedAt ?? Self.nowMs()
     }
 
     /// Stores what arrived before the link ended, also when the archiver is being stopped: in a task of its own,
@@ -217,13 +264,16 @@ package actor StreamArchiver {
         case .command(let raw, let name, let offset):
             if name == "select", let db = Self.selectedDatabase(raw) { currentDB = db }
             guard open != nil else { throw DynokeeperError.snapshot("the replication stream started without PSYNC") }
-            open!.records.append(StreamSegment.Record(offset: offset, time: now, command: raw))
-            open!.bytes += raw.readableBytes
+            open!.append(StreamSegment.Record(offset: offset, time: now, command: raw))
+            if name == "publish", let number = Self.marker(raw), let sent = markers.removeValue(forKey: number) {
+                // Its answer bounds when the commands before it ran, however late they reach the archiver.
+                open!.mark(answered: min(sent.answered, now), sent: sent.sent, db: currentDB)
+            }
             current.receivedOffset = offset
             // Back-pressure: when segments are not stored as fast as commands come, the link waits (Redis keeps
             // them in the replica's output buffer).
             var waited = 0
-            while (open?.bytes ?? 0) >= 2 * settings.segmentMB << 20, waited < 6000 {
+            while (open?.records.readableBytes ?? 0) >= 2 * settings.segmentMB << 20, waited < 6000 {
                 try await Task.sleep(for: .milliseconds(10))
                 waited += 1
             }
@@ -262,38 +312,134 @@ package actor StreamArchiver {
         return error
     }
 
+    /// Sends a marker every quarter of a second on a connection of its own: `PUBLISH __dynokeeper:pitr <n>`, which
+    /// Redis runs in order with the writes and passes on in the stream. Redis answering it bounds when every command
+    /// before it ran, so the times recorded stay right when the stream reaches the archiver late (a burst of writes).
+    private func sendMarkers() async throws {
+        guard marking else { return try await Task.sleep(for: .seconds(86_400 * 365)) }
+        let redis = try await connector.connect(commandTimeout: .seconds(10))
+        try await redis.closing { redis in
+            var number = 0
+            while true {
+                try await Task.sleep(for: .milliseconds(250))
+                guard await readyForMarkers() else { continue }
+                number += 1
+                let sent = Self.nowMs()
+                await noteMarker(number, sent: sent, answered: Int64.max)
+                do {
+                    try await redis.send(["PUBLISH", Self.markerChannel, String(number)])
+                } catch RedisError.server(_, let message) {
+                    logger.warning(
+                        "point-in-time archive: Redis refused the marker PUBLISH (\(message)); times are those at which commands reached dynokeeper (grant +publish and &\(Self.markerChannel) for markers)"
+                    )
+                    await stopMarking()
+                    return
+                }
+                await noteMarker(number, sent: sent, answered: Self.nowMs())
+            }
+        }
+    }
+
+    private func readyForMarkers() -> Bool { open != nil && base == nil }
+
+    private func noteMarker(_ number: Int, sent: Int64, answered: Int64) {
+        // The answer may come after the marker reached the stream: then its arrival bounds the commands before it.
+        if answered == Int64.max || markers[number] != nil { markers[number] = (sent, answered) }
+        if markers.count > 1000 { markers.removeAll() }
+    }
+
+    private func stopMarking() { marking = false }
+
+    static let markerChannel = "__dynokeeper:pitr"
+
+    /// The number of a marker (`PUBLISH __dynokeeper:pitr <n>`), `nil` for other commands.
+    static func marker(_ raw: ByteBuffer) -> Int? {
+        var buffer = raw
+        guard case .array(let items?)? = try? RESPParser().parse(&buffer), items.count == 3,
+            case .bulkString(let channel?) = items[1], String(buffer: channel) == markerChannel,
+            case .bulkString(let number?) = items[2]
+        else { return nil }
+        return Int(String(buffer: number))
+    }
+
     private func sealIfDue() async throws {
         guard let open, base == nil else { return }
         let now = Self.nowMs()
-        guard now - open.openedAt >= Int64(settings.segmentSeconds) * 1000 || open.bytes >= settings.segmentMB << 20
+        guard
+            now - open.openedAt >= Int64(settings.segmentSeconds) * 1000
+                || open.records.readableBytes >= settings.segmentMB << 20
         else { return }
-        try await seal(closedAt: now)
+        if marking {
+            // At the last marker: the segment then covers up to when it was sent, whatever the link's delay.
+            guard let marker = open.marker else { return }
+            try await seal(upTo: marker)
+        } else {
+            try await seal(closedAt: now)
+        }
+    }
+
+    /// Stores the open segment up to its last marker, and keeps the commands after it open.
+    private func seal(upTo marker: Marker) async throws {
+        guard var rest = open else { return }
+        var sealing = rest
+        sealing.records = rest.records.getSlice(at: rest.records.readerIndex, length: marker.end)!
+        sealing.count = marker.count
+        sealing.endOffset = marker.offset
+        let closedAt = max(marker.sent, rest.openedAt)
+        rest.records = ByteBuffer(
+            buffer: rest.records.getSlice(at: marker.end, length: rest.records.writerIndex - marker.end)!)
+        rest.unbounded = rest.unbounded.map { $0 - marker.end }
+        rest.count -= marker.count
+        rest.startOffset = marker.offset
+        rest.openedAt = closedAt
+        rest.startDB = marker.db
+        rest.marker = nil
+        open = rest
+        try await store(sealing, closedAt: closedAt, endDB: marker.db)
     }
 
     /// Stores the open segment, closed at `closedAt`, and opens the next one where it ends.
     private func seal(closedAt: Int64) async throws {
         guard let sealing = open, base == nil else { return }
+        let closedAt = max(closedAt, sealing.openedAt)
+        open = Open(
+            replicationID: sealing.replicationID, startOffset: sealing.endOffset, openedAt: closedAt,
+            startDB: currentDB)
+        try await store(sealing, closedAt: closedAt, endDB: currentDB)
+    }
+
+    /// Stores a segment, in a task of its own (a stop does not cut a segment in half). When it cannot be stored,
+    /// nothing after it is kept either, and the session ends: the next one continues from the last segment stored
+    /// (Redis sends the rest again from its backlog), so the archive never has a hole that it does not know about.
+    private func store(_ sealing: Open, closedAt: Int64, endDB: Int?) async throws {
         let name = StreamSegment.Name(
             replicationID: sealing.replicationID, startOffset: sealing.startOffset, endOffset: sealing.endOffset,
-            openedAt: sealing.openedAt, closedAt: max(closedAt, sealing.openedAt))
-        open = Open(
-            replicationID: sealing.replicationID, startOffset: sealing.endOffset, openedAt: name.closedAt,
-            startDB: currentDB)
-        let segment = StreamSegment(name: name, startDB: sealing.startDB, records: sealing.records)
-        let key = try keys.current()
-        let stored = try await segment.stored(node: node.identity, key: key)
-        try await store.put(
-            StreamSegment.key(node.identity, name, encrypted: key != nil), bytes: stored,
-            options: PutOptions(sizeHint: Int64(stored.readableBytes)))
+            openedAt: sealing.openedAt, closedAt: closedAt)
+        let (store, node, keys) = (store, node.identity, keys)
+        let stored: ByteBuffer
+        do {
+            stored = try await Task {
+                let key = try keys.current()
+                let body = try StreamSegment.encode(
+                    name: name, startDB: sealing.startDB, count: sealing.count, records: sealing.records)
+                let stored = try await StreamSegment.stored(body, name: name, node: node, key: key)
+                try await store.put(
+                    StreamSegment.key(node, name, encrypted: key != nil), bytes: stored,
+                    options: PutOptions(sizeHint: Int64(stored.readableBytes)))
+                return stored
+            }.value
+        } catch {
+            open = nil
+            throw error
+        }
         resume = (
-            ReplicationLink.Position(replicationID: name.replicationID, offset: name.endOffset), currentDB,
-            name.closedAt
+            ReplicationLink.Position(replicationID: name.replicationID, offset: name.endOffset), endDB, name.closedAt
         )
         current.storedOffset = name.endOffset
         current.storedUntil = PointInTimeArchive.date(name.closedAt)
         current.segmentsStored += 1
         logger.debug(
-            "point-in-time archive: stored \(name) (\(sealing.records.count) commands, \(stored.readableBytes) bytes)")
+            "point-in-time archive: stored \(name) (\(sealing.count) commands, \(stored.readableBytes) bytes)")
     }
 
     /// Where the newest stored segment ends, and the database selected there (read from the segment).

@@ -150,21 +150,34 @@ package struct StreamSegment: Sendable, Equatable {
 
     /// The body before compression.
     func encode() throws -> ByteBuffer {
+        var records = ByteBuffer()
+        for record in self.records { Self.append(record, to: &records) }
+        return try Self.encode(name: name, startDB: startDB, count: self.records.count, records: records)
+    }
+
+    /// Appends a record as the body holds it; returns where its time is (to lower it later).
+    @discardableResult
+    static func append(_ record: Record, to records: inout ByteBuffer) -> Int {
+        records.writeInteger(UInt64(record.offset))
+        let time = records.writerIndex
+        records.writeInteger(record.time)
+        records.writeInteger(UInt32(record.command.readableBytes))
+        records.writeImmutableBuffer(record.command)
+        return time
+    }
+
+    /// The body of a segment whose records are already encoded (``append(_:to:)``).
+    static func encode(name: Name, startDB: Int?, count: Int, records: ByteBuffer) throws -> ByteBuffer {
         let header = try JSONEncoder().encode(
             Header(
                 replicationID: name.replicationID, startOffset: name.startOffset, endOffset: name.endOffset,
-                openedAt: name.openedAt, closedAt: name.closedAt, startDB: startDB, records: records.count))
+                openedAt: name.openedAt, closedAt: name.closedAt, startDB: startDB, records: count))
         var body = ByteBuffer()
-        body.reserveCapacity(64 + header.count + records.reduce(0) { $0 + 20 + $1.command.readableBytes })
+        body.reserveCapacity(64 + header.count + records.readableBytes)
         body.writeBytes(Self.magic)
         body.writeInteger(UInt32(header.count))
         body.writeBytes(header)
-        for record in records {
-            body.writeInteger(UInt64(record.offset))
-            body.writeInteger(record.time)
-            body.writeInteger(UInt32(record.command.readableBytes))
-            body.writeImmutableBuffer(record.command)
-        }
+        body.writeImmutableBuffer(records)
         let digest = body.withUnsafeReadableBytes { Array(SHA256.hash(data: $0)) }
         body.writeBytes(Self.trailer)
         body.writeBytes(digest)
@@ -173,13 +186,22 @@ package struct StreamSegment: Sendable, Equatable {
 
     /// The stored object: compressed, and encrypted with `key` when given.
     package func stored(node: NodeIdentity, key: SnapshotKeyring.Key?) async throws -> ByteBuffer {
+        try await Self.stored(try encode(), name: name, node: node, key: key)
+    }
+
+    /// A body (``encode(name:startDB:count:records:)``) as it is stored: compressed, and encrypted with `key`.
+    static func stored(
+        _ body: ByteBuffer, name: Name, node: NodeIdentity, key: SnapshotKeyring.Key?
+    ) async throws
+        -> ByteBuffer
+    {
         let compressor = try ZstdCompressor(level: 3)
         var compressed = ByteBuffer()
-        try compressor.compress(try encode(), into: &compressed)
+        try compressor.compress(body, into: &compressed)
         try compressor.finish(into: &compressed)
         guard let key else { return compressed }
         var sealed = ByteBuffer()
-        let context = Self.encryptionContext(node, name)
+        let context = encryptionContext(node, name)
         for try await piece in EncryptingSequence(ByteStream(buffers: [compressed]), key: key, context: context) {
             var piece = piece
             sealed.writeBuffer(&piece)
