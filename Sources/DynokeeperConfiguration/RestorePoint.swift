@@ -14,6 +14,12 @@ package enum RestorePoint {
             "\"\(text)\" is not a date: use 2026-11-20, 2026-11-20T14:00, 2026-11-20T14:00:00Z\(fractions ? ", 2026-11-20T14:00:00.250Z" : "") or 20261120"
         )
         let trimmed = text.trimmingCharacters(in: .whitespaces)
+        // A point in time is a moment, not a day.
+        if fractions && !trimmed.contains(":") {
+            throw ConfigurationError(
+                "\"\(text)\" is a day, not a moment: give the time too, such as 2026-11-20T14:03:07Z or 2026-11-20T14:03:07.250Z"
+            )
+        }
         let utc = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!)
         let local = Date.ISO8601FormatStyle(timeZone: timeZone)
         // Foundation parses the values (and the offsets), but it does not check the shape of the text: it takes

@@ -223,13 +223,20 @@ package struct RingCoordinator: Sendable {
     package func restore(_ request: RingRestoreRequest) async throws -> RingReport {
         try NodeRestore.checkEnabled(configuration, ring: true)
         let sourceCluster = request.sourceCluster(configuration)
-        // A point-in-time restore takes the ring's members from the newest ring snapshot at or before the moment;
-        // each node then picks its own base and replays its own archive up to that moment.
+        // A point-in-time restore takes the ring's members from the newest ring snapshot at or before the moment,
+        // else (no ring backup was ever taken) the members as they are; each node then picks its own base and replays
+        // its own archive up to that moment.
         let toTime =
             request.toTime ?? (request.date == nil && request.snapshot == nil ? configuration.restore.toTime : nil)
-        let ring = try await RingCatalog(store: store, logger: logger).choose(
-            cluster: sourceCluster, date: toTime ?? request.date ?? configuration.restore.date, id: request.snapshot,
-            now: now())
+        let catalog = RingCatalog(store: store, logger: logger)
+        let ring: RingManifest?
+        if toTime != nil && request.snapshot == nil, try await catalog.ids(cluster: sourceCluster).isEmpty {
+            ring = nil
+        } else {
+            ring = try await catalog.choose(
+                cluster: sourceCluster, date: toTime ?? request.date ?? configuration.restore.date,
+                id: request.snapshot, now: now())
+        }
         let (members, unreachable) = try await members()
         guard unreachable.isEmpty else {
             throw DynokeeperError(
@@ -237,11 +244,13 @@ package struct RingCoordinator: Sendable {
                 "every node must answer, on this dynokeeper release, before a ring restore: \(unreachable.map { "\($0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; ")). Nothing was stopped"
             )
         }
-        let sources = ring.nodes.map { RingMapping.Place(datacenter: $0.datacenter, rack: $0.rack, tokens: $0.tokens) }
+        let sources =
+            ring?.nodes.map { RingMapping.Place(datacenter: $0.datacenter, rack: $0.rack, tokens: $0.tokens) }
+            ?? members.map(\.place)
         let mapping = try RingMapping.map(targets: members.map(\.place), sources: sources, explicit: request.mapping)
         // The nodes get the ring snapshot by its id: a node that encrypts would take a snapshot in clear. Chosen as
         // the newest (or by date) rather than named, a ring snapshot in clear may have been planted in the bucket.
-        if configuration.encryption.keyFile != nil, request.snapshot == nil, toTime == nil {
+        if configuration.encryption.keyFile != nil, request.snapshot == nil, toTime == nil, let ring {
             let catalog = SnapshotCatalog(store: store, logger: logger)
             for node in ring.nodes {
                 let identity = NodeIdentity(
@@ -255,8 +264,11 @@ package struct RingCoordinator: Sendable {
                 }
             }
         }
+        let what =
+            toTime.map { "the moment \(PointInTimeArchive.format($0))" }
+            ?? "ring snapshot \(ring?.snapshotID.text ?? "?")"
         logger.info(
-            "ring restore of \(sourceCluster) ring snapshot \(ring.snapshotID) into \(configuration.cluster): \(members.count) node(s)\(request.rackByRack ? ", one rack at a time" : "")"
+            "ring restore of \(sourceCluster) \(what) into \(configuration.cluster): \(members.count) node(s)\(request.rackByRack ? ", one rack at a time" : "")"
         )
 
         let groups: [[Member]]
@@ -272,7 +284,7 @@ package struct RingCoordinator: Sendable {
             let results = await run(group) { member in
                 let source = mapping[member.place]!
                 var body = RestoreRequest(
-                    snapshot: toTime == nil ? ring.snapshotID : nil, sourceCluster: sourceCluster,
+                    snapshot: toTime == nil ? ring?.snapshotID : nil, sourceCluster: sourceCluster,
                     sourceDatacenter: source.datacenter, sourceRack: source.rack, dryRun: request.dryRun)
                 body.toTime = toTime
                 return (try await peers.startRestore(member.url, body), "\(sourceCluster)/\(source)")
@@ -283,8 +295,9 @@ package struct RingCoordinator: Sendable {
         }
         let succeeded = outcomes.count == members.count && outcomes.allSatisfy { $0.state == .succeeded }
         return RingReport(
-            kind: .restore, cluster: configuration.cluster, snapshotID: ring.snapshotID.text, succeeded: succeeded,
-            ringManifest: RingManifest.key(cluster: sourceCluster, id: ring.snapshotID), dryRun: request.dryRun,
+            kind: .restore, cluster: configuration.cluster, snapshotID: ring?.snapshotID.text, succeeded: succeeded,
+            ringManifest: ring.map { RingManifest.key(cluster: sourceCluster, id: $0.snapshotID) },
+            dryRun: request.dryRun,
             nodes: outcomes,
             error: succeeded
                 ? nil

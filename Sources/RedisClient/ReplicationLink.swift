@@ -88,7 +88,7 @@ package enum ReplicationLink {
                         }
                         throw error
                     }
-                    throw RedisError.connectionClosed(command: "PSYNC")
+                    throw RedisError.connectionClosed(command: "the replication stream")
                 }
                 defer { group.cancelAll() }
                 try await group.next()

@@ -278,7 +278,7 @@ import Testing
                 #expect(try await node.content() == stateAfterRestart)
 
                 let events = node.redis.events()
-                let error = await expectFailure(.snapshot) {
+                let error = await expectFailure(.invalidRequest) {
                     _ = try await restore.run(try Self.request(node, to: gap))
                 }
                 #expect(
@@ -328,7 +328,7 @@ import Testing
                 let report = try await restore.run(try Self.request(node, to: afterBackup))
                 #expect(report.source.id == manifest.snapshotID, "the backup is the base")
                 #expect(try await node.content() == stateAfter)
-                let error = await expectFailure(.snapshot) {
+                let error = await expectFailure(.invalidRequest) {
                     _ = try await restore.run(try Self.request(node, to: beforeBackup))
                 }
                 #expect(
@@ -476,10 +476,30 @@ import Testing
         #expect(StreamSegment.Name(replicationID: Self.id, objectName: "manifest.json") == nil)
     }
 
+    /// The API's JSON keeps the milliseconds of a moment that has them, and writes whole seconds as ever.
+    @Test func jsonKeepsMilliseconds() throws {
+        struct Moment: Codable, Equatable { var at: Date }
+        let precise = Moment(at: Date(timeIntervalSince1970: 1_795_183_387.25))
+        let whole = Moment(at: Date(timeIntervalSince1970: 1_795_183_387))
+        // 07.567 as a double is 07.566999…: still .567.
+        #expect(
+            try APIJSON.line(Moment(at: try RestorePoint.parse("2026-11-20T14:03:07.567Z", fractions: true))).contains(
+                ".567Z"))
+        #expect(try APIJSON.line(Moment(at: Date(timeIntervalSince1970: 1_795_183_387.005))).contains("07.005Z"))
+        #expect(try APIJSON.line(precise) == #"{"at":"2026-11-20T14:03:07.250Z"}"#)
+        #expect(try APIJSON.line(whole) == #"{"at":"2026-11-20T14:03:07Z"}"#)
+        for value in [precise, whole] {
+            #expect(try APIJSON.decoder.decode(Moment.self, from: Data(try APIJSON.line(value).utf8)) == value)
+        }
+    }
+
     @Test func momentsTakeFractionsOfASecond() throws {
         let moment = try RestorePoint.parse("2026-11-20T14:03:07.250Z", fractions: true)
         #expect(abs(moment.timeIntervalSince1970 - 1_795_183_387.25) < 0.0005)
         #expect(throws: ConfigurationError.self) { try RestorePoint.parse("2026-11-20T14:03:07.250Z") }
         #expect(throws: ConfigurationError.self) { try RestorePoint.parse("2026-11-20T14:03.5Z", fractions: true) }
+        // A moment, not a day.
+        #expect(throws: ConfigurationError.self) { try RestorePoint.parse("2026-11-20", fractions: true) }
+        #expect(throws: ConfigurationError.self) { try RestorePoint.parse("20261120", fractions: true) }
     }
 }

@@ -116,6 +116,21 @@ import Testing
                         "{\"to_time\": \"\(Self.moment(good))\", \"snapshot\": \"20261120T000000Z\"}",
                     ])
                 #expect(both.contains("invalid_request"), "\(both)")
+                // A moment the archive does not reach is refused at once (400), not as a failed job.
+                let outside = try await ProcessRunner.run(
+                    "curl",
+                    [
+                        "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30", "-X", "POST", "-H",
+                        "Content-Type: application/json", "-d", "{\"to_time\": \"2031-01-01T00:00:00Z\"}",
+                        "http://127.0.0.1:\(port)/v1/restores",
+                    ], timeout: .seconds(60)
+                ).stdoutText
+                #expect(outside == "400", "\(outside)")
+                // Times keep their milliseconds in JSON (a window's ends, fed back, are reachable).
+                let recorded = ((job["parameters"] as? [String: Any])?["to_time"] as? String).flatMap {
+                    try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0)
+                }
+                #expect(recorded.map { abs($0.timeIntervalSince(good)) < 0.0015 } == true, "\(job)")
                 await serve.stop()
 
                 // Killed after any step (before the replay, after it), a point-in-time restore is finished by

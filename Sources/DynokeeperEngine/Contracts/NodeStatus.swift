@@ -135,7 +135,12 @@ package enum APIJSON {
     package static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
+        // Whole seconds as ever; a moment with milliseconds (a point-in-time restore's, an archive's window) keeps
+        // them.
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(text(date))
+        }
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
@@ -143,9 +148,36 @@ package enum APIJSON {
     package static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard
+                let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+                    ?? (try? Date.ISO8601FormatStyle().parse(text))
+            else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "\(text) is not an ISO 8601 date"))
+            }
+            return date
+        }
         return decoder
     }()
+
+    /// A moment in ISO 8601, UTC: whole seconds as ever, with milliseconds when it has them (`2026-11-20T14:03:07Z`,
+    /// `2026-11-20T14:03:07.250Z`). Made from whole milliseconds: a formatter truncates, and 07.567 may be 07.56699.
+    package static func text(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let fraction = (remainder + 1000) % 1000
+        var text = Date.ISO8601FormatStyle().format(
+            Date(timeIntervalSince1970: Double(remainder < 0 ? seconds - 1 : seconds)))
+        if fraction != 0 {
+            let digits = String(fraction)
+            text.insert(
+                contentsOf: "." + String(repeating: "0", count: 3 - digits.count) + digits,
+                at: text.index(before: text.endIndex))
+        }
+        return text
+    }
 
     /// One line of JSON, as the CLI's `--json` prints it.
     package static func line(_ value: some Encodable) throws -> String {

@@ -145,7 +145,7 @@ package struct PointInTimeArchive: Sendable {
                 return replication.offset
             }.min()
             guard let oldest else { return chain }
-            return chain.filter { $0.name.endOffset <= oldest }
+            return chain.filter { $0.name.endOffset < oldest }
         } + duplicates(segments)
     }
 
@@ -187,19 +187,20 @@ package struct PointInTimeArchive: Sendable {
     ) async throws -> Plan {
         let segments = try await segments(of: node)
         let windows = Self.windows(segments)
-        let targetMs = Int64((target.timeIntervalSince1970 * 1000).rounded(.down))
+        // To the millisecond the archive records (a moment parsed from text is a few ulps off its millisecond).
+        let targetMs = Int64((target.timeIntervalSince1970 * 1000).rounded())
         let named =
             windows.isEmpty
             ? "the archive of \(node.cluster) \(node) holds no segment (is pitr.enabled set, and serve running?)"
-            : "the archive of \(node.cluster) \(node) covers \(windows.map(\.description).joined(separator: ", ")) (UTC)"
+            : "the archive of \(node.cluster) \(node) covers \(windows.map(\.description).joined(separator: ", "))"
         guard windows.contains(where: { $0.from <= target && target <= $0.to }),
             let chain = Self.chains(segments).first(where: { chain in
                 chain.contains { $0.name.openedAt <= targetMs && targetMs <= $0.name.closedAt }
             }),
             let last = chain.firstIndex(where: { $0.name.openedAt <= targetMs && targetMs <= $0.name.closedAt })
         else {
-            throw DynokeeperError.snapshot(
-                "\(Self.format(target)) is outside the archived stream: \(named); nothing was touched")
+            throw DynokeeperError(
+                .invalidRequest, "\(Self.format(target)) is outside the archived stream: \(named); nothing was touched")
         }
         // The offset the stream had reached at the target: after the last command that arrived by then.
         let holding = try await read(chain[last], node: node)
@@ -213,7 +214,8 @@ package struct PointInTimeArchive: Sendable {
             return (entry, replication)
         }
         guard let (base, replication) = bases.max(by: { ($0.1.offset, $0.0.id) < ($1.1.offset, $1.0.id) }) else {
-            throw DynokeeperError.snapshot(
+            throw DynokeeperError(
+                .invalidRequest,
                 "no snapshot of \(node.cluster) \(node) is a base for \(Self.format(target)): a base must be taken within the archived stream before that moment (serve takes one when the archiver starts a stream; backups record where they are in it); \(named); nothing was touched"
             )
         }
@@ -226,10 +228,6 @@ package struct PointInTimeArchive: Sendable {
 
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
-    /// A moment as messages show it: UTC, to the millisecond.
-    static func format(_ date: Date) -> String {
-        date.formatted(
-            Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day().time(
-                includingFractionalSeconds: true))
-    }
+    /// A moment as messages show it: UTC, to the millisecond when it has one.
+    package static func format(_ date: Date) -> String { APIJSON.text(date) }
 }

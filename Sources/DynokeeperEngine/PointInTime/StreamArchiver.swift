@@ -144,6 +144,7 @@ package actor StreamArchiver {
     package func run() async {
         var pause = Duration.seconds(1)
         while !Task.isCancelled {
+            let started = ContinuousClock.now
             do {
                 try await follow()
                 pause = .seconds(1)
@@ -155,6 +156,8 @@ package actor StreamArchiver {
                 logger.warning("point-in-time archive: \(error); trying again in \(pause)")
             }
             current.state = "waiting"
+            // A link that followed for a while broke: try again soon, as after the first failure.
+            if ContinuousClock.now - started > .seconds(10) { pause = .seconds(1) }
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(30))
         }
@@ -194,20 +197,18 @@ package actor StreamArchiver {
                 try await group.next()
             }
         } catch {
-            // A link that went silent may have missed commands since the last one it received; one that Redis
-            // closed had everything up to now; one the archiver stops may be behind: up to its last marker.
-            let silent: Bool
-            if case RedisError.timeout = error { silent = true } else { silent = false }
-            await sealAtTheEnd(closedAt: silent ? lastReceivedAt : Task.isCancelled ? stoppedAt() : Self.nowMs())
+            await sealAtTheEnd(closedAt: endedAt())
             throw error
         }
-        await sealAtTheEnd(closedAt: Self.nowMs())
+        await sealAtTheEnd(closedAt: endedAt())
     }
 
-    /// Up to when the open segment is sure to hold every command, when the archiver stops it.
-    private func stoppedAt() -> Int64 {
-        guard marking else { return Self.nowMs() }
-        return open?.marker?.sent ?? open?.openedAt ?? Self.nowMs()
+    /// Up to when the open segment is sure to hold every command, once its link has ended (Redis closed it, went
+    /// silent, or the archiver stops): when its last marker was sent; without markers, when the last command came
+    /// (never when the end was noticed, which may be much later).
+    private func endedAt() -> Int64 {
+        guard marking else { return lastReceivedAt }
+        return open?.marker?.sent ?? open?.openedAt ?? lastReceivedAt
     }
 
     /// Stores what arrived before the link ended, also when the archiver is being stopped: in a task of its own,

@@ -29,10 +29,10 @@ package actor ConfigurationHolder {
         do {
             let fresh = try DynokeeperConfiguration.load(path: path, environment: environment)
             if fresh.storage != current.storage || fresh.redis != current.redis || fresh.node != current.node
-                || fresh.server != current.server || fresh.cluster != current.cluster
+                || fresh.server != current.server || fresh.cluster != current.cluster || fresh.pitr != current.pitr
             {
                 logger.warning(
-                    "configuration reloaded; changes to cluster, node, redis, storage and server take effect at the next restart"
+                    "configuration reloaded; changes to cluster, node, redis, storage, server and pitr take effect at the next restart"
                 )
             } else {
                 logger.info("configuration reloaded")

@@ -119,6 +119,11 @@ package struct NodeService: Sendable {
         let restore = components.restore(progress: nil)
         _ = try restore.checkConfiguration()
         let options = request.options(components.configuration, node: node)
+        if let target = options.toTime {
+            // A moment the archive does not reach is the request's fault (400), said before a job starts.
+            var planned = options
+            _ = try await restore.planPointInTime(to: target, options: &planned)
+        }
         let source = options.request.source
         var parameters = JobParameters(
             source: "\(source.cluster)/\(source)", date: options.request.date, snapshot: request.snapshot?.text,

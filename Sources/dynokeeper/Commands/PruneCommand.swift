@@ -57,9 +57,10 @@ struct PruneCommand: AsyncParsableCommand {
                     }
                 }
                 if !json {
-                    let gone = decisions.filter { !$0.keep && $0.kind == nil }
+                    let snapshots = decisions.filter { $0.kind == nil }
+                    let gone = snapshots.filter { !$0.keep }
                     print(
-                        "\(dryRun ? "would remove" : "removed") \(gone.count) of \(decisions.count) snapshot(s), \(Format.bytes(gone.reduce(0) { $0 + $1.storedSize })) stored"
+                        "\(dryRun ? "would remove" : "removed") \(gone.count) of \(snapshots.count) snapshot(s), \(Format.bytes(gone.reduce(0) { $0 + $1.storedSize })) stored"
                     )
                 }
             }
