@@ -233,6 +233,11 @@ package actor StreamArchiver {
         lastReceivedAt = now
         switch event {
         case .fullSync(let position):
+            if let resume {
+                logger.warning(
+                    "point-in-time archive: Redis could not continue the stream from \(resume.position) (its backlog no longer holds it, or it restarted): no restore can reach the moments from \(PointInTimeArchive.format(PointInTimeArchive.date(resume.closedAt))) until the new base is stored; a larger repl-backlog-size bridges longer breaks"
+                )
+            }
             logger.info(
                 "point-in-time archive: Redis starts a new stream \(position) (full resynchronisation); storing its RDB as the base snapshot"
             )
