@@ -188,7 +188,7 @@ package actor StreamArchiver {
                 // Closes segments on time and size; the only one that stores them, so that they go in order.
                 group.addTask {
                     while true {
-                        try await Task.sleep(for: .milliseconds(200))
+                        try await Task.sleep(for: .milliseconds(50))
                         try await self.sealIfDue()
                     }
                 }
@@ -279,7 +279,7 @@ package actor StreamArchiver {
             // Back-pressure: when segments are not stored as fast as commands come, the link waits (Redis keeps
             // them in the replica's output buffer).
             var waited = 0
-            while (open?.records.readableBytes ?? 0) >= 2 * settings.segmentMB << 20, waited < 6000 {
+            while (open?.records.readableBytes ?? 0) >= (settings.segmentMB + 4) << 20, waited < 6000 {
                 try await Task.sleep(for: .milliseconds(10))
                 waited += 1
             }
@@ -376,9 +376,13 @@ package actor StreamArchiver {
                 || open.records.readableBytes >= settings.segmentMB << 20
         else { return }
         if marking {
-            // At the last marker: the segment then covers up to when it was sent, whatever the link's delay.
-            guard let marker = open.marker else { return }
-            try await seal(upTo: marker)
+            // At the last marker: the segment then covers up to when it was sent, whatever the link's delay. A
+            // segment full before a marker came (a burst) is stored whole, covering no time of its own.
+            if let marker = open.marker {
+                try await seal(upTo: marker)
+            } else if open.records.readableBytes >= settings.segmentMB << 20 {
+                try await seal(closedAt: open.openedAt)
+            }
         } else {
             try await seal(closedAt: now)
         }
