@@ -34,9 +34,11 @@ struct RingFixture {
     ///   - clock: The nodes' clock, which dates the ring snapshots the first one coordinates (and against which
     ///     each node checks the snapshot ids it is given).
     ///   - restoreYAML: More lines of each node's `restore` section.
+    ///   - moreYAML: More top-level sections of each node's configuration.
     static func start(
         cluster: String, places: [(String, String, String)], redis: [ManagedRedis]? = nil, prefix: String? = nil,
-        bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(), restoreYAML: [String] = []
+        bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(), restoreYAML: [String] = [],
+        moreYAML: String = ""
     ) async throws -> RingFixture {
         let server = try await SeaweedFS.shared()
         var chosenBucket = bucket
@@ -74,6 +76,7 @@ struct RingFixture {
                   token: \(TestDaemon.token)
                 ring:
                   peers: [\(peers.joined(separator: ", "))]
+                \(moreYAML)
                 """
             let environment = [
                 "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
@@ -156,10 +159,10 @@ struct RingFixture {
 func withRingFixture<Result>(
     cluster: String, places: [(String, String, String)], redis: [ManagedRedis]? = nil, prefix: String? = nil,
     bucket: String? = nil, clock: any SchedulerClock = SystemSchedulerClock(), restoreYAML: [String] = [],
-    _ body: (RingFixture) async throws -> Result
+    moreYAML: String = "", _ body: (RingFixture) async throws -> Result
 ) async throws -> Result {
     let ring = try await RingFixture.start(
         cluster: cluster, places: places, redis: redis, prefix: prefix, bucket: bucket, clock: clock,
-        restoreYAML: restoreYAML)
+        restoreYAML: restoreYAML, moreYAML: moreYAML)
     return try await withScoped(ring, stop: { await $0.stop() }, body)
 }

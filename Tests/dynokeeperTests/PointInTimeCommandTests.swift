@@ -70,6 +70,9 @@ import Testing
                 #expect(report.status == 0, "\(report.stderrText)")
                 let windows = try #require(try Self.json(report.stdoutText)["windows"] as? [[String: Any]])
                 #expect(windows.count == 1, "\(report.stdoutText)")
+                let listing = try await DynokeeperBinary.run(["snapshots"], environment: environment)
+                #expect(
+                    listing.stdoutText.contains("point-in-time archive (restore --to-time): "), "\(listing.stdoutText)")
 
                 // The CLI, to the moment before the flush.
                 let restore = try await DynokeeperBinary.run(

@@ -67,6 +67,16 @@ struct SnapshotsListCommand: AsyncParsableCommand {
                     }
                 } else {
                     printTable(entries)
+                    // The moments a point-in-time restore reaches on this node, when it has an archive.
+                    if !allNodes {
+                        let archive = PointInTimeArchive(store: context.store, keys: context.components.keys)
+                        let windows = PointInTimeArchive.windows(try await archive.segments(of: node))
+                        if !windows.isEmpty {
+                            print(
+                                "point-in-time archive (restore --to-time): \(windows.map(\.description).joined(separator: ", "))"
+                            )
+                        }
+                    }
                 }
                 if includeIncomplete {
                     for folder in try await catalog.incomplete(of: node) {
