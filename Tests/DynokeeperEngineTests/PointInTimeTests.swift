@@ -63,6 +63,17 @@ import Testing
 
     static let yaml = "pitr:\n  enabled: true\n  segment_seconds: 1\n"
 
+    /// A store and a node whose Redis streams to replicas at once, configured for point-in-time recovery.
+    static func withNode(
+        _ kind: StoreKind = .local, extra: [String] = [], _ body: (TestStore, RestoreNode) async throws -> Void
+    ) async throws {
+        try await withResource(TestStore.make(kind)) { store in
+            try await withResource(
+                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"] + extra, moreYAML: Self.yaml)
+            ) { node in try await body(store, node) }
+        }
+    }
+
     static func request(_ node: RestoreNode, to moment: Date) throws -> NodeRestore.Options {
         var options = RestoreRequest().options(node.configuration, node: try node.settings)
         options.toTime = moment
@@ -80,157 +91,141 @@ import Testing
     /// effects), an expiry (replicated as DEL), TTLs, and a FLUSHALL, the corruption case: restoring to just before
     /// it brings every key back.
     @Test(arguments: StoreKind.allCases) func restoresToEachMomentKeyByKey(kind: StoreKind) async throws {
-        try await withResource(TestStore.make(kind)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
-            ) { node in
-                try await node.populate("before")
-                let archiving = try Archiving.start(node, store: store.store)
-                let base = try await archiving.waitForBase()
+        try await Self.withNode(kind) { store, node in
+            try await node.populate("before")
+            let archiving = try Archiving.start(node, store: store.store)
+            let base = try await archiving.waitForBase()
 
-                try await Self.send(
-                    node,
+            try await Self.send(
+                node,
+                [
+                    ["SET", "phase", "a"], ["INCR", "counter"], ["SELECT", "3"], ["SET", "db3:key", "a"],
+                    ["SELECT", "0"], ["MULTI"], ["HSET", "tx:hash", "f", "1"], ["INCRBY", "tx:count", "5"],
+                    ["EXEC"],
                     [
-                        ["SET", "phase", "a"], ["INCR", "counter"], ["SELECT", "3"], ["SET", "db3:key", "a"],
-                        ["SELECT", "0"], ["MULTI"], ["HSET", "tx:hash", "f", "1"], ["INCRBY", "tx:count", "5"],
-                        ["EXEC"],
-                        [
-                            "EVAL", "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', 'script:runs')",
-                            "1",
-                            "script:key", "a",
-                        ],
-                        ["SET", "short", "x", "PX", "100"], ["SET", "ttl:key", "t", "EX", "7200"],
-                    ])
-                try await Task.sleep(for: .milliseconds(250))
-                _ = try await node.redis.cli(["GET", "short"])  // expired: Redis deletes it and sends DEL
-                let momentA = try await archiving.storedNow(node)
-                let stateA = try await node.content()
+                        "EVAL", "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', 'script:runs')",
+                        "1",
+                        "script:key", "a",
+                    ],
+                    ["SET", "short", "x", "PX", "100"], ["SET", "ttl:key", "t", "EX", "7200"],
+                ])
+            try await Task.sleep(for: .milliseconds(250))
+            _ = try await node.redis.cli(["GET", "short"])  // expired: Redis deletes it and sends DEL
+            let momentA = try await archiving.storedNow(node)
+            let stateA = try await node.content()
 
-                try await Self.send(
-                    node,
-                    [
-                        ["SET", "phase", "b"], ["INCR", "counter"], ["DEL", "ttl:key"], ["SELECT", "5"],
-                        ["RPUSH", "db5:list", "1", "2", "3"], ["SELECT", "3"], ["SET", "db3:key", "b"],
-                        ["EVAL", "return redis.call('INCR', 'script:runs')", "0"],
-                    ])
-                let momentB = try await archiving.storedNow(node)
-                let stateB = try await node.content()
+            try await Self.send(
+                node,
+                [
+                    ["SET", "phase", "b"], ["INCR", "counter"], ["DEL", "ttl:key"], ["SELECT", "5"],
+                    ["RPUSH", "db5:list", "1", "2", "3"], ["SELECT", "3"], ["SET", "db3:key", "b"],
+                    ["EVAL", "return redis.call('INCR', 'script:runs')", "0"],
+                ])
+            let momentB = try await archiving.storedNow(node)
+            let stateB = try await node.content()
 
-                _ = try await node.redis.cli(["FLUSHALL"])
-                _ = try await node.redis.cli(["SET", "after", "the flush"])
-                let momentC = try await archiving.storedNow(node)
-                let stateC = try await node.content()
-                await archiving.stop()
+            _ = try await node.redis.cli(["FLUSHALL"])
+            _ = try await node.redis.cli(["SET", "after", "the flush"])
+            let momentC = try await archiving.storedNow(node)
+            let stateC = try await node.content()
+            await archiving.stop()
 
-                let restore = try node.restore(store: store.store)
-                for (moment, state, name) in [(momentB, stateB, "B"), (momentA, stateA, "A"), (momentC, stateC, "C")] {
-                    let report = try await restore.run(try Self.request(node, to: moment))
-                    #expect(report.source.id.text == base, "the stream's base")
-                    #expect(report.notes.contains { $0.hasPrefix("replayed ") }, "\(report.notes)")
-                    let restored = try await node.content()
-                    #expect(restored == state, "state \(name)")
-                }
-                #expect(stateB.databases[3] != nil && stateB.databases[5] != nil && stateC.databases[3] == nil)
-                // Restored to B, the data is also on disk: Redis restarted on its files holds it.
-                _ = try await restore.run(try Self.request(node, to: momentB))
-                try await node.redis.stop()
-                try await node.redis.start()
-                #expect(try await node.content() == stateB)
+            let restore = try node.restore(store: store.store)
+            for (moment, state, name) in [(momentB, stateB, "B"), (momentA, stateA, "A"), (momentC, stateC, "C")] {
+                let report = try await restore.run(try Self.request(node, to: moment))
+                #expect(report.source.id.text == base, "the stream's base")
+                #expect(report.notes.contains { $0.hasPrefix("replayed ") }, "\(report.notes)")
+                let restored = try await node.content()
+                #expect(restored == state, "state \(name)")
             }
+            #expect(stateB.databases[3] != nil && stateB.databases[5] != nil && stateC.databases[3] == nil)
+            // Restored to B, the data is also on disk: Redis restarted on its files holds it.
+            _ = try await restore.run(try Self.request(node, to: momentB))
+            try await node.redis.stop()
+            try await node.redis.start()
+            #expect(try await node.content() == stateB)
         }
     }
 
     /// A burst of writes reaches the archiver seconds after Redis ran it (more than it takes in as fast): the
     /// markers' answers time it right, so a restore to just after the burst has every write of it.
     @Test func aBurstThatArrivesLateIsTimedByTheMarkers() async throws {
-        try await withResource(TestStore.make(.local)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
-            ) { node in
-                let archiving = try Archiving.start(node, store: store.store)
-                _ = try await archiving.waitForBase()
-                let count = 200_000
-                let burst = String(repeating: "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n", count: count)
-                let piped = try await node.redis.cli(["--pipe"], input: Data(burst.utf8))
-                #expect(piped.status == 0, "\(piped.stderrText)")
-                let done = Date()
-                let behind = await archiving.archiver.status.receivedOffset ?? 0
-                _ = try await archiving.storedNow(node)
-                await archiving.stop()
-                _ = try await node.redis.cli(["FLUSHALL"])
+        try await Self.withNode { store, node in
+            let archiving = try Archiving.start(node, store: store.store)
+            _ = try await archiving.waitForBase()
+            let count = 200_000
+            let burst = String(repeating: "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n", count: count)
+            let piped = try await node.redis.cli(["--pipe"], input: Data(burst.utf8))
+            #expect(piped.status == 0, "\(piped.stderrText)")
+            let done = Date()
+            let behind = await archiving.archiver.status.receivedOffset ?? 0
+            _ = try await archiving.storedNow(node)
+            await archiving.stop()
+            _ = try await node.redis.cli(["FLUSHALL"])
 
-                let report = try await node.restore(store: store.store).run(
-                    try Self.request(node, to: done.addingTimeInterval(0.5)))
-                #expect(
-                    try await node.redis.cli(["GET", "counter"]).stdoutText.contains(String(count)), "\(report.notes)")
-                // The point of the test: the archiver was behind when the burst ended.
-                #expect(behind < Int64(count) * 20, "the archiver kept up (\(behind) bytes received at the end)")
-            }
+            let report = try await node.restore(store: store.store).run(
+                try Self.request(node, to: done.addingTimeInterval(0.5)))
+            #expect(
+                try await node.redis.cli(["GET", "counter"]).stdoutText.contains(String(count)), "\(report.notes)")
+            // The point of the test: the archiver was behind when the burst ended.
+            #expect(behind < Int64(count) * 20, "the archiver kept up (\(behind) bytes received at the end)")
         }
     }
 
     /// A window ends when the link does: the archiver trying to reconnect while Redis is down adds no time to it.
     @Test func aWindowEndsWhenRedisStops() async throws {
-        try await withResource(TestStore.make(.local)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
-            ) { node in
-                let archiving = try Archiving.start(node, store: store.store)
-                let first = try await archiving.waitForBase()
-                _ = try await node.redis.cli(["SET", "before", "the stop"])
-                _ = try await archiving.storedNow(node)
-                try await node.redis.stop()
-                let stopped = Date()
-                try await Task.sleep(for: .seconds(4))
-                try await node.redis.start()
-                for _ in 0..<300 where await archiving.archiver.status.base == first {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                _ = try await archiving.storedNow(node)
-                await archiving.stop()
-                let windows = PointInTimeArchive.windows(
-                    try await PointInTimeArchive(store: store.store, keys: .none).segments(
-                        of: try node.settings.identity))
-                #expect(windows.count == 2, "\(windows)")
-                #expect(windows.first.map { $0.to <= stopped.addingTimeInterval(1) } == true, "\(windows) \(stopped)")
-                #expect(windows.last.map { $0.from > stopped.addingTimeInterval(3.9) } == true, "\(windows) \(stopped)")
+        try await Self.withNode { store, node in
+            let archiving = try Archiving.start(node, store: store.store)
+            let first = try await archiving.waitForBase()
+            _ = try await node.redis.cli(["SET", "before", "the stop"])
+            _ = try await archiving.storedNow(node)
+            try await node.redis.stop()
+            let stopped = Date()
+            try await Task.sleep(for: .seconds(4))
+            try await node.redis.start()
+            for _ in 0..<300 where await archiving.archiver.status.base == first {
+                try await Task.sleep(for: .milliseconds(50))
             }
+            _ = try await archiving.storedNow(node)
+            await archiving.stop()
+            let windows = PointInTimeArchive.windows(
+                try await PointInTimeArchive(store: store.store, keys: .none).segments(
+                    of: try node.settings.identity))
+            #expect(windows.count == 2, "\(windows)")
+            #expect(windows.first.map { $0.to <= stopped.addingTimeInterval(1) } == true, "\(windows) \(stopped)")
+            #expect(windows.last.map { $0.from > stopped.addingTimeInterval(3.9) } == true, "\(windows) \(stopped)")
         }
     }
 
     /// Keys whose time ran out since the moment are gone, as after any restore; commands that changed them before it
     /// apply to them as they did (they do not come back without their TTL), base keys included.
     @Test func expiriesBehaveAsTheyDid() async throws {
-        try await withResource(TestStore.make(.local)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
-            ) { node in
-                // In the base, with a short TTL.
-                try await Self.send(node, [["SET", "base:short", "5", "PX", "3000"]])
-                let archiving = try Archiving.start(node, store: store.store)
-                _ = try await archiving.waitForBase()
-                try await Self.send(
-                    node,
-                    [
-                        ["INCR", "base:short"], ["SET", "short", "10", "PX", "3000"], ["INCR", "short"],
-                        ["INCR", "short"], ["HSET", "hash", "f", "1"], ["PEXPIRE", "hash", "3000"],
-                        ["HINCRBY", "hash", "f", "5"], ["SET", "long", "10", "EX", "7200"], ["INCR", "long"],
-                    ])
-                let moment = try await archiving.storedNow(node)
-                await archiving.stop()
-                _ = try await node.redis.cli(["FLUSHALL"])
-                try await Task.sleep(for: .milliseconds(3200))
+        try await Self.withNode { store, node in
+            // In the base, with a short TTL.
+            try await Self.send(node, [["SET", "base:short", "5", "PX", "3000"]])
+            let archiving = try Archiving.start(node, store: store.store)
+            _ = try await archiving.waitForBase()
+            try await Self.send(
+                node,
+                [
+                    ["INCR", "base:short"], ["SET", "short", "10", "PX", "3000"], ["INCR", "short"],
+                    ["INCR", "short"], ["HSET", "hash", "f", "1"], ["PEXPIRE", "hash", "3000"],
+                    ["HINCRBY", "hash", "f", "5"], ["SET", "long", "10", "EX", "7200"], ["INCR", "long"],
+                ])
+            let moment = try await archiving.storedNow(node)
+            await archiving.stop()
+            _ = try await node.redis.cli(["FLUSHALL"])
+            try await Task.sleep(for: .milliseconds(3200))
 
-                _ = try await node.restore(store: store.store).run(try Self.request(node, to: moment))
-                for key in ["base:short", "short", "hash"] {
-                    #expect(try await node.redis.cli(["EXISTS", key]).stdoutText.contains("0"), "\(key) came back")
-                }
-                #expect(try await node.redis.cli(["GET", "long"]).stdoutText.contains("11"))
-                let ttl = Int(
-                    try await node.redis.cli(["TTL", "long"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-                )
-                #expect((ttl ?? 0) > 7000, "the TTL is kept")
+            _ = try await node.restore(store: store.store).run(try Self.request(node, to: moment))
+            for key in ["base:short", "short", "hash"] {
+                #expect(try await node.redis.cli(["EXISTS", key]).stdoutText.contains("0"), "\(key) came back")
             }
+            #expect(try await node.redis.cli(["GET", "long"]).stdoutText.contains("11"))
+            let ttl = Int(
+                try await node.redis.cli(["TTL", "long"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+            #expect((ttl ?? 0) > 7000, "the TTL is kept")
         }
     }
 
@@ -238,135 +233,123 @@ import Testing
     /// after the restart replays across it); one after the backlog moved on starts a new base, and a moment in the
     /// gap is refused before the node is touched, naming the windows.
     @Test func restartsContinueInsideTheBacklogAndStartANewBaseOutsideIt() async throws {
-        try await withResource(TestStore.make(.local)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0", "repl-backlog-size 16kb"], moreYAML: Self.yaml)
-            ) { node in
-                var archiving = try Archiving.start(node, store: store.store)
-                let base = try await archiving.waitForBase()
-                _ = try await node.redis.cli(["SET", "first", "1"])
-                _ = try await archiving.storedNow(node)
-                await archiving.stop()
-                _ = try await node.redis.cli(["SET", "while", "stopped"])
+        try await Self.withNode(extra: ["repl-backlog-size 16kb"]) { store, node in
+            var archiving = try Archiving.start(node, store: store.store)
+            let base = try await archiving.waitForBase()
+            _ = try await node.redis.cli(["SET", "first", "1"])
+            _ = try await archiving.storedNow(node)
+            await archiving.stop()
+            _ = try await node.redis.cli(["SET", "while", "stopped"])
 
-                archiving = try Archiving.start(node, store: store.store)
-                _ = try await node.redis.cli(["SET", "second", "2"])
-                let afterRestart = try await archiving.storedNow(node)
-                let stateAfterRestart = try await node.content()
-                #expect(await archiving.archiver.status.base == nil, "continued: no new base")
-                await archiving.stop()
+            archiving = try Archiving.start(node, store: store.store)
+            _ = try await node.redis.cli(["SET", "second", "2"])
+            let afterRestart = try await archiving.storedNow(node)
+            let stateAfterRestart = try await node.content()
+            #expect(await archiving.archiver.status.base == nil, "continued: no new base")
+            await archiving.stop()
 
-                let archive = PointInTimeArchive(store: store.store, keys: .none)
-                let segments = try await archive.segments(of: try node.settings.identity)
-                let windows = PointInTimeArchive.windows(segments)
-                #expect(windows.count == 2, "a hole in time while the archiver was away: \(windows)")
-                #expect(windows.count == 2 && windows[0].endOffset == windows[1].startOffset, "no gap in offsets")
+            let archive = PointInTimeArchive(store: store.store, keys: .none)
+            let segments = try await archive.segments(of: try node.settings.identity)
+            let windows = PointInTimeArchive.windows(segments)
+            #expect(windows.count == 2, "a hole in time while the archiver was away: \(windows)")
+            #expect(windows.count == 2 && windows[0].endOffset == windows[1].startOffset, "no gap in offsets")
 
-                // Far more writes than the 16 KiB backlog holds, while the archiver is away.
-                try await RedisDataset.populateRandom(node.redis, count: 200, size: 1024)
-                let gap = Date()
-                try await Task.sleep(for: .milliseconds(50))
-                archiving = try Archiving.start(node, store: store.store)
-                let newBase = try await archiving.waitForBase()
-                #expect(newBase != base)
-                _ = try await archiving.storedNow(node)
-                await archiving.stop()
+            // Far more writes than the 16 KiB backlog holds, while the archiver is away.
+            try await RedisDataset.populateRandom(node.redis, count: 200, size: 1024)
+            let gap = Date()
+            try await Task.sleep(for: .milliseconds(50))
+            archiving = try Archiving.start(node, store: store.store)
+            let newBase = try await archiving.waitForBase()
+            #expect(newBase != base)
+            _ = try await archiving.storedNow(node)
+            await archiving.stop()
 
-                let restore = try node.restore(store: store.store)
-                let report = try await restore.run(try Self.request(node, to: afterRestart))
-                #expect(report.source.id.text == base)
-                #expect(try await node.content() == stateAfterRestart)
+            let restore = try node.restore(store: store.store)
+            let report = try await restore.run(try Self.request(node, to: afterRestart))
+            #expect(report.source.id.text == base)
+            #expect(try await node.content() == stateAfterRestart)
 
-                let events = node.redis.events()
-                let error = await expectFailure(.invalidRequest) {
-                    _ = try await restore.run(try Self.request(node, to: gap))
-                }
-                #expect(
-                    error?.description.contains("outside the archived stream") == true, "\(String(describing: error))")
-                #expect(error?.description.contains(" to ") == true, "names the windows")
-                #expect(node.redis.events() == events, "nothing was touched")
-                #expect(try await node.content() == stateAfterRestart)
+            let events = node.redis.events()
+            let error = await expectFailure(.invalidRequest) {
+                _ = try await restore.run(try Self.request(node, to: gap))
             }
+            #expect(
+                error?.description.contains("outside the archived stream") == true, "\(String(describing: error))")
+            #expect(error?.description.contains(" to ") == true, "names the windows")
+            #expect(node.redis.events() == events, "nothing was touched")
+            #expect(try await node.content() == stateAfterRestart)
         }
     }
 
     /// Backups record where they are in the stream (BGSAVE with INFO replication in the same write) and serve as
     /// bases; prune keeps the segments a kept base needs and removes the rest; verify --all reads every segment.
     @Test func backupsAreBasesAndPruneAndVerifyCoverTheArchive() async throws {
-        try await withResource(TestStore.make(.local)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
-            ) { node in
-                let archiving = try Archiving.start(node, store: store.store)
-                let first = try await archiving.waitForBase()
-                _ = try await node.redis.cli(["SET", "phase", "before the backup"])
-                let beforeBackup = try await archiving.storedNow(node)
-                try await Task.sleep(for: .seconds(1))  // a snapshot id a second after the base's
-                let manifest = try await node.backup(store: store.store)
-                #expect(manifest.method == .file && manifest.replication != nil, "BGSAVE records its position")
-                _ = try await node.redis.cli(["SET", "phase", "after the backup"])
-                let afterBackup = try await archiving.storedNow(node)
-                let stateAfter = try await node.content()
-                await archiving.stop()
+        try await Self.withNode { store, node in
+            let archiving = try Archiving.start(node, store: store.store)
+            let first = try await archiving.waitForBase()
+            _ = try await node.redis.cli(["SET", "phase", "before the backup"])
+            let beforeBackup = try await archiving.storedNow(node)
+            try await Task.sleep(for: .seconds(1))  // a snapshot id a second after the base's
+            let manifest = try await node.backup(store: store.store)
+            #expect(manifest.method == .file && manifest.replication != nil, "BGSAVE records its position")
+            _ = try await node.redis.cli(["SET", "phase", "after the backup"])
+            let afterBackup = try await archiving.storedNow(node)
+            let stateAfter = try await node.content()
+            await archiving.stop()
 
-                let identity = try node.settings.identity
-                let archive = PointInTimeArchive(store: store.store, keys: .none)
-                let before = try await archive.segments(of: identity)
-                let decisions = try await SnapshotPruner(store: store.store, logger: Engine.logger).run(
-                    identity, policy: RetentionPolicy(last: 1), dryRun: false)
-                #expect(decisions.contains { $0.snapshot == first && !$0.keep })
-                let pruned = try #require(
-                    decisions.first { $0.kind == "archive" },
-                    "\(before.map(\.name)) \(String(describing: manifest.replication))")
-                let after = try await archive.segments(of: identity)
-                #expect(
-                    !after.isEmpty && after.count < before.count,
-                    "\(pruned) \(before.map(\.name)) \(String(describing: manifest.replication))")
-                #expect(after.allSatisfy { $0.name.endOffset >= manifest.replication!.offset })
+            let identity = try node.settings.identity
+            let archive = PointInTimeArchive(store: store.store, keys: .none)
+            let before = try await archive.segments(of: identity)
+            let decisions = try await SnapshotPruner(store: store.store, logger: Engine.logger).run(
+                identity, policy: RetentionPolicy(last: 1), dryRun: false)
+            #expect(decisions.contains { $0.snapshot == first && !$0.keep })
+            let pruned = try #require(
+                decisions.first { $0.kind == "archive" },
+                "\(before.map(\.name)) \(String(describing: manifest.replication))")
+            let after = try await archive.segments(of: identity)
+            #expect(
+                !after.isEmpty && after.count < before.count,
+                "\(pruned) \(before.map(\.name)) \(String(describing: manifest.replication))")
+            #expect(after.allSatisfy { $0.name.endOffset >= manifest.replication!.offset })
 
-                let restore = try node.restore(store: store.store)
-                let report = try await restore.run(try Self.request(node, to: afterBackup))
-                #expect(report.source.id == manifest.snapshotID, "the backup is the base")
-                #expect(try await node.content() == stateAfter)
-                let error = await expectFailure(.invalidRequest) {
-                    _ = try await restore.run(try Self.request(node, to: beforeBackup))
-                }
-                #expect(
-                    error?.description.contains("outside the archived stream") == true
-                        || error?.description.contains("no snapshot") == true, "\(String(describing: error))")
-
-                let verifier = SnapshotVerifier(store: store.store, logger: Engine.logger)
-                let intact = try await verifier.run(identity, request: VerificationRequest(all: true))
-                let archived = try #require(intact.first { $0.snapshot == "archive" })
-                #expect(archived.ok && archived.files == after.count && archived.bytes > 0)
-                let path = try #require(store.folder).path + "/" + after[0].key
-                var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-                bytes[bytes.count - 3] ^= 0xFF
-                try bytes.write(to: URL(fileURLWithPath: path))
-                let damaged = try await verifier.run(identity, request: VerificationRequest(all: true))
-                #expect(damaged.first { $0.snapshot == "archive" }?.problems.first?.contains(after[0].key) == true)
+            let restore = try node.restore(store: store.store)
+            let report = try await restore.run(try Self.request(node, to: afterBackup))
+            #expect(report.source.id == manifest.snapshotID, "the backup is the base")
+            #expect(try await node.content() == stateAfter)
+            let error = await expectFailure(.invalidRequest) {
+                _ = try await restore.run(try Self.request(node, to: beforeBackup))
             }
+            #expect(
+                error?.description.contains("outside the archived stream") == true
+                    || error?.description.contains("no snapshot") == true, "\(String(describing: error))")
+
+            let verifier = SnapshotVerifier(store: store.store, logger: Engine.logger)
+            let intact = try await verifier.run(identity, request: VerificationRequest(all: true))
+            let archived = try #require(intact.first { $0.snapshot == "archive" })
+            #expect(archived.ok && archived.files == after.count && archived.bytes > 0)
+            let path = try #require(store.folder).path + "/" + after[0].key
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes[bytes.count - 3] ^= 0xFF
+            try bytes.write(to: URL(fileURLWithPath: path))
+            let damaged = try await verifier.run(identity, request: VerificationRequest(all: true))
+            #expect(damaged.first { $0.snapshot == "archive" }?.problems.first?.contains(after[0].key) == true)
         }
     }
 
     /// The archiver takes no base while a restore holds the node (its half-restored data would become the newest
     /// snapshot): it waits, and takes one once the node is free.
     @Test func noBaseIsTakenWhileARestoreHoldsTheNode() async throws {
-        try await withResource(TestStore.make(.local)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
-            ) { node in
-                let lock = try node.restore(store: store.store).acquireLock("restore")
-                let archiving = try Archiving.start(node, store: store.store)
-                try await Task.sleep(for: .seconds(2))
-                let waiting = await archiving.archiver.status
-                #expect(waiting.base == nil && waiting.state == "waiting", "\(waiting)")
-                #expect(waiting.lastError?.contains("restore") == true, "\(waiting)")
-                #expect(try await store.store.listAll(prefix: "").isEmpty)
-                lock.release()
-                _ = try await archiving.waitForBase()
-                await archiving.stop()
-            }
+        try await Self.withNode { store, node in
+            let lock = try node.restore(store: store.store).acquireLock("restore")
+            let archiving = try Archiving.start(node, store: store.store)
+            try await Task.sleep(for: .seconds(2))
+            let waiting = await archiving.archiver.status
+            #expect(waiting.base == nil && waiting.state == "waiting", "\(waiting)")
+            #expect(waiting.lastError?.contains("restore") == true, "\(waiting)")
+            #expect(try await store.store.listAll(prefix: "").isEmpty)
+            lock.release()
+            _ = try await archiving.waitForBase()
+            await archiving.stop()
         }
     }
 
@@ -374,35 +357,31 @@ import Testing
     @Test(arguments: ["altered", "truncated"]) func aDamagedSegmentIsCaughtBeforeTheNodeIsTouched(
         damage: String
     ) async throws {
-        try await withResource(TestStore.make(.local)) { store in
-            try await withResource(
-                RestoreNode.make(extra: ["repl-diskless-sync-delay 0"], moreYAML: Self.yaml)
-            ) { node in
-                let archiving = try Archiving.start(node, store: store.store)
-                _ = try await archiving.waitForBase()
-                try await node.populate("archived")
-                let moment = try await archiving.storedNow(node)
-                await archiving.stop()
-                try await node.scribble("later")
-                let before = try await node.content()
+        try await Self.withNode { store, node in
+            let archiving = try Archiving.start(node, store: store.store)
+            _ = try await archiving.waitForBase()
+            try await node.populate("archived")
+            let moment = try await archiving.storedNow(node)
+            await archiving.stop()
+            try await node.scribble("later")
+            let before = try await node.content()
 
-                let archive = PointInTimeArchive(store: store.store, keys: .none)
-                let biggest = try #require(
-                    try await archive.segments(of: try node.settings.identity).max { $0.size < $1.size })
-                let path = try #require(store.folder).path + "/" + biggest.key
-                var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-                if damage == "altered" { bytes[bytes.count / 2] ^= 0x5A } else { bytes = bytes.prefix(bytes.count / 2) }
-                try bytes.write(to: URL(fileURLWithPath: path))
+            let archive = PointInTimeArchive(store: store.store, keys: .none)
+            let biggest = try #require(
+                try await archive.segments(of: try node.settings.identity).max { $0.size < $1.size })
+            let path = try #require(store.folder).path + "/" + biggest.key
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            if damage == "altered" { bytes[bytes.count / 2] ^= 0x5A } else { bytes = bytes.prefix(bytes.count / 2) }
+            try bytes.write(to: URL(fileURLWithPath: path))
 
-                let events = node.redis.events()
-                let error = await expectFailure(.snapshot) {
-                    _ = try await node.restore(store: store.store).run(try Self.request(node, to: moment))
-                }
-                #expect(error?.description.contains("damaged") == true, "\(String(describing: error))")
-                #expect(node.redis.events() == events, "Redis was neither stopped nor started")
-                #expect(try await node.content() == before)
-                #expect(!node.hasJournal)
+            let events = node.redis.events()
+            let error = await expectFailure(.snapshot) {
+                _ = try await node.restore(store: store.store).run(try Self.request(node, to: moment))
             }
+            #expect(error?.description.contains("damaged") == true, "\(String(describing: error))")
+            #expect(node.redis.events() == events, "Redis was neither stopped nor started")
+            #expect(try await node.content() == before)
+            #expect(!node.hasJournal)
         }
     }
 }
