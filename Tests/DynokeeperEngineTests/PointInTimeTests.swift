@@ -353,6 +353,45 @@ import Testing
         }
     }
 
+    /// Every marker records Redis's key counts at its place in the stream; the replay checks the data against the
+    /// last one before the moment: an archive whose counts disagree with what the replay produced fails the restore,
+    /// which rolls back.
+    @Test func theReplayIsCheckedAgainstTheKeyCountsAtTheLastMarker() async throws {
+        try await Self.withNode { store, node in
+            let archiving = try Archiving.start(node, store: store.store)
+            _ = try await archiving.waitForBase()
+            try await node.populate("counted")
+            try await Task.sleep(for: .milliseconds(600))  // markers after the writes
+            let moment = try await archiving.storedNow(node)
+            await archiving.stop()
+            let restore = try node.restore(store: store.store)
+            let report = try await restore.run(try Self.request(node, to: moment))
+            #expect(report.notes.contains { $0.contains("key counts Redis had at offset") }, "\(report.notes)")
+
+            // The same archive, its recorded counts one key off.
+            let archive = PointInTimeArchive(store: store.store, keys: .none)
+            for stored in try await archive.segments(of: try node.settings.identity) {
+                var segment = try await archive.read(stored, node: try node.settings.identity)
+                guard !segment.checkpoints.isEmpty else { continue }
+                segment.checkpoints = segment.checkpoints.map { checkpoint in
+                    var changed = checkpoint
+                    changed.keyspace["db0"]?.keys += 1
+                    return changed
+                }
+                try await store.store.put(
+                    stored.key, bytes: try await segment.stored(node: try node.settings.identity, key: nil))
+            }
+            try await node.scribble("before the second restore")
+            let before = try await node.content()
+            var saving = try Self.request(node, to: moment)
+            saving.skipSafetySave = false  // the set-aside files hold the scribbled data, which comes back
+            let error = await expectFailure(.snapshot) { _ = try await restore.run(saving) }
+            #expect(error?.description.contains("Redis held") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("Rolled back") == true, "\(String(describing: error))")
+            #expect(try await node.content() == before)
+        }
+    }
+
     /// A segment altered or cut short in the store fails the restore before the node is touched.
     @Test(arguments: ["altered", "truncated"]) func aDamagedSegmentIsCaughtBeforeTheNodeIsTouched(
         damage: String

@@ -47,6 +47,8 @@ package struct PointInTimeArchive: Sendable {
         package var segments: [StoredSegment]
         /// The offset the stream reaches at the target (the last command at or before it).
         package var targetOffset: Int64
+        /// The last marker at or before the target: the data is checked against Redis's key counts there on the way.
+        package var checkpoint: StreamSegment.Checkpoint? = nil
     }
 
     /// What `dynokeeper pitr status` shows of a node's archive.
@@ -219,11 +221,18 @@ package struct PointInTimeArchive: Sendable {
                 "no snapshot of \(node.cluster) \(node) is a base for \(Self.format(target)): a base must be taken within the archived stream before that moment (serve takes one when the archiver starts a stream; backups record where they are in it); \(named); nothing was touched"
             )
         }
+        // The last marker at or before the target (after the base): Redis's key counts there were recorded, and the
+        // data is checked against them when the replay passes it.
+        var checkpoint = holding.checkpoints.last { $0.offset <= targetOffset && $0.offset > replication.offset }
+        if checkpoint == nil, last > 0, chain[last - 1].name.endOffset > replication.offset {
+            // The moment is early in its segment: the previous one's last marker.
+            checkpoint = try await read(chain[last - 1], node: node).checkpoints.last { $0.offset > replication.offset }
+        }
         // From the first segment with a command after the base (one that ends at the base holds nothing to apply).
         let first = min(chain.firstIndex { $0.name.endOffset > replication.offset } ?? last, last)
         return Plan(
             target: target, base: base.id, baseReplication: replication, segments: Array(chain[first...last]),
-            targetOffset: targetOffset)
+            targetOffset: targetOffset, checkpoint: checkpoint)
     }
 
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }

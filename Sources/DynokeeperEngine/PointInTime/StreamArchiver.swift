@@ -53,6 +53,8 @@ package actor StreamArchiver {
         /// The last marker: where the records up to it end, how many they are, its offset, the database then, and
         /// when it was sent (every command before it in the stream ran by then or later, never before).
         var marker: Marker?
+        /// The markers' key counts, by offset.
+        var checkpoints: [StreamSegment.Checkpoint] = []
 
         init(replicationID: String, startOffset: Int64, openedAt: Int64, startDB: Int? = nil) {
             self.replicationID = replicationID
@@ -69,7 +71,8 @@ package actor StreamArchiver {
         }
 
         /// A marker came (it is the last record): the records since the previous one ran before `answered`.
-        mutating func mark(answered: Int64, sent: Int64, db: Int?) {
+        mutating func mark(answered: Int64, sent: Int64, db: Int?, keyspace: [String: RestoreJournal.KeyCount]?) {
+            if let keyspace { checkpoints.append(.init(offset: endOffset, keyspace: keyspace)) }
             for position in unbounded where records.getInteger(at: position, as: Int64.self)! > answered {
                 records.setInteger(answered, at: position)
             }
@@ -103,7 +106,9 @@ package actor StreamArchiver {
     private var open: Open?
     private var currentDB: Int?
     /// The markers sent on this session, by number: when each was sent and when Redis answered.
-    private var markers: [Int: (sent: Int64, answered: Int64)] = [:]
+    private var markers: [Int: (sent: Int64, answered: Int64, keyspace: [String: RestoreJournal.KeyCount]?)] = [:]
+    /// Markers that reached the stream before Redis's answer (with the key counts) came back: their offsets.
+    private var unanswered: [Int: Int64] = [:]
     /// Whether markers are sent (`false` once Redis refused one: an ACL without `PUBLISH`).
     private var marking = true
     private var lastReceivedAt: Int64 = 0
@@ -273,7 +278,8 @@ package actor StreamArchiver {
             open!.append(StreamSegment.Record(offset: offset, time: now, command: raw))
             if name == "publish", let number = Self.marker(raw), let sent = markers.removeValue(forKey: number) {
                 // Its answer bounds when the commands before it ran, however late they reach the archiver.
-                open!.mark(answered: min(sent.answered, now), sent: sent.sent, db: currentDB)
+                open!.mark(answered: min(sent.answered, now), sent: sent.sent, db: currentDB, keyspace: sent.keyspace)
+                if sent.keyspace == nil { unanswered[number] = offset }
             }
             current.receivedOffset = offset
             // Back-pressure: when segments are not stored as fast as commands come, the link waits (Redis keeps
@@ -331,9 +337,14 @@ package actor StreamArchiver {
                 guard await readyForMarkers() else { continue }
                 number += 1
                 let sent = Self.nowMs()
-                await noteMarker(number, sent: sent, answered: Int64.max)
+                await noteMarker(number, sent: sent, answered: Int64.max, keyspace: nil)
+                let answers: [RESPValue]
                 do {
-                    try await redis.send(["PUBLISH", Self.markerChannel, String(number)])
+                    // INFO in the same write: Redis runs it right after the marker, so the counts are those at the
+                    // marker's place in the stream.
+                    answers = try await redis.sendPipelined([
+                        ["PUBLISH", Self.markerChannel, String(number)], ["INFO", "keyspace"],
+                    ])
                 } catch RedisError.server(_, let message) {
                     logger.warning(
                         "point-in-time archive: Redis refused the marker PUBLISH (\(message)); times are those at which commands reached dynokeeper (grant +publish and &\(Self.markerChannel) for markers)"
@@ -341,16 +352,32 @@ package actor StreamArchiver {
                     await stopMarking()
                     return
                 }
-                await noteMarker(number, sent: sent, answered: Self.nowMs())
+                let keyspace = RedisInfo(parsing: answers[1].string ?? "").keyspace
+                await noteMarker(
+                    number, sent: sent, answered: Self.nowMs(),
+                    keyspace: Dictionary(
+                        uniqueKeysWithValues: keyspace.map {
+                            ("db\($0.key)", .init(keys: $0.value.keys, expires: $0.value.expires))
+                        }))
             }
         }
     }
 
     private func readyForMarkers() -> Bool { open != nil && base == nil }
 
-    private func noteMarker(_ number: Int, sent: Int64, answered: Int64) {
-        // The answer may come after the marker reached the stream: then its arrival bounds the commands before it.
-        if answered == Int64.max || markers[number] != nil { markers[number] = (sent, answered) }
+    private func noteMarker(
+        _ number: Int, sent: Int64, answered: Int64, keyspace: [String: RestoreJournal.KeyCount]?
+    ) {
+        // The answer may come after the marker reached the stream: then its arrival bounds the commands before it,
+        // and its counts go with its offset, if its segment is still open.
+        if answered == Int64.max || markers[number] != nil { markers[number] = (sent, answered, keyspace) }
+        if let offset = unanswered.removeValue(forKey: number), let keyspace, let start = open?.startOffset,
+            offset > start, offset <= open?.endOffset ?? 0
+        {
+            open?.checkpoints.append(.init(offset: offset, keyspace: keyspace))
+            open?.checkpoints.sort { $0.offset < $1.offset }
+        }
+        if unanswered.count > 1000 { unanswered.removeAll() }
         if markers.count > 1000 { markers.removeAll() }
     }
 
@@ -395,6 +422,8 @@ package actor StreamArchiver {
         sealing.records = rest.records.getSlice(at: rest.records.readerIndex, length: marker.end)!
         sealing.count = marker.count
         sealing.endOffset = marker.offset
+        sealing.checkpoints = rest.checkpoints.filter { $0.offset <= marker.offset }
+        rest.checkpoints.removeAll { $0.offset <= marker.offset }
         let closedAt = max(marker.sent, rest.openedAt)
         rest.records = ByteBuffer(
             buffer: rest.records.getSlice(at: marker.end, length: rest.records.writerIndex - marker.end)!)
@@ -431,7 +460,8 @@ package actor StreamArchiver {
             stored = try await Task {
                 let key = try keys.current()
                 let body = try StreamSegment.encode(
-                    name: name, startDB: sealing.startDB, count: sealing.count, records: sealing.records)
+                    name: name, startDB: sealing.startDB, count: sealing.count, records: sealing.records,
+                    checkpoints: sealing.checkpoints)
                 let stored = try await StreamSegment.stored(body, name: name, node: node, key: key)
                 try await store.put(
                     StreamSegment.key(node, name, encrypted: key != nil), bytes: stored,

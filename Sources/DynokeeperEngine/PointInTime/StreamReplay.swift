@@ -19,6 +19,8 @@ final class StreamReplay: Sendable {
     let baseOffset: Int64
     /// The offset after the last command to apply.
     let targetOffset: Int64
+    /// The last marker before the target, whose key counts the data is checked against.
+    let checkpoint: StreamSegment.Checkpoint?
 
     struct Outcome: Sendable {
         var commands = 0
@@ -29,8 +31,9 @@ final class StreamReplay: Sendable {
 
     init(
         segments: [(path: String, segment: PointInTimeArchive.StoredSegment)], node: NodeIdentity,
-        keys: SnapshotKeyring, baseOffset: Int64, targetOffset: Int64
+        keys: SnapshotKeyring, baseOffset: Int64, targetOffset: Int64, checkpoint: StreamSegment.Checkpoint?
     ) {
+        self.checkpoint = checkpoint
         self.segments = segments
         self.node = node
         self.keys = keys
@@ -46,7 +49,7 @@ final class StreamReplay: Sendable {
     static let skipped: Set<String> = ["replconf", "ping", "publish", "spublish"]
 
     var continuation: OnlineLoad.Continuation {
-        OnlineLoad.Continuation { [self] send in
+        var continuation = OnlineLoad.Continuation { [self] send, reached in
             // The stream names the database only when it changes: the one selected at the base's offset goes first.
             var db: Int?
             var started = false
@@ -69,15 +72,18 @@ final class StreamReplay: Sendable {
                         RESPEncoder.encode(["SELECT", String(db ?? 0)], into: &batch)
                         started = true
                     }
-                    guard !Self.skipped.contains(Self.name(record.command)) else { continue }
-                    var command = record.command
-                    batch.writeBuffer(&command)
-                    outcome.commands += 1
-                    if batch.readableBytes >= 1 << 20 {
+                    if !Self.skipped.contains(Self.name(record.command)) {
+                        var command = record.command
+                        batch.writeBuffer(&command)
+                        outcome.commands += 1
+                    }
+                    let atCheckpoint = record.offset == checkpoint?.offset
+                    if batch.readableBytes >= 1 << 20 || (atCheckpoint && batch.readableBytes > 0) {
                         outcome.bytes += Int64(batch.readableBytes)
                         try await send(batch)
                         batch = ByteBuffer()
                     }
+                    if atCheckpoint { try await reached(outcome.bytes) }
                 }
             }
             if batch.readableBytes > 0 {
@@ -87,6 +93,8 @@ final class StreamReplay: Sendable {
             counted.withLock { $0 = outcome }
             return outcome.bytes
         }
+        continuation.keyspace = checkpoint?.keyspace
+        return continuation
     }
 
     /// The lower-cased name of a RESP command (its first bulk string).

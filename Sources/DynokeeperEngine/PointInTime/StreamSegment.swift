@@ -105,18 +105,34 @@ package struct StreamSegment: Sendable, Equatable {
         /// resynchronisation, when Redis selects one before its first command.
         var startDB: Int?
         var records: Int
+        var checkpoints: [Checkpoint]?
 
         enum CodingKeys: String, CodingKey {
             case replicationID = "replication_id", startOffset = "start_offset", endOffset = "end_offset"
-            case openedAt = "opened_at_ms", closedAt = "closed_at_ms", startDB = "start_db", records
+            case openedAt = "opened_at_ms", closedAt = "closed_at_ms", startDB = "start_db", records, checkpoints
+        }
+    }
+
+    /// Where a marker stands in the stream, with Redis's key counts right after it (`INFO keyspace` sent in the
+    /// same write as the marker): a restore to that offset checks the data against them.
+    package struct Checkpoint: Sendable, Codable, Equatable {
+        package var offset: Int64
+        /// Keys and keys with a TTL, by database (`db0`, …).
+        package var keyspace: [String: RestoreJournal.KeyCount]
+
+        package init(offset: Int64, keyspace: [String: RestoreJournal.KeyCount]) {
+            self.offset = offset
+            self.keyspace = keyspace
         }
     }
 
     package var name: Name
     package var startDB: Int?
     package var records: [Record]
+    package var checkpoints: [Checkpoint] = []
 
-    package init(name: Name, startDB: Int?, records: [Record]) {
+    package init(name: Name, startDB: Int?, records: [Record], checkpoints: [Checkpoint] = []) {
+        self.checkpoints = checkpoints
         self.name = name
         self.startDB = startDB
         self.records = records
@@ -152,7 +168,8 @@ package struct StreamSegment: Sendable, Equatable {
     func encode() throws -> ByteBuffer {
         var records = ByteBuffer()
         for record in self.records { Self.append(record, to: &records) }
-        return try Self.encode(name: name, startDB: startDB, count: self.records.count, records: records)
+        return try Self.encode(
+            name: name, startDB: startDB, count: self.records.count, records: records, checkpoints: checkpoints)
     }
 
     /// Appends a record as the body holds it; returns where its time is (to lower it later).
@@ -167,11 +184,14 @@ package struct StreamSegment: Sendable, Equatable {
     }
 
     /// The body of a segment whose records are already encoded (``append(_:to:)``).
-    static func encode(name: Name, startDB: Int?, count: Int, records: ByteBuffer) throws -> ByteBuffer {
+    static func encode(
+        name: Name, startDB: Int?, count: Int, records: ByteBuffer, checkpoints: [Checkpoint] = []
+    ) throws -> ByteBuffer {
         let header = try JSONEncoder().encode(
             Header(
                 replicationID: name.replicationID, startOffset: name.startOffset, endOffset: name.endOffset,
-                openedAt: name.openedAt, closedAt: name.closedAt, startDB: startDB, records: count))
+                openedAt: name.openedAt, closedAt: name.closedAt, startDB: startDB, records: count,
+                checkpoints: checkpoints.isEmpty ? nil : checkpoints))
         var body = ByteBuffer()
         body.reserveCapacity(64 + header.count + records.readableBytes)
         body.writeBytes(Self.magic)
@@ -279,6 +299,7 @@ package struct StreamSegment: Sendable, Equatable {
                 "it holds \(records.count) commands up to offset \(offset), its header says \(header.records) up to \(header.endOffset)"
             )
         }
-        return StreamSegment(name: name, startDB: header.startDB, records: records)
+        return StreamSegment(
+            name: name, startDB: header.startDB, records: records, checkpoints: header.checkpoints ?? [])
     }
 }

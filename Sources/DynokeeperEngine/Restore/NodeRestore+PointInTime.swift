@@ -39,6 +39,9 @@ extension NodeRestore {
         let bytes = plan.segments.reduce(0) { $0 + $1.size }
         return
             "point in time \(PointInTimeArchive.format(plan.target)): snapshot \(plan.base) (offset \(plan.baseReplication.offset)), then the archived commands up to offset \(plan.targetOffset) from \(plan.segments.count) segment(s), \(bytes) bytes stored"
+            + (plan.checkpoint.map {
+                "; on the way, the key counts Redis had at offset \($0.offset) (\($0.keyspace.values.reduce(0) { $0 + $1.keys }) keys) are checked"
+            } ?? "")
     }
 
     /// Fetches the plan's segments into the work folder, each checked (a damaged one fails the restore before the
@@ -76,6 +79,7 @@ extension NodeRestore {
         StreamReplay(
             segments: state.plan.segments.map { (journal.segments + "/" + $0.name.objectName, $0) },
             node: journal.sourceNode, keys: SnapshotKeyring(configuration.encryption),
-            baseOffset: state.plan.baseReplication.offset, targetOffset: state.plan.targetOffset)
+            baseOffset: state.plan.baseReplication.offset, targetOffset: state.plan.targetOffset,
+            checkpoint: state.plan.checkpoint)
     }
 }

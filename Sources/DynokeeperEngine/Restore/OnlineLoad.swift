@@ -86,8 +86,15 @@ struct OnlineLoad {
     /// replica applies its master's: as they were recorded, expiries included (a replica neither drops keys whose
     /// time has passed nor refuses a past expiry; they go once it is on its own again).
     struct Continuation: Sendable {
-        /// Writes the commands with `send`; returns how many bytes it wrote.
-        var write: @Sendable (_ send: @escaping @Sendable (ByteBuffer) async throws -> Void) async throws -> Int64
+        /// Writes the commands with `send`, calls `reached` with the bytes written so far once it has written those
+        /// up to the checkpoint, and returns how many bytes it wrote.
+        var write:
+            @Sendable (
+                _ send: @escaping @Sendable (ByteBuffer) async throws -> Void,
+                _ reached: @escaping @Sendable (Int64) async throws -> Void
+            ) async throws -> Int64
+        /// The key counts Redis must hold at the checkpoint (checked while it is a replica, which expires nothing).
+        var keyspace: [String: RestoreJournal.KeyCount]? = nil
     }
 
     /// Streams `file` into Redis. `beforeLastBytes` runs once the download is verified and just before the
@@ -170,7 +177,28 @@ struct OnlineLoad {
                     feed: { replica in
                         try await rdb(replica)
                         if let continuation {
-                            let bytes = try await continuation.write { try await replica.write($0) }
+                            let bytes = try await continuation.write({ try await replica.write($0) }) { bytes in
+                                // The data at the checkpoint, before the commands after it.
+                                guard let expected = continuation.keyspace else { return }
+                                let deadline = ContinuousClock.now + loadTimeout
+                                while true {
+                                    let info = try await redis.info()
+                                    if info["master_link_status"] == "up", info.int("loading") == 0,
+                                        info.int("async_loading") ?? 0 == 0,
+                                        let offset = info.int("master_repl_offset"), Int64(offset) >= bytes
+                                    {
+                                        break
+                                    }
+                                    guard ContinuousClock.now < deadline else {
+                                        throw DynokeeperError.snapshot(
+                                            "Redis \(address) did not load the data within \(loadTimeout)")
+                                    }
+                                    // Nothing to send while Redis loads: an empty write tells the feed it is alive.
+                                    try await replica.write(ByteBuffer())
+                                    try await Task.sleep(for: .milliseconds(20))
+                                }
+                                try Self.check(try await redis.info("keyspace").keyspace, against: expected)
+                            }
                             written.withLock { $0 = bytes }
                         }
                     },
@@ -196,6 +224,20 @@ struct OnlineLoad {
                     logger.error("could not put Redis back on its own after the failed load: \(detachError)")
                 }
                 throw error
+            }
+        }
+    }
+
+    /// Refuses key counts other than those Redis had at the moment restored to.
+    static func check(_ keyspace: [Int: RedisInfo.Keyspace], against expected: [String: RestoreJournal.KeyCount]) throws
+    {
+        let found = Dictionary(uniqueKeysWithValues: keyspace.map { ("db\($0.key)", $0.value) })
+        for db in Set(found.keys).union(expected.keys).sorted() {
+            let (has, had) = (found[db], expected[db])
+            guard has?.keys ?? 0 == had?.keys ?? 0, has?.expires ?? 0 == had?.expires ?? 0 else {
+                throw DynokeeperError.snapshot(
+                    "after the archived commands \(db) holds \(has?.keys ?? 0) keys (\(has?.expires ?? 0) with a TTL); Redis held \(had?.keys ?? 0) (\(had?.expires ?? 0)) at that moment"
+                )
             }
         }
     }
