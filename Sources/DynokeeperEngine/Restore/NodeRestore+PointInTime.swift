@@ -64,12 +64,18 @@ extension NodeRestore {
     }
 
     /// What the replay needs of Redis (see ``OnlineLoad/check(_:)``), said for a point-in-time restore.
-    static func checkReplay(_ redis: RedisConnection) async throws -> [String: String] {
+    /// - Parameter touched: Whether the restore has touched the node already (the message then does not say it was
+    ///   not).
+    static func checkReplay(_ redis: RedisConnection, touched: Bool = false) async throws -> [String: String] {
         do {
             return try await OnlineLoad.check(redis)
         } catch let error as DynokeeperError {
+            var message = error.message
+            for advice in [", or use restore.method files", ": use restore.method files", "; nothing was touched"] {
+                message = message.replacingOccurrences(of: advice, with: "")
+            }
             throw DynokeeperError.snapshot(
-                "a point-in-time restore applies the archived commands with Redis a replica of dynokeeper for a while, and \(error.message.replacingOccurrences(of: ": use restore.method files", with: ""))"
+                "a point-in-time restore applies the archived commands with Redis a replica of dynokeeper for a while, and \(message)\(touched ? "" : "; nothing was touched")"
             )
         }
     }

@@ -95,6 +95,9 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
         package var plan: PointInTimeArchive.Plan
         /// Set once every command up to the target is applied.
         package var replayed = false
+        /// Redis's settings that the replay changes (``OnlineLoad/changedSettings``), saved before it starts: a replay
+        /// that was killed left Redis a replica of a port that is gone, and a resume puts them back first.
+        package var settings: [String: String]? = nil
     }
 
     /// How far an online restore went. Its `previous/` holds hard links to the node's files (Redis keeps running

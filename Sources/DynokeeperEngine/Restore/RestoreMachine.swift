@@ -261,7 +261,18 @@ struct RestoreMachine {
                 throw DynokeeperError.snapshot("the restore journal names no file to replay the stream onto")
             }
             let replay = machine.restore.streamReplay(state, journal: machine.journal)
-            let settings = try await machine.restore.connector.withConnection { try await NodeRestore.checkReplay($0) }
+            let settings: [String: String]
+            if let saved = machine.journal.pointInTime?.settings {
+                // A replay that was interrupted: Redis may still be a replica of the feed that is gone.
+                settings = saved
+                try await machine.restore.connector.withConnection { try await OnlineLoad.detach($0, settings: saved) }
+            } else {
+                settings = try await machine.restore.connector.withConnection {
+                    try await NodeRestore.checkReplay($0, touched: true)
+                }
+                machine.journal.pointInTime?.settings = settings
+                try await machine.journal.save(machine.folders)
+            }
             _ = try await machine.restore.onlineLoad.run(
                 rdb: machine.directory + "/" + base.target, settings: settings, continuation: replay.continuation)
             machine.journal.pointInTime?.replayed = true
@@ -288,8 +299,9 @@ struct RestoreMachine {
                     )
                 }
             }
-            // The base's counts, before the archived commands change them (a resumed replay loaded them again).
-            if machine.journal.pointInTime?.replayed != true {
+            // The base's counts, before the archived commands change them (once a replay has begun, Redis may hold
+            // them already; the replay checks its own counts).
+            if machine.journal.pointInTime?.settings == nil {
                 machine.notes += try await machine.restore.verify(machine.journal)
             }
         }
