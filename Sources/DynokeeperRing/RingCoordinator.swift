@@ -279,22 +279,47 @@ package struct RingCoordinator: Sendable {
         } else {
             groups = [members]
         }
+        @Sendable func body(_ member: Member, dryRun: Bool) -> RestoreRequest {
+            let source = mapping[member.place]!
+            var body = RestoreRequest(
+                snapshot: toTime == nil ? ring?.snapshotID : nil, sourceCluster: sourceCluster,
+                sourceDatacenter: source.datacenter, sourceRack: source.rack, dryRun: dryRun)
+            body.toTime = toTime
+            return body
+        }
+        if toTime != nil && !request.dryRun {
+            // Every node must reach the moment (its archive and a base) before any is stopped: a ring left at two
+            // moments is worse than one not restored.
+            let checks = await run(members) { member in
+                (try await peers.startRestore(member.url, body(member, dryRun: true)), nil)
+            }
+            let refused = checks.filter { $0.state != .succeeded }
+            if !refused.isEmpty {
+                var report = RingReport(
+                    kind: .restore, cluster: configuration.cluster, snapshotID: ring?.snapshotID.text,
+                    succeeded: false, ringManifest: nil, dryRun: false, nodes: checks,
+                    error:
+                        "ring restore refused before anything was stopped: \(refused.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; "))"
+                )
+                report.toTime = toTime
+                return report
+            }
+        }
         var outcomes: [NodeOutcome] = []
         for group in groups {
             let results = await run(group) { member in
                 let source = mapping[member.place]!
-                var body = RestoreRequest(
-                    snapshot: toTime == nil ? ring?.snapshotID : nil, sourceCluster: sourceCluster,
-                    sourceDatacenter: source.datacenter, sourceRack: source.rack, dryRun: request.dryRun)
-                body.toTime = toTime
-                return (try await peers.startRestore(member.url, body), "\(sourceCluster)/\(source)")
+                return (
+                    try await peers.startRestore(member.url, body(member, dryRun: request.dryRun)),
+                    "\(sourceCluster)/\(source)"
+                )
             }
             outcomes += results
             // One rack at a time: stop at the first rack that fails, the others keep their data and serve.
             if request.rackByRack && results.contains(where: { $0.state != .succeeded }) { break }
         }
         let succeeded = outcomes.count == members.count && outcomes.allSatisfy { $0.state == .succeeded }
-        return RingReport(
+        var report = RingReport(
             kind: .restore, cluster: configuration.cluster, snapshotID: ring?.snapshotID.text, succeeded: succeeded,
             ringManifest: ring.map { RingManifest.key(cluster: sourceCluster, id: $0.snapshotID) },
             dryRun: request.dryRun,
@@ -303,6 +328,8 @@ package struct RingCoordinator: Sendable {
                 ? nil
                 : "ring restore failed on: \(outcomes.filter { $0.state != .succeeded }.map { "\($0.node ?? $0.url): \($0.error ?? $0.state.rawValue)" }.joined(separator: "; ")) (each failed node rolled back to its previous data)"
         )
+        report.toTime = toTime
+        return report
     }
 
     // MARK: Jobs on the peers

@@ -218,6 +218,7 @@ enum ContractValues {
         job.report = RingReport(
             kind: .backup, cluster: "prod", snapshotID: "20261124T020000Z", succeeded: false,
             ringManifest: "prod/_ring/20261124T020000Z.json", dryRun: false, nodes: [outcome], error: "1 node failed")
+        job.report?.toTime = date
         job.error = "1 node failed"
         job.errorCode = .peer
         return job

@@ -23,6 +23,10 @@ import Testing
         }
     }
 
+    static func runID(_ info: String) -> String? {
+        info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("run_id:") }.map(String.init)
+    }
+
     /// Without a ring snapshot (none was ever taken): the members restore their own archives, to the same moment.
     @Test func everyNodeGoesBackToTheSameMoment() async throws {
         var redis: [ManagedRedis] = []
@@ -54,15 +58,41 @@ import Testing
                 _ = try await node.redis.cli(["SET", "written", "after the moment"])
             }
             try await Self.received(ring)
+            // Stored past the moment on every node (a segment closes every second).
+            for node in ring.nodes {
+                let archiver = try #require(node.daemon.node.archiver)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while (await archiver.status.storedUntil ?? .distantPast) < moment {
+                    guard ContinuousClock.now < deadline else { throw TestSupportError("\(await archiver.status)") }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
 
             let job = try await ring.ringJob("/v1/ring/restores", body: #"{"to_time": "\#(APIJSON.text(moment))"}"#)
             #expect(job["state"] as? String == "succeeded", "\(job)")
+            #expect((job["report"] as? [String: Any])?["to_time"] as? String == APIJSON.text(moment), "\(job)")
             let after = try await ring.contents()
             for index in 0..<2 {
                 #expect(
                     after[index] == expected[index],
                     "node \(index): \(after[index].differences(from: expected[index]).prefix(5))")
             }
+
+            // A moment one node cannot reach (its archive is gone) and the other can: nothing is stopped anywhere.
+            let store = ring.nodes[0].daemon.node.store
+            let first = ring.nodes[0].daemon.node.node.identity
+            try await store.delete(try await store.listAll(prefix: StreamSegment.archivePrefix(first)).map(\.key))
+            _ = try await ring.nodes[1].redis.cli(["SET", "only", "here"])
+            var runs: [String?] = []
+            for node in ring.nodes { runs.append(Self.runID(try await node.redis.cli(["INFO", "server"]).stdoutText)) }
+            let refused = try await ring.ringJob(
+                "/v1/ring/restores", body: #"{"to_time": "\#(APIJSON.text(moment))"}"#)
+            #expect(refused["state"] as? String == "failed", "\(refused)")
+            #expect("\(refused)".contains("refused before anything was stopped"), "\(refused)")
+            for (index, node) in ring.nodes.enumerated() {
+                #expect(Self.runID(try await node.redis.cli(["INFO", "server"]).stdoutText) == runs[index])
+            }
+            #expect(try await ring.nodes[1].redis.cli(["GET", "only"]).stdoutText.contains("here"))
         }
     }
 }

@@ -40,9 +40,11 @@ package struct RingReport: Sendable, Codable, Equatable {
     package var dryRun: Bool
     package var nodes: [NodeOutcome]
     package var error: String?
+    /// Point-in-time ring restores: the moment every node was brought to.
+    package var toTime: Date? = nil
 
     enum CodingKeys: String, CodingKey {
-        case kind, cluster, succeeded, ringManifest, dryRun, nodes, error
+        case kind, cluster, succeeded, ringManifest, dryRun, nodes, error, toTime
         case snapshotID = "snapshotId"
     }
 

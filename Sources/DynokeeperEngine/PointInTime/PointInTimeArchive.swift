@@ -56,7 +56,11 @@ package struct PointInTimeArchive: Sendable {
         package var node: NodeIdentity
         package var segments: Int
         package var storedBytes: Int64
+        /// The moments a restore reaches, each window from its first base on.
         package var windows: [Window]
+        /// Archived stretches that no restore reaches: no base before them (a new stream whose base is not stored
+        /// yet, a base pruned away, a hole in the archive).
+        package var unreachable: [Window]
         /// The snapshots linked to an archived stream, and where in it.
         package var bases: [Base]
 
@@ -97,9 +101,10 @@ package struct PointInTimeArchive: Sendable {
     /// The node's windows and bases.
     package func report(_ node: NodeIdentity, snapshots: [SnapshotEntry]) async throws -> Report {
         let segments = try await segments(of: node)
+        let reachable = Self.reachable(segments, bases: snapshots)
         return Report(
             node: node, segments: segments.count, storedBytes: segments.reduce(0) { $0 + $1.size },
-            windows: Self.windows(segments),
+            windows: reachable.windows, unreachable: reachable.unreachable,
             bases: snapshots.compactMap { entry in
                 entry.manifest.replication.map {
                     Report.Base(
@@ -181,6 +186,40 @@ package struct PointInTimeArchive: Sendable {
         return windows.sorted { $0.from < $1.from }
     }
 
+    /// The windows a restore can reach: each from its first base on (a stream's moments before any base of it, or
+    /// a stream with none, cannot be restored); `unreachable`, the archived stretches without a base before them.
+    package static func reachable(
+        _ segments: [StoredSegment], bases snapshots: [SnapshotEntry]
+    ) -> (windows: [Window], unreachable: [Window]) {
+        let chains = chains(segments)
+        var reachable: [Window] = []
+        var unreachable: [Window] = []
+        for window in windows(segments) {
+            let chain = chains.first { chain in
+                chain[0].name.replicationID == window.replicationID && chain[0].name.startOffset <= window.startOffset
+                    && chain[chain.count - 1].name.endOffset >= window.endOffset
+            }
+            let base = snapshots.compactMap { entry -> (offset: Int64, at: Date)? in
+                guard let replication = entry.manifest.replication, let chain,
+                    replication.id == window.replicationID, replication.offset >= chain[0].name.startOffset,
+                    replication.offset <= window.endOffset
+                else { return nil }
+                return (replication.offset, entry.manifest.startedAt)
+            }.min { $0.offset < $1.offset }
+            guard let base else {
+                unreachable.append(window)
+                continue
+            }
+            var clipped = window
+            if base.offset > window.startOffset {
+                clipped.from = max(window.from, base.at)
+                clipped.startOffset = base.offset
+            }
+            reachable.append(clipped)
+        }
+        return (reachable, unreachable)
+    }
+
     /// What a restore of `node` to `target` replays, from which base; refused, naming the windows, when the
     /// archive does not cover it.
     /// - Parameter snapshots: The node's complete snapshots (the bases to choose from).
@@ -188,7 +227,7 @@ package struct PointInTimeArchive: Sendable {
         _ node: NodeIdentity, to target: Date, snapshots: [SnapshotEntry]
     ) async throws -> Plan {
         let segments = try await segments(of: node)
-        let windows = Self.windows(segments)
+        let windows = Self.reachable(segments, bases: snapshots).windows
         // To the millisecond the archive records (a moment parsed from text is a few ulps off its millisecond).
         let targetMs = Int64((target.timeIntervalSince1970 * 1000).rounded())
         let named =

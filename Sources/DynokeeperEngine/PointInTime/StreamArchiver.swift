@@ -118,6 +118,8 @@ package actor StreamArchiver {
     private var resumeLoaded = false
     private var base: (pipe: BytePipe, task: Task<NodeBackup.Report, any Error>)?
     private var lock: NodeLock?
+    /// Whether Redis answered this session's PSYNC.
+    private var followed = false
 
     package init(
         node: NodeSettings, connector: RedisConnector, store: any ObjectStore, keys: SnapshotKeyring,
@@ -149,7 +151,7 @@ package actor StreamArchiver {
     package func run() async {
         var pause = Duration.seconds(1)
         while !Task.isCancelled {
-            let started = ContinuousClock.now
+            followed = false
             do {
                 try await follow()
                 pause = .seconds(1)
@@ -157,12 +159,12 @@ package actor StreamArchiver {
                 break
             } catch {
                 if Task.isCancelled { break }
+                // A link that was followed broke: try again soon, as after a first failure.
+                if followed { pause = .seconds(1) }
                 current.lastError = "\(error)"
                 logger.warning("point-in-time archive: \(error); trying again in \(pause)")
             }
             current.state = "waiting"
-            // A link that followed for a while broke: try again soon, as after the first failure.
-            if ContinuousClock.now - started > .seconds(10) { pause = .seconds(1) }
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(30))
         }
@@ -246,6 +248,8 @@ package actor StreamArchiver {
             logger.info(
                 "point-in-time archive: Redis starts a new stream \(position) (full resynchronisation); storing its RDB as the base snapshot"
             )
+            followed = true
+            current.lastError = nil
             currentDB = nil
             startBase(position)
             open = Open(replicationID: position.replicationID, startOffset: position.offset, openedAt: now)
@@ -253,6 +257,16 @@ package actor StreamArchiver {
             current.receivedOffset = position.offset
         case .continued(let position):
             releaseLock()
+            if let resume, position.replicationID != resume.position.replicationID {
+                // Redis restarted and kept its offsets under a new id: no stored base belongs to that id, so a new
+                // stream starts, with one.
+                self.resume = nil
+                throw DynokeeperError.snapshot(
+                    "Redis continued the stream under a new replication id (\(position.replicationID)): starting a new stream with a base"
+                )
+            }
+            followed = true
+            current.lastError = nil
             logger.info("point-in-time archive: Redis continues the stream \(position)")
             currentDB = resume?.db
             open = Open(

@@ -57,6 +57,12 @@ struct PitrCommand: AsyncParsableCommand {
                             )
                         }
                     }
+                    if !report.unreachable.isEmpty {
+                        print("archived, but with no base before them (a restore cannot reach these):")
+                        for window in report.unreachable {
+                            print("  \(window)  (stream \(window.replicationID.prefix(8))…)")
+                        }
+                    }
                     print(report.bases.isEmpty ? "bases: none" : "bases:")
                     for base in report.bases {
                         print(

@@ -41,7 +41,8 @@ struct RingCommand: AsyncParsableCommand {
 
     static func printReport(_ report: RingReport) {
         let verb = report.kind == .backup ? "ring backup" : (report.dryRun ? "ring restore (dry run)" : "ring restore")
-        print("\(verb) \(report.snapshotID ?? "") of \(report.cluster): \(report.succeeded ? "succeeded" : "FAILED")")
+        let what = report.toTime.map { "to \(PointInTimeArchive.format($0))" } ?? report.snapshotID ?? ""
+        print("\(verb) \(what) of \(report.cluster): \(report.succeeded ? "succeeded" : "FAILED")")
         for node in report.nodes {
             var line = "  \(node.node ?? "?") at \(node.url): \(node.state.rawValue)"
             if let source = node.source { line += " from \(source)" }

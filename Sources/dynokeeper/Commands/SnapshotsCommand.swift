@@ -70,7 +70,8 @@ struct SnapshotsListCommand: AsyncParsableCommand {
                     // The moments a point-in-time restore reaches on this node, when it has an archive.
                     if !allNodes {
                         let archive = PointInTimeArchive(store: context.store, keys: context.components.keys)
-                        let windows = PointInTimeArchive.windows(try await archive.segments(of: node))
+                        let windows = PointInTimeArchive.reachable(try await archive.segments(of: node), bases: entries)
+                            .windows
                         if !windows.isEmpty {
                             print(
                                 "point-in-time archive (restore --to-time): \(windows.map(\.description).joined(separator: ", "))"
