@@ -24,11 +24,20 @@ package struct RedisContent: Equatable, CustomStringConvertible, Sendable {
 
     package var databases: [Int: [String: Entry]]
 
-    /// Reads every key of the server on a loopback port.
+    /// Reads every key of the server on a loopback port. A connection that closes under the read is tried again
+    /// (twice): on the loaded CI machine a few reads saw their connection closed while the server kept running; a
+    /// server that is gone still fails (it refuses the next connection).
     package static func read(port: Int) async throws -> RedisContent {
-        try await RedisConnection.withConnection(to: RedisAddress(host: "127.0.0.1", port: port)) { redis in
-            try await read(from: redis)
+        for attempt in 1...3 {
+            do {
+                return try await RedisConnection.withConnection(to: RedisAddress(host: "127.0.0.1", port: port)) {
+                    redis in try await read(from: redis)
+                }
+            } catch RedisError.connectionClosed where attempt < 3 {
+                try await Task.sleep(for: .milliseconds(200))
+            }
         }
+        throw RedisError.connectionClosed(command: "reading every key")
     }
 
     static func read(from redis: RedisConnection) async throws -> RedisContent {

@@ -135,7 +135,9 @@ extension NodeRestore {
     func pointInTimeSteps(_ plan: RestorePlan, options: Options) -> [String] {
         guard let target = options.toTime else { return [] }
         return [
-            "replay the archived commands after the base up to \(PointInTimeArchive.format(target)) (each answer checked)"
+            configuration.restore.method == .online
+                ? "with the load, the archived commands after the base up to \(PointInTimeArchive.format(target)), applied by Redis as a replica (its key counts checked at the last marker before the moment, its errors counted)"
+                : "load the base again over the replication link, Redis a replica of dynokeeper, with the archived commands after it up to \(PointInTimeArchive.format(target)) (its key counts checked at the last marker before the moment, its errors counted); then REPLICAOF NO ONE"
         ] + (plan.layout.appendOnly ? [] : ["BGSAVE, so that \(plan.layout.dbFilename) holds the replayed data"])
     }
 
@@ -152,7 +154,7 @@ extension NodeRestore {
         planned.append(
             "REPLICAOF dynokeeper with repl-diskless-load swapdb: Redis loads the RDB as it downloads (decompressed and checked on the way; the last bytes go once its SHA-256 matches), keeping its old data until the new data has loaded; then REPLICAOF NO ONE"
         )
-        planned.append("check the key counts against the manifest")
+        if options.toTime == nil { planned.append("check the key counts against the manifest") }
         let pointInTime = pointInTimeSteps(plan, options: options)
         planned += pointInTime
         if pointInTime.isEmpty || plan.layout.appendOnly {
