@@ -230,8 +230,12 @@ package struct RingCoordinator: Sendable {
             request.toTime ?? (request.date == nil && request.snapshot == nil ? configuration.restore.toTime : nil)
         let catalog = RingCatalog(store: store, logger: logger)
         let ring: RingManifest?
-        if toTime != nil && request.snapshot == nil, try await catalog.ids(cluster: sourceCluster).isEmpty {
-            ring = nil
+        if toTime != nil && request.snapshot == nil {
+            // None at or before the moment (ring backups began later, or were pruned): the members as they are.
+            let ids = try await catalog.ids(cluster: sourceCluster)
+            ring =
+                ids.contains { $0.date <= toTime! }
+                ? try await catalog.choose(cluster: sourceCluster, date: toTime, id: nil, now: now()) : nil
         } else {
             ring = try await catalog.choose(
                 cluster: sourceCluster, date: toTime ?? request.date ?? configuration.restore.date,

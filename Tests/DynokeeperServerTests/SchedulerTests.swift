@@ -150,7 +150,7 @@ import Testing
 
     @Test func shutdownDuringABackupAbortsItCleanly() async throws {
         // A slow BGSAVE: the backup is still running when the daemon is told to stop.
-        try await withTestDaemon(extra: ["rdb-key-save-delay 3000"]) { daemon in
+        try await withTestDaemon(extra: ["rdb-key-save-delay 10000"]) { daemon in
             try await RedisDataset.populateRandom(daemon.redis, count: 2000, size: 16)
             let accepted = try await daemon.call(.POST, "/v1/backups", body: "{}")
             let id = try #require(accepted.json["id"] as? String)

@@ -41,16 +41,19 @@ package struct SnapshotPruner: Sendable {
         _ node: NodeIdentity, policy: RetentionPolicy, dryRun: Bool
     ) async throws -> [Decision] {
         try Self.requireRules(policy)
+        // Segments first: a base stored meanwhile has no segments yet to lose.
+        let segments = try await PointInTimeArchive(store: store, keys: .none).segments(of: node)
         let entries = try await SnapshotCatalog(store: store, logger: logger).snapshots(of: node)
-        let decisions = Self.decide(entries, policy: policy, ringNeeded: try await ringNeeded(cluster: node.cluster))
+        let decisions = Self.decide(
+            entries, policy: policy, ringNeeded: try await ringNeeded(cluster: node.cluster),
+            pointInTimeBases: PointInTimeArchive.newestBases(segments, bases: entries))
         if !dryRun {
             for (entry, decision) in zip(entries, decisions) where !decision.keep {
                 try await remove(entry)
             }
         }
         let kept = zip(entries, decisions).filter { $0.1.keep }.map(\.0)
-        let unneeded = PointInTimeArchive.unneeded(
-            try await PointInTimeArchive(store: store, keys: .none).segments(of: node), bases: kept)
+        let unneeded = PointInTimeArchive.unneeded(segments, bases: kept)
         guard !unneeded.isEmpty else { return decisions }
         if !dryRun {
             logger.info(
@@ -125,12 +128,16 @@ package struct SnapshotPruner: Sendable {
 
     /// The decisions for `entries` (newest first): pure, for the tests' synthetic histories.
     /// - Parameter ringNeeded: Snapshot folders a ring snapshot names, with its id.
+    /// - Parameter pointInTimeBases: Snapshot folders that are the newest base of a stream the point-in-time archive
+    ///   holds: kept, or the archive after them could not be restored (nor kept).
     package static func decide(
-        _ entries: [SnapshotEntry], policy: RetentionPolicy, ringNeeded: [String: SnapshotID], now: Date = Date()
+        _ entries: [SnapshotEntry], policy: RetentionPolicy, ringNeeded: [String: SnapshotID], now: Date = Date(),
+        pointInTimeBases: Set<String> = []
     ) -> [Decision] {
         zip(entries, reasons(entries.map(\.id), policy: policy, now: now)).map { entry, ruled in
             var why = ruled
             if entry.pinned { why.append("pinned") }
+            if pointInTimeBases.contains(entry.prefix) { why.append("point-in-time base") }
             if let ring = ringNeeded[entry.prefix] { why.append("ring snapshot \(ring)") }
             return Decision(
                 snapshot: entry.id.text, node: "\(entry.node.cluster)/\(entry.node)", keep: !why.isEmpty,

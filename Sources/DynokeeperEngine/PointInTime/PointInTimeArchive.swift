@@ -156,6 +156,19 @@ package struct PointInTimeArchive: Sendable {
         } + duplicates(segments)
     }
 
+    /// The folders of the newest base of each stream the segments hold: a stream without a kept base is lost.
+    package static func newestBases(_ segments: [StoredSegment], bases: [SnapshotEntry]) -> Set<String> {
+        Set(
+            chains(segments).compactMap { chain -> String? in
+                let (start, end) = (chain[0].name.startOffset, chain[chain.count - 1].name.endOffset)
+                return bases.filter { entry in
+                    guard let replication = entry.manifest.replication else { return false }
+                    return replication.id == chain[0].name.replicationID && replication.offset >= start
+                        && replication.offset <= end
+                }.max { $0.manifest.replication!.offset < $1.manifest.replication!.offset }?.prefix
+            })
+    }
+
     /// Segments stored twice (a second archiver over the same offsets), which ``chains(_:)`` skips.
     static func duplicates(_ segments: [StoredSegment]) -> [StoredSegment] {
         let kept = Set(chains(segments).flatMap { $0.map(\.key) })
@@ -243,9 +256,11 @@ package struct PointInTimeArchive: Sendable {
             throw DynokeeperError(
                 .invalidRequest, "\(Self.format(target)) is outside the archived stream: \(named); nothing was touched")
         }
-        // The offset the stream had reached at the target: after the last command that arrived by then.
+        // The offset the stream had reached at the target: after the last command timed by then.
         let holding = try await read(chain[last], node: node)
-        let targetOffset = holding.records.last(where: { $0.time <= targetMs })?.offset ?? holding.name.startOffset
+        let targetOffset = try await Self.offset(at: targetMs, in: chain, upTo: last, holding: holding) {
+            try await self.read($0, node: node)
+        }
         let replicationID = chain[last].name.replicationID
         let chainStart = chain[0].name.startOffset
         let bases = snapshots.compactMap { entry -> (SnapshotEntry, SnapshotManifest.Replication)? in
@@ -272,6 +287,36 @@ package struct PointInTimeArchive: Sendable {
         return Plan(
             target: target, base: base.id, baseReplication: replication, segments: Array(chain[first...last]),
             targetOffset: targetOffset, checkpoint: checkpoint)
+    }
+
+    /// The offset after the last command timed at or before `targetMs`: looking back into earlier segments when
+    /// the one holding the moment has none (a segment stored full in a burst keeps its commands' arrival times), a
+    /// few at most; and before a transaction that is still open there (Redis applies MULTI … EXEC as one).
+    static func offset(
+        at targetMs: Int64, in chain: [StoredSegment], upTo last: Int, holding: StreamSegment,
+        read: (StoredSegment) async throws -> StreamSegment
+    ) async throws -> Int64 {
+        var examined = [holding]
+        var found = holding.records.last { $0.time <= targetMs }?.offset
+        var index = last - 1
+        while found == nil, index >= 0, examined.count < 4 {
+            let earlier = try await read(chain[index])
+            examined.insert(earlier, at: 0)
+            found = earlier.records.last { $0.time <= targetMs }?.offset
+            index -= 1
+        }
+        let target = found ?? examined[0].name.startOffset
+        var transaction: Int64?
+        var previous = examined[0].name.startOffset
+        for record in examined.flatMap(\.records) where record.offset <= target {
+            switch StreamReplay.name(record.command) {
+            case "multi": transaction = previous
+            case "exec", "discard": transaction = nil
+            default: break
+            }
+            previous = record.offset
+        }
+        return transaction ?? target
     }
 
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }

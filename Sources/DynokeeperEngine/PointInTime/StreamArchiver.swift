@@ -107,6 +107,9 @@ package actor StreamArchiver {
     private var currentDB: Int?
     /// The markers sent on this session, by number: when each was sent and when Redis answered.
     private var markers: [Int: (sent: Int64, answered: Int64, keyspace: [String: RestoreJournal.KeyCount]?)] = [:]
+    /// This session's markers say it (`<session>:<n>`): a marker of an earlier session that Redis sends again from its
+    /// backlog is not taken for one of this session.
+    private var session = UInt32.random(in: 1...UInt32.max)
     /// Markers that reached the stream before Redis's answer (with the key counts) came back: their offsets.
     private var unanswered: [Int: Int64] = [:]
     /// Whether markers are sent (`false` once Redis refused one: an ACL without `PUBLISH`).
@@ -180,6 +183,9 @@ package actor StreamArchiver {
         let credentials = try connector.credentials()
         let (address, idle) = (connector.address, idleTimeout)
         let from = resume?.position
+        session = UInt32.random(in: 1...UInt32.max)
+        markers = [:]
+        unanswered = [:]
         lock = try await lockForBase()
         defer {
             abortBase()
@@ -290,10 +296,16 @@ package actor StreamArchiver {
             if name == "select", let db = Self.selectedDatabase(raw) { currentDB = db }
             guard open != nil else { throw DynokeeperError.snapshot("the replication stream started without PSYNC") }
             open!.append(StreamSegment.Record(offset: offset, time: now, command: raw))
-            if name == "publish", let number = Self.marker(raw), let sent = markers.removeValue(forKey: number) {
-                // Its answer bounds when the commands before it ran, however late they reach the archiver.
-                open!.mark(answered: min(sent.answered, now), sent: sent.sent, db: currentDB, keyspace: sent.keyspace)
-                if sent.keyspace == nil { unanswered[number] = offset }
+            if name == "publish", let number = Self.marker(raw, session: session) {
+                if let sent = markers.removeValue(forKey: number) {
+                    // Its answer bounds when the commands before it ran, however late they reach the archiver.
+                    open!.mark(
+                        answered: min(sent.answered, now), sent: sent.sent, db: currentDB, keyspace: sent.keyspace)
+                } else {
+                    // It came before its answer: the link keeps up, and its arrival is as good a bound.
+                    open!.mark(answered: now, sent: now, db: currentDB, keyspace: nil)
+                    unanswered[number] = offset
+                }
             }
             current.receivedOffset = offset
             // Back-pressure: when segments are not stored as fast as commands come, the link waits (Redis keeps
@@ -344,27 +356,33 @@ package actor StreamArchiver {
     private func sendMarkers() async throws {
         guard marking else { return try await Task.sleep(for: .seconds(86_400 * 365)) }
         let redis = try await connector.connect(commandTimeout: .seconds(10))
+        let session = session
         try await redis.closing { redis in
             var number = 0
             while true {
                 try await Task.sleep(for: .milliseconds(250))
                 guard await readyForMarkers() else { continue }
                 number += 1
+                // Sent without waiting for the archiver (busy with a burst, it would delay the very marker that
+                // bounds it); noted once answered.
                 let sent = Self.nowMs()
-                await noteMarker(number, sent: sent, answered: Int64.max, keyspace: nil)
                 let answers: [RESPValue]
                 do {
                     // INFO in the same write: Redis runs it right after the marker, so the counts are those at the
                     // marker's place in the stream.
                     answers = try await redis.sendPipelined([
-                        ["PUBLISH", Self.markerChannel, String(number)], ["INFO", "keyspace"],
+                        ["PUBLISH", Self.markerChannel, "\(session):\(number)"], ["INFO", "keyspace"],
                     ])
+                } catch RedisError.timeout {
+                    // Redis busy with a slow command: this marker goes without an answer (its arrival bounds it).
+                    return try await Task.sleep(for: .seconds(86_400 * 365))
                 } catch RedisError.server(_, let message) {
                     logger.warning(
                         "point-in-time archive: Redis refused the marker PUBLISH (\(message)); times are those at which commands reached dynokeeper (grant +publish and &\(Self.markerChannel) for markers)"
                     )
                     await stopMarking()
-                    return
+                    // Not an end of the session: the link goes on, without markers.
+                    return try await Task.sleep(for: .seconds(86_400 * 365))
                 }
                 let keyspace = RedisInfo(parsing: answers[1].string ?? "").keyspace
                 await noteMarker(
@@ -382,15 +400,16 @@ package actor StreamArchiver {
     private func noteMarker(
         _ number: Int, sent: Int64, answered: Int64, keyspace: [String: RestoreJournal.KeyCount]?
     ) {
-        // The answer may come after the marker reached the stream: then its arrival bounds the commands before it,
-        // and its counts go with its offset, if its segment is still open.
-        if answered == Int64.max || markers[number] != nil { markers[number] = (sent, answered, keyspace) }
-        if let offset = unanswered.removeValue(forKey: number), let keyspace, let start = open?.startOffset,
-            offset > start, offset <= open?.endOffset ?? 0
-        {
-            open?.checkpoints.append(.init(offset: offset, keyspace: keyspace))
-            open?.checkpoints.sort { $0.offset < $1.offset }
+        // A marker that reached the stream first: its counts go with its offset, if its segment is still open.
+        if let offset = unanswered.removeValue(forKey: number) {
+            if let keyspace, let start = open?.startOffset, offset > start, offset <= open?.endOffset ?? 0 {
+                open?.checkpoints.append(.init(offset: offset, keyspace: keyspace))
+                open?.checkpoints.sort { $0.offset < $1.offset }
+            }
+            return
         }
+        markers[number] = (sent, answered, keyspace)
+        if markers.count > 1000 { markers.removeAll() }
         if unanswered.count > 1000 { unanswered.removeAll() }
         if markers.count > 1000 { markers.removeAll() }
     }
@@ -399,14 +418,16 @@ package actor StreamArchiver {
 
     static let markerChannel = "__dynokeeper:pitr"
 
-    /// The number of a marker (`PUBLISH __dynokeeper:pitr <n>`), `nil` for other commands.
-    static func marker(_ raw: ByteBuffer) -> Int? {
+    /// The number of a marker of `session` (`PUBLISH __dynokeeper:pitr <session>:<n>`), `nil` for other commands.
+    static func marker(_ raw: ByteBuffer, session: UInt32) -> Int? {
         var buffer = raw
         guard case .array(let items?)? = try? RESPParser().parse(&buffer), items.count == 3,
             case .bulkString(let channel?) = items[1], String(buffer: channel) == markerChannel,
-            case .bulkString(let number?) = items[2]
+            case .bulkString(let payload?) = items[2]
         else { return nil }
-        return Int(String(buffer: number))
+        let parts = String(buffer: payload).split(separator: ":")
+        guard parts.count == 2, UInt32(parts[0]) == session else { return nil }
+        return Int(parts[1])
     }
 
     private func sealIfDue() async throws {
@@ -483,7 +504,9 @@ package actor StreamArchiver {
                 return stored
             }.value
         } catch {
+            // It may have been stored after all (an answer lost): the next session reads where the store ends.
             open = nil
+            resumeLoaded = false
             throw error
         }
         resume = (
@@ -500,7 +523,9 @@ package actor StreamArchiver {
     private func lastStored() async throws -> (position: ReplicationLink.Position, db: Int?, closedAt: Int64)? {
         let archive = PointInTimeArchive(store: store, keys: keys)
         guard
-            let newest = try await archive.segments(of: node.identity).max(by: { $0.name.closedAt < $1.name.closedAt })
+            let newest = try await archive.segments(of: node.identity).max(by: {
+                ($0.name.closedAt, $0.name.endOffset) < ($1.name.closedAt, $1.name.endOffset)
+            })
         else { return nil }
         let segment: StreamSegment
         do {

@@ -61,6 +61,12 @@ extension NodeRestore {
             try await writer.write(stored)
             try await writer.sync()
         }
+        // The replay loads the base from its own link to the fetched RDB: Redis replaces its dump.rdb when it saves
+        // (a save point during a long replay), and a resumed replay must start again from the base itself.
+        if journal.online == nil, let base = journal.plan.placements.first(where: { $0.source != nil }) {
+            try? await LocalFileSystem.remove(journal.replayBase)
+            try await LocalFileSystem.link(journal.incoming + "/" + base.target, to: journal.replayBase)
+        }
     }
 
     /// What the replay needs of Redis (see ``OnlineLoad/check(_:)``), said for a point-in-time restore.

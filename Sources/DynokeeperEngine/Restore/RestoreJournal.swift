@@ -126,6 +126,8 @@ package struct RestoreJournal: Sendable, Codable, Equatable {
     var previous: String { work + "/previous" }
     /// Where a point-in-time restore keeps the archive segments it fetched.
     var segments: String { work + "/segments" }
+    /// The base a point-in-time restore's replay loads (a hard link to the fetched RDB).
+    var replayBase: String { segments + "/base.rdb" }
 
     /// Reads the journal of an unfinished restore, if there is one.
     package static func load(_ folders: NodeFolders) throws -> RestoreJournal? {

@@ -257,8 +257,8 @@ struct RestoreMachine {
     /// replaced each time, so a replay that was interrupted is simply done again.
     private mutating func replayArchive(_ state: RestoreJournal.PointInTimeState) async throws {
         try await timed("replay the archived commands", recorded: "replay the archived stream") { machine in
-            guard let base = machine.journal.plan.placements.first(where: { $0.source != nil }) else {
-                throw DynokeeperError.snapshot("the restore journal names no file to replay the stream onto")
+            guard LocalFileSystem.exists(machine.journal.replayBase) else {
+                throw DynokeeperError.snapshot("the base to replay onto, \(machine.journal.replayBase), is gone")
             }
             let replay = machine.restore.streamReplay(state, journal: machine.journal)
             let settings: [String: String]
@@ -274,7 +274,7 @@ struct RestoreMachine {
                 try await machine.journal.save(machine.folders)
             }
             _ = try await machine.restore.onlineLoad.run(
-                rdb: machine.directory + "/" + base.target, settings: settings, continuation: replay.continuation)
+                rdb: machine.journal.replayBase, settings: settings, continuation: replay.continuation)
             machine.journal.pointInTime?.replayed = true
             try await machine.journal.save(machine.folders)
             machine.notes.append(Self.replayed(replay, state))
