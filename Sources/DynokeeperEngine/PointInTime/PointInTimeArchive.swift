@@ -278,9 +278,13 @@ package struct PointInTimeArchive: Sendable {
         // The last marker at or before the target (after the base): Redis's key counts there were recorded, and the
         // data is checked against them when the replay passes it.
         var checkpoint = holding.checkpoints.last { $0.offset <= targetOffset && $0.offset > replication.offset }
-        if checkpoint == nil, last > 0, chain[last - 1].name.endOffset > replication.offset {
-            // The moment is early in its segment: the previous one's last marker.
-            checkpoint = try await read(chain[last - 1], node: node).checkpoints.last { $0.offset > replication.offset }
+        var earlier = last - 1
+        while checkpoint == nil, earlier >= 0, chain[earlier].name.endOffset > replication.offset, last - earlier <= 8 {
+            // The moment is early in its segment, or markers were late: an earlier segment's last one.
+            checkpoint = try await read(chain[earlier], node: node).checkpoints.last {
+                $0.offset > replication.offset && $0.offset <= targetOffset
+            }
+            earlier -= 1
         }
         // From the first segment with a command after the base (one that ends at the base holds nothing to apply).
         let first = min(chain.firstIndex { $0.name.endOffset > replication.offset } ?? last, last)

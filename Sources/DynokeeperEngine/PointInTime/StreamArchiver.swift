@@ -205,7 +205,8 @@ package actor StreamArchiver {
                         try await self.sealIfDue()
                     }
                 }
-                group.addTask { try await self.sendMarkers() }
+                // Ahead of the stream's work: a marker that waits behind a burst bounds it later.
+                group.addTask(priority: .high) { try await self.sendMarkers() }
                 defer { group.cancelAll() }
                 try await group.next()
             }
