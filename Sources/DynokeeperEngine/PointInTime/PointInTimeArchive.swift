@@ -278,6 +278,7 @@ package struct PointInTimeArchive: Sendable {
         // The last marker at or before the target (after the base): Redis's key counts there were recorded, and the
         // data is checked against them when the replay passes it.
         var checkpoint = holding.checkpoints.last { $0.offset <= targetOffset && $0.offset > replication.offset }
+        // (A segment may also hold the checkpoint of a marker just before it: the answer came after it was stored.)
         var earlier = last - 1
         while checkpoint == nil, earlier >= 0, chain[earlier].name.endOffset > replication.offset, last - earlier <= 8 {
             // The moment is early in its segment, or markers were late: an earlier segment's last one.

@@ -401,9 +401,10 @@ package actor StreamArchiver {
     private func noteMarker(
         _ number: Int, sent: Int64, answered: Int64, keyspace: [String: RestoreJournal.KeyCount]?
     ) {
-        // A marker that reached the stream first: its counts go with its offset, if its segment is still open.
+        // A marker that reached the stream first: its counts go with its offset, into the open segment even when
+        // the marker's own was stored meanwhile (a restore looks for checkpoints by offset, a few segments on).
         if let offset = unanswered.removeValue(forKey: number) {
-            if let keyspace, let start = open?.startOffset, offset > start, offset <= open?.endOffset ?? 0 {
+            if let keyspace, open != nil {
                 open?.checkpoints.append(.init(offset: offset, keyspace: keyspace))
                 open?.checkpoints.sort { $0.offset < $1.offset }
             }
