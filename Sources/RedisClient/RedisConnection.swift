@@ -153,43 +153,6 @@ package final class RedisConnection: Sendable {
         return answers
     }
 
-    /// Sends commands already encoded in RESP (a replication stream being replayed) in one write and returns
-    /// their answers, error replies included: the caller decides what an error means.
-    /// - Parameters:
-    ///   - encoded: The commands' RESP bytes.
-    ///   - count: How many commands they hold (as many answers are awaited).
-    package func sendEncoded(_ encoded: ByteBuffer, count: Int, timeout: TimeAmount? = nil) async throws -> [RESPValue]
-    {
-        let loop = channel.eventLoop
-        let promises = (0..<count).map { _ in loop.makePromise(of: RESPValue.self) }
-        let limit = timeout ?? commandTimeout
-        let channel = channel
-        let timer = loop.scheduleTask(in: limit) {
-            let error = RedisError.timeout(
-                command: "\(count) replayed commands", seconds: Double(limit.nanoseconds) / 1e9)
-            for promise in promises { promise.fail(error) }
-            channel.close(promise: nil)
-        }
-        defer { timer.cancel() }
-        channel.writeAndFlush(RESPRequest(commands: [], encoded: encoded, promises: promises)).whenFailure { error in
-            for promise in promises { promise.fail(error) }
-        }
-        var answers: [RESPValue] = []
-        answers.reserveCapacity(count)
-        for promise in promises {
-            do {
-                answers.append(try await promise.futureResult.get())
-            } catch let error as RedisError {
-                throw error
-            } catch let error as RESPError {
-                throw RedisError.protocolError(error.description)
-            } catch {
-                throw RedisError.connectionClosed(command: "replayed commands")
-            }
-        }
-        return answers
-    }
-
     /// Whether the connection is still open.
     package var isActive: Bool { channel.isActive }
 
@@ -237,8 +200,6 @@ package final class RedisConnection: Sendable {
 /// Commands with the promises of their answers.
 struct RESPRequest {
     var commands: [[String]]
-    /// Commands already encoded, sent after `commands`.
-    var encoded: ByteBuffer? = nil
     var promises: [EventLoopPromise<RESPValue>]
 }
 
@@ -257,9 +218,6 @@ final class RESPChannelHandler: ChannelDuplexHandler {
         var out = context.channel.allocator.buffer(capacity: 64)
         for command in request.commands { RESPEncoder.encode(command, into: &out) }
         waiting.append(contentsOf: request.promises)
-        guard var encoded = request.encoded else { return context.write(wrapOutboundOut(out), promise: promise) }
-        if out.readableBytes == 0 { return context.write(wrapOutboundOut(encoded), promise: promise) }
-        out.writeBuffer(&encoded)
         context.write(wrapOutboundOut(out), promise: promise)
     }
 

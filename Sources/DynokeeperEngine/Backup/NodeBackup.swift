@@ -207,9 +207,7 @@ package struct NodeBackup: Sendable {
                 ) { consume in
                     let summary = try await RDBTransfer.receive(
                         from: address, credentials: credentials, logger: logger, consume)
-                    return summary.position.map {
-                        SnapshotManifest.Replication(id: $0.replicationID, offset: $0.offset)
-                    }
+                    return summary.position.map(SnapshotManifest.Replication.init)
                 }
             } catch let error as RedisError where options.method == .auto && error.refusesReplication {
                 logger.notice(

@@ -140,18 +140,33 @@ package struct PointInTimeArchive: Sendable {
         return chains
     }
 
+    /// The snapshots that are bases of the stream `replicationID` between offsets `start` and `end`, with their
+    /// positions.
+    static func bases(
+        _ snapshots: [SnapshotEntry], of replicationID: String, from start: Int64, to end: Int64
+    ) -> [(entry: SnapshotEntry, replication: SnapshotManifest.Replication)] {
+        snapshots.compactMap { entry in
+            guard let replication = entry.manifest.replication, replication.id == replicationID,
+                replication.offset >= start, replication.offset <= end
+            else { return nil }
+            return (entry, replication)
+        }
+    }
+
+    /// The bases of a chain of segments.
+    static func bases(
+        _ snapshots: [SnapshotEntry], in chain: [StoredSegment]
+    ) -> [(entry: SnapshotEntry, replication: SnapshotManifest.Replication)] {
+        bases(
+            snapshots, of: chain[0].name.replicationID, from: chain[0].name.startOffset,
+            to: chain[chain.count - 1].name.endOffset)
+    }
+
     /// The segments no restore can use once only `bases` are kept: a stream's segments before its oldest kept base,
     /// and every segment of a stream with none (a base is needed to replay anything).
     package static func unneeded(_ segments: [StoredSegment], bases: [SnapshotEntry]) -> [StoredSegment] {
         chains(segments).flatMap { chain -> [StoredSegment] in
-            let (start, end) = (chain[0].name.startOffset, chain[chain.count - 1].name.endOffset)
-            let oldest = bases.compactMap { entry -> Int64? in
-                guard let replication = entry.manifest.replication, replication.id == chain[0].name.replicationID,
-                    replication.offset >= start, replication.offset <= end
-                else { return nil }
-                return replication.offset
-            }.min()
-            guard let oldest else { return chain }
+            guard let oldest = Self.bases(bases, in: chain).map(\.replication.offset).min() else { return chain }
             return chain.filter { $0.name.endOffset < oldest }
         } + duplicates(segments)
     }
@@ -159,13 +174,8 @@ package struct PointInTimeArchive: Sendable {
     /// The folders of the newest base of each stream the segments hold: a stream without a kept base is lost.
     package static func newestBases(_ segments: [StoredSegment], bases: [SnapshotEntry]) -> Set<String> {
         Set(
-            chains(segments).compactMap { chain -> String? in
-                let (start, end) = (chain[0].name.startOffset, chain[chain.count - 1].name.endOffset)
-                return bases.filter { entry in
-                    guard let replication = entry.manifest.replication else { return false }
-                    return replication.id == chain[0].name.replicationID && replication.offset >= start
-                        && replication.offset <= end
-                }.max { $0.manifest.replication!.offset < $1.manifest.replication!.offset }?.prefix
+            chains(segments).compactMap { chain in
+                Self.bases(bases, in: chain).max { $0.replication.offset < $1.replication.offset }?.entry.prefix
             })
     }
 
@@ -212,21 +222,18 @@ package struct PointInTimeArchive: Sendable {
                 chain[0].name.replicationID == window.replicationID && chain[0].name.startOffset <= window.startOffset
                     && chain[chain.count - 1].name.endOffset >= window.endOffset
             }
-            let base = snapshots.compactMap { entry -> (offset: Int64, at: Date)? in
-                guard let replication = entry.manifest.replication, let chain,
-                    replication.id == window.replicationID, replication.offset >= chain[0].name.startOffset,
-                    replication.offset <= window.endOffset
-                else { return nil }
-                return (replication.offset, entry.manifest.startedAt)
-            }.min { $0.offset < $1.offset }
-            guard let base else {
+            guard let chain,
+                let base = bases(
+                    snapshots, of: window.replicationID, from: chain[0].name.startOffset, to: window.endOffset
+                ).min(by: { $0.replication.offset < $1.replication.offset })
+            else {
                 unreachable.append(window)
                 continue
             }
             var clipped = window
-            if base.offset > window.startOffset {
-                clipped.from = max(window.from, base.at)
-                clipped.startOffset = base.offset
+            if base.replication.offset > window.startOffset {
+                clipped.from = max(window.from, base.entry.manifest.startedAt)
+                clipped.startOffset = base.replication.offset
             }
             reachable.append(clipped)
         }
@@ -261,15 +268,13 @@ package struct PointInTimeArchive: Sendable {
         let targetOffset = try await Self.offset(at: targetMs, in: chain, upTo: last, holding: holding) {
             try await self.read($0, node: node)
         }
-        let replicationID = chain[last].name.replicationID
-        let chainStart = chain[0].name.startOffset
-        let bases = snapshots.compactMap { entry -> (SnapshotEntry, SnapshotManifest.Replication)? in
-            guard let replication = entry.manifest.replication, replication.id == replicationID,
-                replication.offset >= chainStart, replication.offset <= targetOffset
-            else { return nil }
-            return (entry, replication)
-        }
-        guard let (base, replication) = bases.max(by: { ($0.1.offset, $0.0.id) < ($1.1.offset, $1.0.id) }) else {
+        let bases = Self.bases(
+            snapshots, of: chain[last].name.replicationID, from: chain[0].name.startOffset, to: targetOffset)
+        guard
+            let (base, replication) = bases.max(by: {
+                ($0.replication.offset, $0.entry.id) < ($1.replication.offset, $1.entry.id)
+            })
+        else {
             throw DynokeeperError(
                 .invalidRequest,
                 "no snapshot of \(node.cluster) \(node) is a base for \(Self.format(target)): a base must be taken within the archived stream before that moment (serve takes one when the archiver starts a stream; backups record where they are in it); \(named); nothing was touched"

@@ -325,7 +325,7 @@ package actor StreamArchiver {
         abortBase()
         let pipe = BytePipe(limit: 4 << 20)
         let (backup, options) = (backup, backupOptions)
-        let replication = SnapshotManifest.Replication(id: position.replicationID, offset: position.offset)
+        let replication = SnapshotManifest.Replication(position)
         let task = Task {
             try await backup.run(options) { consume in
                 for try await piece in pipe { try await consume(piece) }

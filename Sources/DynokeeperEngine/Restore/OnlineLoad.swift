@@ -180,22 +180,11 @@ struct OnlineLoad {
                             let bytes = try await continuation.write({ try await replica.write($0) }) { bytes in
                                 // The data at the checkpoint, before the commands after it.
                                 guard let expected = continuation.keyspace else { return }
-                                let deadline = ContinuousClock.now + loadTimeout
-                                while true {
-                                    let info = try await redis.info()
-                                    if info["master_link_status"] == "up", info.int("loading") == 0,
-                                        info.int("async_loading") ?? 0 == 0,
-                                        let offset = info.int("master_repl_offset"), Int64(offset) >= bytes
-                                    {
-                                        break
-                                    }
-                                    guard ContinuousClock.now < deadline else {
-                                        throw DynokeeperError.snapshot(
-                                            "Redis \(address) did not load the data within \(loadTimeout)")
-                                    }
+                                try await Self.waitForLoad(
+                                    redis, address: address, timeout: loadTimeout, applied: bytes
+                                ) {
                                     // Nothing to send while Redis loads: an empty write tells the feed it is alive.
                                     try await replica.write(ByteBuffer())
-                                    try await Task.sleep(for: .milliseconds(20))
                                 }
                                 try Self.check(try await redis.info("keyspace").keyspace, against: expected)
                             }
@@ -203,11 +192,9 @@ struct OnlineLoad {
                         }
                     },
                     loaded: {
-                        try await Self.waitForLoad(redis, address: address, timeout: loadTimeout)
-                        if continuation != nil {
-                            try await Self.waitForOffset(
-                                redis, written.withLock { $0 }, address: address, timeout: loadTimeout)
-                        }
+                        try await Self.waitForLoad(
+                            redis, address: address, timeout: loadTimeout,
+                            applied: continuation == nil ? nil : written.withLock { $0 })
                     })
                 try await Self.detach(redis, settings: settings)
                 if continuation != nil {
@@ -242,19 +229,6 @@ struct OnlineLoad {
         }
     }
 
-    /// Waits until Redis, a replica of the feed, has applied `bytes` of commands after the RDB.
-    static func waitForOffset(
-        _ redis: RedisConnection, _ bytes: Int64, address: RedisAddress, timeout: Duration
-    ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let info = try await redis.info("replication")
-            if let offset = info.int("master_repl_offset"), Int64(offset) >= bytes { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw DynokeeperError.snapshot("Redis \(address) did not apply the archived commands within \(timeout)")
-    }
-
     /// Waits until Redis is not loading (a load it abandons takes it a moment).
     static func waitUntilNotLoading(_ redis: RedisConnection, address: RedisAddress, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -267,17 +241,27 @@ struct OnlineLoad {
     }
 
     /// Waits until Redis reports the sync done and the data loaded.
-    static func waitForLoad(_ redis: RedisConnection, address: RedisAddress, timeout: Duration) async throws {
+    /// - Parameters:
+    ///   - applied: Also wait until Redis has applied this many bytes of commands after the RDB.
+    ///   - whileWaiting: Runs at each check that finds it not done yet.
+    static func waitForLoad(
+        _ redis: RedisConnection, address: RedisAddress, timeout: Duration, applied: Int64? = nil,
+        whileWaiting: () async throws -> Void = {}
+    ) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let info = try await redis.info()
             if info["master_link_status"] == "up", info.int("master_sync_in_progress") == 0, info.int("loading") == 0,
-                info.int("async_loading") ?? 0 == 0
+                info.int("async_loading") ?? 0 == 0,
+                applied.map({ bytes in info.int("master_repl_offset").map { Int64($0) >= bytes } ?? false }) ?? true
             {
                 return
             }
+            try await whileWaiting()
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw DynokeeperError.snapshot("Redis \(address) did not finish loading the data within \(timeout)")
+        throw DynokeeperError.snapshot(
+            "Redis \(address) did not finish loading the data\(applied == nil ? "" : " and applying the archived commands") within \(timeout)"
+        )
     }
 }

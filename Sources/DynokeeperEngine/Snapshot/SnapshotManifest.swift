@@ -93,6 +93,10 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
             self.offset = offset
         }
 
+        init(_ position: ReplicationLink.Position) {
+            self.init(id: position.replicationID, offset: position.offset)
+        }
+
         /// From `INFO replication`; `nil` when it names no id.
         init?(_ info: RedisInfo) {
             guard let id = info["master_replid"], id.count == 40, let offset = info.int("master_repl_offset") else {
