@@ -118,6 +118,43 @@ package final class RedisConnection: Sendable {
     package func sendPipelined(
         _ commands: [[String]], timeout: TimeAmount? = nil, redacted: String? = nil
     ) async throws -> [RESPValue] {
+        let (name, answers) = submit(commands, timeout: timeout, redacted: redacted)
+        var values: [RESPValue] = []
+        for answer in answers {
+            let result: Result<RESPValue, any Error>
+            do { result = .success(try await answer.get()) } catch { result = .failure(error) }
+            values.append(try Self.checked(result, command: name).get())
+        }
+        return values
+    }
+
+    /// Sends several commands in one write without waiting: `completion` runs on the connection's event loop once
+    /// every answer came (or the connection failed), so when it runs does not depend on the caller's tasks getting a
+    /// thread.
+    package func sendPipelined(
+        _ commands: [[String]], timeout: TimeAmount? = nil,
+        completion: @escaping @Sendable (Result<[RESPValue], RedisError>) -> Void
+    ) {
+        let (name, answers) = submit(commands, timeout: timeout, redacted: nil)
+        EventLoopFuture.whenAllComplete(answers, on: channel.eventLoop).whenSuccess { results in
+            var values: [RESPValue] = []
+            for result in results {
+                switch Self.checked(result, command: name) {
+                case .success(let value): values.append(value)
+                case .failure(let error): return completion(.failure(error))
+                }
+            }
+            completion(.success(values))
+        }
+    }
+
+    /// The event loop of the connection's channel.
+    package var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Writes the commands with a timer that fails their answers (and closes the connection) when they take too long.
+    private func submit(
+        _ commands: [[String]], timeout: TimeAmount?, redacted: String?
+    ) -> (name: String, answers: [EventLoopFuture<RESPValue>]) {
         let name =
             redacted ?? (commands.first.map { $0.prefix(2).joined(separator: " ") } ?? "")
             + (commands.count > 1 ? " and \(commands.count - 1) more pipelined" : "")
@@ -131,26 +168,25 @@ package final class RedisConnection: Sendable {
             for promise in promises { promise.fail(error) }
             channel.close(promise: nil)
         }
+        promises.last?.futureResult.whenComplete { _ in timer.cancel() }
         channel.writeAndFlush(request).whenFailure { error in
             for promise in promises { promise.fail(error) }
         }
-        var answers: [RESPValue] = []
-        defer { timer.cancel() }
-        for promise in promises {
-            let answer: RESPValue
-            do {
-                answer = try await promise.futureResult.get()
-            } catch let error as RedisError {
-                throw error
-            } catch let error as RESPError {
-                throw RedisError.protocolError(error.description)
-            } catch {
-                throw RedisError.connectionClosed(command: name)
-            }
-            if case .error(let message) = answer { throw RedisError.server(command: name, message: message) }
-            answers.append(answer)
+        return (name, promises.map(\.futureResult))
+    }
+
+    /// An answer as the caller sees it: an error reply thrown as ``RedisError/server(command:message:)``, and a
+    /// failure as a ``RedisError``.
+    private static func checked(
+        _ answer: Result<RESPValue, any Error>, command: String
+    ) -> Result<RESPValue, RedisError> {
+        switch answer {
+        case .success(.error(let message)): .failure(.server(command: command, message: message))
+        case .success(let value): .success(value)
+        case .failure(let error as RedisError): .failure(error)
+        case .failure(let error as RESPError): .failure(.protocolError(error.description))
+        case .failure: .failure(.connectionClosed(command: command))
         }
-        return answers
     }
 
     /// Whether the connection is still open.

@@ -182,6 +182,28 @@ import Testing
         }
     }
 
+    /// Redis busy for longer than a marker waits for its answer (the marker connection times out), or a script that
+    /// makes it answer BUSY, does not end the markers: they go on, on a new connection, and the archive keeps
+    /// reaching the present.
+    @Test(arguments: [
+        ["DEBUG", "SLEEP", "11"],
+        ["EVAL", "local s = redis.call('TIME')[1] while redis.call('TIME')[1] - s < 7 do end return 1", "0"],
+    ])
+    func markersGoOnAfterRedisWasBusy(busy: [String]) async throws {
+        try await Self.withNode { store, node in
+            let archiving = try Archiving.start(node, store: store.store)
+            _ = try await archiving.waitForBase()
+            _ = try await archiving.storedNow(node)
+            let answer = try await node.redis.cli(busy)
+            #expect(answer.status == 0, "\(answer.stderrText)")
+            _ = try await node.redis.cli(["SET", "after", "the busy time"])
+            let moment = try await archiving.storedNow(node)
+            let until = await archiving.archiver.status.storedUntil
+            await archiving.stop()
+            #expect(until.map { $0 >= moment } == true, "\(String(describing: until)) \(moment)")
+        }
+    }
+
     /// A window ends when the link does: the archiver trying to reconnect while Redis is down adds no time to it.
     @Test func aWindowEndsWhenRedisStops() async throws {
         try await Self.withNode { store, node in

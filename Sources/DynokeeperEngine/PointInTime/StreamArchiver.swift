@@ -105,8 +105,8 @@ package actor StreamArchiver {
 
     private var open: Open?
     private var currentDB: Int?
-    /// The markers sent on this session, by number: when each was sent and when Redis answered.
-    private var markers: [Int: (sent: Int64, answered: Int64, keyspace: [String: RestoreJournal.KeyCount]?)] = [:]
+    /// Sends the markers and notes when each was sent and answered.
+    private let clock = MarkerClock()
     /// This session's markers say it (`<session>:<n>`): a marker of an earlier session that Redis sends again from its
     /// backlog is not taken for one of this session.
     private var session = UInt32.random(in: 1...UInt32.max)
@@ -184,7 +184,7 @@ package actor StreamArchiver {
         let (address, idle) = (connector.address, idleTimeout)
         let from = resume?.position
         session = UInt32.random(in: 1...UInt32.max)
-        markers = [:]
+        clock.start(session: session)
         unanswered = [:]
         lock = try await lockForBase()
         defer {
@@ -235,6 +235,7 @@ package actor StreamArchiver {
         }
         // Nothing is open until Redis answers the next PSYNC: a window never reaches over a time without a link.
         open = nil
+        updateMarkers()
     }
 
     private func releaseLock() {
@@ -260,6 +261,7 @@ package actor StreamArchiver {
             currentDB = nil
             startBase(position)
             open = Open(replicationID: position.replicationID, startOffset: position.offset, openedAt: now)
+            updateMarkers()
             current.replicationID = position.replicationID
             current.receivedOffset = position.offset
         case .continued(let position):
@@ -278,6 +280,7 @@ package actor StreamArchiver {
             currentDB = resume?.db
             open = Open(
                 replicationID: position.replicationID, startOffset: position.offset, openedAt: now, startDB: currentDB)
+            updateMarkers()
             current.replicationID = position.replicationID
             current.receivedOffset = position.offset
         case .rdb(let piece):
@@ -289,6 +292,7 @@ package actor StreamArchiver {
             let report: NodeBackup.Report
             do { report = try await base.task.value } catch { throw try await baseFailure(error) }
             self.base = nil
+            updateMarkers()
             releaseLock()
             current.base = report.manifest.snapshotID.text
             // The stream is live from here: commands that came during the transfer arrive now.
@@ -298,15 +302,14 @@ package actor StreamArchiver {
             guard open != nil else { throw DynokeeperError.snapshot("the replication stream started without PSYNC") }
             open!.append(StreamSegment.Record(offset: offset, time: now, command: raw))
             if name == "publish", let number = Self.marker(raw, session: session) {
-                if let sent = markers.removeValue(forKey: number) {
-                    // Its answer bounds when the commands before it ran, however late they reach the archiver.
-                    open!.mark(
-                        answered: min(sent.answered, now), sent: sent.sent, db: currentDB, keyspace: sent.keyspace)
-                } else {
-                    // It came before its answer: the link keeps up, and its arrival is as good a bound.
-                    open!.mark(answered: now, sent: now, db: currentDB, keyspace: nil)
-                    unanswered[number] = offset
-                }
+                let marker = clock.arrived(number)
+                // Its answer bounds when the commands before it ran, however late they reach the archiver; one that
+                // came before its answer is bounded by its arrival (the link keeps up).
+                open!.mark(
+                    answered: min(marker?.answered ?? now, now), sent: marker?.sent ?? now, db: currentDB,
+                    keyspace: marker?.keyspace)
+                if marker?.answered == nil { unanswered[number] = offset }
+                takeLateAnswers()
             }
             current.receivedOffset = offset
             // Back-pressure: when segments are not stored as fast as commands come, the link waits (Redis keeps
@@ -333,6 +336,7 @@ package actor StreamArchiver {
             }
         }
         base = (pipe, task)
+        updateMarkers()
     }
 
     private func abortBase() {
@@ -340,6 +344,7 @@ package actor StreamArchiver {
         base.pipe.finish(throwing: CancellationError())
         base.task.cancel()
         self.base = nil
+        updateMarkers()
     }
 
     /// The base's own failure, rather than the pipe's.
@@ -347,6 +352,7 @@ package actor StreamArchiver {
         guard let base else { return error }
         base.pipe.finish(throwing: error)
         self.base = nil
+        updateMarkers()
         do { _ = try await base.task.value } catch { return error }
         return error
     }
@@ -356,67 +362,47 @@ package actor StreamArchiver {
     /// before it ran, so the times recorded stay right when the stream reaches the archiver late (a burst of writes).
     private func sendMarkers() async throws {
         guard marking else { return try await Task.sleep(for: .seconds(86_400 * 365)) }
-        let redis = try await connector.connect(commandTimeout: .seconds(10))
-        let session = session
-        try await redis.closing { redis in
-            var number = 0
-            while true {
-                try await Task.sleep(for: .milliseconds(250))
-                guard await readyForMarkers() else { continue }
-                number += 1
-                // Sent without waiting for the archiver (busy with a burst, it would delay the very marker that
-                // bounds it); noted once answered.
-                let sent = Self.nowMs()
-                let answers: [RESPValue]
-                do {
-                    // INFO in the same write: Redis runs it right after the marker, so the counts are those at the
-                    // marker's place in the stream.
-                    answers = try await redis.sendPipelined([
-                        ["PUBLISH", Self.markerChannel, "\(session):\(number)"], ["INFO", "keyspace"],
-                    ])
-                } catch RedisError.timeout {
-                    // Redis busy with a slow command: this marker goes without an answer (its arrival bounds it).
-                    return try await Task.sleep(for: .seconds(86_400 * 365))
-                } catch RedisError.server(_, let message) {
-                    logger.warning(
-                        "point-in-time archive: Redis refused the marker PUBLISH (\(message)); times are those at which commands reached dynokeeper (grant +publish and &\(Self.markerChannel) for markers)"
-                    )
-                    await stopMarking()
-                    // Not an end of the session: the link goes on, without markers.
-                    return try await Task.sleep(for: .seconds(86_400 * 365))
-                }
-                let keyspace = RedisInfo(parsing: answers[1].string ?? "").keyspace
-                await noteMarker(
-                    number, sent: sent, answered: Self.nowMs(),
-                    keyspace: Dictionary(
-                        uniqueKeysWithValues: keyspace.map {
-                            ("db\($0.key)", .init(keys: $0.value.keys, expires: $0.value.expires))
-                        }))
+        while true {
+            let redis = try await connector.connect(commandTimeout: .seconds(10))
+            let failure = try await redis.closing { redis in
+                await clock.run(on: redis, channel: Self.markerChannel, every: .milliseconds(250))
+            }
+            switch failure {
+            case is CancellationError:
+                throw failure
+            case RedisError.server(_, let message)
+            where message.hasPrefix("NOPERM") || message.contains("unknown command"):
+                logger.warning(
+                    "point-in-time archive: Redis refused the marker PUBLISH (\(message)); times are those at which commands reached dynokeeper (grant +publish and &\(Self.markerChannel) for markers)"
+                )
+                marking = false
+                // Not an end of the session: the link goes on, without markers.
+                return try await Task.sleep(for: .seconds(86_400 * 365))
+            default:
+                // Redis busy (a long command closed the connection, or a script answers BUSY): markers go on, on a
+                // new connection.
+                try await Task.sleep(for: .seconds(1))
             }
         }
     }
 
-    private func readyForMarkers() -> Bool { open != nil && base == nil }
+    /// Markers go out while a stream is followed and no base is being stored.
+    private func updateMarkers() { clock.setActive(open != nil && base == nil) }
 
-    private func noteMarker(
-        _ number: Int, sent: Int64, answered: Int64, keyspace: [String: RestoreJournal.KeyCount]?
-    ) {
-        // A marker that reached the stream first: its counts go with its offset, into the open segment even when
-        // the marker's own was stored meanwhile (a restore looks for checkpoints by offset, a few segments on).
-        if let offset = unanswered.removeValue(forKey: number) {
-            if let keyspace, open != nil {
+    /// The key counts of markers that reached the stream before their answer: they go with the marker's offset, into
+    /// the open segment even when the marker's own was stored meanwhile (a restore looks for checkpoints by offset, a
+    /// few segments on).
+    private func takeLateAnswers() {
+        for (number, offset) in unanswered {
+            guard let marker = clock.answer(number) else { continue }
+            unanswered[number] = nil
+            if let keyspace = marker.keyspace {
                 open?.checkpoints.append(.init(offset: offset, keyspace: keyspace))
                 open?.checkpoints.sort { $0.offset < $1.offset }
             }
-            return
         }
-        markers[number] = (sent, answered, keyspace)
-        if markers.count > 1000 { markers.removeAll() }
         if unanswered.count > 1000 { unanswered.removeAll() }
-        if markers.count > 1000 { markers.removeAll() }
     }
-
-    private func stopMarking() { marking = false }
 
     static let markerChannel = "__dynokeeper:pitr"
 
@@ -508,6 +494,7 @@ package actor StreamArchiver {
         } catch {
             // It may have been stored after all (an answer lost): the next session reads where the store ends.
             open = nil
+            updateMarkers()
             resumeLoaded = false
             throw error
         }
