@@ -227,6 +227,12 @@ package enum DynomiteManagerKeys {
         return table
     }()
 
+    /// Names Dynomite-manager reads that mean nothing to dynokeeper: accepted wherever its names are (so that its
+    /// files and variables work as they are), and listed as not used by `config check`.
+    /// `florida.dyno.persistence.enabled` made Dynomite-manager write Redis's persistence settings; dynokeeper leaves
+    /// redis.conf to its owner.
+    package static let unused: Set<String> = ["florida.dyno.persistence.enabled"]
+
     /// The key a spelling is read as (itself when it is not an alias).
     package static func canonical(_ path: String) -> String { spellings[path] ?? path }
 

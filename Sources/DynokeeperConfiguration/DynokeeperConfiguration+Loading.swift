@@ -44,7 +44,7 @@ extension DynokeeperConfiguration {
         }
         var reader = TypedReader(raw: raw)
         var configuration = try Self(reading: &reader, environment: environment)
-        configuration.ignoredProperties = ignored
+        configuration.ignoredProperties = raw.unused + ignored
         return configuration
     }
 

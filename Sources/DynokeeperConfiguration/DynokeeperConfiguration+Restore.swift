@@ -29,7 +29,7 @@ extension DynokeeperConfiguration.Restore {
         }
         let zone = parsedZone?.value ?? TimeZone(identifier: "UTC")!
         reader.record(
-            "restore.timezone", parsedZone == nil ? "UTC" : zone.identifier, parsedZone?.origin ?? .defaultValue)
+            "restore.timezone", zone.name, parsedZone?.origin ?? .defaultValue)
         let native = try reader.parsed("restore.date") { try RestorePoint.parse($0, timeZone: zone) }
         let alias = try reader.parsed(DynomiteManagerKeys.restoreDate) { text -> Date in
             guard text.count == 8 else { throw ConfigurationError("Dynomite-manager dates are yyyyMMdd") }
@@ -70,4 +70,9 @@ extension DynokeeperConfiguration.Restore {
         timeZone = zone
         format = try reader.choice("restore.format", default: Format.auto, what: "format")
     }
+}
+
+extension TimeZone {
+    /// Its name for messages: UTC is called so (Foundation names it GMT on Linux).
+    package var name: String { identifier == "GMT" ? "UTC" : identifier }
 }

@@ -5,12 +5,15 @@ extension DynokeeperConfiguration.Storage {
         // Dynomite-manager's bucket and base_dir make an s3:// URL, with its defaults for the missing half.
         let bucket = try reader.string(DynomiteManagerKeys.bucket)
         let baseDir = try reader.string(DynomiteManagerKeys.baseDir)
+        // As the user wrote them, with where.
+        let named = [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir].filter { reader.raw[$0] != nil }
+            .map(reader.named)
         let url: StorageURL
         var literalBaseDir: String?
         if let parsed = try reader.parsed("storage.url", StorageURL.init(parsing:)) {
             if bucket != nil || baseDir != nil {
                 throw ConfigurationError(
-                    "storage.url (\(parsed.origin)) and Dynomite-manager's \(DynomiteManagerKeys.bucket)/\(DynomiteManagerKeys.baseDir) both say where backups go: keep one"
+                    "storage.url (\(parsed.origin)) and Dynomite-manager's \(named.joined(separator: " and ")) both say where backups go: keep one"
                 )
             }
             url = parsed.value
@@ -24,8 +27,6 @@ extension DynokeeperConfiguration.Storage {
             let given = baseDir ?? "backup"
             literalBaseDir = given
             url = .s3(bucket: bucketName, prefix: StorageURL.tidy(given))
-            let named = [DynomiteManagerKeys.bucket, DynomiteManagerKeys.baseDir].filter { reader.raw[$0] != nil }
-                .map(reader.named)
             let origin = ValueOrigin.alias(of: named + (named.count < 2 ? ["Dynomite-manager's defaults"] : []))
             // Shown with the base_dir as given, slashes and all.
             reader.record("storage.url", "s3://\(bucketName)/\(given)", origin)

@@ -21,8 +21,8 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
     package var encryption = Encryption()
     /// Point-in-time recovery (`pitr.*`).
     package var pitr = PointInTime()
-    /// The properties of `config.dynomite_manager_properties` that dynokeeper does not use (Dynomite-manager's
-    /// other settings), for `config check`.
+    /// Dynomite-manager's properties that dynokeeper does not use, for `config check`: its names that mean nothing
+    /// here (wherever they are set) and the other properties of `config.dynomite_manager_properties`.
     package var ignoredProperties: [String] = []
 
     /// The `verify.*` keys.

@@ -38,10 +38,14 @@ package enum DynomiteManagerImport {
                 "\(spellings[DynomiteManagerKeys.bucket] ?? DynomiteManagerKeys.bucket): \(quoted(bucket))  # \(spellings[DynomiteManagerKeys.bucket].map { "from \($0)" } ?? "Dynomite-manager's default bucket")",
                 "\(spellings[DynomiteManagerKeys.baseDir] ?? DynomiteManagerKeys.baseDir): \(quoted(baseDir))  # kept as Dynomite-manager's own key: its objects are <base_dir>/<dc>/… joined literally (slashes and all), which storage.url cannot say. dynokeeper writes its own layout under the same root, and finds Dynomite-manager's daily objects there too (restore.format: auto)",
             ]
-        } else if !storage.isEmpty {
+        } else if case .s3 = configuration.storage.url {
+            let origin =
+                storage.isEmpty
+                ? "Dynomite-manager's default bucket and base_dir (the file names neither)"
+                : "from \(storage) (a missing one takes Dynomite-manager's default)"
             lines += [
                 "storage:",
-                "  url: \(quoted(configuration.storage.url.description))  # from \(storage) (a missing one takes Dynomite-manager's default). dynokeeper writes its own layout under <base_dir>/<cluster>/…, and finds Dynomite-manager's daily objects there too (restore.format: auto)",
+                "  url: \(quoted(configuration.storage.url.description))  # \(origin). dynokeeper writes its own layout under <base_dir>/<cluster>/…, and finds Dynomite-manager's daily objects there too (restore.format: auto)",
             ]
         }
         lines.append("backup:")
@@ -65,23 +69,23 @@ package enum DynomiteManagerImport {
         } else if spellings[DynomiteManagerKeys.snapshotEnabled] != nil {
             lines.append("  schedule: \"daily 12:01\"  # Dynomite-manager's default (hour 12, daily); \(zone)")
         }
-        let restoreKeys = [DynomiteManagerKeys.restoreEnabled, DynomiteManagerKeys.restoreDate]
-        if restoreKeys.contains(where: { spellings[$0] != nil }) {
-            lines.append("restore:")
-            if let spelling = spellings[DynomiteManagerKeys.restoreEnabled] {
-                lines.append("  enabled: \(configuration.restore.enabled)  # from \(spelling): restores are allowed")
-                lines.append(
-                    "  on_start: \(configuration.restore.onStart)  # from \(spelling), which meant restore at start-up: Dynomite-manager restored at every start, dynokeeper once (recorded in the state folder), and never over a node that already holds data"
-                )
-            }
-            if let spelling = spellings[DynomiteManagerKeys.restoreDate], let date = configuration.restore.date {
-                let day = ISO8601DateFormatter.string(from: date, timeZone: .gmt, formatOptions: [.withFullDate])
-                lines.append(
-                    "  date: \(day)  # from \(spelling): the newest snapshot taken that day or before (UTC), of either layout"
-                )
-            }
-            lines.append("  format: auto  # the newest of dynokeeper's snapshots and Dynomite-manager's daily objects")
+        lines.append("restore:")
+        if let spelling = spellings[DynomiteManagerKeys.restoreEnabled] {
+            lines.append("  enabled: \(configuration.restore.enabled)  # from \(spelling): restores are allowed")
+            lines.append(
+                "  on_start: \(configuration.restore.onStart)  # from \(spelling), which meant restore at start-up: Dynomite-manager restored at every start, dynokeeper once (recorded in the state folder), and never over a node that already holds data"
+            )
         }
+        if let spelling = spellings[DynomiteManagerKeys.restoreDate], let date = configuration.restore.date {
+            let day = ISO8601DateFormatter.string(from: date, timeZone: .gmt, formatOptions: [.withFullDate])
+            lines.append(
+                "  date: \(day)  # from \(spelling): the newest snapshot taken that day or before (in restore.timezone), of either layout"
+            )
+        }
+        lines.append("  format: auto  # the newest of dynokeeper's snapshots and Dynomite-manager's daily objects")
+        lines.append(
+            "  timezone: UTC  # Dynomite-manager named each day's object by the midnight of the JVM's local time zone: set the zone its nodes ran in (e.g. America/Los_Angeles), or its days are misread"
+        )
         if let spelling = spellings["redis.data_dir"], let directory = configuration.redis.dataDir {
             lines += ["redis:", "  data_dir: \(quoted(directory))  # from \(spelling)"]
         }

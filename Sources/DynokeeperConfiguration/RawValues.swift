@@ -115,6 +115,7 @@ struct RawValues: Sendable {
     /// - Parameter override: The environment: it replaces what the files say, but two of its own spellings must
     ///   agree too.
     mutating func set(_ path: String, _ value: RawValue, override: Bool = false) throws {
+        if DynomiteManagerKeys.unused.contains(path) { return noteUnused(path) }
         let canonical = DynomiteManagerKeys.canonical(path)
         guard ConfigurationKeys.key(canonical) != nil else { throw Self.unknown(path, origin: value.origin) }
         var value = value
@@ -140,6 +141,13 @@ struct RawValues: Sendable {
         values[canonical] = value
     }
 
+    /// Dynomite-manager's names that dynokeeper does not use, as `config check` lists them.
+    private(set) var unused: [String] = []
+
+    private mutating func noteUnused(_ path: String) {
+        if !unused.contains(path) { unused.append(path) }
+    }
+
     static func unknown(_ path: String, origin: ValueOrigin) -> ConfigurationError {
         var message = "unknown configuration key \(path) (\(origin))"
         if let suggestion = ConfigurationKeys.suggestion(for: path) { message += "; did you mean \(suggestion)?" }
@@ -151,12 +159,21 @@ struct RawValues: Sendable {
     mutating func applyEnvironment(_ environment: [String: String]) throws {
         for key in ConfigurationKeys.native {
             if let value = environment[key.environmentVariable] {
-                values[key.path] = RawValue(
+                let raw = RawValue(
                     text: value, shape: value.isEmpty ? .null : .scalar,
                     origin: .environment(variable: key.environmentVariable))
+                // It replaces the file's value under dynokeeper's name; under one of Dynomite-manager's it must agree.
+                if let existing = values[key.path], let spelling = existing.spelling, !existing.agrees(with: raw) {
+                    throw ConfigurationError(
+                        "\(spelling) (\(existing.origin)) and \(raw.origin) are two spellings of one setting and disagree: keep one"
+                    )
+                }
+                values[key.path] = raw
             }
         }
-        let spellings = ConfigurationKeys.dynomiteManager.map(\.path) + DynomiteManagerKeys.spellings.keys.sorted()
+        let spellings =
+            ConfigurationKeys.dynomiteManager.map(\.path) + DynomiteManagerKeys.spellings.keys.sorted()
+            + DynomiteManagerKeys.unused.sorted()
         var knownVariables: Set<String> = []
         for spelling in spellings {
             let variables = DynomiteManagerKeys.environmentVariables(spelling)
@@ -223,6 +240,10 @@ struct RawValues: Sendable {
         for (index, entry) in entries.enumerated() where last[entry.key] == index {
             let origin = ValueOrigin.file(path: file, line: entry.line)
             let canonical = DynomiteManagerKeys.canonical(entry.key)
+            if DynomiteManagerKeys.unused.contains(entry.key) {
+                noteUnused(entry.key)
+                continue
+            }
             guard DynomiteManagerKeys.isDynomiteManagerName(entry.key) else {
                 if DynomiteManagerKeys.isUnderDynomiteManagerPrefix(entry.key) {
                     throw Self.unknown(entry.key, origin: origin)

@@ -115,6 +115,53 @@ import Testing
         #expect("\(unknown!)".contains("line 1"))
     }
 
+    /// dynokeeper's own variable replaces a value the file gives under dynokeeper's name, but one given under a
+    /// Dynomite-manager name is another spelling of the setting: they must agree.
+    @Test func aDynokeeperVariableMustAgreeWithADynomiteManagerSpellingInTheFile() throws {
+        let pairs = [
+            ("florida.dyno.persistence.type: aof", "DYNOKEEPER_BACKUP_TYPE", "rdb"),
+            ("florida.dyno.persistence.directory: /tmp/a", "DYNOKEEPER_REDIS_DATA_DIR", "/tmp/b"),
+            ("florida.dyno.startscript: /bin/true", "DYNOKEEPER_DYNOMITE_START", "/bin/false"),
+        ]
+        for (yaml, variable, value) in pairs {
+            let error = #expect(throws: ConfigurationError.self) {
+                _ = try DynokeeperConfiguration.parse(
+                    yaml: yaml + "\n", path: "dynokeeper.yml", environment: [variable: value])
+            }
+            let text = error.map { "\($0)" } ?? ""
+            #expect(
+                text.contains(String(yaml.prefix { $0 != ":" })) && text.contains(variable)
+                    && text.contains("disagree"), "\(text)")
+        }
+        let agreeing = try DynokeeperConfiguration.parse(
+            yaml: "florida.dyno.persistence.type: aof\n", path: "dynokeeper.yml",
+            environment: ["DYNOKEEPER_BACKUP_TYPE": "aof"])
+        #expect(agreeing.backup.type == .aof)
+        // Under dynokeeper's own name the variable replaces the file's value, as for every setting.
+        let replaced = try DynokeeperConfiguration.parse(
+            yaml: "backup:\n  type: aof\n", path: "dynokeeper.yml", environment: ["DYNOKEEPER_BACKUP_TYPE": "rdb"])
+        #expect(replaced.backup.type == .rdb)
+    }
+
+    /// florida.dyno.persistence.enabled is a real property (Dynomite-manager wrote Redis's persistence settings
+    /// from it): accepted in files, YAML and the environment, and listed as not used.
+    @Test func dynomiteManagerPropertiesWithoutMeaningHereAreAcceptedAndListed() throws {
+        let fromFile = try Self.load("florida.dyno.persistence.enabled=true\nflorida.dyno.persistence.type=rdb\n")
+        #expect(fromFile.ignoredProperties == ["florida.dyno.persistence.enabled"])
+        #expect(fromFile.backup.type == .rdb)
+        let fromYAML = try DynokeeperConfiguration.parse(
+            yaml: "florida:\n  dyno:\n    persistence:\n      enabled: true\n", path: "dynokeeper.yml")
+        #expect(fromYAML.ignoredProperties == ["florida.dyno.persistence.enabled"])
+        let fromEnvironment = try DynokeeperConfiguration.parse(
+            yaml: "", path: "dynokeeper.yml", environment: ["FLORIDA_DYNO_PERSISTENCE_ENABLED": "true"])
+        #expect(fromEnvironment.ignoredProperties == ["florida.dyno.persistence.enabled"])
+        // Its neighbours that do not exist are still mistakes.
+        #expect(throws: ConfigurationError.self) {
+            _ = try DynokeeperConfiguration.parse(
+                yaml: "", path: "dynokeeper.yml", environment: ["FLORIDA_DYNO_PERSISTENCE_ENABLE": "true"])
+        }
+    }
+
     @Test func importDMPrintsAnEquivalentConfigurationWithTheChangesOfMeaning() throws {
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -147,6 +194,14 @@ import Testing
         let reread = try DynokeeperConfiguration.parse(yaml: slashed, path: "imported.yml")
         #expect(reread.storage.dynomiteManagerBaseDir == "/nightly/")
         #expect(reread.storage == (try Self.load(Self.dm2017 + "\ndm.dyno.backup.s3.base_dir=/nightly/\n")).storage)
+        // A file that names no bucket nor base_dir meant Dynomite-manager's default store: so does the import.
+        let florida = "florida.dyno.backup.snapshot.enabled=true\nflorida.dyno.backup.restore.date=20261120\n"
+        try florida.write(toFile: file, atomically: true, encoding: .utf8)
+        let defaults = try DynomiteManagerImport.yaml(file: file)
+        #expect(defaults.contains("url: \"s3://dynomite-backup/backup\"  # Dynomite-manager's default"), "\(defaults)")
+        #expect(defaults.contains("timezone: UTC  # Dynomite-manager named each day's object"), "\(defaults)")
+        let rereadDefaults = try DynokeeperConfiguration.parse(yaml: defaults, path: "imported.yml")
+        #expect(rereadDefaults.storage.url == (try Self.load(florida)).storage.url)
     }
 
     /// restore.timezone: a day (and a time without an offset) is read where Dynomite-manager's JVM ran, so the

@@ -175,6 +175,34 @@ import Testing
         }
     }
 
+    /// While `restore.on_start` has not filled an empty node, a backup however asked (the API, Dynomite-manager's
+    /// path) is refused: it would store the empty node as the newest snapshot, which the next start would restore.
+    @Test(.tags(.integration)) func backupsWaitForTheRestoreAtStartUp() async throws {
+        let redis = try ManagedRedis()
+        try await redis.start()
+        try await withScoped(redis, stop: { await $0.stopAndRemove() }) { redis in
+            try await withTestRouter(restore: "enabled: true\n  on_start: true", redis: redis) { api in
+                let refused = try await api.call(.post, "/v1/backups", body: "{}")
+                #expect(refused.status == 409 && Self.errorCode(refused) == "unfinished_restore", "\(refused.body)")
+                #expect(Self.errorMessage(refused).contains("restore.on_start has not restored this node yet"))
+                let dynomiteManager = try await api.call(.get, "/REST/v1/admin/backup")
+                // Dynomite-manager's paths answer every failure with a 500 and the message.
+                #expect(
+                    dynomiteManager.status == 500
+                        && dynomiteManager.body.contains("restore.on_start has not restored this node yet"),
+                    "\(dynomiteManager.body)")
+            }
+            // A node that holds data is not waiting for anything.
+            _ = try await redis.cli(["SET", "key", "value"])
+            try await withTestRouter(restore: "enabled: true\n  on_start: true", redis: redis) { api in
+                let accepted = try await api.call(.post, "/v1/backups", body: "{}")
+                #expect(accepted.status == 202, "\(accepted.body)")
+                _ = try await api.daemon.node.runner.wait(
+                    try #require(accepted.json["id"] as? String))
+            }
+        }
+    }
+
     /// Two snapshots of the router's node written straight into its store (a manifest and an object each).
     static func twoSnapshots(_ api: TestRouter) async throws -> (older: String, newer: String) {
         let store = api.daemon.node.store

@@ -32,17 +32,23 @@ struct TestRouter: Sendable {
         return reply
     }
 
-    static func configuration(folder: TemporaryDirectory, restore: String) throws -> String {
+    /// - Parameter redis: A real Redis for the node; by default a port nothing listens on.
+    static func configuration(folder: TemporaryDirectory, restore: String, redis: ManagedRedis? = nil) throws -> String
+    {
         try FileManager.default.createDirectory(atPath: folder.file("data"), withIntermediateDirectories: true)
+        let redisLines =
+            try redis?.configurationLines ?? """
+                  host: 127.0.0.1
+                  port: \(try FreePort.next())
+                  data_dir: \(folder.file("data"))
+                """
         return """
             cluster: router-test
             server:
               listen: 127.0.0.1:0
               token: \(TestDaemon.token)
             redis:
-              host: 127.0.0.1
-              port: \(try FreePort.next())
-              data_dir: \(folder.file("data"))
+            \(redisLines)
             storage:
               url: file://\(folder.file("store"))
             restore:
@@ -60,14 +66,17 @@ struct TestRouter: Sendable {
 }
 
 /// Runs `body` with a ``TestRouter``, and removes everything it made afterwards, also when `body` throws.
-/// - Parameter restore: The `restore:` section.
+/// - Parameters:
+///   - restore: The `restore:` section.
+///   - redis: A real Redis for the node; by default a port nothing listens on.
 func withTestRouter<Result: Sendable>(
-    restore: String = "enabled: true", _ body: @Sendable (TestRouter) async throws -> Result
+    restore: String = "enabled: true", redis: ManagedRedis? = nil, _ body: @Sendable (TestRouter) async throws -> Result
 ) async throws -> Result {
     let folder = try TemporaryDirectory(prefix: "router")
     defer { folder.remove() }
     let configuration = try DynokeeperConfiguration.parse(
-        yaml: try TestRouter.configuration(folder: folder, restore: restore), path: folder.file("dynokeeper.yml"))
+        yaml: try TestRouter.configuration(folder: folder, restore: restore, redis: redis),
+        path: folder.file("dynokeeper.yml"))
     let daemon = try DynokeeperDaemon(
         configuration: configuration, path: nil, environment: [:], logger: Logger(label: "router-test"))
     return try await withScoped(daemon, stop: TestRouter.stop) { daemon in

@@ -50,8 +50,11 @@ import Testing
             #expect(listed.stdoutText.contains("20261120T000000Z"), "\(listed.stdoutText)")
             #expect(listed.stdoutText.contains("1 Dynomite-manager object(s)"), "\(listed.stdoutText)")
 
+            // `--format auto` says what restore.format's default says.
             let restored = try await DynokeeperBinary.run(
-                ["restore", "--date", "2026-11-21", "--no-safety-save"], environment: environment)
+                ["restore", "--date", "2026-11-21", "--no-safety-save"]
+                    + (persistence == .aof ? ["--format", "auto"] : []),
+                environment: environment)
             #expect(restored.status == 0, "\(restored.stderrText)")
             #expect(restored.stdoutText.contains("Dynomite-manager"), "\(restored.stdoutText)")
             #expect(try await redis.cli(["GET", "greeting"]).stdoutText == "from-dynomite-manager\n")

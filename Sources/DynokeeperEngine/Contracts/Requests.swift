@@ -37,8 +37,8 @@ package struct RestoreRequest: Sendable, Codable, Equatable {
     package var dryRun = false
     /// Restore even a snapshot whose RDB format the node's Redis is older than.
     package var force = false
-    /// Only one format of snapshot (the CLI's `--format`); both by default.
-    package var format: RestoreSource.Format?
+    /// Only one format of snapshot, or the newest of both (the CLI's `--format`; default `restore.format`).
+    package var format: DynokeeperConfiguration.Restore.Format?
     /// Skip the BGSAVE that makes the set-aside files hold Redis's latest data (the CLI's `--no-safety-save`).
     package var skipSafetySave = false
 

@@ -148,7 +148,7 @@ package struct SnapshotSelector: Sendable {
         let offset = sinceUTCMidnight > 43_200 ? 86_400 - sinceUTCMidnight : -sinceUTCMidnight
         let hours = String(format: "%+03d:%02d", offset / 3600, abs(offset % 3600) / 60)
         throw DynokeeperError.snapshot(
-            "Dynomite-manager's object \(key) is not named by a midnight in restore.timezone \(zone.identifier) (it is the midnight of UTC\(hours)): set restore.timezone to the zone Dynomite-manager's JVM ran in, or its days are misread; nothing was touched"
+            "Dynomite-manager's object \(key) is not named by a midnight in restore.timezone \(zone.name) (it is the midnight of UTC\(hours)): set restore.timezone to the zone Dynomite-manager's JVM ran in, or its days are misread; nothing was touched"
         )
     }
 

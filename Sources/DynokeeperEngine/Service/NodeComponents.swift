@@ -99,7 +99,7 @@ extension RestoreRequest {
             request: SnapshotSelector.Request(
                 source: source(configuration, node: node), date: date ?? configuration.restore.date,
                 snapshotID: snapshot,
-                format: format ?? RestoreSource.Format(configuration.restore.format),
+                format: RestoreSource.Format(format ?? configuration.restore.format),
                 dynomiteManagerType: configuration.backup.type))
         options.request.autoIncludesDynomiteManager = configuration.encryption.keyFile == nil
         options.request.dynomiteManagerTimeZone = configuration.restore.timeZone

@@ -27,7 +27,7 @@ extension NodeService {
             let path = Self.recordPath(folders)
             if let record = Self.startupRecord(stateFolder: folders.state) {
                 return
-                    "restore.on_start: already done at \(record.at.formatted(.iso8601)) (\(record.outcome)\(record.snapshot.map { ", snapshot \($0)" } ?? "")); not again (remove \(path) to restore at the next start)"
+                    "restore.on_start: already done at \(record.at.formatted(.iso8601)) (\(record.outcome)\(record.snapshot.map { ", snapshot \($0)" } ?? "")); not again (a start restores only while this record is missing and Redis is empty: remove \(path) and empty Redis to restore again, or restore by hand)"
             }
             // A node that holds data is a restart, not a new node: its data must not be replaced by a backup. Counted
             // once Redis has loaded its files (while it loads, after a reboot, it answers with a partial count).

@@ -63,7 +63,7 @@ struct ConfigCommand: AsyncParsableCommand {
                 print("credentials: \(credentials)")
                 if !configuration.ignoredProperties.isEmpty {
                     print(
-                        "note: \(configuration.ignoredProperties.count) propert\(configuration.ignoredProperties.count == 1 ? "y" : "ies") of config.dynomite_manager_properties not used by dynokeeper: \(configuration.ignoredProperties.joined(separator: ", "))"
+                        "note: \(configuration.ignoredProperties.count) Dynomite-manager propert\(configuration.ignoredProperties.count == 1 ? "y" : "ies") not used by dynokeeper: \(configuration.ignoredProperties.joined(separator: ", "))"
                     )
                 }
                 for finding in check.findings { print(finding) }

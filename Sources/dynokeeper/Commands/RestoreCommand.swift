@@ -48,7 +48,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Only dynokeeper snapshots (dynokeeper) or only Dynomite-manager's objects (dynomite-manager); both by default."
+            "Only dynokeeper snapshots (dynokeeper), only Dynomite-manager's objects (dynomite-manager), or the newest of both (auto) (default: restore.format)."
     )
     var format: String?
 
@@ -98,8 +98,8 @@ struct RestoreCommand: AsyncParsableCommand {
             sourceRack: sourceRack, dryRun: dryRun, force: force)
         request.snapshot = try snapshot.map { try SnapshotID.parse($0, as: "--snapshot") }
         if let format {
-            guard let parsed = RestoreSource.Format(rawValue: format) else {
-                throw ValidationError("--format must be dynokeeper or dynomite-manager")
+            guard let parsed = DynokeeperConfiguration.Restore.Format(rawValue: format) else {
+                throw ValidationError("--format must be dynokeeper, dynomite-manager or auto")
             }
             request.format = parsed
         }
