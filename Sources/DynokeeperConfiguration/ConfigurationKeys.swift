@@ -54,7 +54,7 @@ package enum ConfigurationKeys {
         Key("storage.endpoint", "http(s)://host[:port] of an S3-compatible service"),
         Key("storage.region", "an AWS region such as us-east-1"),
         Key("storage.path_style", "true or false"),
-        Key("storage.part_size_mb", "an integer from 5 to 5120 (MiB)"),
+        Key("storage.part_size_mb", "an integer from 5 to 4095 (MiB)"),
         Key("storage.concurrency", "an integer from 1 to 64"),
         Key("storage.buffer_mb", "an integer from 16 to 65536 (MiB)"),
         Key(

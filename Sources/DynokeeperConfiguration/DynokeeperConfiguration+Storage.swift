@@ -52,7 +52,8 @@ extension DynokeeperConfiguration.Storage {
         let pathStyle = try reader.bool("storage.path_style")
         reader.record(
             "storage.path_style", pathStyle.map { String($0.value) } ?? "auto", pathStyle?.origin ?? .defaultValue)
-        let partSize = try reader.int("storage.part_size_mb", default: 8, range: 5...5120)!
+        // S3 allows parts up to 5 GiB, but a part is gathered in one buffer, which holds less than 4 GiB.
+        let partSize = try reader.int("storage.part_size_mb", default: 8, range: 5...4095)!
         let concurrency = try reader.int("storage.concurrency", default: 8, range: 1...64)!
         let bufferMB = try reader.int("storage.buffer_mb", default: 32, range: 16...65_536)!
         let maxAttempts = try reader.int("storage.max_attempts", default: 10, range: 1...100)!

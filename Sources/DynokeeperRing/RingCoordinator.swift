@@ -170,8 +170,10 @@ package struct RingCoordinator: Sendable {
         if succeeded {
             let manifest = RingManifest(
                 snapshotID: id, cluster: configuration.cluster, type: persistence,
-                nodes: zip(members, outcomes).map { member, outcome in
-                    RingManifest.Node(
+                // Each member with its own outcome (the outcomes come in the order of their URLs).
+                nodes: members.compactMap { member in
+                    guard let outcome = outcomes.first(where: { $0.url == member.url }) else { return nil }
+                    return RingManifest.Node(
                         datacenter: member.node.datacenter, rack: member.node.rack, tokens: member.node.tokens,
                         prefix: SnapshotLayout.snapshotPrefix(member.node, id), url: member.url,
                         size: outcome.result?.size, storedSize: outcome.result?.storedSize, keys: outcome.result?.keys)

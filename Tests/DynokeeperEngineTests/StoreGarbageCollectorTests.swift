@@ -59,8 +59,9 @@ import Testing
             #expect(try await store.head(incomplete + "appendonlydir/appendonly.aof.1.base.rdb.zst") != nil)
             let emptyFolder = (fixture.folder?.path ?? "") + "/c/dc1/rack1/9"
             if kind == .local {
-                // c/dc1/rack1/9 and its snapshot folder; the dry run names them and leaves them.
-                #expect(dry.emptyFolders == 2, "\(dry)")
+                // c/dc1/rack1/9 and its snapshot folder, and those the removals leave empty; the dry run names them
+                // and leaves them.
+                #expect(dry.emptyFolders >= 2, "\(dry)")
                 #expect(FileManager.default.fileExists(atPath: emptyFolder))
             }
             let report = try await collector.run(olderThan: .seconds(3600), dryRun: false, now: later)
@@ -74,12 +75,46 @@ import Testing
             #expect(left.map(\.key) == (kind == .s3 ? ["other-tool/big.bin"] : []), "\(left)")
             for upload in left { try await cleaner.abort(upload) }
             if kind == .local {
-                #expect(report.emptyFolders >= 2, "\(report)")
+                #expect(report.emptyFolders == dry.emptyFolders, "\(report) \(dry)")
                 #expect(!FileManager.default.fileExists(atPath: emptyFolder))
                 #expect(
                     !FileManager.default.fileExists(
                         atPath: try #require(fixture.folder).path + "/c/dc1/rack1/0/20261103T000000Z"))
             }
+        }
+    }
+
+    /// A backup killed two days ago in the local store: one pass removes its temporary file (or its objects without a
+    /// manifest) and the folders they leave empty, although removing them made those folders look new; the dry run
+    /// counts exactly that.
+    @Test func oneLocalPassRemovesWhatAKilledBackupLeftAndItsFolders() async throws {
+        try await withResource(TestStore.make(.local)) { fixture in
+            let root = try #require(fixture.folder).path
+            let killed = root + "/c/dc1/rack1/0/20261103T000000Z"
+            let incomplete = "c/dc1/rack2/0/20261103T000000Z/"
+            try await fixture.store.put(incomplete + "dump.rdb.zst", bytes: ByteBuffer(string: "part"))
+            try FileManager.default.createDirectory(atPath: killed, withIntermediateDirectories: true)
+            #expect(
+                FileManager.default.createFile(atPath: killed + "/.dynokeeper-tmp-1234", contents: Data("half".utf8)))
+            // Everything as the killed backup left it, two days ago.
+            let then = Date().addingTimeInterval(-2 * 86_400)
+            for path in [
+                killed + "/.dynokeeper-tmp-1234", root + "/" + incomplete + "dump.rdb.zst", killed,
+                root + "/" + incomplete, root + "/c/dc1/rack1/0", root + "/c/dc1/rack2/0", root + "/c/dc1/rack1",
+                root + "/c/dc1/rack2", root + "/c/dc1", root + "/c",
+            ] {
+                try FileManager.default.setAttributes([.modificationDate: then], ofItemAtPath: path)
+            }
+            let collector = StoreGarbageCollector(store: fixture.store, logger: Engine.logger)
+            let dry = try await collector.run(olderThan: .seconds(3600), dryRun: true)
+            #expect(dry.uploads.count == 1 && dry.folders.count == 1, "\(dry)")
+            // Both snapshot folders, both token folders, both racks, dc1 and c.
+            #expect(dry.emptyFolders == 8, "\(dry)")
+            #expect(FileManager.default.fileExists(atPath: killed + "/.dynokeeper-tmp-1234"))
+            let report = try await collector.run(olderThan: .seconds(3600), dryRun: false)
+            #expect(report.emptyFolders == dry.emptyFolders, "\(report)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/c"))
+            #expect(FileManager.default.fileExists(atPath: root))
         }
     }
 }

@@ -307,6 +307,68 @@ import Testing
         }
     }
 
+    /// The ring manifest gives each node its own figures (size, stored size, keys): the peers' outcomes come in the
+    /// order of their URLs, the nodes in the ring's order, and here the two differ.
+    @Test func theRingManifestGivesEachNodeItsOwnFigures() async throws {
+        let folder = try TemporaryDirectory(prefix: "ring-figures")
+        defer { folder.remove() }
+        /// A peer of this release: its rack is set once the URLs are known, and it backs up under the id it is given.
+        func peer(rack: NIOLockedValueBox<String>, keys: Int) async throws -> FakeHTTPServer {
+            let asked = NIOLockedValueBox("")
+            return try await FakeHTTPServer.start { request in
+                let snapshot = asked.withLockedValue { $0 }
+                switch (request.method, request.path) {
+                case ("GET", "/v1/status"):
+                    return .init(
+                        body:
+                            #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "\#(rack.withLockedValue { $0 })", "tokens": "0"}}"#
+                    )
+                case ("POST", "/v1/backups"):
+                    let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
+                    asked.withLockedValue { $0 = body?["snapshot_id"] as? String ?? "" }
+                    return .init(status: 202, body: #"{"id": "backup-1"}"#)
+                case ("GET", "/v1/jobs/backup-1"):
+                    return .init(
+                        body:
+                            #"{"id": "backup-1", "kind": "backup", "state": "succeeded", "parameters": {}, "trigger": "api", "progress_bytes": 0, "total_bytes": 0, "created_at": "2026-11-29T00:00:00Z", "finished_at": "2026-11-29T00:00:01Z", "result": {"snapshot": "\#(snapshot)", "keys": \#(keys), "size": \#(keys * 10), "stored_size": \#(keys * 5)}}"#
+                    )
+                default:
+                    return .init(status: 404, body: "")
+                }
+            }
+        }
+        let racks = [NIOLockedValueBox("rack1"), NIOLockedValueBox("rack1")]
+        let peers = [try await peer(rack: racks[0], keys: 201), try await peer(rack: racks[1], keys: 1)]
+        try await withScoped(peers, stop: { for peer in $0 { await peer.stop() } }) { peers in
+            // The URL that sorts first is rack2's, so that the ring's order (rack1 first) is not the URLs'.
+            let first = peers[0].url < peers[1].url ? 0 : 1
+            racks[first].withLockedValue { $0 = "rack2" }
+            let coordinator = try Self.coordinator(peer: peers[0].url, folder: folder, more: [peers[1].url])
+            try await withScoped(
+                coordinator,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) {
+                coordinator in
+                let report = try await coordinator.backup(RingBackupRequest())
+                #expect(report.succeeded, "\(report)")
+                let key = try #require(report.ringManifest)
+                let manifest = try SnapshotManifest.decoder.decode(
+                    RingManifest.self,
+                    from: Data(buffer: try await coordinator.store.get(key, range: nil).body.collect(upTo: 1 << 20)))
+                for node in manifest.nodes {
+                    let index = try #require(peers.firstIndex { $0.url == node.url })
+                    let keys = index == 0 ? 201 : 1
+                    #expect(node.rack == racks[index].withLockedValue { $0 })
+                    #expect(node.keys == keys && node.size == Int64(keys * 10), "\(node)")
+                    #expect(node.storedSize == Int64(keys * 5), "\(node)")
+                }
+                #expect(manifest.nodes.map(\.rack) == ["rack1", "rack2"])
+            }
+        }
+    }
+
     /// Snapshot ids are to the second: a ring backup in the second of the newest ring snapshot takes the next one,
     /// rather than an id whose node snapshots exist (the nodes would refuse it).
     @Test func aRingBackupInTheSecondOfThePreviousOneTakesTheNext() async throws {

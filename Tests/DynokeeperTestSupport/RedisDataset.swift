@@ -40,15 +40,20 @@ package enum RedisDataset {
     }
 
     /// `count` string keys of `size` random hexadecimal bytes, written by a server-side script (fast, and
-    /// hardly compressible beyond hex's factor of two).
+    /// hardly compressible beyond hex's factor of two); with `binary`, random bytes, which do not compress at all
+    /// (compare such data with `DEBUG DIGEST`: ``RedisContent`` reads values as text).
     package static func populateRandom(
-        _ server: some RedisCommandLine, count: Int, size: Int, prefix: String = "random"
+        _ server: some RedisCommandLine, count: Int, size: Int, prefix: String = "random", binary: Bool = false
     ) async throws {
+        let chunk =
+            binary
+            ? "string.char(math.random(0, 255), math.random(0, 255), math.random(0, 255), math.random(0, 255), math.random(0, 255), math.random(0, 255), math.random(0, 255), math.random(0, 255))"
+            : "string.format('%08x', math.random(0, 2147483647))"
         let script = """
             math.randomseed(tonumber(ARGV[3]))
             for i = 1, tonumber(ARGV[1]) do
               local parts = {}
-              for j = 1, tonumber(ARGV[2]) / 8 do parts[j] = string.format('%08x', math.random(0, 2147483647)) end
+              for j = 1, tonumber(ARGV[2]) / 8 do parts[j] = \(chunk) end
               redis.call('SET', KEYS[1] .. ':' .. i, table.concat(parts))
             end
             return 1

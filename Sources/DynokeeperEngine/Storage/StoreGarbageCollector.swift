@@ -32,21 +32,14 @@ package struct StoreGarbageCollector: Sendable {
     package func run(olderThan: Duration, dryRun: Bool, now: Date = Date()) async throws -> Report {
         let cutoff = now.addingTimeInterval(-(olderThan / .seconds(1)))
         var report = Report(dryRun: dryRun)
-        if let cleaning = store as? any IncompleteUploadCleaning {
+        let cleaning = store as? any IncompleteUploadCleaning
+        if let cleaning {
             // Only uploads of dynokeeper's own snapshot layout (Dynomite-manager and other tools may share the
             // prefix), started before the cutoff by both their own clock and their snapshot's id.
             report.uploads = try await cleaning.incompleteUploads(prefix: "").filter { upload in
                 guard let started = upload.started, started <= cutoff, let id = Self.snapshotFolder(upload.key)?.id
                 else { return false }
                 return id.date <= cutoff
-            }
-            if !dryRun {
-                for upload in report.uploads {
-                    try await cleaning.abort(upload)
-                    logger.notice(
-                        "aborted the incomplete upload of \(upload.key) (\(upload.id)), started \(upload.started.map { $0.formatted(.iso8601) } ?? "at an unknown time")"
-                    )
-                }
             }
         }
         // <cluster>/<dc>/<rack>/<tokens>/<snapshot id>/<file…>: folders without a manifest.
@@ -64,13 +57,30 @@ package struct StoreGarbageCollector: Sendable {
             // A backup that was still running when the listing was taken may have written its manifest since.
             guard try await store.head(prefix + SnapshotLayout.manifestName) == nil else { continue }
             report.folders.append((prefix, folder.keys))
-            if !dryRun {
-                try await store.delete(folder.keys)
-                logger.notice("removed the incomplete snapshot \(prefix) (\(folder.keys.count) object(s), no manifest)")
-            }
         }
-        if let local = store as? LocalDirectoryStore {
-            report.emptyFolders = try await local.removeEmptyFolders(prefix: "", olderThan: cutoff, dryRun: dryRun)
+        // The local store's empty folders, counted before anything goes (removing objects also removes the folders
+        // they leave empty), so that a dry run counts what a run removes.
+        let local = store as? LocalDirectoryStore
+        let removedKeys = Set(report.uploads.map(\.key) + report.folders.flatMap(\.keys))
+        if let local {
+            report.emptyFolders = try await local.removeEmptyFolders(
+                prefix: "", olderThan: cutoff, dryRun: true, removedKeys: removedKeys)
+        }
+        guard !dryRun else { return report }
+        for upload in report.uploads {
+            try await cleaning?.abort(upload)
+            logger.notice(
+                "aborted the incomplete upload of \(upload.key) (\(upload.id)), started \(upload.started.map { $0.formatted(.iso8601) } ?? "at an unknown time")"
+            )
+        }
+        for folder in report.folders {
+            try await store.delete(folder.keys)
+            logger.notice(
+                "removed the incomplete snapshot \(folder.prefix) (\(folder.keys.count) object(s), no manifest)")
+        }
+        if let local {
+            _ = try await local.removeEmptyFolders(
+                prefix: "", olderThan: cutoff, dryRun: false, removedKeys: removedKeys)
         }
         return report
     }

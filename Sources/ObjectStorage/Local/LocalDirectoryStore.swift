@@ -289,34 +289,48 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
 
     /// Removes the empty folders under `prefix`'s folder not changed since `cutoff` (a killed put can leave the
     /// folders it made; a put under way has just made its own).
-    package func removeEmptyFolders(prefix: String, olderThan cutoff: Date, dryRun: Bool = false) async throws -> Int {
+    /// - Parameter removedKeys: Objects and temporary files just removed by the caller (or that it would remove, in a
+    ///   dry run): a folder they leave empty goes too, although removing them made it look new.
+    package func removeEmptyFolders(
+        prefix: String, olderThan cutoff: Date, dryRun: Bool = false, removedKeys: Set<String> = []
+    ) async throws -> Int {
         let root = root
+        let removedPaths = Set(removedKeys.map { root + "/" + $0 })
         return try await BlockingIO.run {
             let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
             return Self.removeEmpty(
-                root + (folderPart.isEmpty ? "" : "/" + folderPart), isRoot: true, cutoff: cutoff, dryRun: dryRun
+                root + (folderPart.isEmpty ? "" : "/" + folderPart), isRoot: true, cutoff: cutoff, dryRun: dryRun,
+                removedPaths: removedPaths
             ).count
         }
     }
 
     /// - Returns: The folders removed (or, with `dryRun`, that would be), and whether `folder` is (or would be) gone.
-    static func removeEmpty(_ folder: String, isRoot: Bool, cutoff: Date, dryRun: Bool) -> (count: Int, gone: Bool) {
+    static func removeEmpty(
+        _ folder: String, isRoot: Bool, cutoff: Date, dryRun: Bool, removedPaths: Set<String>
+    ) -> (count: Int, gone: Bool) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return (0, false) }
-        // Its age before its children go: removing one touches the folder, which must not make it look new.
+        // Its age before its children go: removing one touches the folder, which must not make it look new. Nor does
+        // removing what the caller removed under it (their folders' times changed then, pruned or not).
         var info = stat()
-        let old = lstat(folder, &info) == 0 && date(info) <= cutoff
+        var old = lstat(folder, &info) == 0 && date(info) <= cutoff
         var removed = 0
         var remaining = 0
         for name in names {
+            let path = folder + "/" + name
             var info = stat()
-            if lstat(folder + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                let child = removeEmpty(folder + "/" + name, isRoot: false, cutoff: cutoff, dryRun: dryRun)
+            if removedPaths.contains(path) {
+                continue  // still there in a dry run
+            } else if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                let child = removeEmpty(
+                    path, isRoot: false, cutoff: cutoff, dryRun: dryRun, removedPaths: removedPaths)
                 removed += child.count
                 if !child.gone { remaining += 1 }
             } else {
                 remaining += 1
             }
         }
+        if removedPaths.contains(where: { $0.hasPrefix(folder + "/") }) { old = true }
         guard !isRoot, remaining == 0, old else { return (removed, false) }
         if dryRun { return (removed + 1, true) }
         guard (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true, rmdir(folder) == 0 else {
@@ -325,7 +339,8 @@ extension LocalDirectoryStore: IncompleteUploadCleaning {
         return (removed + 1, true)
     }
 
-    /// The temporary files (`.dynokeeper-tmp-*`) under `root/relative`; the key is that of the object being put.
+    /// The temporary files (`.dynokeeper-tmp-*`) under `root/relative`; the key is the temporary file's path under the
+    /// root.
     static func walkTemporary(root: String, relative: String, into found: inout [IncompleteUpload]) throws {
         let folder = relative.isEmpty ? root : root + "/" + relative
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }

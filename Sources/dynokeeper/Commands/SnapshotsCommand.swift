@@ -101,7 +101,7 @@ struct SnapshotsListCommand: AsyncParsableCommand {
                     entry.manifest.type.rawValue,
                     Format.bytes(entry.manifest.size), Format.bytes(entry.manifest.storedSize),
                     String(entry.manifest.keyCount),
-                    Format.age(entry.id.date),
+                    entry.id.isFuture() ? "in the future" : Format.age(entry.id.date),
                 ]
             }
         let widths = (0..<7).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -115,8 +115,10 @@ struct SnapshotsListCommand: AsyncParsableCommand {
         } else {
             let stored = entries.reduce(Int64(0)) { $0 + $1.manifest.storedSize }
             let pinned = entries.filter(\.pinned).count
+            // As restores see it: a snapshot dated in the future is never the newest.
+            let newest = entries.first { !$0.id.isFuture() }.map(\.id.text) ?? "none (all dated in the future)"
             print(
-                "\(entries.count) snapshot(s)\(pinned > 0 ? ", \(pinned) pinned" : ""), \(Format.bytes(stored)) stored, newest \(entries.first!.id), oldest \(entries.last!.id)"
+                "\(entries.count) snapshot(s)\(pinned > 0 ? ", \(pinned) pinned" : ""), \(Format.bytes(stored)) stored, newest \(newest), oldest \(entries.last!.id)"
             )
         }
     }
