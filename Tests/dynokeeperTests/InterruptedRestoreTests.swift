@@ -156,6 +156,12 @@ import Testing
                 }
                 #expect(status.status == 2, "\(context): \(status.stdoutText) \(status.stderrText)")
                 #expect(status.stdoutText.contains("unfinished restore: snapshot"), "\(context)")
+                // The set-aside data and the fetched snapshot are the node's whole dataset: only their owner reaches
+                // them, whatever the files' own modes.
+                let work = node.redis.dataPath + "/.dynokeeper-restore"
+                if let attributes = try? FileManager.default.attributesOfItem(atPath: work) {
+                    #expect(attributes[.posixPermissions] as? Int == 0o700, "\(context): \(attributes)")
+                }
                 // Backups are refused while the node holds half-restored data, from the CLI and the API.
                 let refused = try await node.cli(["backup"])
                 #expect(
