@@ -256,9 +256,21 @@ import Testing
                     _ = try await node.restore(store: store.store).run(Self.request(node))
                 }
                 #expect(FileManager.default.fileExists(atPath: state.file("restore-journal.json")))
+                // While a restore runs (it holds the lock), a new one is told the node is busy, not that an earlier
+                // one did not finish.
+                let held = try NodeLock.acquire(try node.folders, operation: "restore")
+                #expect(throws: NodeBusyError.self) { _ = try node.restore(store: store.store).unfinishedRestore() }
+                held.release()
+                #expect(try node.restore(store: store.store).unfinishedRestore() != nil)
                 // Redis is down and redis.conf is gone from the configuration: the journal says where everything is.
                 node.configuration.redis.conf = nil
                 try FileManager.default.removeItem(atPath: node.redis.directory.file("broken"))
+                // status, /v1/status and the metric find it there too.
+                let inspected = await NodeComponents(
+                    configuration: node.configuration, node: try node.settings, store: store.store,
+                    logger: Engine.logger
+                ).nodeGuard.inspect()
+                #expect(inspected.unfinishedRestore != nil && inspected.stateFolder == state.path, "\(inspected)")
                 let outcome = try await node.restore(store: store.store).rollback()
                 #expect(outcome.contains("Rolled back"), "\(outcome)")
                 #expect(try await node.content() == own)
@@ -269,6 +281,43 @@ import Testing
                 }
                 #expect(none != nil)
             }
+        }
+    }
+
+    /// dynokeeper's ACL user made with ACL SETUSER alone is gone once Redis restarts: the wait after redis.start says
+    /// so at once (it waited out its time-out, then blamed a Redis that did not answer).
+    @Test func credentialsRefusedAfterTheStartAreSaidAtOnce() async throws {
+        let folder = try TemporaryDirectory(prefix: "acl-gone")
+        defer { folder.remove() }
+        try "keeper-secret\n".write(toFile: folder.file("password"), atomically: true, encoding: .utf8)
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(
+                RestoreNode.make(moreYAML: "redis.user: keeper\nredis.password_file: \(folder.file("password"))")
+            ) { node in
+                _ = try await node.redis.cli(["ACL", "SETUSER", "keeper", "on", ">keeper-secret", "+@all", "~*", "&*"])
+                _ = try await Self.snapshotThenOwnData(node, store: store.store)
+                let error = await expectFailure(.unfinishedRestore) {
+                    _ = try await node.restore(store: store.store).run(Self.request(node))
+                }
+                let message = error?.message ?? ""
+                #expect(message.contains("refuses dynokeeper's credentials"), "\(message)")
+                #expect(message.contains("WRONGPASS"), "\(message)")
+                #expect(!message.contains("did not answer within"), "\(message)")
+            }
+        }
+    }
+
+    /// A state folder made before Redis's data folder let its group write (the README's set-up for a dynokeeper user
+    /// of its own, in Redis's group) follows it the next time its owner takes the lock.
+    @Test func theStateFolderFollowsTheDataFoldersGroupAccess() async throws {
+        try await withResource(RestoreNode.make()) { node in
+            let folders = try node.folders
+            try FileManager.default.createDirectory(atPath: folders.state, withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.posixPermissions: 0o750], ofItemAtPath: folders.state)
+            try FileManager.default.setAttributes([.posixPermissions: 0o770], ofItemAtPath: folders.data)
+            try NodeLock.acquire(folders, operation: "backup").release()
+            let mode = try FileManager.default.attributesOfItem(atPath: folders.state)[.posixPermissions] as? Int
+            #expect(mode == 0o770, "\(String(describing: mode.map { String($0, radix: 8) }))")
         }
     }
 

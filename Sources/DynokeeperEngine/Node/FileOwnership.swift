@@ -73,7 +73,21 @@ struct FileOwnership: Sendable, Equatable {
 enum StateFolder {
     static func make(_ folders: NodeFolders) throws {
         var info = stat()
-        if stat(folders.state, &info) == 0 { return }
+        if stat(folders.state, &info) == 0 {
+            // Made before the data folder's group could write (the README's set-up for a dynokeeper user of its
+            // own): its owner keeps it in step.
+            if info.st_uid == geteuid(), let data = FileOwnership.of(folders.data)?.mode,
+                data & 0o070 & ~info.st_mode != 0
+            {
+                chmod(folders.state, (info.st_mode & 0o7777) | (data & 0o070))
+            }
+            if let problem = FolderAccess.problem(folders.state, what: "dynokeeper's state folder") {
+                throw DynokeeperError.snapshot(
+                    "\(problem); give this user write access to it (chmod g+rwx on it when this user is in its group), or set node.state_dir to a folder this user can write"
+                )
+            }
+            return
+        }
         do {
             try FileManager.default.createDirectory(atPath: folders.state, withIntermediateDirectories: true)
         } catch {

@@ -50,7 +50,18 @@ package struct NodeGuard: Sendable {
         do {
             return await inspect(try await NodeFolders.resolve(configuration, connector: connector))
         } catch {
-            return NodeState(problem: "cannot find the state folder: \(error)")
+            // Redis down, and neither redis.conf nor redis.data_dir: node.state_dir still says where a journal would
+            // be, and the journal where the data is.
+            guard let state = configuration.node.stateDir else {
+                return NodeState(problem: "cannot find the state folder: \(error)")
+            }
+            do {
+                return await inspect(try NodeFolders.forRecovery(configuration))
+            } catch is NoUnfinishedRestoreError {
+                return await inspect(NodeFolders(data: state, state: state, dataOrigin: "node.state_dir"))
+            } catch {
+                return NodeState(problem: "cannot read the state folder \(state): \(error)")
+            }
         }
     }
 

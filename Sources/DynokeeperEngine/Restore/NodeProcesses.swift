@@ -156,7 +156,18 @@ package struct RedisService: Sendable {
                     "Redis at \(connector.address) did not answer within \(startTimeout) after \(startCommand); its log says why"
                 )
             }
-            if let redis = try? await connector.connect(commandTimeout: .seconds(10)) {
+            let connection: RedisConnection?
+            do {
+                connection = try await connector.connect(commandTimeout: .seconds(10))
+            } catch let error as RedisError where error.isAuthenticationFailure {
+                // It will not change by waiting: say so now, rather than after the start's time-out.
+                throw NodeControlError(
+                    "Redis at \(connector.address) answers after \(startCommand) but refuses dynokeeper's credentials (\(error)): an ACL user made with ACL SETUSER alone is gone after a restart; define it in redis.conf or Redis's ACL file"
+                )
+            } catch {
+                connection = nil  // not up yet
+            }
+            if let redis = connection {
                 // Polls on this connection while it answers (`false` once it fails: connect again).
                 let loaded = try await redis.closing { redis in
                     while ContinuousClock.now < deadline {

@@ -96,8 +96,15 @@ extension NodeRestore {
         return DynokeeperError(
             .unfinishedRestore,
             prefix
-                + "\(error). Where the node's previous data is now: \(journal.previousDataSummary). The journal \(folders.journal) records where every file is; once the cause is fixed, run `dynokeeper restore --rollback` again (it is safe to repeat), or see the README's manual recovery"
+                + "\(clause(error)). Where the node's previous data is now: \(journal.previousDataSummary). The journal \(folders.journal) records where every file is; once the cause is fixed, run `dynokeeper restore --rollback` again (it is safe to repeat), or see the README's manual recovery"
         )
+    }
+
+    /// An error's text to go on with more text after it: without its own final full stop.
+    static func clause(_ error: any Error) -> String {
+        var text = "\(error)"
+        while text.hasSuffix(".") { text.removeLast() }
+        return text
     }
 }
 

@@ -287,6 +287,8 @@ package struct NodeRestore: Sendable {
     package func unfinishedRestore() throws -> UnfinishedRestoreError? {
         let folders = try NodeFolders.forRestore(configuration)
         guard let journal = try RestoreJournal.load(folders), !journal.isUntouched else { return nil }
+        // A restore still running holds the lock: the node is busy, not left half-restored.
+        if let holder = NodeLock.currentHolder(folders) { throw NodeBusyError(holder: holder, lockPath: folders.lock) }
         return UnfinishedRestoreError(journal: journal, journalPath: folders.journal)
     }
 

@@ -76,9 +76,9 @@ struct RestoreMachine {
             } catch let rollbackError {
                 throw NodeRestore.rollbackFailure(
                     rollbackError, folders: folders, fallback: journal,
-                    restoreError: "restore failed at \(step): \(error)")
+                    restoreError: "restore failed at \(step): \(NodeRestore.clause(error))")
             }
-            throw DynokeeperError.snapshot("restore failed at \(step): \(error). \(outcome)")
+            throw DynokeeperError.snapshot("restore failed at \(step): \(NodeRestore.clause(error)). \(outcome)")
         }
         try await timed("remove the set-aside files", recorded: "remove the set-aside files") { machine in
             try await LocalFileSystem.remove(machine.journal.work)

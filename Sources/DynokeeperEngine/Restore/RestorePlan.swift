@@ -50,7 +50,7 @@ package struct RestorePlan: Sendable, Codable, Equatable {
         case .aof:
             guard layout.appendOnly else {
                 throw DynokeeperError.snapshot(
-                    "snapshot \(source.id) is an AOF snapshot, but this Redis runs with appendonly no and would not load it: set appendonly yes in redis.conf, or restore an RDB snapshot"
+                    "snapshot \(source.id) is an AOF snapshot, but this Redis's configuration has appendonly no, so it would not load it: set appendonly yes in redis.conf, or restore an RDB snapshot"
                 )
             }
             if let sourceFolder = source.manifest?.redis.aofDirectory,
