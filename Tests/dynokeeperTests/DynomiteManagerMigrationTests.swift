@@ -82,4 +82,56 @@ import Testing
             #expect(try Data(contentsOf: URL(fileURLWithPath: written)) == dump)
         }
     }
+
+    /// A node of a new cluster that fills itself at start-up from Dynomite-manager's objects, as Dynomite-manager's v2
+    /// properties asked (restore.enabled and restore.date), from a JVM that ran in Los Angeles: its objects are named by
+    /// Los Angeles midnights, and the day is read there (restore.timezone).
+    @Test func aNewNodeFillsItselfAtStartUpFromTheDaysObjectOfItsTimeZone() async throws {
+        let server = try await SeaweedFS.shared()
+        let bucket = try await server.makeBucket("dm-on-start")
+        try await withResource(ManagedRedis()) { redis in
+            try await redis.start()
+            let losAngeles = try #require(TimeZone(identifier: "America/Los_Angeles"))
+            // Two days' objects, each the RDB of that day's data.
+            for (day, value) in [("2026-11-19", "the-19th"), ("2026-11-20", "the-20th")] {
+                _ = try await redis.cli(["SET", "greeting", value])
+                _ = try await redis.cli(["SAVE"])
+                var calendar = Calendar(identifier: .gregorian)
+                calendar.timeZone = losAngeles
+                let parts = day.split(separator: "-").compactMap { Int($0) }
+                let midnight = try #require(
+                    calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])))
+                let key = "dmbase/dc1/rack1/0/\(Int64(midnight.timeIntervalSince1970 * 1000))"
+                try await server.awsCheck([
+                    "s3api", "put-object", "--bucket", bucket, "--key", key, "--body", redis.dataPath + "/dump.rdb",
+                ])
+            }
+            // A new node: empty.
+            _ = try await redis.cli(["FLUSHALL"])
+            let folder = try TemporaryDirectory(prefix: "dm-on-start")
+            defer { folder.remove() }
+            let environment: [String: String?] = [
+                "DYNOKEEPER_REDIS_PORT": String(redis.port), "DYNOKEEPER_REDIS_CONF": redis.confPath,
+                "DYNOKEEPER_REDIS_START": redis.startCommand, "DYNOKEEPER_REDIS_STOP": redis.stopCommand,
+                "DYNOKEEPER_STORAGE_ENDPOINT": server.endpoint, "DYNOKEEPER_RESTORE_TIMEZONE": "America/Los_Angeles",
+                "DBSIDECAR_AWS_DYNO_BACKUP_BUCKET_NAME": bucket, "DBSIDECAR_AWS_DYNO_BACKUP_S3_BASE_DIR": "dmbase",
+                "DBSIDECAR_COMMON_DYNO_BACKUP_RESTORE_ENABLED": "true",
+                "DBSIDECAR_COMMON_DYNO_BACKUP_RESTORE_DATE": "20261120", "FLORIDA_DYNO_PERSISTENCE_TYPE": "rdb",
+                "DYNOKEEPER_SERVER_LISTEN": "127.0.0.1:\(try FreePort.next())", "DYNOKEEPER_LOG_LEVEL": "info",
+                "DYNOKEEPER_NODE_STATE_DIR": folder.file("state"),
+                "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            ]
+            let serve = try BackgroundProcess(
+                try DynokeeperBinary.path, ["serve"], logPath: folder.file("serve.log"),
+                environment: DynokeeperBinary.cleanEnvironment(environment), currentDirectory: folder.path)
+            try await serve.waitUntil("the restore at start-up", timeout: .seconds(120)) {
+                serve.logTail(lines: 200).contains("restore.on_start: ")
+            }
+            let log = serve.logTail(lines: 200)
+            await serve.stop()
+            #expect(log.contains("restore.on_start: restored snapshot 20261120T080000Z"), "\(log)")
+            #expect(try await redis.cli(["GET", "greeting"]).stdoutText == "the-20th\n")
+        }
+    }
 }
