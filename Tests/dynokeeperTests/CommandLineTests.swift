@@ -72,6 +72,12 @@ import Testing
 
         try "dyn_o_mite:\n  tokens: [not, a, token]\n".write(
             toFile: folder.file("bad-dynomite.yml"), atomically: false, encoding: .utf8)
+        // A local store others on the host may read is allowed, and said.
+        let readable = try await check("storage:\n  url: \(folder.file("store"))\n  local_file_mode: \"0644\"\n")
+        #expect(
+            readable.stdoutText.contains(
+                "warning: storage.local_file_mode 644 and local_folder_mode 700 let other users"),
+            "\(readable.stdoutText)")
         let malformed = try await check("node:\n  dynomite_yaml: \(folder.file("bad-dynomite.yml"))\n")
         #expect(malformed.status == 1)
         #expect(malformed.stdoutText.contains("error: "), "\(malformed.stdoutText)")

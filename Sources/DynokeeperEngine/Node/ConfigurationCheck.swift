@@ -103,6 +103,16 @@ package struct ConfigurationCheck: Sendable {
         if configuration.backup.enabled, let next = configuration.backup.schedule.next(after: Date()) {
             check.resolved.append(("next scheduled backup", next.formatted(.iso8601), "backup.schedule"))
         }
+        if case .file = configuration.storage.url,
+            configuration.storage.localFileMode & 0o077 != 0 || configuration.storage.localFolderMode & 0o077 != 0
+        {
+            check.findings.append(
+                Finding(
+                    level: .warning,
+                    message:
+                        "storage.local_file_mode \(String(configuration.storage.localFileMode, radix: 8)) and local_folder_mode \(String(configuration.storage.localFolderMode, radix: 8)) let other users of this host read the backups, the node's whole dataset"
+                ))
+        }
         if configuration.server.token == nil && !configuration.server.isLoopback {
             check.findings.append(
                 Finding(
