@@ -159,8 +159,24 @@ package struct RingCoordinator: Sendable {
         let persistence = request.type ?? configuration.backup.type
         logger.info("ring backup \(id) of \(configuration.cluster): \(members.count) node(s)")
         let body = BackupRequest(type: persistence, snapshotID: id)
-        let outcomes = await run(members) { member in
+        var outcomes = await run(members) { member in
             (try await peers.startBackup(member.url, body), nil)
+        }
+        // A node whose snapshot is complete in the store took part, whatever its job says: its answer was lost, or a
+        // POST retried after a time-out found the id taken by the backup it had started.
+        let catalog = SnapshotCatalog(store: store, logger: logger)
+        for index in outcomes.indices where outcomes[index].state != .succeeded {
+            guard let member = members.first(where: { $0.url == outcomes[index].url }),
+                let stored = try? await catalog.snapshot(id, of: member.node)
+            else { continue }
+            logger.notice(
+                "ring backup \(id): \(member.url) reported \(outcomes[index].error ?? "a failure"), but its snapshot is complete in the store"
+            )
+            outcomes[index].state = .succeeded
+            outcomes[index].error = nil
+            outcomes[index].result = JobResult(
+                snapshot: id.text, size: stored.manifest.size, storedSize: stored.manifest.storedSize,
+                keys: stored.manifest.keyCount)
         }
         var nodes = outcomes + unreachable
         let succeeded =

@@ -369,6 +369,61 @@ import Testing
         }
     }
 
+    /// A node whose job reports a failure while its snapshot is complete in the store (its POST retried after a
+    /// time-out found the id taken by the backup the first one started) took part: the ring snapshot is complete.
+    @Test func aNodeWhoseSnapshotIsInTheStoreTookPartWhateverItsJobSays() async throws {
+        let folder = try TemporaryDirectory(prefix: "ring-lost-answer")
+        defer { folder.remove() }
+        let store = folder.file("store")
+        let peer = try await FakeHTTPServer.start { request in
+            switch (request.method, request.path) {
+            case ("GET", "/v1/status"):
+                return .init(
+                    body:
+                        #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}}"#
+                )
+            case ("POST", "/v1/backups"):
+                // The first POST's backup, stored; its answer is what was lost.
+                let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
+                let id = body?["snapshot_id"] as? String ?? ""
+                let prefix = store + "/c/dc1/rack1/0/\(id)/"
+                let manifest = ContractValues.manifestJSON
+                    .replacingOccurrences(of: "20261124T020000Z", with: id)
+                    .replacingOccurrences(of: #""cluster": "prod""#, with: #""cluster": "c""#)
+                    .replacingOccurrences(of: #""tokens": "100""#, with: #""tokens": "0""#)
+                    .replacingOccurrences(
+                        of: #","# + "\n"
+                            + #"         "encryption": {"algorithm": "aes-256-gcm-chunked", "key_fingerprint": "0a1b2c", "chunk_size": 1048576}}"#,
+                        with: "}")
+                try? FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: prefix + "dump.rdb.zst", contents: Data(count: 20))
+                FileManager.default.createFile(atPath: prefix + "manifest.json", contents: Data(manifest.utf8))
+                return .init(status: 202, body: #"{"id": "backup-2"}"#)
+            case ("GET", "/v1/jobs/backup-2"):
+                return .init(
+                    body:
+                        #"{"id": "backup-2", "kind": "backup", "state": "failed", "parameters": {}, "trigger": "api", "progress_bytes": 0, "total_bytes": 0, "created_at": "2026-11-29T00:00:00Z", "finished_at": "2026-11-29T00:00:01Z", "error": "snapshot of node c dc1/rack1/0 already exists"}"#
+                )
+            default:
+                return .init(status: 404, body: "")
+            }
+        }
+        try await withScoped(peer, stop: { await $0.stop() }) { peer in
+            let coordinator = try Self.coordinator(peer: peer.url, folder: folder)
+            try await withScoped(
+                coordinator,
+                stop: {
+                    await $0.peers.shutdown(); try? await $0.store.shutdown()
+                }
+            ) {
+                coordinator in
+                let report = try await coordinator.backup(RingBackupRequest())
+                #expect(report.succeeded && report.ringManifest != nil, "\(report)")
+                #expect(report.nodes.first?.state == .succeeded && report.nodes.first?.result?.keys == 3, "\(report)")
+            }
+        }
+    }
+
     /// Snapshot ids are to the second: a ring backup in the second of the newest ring snapshot takes the next one,
     /// rather than an id whose node snapshots exist (the nodes would refuse it).
     @Test func aRingBackupInTheSecondOfThePreviousOneTakesTheNext() async throws {
