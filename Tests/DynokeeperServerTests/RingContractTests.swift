@@ -37,6 +37,17 @@ import Testing
             pollInterval: .milliseconds(10))
     }
 
+    /// Runs `body` with `coordinator`, and shuts its peer client and store down afterwards.
+    static func withCoordinator<Result>(
+        _ coordinator: RingCoordinator, _ body: (RingCoordinator) async throws -> Result
+    ) async throws -> Result {
+        try await withScoped(
+            coordinator,
+            stop: {
+                await $0.peers.shutdown(); try? await $0.store.shutdown()
+            }, body)
+    }
+
     /// What a dynokeeper before contract 2 answered: no `contract`, results as strings.
     static let oldStatus = """
         {"version": "0.3.0", "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"},
@@ -53,12 +64,7 @@ import Testing
         }
         try await withScoped(peer, stop: { await $0.stop() }) { peer in
             let coordinator = try Self.coordinator(peer: peer.url, folder: folder)
-            try await withScoped(
-                coordinator,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) { coordinator in
+            try await Self.withCoordinator(coordinator) { coordinator in
                 let backup = await #expect(throws: DynokeeperError.self) {
                     _ = try await coordinator.backup(RingBackupRequest())
                 }
@@ -148,13 +154,7 @@ import Testing
         try await withScoped(peer, stop: { await $0.stop() }) { peer in
             let coordinator = try Self.coordinator(
                 peer: peer.url, folder: folder, peers: PeerClient(token: nil, timeout: .seconds(1), attempts: 2))
-            try await withScoped(
-                coordinator,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) {
-                coordinator in
+            try await Self.withCoordinator(coordinator) { coordinator in
                 let report = try await coordinator.backup(RingBackupRequest())
                 #expect(posts.count == 2, "the POST was retried")
                 #expect(report.nodes.first?.state == .succeeded, "\(report.nodes)")
@@ -215,13 +215,7 @@ import Testing
         try await withScoped(peer, stop: { await $0.stop() }) { peer in
             let coordinator = try Self.coordinator(
                 peer: peer.url, folder: folder, extra: "encryption:\n  key_file: \(key)")
-            try await withScoped(
-                coordinator,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) {
-                coordinator in
+            try await Self.withCoordinator(coordinator) { coordinator in
                 let id = try #require(SnapshotID("20261129T020000Z"))
                 let identity = NodeIdentity(cluster: "c", datacenter: "dc1", rack: "rack1", tokens: "0")
                 let prefix = SnapshotLayout.snapshotPrefix(identity, id)
@@ -276,13 +270,7 @@ import Testing
         let second = try await peer(instance: "bbbb")
         try await withScoped([first, second], stop: { for peer in $0 { await peer.stop() } }) { peers in
             let twins = try Self.coordinator(peer: peers[0].url, folder: folder, more: [peers[1].url])
-            try await withScoped(
-                twins,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) {
-                coordinator in
+            try await Self.withCoordinator(twins) { coordinator in
                 let error = await #expect(throws: DynokeeperError.self) {
                     _ = try await coordinator.backup(RingBackupRequest())
                 }
@@ -294,13 +282,7 @@ import Testing
             // The first peer twice (as localhost and 127.0.0.1): one member, one backup asked for.
             let alias = peers[0].url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
             let once = try Self.coordinator(peer: peers[0].url, folder: folder, more: [alias])
-            try await withScoped(
-                once,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) {
-                coordinator in
+            try await Self.withCoordinator(once) { coordinator in
                 let members = try await coordinator.members().members
                 #expect(members.count == 1)
             }
@@ -344,13 +326,7 @@ import Testing
             let first = peers[0].url < peers[1].url ? 0 : 1
             racks[first].withLockedValue { $0 = "rack2" }
             let coordinator = try Self.coordinator(peer: peers[0].url, folder: folder, more: [peers[1].url])
-            try await withScoped(
-                coordinator,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) {
-                coordinator in
+            try await Self.withCoordinator(coordinator) { coordinator in
                 let report = try await coordinator.backup(RingBackupRequest())
                 #expect(report.succeeded, "\(report)")
                 let key = try #require(report.ringManifest)
@@ -410,13 +386,7 @@ import Testing
         }
         try await withScoped(peer, stop: { await $0.stop() }) { peer in
             let coordinator = try Self.coordinator(peer: peer.url, folder: folder)
-            try await withScoped(
-                coordinator,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) {
-                coordinator in
+            try await Self.withCoordinator(coordinator) { coordinator in
                 let report = try await coordinator.backup(RingBackupRequest())
                 #expect(report.succeeded && report.ringManifest != nil, "\(report)")
                 #expect(report.nodes.first?.state == .succeeded && report.nodes.first?.result?.keys == 3, "\(report)")
@@ -448,13 +418,7 @@ import Testing
             // The clock stands still in that second.
             let coordinator = try Self.coordinator(
                 peer: peer.url, folder: folder, now: { id.date.addingTimeInterval(0.2) })
-            try await withScoped(
-                coordinator,
-                stop: {
-                    await $0.peers.shutdown(); try? await $0.store.shutdown()
-                }
-            ) {
-                coordinator in
+            try await Self.withCoordinator(coordinator) { coordinator in
                 let node = RingManifest.Node(datacenter: "dc1", rack: "rack1", tokens: "0", prefix: "p/", url: peer.url)
                 let manifest = RingManifest(
                     snapshotID: id, cluster: "c", type: .rdb, nodes: [node], startedAt: id.date, finishedAt: id.date)
