@@ -10,6 +10,7 @@ It prints tables of wall time and peak memory (max RSS). Run it through `make be
 Everything it starts listens on 127.0.0.1 and is stopped at the end.
 """
 import argparse
+import calendar
 import json
 import os
 import random
@@ -38,6 +39,14 @@ def free_port(offset=None):
                     ok = False
         if ok:
             return port
+
+
+def iso_seconds(text):
+    """Seconds since the epoch of an ISO 8601 UTC time such as 2026-11-30T10:59:34.043Z (0 for none)."""
+    if not text:
+        return 0
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + (float("0." + fraction) if fraction else 0)
 
 
 def wait_for(what, check, timeout=120):
@@ -409,7 +418,9 @@ def pitr_benchmark(options, work, binary, env, endpoint, servers):
             target = master_offset()
             wait_for("the archive to catch up", lambda: status().get("stored_offset", -1) >= target, 600)
             moment = time.time()
-            time.sleep(0.05)
+            # The archive reaches a moment once a marker sent after it is stored (a segment closes every second).
+            wait_for("the archive to reach the moment",
+                     lambda: iso_seconds(status().get("stored_until")) >= moment, 600)
             archive_bytes.append(stored_bytes(binary, denv, work) - before)
             with open(f"/proc/{serve.pid}/status") as f:
                 serve_rss.append(int([l for l in f if l.startswith("VmHWM:")][0].split()[1]) / 1024)
