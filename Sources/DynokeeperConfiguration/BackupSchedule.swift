@@ -55,6 +55,16 @@ package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether two schedules run at the same moments (`daily 03:01` and `1 3 * * *`), over the coming weeks.
+    func runsAtTheSameMoments(as other: BackupSchedule) -> Bool {
+        var (mine, theirs) = (Date(timeIntervalSince1970: 1_798_761_600), Date(timeIntervalSince1970: 1_798_761_600))
+        for _ in 0..<60 {
+            guard let a = next(after: mine), let b = other.next(after: theirs), a == b else { return false }
+            (mine, theirs) = (a, b)
+        }
+        return true
+    }
+
     /// The time between two runs at most, to tell whether a run was missed: a day for `daily`, else the
     /// longest gap between consecutive runs over the coming weeks.
     package var period: TimeInterval {

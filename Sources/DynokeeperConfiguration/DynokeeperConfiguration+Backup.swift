@@ -13,8 +13,9 @@ extension DynokeeperConfiguration.Backup {
         let schedule: BackupSchedule
         if let native = try reader.parsed("backup.schedule", BackupSchedule.init(parsing:)) {
             if hour != nil || dmSchedule != nil,
-                BackupSchedule.dynomiteManager(hour: hour?.value ?? 12, schedule: dmSchedule?.value ?? "day")
-                    != native.value
+                let theirs = BackupSchedule.dynomiteManager(
+                    hour: hour?.value ?? 12, schedule: dmSchedule?.value ?? "day"),
+                !theirs.runsAtTheSameMoments(as: native.value)
             {
                 let theirs = reader.alias([DynomiteManagerKeys.hour, DynomiteManagerKeys.schedule])
                 throw ConfigurationError(
@@ -27,6 +28,12 @@ extension DynokeeperConfiguration.Backup {
             reader.record(
                 "backup.schedule", schedule.description,
                 reader.alias([DynomiteManagerKeys.hour, DynomiteManagerKeys.schedule]))
+        } else if reader.raw[DynomiteManagerKeys.snapshotEnabled] != nil {
+            // Dynomite-manager's backup switch without its hour: its default hour, at minute 1 as it ran.
+            schedule = BackupSchedule.dynomiteManager(hour: 12, schedule: "day")!
+            reader.record(
+                "backup.schedule", schedule.description,
+                .alias(of: [reader.named(DynomiteManagerKeys.snapshotEnabled), "Dynomite-manager's default hour 12"]))
         } else {
             schedule = .daily(hour: 12, minute: 0)
             reader.record("backup.schedule", schedule.description, .defaultValue)

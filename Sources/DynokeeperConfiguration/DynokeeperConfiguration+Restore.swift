@@ -73,6 +73,12 @@ extension DynokeeperConfiguration.Restore {
 }
 
 extension TimeZone {
-    /// Its name for messages: UTC is called so (Foundation names it GMT on Linux).
-    package var name: String { identifier == "GMT" ? "UTC" : identifier }
+    /// Its name for messages: UTC and offsets from it are called so (Foundation names them GMT, GMT+0200 on Linux).
+    package var name: String {
+        guard identifier.hasPrefix("GMT") else { return identifier }
+        let offset = secondsFromGMT()
+        guard offset != 0 else { return "UTC" }
+        let (hours, minutes) = (abs(offset) / 3600, abs(offset) % 3600 / 60)
+        return "UTC\(offset < 0 ? "-" : "+")\(hours < 10 ? "0" : "")\(hours):\(minutes < 10 ? "0" : "")\(minutes)"
+    }
 }

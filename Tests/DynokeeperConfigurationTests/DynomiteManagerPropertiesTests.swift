@@ -143,6 +143,22 @@ import Testing
         #expect(replaced.backup.type == .rdb)
     }
 
+    /// Dynomite-manager's backup switch without an hour means its default hour, at minute 1, as the import says; a
+    /// schedule written another way that runs at the same moments agrees with its hour.
+    @Test func scheduleDefaultsAndEquivalentSpellings() throws {
+        let switchOnly = try Self.load("florida.dyno.backup.snapshot.enabled=true\n")
+        #expect(switchOnly.backup.schedule == .daily(hour: 12, minute: 1))
+        let same = try DynokeeperConfiguration.parse(
+            yaml: "", path: "dynokeeper.yml",
+            environment: ["DYNOKEEPER_BACKUP_SCHEDULE": "1 3 * * *", "DM_DYNO_BACKUP_HOUR": "3"])
+        #expect(same.backup.schedule.description == "1 3 * * *")
+        #expect(throws: ConfigurationError.self) {
+            _ = try DynokeeperConfiguration.parse(
+                yaml: "", path: "dynokeeper.yml",
+                environment: ["DYNOKEEPER_BACKUP_SCHEDULE": "2 3 * * *", "DM_DYNO_BACKUP_HOUR": "3"])
+        }
+    }
+
     /// florida.dyno.persistence.enabled is a real property (Dynomite-manager wrote Redis's persistence settings
     /// from it): accepted in files, YAML and the environment, and listed as not used.
     @Test func dynomiteManagerPropertiesWithoutMeaningHereAreAcceptedAndListed() throws {
@@ -212,6 +228,11 @@ import Testing
         #expect(try RestorePoint.parse("20261120", timeZone: tokyo) == iso.date(from: "2026-11-20T14:59:59Z"))
         #expect(try RestorePoint.parse("2026-11-20", timeZone: tokyo) == iso.date(from: "2026-11-20T14:59:59Z"))
         #expect(try RestorePoint.parse("2026-11-20T09:00", timeZone: tokyo) == iso.date(from: "2026-11-20T00:00:00Z"))
+        // Messages call UTC and offsets from it so, never GMT.
+        #expect(TimeZone(identifier: "UTC")?.name == "UTC")
+        #expect(TimeZone(identifier: "UTC+2")?.name == "UTC+02:00")
+        #expect(TimeZone(secondsFromGMT: -(5 * 3600 + 1800))?.name == "UTC-05:30")
+        #expect(tokyo.name == "Asia/Tokyo")
         // An explicit offset is what it says.
         #expect(
             try RestorePoint.parse("2026-11-20T09:00:00Z", timeZone: tokyo) == iso.date(from: "2026-11-20T09:00:00Z"))

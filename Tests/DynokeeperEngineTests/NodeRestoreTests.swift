@@ -258,6 +258,9 @@ import Testing
                 let day = ISO8601DateFormatter().date(from: "2026-11-20T00:00:00Z")!
                 try await store.store.put(
                     "dc1/rack1/0/\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(bytes: rdb))
+                // Another object that reads as the same moment (leading zeros): not Dynomite-manager's, left out.
+                try await store.store.put(
+                    "dc1/rack1/0/0000\(Int64(day.timeIntervalSince1970 * 1000))", bytes: ByteBuffer(string: "xx"))
                 try await node.scribble("later")
 
                 let report = try await node.restore(store: store.store).run(

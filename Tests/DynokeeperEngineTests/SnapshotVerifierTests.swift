@@ -128,6 +128,16 @@ import Testing
                 }
                 #expect(refused?.code == .invalidRequest)
                 _ = try await export.fetch(selected, into: folder.path + "/out", force: true)
+                // A damaged object never replaces a good file, nor stays behind under a temporary name.
+                let fetched = try FileManager.default.contentsOfDirectory(atPath: folder.path + "/out").sorted()
+                let good = try Self.contents(of: folder.path + "/out")
+                var damaged = selected
+                damaged.files[0].sha256 = String(repeating: "0", count: 64)
+                await #expect(throws: (any Error).self) {
+                    _ = try await export.fetch(damaged, into: folder.path + "/out", force: true)
+                }
+                #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path + "/out").sorted() == fetched)
+                #expect(try Self.contents(of: folder.path + "/out") == good)
 
                 // The printed arguments point redis-server at the fetched folder (the last --dir wins).
                 try await withResource(
@@ -138,6 +148,19 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Every regular file under a folder, by relative path.
+    static func contents(of folder: String) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for case let name as String in FileManager.default.enumerator(atPath: folder)! {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: folder + "/" + name, isDirectory: &isFolder), !isFolder.boolValue
+            {
+                files[name] = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))
+            }
+        }
+        return files
     }
 
     /// A damaged manifest in another snapshot's folder blocks only what needs every manifest (the newest, a date),

@@ -117,6 +117,16 @@ import Testing
             }
             #expect(failing.logTail(lines: 200).contains("the restore at start-up failed"))
             await failing.stop()
+            // Nor from the command line: the next start would restore that empty snapshot.
+            var pendingEnvironment = node.environment()
+            pendingEnvironment.merge([
+                "DYNOKEEPER_RESTORE_ON_START": "true", "DYNOKEEPER_STORAGE_URL": empty.path,
+                "DYNOKEEPER_NODE_STATE_DIR": folder.file("state"),
+            ]) { $1 }
+            let refused = try await DynokeeperBinary.run(["backup"], environment: pendingEnvironment)
+            #expect(
+                refused.status == 1 && refused.stderrText.contains("restore.on_start has not restored this node yet"),
+                "\(refused.stderrText)")
             let listed = try await DynokeeperBinary.run(
                 ["snapshots"], environment: node.environment().merging(["DYNOKEEPER_STORAGE_URL": empty.path]) { $1 })
             #expect(listed.stdoutText.contains("(no complete snapshots)"), "\(listed.stdoutText)")

@@ -37,10 +37,28 @@ package struct SnapshotExport: Sendable {
             )
         }
         let downloader = SnapshotDownloader(store: store, keys: keys, logger: logger, progress: progress)
-        for file in source.files {
-            let path = folder + "/" + file.name
-            try await LocalFileSystem.remove(path)
-            try await downloader.fetch(file, to: path)
+        // Each file under a temporary name beside its own; only once every one is checked do they take their names
+        // (a damaged object never replaces a good file, nor stays behind looking like one).
+        var fetched: [(temporary: String, path: String)] = []
+        do {
+            for file in source.files {
+                let path = folder + "/" + file.name
+                let name = (path as NSString).lastPathComponent
+                let temporary = (path as NSString).deletingLastPathComponent + "/.dynokeeper-fetch-" + name
+                fetched.append((temporary, path))
+                try await LocalFileSystem.remove(temporary)
+                try await downloader.fetch(file, to: temporary)
+            }
+        } catch {
+            for file in fetched { try? await LocalFileSystem.remove(file.temporary) }
+            throw error
+        }
+        for file in fetched {
+            try await LocalFileSystem.remove(file.path)
+            guard rename(file.temporary, file.path) == 0 else {
+                throw DynokeeperError.snapshot(
+                    "cannot rename \(file.temporary) to \(file.path): \(String(cString: strerror(errno)))")
+            }
         }
         return Self.redisArguments(source, folder: folder)
     }

@@ -104,7 +104,7 @@ package struct ConfigurationCheck: Sendable {
             check.resolved.append(("next scheduled backup", next.formatted(.iso8601), "backup.schedule"))
         }
         if case .file = configuration.storage.url,
-            configuration.storage.localFileMode & 0o077 != 0 || configuration.storage.localFolderMode & 0o077 != 0
+            configuration.storage.localFileMode & 0o007 != 0 || configuration.storage.localFolderMode & 0o007 != 0
         {
             check.findings.append(
                 Finding(

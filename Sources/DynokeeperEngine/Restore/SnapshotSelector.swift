@@ -131,7 +131,8 @@ package struct SnapshotSelector: Sendable {
         let prefix = SnapshotLayout.dynomiteManagerPrefix(node)
         return try await store.listAll(prefix: prefix).compactMap { info in
             let last = info.key.dropFirst(prefix.count)
-            guard !last.contains("/"), let millis = Int64(last), millis > 0 else { return nil }
+            // As Java's Long.toString wrote it: digits only, no leading zero (another object is not its twin).
+            guard !last.contains("/"), let millis = Int64(last), millis > 0, String(millis) == last else { return nil }
             return (SnapshotID(date: Date(timeIntervalSince1970: TimeInterval(millis) / 1000)), info)
         }
     }

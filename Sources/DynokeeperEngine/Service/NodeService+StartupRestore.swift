@@ -59,14 +59,7 @@ extension NodeService {
     /// start-up failed or has not run. A backup now would store the empty node as its newest snapshot (and the next
     /// start would restore that). `nil` when backups may run.
     package func startupRestorePending() async -> String? {
-        let components = await components()
-        guard components.configuration.restore.onStart else { return nil }
-        guard let folders = try? await NodeFolders.resolve(components.configuration, connector: components.connector)
-        else { return nil }
-        if FileManager.default.fileExists(atPath: Self.recordPath(folders)) { return nil }
-        guard (try? await Self.keyCount(components, afterLoading: false)) == 0 else { return nil }
-        return
-            "restore.on_start has not restored this node yet and Redis is empty: a backup now would store an empty node as the newest snapshot. Restore it (dynokeeper restore), or remove restore.on_start"
+        await components().startupRestorePending()
     }
 
     static func recordPath(_ folders: NodeFolders) -> String { folders.state + "/" + startupRecordName }
@@ -93,5 +86,18 @@ extension NodeService {
     static func record(_ record: StartupRestoreRecord, at path: String, folders: NodeFolders) throws {
         try StateFolder.make(folders)
         try SnapshotManifest.encoder.encode(record).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+extension NodeComponents {
+    /// Why backups must wait (see ``NodeService/startupRestorePending()``): asked by the daemon's jobs and the command
+    /// line alike.
+    package func startupRestorePending() async -> String? {
+        guard configuration.restore.onStart else { return nil }
+        guard let folders = try? await NodeFolders.resolve(configuration, connector: connector) else { return nil }
+        if FileManager.default.fileExists(atPath: NodeService.recordPath(folders)) { return nil }
+        guard (try? await NodeService.keyCount(self, afterLoading: false)) == 0 else { return nil }
+        return
+            "restore.on_start has not restored this node yet and Redis is empty: a backup now would store an empty node as the newest snapshot. Restore it (dynokeeper restore), or remove restore.on_start"
     }
 }
