@@ -286,13 +286,17 @@ import Testing
 
     /// dynokeeper's ACL user made with ACL SETUSER alone is gone once Redis restarts: the wait after redis.start says
     /// so at once (it waited out its time-out, then blamed a Redis that did not answer).
-    @Test func credentialsRefusedAfterTheStartAreSaidAtOnce() async throws {
+    /// - Parameter stopCommand: With `redis.stop`, or with SHUTDOWN, which the rollback cannot send either.
+    @Test(arguments: [true, false])
+    func credentialsRefusedAfterTheStartAreSaidAtOnce(stopCommand: Bool) async throws {
         let folder = try TemporaryDirectory(prefix: "acl-gone")
         defer { folder.remove() }
         try "keeper-secret\n".write(toFile: folder.file("password"), atomically: true, encoding: .utf8)
         try await withResource(TestStore.make(.local)) { store in
             try await withResource(
-                RestoreNode.make(moreYAML: "redis.user: keeper\nredis.password_file: \(folder.file("password"))")
+                RestoreNode.make(
+                    stopCommand: stopCommand ? nil : { _ in nil },
+                    moreYAML: "redis.user: keeper\nredis.password_file: \(folder.file("password"))")
             ) { node in
                 _ = try await node.redis.cli(["ACL", "SETUSER", "keeper", "on", ">keeper-secret", "+@all", "~*", "&*"])
                 _ = try await Self.snapshotThenOwnData(node, store: store.store)
@@ -303,6 +307,10 @@ import Testing
                 #expect(message.contains("refuses dynokeeper's credentials"), "\(message)")
                 #expect(message.contains("WRONGPASS"), "\(message)")
                 #expect(!message.contains("did not answer within"), "\(message)")
+                // Without redis.stop, the rollback cannot send SHUTDOWN either: said at once too, not after the stop's
+                // time-out.
+                #expect(stopCommand || message.contains("so SHUTDOWN NOSAVE cannot be sent"), "\(message)")
+                #expect(!message.contains("still answers"), "\(message)")
             }
         }
     }

@@ -67,6 +67,41 @@ import Testing
         }
     }
 
+    /// Whoever may write to the store writes manifests: a name that would leave the folder it is joined to (fetch,
+    /// verify's drill), or a negative size or count, makes the manifest damaged.
+    @Test(arguments: [
+        (#""name": "dump.rdb", "object": "dump.rdb.zst""#, nil),
+        (#""name": "../../evil.rdb", "object": "dump.rdb.zst""#, "is not a path inside a folder"),
+        (#""name": "", "object": "dump.rdb.zst""#, "is not a path inside a folder"),
+        (#""name": "/etc/cron.d/x", "object": "dump.rdb.zst""#, "is not a path inside a folder"),
+        (#""name": "appendonlydir/./x", "object": "dump.rdb.zst""#, "is not a path inside a folder"),
+        (#""name": "dump.rdb", "object": "../other/dump.rdb.zst""#, "is not a path inside a folder"),
+        (#""name": "dump\nrdb", "object": "dump.rdb.zst""#, "is not a path inside a folder"),
+    ])
+    func manifestNamesMustStayInsideTheirFolder(names: String, problem: String?) throws {
+        let json = """
+            {"compression": {"algorithm": "zstd", "level": 1},
+             "files": [{\(names), "sha256": "abc", "size": 30, "stored_size": 20}],
+             "finished_at": "2026-11-24T02:00:05Z", "format": 1, "hostname": "node-1",
+             "keyspace": {"db0": {"expires": 1, "keys": 3}}, "keyspace_exact": true,
+             "node": {"cluster": "prod", "datacenter": "dc1", "rack": "rack1", "tokens": "100"},
+             "redis": {"address": "127.0.0.1:6379", "version": "7.0.15"},
+             "snapshot_id": "20261124T020000Z", "started_at": "2026-11-24T02:00:00Z",
+             "tool": {"name": "dynokeeper", "version": "0.2.0"}, "type": "rdb"}
+            """
+        guard let problem else {
+            #expect(try SnapshotManifest.decode(Data(json.utf8), key: "k").files.count == 1)
+            return
+        }
+        let refused = #expect(throws: DynokeeperError.self) {
+            _ = try SnapshotManifest.decode(Data(json.utf8), key: "k")
+        }
+        #expect(refused?.description.contains(problem) == true, "\(String(describing: refused))")
+        let negative = json.replacingOccurrences(of: #""size": 30"#, with: #""size": -30"#)
+            .replacingOccurrences(of: names, with: #""name": "dump.rdb", "object": "dump.rdb.zst""#)
+        #expect(throws: DynokeeperError.self) { _ = try SnapshotManifest.decode(Data(negative.utf8), key: "k") }
+    }
+
     @Test func snapshotIDsRoundTripAndSortByTime() throws {
         let id = SnapshotID(date: Date(timeIntervalSince1970: 1_795_478_400.75))
         #expect(id.text == "20261124T000000Z")

@@ -86,8 +86,17 @@ package struct RedisService: Sendable {
         let stopped = await runID()
         if let stopCommand {
             try await stopCommand.run(timeout: commandTimeout)
-        } else if let redis = try? await connector.connect(commandTimeout: .seconds(60)) {
-            try await redis.closing { try await $0.shutdown(save: false) }
+        } else {
+            let connection: RedisConnection?
+            do {
+                connection = try await connector.connect(commandTimeout: .seconds(60))
+            } catch let error as RedisError where error.isAuthenticationFailure {
+                // Nothing can stop it, or tell when it stopped: say so now rather than after the stop's time-out.
+                throw NodeControlError(credentialsRefused(error, when: "so SHUTDOWN NOSAVE cannot be sent"))
+            } catch {
+                connection = nil  // already down
+            }
+            if let redis = connection { try await redis.closing { try await $0.shutdown(save: false) } }
         }
         let deadline = ContinuousClock.now + stopTimeout
         var downSince: ContinuousClock.Instant?
@@ -121,6 +130,11 @@ package struct RedisService: Sendable {
         throw NodeControlError(
             "Redis at \(connector.address) is running again (run_id \(current ?? "unknown")) although dynokeeper stopped it; refusing to \(step). \(Self.supervisorAdvice)"
         )
+    }
+
+    /// Redis refuses the configured user and password: an ACL user made at runtime does not outlive a restart.
+    func credentialsRefused(_ error: RedisError, when: String) -> String {
+        "Redis at \(connector.address) refuses dynokeeper's credentials (\(error)) \(when): an ACL user made with ACL SETUSER alone is gone after a restart; define it in redis.conf or Redis's ACL file"
     }
 
     static let supervisorAdvice =
@@ -161,9 +175,7 @@ package struct RedisService: Sendable {
                 connection = try await connector.connect(commandTimeout: .seconds(10))
             } catch let error as RedisError where error.isAuthenticationFailure {
                 // It will not change by waiting: say so now, rather than after the start's time-out.
-                throw NodeControlError(
-                    "Redis at \(connector.address) answers after \(startCommand) but refuses dynokeeper's credentials (\(error)): an ACL user made with ACL SETUSER alone is gone after a restart; define it in redis.conf or Redis's ACL file"
-                )
+                throw NodeControlError(credentialsRefused(error, when: "after \(startCommand)"))
             } catch {
                 connection = nil  // not up yet
             }

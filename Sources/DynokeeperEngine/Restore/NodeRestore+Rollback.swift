@@ -30,7 +30,13 @@ extension NodeRestore {
         if journal.phase != .rollingBack {
             journal.rollbackFrom = journal.phase
             journal.phase = .rollingBack
-            try await journal.save(folders)
+            do {
+                try await journal.save(folders)
+            } catch let error where journal.setAside.isEmpty && journal.placed.isEmpty && journal.online == nil {
+                // Nothing of the node's data moved: starting Redis (and Dynomite) again needs no record, and must not
+                // wait for one that cannot be written (a full disk).
+                logger.warning("cannot record the rollback (\(error)); nothing was moved, so Redis is started again")
+            }
         }
         if let online = journal.online {
             if await redis.isUp() {

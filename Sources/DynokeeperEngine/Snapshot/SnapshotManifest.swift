@@ -159,10 +159,42 @@ package struct SnapshotManifest: Codable, Sendable, Equatable {
             throw DynokeeperError.snapshot(
                 "\(key) has manifest format \(header.format); this dynokeeper reads up to \(currentFormat): upgrade it")
         }
+        let manifest: SnapshotManifest
         do {
-            return try decoder.decode(SnapshotManifest.self, from: data)
+            manifest = try decoder.decode(SnapshotManifest.self, from: data)
         } catch {
             throw DynokeeperError.snapshot("\(key) is a damaged manifest: \(error)")
         }
+        // Whoever may write to the store writes manifests: their names become paths on this host (fetch, verify's
+        // drill, a restore's plan) and must stay under the folder they are joined to.
+        if let problem = manifest.problem {
+            throw DynokeeperError.snapshot("\(key) is a damaged manifest: \(problem)")
+        }
+        return manifest
+    }
+
+    /// What makes a decoded manifest unusable: a name that would leave its folder, or a negative size or count.
+    var problem: String? {
+        for file in files {
+            for (what, name) in [("file name", file.name), ("object name", file.object)]
+            where !Self.isRelativePath(name) {
+                return "its \(what) \(name.debugDescription) is not a path inside a folder"
+            }
+            if file.size < 0 || file.storedSize < 0 { return "\(file.name) has a negative size" }
+        }
+        for name in [redis.aofDirectory, redis.aofManifest].compactMap({ $0 })
+        where !Self.isRelativePath(name) || name.contains("/") {
+            return "its AOF name \(name.debugDescription) is not a plain name"
+        }
+        if keyspace.values.contains(where: { $0.keys < 0 || $0.expires < 0 }) { return "a key count is negative" }
+        return nil
+    }
+
+    /// A relative path of plain names: not empty, no `.` or `..`, no control characters.
+    static func isRelativePath(_ name: String) -> Bool {
+        !name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
+            && name.split(separator: "/", omittingEmptySubsequences: false).allSatisfy {
+                !$0.isEmpty && $0 != "." && $0 != ".."
+            }
     }
 }
