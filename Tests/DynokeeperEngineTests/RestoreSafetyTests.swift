@@ -265,12 +265,15 @@ import Testing
                 // Redis is down and redis.conf is gone from the configuration: the journal says where everything is.
                 node.configuration.redis.conf = nil
                 try FileManager.default.removeItem(atPath: node.redis.directory.file("broken"))
-                // status, /v1/status and the metric find it there too.
-                let inspected = await NodeComponents(
+                // status, /v1/status and the metric find it there too, and a backup is refused for it (409), not
+                // failed on the Redis it cannot reach.
+                let nodeGuard = NodeComponents(
                     configuration: node.configuration, node: try node.settings, store: store.store,
                     logger: Engine.logger
-                ).nodeGuard.inspect()
+                ).nodeGuard
+                let inspected = await nodeGuard.inspect()
                 #expect(inspected.unfinishedRestore != nil && inspected.stateFolder == state.path, "\(inspected)")
+                await #expect(throws: UnfinishedRestoreError.self) { _ = try await nodeGuard.lockForBackup() }
                 let outcome = try await node.restore(store: store.store).rollback()
                 #expect(outcome.contains("Rolled back"), "\(outcome)")
                 #expect(try await node.content() == own)

@@ -19,7 +19,7 @@ package struct NodeGuard: Sendable {
     /// Takes the node lock for a backup (or a BGSAVE): busy while another operation runs, refused while a
     /// restore is unfinished. The journal of a restore that never touched the node is cleaned up on the way.
     package func lockForBackup(_ operation: String = "backup") async throws -> NodeLock {
-        let folders = try await NodeFolders.resolve(configuration, connector: connector)
+        let folders = try await folders()
         let lock = try NodeLock.acquire(folders, operation: operation)
         do {
             if let journal = try RestoreJournal.load(folders), try await !discardIfUntouched(journal, folders: folders)
@@ -48,19 +48,23 @@ package struct NodeGuard: Sendable {
     /// status`. When nobody holds the lock, a journal of a restore that never touched the node is cleaned up.
     package func inspect() async -> NodeState {
         do {
-            return await inspect(try await NodeFolders.resolve(configuration, connector: connector))
+            return await inspect(try await folders())
         } catch {
-            // Redis down, and neither redis.conf nor redis.data_dir: node.state_dir still says where a journal would
-            // be, and the journal where the data is.
-            guard let state = configuration.node.stateDir else {
-                return NodeState(problem: "cannot find the state folder: \(error)")
-            }
+            return NodeState(problem: "cannot find the state folder: \(error)")
+        }
+    }
+
+    /// The node's folders, from the configuration or Redis; with Redis down and neither redis.conf nor
+    /// redis.data_dir, from node.state_dir (where a journal would be) and the journal there (where the data is).
+    private func folders() async throws -> NodeFolders {
+        do {
+            return try await NodeFolders.resolve(configuration, connector: connector)
+        } catch {
+            guard let state = configuration.node.stateDir else { throw error }
             do {
-                return await inspect(try NodeFolders.forRecovery(configuration))
+                return try NodeFolders.forRecovery(configuration)
             } catch is NoUnfinishedRestoreError {
-                return await inspect(NodeFolders(data: state, state: state, dataOrigin: "node.state_dir"))
-            } catch {
-                return NodeState(problem: "cannot read the state folder \(state): \(error)")
+                return NodeFolders(data: state, state: state, dataOrigin: "node.state_dir")
             }
         }
     }
