@@ -126,6 +126,17 @@ import Testing
 
         let short = try Self.keyFile(folder, "short", bytes: 31)
         #expect(throws: ConfigurationError.self) { try SnapshotKeyring.load(short, origin: "encryption.key_file") }
+        // Long enough, not secret: a repeated character, a short pattern.
+        for (name, text) in [
+            ("spaces", String(repeating: " ", count: 40)), ("aaa", String(repeating: "ab", count: 24)),
+        ] {
+            try text.write(toFile: folder.file(name), atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: folder.file(name))
+            let weak = #expect(throws: ConfigurationError.self) {
+                try SnapshotKeyring.load(folder.file(name), origin: "k")
+            }
+            #expect("\(weak!)".contains("not a secret key"), "\(weak!)")
+        }
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: bare)
         let open = #expect(throws: ConfigurationError.self) { try SnapshotKeyring.load(bare, origin: "k") }
         #expect("\(open!)".contains("readable by every user"))

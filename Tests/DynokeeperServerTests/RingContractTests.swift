@@ -205,7 +205,7 @@ import Testing
         defer { folder.remove() }
         let key = folder.file("key")
         FileManager.default.createFile(
-            atPath: key, contents: Data(repeating: 7, count: 32), attributes: [.posixPermissions: 0o600])
+            atPath: key, contents: Data((0..<32).map { UInt8($0) }), attributes: [.posixPermissions: 0o600])
         let peer = try await FakeHTTPServer.start { request in
             guard request.path == "/v1/status" else { return .init(status: 500, body: "") }
             return .init(

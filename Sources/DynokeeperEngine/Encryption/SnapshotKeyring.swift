@@ -68,7 +68,7 @@ package struct SnapshotKeyring: Sendable {
 
     /// Reads a key file: at least 32 bytes of secret. A text file (such as `openssl rand -base64 48`'s) counts
     /// without its trailing line break.
-    /// - Throws: `ConfigurationError` for a missing, short or world-readable file.
+    /// - Throws: `ConfigurationError` for a missing, short, repetitive or world-readable file.
     package static func load(_ path: String, origin: String) throws -> Key {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("\(origin): cannot read \(path)")
@@ -86,6 +86,13 @@ package struct SnapshotKeyring: Sendable {
         guard bytes.count >= minimumKeyBytes else {
             throw ConfigurationError(
                 "\(origin) \(path) holds \(bytes.count) bytes: a key needs at least \(minimumKeyBytes) (openssl rand -base64 48 > \(path))"
+            )
+        }
+        // Long enough is not secret enough: a repeated character or a short pattern (a random hex key has 16
+        // different characters, base64 about 30, random bytes about 30).
+        guard Set(bytes).count >= 8 else {
+            throw ConfigurationError(
+                "\(origin) \(path) uses only \(Set(bytes).count) different bytes: that is not a secret key (openssl rand -base64 48 > \(path))"
             )
         }
         let secret = SymmetricKey(data: bytes)
