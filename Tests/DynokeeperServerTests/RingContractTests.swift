@@ -48,6 +48,10 @@ import Testing
             }, body)
     }
 
+    /// What a dynokeeper of this release answers, as node c dc1/rack1/0.
+    static let currentStatus =
+        #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}}"#
+
     /// What a dynokeeper before contract 2 answered: no `contract`, results as strings.
     static let oldStatus = """
         {"version": "0.3.0", "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"},
@@ -354,10 +358,7 @@ import Testing
         let peer = try await FakeHTTPServer.start { request in
             switch (request.method, request.path) {
             case ("GET", "/v1/status"):
-                return .init(
-                    body:
-                        #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}}"#
-                )
+                return .init(body: Self.currentStatus)
             case ("POST", "/v1/backups"):
                 // The first POST's backup, stored; its answer is what was lost.
                 let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
@@ -403,10 +404,7 @@ import Testing
         let peer = try await FakeHTTPServer.start { request in
             switch (request.method, request.path) {
             case ("GET", "/v1/status"):
-                return .init(
-                    body:
-                        #"{"contract": 2, "node": {"cluster": "c", "datacenter": "dc1", "rack": "rack1", "tokens": "0"}}"#
-                )
+                return .init(body: Self.currentStatus)
             case ("POST", "/v1/backups"):
                 return .init(status: 202, body: #"{"id": "backup-1"}"#)
             default:

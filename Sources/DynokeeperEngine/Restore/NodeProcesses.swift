@@ -86,17 +86,8 @@ package struct RedisService: Sendable {
         let stopped = await runID()
         if let stopCommand {
             try await stopCommand.run(timeout: commandTimeout)
-        } else {
-            let connection: RedisConnection?
-            do {
-                connection = try await connector.connect(commandTimeout: .seconds(60))
-            } catch let error as RedisError where error.isAuthenticationFailure {
-                // Nothing can stop it, or tell when it stopped: say so now rather than after the stop's time-out.
-                throw NodeControlError(credentialsRefused(error, when: "so SHUTDOWN NOSAVE cannot be sent"))
-            } catch {
-                connection = nil  // already down
-            }
-            if let redis = connection { try await redis.closing { try await $0.shutdown(save: false) } }
+        } else if let redis = try await connectIfUp(timeout: .seconds(60), when: "so SHUTDOWN NOSAVE cannot be sent") {
+            try await redis.closing { try await $0.shutdown(save: false) }
         }
         let deadline = ContinuousClock.now + stopTimeout
         var downSince: ContinuousClock.Instant?
@@ -132,9 +123,19 @@ package struct RedisService: Sendable {
         )
     }
 
-    /// Redis refuses the configured user and password: an ACL user made at runtime does not outlive a restart.
-    func credentialsRefused(_ error: RedisError, when: String) -> String {
-        "Redis at \(connector.address) refuses dynokeeper's credentials (\(error)) \(when): an ACL user made with ACL SETUSER alone is gone after a restart; define it in redis.conf or Redis's ACL file"
+    /// A connection to Redis, or `nil` when it does not answer (down, or not up yet).
+    /// - Throws: When Redis refuses the configured user and password, which waiting does not change (an ACL user made
+    ///   at runtime does not outlive a restart): said at once rather than after a stop's or a start's time-out.
+    private func connectIfUp(timeout: Duration, when: String) async throws -> RedisConnection? {
+        do {
+            return try await connector.connect(commandTimeout: timeout)
+        } catch let error as RedisError where error.isAuthenticationFailure {
+            throw NodeControlError(
+                "Redis at \(connector.address) refuses dynokeeper's credentials (\(error)) \(when): an ACL user made with ACL SETUSER alone is gone after a restart; define it in redis.conf or Redis's ACL file"
+            )
+        } catch {
+            return nil
+        }
     }
 
     static let supervisorAdvice =
@@ -170,16 +171,7 @@ package struct RedisService: Sendable {
                     "Redis at \(connector.address) did not answer within \(startTimeout) after \(startCommand); its log says why"
                 )
             }
-            let connection: RedisConnection?
-            do {
-                connection = try await connector.connect(commandTimeout: .seconds(10))
-            } catch let error as RedisError where error.isAuthenticationFailure {
-                // It will not change by waiting: say so now, rather than after the start's time-out.
-                throw NodeControlError(credentialsRefused(error, when: "after \(startCommand)"))
-            } catch {
-                connection = nil  // not up yet
-            }
-            if let redis = connection {
+            if let redis = try await connectIfUp(timeout: .seconds(10), when: "after \(startCommand)") {
                 // Polls on this connection while it answers (`false` once it fails: connect again).
                 let loaded = try await redis.closing { redis in
                     while ContinuousClock.now < deadline {
