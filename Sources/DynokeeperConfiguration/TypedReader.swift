@@ -36,7 +36,9 @@ struct TypedReader {
     /// Records a key's effective value (hidden when secret) for `config check`.
     mutating func record(_ path: String, _ shown: String?, _ origin: ValueOrigin) {
         let secret = ConfigurationKeys.key(path)?.secret ?? false
-        effective.append((path, shown.map { secret ? "<redacted>" : $0 } ?? "(not set)", origin))
+        // Dynomite-manager's own keys are shown as the user spelled them (dbsidecar.aws.…, DM_DYNO_…).
+        let name = path.hasPrefix("dynomitemanager.") ? raw[path]?.spelling ?? path : path
+        effective.append((name, shown.map { secret ? "<redacted>" : $0 } ?? "(not set)", origin))
     }
 
     private func scalar(_ path: String) throws -> RawValue? {

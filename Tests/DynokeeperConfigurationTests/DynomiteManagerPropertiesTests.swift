@@ -68,6 +68,9 @@ import Testing
         #expect(v2.restore.date != nil)
         #expect(v2.redis.dataDir == "/mnt/data/nfredis")
         #expect(v2.ignoredProperties == ["dbsidecar.common.dyno.port"])
+        // config check names each property as it was written.
+        #expect(v2.effective.contains { $0.key == "dbsidecar.aws.dyno.backup.bucket.name" }, "\(v2.effective)")
+        #expect(!v2.effective.contains { $0.key.hasPrefix("dynomitemanager.") }, "\(v2.effective)")
 
         let dm = try Self.load(Self.dm2017)
         #expect(dm.storage.url == .s3(bucket: "dm-bucket", prefix: "nightly"))
