@@ -44,11 +44,19 @@ import Testing
                 "AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
                 "AWS_EC2_METADATA_DISABLED": "true", "DYNOKEEPER_LOG_LEVEL": "warning",
             ]
+            // An object dated in the future (a JVM with a fast clock): listed as such, never restored.
+            try await server.awsCheck([
+                "s3api", "put-object", "--bucket", bucket, "--key", Self.key(day: "2099-01-01"), "--body", objectFile,
+            ])
             let listed = try await DynokeeperBinary.run(
                 ["snapshots", "--format", "dynomite-manager"], environment: environment)
             #expect(listed.status == 0, "\(listed.stderrText)")
             #expect(listed.stdoutText.contains("20261120T000000Z"), "\(listed.stdoutText)")
-            #expect(listed.stdoutText.contains("1 Dynomite-manager object(s)"), "\(listed.stdoutText)")
+            #expect(listed.stdoutText.contains("2 Dynomite-manager object(s)"), "\(listed.stdoutText)")
+            #expect(
+                listed.stdoutText.split(separator: "\n").contains {
+                    $0.hasPrefix("20990101T000000Z") && $0.contains("in the future")
+                }, "\(listed.stdoutText)")
 
             // `--format auto` says what restore.format's default says.
             let restored = try await DynokeeperBinary.run(

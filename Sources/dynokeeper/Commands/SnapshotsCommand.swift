@@ -49,7 +49,7 @@ struct SnapshotsListCommand: AsyncParsableCommand {
                         .dynomiteManagerObjects(node).sorted { $0.id > $1.id }
                     for object in objects {
                         print(
-                            "\(object.id)  \(object.info.key)  \(Format.bytes(object.info.size))  \(Format.age(object.id.date))"
+                            "\(object.id)  \(object.info.key)  \(Format.bytes(object.info.size))  \(object.id.isFuture() ? "in the future (restores skip it)" : Format.age(object.id.date))"
                         )
                     }
                     print(
