@@ -123,9 +123,10 @@ final class TestDaemon: Sendable {
     /// Polls a job until it has finished (bounded).
     func waitForJob(_ id: String, timeout: Duration = .seconds(120)) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             let job = try await call(.GET, "/v1/jobs/\(id)").json
             if let state = job["state"] as? String, state == "succeeded" || state == "failed" { return job }
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestSupportError("job \(id) did not finish within \(timeout)")

@@ -67,11 +67,14 @@ package final class BackgroundProcess: @unchecked Sendable {
         _ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        // Checked after every sleep, the last one too: a test task kept waiting past the deadline by a busy
+        // machine still sees what happened meanwhile.
+        while true {
             if await condition() { return }
             if !process.isRunning {
                 throw TestSupportError("process \(pid) exited before \(what):\n\(logTail())")
             }
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw TestSupportError("timed out after \(timeout) waiting for \(what):\n\(logTail())")

@@ -120,8 +120,9 @@ package final class ManagedRedis: Sendable {
     package func start() async throws {
         try await ProcessRunner.check("/bin/sh", ["-c", startCommand])
         let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
+        while true {
             if let pong = try? await cli(["PING"]), pong.stdoutText.contains("PONG") { return }
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw TestSupportError("managed redis-server on port \(port) did not start: \(log())")
