@@ -31,8 +31,13 @@ import Testing
                         "s3api", "list-multipart-uploads", "--bucket", bucket, "--prefix", "debris/",
                     ]).stdoutText
                 }
+                // The backup is held (SIGSTOP) while the store is listed, so that it cannot finish its upload between
+                // the listing that shows it and the kill (a busy machine can make either take seconds).
                 try await backup.waitUntil("a multipart upload", timeout: .seconds(60)) {
-                    ((try? await uploads()) ?? "").contains("UploadId")
+                    kill(backup.pid, SIGSTOP)
+                    if ((try? await uploads()) ?? "").contains("UploadId") { return true }
+                    kill(backup.pid, SIGCONT)
+                    return false
                 }
                 kill(backup.pid, SIGKILL)
                 await backup.stop()
@@ -69,7 +74,12 @@ import Testing
                     environment: DynokeeperBinary.cleanEnvironment(slow))
                 let incoming = redis.dataPath + "/.dynokeeper-restore/incoming/dump.rdb"
                 try await restoring.waitUntil("the download to be under way", timeout: .seconds(60)) {
-                    ((try? FileManager.default.attributesOfItem(atPath: incoming)[.size] as? Int) ?? 0) > 0
+                    kill(restoring.pid, SIGSTOP)  // held while looked at, as the backup above
+                    if ((try? FileManager.default.attributesOfItem(atPath: incoming)[.size] as? Int) ?? 0) > 0 {
+                        return true
+                    }
+                    kill(restoring.pid, SIGCONT)
+                    return false
                 }
                 kill(restoring.pid, SIGKILL)
                 await restoring.stop()
