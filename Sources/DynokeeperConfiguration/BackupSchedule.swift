@@ -57,13 +57,16 @@ package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether two schedules run at the same moments (`daily 03:01` and `1 3 * * *`), over the coming weeks.
     func runsAtTheSameMoments(as other: BackupSchedule) -> Bool {
-        var (mine, theirs) = (Date(timeIntervalSince1970: 1_798_761_600), Date(timeIntervalSince1970: 1_798_761_600))
+        var moment = Self.referenceStart
         for _ in 0..<60 {
-            guard let a = next(after: mine), let b = other.next(after: theirs), a == b else { return false }
-            (mine, theirs) = (a, b)
+            guard let next = next(after: moment), other.next(after: moment) == next else { return false }
+            moment = next
         }
         return true
     }
+
+    /// Where comparisons over the coming weeks start: 2027-01-01, any fixed moment.
+    private static let referenceStart = Date(timeIntervalSince1970: 1_798_761_600)
 
     /// The time between two runs at most, to tell whether a run was missed: a day for `daily`, else the
     /// longest gap between consecutive runs over the coming weeks.
@@ -72,7 +75,7 @@ package enum BackupSchedule: Sendable, Equatable, CustomStringConvertible {
         case .daily: return 86_400
         case .cron(let expression):
             var longest: TimeInterval = 60
-            var current = Date(timeIntervalSince1970: 1_798_761_600)  // 2027-01-01, any fixed start
+            var current = Self.referenceStart
             for _ in 0..<200 {
                 guard let next = expression.next(after: current) else { break }
                 longest = max(longest, next.timeIntervalSince(current))

@@ -13,9 +13,9 @@ extension DynokeeperConfiguration.Backup {
         let schedule: BackupSchedule
         if let native = try reader.parsed("backup.schedule", BackupSchedule.init(parsing:)) {
             if hour != nil || dmSchedule != nil,
-                let theirs = BackupSchedule.dynomiteManager(
+                let dynomiteManagers = BackupSchedule.dynomiteManager(
                     hour: hour?.value ?? 12, schedule: dmSchedule?.value ?? "day"),
-                !theirs.runsAtTheSameMoments(as: native.value)
+                !dynomiteManagers.runsAtTheSameMoments(as: native.value)
             {
                 let theirs = reader.alias([DynomiteManagerKeys.hour, DynomiteManagerKeys.schedule])
                 throw ConfigurationError(

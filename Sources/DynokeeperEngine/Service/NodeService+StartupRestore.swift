@@ -100,4 +100,11 @@ extension NodeComponents {
         return
             "restore.on_start has not restored this node yet and Redis is empty: a backup now would store an empty node as the newest snapshot. Restore it (dynokeeper restore), or remove restore.on_start"
     }
+
+    /// Refuses a backup while ``startupRestorePending()`` says why it must wait (the API's jobs and the command line).
+    package func refuseBackupWhileStartupRestorePending() async throws {
+        if let pending = await startupRestorePending() {
+            throw DynokeeperError(.unfinishedRestore, "backup refused: \(pending)")
+        }
+    }
 }

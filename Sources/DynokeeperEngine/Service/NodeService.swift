@@ -70,11 +70,9 @@ package struct NodeService: Sendable {
 
     /// Starts a backup job.
     package func startBackup(_ request: BackupRequest, trigger: String) async throws -> Job {
-        // However asked (the schedule, the API, Dynomite-manager's paths, a ring backup).
-        if let pending = await startupRestorePending() {
-            throw DynokeeperError(.unfinishedRestore, "backup refused: \(pending)")
-        }
         let components = await components()
+        // However asked (the schedule, the API, Dynomite-manager's paths, a ring backup).
+        try await components.refuseBackupWhileStartupRestorePending()
         var backupOptions = NodeBackup.Options(components.configuration.backup, type: request.type)
         backupOptions.snapshotID = request.snapshotID
         let options = backupOptions

@@ -23,9 +23,7 @@ struct BackupCommand: AsyncParsableCommand {
                 // One operation at a time on the node, and none while a restore is unfinished.
                 let lock = try await context.guard.lockForBackup()
                 defer { lock.release() }
-                if let pending = await context.components.startupRestorePending() {
-                    throw DynokeeperError(.unfinishedRestore, "backup refused: \(pending)")
-                }
+                try await context.components.refuseBackupWhileStartupRestorePending()
                 let backup = context.components.backup(progress: TerminalProgress.ifTerminal())
                 let report = try await backup.run(NodeBackup.Options(context.configuration.backup, type: type))
                 if json {
