@@ -37,6 +37,7 @@ let package = Package(
         .target(
             name: "ObjectStorage",
             dependencies: [
+                "CLibcShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),

@@ -73,4 +73,76 @@ import Testing
         pipe.close()
         await #expect(throws: BytePipeClosed.self) { try await producer.value }
     }
+
+    /// A source that counts the chunks taken from it, endless unless told its length.
+    struct CountingSource: AsyncSequence, Sendable {
+        let taken: Counter
+        var count = Int.max
+        var failure: (any Error & Sendable)?
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            let source: CountingSource
+            var index = 0
+
+            mutating func next() async throws -> ByteBuffer? {
+                guard index < source.count else {
+                    if let failure = source.failure { throw failure }
+                    return nil
+                }
+                try Task.checkCancellation()
+                defer { index += 1 }
+                source.taken.value.add(1, ordering: .relaxed)
+                return BytePipeTests.chunk(index, size: 1000)
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: self) }
+    }
+
+    /// The source is read while the consumer is still busy with what came before: up to the limit ahead.
+    @Test func readingAheadGetsAheadOfASlowConsumer() async throws {
+        let taken = Counter()
+        let result = try await BytePipe.readingAhead(CountingSource(taken: taken, count: 50), limit: 10_000) {
+            chunks in
+            try await Task.sleep(for: .milliseconds(300))
+            // Nothing consumed yet, and the source already read past the first chunk, up to the limit.
+            let ahead = taken.value.load(ordering: .relaxed)
+            #expect(ahead >= 10 && ahead <= 12)
+            var firsts: [UInt8] = []
+            for try await chunk in chunks { firsts.append(chunk.readableBytesView.first!) }
+            return firsts
+        }
+        #expect(result == (0..<50).map { UInt8($0 % 251) })
+        #expect(taken.value.load(ordering: .relaxed) == 50)
+    }
+
+    @Test func readingAheadHandsOnTheSourcesErrorAfterItsChunks() async throws {
+        struct Damaged: Error {}
+        let received = Counter()
+        await #expect(throws: Damaged.self) {
+            try await BytePipe.readingAhead(
+                CountingSource(taken: Counter(), count: 5, failure: Damaged()), limit: 1 << 20
+            ) { chunks in
+                for try await _ in chunks { received.value.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(received.value.load(ordering: .relaxed) == 5)
+    }
+
+    /// A consumer that fails stops the reading (an endless source here) and its error is the one thrown.
+    @Test func readingAheadStopsWhenTheConsumerFails() async throws {
+        struct RedisWentAway: Error {}
+        let taken = Counter()
+        await #expect(throws: RedisWentAway.self) {
+            try await BytePipe.readingAhead(CountingSource(taken: taken), limit: 4096) { chunks in
+                var iterator = chunks.makeAsyncIterator()
+                _ = try await iterator.next()
+                throw RedisWentAway()
+            }
+        }
+        let stopped = taken.value.load(ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(taken.value.load(ordering: .relaxed) == stopped)
+        #expect(stopped < 10)
+    }
 }

@@ -8,6 +8,10 @@
 /// and without this the resident size grows to about twice what is in use. Returns 1 on success.
 int dynokeeper_tune_malloc(int threshold);
 
+/// The open flag O_DIRECT (its value differs between architectures, and Swift does not see it: glibc defines it
+/// only for _GNU_SOURCE); 0 where there is none.
+int dynokeeper_o_direct(void);
+
 /// Starts a program with fork and execve, so that the child inherits nothing but its standard streams:
 /// every other descriptor is closed and every signal disposition reset, and it runs in a session of its own.
 /// (Foundation's Process leaves a descriptor open in the child, so a daemon it starts keeps the parent waiting.)

@@ -19,6 +19,9 @@ struct OnlineLoad {
     /// How long Redis may take to load the data once every byte is sent.
     var loadTimeout: Duration = .seconds(3600)
 
+    /// How many bytes of the download may wait for Redis to take them.
+    static let readAhead = 8 << 20
+
     /// What the load changes in Redis's configuration, to be put back afterwards.
     static let changedSettings = ["repl-diskless-load", "masterauth"]
 
@@ -112,7 +115,7 @@ struct OnlineLoad {
         var opened: LocalFileWriter?
         if let copy {
             try await LocalFileSystem.remove(copy)
-            opened = try await LocalFileWriter.create(copy, mode: 0o600)
+            opened = try await LocalFileWriter.create(copy, mode: 0o600, direct: true)
         }
         let (downloader, writer) = (downloader, opened)
         return try await load(size: file.size, settings: settings, continuation: continuation) { replica in
@@ -124,15 +127,19 @@ struct OnlineLoad {
                 try await written
             }
             try await SnapshotDownloader.reading(file) {
-                // One chunk is always held back: the last one goes once the whole file is checked.
-                var held: ByteBuffer?
-                for try await chunk in body where chunk.readableBytes > 0 {
-                    if let previous = held { try await send(previous) }
-                    held = chunk
+                // Downloading, decompressing and hashing run ahead of Redis (Redis would otherwise wait for each
+                // chunk to be made, and the download for Redis to take each one).
+                try await BytePipe.readingAhead(body, limit: Self.readAhead) { chunks in
+                    // One chunk is always held back: the last one goes once the whole file is checked.
+                    var held: ByteBuffer?
+                    for try await chunk in chunks {
+                        if let previous = held { try await send(previous) }
+                        held = chunk
+                    }
+                    try downloader.check(file, body.digest)
+                    try await beforeLastBytes()
+                    if let held { try await send(held) }
                 }
-                try downloader.check(file, body.digest)
-                try await beforeLastBytes()
-                if let held { try await send(held) }
                 try await writer?.sync()
             }
         }

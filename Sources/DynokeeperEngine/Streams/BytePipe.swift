@@ -139,6 +139,40 @@ package final class BytePipe: AsyncSequence, Sendable {
     }
 }
 
+extension BytePipe {
+    /// Reads `source` in a task of its own, up to `limit` bytes ahead of `consume`, so that producing the next
+    /// chunk (downloading, decrypting, decompressing, hashing) overlaps with `consume` handling the last one rather
+    /// than taking turns with it. The reading task never outlives the call: a `consume` that throws stops it.
+    /// - Returns: What `consume` returns, once `source` has been read to its end.
+    /// - Throws: The error `source` failed with (which `consume` also sees after the chunks before it), or the one
+    ///   `consume` threw.
+    package static func readingAhead<Source: AsyncSequence & Sendable, Result: Sendable>(
+        _ source: Source, limit: Int, consume: (BytePipe) async throws -> Result
+    ) async throws -> Result where Source.Element == ByteBuffer {
+        let pipe = BytePipe(limit: limit)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await chunk in source where chunk.readableBytes > 0 { try await pipe.send(chunk) }
+                    pipe.finish()
+                } catch {
+                    pipe.finish(throwing: error)
+                }
+            }
+            do {
+                let result = try await consume(pipe)
+                // The consumer saw the end, so the reader has finished or is about to.
+                try await group.waitForAll()
+                return result
+            } catch {
+                pipe.close()
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}
+
 /// The consumer of a ``BytePipe`` stopped before its end.
 package struct BytePipeClosed: Error, Sendable, CustomStringConvertible {
     package var description: String { "the reading side stopped" }

@@ -1,3 +1,4 @@
+import CLibcShims
 import Foundation
 package import NIOCore
 import NIOFileSystem
@@ -9,30 +10,50 @@ import Synchronization
     import Darwin
 #endif
 
-/// A new file being written, flushed to disk before it is renamed into place (NIOFileSystem's write handle).
+/// A new file being written, flushed to disk before it is renamed into place (NIOFileSystem's write handle, or
+/// direct I/O for large files).
 ///
 /// The file is created under its own name at once, not with NIOFileSystem's transactional creation: a killed
 /// writer must leave a file that `dynokeeper gc` can find by its name, and NIOFileSystem makes a transactional
 /// file visible by removing the old one first (not atomically) and without flushing it.
+///
+/// Writes are sequential: one at a time, each awaited before the next.
 package final class LocalFileWriter: Sendable {
     package let path: String
-    let file: OwnedFileHandle<WriteFileHandle>
-    /// Where the next write goes.
+    private let backend: Backend
+    /// Where the next write goes (for the NIOFileSystem handle).
     private let offset = Mutex<Int64>(0)
 
-    private init(file: OwnedFileHandle<WriteFileHandle>) {
-        self.path = file.path
-        self.file = file
+    private enum Backend: Sendable {
+        case handle(OwnedFileHandle<WriteFileHandle>)
+        case direct(DirectFileWriter)
+    }
+
+    private init(path: String, backend: Backend) {
+        self.path = path
+        self.backend = backend
     }
 
     /// Creates a file that must not exist yet.
-    /// - Parameter mode: The new file's permissions (before the umask).
-    package static func create(_ path: String, mode: UInt16 = 0o644) async throws -> LocalFileWriter {
+    /// - Parameters:
+    ///   - mode: The new file's permissions (before the umask).
+    ///   - direct: Writes large files with direct I/O (`O_DIRECT`) where the file system allows it: the bytes go
+    ///     from dynokeeper's buffer to the disk, without a copy into the page cache and its write-back, which on a
+    ///     2-core node cost as much CPU as decompressing (measured: see the README's performance section). The
+    ///     file is then not in the page cache.
+    package static func create(
+        _ path: String, mode: UInt16 = 0o644, direct: Bool = false
+    ) async throws
+        -> LocalFileWriter
+    {
+        if direct {
+            return LocalFileWriter(path: path, backend: .direct(try await DirectFileWriter.create(path, mode: mode)))
+        }
         var options = OpenOptions.Write.newFile(replaceExisting: false, permissions: FilePermissions(mode))
         options.newFile?.transactionalCreation = false
         do {
             let handle = try await FileSystem.shared.openFile(forWritingAt: FilePath(path), options: options)
-            return LocalFileWriter(file: OwnedFileHandle(handle, path: path))
+            return LocalFileWriter(path: path, backend: .handle(OwnedFileHandle(handle, path: path)))
         } catch {
             throw LocalFileError("open", path, error)
         }
@@ -40,18 +61,140 @@ package final class LocalFileWriter: Sendable {
 
     /// Appends bytes.
     package func write(_ buffer: ByteBuffer) async throws {
-        let start = offset.withLock { $0 }
-        do {
-            let written = try await file.handle.write(contentsOf: buffer, toAbsoluteOffset: start)
-            offset.withLock { $0 = start + written }
-        } catch {
-            throw LocalFileError("write", path, error)
+        switch backend {
+        case .direct(let file):
+            try await file.write(buffer)
+        case .handle(let file):
+            let start = offset.withLock { $0 }
+            do {
+                let written = try await file.handle.write(contentsOf: buffer, toAbsoluteOffset: start)
+                offset.withLock { $0 = start + written }
+            } catch {
+                throw LocalFileError("write", path, error)
+            }
         }
     }
 
     /// Flushes the file's bytes to disk.
     package func sync() async throws {
-        do { try await file.handle.synchronize() } catch { throw LocalFileError("fsync", path, error) }
+        switch backend {
+        case .direct(let file):
+            try await file.sync()
+        case .handle(let file):
+            do { try await file.handle.synchronize() } catch { throw LocalFileError("fsync", path, error) }
+        }
+    }
+}
+
+/// Writes a new file through an aligned buffer with `O_DIRECT`, in whole blocks; the last partial block, and
+/// everything on a file system that refuses direct I/O, goes through the page cache.
+final class DirectFileWriter: @unchecked Sendable {
+    // @unchecked: `staging` and the counters are touched by one write (or sync) at a time, the writer's contract.
+    let path: String
+    private let descriptor: Int32
+    private let staging: UnsafeMutableRawBufferPointer
+    private var filled = 0
+    /// The file offset of `staging`'s first byte.
+    private var offset: Int64 = 0
+    /// Whether `O_DIRECT` is still on.
+    private(set) var direct: Bool
+
+    /// Direct I/O wants buffers, offsets and lengths aligned to the device's logical block (512 or 4096 bytes).
+    static let alignment = 4096
+    static let stagingSize = 4 << 20
+
+    private init(path: String, descriptor: Int32, direct: Bool) {
+        self.path = path
+        self.descriptor = descriptor
+        self.direct = direct
+        staging = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.stagingSize, alignment: Self.alignment)
+    }
+
+    deinit {
+        close(descriptor)
+        staging.deallocate()
+    }
+
+    /// - Parameter directIO: false writes through the page cache, as on a file system without direct I/O.
+    static func create(_ path: String, mode: UInt16, directIO: Bool = true) async throws -> DirectFileWriter {
+        try await BlockingIO.run {
+            let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+            let directFlag = directIO ? dynokeeper_o_direct() : 0
+            var descriptor = open(path, flags | directFlag, mode_t(mode))
+            var direct = directFlag != 0
+            if descriptor < 0 && errno == EINVAL && direct {
+                // This file system has no direct I/O (tmpfs before Linux 6.6, some FUSE file systems).
+                descriptor = open(path, flags, mode_t(mode))
+                direct = false
+            }
+            guard descriptor >= 0 else {
+                throw LocalFileError.failed("open", path)
+            }
+            return DirectFileWriter(path: path, descriptor: descriptor, direct: direct)
+        }
+    }
+
+    func write(_ buffer: ByteBuffer) async throws {
+        var buffer = buffer
+        while buffer.readableBytes > 0 {
+            let count = min(buffer.readableBytes, Self.stagingSize - filled)
+            buffer.readWithUnsafeReadableBytes { source in
+                (staging.baseAddress! + filled).copyMemory(from: source.baseAddress!, byteCount: count)
+                return count
+            }
+            filled += count
+            if filled == Self.stagingSize { try await flush(count: filled) }
+        }
+    }
+
+    func sync() async throws {
+        try await flush(count: direct ? filled / Self.alignment * Self.alignment : filled)
+        if filled > 0 {
+            // The last partial block: through the page cache.
+            try await BlockingIO.run { try self.stopDirectIO() }
+            try await flush(count: filled)
+        }
+        try await BlockingIO.run {
+            guard fsync(self.descriptor) == 0 else {
+                throw LocalFileError.failed("fsync", self.path)
+            }
+        }
+    }
+
+    /// Writes the first `count` bytes of `staging` and keeps the rest at its start.
+    private func flush(count: Int) async throws {
+        guard count > 0 else { return }
+        try await BlockingIO.run { try self.writeStaging(count: count) }
+        let rest = filled - count
+        if rest > 0 { staging.baseAddress!.copyMemory(from: staging.baseAddress! + count, byteCount: rest) }
+        filled = rest
+        offset += Int64(count)
+    }
+
+    private func writeStaging(count: Int) throws {
+        var done = 0
+        while done < count {
+            let result = pwrite(descriptor, staging.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            if result >= 0 {
+                done += result
+            } else if errno == EINTR {
+                continue
+            } else if errno == EINVAL && direct {
+                // The device wants a larger alignment than ours: through the page cache from here on.
+                try stopDirectIO()
+            } else {
+                throw LocalFileError.failed("write", path)
+            }
+        }
+    }
+
+    private func stopDirectIO() throws {
+        guard direct else { return }
+        let flags = fcntl(descriptor, F_GETFL)
+        guard flags >= 0, fcntl(descriptor, F_SETFL, flags & ~dynokeeper_o_direct()) == 0 else {
+            throw LocalFileError.failed("write", path)
+        }
+        direct = false
     }
 }
 
@@ -141,6 +284,24 @@ package enum LocalFileSystem {
         }
     }
 
+    /// Has the system start reading a file into the page cache (`POSIX_FADV_WILLNEED`), for a reader that comes
+    /// next; returns once the reads are queued.
+    package static func readAhead(_ path: String) async throws {
+        try await BlockingIO.run {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw LocalFileError.failed("open", path) }
+            defer { close(descriptor) }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0 else { throw LocalFileError.failed("stat", path) }
+            // Advice only: a system that ignores it costs the reader time, not correctness. In windows, since
+            // Linux reads no more than its read-ahead size (often 128 KiB to 8 MiB) for each call.
+            let window = off_t(8 << 20)
+            for start in stride(from: off_t(0), to: info.st_size, by: Int(window)) {
+                _ = posix_fadvise(descriptor, start, window, POSIX_FADV_WILLNEED)
+            }
+        }
+    }
+
     /// Whether a path exists (file or folder).
     package static func exists(_ path: String) -> Bool {
         // Hand-written: callers ask inside synchronous code; NIOFileSystem's info(forFileAt:) is async only.
@@ -164,6 +325,11 @@ extension FilePermissions {
 }
 
 extension LocalFileError {
+    /// `cannot <action> <path>: <the reason in errno>`, as for NIOFileSystem's failures.
+    static func failed(_ action: String, _ path: String) -> LocalFileError {
+        LocalFileError("cannot \(action) \(path): \(String(cString: strerror(Glibc.errno)))")
+    }
+
     init(_ error: POSIXCallError) {
         self.init("\(error.call) \(error.path): \(String(cString: strerror(error.errno)))")
     }
