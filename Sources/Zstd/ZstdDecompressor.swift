@@ -10,6 +10,8 @@ package final class ZstdDecompressor {
     private let outputChunk = ZSTD_DStreamOutSize()
     /// 0 once a frame is complete; the size hint of what is still expected otherwise.
     private var pending = 0
+    /// The last call filled the room it was given: zstd may hold more output, to be had without more input.
+    package private(set) var mayHaveMoreOutput = false
     private var sawInput = false
     private let limit: Int
     /// The bytes produced so far.
@@ -27,27 +29,41 @@ package final class ZstdDecompressor {
 
     /// Decompresses a chunk, appending the output to `output`.
     package func decompress(_ input: ByteBuffer, into output: inout ByteBuffer) throws(ZstdError) {
-        guard input.readableBytes > 0 else { return }
+        var input = input
+        try decompress(&input, into: &output, upTo: .max)
+    }
+
+    /// Decompresses from `input` (moving its reader index past what it used) into `output`, until the input is
+    /// used up and nothing more comes out of it, or `output` holds `upTo` bytes. Call again while
+    /// ``mayHaveMoreOutput``, with empty input if need be.
+    ///
+    /// With `output` made with a capacity of `upTo`, it never grows: a caller can make every piece the same size,
+    /// one that malloc reuses rather than fresh pages each time.
+    package func decompress(_ input: inout ByteBuffer, into output: inout ByteBuffer, upTo: Int) throws(ZstdError) {
+        guard input.readableBytes > 0 || mayHaveMoreOutput, output.readableBytes < upTo else { return }
         sawInput = true
-        try input.withUnsafeReadableBytes { (source) throws(ZstdError) in
+        try input.readWithUnsafeReadableBytes { (source) throws(ZstdError) -> Int in
             var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
-            while inBuffer.pos < inBuffer.size || pending > 0 {
+            repeat {
+                let wanted = upTo == .max ? Int.max : upTo - output.readableBytes
                 var written = 0
-                try output.writeWithUnsafeMutableBytes(minimumWritableBytes: outputChunk) {
+                // Grows `output` only when it has less room than that.
+                try output.writeWithUnsafeMutableBytes(minimumWritableBytes: min(wanted, outputChunk)) {
                     (target) throws(ZstdError) -> Int in
-                    var outBuffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
+                    var outBuffer = ZSTD_outBuffer(dst: target.baseAddress, size: min(target.count, wanted), pos: 0)
                     pending = try ZstdError.check(
                         ZSTD_decompressStream(context, &outBuffer, &inBuffer), "zstd data is corrupt")
                     written = outBuffer.pos
+                    // A full window may have left output inside zstd.
+                    mayHaveMoreOutput = outBuffer.pos == outBuffer.size
                     return outBuffer.pos
                 }
                 produced += written
                 if produced > limit {
                     throw ZstdError("zstd data expands beyond the \(limit) bytes expected")
                 }
-                // Input used up and nothing more to flush: wait for the next chunk.
-                if inBuffer.pos == inBuffer.size && written < outputChunk { break }
-            }
+            } while (inBuffer.pos < inBuffer.size || mayHaveMoreOutput) && output.readableBytes < upTo
+            return inBuffer.pos
         }
     }
 

@@ -59,6 +59,13 @@ where Base.Element == ByteBuffer {
     let base: Base
     let limit: Int
 
+    /// The size of each piece of output (the last one may be smaller): under glibc's 1 MiB threshold for
+    /// serving memory with mmap (see dynokeeper_tune_malloc), so that freed pieces are reused rather than each one
+    /// costing fresh, zeroed pages (measured on 1 GiB: with pieces as large as a whole 8 MiB range's output, zeroing
+    /// pages took 17 % of an online restore's CPU samples; a files restore's fetch used 2.8 to 3.1 s of CPU instead of
+    /// 3.9 to 4.7 s with these pieces).
+    package static var pieceSize: Int { 960 << 10 }
+
     /// - Parameters:
     ///   - base: The compressed bytes.
     ///   - limit: The most bytes the output may have in all.
@@ -71,6 +78,8 @@ where Base.Element == ByteBuffer {
         var base: Base.AsyncIterator
         /// The decompressor, or why it could not be made (thrown by the first `next()`).
         let decompressor: Result<ZstdDecompressor, ZstdError>
+        /// Compressed bytes not decompressed yet.
+        var input = ByteBuffer()
         var finished = false
 
         package mutating func next() async throws -> ByteBuffer? {
@@ -82,15 +91,17 @@ where Base.Element == ByteBuffer {
                 finished = true
                 throw error
             }
-            var output = ByteBuffer()
-            // Gather at least a megabyte per element, so small input chunks do not mean small buffers.
-            while output.readableBytes < 1 << 20 {
-                guard let chunk = try await base.next() else {
-                    finished = true
-                    try decompressor.finish()
-                    return output.readableBytes > 0 ? output : nil
+            var output = ByteBufferAllocator().buffer(capacity: ZstdDecompressingSequence.pieceSize)
+            while output.readableBytes < ZstdDecompressingSequence.pieceSize {
+                if input.readableBytes == 0 && !decompressor.mayHaveMoreOutput {
+                    guard let chunk = try await base.next() else {
+                        finished = true
+                        try decompressor.finish()
+                        return output.readableBytes > 0 ? output : nil
+                    }
+                    input = chunk
                 }
-                try decompressor.decompress(chunk, into: &output)
+                try decompressor.decompress(&input, into: &output, upTo: ZstdDecompressingSequence.pieceSize)
             }
             return output
         }

@@ -47,6 +47,27 @@ import Zstd
         #expect(try await Self.decompress(compressed, chunk: 7) == input)
     }
 
+    /// Every piece of output is the same size (the last one smaller) whatever the input chunks hold: an 8 MiB range
+    /// of repetitive data expands to far more than a piece, and 7-byte chunks to far less.
+    @Test(arguments: [7, 8 << 20])
+    func piecesAreTheSameSizeWhateverTheInputChunks(chunk: Int) async throws {
+        var input = ByteBuffer()
+        for index in 0..<(1 << 20) { input.writeString(index % 4096 == 0 ? "\(index)" : "abcdefghijklmnopqrstuvwxyz") }
+        let compressed = try await Self.compress(input)
+        #expect(compressed.readableBytes < input.readableBytes / 50)
+        var sizes: [Int] = []
+        var out = ByteBuffer()
+        for try await var piece in ZstdDecompressingSequence(Self.chunks(compressed, size: chunk).async) {
+            sizes.append(piece.readableBytes)
+            out.writeBuffer(&piece)
+        }
+        #expect(out == input)
+        let pieceSize = ZstdDecompressingSequence<AsyncStream<ByteBuffer>>.pieceSize
+        #expect(sizes.dropLast().allSatisfy { $0 == pieceSize })
+        #expect(sizes.last! > 0 && sizes.last! <= pieceSize)
+        #expect(sizes.count == (input.readableBytes + pieceSize - 1) / pieceSize)
+    }
+
     @Test func theZstdCommandReadsOurOutputAndWeReadItsOutput() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }

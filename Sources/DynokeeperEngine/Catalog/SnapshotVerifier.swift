@@ -154,7 +154,7 @@ package struct SnapshotVerifier: Sendable {
                     )
                 }
                 if let folder {
-                    try await downloader.fetch(file, to: folder + "/" + file.name, toLoad: true)
+                    try await downloader.fetch(file, to: folder + "/" + file.name)
                 } else {
                     let body = try await downloader.open(file)
                     try await SnapshotDownloader.reading(file) { for try await _ in body {} }

@@ -343,7 +343,7 @@ package struct NodeRestore: Sendable {
         for placement in plan.placements {
             let path = incoming + "/" + placement.target
             if let file = placement.source {
-                try await downloader.fetch(file, to: path, toLoad: true)
+                try await downloader.fetch(file, to: path)
             }
         }
         for placement in plan.placements where placement.source == nil {

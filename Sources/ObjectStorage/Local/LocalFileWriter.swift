@@ -284,24 +284,6 @@ package enum LocalFileSystem {
         }
     }
 
-    /// Has the system start reading a file into the page cache (`POSIX_FADV_WILLNEED`), for a reader that comes
-    /// next; returns once the reads are queued.
-    package static func readAhead(_ path: String) async throws {
-        try await BlockingIO.run {
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { throw LocalFileError.failed("open", path) }
-            defer { close(descriptor) }
-            var info = stat()
-            guard fstat(descriptor, &info) == 0 else { throw LocalFileError.failed("stat", path) }
-            // Advice only: a system that ignores it costs the reader time, not correctness. In windows, since
-            // Linux reads no more than its read-ahead size (often 128 KiB to 8 MiB) for each call.
-            let window = off_t(8 << 20)
-            for start in stride(from: off_t(0), to: info.st_size, by: Int(window)) {
-                _ = posix_fadvise(descriptor, start, window, POSIX_FADV_WILLNEED)
-            }
-        }
-    }
-
     /// Whether a path exists (file or folder).
     package static func exists(_ path: String) -> Bool {
         // Hand-written: callers ask inside synchronous code; NIOFileSystem's info(forFileAt:) is async only.
