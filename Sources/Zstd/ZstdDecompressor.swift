@@ -54,8 +54,9 @@ package final class ZstdDecompressor {
                     pending = try ZstdError.check(
                         ZSTD_decompressStream(context, &outBuffer, &inBuffer), "zstd data is corrupt")
                     written = outBuffer.pos
-                    // A full window may have left output inside zstd.
-                    mayHaveMoreOutput = outBuffer.pos == outBuffer.size
+                    // A full window may have left output inside zstd, unless the frame just ended (0): then nothing
+                    // is left, and another call would only overwrite `pending` with the next frame's header size.
+                    mayHaveMoreOutput = pending != 0 && outBuffer.pos == outBuffer.size
                     return outBuffer.pos
                 }
                 produced += written

@@ -59,12 +59,12 @@ where Base.Element == ByteBuffer {
     let base: Base
     let limit: Int
 
-    /// The size of each piece of output (the last one may be smaller): under glibc's 1 MiB threshold for
-    /// serving memory with mmap (see dynokeeper_tune_malloc), so that freed pieces are reused rather than each one
-    /// costing fresh, zeroed pages (measured on 1 GiB: with pieces as large as a whole 8 MiB range's output, zeroing
-    /// pages took 17 % of an online restore's CPU samples; a files restore's fetch used 2.8 to 3.1 s of CPU instead of
-    /// 3.9 to 4.7 s with these pieces).
-    package static var pieceSize: Int { 960 << 10 }
+    /// The size of each piece of output (the last one may be smaller): a power of two (NIO rounds a buffer's
+    /// capacity up to one) under glibc's 1 MiB threshold for serving memory with mmap (see dynokeeper_tune_malloc),
+    /// so that freed pieces are reused rather than each one costing fresh, zeroed pages (measured on 1 GiB: with
+    /// pieces as large as a whole 8 MiB range's output, zeroing pages took 17 % of an online restore's CPU
+    /// samples).
+    package static var pieceSize: Int { 512 << 10 }
 
     /// - Parameters:
     ///   - base: The compressed bytes.

@@ -31,7 +31,7 @@ import Testing
         defer { folder.remove() }
         let path = folder.path + "/file"
         let writer = try await DirectFileWriter.create(path, mode: 0o600, directIO: directIO)
-        // ext4 here: direct I/O is on when asked for.
+        // The temporary folder is on ext4 here, which has direct I/O.
         #expect(writer.direct == directIO)
         let expected = try await Self.write { try await writer.write($0) }
         try await writer.sync()

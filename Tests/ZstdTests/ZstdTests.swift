@@ -68,6 +68,24 @@ import Zstd
         #expect(sizes.count == (input.readableBytes + pieceSize - 1) / pieceSize)
     }
 
+    /// A frame that ends exactly where a piece (or the room of a buffer) ends is whole, not truncated.
+    @Test func dataThatEndsExactlyAtAPieceBoundaryIsWhole() async throws {
+        let pieceSize = ZstdDecompressingSequence<AsyncStream<ByteBuffer>>.pieceSize
+        for size in [2 * pieceSize, pieceSize, 131_072] {
+            let input = Self.sample(size)
+            let compressed = try await Self.compress(input)
+            #expect(try await Self.decompress(compressed, chunk: 8 << 20) == input, "\(size)")
+            #expect(try await Self.decompress(compressed, chunk: 7777) == input, "\(size)")
+            // Through the one-call interface, into a buffer whose room ends where the data does.
+            let decompressor = try ZstdDecompressor()
+            var output = ByteBuffer()
+            output.reserveCapacity(size)
+            try decompressor.decompress(compressed, into: &output)
+            try decompressor.finish()
+            #expect(output == input, "\(size)")
+        }
+    }
+
     @Test func theZstdCommandReadsOurOutputAndWeReadItsOutput() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }

@@ -101,10 +101,16 @@ package final class BytePipe: AsyncSequence, Sendable {
             let resume: () -> Void = state.withLock { state in
                 if state.head < state.chunks.count {
                     let chunk = state.chunks[state.head]
+                    // Released at once: a producer that stays ahead never lets the array empty, and every chunk
+                    // it ever sent would stay in memory (an online restore's peak RSS grew to the RDB's size).
+                    state.chunks[state.head] = ByteBuffer()
                     state.head += 1
                     state.buffered -= chunk.readableBytes
                     if state.head == state.chunks.count {
                         state.chunks.removeAll(keepingCapacity: true)
+                        state.head = 0
+                    } else if state.head >= 64 && state.head * 2 >= state.chunks.count {
+                        state.chunks.removeFirst(state.head)
                         state.head = 0
                     }
                     var producer: CheckedContinuation<Void, any Error>?
@@ -161,7 +167,8 @@ extension BytePipe {
             }
             do {
                 let result = try await consume(pipe)
-                // The consumer saw the end, so the reader has finished or is about to.
+                // A consumer that stopped before the end stops the reader too (else it could wait for room forever).
+                pipe.close()
                 try await group.waitForAll()
                 return result
             } catch {
