@@ -163,12 +163,21 @@ import Testing
         try await Self.withNode { store, node in
             let archiving = try Archiving.start(node, store: store.store)
             _ = try await archiving.waitForBase()
-            let count = 400_000
-            let burst = String(repeating: "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n", count: count)
-            let piped = try await node.redis.cli(["--pipe"], input: Data(burst.utf8))
-            #expect(piped.status == 0, "\(piped.stderrText)")
-            let done = Date()
-            let behind = await archiving.archiver.status.receivedOffset ?? 0
+            // The archiver must be behind when a burst ends, which depends on how busy the machine is: a larger
+            // burst follows one it kept up with (each INCR is 27 bytes of the stream).
+            var count = 0
+            var done = Date()
+            var behind = false
+            for burstSize in [400_000, 800_000, 1_600_000] where !behind {
+                let start = await archiving.archiver.status.receivedOffset ?? 0
+                let burst = String(repeating: "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n", count: burstSize)
+                let piped = try await node.redis.cli(["--pipe"], input: Data(burst.utf8))
+                #expect(piped.status == 0, "\(piped.stderrText)")
+                done = Date()
+                count += burstSize
+                let received = (await archiving.archiver.status.receivedOffset ?? 0) - start
+                behind = received < Int64(burstSize) * 20
+            }
             _ = try await archiving.storedNow(node)
             await archiving.stop()
             _ = try await node.redis.cli(["FLUSHALL"])
@@ -177,8 +186,8 @@ import Testing
                 try Self.request(node, to: done.addingTimeInterval(3)))
             #expect(
                 try await node.redis.cli(["GET", "counter"]).stdoutText.contains(String(count)), "\(report.notes)")
-            // The point of the test: the archiver was behind when the burst ended.
-            #expect(behind < Int64(count) * 20, "the archiver kept up (\(behind) bytes received at the end)")
+            // The point of the test: the archiver was behind when the (last) burst ended.
+            #expect(behind, "the archiver kept up with every burst")
         }
     }
 

@@ -43,13 +43,25 @@ import Testing
     }
 
     /// tmpfs (direct I/O since Linux 6.6, refused before) and NIOFileSystem's handle give the same file.
-    @Test(arguments: [true, false])
-    func theWriterGivesTheSameFileOnTmpfsAndThroughNIO(direct: Bool) async throws {
+    @Test(arguments: [(true, false), (false, false), (false, true)])
+    func theWriterGivesTheSameFileOnTmpfsAndThroughNIO(direct: Bool, writeBehind: Bool) async throws {
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
         let path = base + "/dynokeeper-writer-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let writer = try await LocalFileWriter.create(path, mode: 0o600, direct: direct)
+        let writer = try await LocalFileWriter.create(path, mode: 0o600, direct: direct, writeBehind: writeBehind)
         let expected = try await Self.write { try await writer.write($0) }
+        try await writer.sync()
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+    }
+
+    /// Through the page cache, with every 8 MiB handed to the disk as it is written (the pieces add up to 12 MiB).
+    @Test func writingBehindKeepsEveryByteInOrder() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.path + "/file"
+        let writer = try await LocalFileWriter.create(path, mode: 0o600, writeBehind: true)
+        let expected = try await Self.write { try await writer.write($0) }
+        #expect(expected.count > Int(LocalFileWriter.writeBehindBytes))
         try await writer.sync()
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
     }

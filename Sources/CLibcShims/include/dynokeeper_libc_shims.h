@@ -12,6 +12,10 @@ int dynokeeper_tune_malloc(int threshold);
 /// only for _GNU_SOURCE); 0 where there is none.
 int dynokeeper_o_direct(void);
 
+/// Starts writing a range of a file's dirty pages to disk without waiting for it (sync_file_range with
+/// SYNC_FILE_RANGE_WRITE), so that the final fsync finds little left to do; returns 0, or -1 with errno.
+int dynokeeper_write_behind(int fd, long long offset, long long count);
+
 /// Starts a program with fork and execve, so that the child inherits nothing but its standard streams:
 /// every other descriptor is closed and every signal disposition reset, and it runs in a session of its own.
 /// (Foundation's Process leaves a descriptor open in the child, so a daemon it starts keeps the parent waiting.)

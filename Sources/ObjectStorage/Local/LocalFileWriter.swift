@@ -24,15 +24,21 @@ package final class LocalFileWriter: Sendable {
     private let backend: Backend
     /// Where the next write goes (for the NIOFileSystem handle).
     private let offset = Mutex<Int64>(0)
+    private let writeBehind: Bool
+    /// Where the bytes not handed to the disk yet start, with `writeBehind`.
+    private let notWrittenBack = Mutex<Int64>(0)
+    /// How many written bytes make the writer hand them to the disk.
+    static let writeBehindBytes: Int64 = 8 << 20
 
     private enum Backend: Sendable {
         case handle(OwnedFileHandle<WriteFileHandle>)
         case direct(DirectFileWriter)
     }
 
-    private init(path: String, backend: Backend) {
+    private init(path: String, backend: Backend, writeBehind: Bool = false) {
         self.path = path
         self.backend = backend
+        self.writeBehind = writeBehind
     }
 
     /// Creates a file that must not exist yet.
@@ -43,8 +49,11 @@ package final class LocalFileWriter: Sendable {
     ///     online restore of 1 GiB on 2 cores: the writes took a fifth of all CPU samples; `dd` writes and flushes
     ///     1 GiB in 1.8 s of system time through the page cache, 0.09 s with direct I/O). The file is then not in
     ///     the page cache: for large files nothing reads soon.
+    ///   - writeBehind: Through the page cache, but each 8 MiB written starts going to the disk at once
+    ///     (`sync_file_range`), while the next ones are made, rather than all in ``sync()`` (measured: `dd` takes
+    ///     1.8 s of system time to flush 1 GiB; a files restore's fetch spent it after the download).
     package static func create(
-        _ path: String, mode: UInt16 = 0o644, direct: Bool = false
+        _ path: String, mode: UInt16 = 0o644, direct: Bool = false, writeBehind: Bool = false
     ) async throws
         -> LocalFileWriter
     {
@@ -55,7 +64,8 @@ package final class LocalFileWriter: Sendable {
         options.newFile?.transactionalCreation = false
         do {
             let handle = try await FileSystem.shared.openFile(forWritingAt: FilePath(path), options: options)
-            return LocalFileWriter(path: path, backend: .handle(OwnedFileHandle(handle, path: path)))
+            return LocalFileWriter(
+                path: path, backend: .handle(OwnedFileHandle(handle, path: path)), writeBehind: writeBehind)
         } catch {
             throw LocalFileError("open", path, error)
         }
@@ -68,11 +78,20 @@ package final class LocalFileWriter: Sendable {
             try await file.write(buffer)
         case .handle(let file):
             let start = offset.withLock { $0 }
+            let end: Int64
             do {
-                let written = try await file.handle.write(contentsOf: buffer, toAbsoluteOffset: start)
-                offset.withLock { $0 = start + written }
+                end = start + (try await file.handle.write(contentsOf: buffer, toAbsoluteOffset: start))
+                offset.withLock { $0 = end }
             } catch {
                 throw LocalFileError("write", path, error)
+            }
+            guard writeBehind else { return }
+            let from = notWrittenBack.withLock { $0 }
+            guard end - from >= Self.writeBehindBytes else { return }
+            notWrittenBack.withLock { $0 = end }
+            // Advice: a failure here shows again, where it matters, in sync()'s fsync.
+            _ = try? await file.handle.withUnsafeDescriptor { descriptor in
+                dynokeeper_write_behind(descriptor.rawValue, from, end - from)
             }
         }
     }
