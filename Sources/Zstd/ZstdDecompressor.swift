@@ -45,7 +45,7 @@ package final class ZstdDecompressor {
         try input.readWithUnsafeReadableBytes { (source) throws(ZstdError) -> Int in
             var inBuffer = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
             repeat {
-                let wanted = upTo == .max ? Int.max : upTo - output.readableBytes
+                let wanted = upTo - output.readableBytes
                 var written = 0
                 // Grows `output` only when it has less room than that.
                 try output.writeWithUnsafeMutableBytes(minimumWritableBytes: min(wanted, outputChunk)) {

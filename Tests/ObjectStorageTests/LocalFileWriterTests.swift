@@ -25,6 +25,17 @@ import Testing
         return expected
     }
 
+    /// Writes the pieces with `writer`, flushes it, and returns what was written and what the file at `path` holds.
+    static func writeAndRead(
+        _ writer: LocalFileWriter, at path: String
+    ) async throws -> (
+        written: [UInt8], read: [UInt8]
+    ) {
+        let written = try await write { try await writer.write($0) }
+        try await writer.sync()
+        return (written, try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+    }
+
     @Test(arguments: [true, false])
     func directWritesKeepEveryByteInOrder(directIO: Bool) async throws {
         let folder = try TemporaryDirectory()
@@ -49,9 +60,8 @@ import Testing
         let path = base + "/dynokeeper-writer-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let writer = try await LocalFileWriter.create(path, mode: 0o600, direct: direct, writeBehind: writeBehind)
-        let expected = try await Self.write { try await writer.write($0) }
-        try await writer.sync()
-        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        let (written, read) = try await Self.writeAndRead(writer, at: path)
+        #expect(read == written)
     }
 
     /// Through the page cache, with every 8 MiB handed to the disk as it is written (the pieces add up to 12 MiB).
@@ -60,10 +70,9 @@ import Testing
         defer { folder.remove() }
         let path = folder.path + "/file"
         let writer = try await LocalFileWriter.create(path, mode: 0o600, writeBehind: true)
-        let expected = try await Self.write { try await writer.write($0) }
-        #expect(expected.count > Int(LocalFileWriter.writeBehindBytes))
-        try await writer.sync()
-        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        let (written, read) = try await Self.writeAndRead(writer, at: path)
+        #expect(written.count > Int(LocalFileWriter.writeBehindBytes))
+        #expect(read == written)
     }
 
     @Test func anExistingFileIsNeitherReplacedNorTouched() async throws {

@@ -140,7 +140,7 @@ final class DirectFileWriter: @unchecked Sendable {
     static func create(_ path: String, mode: UInt16, directIO: Bool = true) async throws -> DirectFileWriter {
         try await BlockingIO.run {
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
-            guard descriptor >= 0 else { throw LocalFileError.failed("open", path) }
+            guard descriptor >= 0 else { throw LocalFileError("open", path, Errno(rawValue: errno)) }
             // Turned on afterwards rather than at open: Linux creates the file before it finds that the file system
             // has no direct I/O (tmpfs before Linux 6.6, some FUSE file systems), so a retry without it would find
             // the file there. Refused here, the writes go through the page cache.
@@ -174,7 +174,7 @@ final class DirectFileWriter: @unchecked Sendable {
         }
         try await BlockingIO.run {
             guard fsync(self.descriptor) == 0 else {
-                throw LocalFileError.failed("fsync", self.path)
+                throw LocalFileError("fsync", self.path, Errno(rawValue: errno))
             }
         }
     }
@@ -203,7 +203,7 @@ final class DirectFileWriter: @unchecked Sendable {
                 // The device wants a larger alignment than ours: through the page cache from here on.
                 try stopDirectIO()
             } else {
-                throw LocalFileError.failed("write", path)
+                throw LocalFileError("write", path, Errno(rawValue: errno))
             }
         }
     }
@@ -212,7 +212,7 @@ final class DirectFileWriter: @unchecked Sendable {
         guard direct else { return }
         let flags = fcntl(descriptor, F_GETFL)
         guard flags >= 0, fcntl(descriptor, F_SETFL, flags & ~dynokeeper_o_direct()) == 0 else {
-            throw LocalFileError.failed("change the flags of", path)
+            throw LocalFileError("change the flags of", path, Errno(rawValue: errno))
         }
         direct = false
     }
@@ -327,12 +327,6 @@ extension FilePermissions {
 }
 
 extension LocalFileError {
-    /// `cannot <action> <path>: <the reason in errno>`, as for NIOFileSystem's failures.
-    /// - Parameter code: The failed call's errno (read where this is called, before anything can change it).
-    static func failed(_ action: String, _ path: String, _ code: Int32 = Glibc.errno) -> LocalFileError {
-        LocalFileError("cannot \(action) \(path): \(String(cString: strerror(code)))")
-    }
-
     init(_ error: POSIXCallError) {
         self.init("\(error.call) \(error.path): \(String(cString: strerror(error.errno)))")
     }
