@@ -75,6 +75,7 @@ package enum ConfigurationKeys {
         Key("backup.schedule", "\"daily HH:MM\" (UTC) or a five-field cron expression"),
         Key("backup.scope", "node or ring"),
         Key("backup.method", "file, stream or auto"),
+        Key("backup.keep_redis_lzf", "true or false"),
         Key("backup.format", "dynokeeper, or dynomite-manager (also writes Dynomite-manager's daily object)"),
         Key("restore.enabled", "true or false"),
         Key("restore.date", "a date (2026-11-20), date and time (2026-11-20T14:00, 2026-11-20T14:00:00Z) or yyyyMMdd"),

@@ -47,6 +47,9 @@ extension DynokeeperConfiguration.Backup {
             enabled: enabled, schedule: schedule, type: type, compression: compression, compressionLevel: level,
             scope: scope, method: method)
         format = try reader.choice("backup.format", default: Format.dynokeeper, what: "format")
+        let keepLZF = try reader.bool("backup.keep_redis_lzf")
+        keepRedisLZF = keepLZF?.value ?? false
+        reader.record("backup.keep_redis_lzf", String(keepRedisLZF), keepLZF?.origin ?? .defaultValue)
         if format == .dynomiteManager && type != .rdb {
             throw ConfigurationError(
                 "backup.format dynomite-manager writes Dynomite-manager's one object per day, which cannot hold Redis 7's AOF of several files: use backup.type rdb (Dynomite-manager restores an RDB into an AOF node too)"

@@ -178,6 +178,10 @@ package struct DynokeeperConfiguration: Sendable, Equatable {
         package var compressionLevel: Int
         package var scope: Scope = .node
         package var method: Method = .file
+        /// Keep Redis's LZF compression of strings in a streamed RDB (`backup.keep_redis_lzf`). By default a streamed
+        /// backup turns `rdbcompression` off for the moment its fork starts: zstd compresses the stream better and
+        /// faster than on top of LZF.
+        package var keepRedisLZF = false
         /// `dynomite-manager`: each backup also writes the day's object of Dynomite-manager's layout
         /// (`<dc>/<rack>/<token>/<epoch ms of the day>`, the RDB uncompressed), for a fleet that moves over, or back.
         package var format: Format = .dynokeeper

@@ -73,6 +73,7 @@ import Testing
         #expect(configuration.storage.concurrency == 8)
         #expect(configuration.storage.bufferMB == 32)
         #expect(configuration.backup.method == .auto)
+        #expect(configuration.backup.keepRedisLZF == false)
         #expect(configuration.restore.method == .files)
         #expect(configuration.backup.enabled == false)
         #expect(configuration.backup.schedule == .daily(hour: 12, minute: 0))
@@ -136,6 +137,13 @@ import Testing
         #expect(try !loopback("127.evil.example:8080"))
         #expect(try !loopback("128.0.0.1:8080"))
         #expect(try !loopback("0.0.0.0:8080"))
+    }
+
+    @Test func streamedBackupsCanKeepRedisLZF() throws {
+        #expect(try Self.parse("backup:\n  keep_redis_lzf: true\n").backup.keepRedisLZF)
+        #expect(try Self.parse("", environment: ["DYNOKEEPER_BACKUP_KEEP_REDIS_LZF": "true"]).backup.keepRedisLZF)
+        #expect(
+            Self.error("backup:\n  keep_redis_lzf: sometimes\n").contains("backup.keep_redis_lzf (test.yml line 2)"))
     }
 
     @Test func restoresCanLoadOnline() throws {

@@ -25,6 +25,8 @@ package struct NodeBackup: Sendable {
         var encryptionKey: SnapshotKeyring.Key?
         /// Also write the day's object of Dynomite-manager's layout (`backup.format: dynomite-manager`).
         package var dynomiteManagerCopy = false
+        /// Leave Redis's `rdbcompression` as it is for a streamed RDB (`backup.keep_redis_lzf`); see ``LZFPause``.
+        package var keepRedisLZF = false
 
         package init(
             type: DynokeeperConfiguration.Backup.PersistenceType,
@@ -43,6 +45,7 @@ package struct NodeBackup: Sendable {
             self.init(
                 type: type ?? backup.type, compression: backup.compression, compressionLevel: backup.compressionLevel)
             method = backup.method
+            keepRedisLZF = backup.keepRedisLZF
             dynomiteManagerCopy = backup.format == .dynomiteManager && (type ?? backup.type) == .rdb
         }
     }
@@ -67,6 +70,9 @@ package struct NodeBackup: Sendable {
     package var keys = SnapshotKeyring.none
     /// Where the day of Dynomite-manager's object begins (`restore.timezone`).
     package var dynomiteManagerTimeZone = TimeZone(identifier: "UTC")!
+    /// dynokeeper's state folder, where a streamed backup marks that it turned Redis's LZF off (``LZFPause``); without
+    /// it, LZF stays as it is.
+    package var stateFolder: (@Sendable () async throws -> String)?
 
     /// - Parameters:
     ///   - node: The node's identity and Redis address.
@@ -185,6 +191,8 @@ package struct NodeBackup: Sendable {
         let clock = ContinuousClock()
         let version = try await redis.info("server").version ?? "unknown"
         let persistence = RedisPersistence(redis: redis, dataDirectory: dataDirectory, logger: logger)
+        let state = try? await stateFolder?()
+        if let state { await LZFPause.mend(redis, stateFolder: state, logger: logger) }
 
         logger.info(
             "asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")"
@@ -202,13 +210,30 @@ package struct NodeBackup: Sendable {
             do {
                 let (address, logger) = (connector.address, logger)
                 let credentials = try connector.credentials()
-                return try await stream(
-                    options, id: id, prefix: prefix, startedAt: startedAt, version: version, uploaded: &uploaded
-                ) { consume in
-                    let summary = try await RDBTransfer.receive(
-                        from: address, credentials: credentials, logger: logger, consume)
-                    return summary.position.map(SnapshotManifest.Replication.init)
+                var pause: LZFPause?
+                if !options.keepRedisLZF, let state {
+                    pause = await LZFPause.begin(redis, stateFolder: state, logger: logger)
                 }
+                let report: Report
+                do {
+                    report = try await stream(
+                        options, id: id, prefix: prefix, startedAt: startedAt, version: version, uploaded: &uploaded
+                    ) { [pause] consume in
+                        let summary = try await RDBTransfer.receive(
+                            from: address, credentials: credentials, logger: logger
+                        ) { chunk in
+                            // The first byte comes from the fork, which keeps the setting it started with.
+                            await pause?.end()
+                            try await consume(chunk)
+                        }
+                        return summary.position.map(SnapshotManifest.Replication.init)
+                    }
+                } catch {
+                    await pause?.end()
+                    throw error
+                }
+                await pause?.end()
+                return report
             } catch let error as RedisError where options.method == .auto && error.refusesReplication {
                 logger.notice(
                     "Redis \(connector.address) does not hand its RDB to a replica (\(error)): taking it with BGSAVE")

@@ -39,6 +39,9 @@ package struct NodeComponents: Sendable {
             progress: progress)
         backup.keys = keys
         backup.dynomiteManagerTimeZone = configuration.restore.timeZone
+        backup.stateFolder = { [configuration, connector] in
+            try await NodeFolders.resolve(configuration, connector: connector).state
+        }
         return backup
     }
 

@@ -1,0 +1,190 @@
+import DynokeeperConfiguration
+import DynokeeperEngine
+import DynokeeperTestSupport
+import Foundation
+import NIOCore
+import ObjectStorage
+import Synchronization
+import Testing
+
+/// A streamed backup turns Redis's LZF (`rdbcompression`) off for its fork only, puts it back as the fork starts, and
+/// mends it after a backup that was stopped in between; `backup.keep_redis_lzf`, a user without `CONFIG SET` and a
+/// Redis whose owner turned LZF off keep Redis as it is.
+@Suite(.tags(.integration)) struct LZFPauseTests {
+    /// A string LZF shrinks to a fraction: present as it is in the RDB only when LZF was off.
+    static let value = String(repeating: "dynokeeper-lzf-", count: 200)
+    static let marker = "rdbcompression-off"
+
+    static func options(keepLZF: Bool = false) -> NodeBackup.Options {
+        var options = NodeBackup.Options(type: .rdb)
+        options.method = .stream
+        options.keepRedisLZF = keepLZF
+        return options
+    }
+
+    static func rdbcompression(_ redis: RedisServer) async throws -> String {
+        try await redis.cli(["CONFIG", "GET", "rdbcompression"]).stdoutText.split(separator: "\n").last.map(String.init)
+            ?? ""
+    }
+
+    /// The stored RDB, decompressed.
+    static func storedRDB(
+        _ report: NodeBackup.Report, store: any ObjectStore, folder: TemporaryDirectory
+    ) async throws
+        -> Data
+    {
+        let manifest = report.manifest
+        return try await NodeBackupTests.decompressWithZstdCommand(
+            store, key: SnapshotLayout.snapshotPrefix(manifest.node, manifest.snapshotID) + "dump.rdb.zst",
+            into: folder, name: "dump-\(manifest.snapshotID).rdb")
+    }
+
+    /// A store that, when the first compressed bytes reach it, runs `check` while the upload waits: the link is held
+    /// back meanwhile, so Redis's fork is still writing.
+    struct CheckingStore: ObjectStore {
+        let inner: any ObjectStore
+        let check: @Sendable () async throws -> Void
+
+        var location: String { inner.location }
+
+        func put<Body: AsyncSequence & Sendable>(
+            _ key: String, body: Body, options: PutOptions
+        ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+            guard key.hasSuffix("dump.rdb.zst") else { return try await inner.put(key, body: body, options: options) }
+            let first = First()
+            let check = check
+            let body = body.map { @Sendable chunk in
+                if first.take() { try await check() }
+                return chunk
+            }
+            return try await inner.put(key, body: body, options: options)
+        }
+        func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
+            try await inner.get(key, range: range)
+        }
+        func head(_ key: String) async throws -> ObjectInfo? { try await inner.head(key) }
+        func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing
+        {
+            try await inner.list(prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
+        }
+        func delete(_ keys: [String]) async throws { try await inner.delete(keys) }
+    }
+
+    final class Seen: Sendable {
+        private let value = Mutex<[String]>([])
+        func set(_ new: [String]) { value.withLock { $0 = new } }
+        func get() -> [String] { value.withLock { $0 } }
+    }
+
+    final class First: Sendable {
+        private let taken = Mutex(false)
+        func take() -> Bool {
+            taken.withLock { taken in
+                defer { taken = true }; return !taken
+            }
+        }
+    }
+
+    @Test func theForkWritesWithoutLZFAndRedisHasItBackBeforeTheForkEnds() async throws {
+        let folder = try TemporaryDirectory(prefix: "lzf")
+        defer { folder.remove() }
+        try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
+            try await withResource(TestStore.make(.local)) { store in
+                _ = try await source.cli(["SET", "compressible", Self.value])
+                // About 24 MiB, far more than the link's pipes hold: the fork is still writing when the upload starts.
+                try await RedisDataset.populateRandom(source, count: 24000, size: 1024)
+                let seen = Seen()
+                let checking = CheckingStore(inner: store.store) {
+                    let lzf = try await Self.rdbcompression(source)
+                    let persistence = try await source.cli(["INFO", "persistence"]).stdoutText
+                    seen.set([lzf, persistence.contains("rdb_bgsave_in_progress:1") ? "fork" : "no fork"])
+                }
+                var backup = Engine.backup(.test(port: source.port), store: checking)
+                backup.stateFolder = { folder.path }
+                let report = try await backup.run(Self.options())
+                #expect(report.manifest.method == .stream)
+                #expect(seen.get() == ["yes", "fork"])
+                let rdb = try await Self.storedRDB(report, store: store.store, folder: folder)
+                #expect(rdb.range(of: Data(Self.value.utf8)) != nil, "the string is LZF-compressed in the RDB")
+                #expect(try await Self.rdbcompression(source) == "yes")
+                #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
+
+                // The RDB loads, with the string as it was.
+                let loaded = try TemporaryDirectory(prefix: "lzf-load")
+                defer { loaded.remove() }
+                try rdb.write(to: URL(fileURLWithPath: loaded.file("dump.rdb")))
+                try await withResource(RedisServer.start(directory: loaded), cleanUp: { await $0.stop() }) { copy in
+                    let value = try await copy.cli(["GET", "compressible"]).stdoutText
+                    #expect(value.trimmingCharacters(in: .newlines) == Self.value)
+                }
+
+                let kept = try await backup.run(Self.options(keepLZF: true))
+                let keptRDB = try await Self.storedRDB(kept, store: store.store, folder: folder)
+                #expect(keptRDB.range(of: Data(Self.value.utf8)) == nil)
+            }
+        }
+    }
+
+    /// The marker of a backup stopped while LZF was off: the next backup (by BGSAVE too) turns LZF back on and
+    /// removes the marker; with no marker, an owner's `rdbcompression no` stays, streamed backups included.
+    @Test func theNextBackupMendsWhatAStoppedOneLeftAndNothingElse() async throws {
+        let folder = try TemporaryDirectory(prefix: "lzf-mend")
+        defer { folder.remove() }
+        try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
+            try await withResource(TestStore.make(.local)) { store in
+                _ = try await source.cli(["SET", "compressible", Self.value])
+                var backup = Engine.backup(.test(port: source.port), store: store.store)
+                backup.stateFolder = { folder.path }
+                try "left by a killed backup\n".write(
+                    toFile: folder.file(Self.marker), atomically: true, encoding: .utf8)
+                _ = try await source.cli(["CONFIG", "SET", "rdbcompression", "no"])
+                var file = Self.options()
+                file.method = .file
+                _ = try await backup.run(file)
+                #expect(try await Self.rdbcompression(source) == "yes")
+                #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
+
+                // The owner's own choice.
+                _ = try await source.cli(["CONFIG", "SET", "rdbcompression", "no"])
+                let report = try await backup.run(Self.options())
+                #expect(try await Self.rdbcompression(source) == "no")
+                #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
+                let rdb = try await Self.storedRDB(report, store: store.store, folder: folder)
+                #expect(rdb.range(of: Data(Self.value.utf8)) != nil)
+            }
+        }
+    }
+
+    /// An ACL user without `CONFIG SET` (the README's least-privilege ACL for streamed backups): the backup streams
+    /// with Redis's LZF, and leaves no marker.
+    @Test func aUserWithoutConfigSetStreamsWithLZF() async throws {
+        let folder = try TemporaryDirectory(prefix: "lzf-acl")
+        defer { folder.remove() }
+        try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
+            try await withResource(TestStore.make(.local)) { store in
+                _ = try await source.cli(["SET", "compressible", Self.value])
+                _ = try await source.cli([
+                    "ACL", "SETUSER", "backup", "on", ">backup-secret", "-@all", "+info", "+config|get", "+bgsave",
+                    "+psync", "+replconf",
+                ])
+                try "backup-secret\n".write(toFile: folder.file("password"), atomically: true, encoding: .utf8)
+                let node = NodeSettings.test(port: source.port)
+                let connector = RedisConnector(
+                    node: node,
+                    redis: DynokeeperConfiguration.Redis(
+                        host: nil, port: nil, user: "backup", passwordFile: folder.file("password"), conf: nil,
+                        dataDir: nil),
+                    logger: Engine.logger)
+                var backup = NodeBackup(
+                    node: node, connector: connector, store: store.store, dataDirectory: nil, logger: Engine.logger)
+                backup.stateFolder = { folder.path }
+                let report = try await backup.run(Self.options())
+                #expect(report.manifest.method == .stream)
+                #expect(try await Self.rdbcompression(source) == "yes")
+                #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
+                let rdb = try await Self.storedRDB(report, store: store.store, folder: folder)
+                #expect(rdb.range(of: Data(Self.value.utf8)) == nil)
+            }
+        }
+    }
+}
