@@ -120,7 +120,9 @@ def populate(port, total_mb, value_bytes):
 
 
 def bgsave(port):
-    redis_cli(port, "BGSAVE")
+    # Redis refuses BGSAVE while another child runs (the fork of a streamed backup that just ended may still be
+    # exiting): a refused one would time nothing.
+    wait_for("BGSAVE to start", lambda: "started" in redis_cli(port, "BGSAVE"))
     wait_for("BGSAVE", lambda: "rdb_bgsave_in_progress:0" in redis_cli(port, "INFO", "persistence").split(), timeout=600)
 
 

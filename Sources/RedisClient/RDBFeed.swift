@@ -12,14 +12,26 @@ import Synchronization
 /// whole one nor finish loading before the last byte is sent; a feed that stops early makes it discard what it
 /// loaded (with `repl-diskless-load swapdb` it keeps its old data).
 package enum RDBFeed {
+    /// What ``RedisError/connectionClosed(command:)`` names when the replica drops the link before it has loaded
+    /// the data.
+    package static let transfer = "the transfer of the data (see Redis's log)"
+
     /// Writes the RDB's bytes to the replica, waiting while it cannot take more.
     package struct Writer: Sendable {
         let channel: any Channel
         let watch: Watch
 
         /// Returns once the bytes are in the socket: the replica's pace sets the feed's.
+        /// - Throws: ``RedisError/connectionClosed(command:)`` for ``RDBFeed/transfer`` when the replica dropped the
+        ///   link (a Redis that exits on a damaged RDB resets it).
         package func write(_ bytes: ByteBuffer) async throws {
-            try await channel.writeAndFlush(bytes)
+            do {
+                try await channel.writeAndFlush(bytes)
+            } catch let error as RedisError {
+                throw error
+            } catch {
+                throw RedisError.connectionClosed(command: RDBFeed.transfer)
+            }
             watch.progress.add(1, ordering: .relaxed)
         }
     }
@@ -170,7 +182,16 @@ package enum RDBFeed {
                 defer { readyContinuation.finish() }
                 var handshake = Handshake(password: password)
                 var pending = ByteBuffer()
-                for try await var chunk in connection.inbound {
+                var inbound = connection.inbound.makeAsyncIterator()
+                while true {
+                    let next: ByteBuffer?
+                    do {
+                        next = try await inbound.next()
+                    } catch  where handshake.syncing {
+                        // A reset from a replica that exits while it loads (on a damaged RDB, for one).
+                        throw RedisError.connectionClosed(command: transfer)
+                    }
+                    guard var chunk = next else { break }
                     guard !handshake.syncing else { continue }
                     pending.writeBuffer(&chunk)
                     // A handshake is a few short commands: more is not a replica.
@@ -192,7 +213,7 @@ package enum RDBFeed {
                         readyContinuation.yield(true)
                     }
                 }
-                throw RedisError.connectionClosed(command: "the transfer of the data (see Redis's log)")
+                throw RedisError.connectionClosed(command: transfer)
             }
             // A connection that does not ask for the data soon is dropped, so that it cannot keep the replica's
             // waiting behind it.
@@ -221,7 +242,7 @@ package enum RDBFeed {
                     return next
                 }
             }
-            throw RedisError.connectionClosed(command: "the transfer of the data (see Redis's log)")
+            throw RedisError.connectionClosed(command: transfer)
         }
     }
 

@@ -209,6 +209,49 @@ import Testing
         }
     }
 
+    /// Damage Redis finds before the SHA-256 can (the middle of an uncompressed object): Redis exits, the rollback
+    /// starts it on the old data, and the error says that Redis dropped the link and how to check the snapshot.
+    @Test func damageRedisFindsFirstIsNamedAndRolledBack() async throws {
+        try await withResource(TestStore.make(.local)) { store in
+            try await withResource(RestoreNode.make(withDynomite: true, restoreMethod: "online")) { node in
+                // About 24 MiB, sent in many pieces: the damage goes to Redis long before the last one.
+                try await RedisDataset.populateRandom(node.redis, count: 24000, size: 1024)
+                var options = NodeBackup.Options(type: .rdb, compression: .none)
+                options.method = .file
+                let manifest = try await Engine.backup(try node.settings, store: store.store).run(options).manifest
+                try await node.scribble("own")
+                let own = try await node.content()
+                let damaged = RewritingStore(base: store.store) { key, base in
+                    let download = try await base.get(key, range: nil)
+                    guard key.hasSuffix("dump.rdb") else { return download }
+                    var bytes = try await download.body.collect(upTo: 64 << 20)
+                    // 4 KiB of 0xFF spans several entries: a type byte or a length Redis cannot read.
+                    bytes.setBytes(
+                        [UInt8](repeating: 0xFF, count: 4096), at: bytes.readerIndex + bytes.readableBytes / 2)
+                    var pieces: [ByteBuffer] = []
+                    while let piece = bytes.readSlice(length: min(1 << 20, bytes.readableBytes)),
+                        piece.readableBytes > 0
+                    {
+                        pieces.append(piece)
+                    }
+                    return ObjectDownload(info: download.info, range: download.range, body: ByteStream(buffers: pieces))
+                }
+                let failure = await expectFailure(.snapshot) {
+                    _ = try await node.restore(store: damaged).run(Self.restoring(node, manifest))
+                }
+                #expect(
+                    failure?.message.contains("dropped the replication link while it loaded") == true,
+                    "\(String(describing: failure))")
+                #expect(failure?.message.contains("dynokeeper verify") == true)
+                #expect(failure?.message.contains("Rolled back") == true, "\(String(describing: failure))")
+                #expect(try await node.content() == own)
+                #expect(try await node.redis.cli(["INFO", "replication"]).stdoutText.contains("role:master"))
+                #expect(node.dynomite?.isRunning == true)
+                #expect(!node.hasJournal)
+            }
+        }
+    }
+
     @Test func anAOFSnapshotOrAReplicaIsRefusedBeforeAnythingIsTouched() async throws {
         try await withResource(TestStore.make(.local)) { store in
             try await withResource(RestoreNode.make(appendOnly: true, restoreMethod: "online")) { node in

@@ -118,30 +118,37 @@ struct OnlineLoad {
             opened = try await LocalFileWriter.create(copy, mode: 0o600, direct: true)
         }
         let (downloader, writer) = (downloader, opened)
-        return try await load(size: file.size, settings: settings, continuation: continuation) { replica in
-            // To Redis and to the copy at once.
-            @Sendable func send(_ chunk: ByteBuffer) async throws {
-                guard let writer else { return try await replica.write(chunk) }
-                async let written: Void = writer.write(chunk)
-                try await replica.write(chunk)
-                try await written
-            }
-            try await SnapshotDownloader.reading(file) {
-                // Downloading, decompressing and hashing run ahead of Redis (Redis would otherwise wait for each
-                // chunk to be made, and the download for Redis to take each one).
-                try await BytePipe.readingAhead(body, limit: Self.readAhead) { chunks in
-                    // One chunk is always held back: the last one goes once the whole file is checked.
-                    var held: ByteBuffer?
-                    for try await chunk in chunks {
-                        if let previous = held { try await send(previous) }
-                        held = chunk
-                    }
-                    try downloader.check(file, body.digest)
-                    try await beforeLastBytes()
-                    if let held { try await send(held) }
+        do {
+            return try await load(size: file.size, settings: settings, continuation: continuation) { replica in
+                // To Redis and to the copy at once.
+                @Sendable func send(_ chunk: ByteBuffer) async throws {
+                    guard let writer else { return try await replica.write(chunk) }
+                    async let written: Void = writer.write(chunk)
+                    try await replica.write(chunk)
+                    try await written
                 }
-                try await writer?.sync()
+                try await SnapshotDownloader.reading(file) {
+                    // Downloading, decompressing and hashing run ahead of Redis (Redis would otherwise wait for each
+                    // chunk to be made, and the download for Redis to take each one).
+                    try await BytePipe.readingAhead(body, limit: Self.readAhead) { chunks in
+                        // One chunk is always held back: the last one goes once the whole file is checked.
+                        var held: ByteBuffer?
+                        for try await chunk in chunks {
+                            if let previous = held { try await send(previous) }
+                            held = chunk
+                        }
+                        try downloader.check(file, body.digest)
+                        try await beforeLastBytes()
+                        if let held { try await send(held) }
+                    }
+                    try await writer?.sync()
+                }
             }
+        } catch RedisError.connectionClosed(let command) where command == RDBFeed.transfer {
+            // Redis noticed before the SHA-256 could: it exits on an RDB it cannot parse.
+            throw DynokeeperError.snapshot(
+                "Redis \(connector.address) dropped the replication link while it loaded \(file.key): Redis exits when the RDB it loads is damaged (its log then says why, such as \"Internal error in RDB reading\"), or it was stopped; if its log names damage, check the snapshot with dynokeeper verify"
+            )
         }
     }
 
