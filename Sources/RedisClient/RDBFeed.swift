@@ -29,6 +29,8 @@ package enum RDBFeed {
                 try await channel.writeAndFlush(bytes)
             } catch let error as RedisError {
                 throw error
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
                 throw RedisError.connectionClosed(command: RDBFeed.transfer)
             }
