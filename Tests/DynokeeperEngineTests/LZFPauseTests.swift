@@ -125,8 +125,15 @@ import Testing
         }
     }
 
+    static func runID(_ redis: RedisServer) async throws -> String {
+        let info = try await redis.cli(["INFO", "server"]).stdoutText
+        return info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("run_id:") }.map { String($0.dropFirst(7)) }
+            ?? ""
+    }
+
     /// The marker of a backup stopped while LZF was off: the next backup (by BGSAVE too) turns LZF back on and
-    /// removes the marker; with no marker, an owner's `rdbcompression no` stays, streamed backups included.
+    /// removes the marker, unless Redis has restarted since (another run_id: its owner's setting then stands); with
+    /// no marker, an owner's `rdbcompression no` stays, streamed backups included.
     @Test func theNextBackupMendsWhatAStoppedOneLeftAndNothingElse() async throws {
         let folder = try TemporaryDirectory(prefix: "lzf-mend")
         defer { folder.remove() }
@@ -135,11 +142,20 @@ import Testing
                 _ = try await source.cli(["SET", "compressible", Self.value])
                 var backup = Engine.backup(.test(port: source.port), store: store.store)
                 backup.stateFolder = { folder.path }
-                try "left by a killed backup\n".write(
-                    toFile: folder.file(Self.marker), atomically: true, encoding: .utf8)
-                _ = try await source.cli(["CONFIG", "SET", "rdbcompression", "no"])
                 var file = Self.options()
                 file.method = .file
+
+                // Left by a backup of another Redis process.
+                try "left by a killed backup\nrun_id 0123456789abcdef\n".write(
+                    toFile: folder.file(Self.marker), atomically: true, encoding: .utf8)
+                _ = try await source.cli(["CONFIG", "SET", "rdbcompression", "no"])
+                _ = try await backup.run(file)
+                #expect(try await Self.rdbcompression(source) == "no")
+                #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
+
+                // Left by a backup of this one.
+                try "left by a killed backup\nrun_id \(try await Self.runID(source))\n".write(
+                    toFile: folder.file(Self.marker), atomically: true, encoding: .utf8)
                 _ = try await backup.run(file)
                 #expect(try await Self.rdbcompression(source) == "yes")
                 #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
@@ -151,6 +167,35 @@ import Testing
                 #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
                 let rdb = try await Self.storedRDB(report, store: store.store, folder: folder)
                 #expect(rdb.range(of: Data(Self.value.utf8)) != nil)
+            }
+        }
+    }
+
+    /// Redis would not fork at once (a delay for more replicas, a BGSAVE running): its own saves meanwhile would go
+    /// without LZF, so LZF stays on.
+    @Test func lzfStaysOnWhenRedisWouldNotForkAtOnce() async throws {
+        let folder = try TemporaryDirectory(prefix: "lzf-wait")
+        defer { folder.remove() }
+        try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "1"])) { source in
+            try await withResource(TestStore.make(.local)) { store in
+                _ = try await source.cli(["SET", "compressible", Self.value])
+                try await RedisDataset.populateRandom(source, count: 1000, size: 64)
+                var backup = Engine.backup(.test(port: source.port), store: store.store)
+                backup.stateFolder = { folder.path }
+                let delayed = try await backup.run(Self.options())
+                let delayedRDB = try await Self.storedRDB(delayed, store: store.store, folder: folder)
+                #expect(delayedRDB.range(of: Data(Self.value.utf8)) == nil)
+
+                _ = try await source.cli(["CONFIG", "SET", "repl-diskless-sync-delay", "0"])
+                // A BGSAVE of about a second (1 ms per key, for its fork only).
+                _ = try await source.cli(["CONFIG", "SET", "rdb-key-save-delay", "1000"])
+                _ = try await source.cli(["BGSAVE"])
+                _ = try await source.cli(["CONFIG", "SET", "rdb-key-save-delay", "0"])
+                let behind = try await backup.run(Self.options())
+                let behindRDB = try await Self.storedRDB(behind, store: store.store, folder: folder)
+                #expect(behindRDB.range(of: Data(Self.value.utf8)) == nil)
+                #expect(try await Self.rdbcompression(source) == "yes")
+                #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
             }
         }
     }

@@ -194,17 +194,16 @@ package struct NodeBackup: Sendable {
         let state = try? await stateFolder?()
         if let state { await LZFPause.mend(redis, stateFolder: state, logger: logger) }
 
-        logger.info(
-            "asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")"
-        )
-        progress?.step(options.type == .rdb ? "BGSAVE" : "BGREWRITEAOF")
-        let saveStart = clock.now
         var method = options.method
         // Dynomite-manager's copy is the RDB file itself: BGSAVE writes it.
         if options.dynomiteManagerCopy { method = .file }
-        if options.type == .rdb && method == .auto, let reason = try await Self.reasonNotToStream(redis) {
-            logger.info("taking the RDB with BGSAVE rather than over the replication link: \(reason)")
-            method = .file
+        if options.type == .rdb && method == .auto {
+            if let reason = Self.reasonNotToStream(try await DisklessSync.read(redis)) {
+                logger.info("taking the RDB with BGSAVE rather than over the replication link: \(reason)")
+                method = .file
+            } else {
+                logger.info("taking the RDB over the replication link: Redis streams it without a file")
+            }
         }
         if options.type == .rdb && method != .file {
             do {
@@ -237,9 +236,13 @@ package struct NodeBackup: Sendable {
             } catch let error as RedisError where options.method == .auto && error.refusesReplication {
                 logger.notice(
                     "Redis \(connector.address) does not hand its RDB to a replica (\(error)): taking it with BGSAVE")
-                progress?.step("BGSAVE")
             }
         }
+        logger.info(
+            "asking Redis \(connector.address) for a fresh \(options.type == .rdb ? "RDB (BGSAVE)" : "AOF (BGREWRITEAOF)")"
+        )
+        progress?.step(options.type == .rdb ? "BGSAVE" : "BGREWRITEAOF")
+        let saveStart = clock.now
         var trigger: RedisPersistence.Trigger
         var files: [RedisPersistence.DataFile]
         var aofManifest: (directory: String, name: String, content: String)?
@@ -420,16 +423,13 @@ package struct NodeBackup: Sendable {
     /// `repl-diskless-sync-max-replicas` is 1 with no replica attached. A wait is worth it from about 200 MiB of data per
     /// second of delay (what BGSAVE and the upload take on this project's 2-core benchmark machine); below, BGSAVE.
     /// With `repl-diskless-sync no` Redis writes the file anyway, so there is nothing to overlap.
-    static func reasonNotToStream(_ redis: RedisConnection) async throws -> String? {
-        guard try await redis.configGet("repl-diskless-sync") != "no" else { return "repl-diskless-sync is no" }
-        let delay = Int(try await redis.configGet("repl-diskless-sync-delay") ?? "") ?? 5
-        let maxReplicas = Int(try await redis.configGet("repl-diskless-sync-max-replicas") ?? "") ?? 0
-        let info = try await redis.info()
-        if delay == 0 || (maxReplicas == 1 && info.int("connected_slaves") == 0) { return nil }
-        let dataset = info.int("used_memory_dataset") ?? info.int("used_memory") ?? 0
-        guard dataset < delay * 200 << 20 else { return nil }
+    static func reasonNotToStream(_ sync: DisklessSync) -> String? {
+        guard !sync.writesFile else { return "repl-diskless-sync is no" }
+        if sync.startsAtOnce { return nil }
+        let dataset = sync.info.int("used_memory_dataset") ?? sync.info.int("used_memory") ?? 0
+        guard dataset < sync.delay * 200 << 20 else { return nil }
         return
-            "Redis would wait repl-diskless-sync-delay \(delay) s before it streams, longer than a BGSAVE of its \(dataset >> 20) MiB takes (set it to 0 to stream)"
+            "Redis would wait repl-diskless-sync-delay \(sync.delay) s before it streams, longer than a BGSAVE of its \(dataset >> 20) MiB takes (set it to 0 to stream)"
     }
 
     /// The smallest piece a streamed backup hands to its consumers.
