@@ -87,6 +87,35 @@ import Testing
         #expect(serve.logTail(lines: 50).contains("dynokeeper stopped"))
     }
 
+    /// LZF that a streamed backup killed in its moment left off (its marker in the state folder names this Redis
+    /// process) is back on once `serve` starts, without waiting for a backup.
+    @Test func serveTurnsBackOnTheLZFAStoppedBackupLeftOff() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try await withResource(RedisServer.start()) { redis in
+            let port = try FreePort.next()
+            let state = folder.file("state")
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            let info = try await redis.cli(["INFO", "server"]).stdoutText
+            let runID = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("run_id:") }?.dropFirst(7) ?? ""
+            try "left by a killed backup\nrun_id \(runID)\n".write(
+                toFile: state + "/rdbcompression-off", atomically: true, encoding: .utf8)
+            _ = try await redis.cli(["CONFIG", "SET", "rdbcompression", "no"])
+            try await withResource(
+                DynokeeperBinary.serve(
+                    config:
+                        "cluster: serve-test\nserver:\n  listen: 127.0.0.1:\(port)\nredis:\n  port: \(redis.port)\nnode:\n  state_dir: \(state)\n",
+                    port: port, folder: folder)
+            ) { serve in
+                try await serve.waitUntil("rdbcompression back on", timeout: .seconds(30)) {
+                    serve.logTail(lines: 100).contains("turned Redis's rdbcompression back on")
+                }
+                #expect(try await redis.cli(["CONFIG", "GET", "rdbcompression"]).stdoutText.contains("yes"))
+                #expect(!FileManager.default.fileExists(atPath: state + "/rdbcompression-off"))
+            }
+        }
+    }
+
     @Test func scheduleListsTheNextRuns() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }

@@ -68,6 +68,19 @@ package struct NodeService: Sendable {
         }
     }
 
+    /// Puts Redis's LZF back on when a streamed backup was stopped while it had it off (``LZFPause``), rather than
+    /// leave it to the next backup.
+    package func mendRedisLZF() async {
+        let components = await components()
+        guard let folders = try? await NodeFolders.resolve(components.configuration, connector: components.connector),
+            FileManager.default.fileExists(atPath: folders.state + "/" + LZFPause.markerName)
+        else { return }
+        let logger = logger
+        try? await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
+            await LZFPause.mend(redis, stateFolder: folders.state, logger: logger)
+        }
+    }
+
     /// Starts a backup job.
     package func startBackup(_ request: BackupRequest, trigger: String) async throws -> Job {
         let components = await components()

@@ -31,6 +31,8 @@ package struct BackupScheduler: Service {
 
     package func run() async throws {
         await cancelWhenGracefulShutdown {
+            // LZF that a streamed backup killed in its moment left off (see LZFPause) is not left for a day.
+            await node.mendRedisLZF()
             // Before any scheduled job: a new node fills itself first (restore.on_start).
             if let outcome = await node.restoreOnStart() { logger.notice("\(outcome)") }
             await catchUp()
