@@ -248,6 +248,20 @@ import Testing
                 #expect(try await node.redis.cli(["INFO", "replication"]).stdoutText.contains("role:master"))
                 #expect(node.dynomite?.isRunning == true)
                 #expect(!node.hasJournal)
+
+                // Without the safety save, Redis comes back on what it last saved: the message must not promise
+                // the data it held.
+                var unsaved = try Self.restoring(node, manifest)
+                unsaved.skipSafetySave = true
+                let second = await expectFailure(.snapshot) {
+                    _ = try await node.restore(store: damaged).run(unsaved)
+                }
+                #expect(
+                    second?.message.contains("without the writes after that save") == true,
+                    "\(String(describing: second))")
+                #expect(second?.message.contains("previous data is back in place") == false)
+                #expect(node.dynomite?.isRunning == true)
+                #expect(!node.hasJournal)
             }
         }
     }

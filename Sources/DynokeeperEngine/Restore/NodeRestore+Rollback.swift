@@ -78,7 +78,8 @@ extension NodeRestore {
             }
             try await LocalFileSystem.syncFolder(directory)
         }
-        if !(await redis.isUp()) {
+        let startedRedis = !(await redis.isUp())
+        if startedRedis {
             logger.info("starting Redis on its previous data")
             try await redis.start()
         }
@@ -88,8 +89,13 @@ extension NodeRestore {
         }
         try await Self.removeWorkFolder(journal)
         try await RestoreJournal.remove(folders)
+        let running = journal.stoppedDynomite ? "Redis and Dynomite run" : "Redis runs"
+        guard startedRedis && journal.skipSafetySave else {
+            return "Rolled back: the previous data is back in place and \(running) again."
+        }
+        // Redis loaded its files again, and no safety save had brought them up to date.
         return
-            "Rolled back: the previous data is back in place and \(journal.stoppedDynomite ? "Redis and Dynomite run" : "Redis runs") again."
+            "Rolled back: \(running) again, Redis on its data files as they were before the restore; with --no-safety-save they hold what Redis last saved before it, without the writes after that save."
     }
 
     /// The error of a rollback that did not finish, saying where the node's data is and what to do.

@@ -222,7 +222,13 @@ struct OnlineLoad {
                 return try await redis.info("server")["run_id"] ?? ""
             } catch {
                 do { try await Self.detach(redis, settings: settings) } catch let detachError {
-                    logger.error("could not put Redis back on its own after the failed load: \(detachError)")
+                    switch detachError {
+                    case RedisError.connectionClosed, RedisError.connectionFailed:
+                        // Redis went away (it exits on a damaged RDB): the rollback starts it again.
+                        logger.notice("Redis is gone after the failed load (\(detachError))")
+                    default:
+                        logger.error("could not put Redis back on its own after the failed load: \(detachError)")
+                    }
                 }
                 throw error
             }
