@@ -204,6 +204,16 @@ import Testing
                 #expect(incomplete.first?.objects == 1 && incomplete.first?.bytes == 10)
                 // Not listed, not chosen.
                 #expect(try await catalog.snapshots(of: entry.node).map(\.id) == [entry.id])
+
+                // A backup killed in its first upload leaves only an unfinished one (here a local store's temporary
+                // file).
+                let killed = SnapshotLayout.snapshotPrefix(entry.node, SnapshotID("20290101T000000Z")!)
+                let folder = try #require(store.folder).file(killed)
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try Data(count: 5).write(to: URL(fileURLWithPath: folder + "/.dynokeeper-tmp-killed"))
+                let both = try await catalog.incomplete(of: entry.node)
+                #expect(both.map(\.prefix) == [half, killed])
+                #expect(both.last?.objects == 0 && both.last?.uploads == 1)
             }
         }
     }

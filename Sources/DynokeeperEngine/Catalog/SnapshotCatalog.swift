@@ -92,18 +92,33 @@ package struct SnapshotCatalog: Sendable {
         package var id: SnapshotID
         package var objects: Int
         package var bytes: Int64
+        /// Uploads that never finished in it (S3 multipart uploads, a local store's temporary files): a backup
+        /// killed in its first upload leaves a folder with only these.
+        package var uploads = 0
     }
 
     /// The node's snapshot folders that have no manifest, newest first.
     package func incomplete(of node: NodeIdentity) async throws -> [Incomplete] {
         var folders: [String: Incomplete] = [:]
         var complete: Set<String> = []
+        func entry(_ folder: (prefix: String, id: SnapshotID)) -> Incomplete {
+            folders[folder.prefix] ?? Incomplete(prefix: folder.prefix, id: folder.id, objects: 0, bytes: 0)
+        }
         for info in try await store.listAll(prefix: SnapshotLayout.nodePrefix(node)) {
             guard let folder = SnapshotLayout.snapshotFolder(containing: info.key) else { continue }
             if info.key == folder.prefix + SnapshotLayout.manifestName { complete.insert(folder.prefix) }
-            folders[folder.prefix, default: Incomplete(prefix: folder.prefix, id: folder.id, objects: 0, bytes: 0)]
-                .objects += 1
-            folders[folder.prefix]!.bytes += info.size
+            var found = entry(folder)
+            found.objects += 1
+            found.bytes += info.size
+            folders[folder.prefix] = found
+        }
+        if let cleaning = store as? any IncompleteUploadCleaning {
+            for upload in try await cleaning.incompleteUploads(prefix: SnapshotLayout.nodePrefix(node)) {
+                guard let folder = SnapshotLayout.snapshotFolder(containing: upload.key) else { continue }
+                var found = entry(folder)
+                found.uploads += 1
+                folders[folder.prefix] = found
+            }
         }
         return folders.values.filter { !complete.contains($0.prefix) }.sorted { $0.id > $1.id }
     }

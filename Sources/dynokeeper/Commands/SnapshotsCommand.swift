@@ -82,7 +82,7 @@ struct SnapshotsListCommand: AsyncParsableCommand {
                 if includeIncomplete {
                     for folder in try await catalog.incomplete(of: node) {
                         print(
-                            "incomplete \(folder.id)  \(folder.prefix)  \(folder.objects) object(s), \(Format.bytes(folder.bytes)), \(Format.age(folder.id.date)) old (no manifest: never listed or restored; gc removes it after a day)"
+                            "incomplete \(folder.id)  \(folder.prefix)  \(folder.objects) object(s), \(Format.bytes(folder.bytes))\(folder.uploads > 0 ? ", \(folder.uploads) unfinished upload(s)" : ""), \(Format.age(folder.id.date)) old (no manifest: never listed or restored; gc removes it after a day)"
                         )
                     }
                 }
