@@ -106,11 +106,12 @@ final class LZFPause: Sendable {
     /// Puts LZF back on, once: when the first byte of the RDB arrives (the fork has started), or when the transfer
     /// ends without one. Runs even when the backup was cancelled.
     func end() async {
-        guard
-            ended.withLock({ ended in
-                defer { ended = true }; return !ended
-            })
-        else { return }
+        let first = ended.withLock { ended in
+            let first = !ended
+            ended = true
+            return first
+        }
+        guard first else { return }
         let (redis, marker, logger) = (redis, marker, logger)
         await Task {
             do {
