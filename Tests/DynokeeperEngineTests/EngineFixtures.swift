@@ -61,15 +61,28 @@ extension NodeSettings {
 enum Engine {
     static let logger = Logger(label: "test")
 
-    static func redisSettings(passwordFile: String? = nil) -> DynokeeperConfiguration.Redis {
+    static func redisSettings(user: String? = nil, passwordFile: String? = nil) -> DynokeeperConfiguration.Redis {
         DynokeeperConfiguration.Redis(
-            host: nil, port: nil, user: nil, passwordFile: passwordFile, conf: nil, dataDir: nil)
+            host: nil, port: nil, user: user, passwordFile: passwordFile, conf: nil, dataDir: nil)
     }
 
-    static func backup(_ node: NodeSettings, store: any ObjectStore, passwordFile: String? = nil) -> NodeBackup {
+    static func backup(
+        _ node: NodeSettings, store: any ObjectStore, user: String? = nil, passwordFile: String? = nil
+    ) -> NodeBackup {
         NodeBackup(
             node: node,
-            connector: RedisConnector(node: node, redis: redisSettings(passwordFile: passwordFile), logger: logger),
+            connector: RedisConnector(
+                node: node, redis: redisSettings(user: user, passwordFile: passwordFile), logger: logger),
             store: store, dataDirectory: nil, logger: logger)
+    }
+
+    /// A backup that connects to `source` as the ACL user `backup`, allowed only `permissions` (its password file in
+    /// `folder`).
+    static func backup(
+        asUserWith permissions: [String], of source: RedisServer, store: any ObjectStore, folder: TemporaryDirectory
+    ) async throws -> NodeBackup {
+        _ = try await source.cli(["ACL", "SETUSER", "backup", "on", ">backup-secret", "-@all"] + permissions)
+        try "backup-secret\n".write(toFile: folder.file("password"), atomically: true, encoding: .utf8)
+        return backup(.test(port: source.port), store: store, user: "backup", passwordFile: folder.file("password"))
     }
 }

@@ -27,6 +27,16 @@ import Testing
             ?? ""
     }
 
+    /// A backup that keeps its LZF marker in `folder`.
+    static func backup(_ source: RedisServer, store: any ObjectStore, folder: TemporaryDirectory) -> NodeBackup {
+        var backup = Engine.backup(.test(port: source.port), store: store)
+        backup.stateFolder = { folder.path }
+        return backup
+    }
+
+    /// Whether the fork wrote ``value`` as it is, not LZF-compressed.
+    static func writtenWithoutLZF(_ rdb: Data) -> Bool { rdb.range(of: Data(value.utf8)) != nil }
+
     /// The stored RDB, decompressed.
     static func storedRDB(
         _ report: NodeBackup.Report, store: any ObjectStore, folder: TemporaryDirectory
@@ -99,13 +109,12 @@ import Testing
                     let persistence = try await source.cli(["INFO", "persistence"]).stdoutText
                     seen.set([lzf, persistence.contains("rdb_bgsave_in_progress:1") ? "fork" : "no fork"])
                 }
-                var backup = Engine.backup(.test(port: source.port), store: checking)
-                backup.stateFolder = { folder.path }
+                let backup = Self.backup(source, store: checking, folder: folder)
                 let report = try await backup.run(Self.options())
                 #expect(report.manifest.method == .stream)
                 #expect(seen.get() == ["yes", "fork"])
                 let rdb = try await Self.storedRDB(report, store: store.store, folder: folder)
-                #expect(rdb.range(of: Data(Self.value.utf8)) != nil, "the string is LZF-compressed in the RDB")
+                #expect(Self.writtenWithoutLZF(rdb), "the string is LZF-compressed in the RDB")
                 #expect(try await Self.rdbcompression(source) == "yes")
                 #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
 
@@ -120,7 +129,7 @@ import Testing
 
                 let kept = try await backup.run(Self.options(keepLZF: true))
                 let keptRDB = try await Self.storedRDB(kept, store: store.store, folder: folder)
-                #expect(keptRDB.range(of: Data(Self.value.utf8)) == nil)
+                #expect(!Self.writtenWithoutLZF(keptRDB))
             }
         }
     }
@@ -140,8 +149,7 @@ import Testing
         try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
             try await withResource(TestStore.make(.local)) { store in
                 _ = try await source.cli(["SET", "compressible", Self.value])
-                var backup = Engine.backup(.test(port: source.port), store: store.store)
-                backup.stateFolder = { folder.path }
+                let backup = Self.backup(source, store: store.store, folder: folder)
                 var file = Self.options()
                 file.method = .file
 
@@ -166,7 +174,7 @@ import Testing
                 #expect(try await Self.rdbcompression(source) == "no")
                 #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
                 let rdb = try await Self.storedRDB(report, store: store.store, folder: folder)
-                #expect(rdb.range(of: Data(Self.value.utf8)) != nil)
+                #expect(Self.writtenWithoutLZF(rdb))
             }
         }
     }
@@ -180,20 +188,36 @@ import Testing
             try await withResource(TestStore.make(.local)) { store in
                 _ = try await source.cli(["SET", "compressible", Self.value])
                 try await RedisDataset.populateRandom(source, count: 1000, size: 64)
-                var backup = Engine.backup(.test(port: source.port), store: store.store)
-                backup.stateFolder = { folder.path }
+                let backup = Self.backup(source, store: store.store, folder: folder)
                 let delayed = try await backup.run(Self.options())
                 let delayedRDB = try await Self.storedRDB(delayed, store: store.store, folder: folder)
-                #expect(delayedRDB.range(of: Data(Self.value.utf8)) == nil)
+                #expect(!Self.writtenWithoutLZF(delayedRDB))
 
                 _ = try await source.cli(["CONFIG", "SET", "repl-diskless-sync-delay", "0"])
-                // A BGSAVE of about a second (1 ms per key, for its fork only).
-                _ = try await source.cli(["CONFIG", "SET", "rdb-key-save-delay", "1000"])
-                _ = try await source.cli(["BGSAVE"])
+                // A BGSAVE that lasts until it is stopped (0.1 s per key, for its fork only).
+                _ = try await source.cli(["CONFIG", "SET", "rdb-key-save-delay", "100000"])
+                // Refused while the last backup's fork is still exiting.
+                let start = ContinuousClock.now + .seconds(30)
+                while try await !source.cli(["BGSAVE"]).stdoutText.contains("started"), ContinuousClock.now < start {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 _ = try await source.cli(["CONFIG", "SET", "rdb-key-save-delay", "0"])
-                let behind = try await backup.run(Self.options())
-                let behindRDB = try await Self.storedRDB(behind, store: store.store, folder: folder)
-                #expect(behindRDB.range(of: Data(Self.value.utf8)) == nil)
+                #expect(try await source.cli(["INFO", "persistence"]).stdoutText.contains("rdb_bgsave_in_progress:1"))
+                async let behind = backup.run(Self.options())
+                // Once the backup's link waits for the BGSAVE to end (it has asked for the RDB), LZF is still on.
+                let deadline = ContinuousClock.now + .seconds(60)
+                var attached = false
+                while !attached && ContinuousClock.now < deadline {
+                    attached = try await source.cli(["INFO", "replication"]).stdoutText.contains("slave0:")
+                    if !attached { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(attached)
+                #expect(try await Self.rdbcompression(source) == "yes")
+                // Ends the BGSAVE: Redis then forks for the backup.
+                let children = try await ProcessRunner.run("pgrep", ["-P", String(source.process.pid)])
+                for child in children.stdoutText.split(whereSeparator: \.isNewline) { kill(pid_t(child)!, SIGKILL) }
+                let behindRDB = try await Self.storedRDB(try await behind, store: store.store, folder: folder)
+                #expect(!Self.writtenWithoutLZF(behindRDB))
                 #expect(try await Self.rdbcompression(source) == "yes")
                 #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
             }
@@ -208,27 +232,16 @@ import Testing
         try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
             try await withResource(TestStore.make(.local)) { store in
                 _ = try await source.cli(["SET", "compressible", Self.value])
-                _ = try await source.cli([
-                    "ACL", "SETUSER", "backup", "on", ">backup-secret", "-@all", "+info", "+config|get", "+bgsave",
-                    "+psync", "+replconf",
-                ])
-                try "backup-secret\n".write(toFile: folder.file("password"), atomically: true, encoding: .utf8)
-                let node = NodeSettings.test(port: source.port)
-                let connector = RedisConnector(
-                    node: node,
-                    redis: DynokeeperConfiguration.Redis(
-                        host: nil, port: nil, user: "backup", passwordFile: folder.file("password"), conf: nil,
-                        dataDir: nil),
-                    logger: Engine.logger)
-                var backup = NodeBackup(
-                    node: node, connector: connector, store: store.store, dataDirectory: nil, logger: Engine.logger)
+                var backup = try await Engine.backup(
+                    asUserWith: ["+info", "+config|get", "+bgsave", "+psync", "+replconf"], of: source,
+                    store: store.store, folder: folder)
                 backup.stateFolder = { folder.path }
                 let report = try await backup.run(Self.options())
                 #expect(report.manifest.method == .stream)
                 #expect(try await Self.rdbcompression(source) == "yes")
                 #expect(!FileManager.default.fileExists(atPath: folder.file(Self.marker)))
                 let rdb = try await Self.storedRDB(report, store: store.store, folder: folder)
-                #expect(rdb.range(of: Data(Self.value.utf8)) == nil)
+                #expect(!Self.writtenWithoutLZF(rdb))
             }
         }
     }

@@ -61,20 +61,9 @@ import Testing
         try await withResource(RedisServer.start(arguments: ["--repl-diskless-sync-delay", "0"])) { source in
             try await withResource(TestStore.make(.local)) { store in
                 try await RedisDataset.populateAllTypes(source)
-                _ = try await source.cli([
-                    "ACL", "SETUSER", "backup", "on", ">backup-secret", "-@all", "+info", "+config|get", "+bgsave",
-                    "+replconf",
-                ])
-                try "backup-secret\n".write(toFile: folder.file("password"), atomically: true, encoding: .utf8)
-                let node = NodeSettings.test(port: source.port)
-                let connector = RedisConnector(
-                    node: node,
-                    redis: DynokeeperConfiguration.Redis(
-                        host: nil, port: nil, user: "backup", passwordFile: folder.file("password"), conf: nil,
-                        dataDir: nil),
-                    logger: Engine.logger)
-                let backup = NodeBackup(
-                    node: node, connector: connector, store: store.store, dataDirectory: nil, logger: Engine.logger)
+                let backup = try await Engine.backup(
+                    asUserWith: ["+info", "+config|get", "+bgsave", "+replconf"], of: source, store: store.store,
+                    folder: folder)
                 let refused = await #expect(throws: (any Error).self) {
                     _ = try await backup.run(Self.options(.stream))
                 }
