@@ -46,6 +46,28 @@ struct TestStore: TestResource {
     }
 }
 
+/// A store whose uploads go through a function of the key, the body, the options and the real store.
+struct UploadRewritingStore: ObjectStore {
+    let inner: any ObjectStore
+    let upload: @Sendable (String, ByteStream, PutOptions, any ObjectStore) async throws -> ObjectInfo
+
+    var location: String { inner.location }
+
+    func put<Body: AsyncSequence & Sendable>(
+        _ key: String, body: Body, options: PutOptions
+    ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+        try await upload(key, ByteStream(body), options, inner)
+    }
+    func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
+        try await inner.get(key, range: range)
+    }
+    func head(_ key: String) async throws -> ObjectInfo? { try await inner.head(key) }
+    func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing {
+        try await inner.list(prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
+    }
+    func delete(_ keys: [String]) async throws { try await inner.delete(keys) }
+}
+
 extension NodeSettings {
     /// A node with a given identity whose Redis is a test server.
     static func test(

@@ -51,33 +51,20 @@ import Testing
 
     /// A store that, when the first compressed bytes reach it, runs `check` while the upload waits: the link is held
     /// back meanwhile, so Redis's fork is still writing.
-    struct CheckingStore: ObjectStore {
-        let inner: any ObjectStore
-        let check: @Sendable () async throws -> Void
-
-        var location: String { inner.location }
-
-        func put<Body: AsyncSequence & Sendable>(
-            _ key: String, body: Body, options: PutOptions
-        ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+    static func checking(
+        _ inner: any ObjectStore, _ check: @escaping @Sendable () async throws -> Void
+    )
+        -> UploadRewritingStore
+    {
+        UploadRewritingStore(inner: inner) { key, body, options, inner in
             guard key.hasSuffix("dump.rdb.zst") else { return try await inner.put(key, body: body, options: options) }
             let first = First()
-            let check = check
-            let body = body.map { @Sendable chunk in
+            let checked = body.map { @Sendable chunk in
                 if first.take() { try await check() }
                 return chunk
             }
-            return try await inner.put(key, body: body, options: options)
+            return try await inner.put(key, body: checked, options: options)
         }
-        func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
-            try await inner.get(key, range: range)
-        }
-        func head(_ key: String) async throws -> ObjectInfo? { try await inner.head(key) }
-        func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing
-        {
-            try await inner.list(prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
-        }
-        func delete(_ keys: [String]) async throws { try await inner.delete(keys) }
     }
 
     final class Seen: Sendable {
@@ -104,7 +91,7 @@ import Testing
                 // About 24 MiB, far more than the link's pipes hold: the fork is still writing when the upload starts.
                 try await RedisDataset.populateRandom(source, count: 24000, size: 1024)
                 let seen = Seen()
-                let checking = CheckingStore(inner: store.store) {
+                let checking = Self.checking(store.store) {
                     let lzf = try await Self.rdbcompression(source)
                     let persistence = try await source.cli(["INFO", "persistence"]).stdoutText
                     seen.set([lzf, persistence.contains("rdb_bgsave_in_progress:1") ? "fork" : "no fork"])

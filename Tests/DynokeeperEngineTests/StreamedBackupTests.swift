@@ -97,15 +97,8 @@ import Testing
     }
 
     /// A store whose uploads break after the first megabyte, as a full disk or a dead S3 would.
-    struct BreakingStore: ObjectStore {
-        let inner: any ObjectStore
-        struct Broken: Error, CustomStringConvertible { var description: String { "the store broke off" } }
-
-        var location: String { inner.location }
-
-        func put<Body: AsyncSequence & Sendable>(
-            _ key: String, body: Body, options: PutOptions
-        ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+    static func breaking(_ inner: any ObjectStore) -> UploadRewritingStore {
+        UploadRewritingStore(inner: inner) { key, body, options, inner in
             var read = 0
             for try await chunk in body {
                 read += chunk.readableBytes
@@ -113,17 +106,8 @@ import Testing
             }
             return try await inner.put(key, body: ByteStream(buffers: []), options: options)
         }
-
-        func get(_ key: String, range: Range<Int64>?) async throws -> ObjectDownload {
-            try await inner.get(key, range: range)
-        }
-        func head(_ key: String) async throws -> ObjectInfo? { try await inner.head(key) }
-        func list(prefix: String, delimiter: String?, continuation: String?, maxKeys: Int) async throws -> ObjectListing
-        {
-            try await inner.list(prefix: prefix, delimiter: delimiter, continuation: continuation, maxKeys: maxKeys)
-        }
-        func delete(_ keys: [String]) async throws { try await inner.delete(keys) }
     }
+    struct Broken: Error, CustomStringConvertible { var description: String { "the store broke off" } }
 
     /// An upload that fails while Redis streams stops the link at once (rather than leave it waiting for room in a
     /// pipe nobody reads) and fails the backup with the store's own error; no manifest is written.
@@ -133,8 +117,8 @@ import Testing
             try await withResource(TestStore.make(.local)) { store in
                 // About 24 MiB: far more than the pipe holds.
                 try await RedisDataset.populateRandom(source, count: 24000, size: 1024)
-                let backup = Engine.backup(.test(port: source.port), store: BreakingStore(inner: store.store))
-                let error = await #expect(throws: BreakingStore.Broken.self) {
+                let backup = Engine.backup(.test(port: source.port), store: Self.breaking(store.store))
+                let error = await #expect(throws: Broken.self) {
                     _ = try await backup.run(Self.options(.stream))
                 }
                 #expect(error != nil)

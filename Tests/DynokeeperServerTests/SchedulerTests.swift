@@ -150,8 +150,10 @@ import Testing
     }
 
     @Test func shutdownDuringABackupAbortsItCleanly() async throws {
-        // A slow BGSAVE: the backup is still running when the daemon is told to stop.
-        try await withTestDaemon(extra: ["rdb-key-save-delay 10000"]) { daemon in
+        // A slow BGSAVE (0.1 s per key, 200 s in all): the backup is still running when the daemon is told to stop,
+        // however long the other services take to stop first on a loaded machine (20 s was not enough in a
+        // fresh-clone run).
+        try await withTestDaemon(extra: ["rdb-key-save-delay 100000"]) { daemon in
             try await RedisDataset.populateRandom(daemon.redis, count: 2000, size: 16)
             let accepted = try await daemon.call(.POST, "/v1/backups", body: "{}")
             let id = try #require(accepted.json["id"] as? String)
