@@ -23,10 +23,6 @@ import Testing
         }
     }
 
-    static func runID(_ info: String) -> String? {
-        info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("run_id:") }.map(String.init)
-    }
-
     /// Without a ring snapshot (none was ever taken): the members restore their own archives, to the same moment.
     @Test func everyNodeGoesBackToTheSameMoment() async throws {
         var redis: [ManagedRedis] = []
@@ -84,13 +80,13 @@ import Testing
             try await store.delete(try await store.listAll(prefix: StreamSegment.archivePrefix(first)).map(\.key))
             _ = try await ring.nodes[1].redis.cli(["SET", "only", "here"])
             var runs: [String?] = []
-            for node in ring.nodes { runs.append(Self.runID(try await node.redis.cli(["INFO", "server"]).stdoutText)) }
+            for node in ring.nodes { runs.append(try await node.redis.runID()) }
             let refused = try await ring.ringJob(
                 "/v1/ring/restores", body: #"{"to_time": "\#(APIJSON.text(moment))"}"#)
             #expect(refused["state"] as? String == "failed", "\(refused)")
             #expect("\(refused)".contains("refused before anything was stopped"), "\(refused)")
             for (index, node) in ring.nodes.enumerated() {
-                #expect(Self.runID(try await node.redis.cli(["INFO", "server"]).stdoutText) == runs[index])
+                #expect(try await node.redis.runID() == runs[index])
             }
             #expect(try await ring.nodes[1].redis.cli(["GET", "only"]).stdoutText.contains("here"))
         }

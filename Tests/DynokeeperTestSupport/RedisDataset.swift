@@ -8,6 +8,14 @@ package protocol RedisCommandLine: Sendable {
 extension RedisServer: RedisCommandLine {}
 extension ManagedRedis: RedisCommandLine {}
 
+extension RedisCommandLine {
+    /// The Redis process's `run_id` (`INFO server`): another one after a restart.
+    package func runID() async throws -> String? {
+        let info = try await cli(["INFO", "server"], input: nil).stdoutText
+        return info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("run_id:") }.map { String($0.dropFirst(7)) }
+    }
+}
+
 /// Sample data of every Redis type, written through redis-cli.
 package enum RedisDataset {
     /// Strings, hashes, lists, sets, sorted sets, streams and keys with TTLs, in databases 0 and 3.

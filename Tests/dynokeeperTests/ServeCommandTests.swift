@@ -96,8 +96,7 @@ import Testing
             let port = try FreePort.next()
             let state = folder.file("state")
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-            let info = try await redis.cli(["INFO", "server"]).stdoutText
-            let runID = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("run_id:") }?.dropFirst(7) ?? ""
+            let runID = try #require(try await redis.runID())
             try "left by a killed backup\nrun_id \(runID)\n".write(
                 toFile: state + "/rdbcompression-off", atomically: true, encoding: .utf8)
             _ = try await redis.cli(["CONFIG", "SET", "rdbcompression", "no"])

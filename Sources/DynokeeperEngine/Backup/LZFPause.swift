@@ -19,6 +19,9 @@ import Synchronization
 /// between, unless Redis has restarted since (it read its configuration again).
 final class LZFPause: Sendable {
     static let markerName = "rdbcompression-off"
+
+    /// The marker's path in dynokeeper's state folder.
+    static func marker(in stateFolder: String) -> String { stateFolder + "/" + markerName }
     private let redis: RedisConnection
     private let marker: String
     private let logger: Logger
@@ -33,7 +36,7 @@ final class LZFPause: Sendable {
     /// Puts `rdbcompression` back on when an earlier backup left its marker (it was stopped while the setting was
     /// off) and Redis has not restarted since. Failures are logged: the backup goes on.
     static func mend(_ redis: RedisConnection, stateFolder: String, logger: Logger) async {
-        let marker = stateFolder + "/" + markerName
+        let marker = marker(in: stateFolder)
         guard let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return }
         do {
             // Another run_id: Redis restarted and read its configuration again; "yes": someone put it back.
@@ -50,14 +53,16 @@ final class LZFPause: Sendable {
         }
     }
 
-    /// Turns LZF off when it is on, Redis will fork for the stream at once and without a file, and the marker can be
-    /// written; `nil` when it leaves Redis as it is (and logs why, when it is not the owner's own choice).
-    static func begin(_ redis: RedisConnection, stateFolder: String, logger: Logger) async -> LZFPause? {
-        let marker = stateFolder + "/" + markerName
+    /// Turns LZF off when it is on, Redis will fork for the stream at once and without a file (as `sync`, read just
+    /// before, says), and the marker can be written; `nil` when it leaves Redis as it is (and logs why, when it is not
+    /// the owner's own choice).
+    static func begin(
+        _ redis: RedisConnection, sync: DisklessSync, stateFolder: String, logger: Logger
+    ) async -> LZFPause? {
+        let marker = marker(in: stateFolder)
         let runID: String
         do {
             guard try await redis.configGet("rdbcompression") == "yes" else { return nil }
-            let sync = try await DisklessSync.read(redis)
             if let reason = reasonToKeep(sync) {
                 logger.info("keeping Redis's LZF in the streamed RDB: \(reason)")
                 return nil

@@ -197,8 +197,12 @@ package struct NodeBackup: Sendable {
         var method = options.method
         // Dynomite-manager's copy is the RDB file itself: BGSAVE writes it.
         if options.dynomiteManagerCopy { method = .file }
+        // Read once: for auto's choice, and for whether a stream may turn LZF off.
+        var sync: DisklessSync?
         if options.type == .rdb && method == .auto {
-            if let reason = Self.reasonNotToStream(try await DisklessSync.read(redis)) {
+            let read = try await DisklessSync.read(redis)
+            sync = read
+            if let reason = Self.reasonNotToStream(read) {
                 logger.info("taking the RDB with BGSAVE rather than over the replication link: \(reason)")
                 method = .file
             } else {
@@ -211,7 +215,9 @@ package struct NodeBackup: Sendable {
                 let credentials = try connector.credentials()
                 var pause: LZFPause?
                 if !options.keepRedisLZF, let state {
-                    pause = await LZFPause.begin(redis, stateFolder: state, logger: logger)
+                    // A `stream` backup has not read it yet; unreadable, LZF stays as it is.
+                    if sync == nil { sync = try? await DisklessSync.read(redis) }
+                    if let sync { pause = await LZFPause.begin(redis, sync: sync, stateFolder: state, logger: logger) }
                 }
                 let report: Report
                 do {

@@ -73,7 +73,7 @@ package struct NodeService: Sendable {
     package func mendRedisLZF() async {
         let components = await components()
         guard let folders = try? await NodeFolders.resolve(components.configuration, connector: components.connector),
-            FileManager.default.fileExists(atPath: folders.state + "/" + LZFPause.markerName)
+            FileManager.default.fileExists(atPath: LZFPause.marker(in: folders.state))
         else { return }
         let logger = logger
         try? await components.connector.withConnection(commandTimeout: .seconds(10)) { redis in
